@@ -1,0 +1,113 @@
+from django.db import models
+
+
+class TriggerType(models.TextChoices):
+    EVENT = "event", "Event"
+    SCHEDULE = "schedule", "Schedule"
+    THRESHOLD = "threshold", "Threshold"
+    BEHAVIOR = "behavior", "Behavior"
+
+
+class ActionType(models.TextChoices):
+    START_WORKFLOW = "start_workflow", "Start Workflow"
+    SEND_NOTIFICATION = "send_notification", "Send Notification"
+    UPDATE_PRODUCT = "update_product", "Update Product"
+    GENERATE_CAMPAIGN = "generate_campaign", "Generate Campaign"
+    CREATE_LANDING_PAGE = "create_landing_page", "Create Landing Page"
+    ADD_PRODUCT = "add_product", "Add Product"
+    UPDATE_STORE = "update_store", "Update Store"
+    GENERATE_DRAFT = "generate_draft", "Generate Draft"
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low - Safe for auto-execution"
+    MEDIUM = "medium", "Medium - Review recommended"
+    HIGH = "high", "High - Requires council approval"
+    CRITICAL = "critical", "Critical - Always requires approval"
+
+
+class Category(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    STORE = "store", "Store"
+    PRODUCT = "product", "Product"
+    CAMPAIGN = "campaign", "Campaign"
+    CUSTOMER = "customer", "Customer"
+
+
+class SchedulePattern(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    SEASONAL = "seasonal", "Seasonal"
+    CRON = "cron", "Cron"
+
+
+class Season(models.TextChoices):
+    BLACK_FRIDAY = "black_friday", "Black Friday"
+    CYBER_MONDAY = "cyber_monday", "Cyber Monday"
+    HOLIDAY_SEASON = "holiday_season", "Holiday season"
+    VALENTINES_DAY = "valentines_day", "Valentine's Day"
+    MOTHERS_DAY = "mothers_day", "Mother's Day"
+    BACK_TO_SCHOOL = "back_to_school", "Back to school"
+    SPRING = "spring", "Spring"
+    SUMMER = "summer", "Summer"
+    AUTUMN = "autumn", "Autumn"
+    WINTER = "winter", "Winter"
+
+
+class ThresholdOperator(models.TextChoices):
+    LT = "<", "drops below"
+    GT = ">", "rises above"
+    LTE = "<=", "is at or below"
+    GTE = ">=", "reaches"
+    EQ = "=", "equals"
+    NEQ = "!=", "differs from"
+
+
+class BehaviorType(models.TextChoices):
+    ABANDONED_CART = "abandoned_cart", "Abandoned cart"
+    PRODUCT_VIEWED_NOT_BOUGHT = "product_viewed_not_bought", "Product viewed but not bought"
+    REPEAT_PURCHASE = "repeat_purchase", "Repeat purchase"
+    HIGH_VALUE_CUSTOMER = "high_value_customer", "High-value customer"
+    DORMANT_CUSTOMER = "dormant_customer", "Dormant customer"
+
+
+class NotificationRecipient(models.TextChoices):
+    OWNER = "owner", "Owner"
+    COLLABORATORS = "collaborators", "Collaborators"
+    COUNCILS = "councils", "Councils"
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    PUSH = "push", "Push"
+    SMS = "sms", "SMS"
+
+
+class CampaignChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SOCIAL = "social", "Social"
+    ADS = "ads", "Ads"
+    SMS = "sms", "SMS"
+
+
+class ConditionOperator(models.TextChoices):
+    EQ = "=", "equals"
+    NEQ = "!=", "does not equal"
+    LT = "<", "is less than"
+    GT = ">", "is greater than"
+    LTE = "<=", "is at most"
+    GTE = ">=", "is at least"
+    CONTAINS = "contains", "contains"
+    NOT_CONTAINS = "not_contains", "does not contain"
+    IN = "in", "is one of"
+    NOT_IN = "not_in", "is not one of"
+    BETWEEN = "between", "is between"
+    EXISTS = "exists", "exists"
+    MATCHES = "matches", "matches"
+
+
+class ConditionGroup(models.TextChoices):
+    ANY = "any", "any of"
+    ALL = "all", "all of"
+    NOT = "not", "not"

@@ -1,0 +1,235 @@
+"""What a rule is: its definition, its versions and its running totals."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.validators import (
+    errors_by_field,
+    validate_action_config,
+    validate_auto_approval_rules,
+    validate_conditions,
+    validate_trigger_config,
+)
+
+if TYPE_CHECKING:
+    from automations.conditions import ConditionResult
+    from governance.decisions import ApprovalDecision
+
+# The fields that make up a rule's definition: editing any of them makes a new version.
+DEFINITION_FIELDS = (
+    "name",
+    "description",
+    "category",
+    "trigger_type",
+    "trigger_config",
+    "conditions",
+    "action_type",
+    "action_config",
+    "risk_level",
+    "requires_approval",
+    "assigned_council_id",
+    "auto_approval_rules",
+)
+
+
+def new_rule_id() -> str:
+    return f"automation_{uuid.uuid4().hex}"
+
+
+def empty_list() -> list[Any]:
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    return {}
+
+
+class LiveRuleManager(models.Manager["AutomationRule"]):
+    """Rules that have not been archived (deleted)."""
+
+    def get_queryset(self) -> models.QuerySet[AutomationRule]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AutomationRule(models.Model):
+    """trigger -> conditions -> governance -> action, owned by one tenant."""
+
+    # Core
+    id = models.CharField(primary_key=True, max_length=64, default=new_rule_id, editable=False)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.PROTECT, related_name="automation_rules")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=100, choices=Category.choices, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+
+    # Trigger
+    trigger_type = models.CharField(max_length=20, choices=TriggerType.choices)
+    trigger_config = models.JSONField(default=empty_dict)
+    # Denormalised from trigger_config for the event matcher's indexed lookup; "" for other triggers.
+    event_type = models.CharField(max_length=100, blank=True, default="", editable=False)
+
+    # Conditions
+    conditions = models.JSONField(default=empty_list, blank=True)
+
+    # Action
+    action_type = models.CharField(max_length=40, choices=ActionType.choices)
+    action_config = models.JSONField(default=empty_dict)
+
+    # Governance
+    risk_level = models.CharField(max_length=20, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    requires_approval = models.BooleanField(default=False)
+    assigned_council = models.ForeignKey(
+        "governance.Council", null=True, blank=True, on_delete=models.SET_NULL, related_name="automation_rules"
+    )
+    auto_approval_rules = models.JSONField(default=empty_dict, blank=True)
+
+    # Execution tracking
+    last_triggered_at = models.DateTimeField(null=True, blank=True)
+    last_executed_at = models.DateTimeField(null=True, blank=True)
+    execution_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+    average_execution_time_ms = models.FloatField(default=0.0)
+
+    # Bookkeeping
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveRuleManager()
+    all_objects = models.Manager()
+
+    class Meta:
+        db_table = "automation_rules"
+        ordering = ["-created_at", "id"]
+        base_manager_name = "all_objects"
+        indexes = [
+            models.Index(
+                fields=["tenant", "event_type"],
+                condition=models.Q(enabled=True, deleted_at__isnull=True, trigger_type="event"),
+                name="rule_enabled_event_lookup",
+            ),
+            models.Index(
+                fields=["trigger_type", "tenant"],
+                condition=models.Q(enabled=True, deleted_at__isnull=True),
+                name="rule_enabled_by_trigger",
+            ),
+            models.Index(fields=["tenant", "category", "created_at"], name="rule_tenant_list"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(trigger_type__in=TriggerType.values), name="rule_trigger_type_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(action_type__in=ActionType.values), name="rule_action_type_valid"),
+            models.CheckConstraint(condition=models.Q(risk_level__in=RiskLevel.values), name="rule_risk_level_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # --- validation ------------------------------------------------------------------------------
+
+    def clean(self) -> None:
+        """Validate every JSON field with its one validator; errors name the field path."""
+        errors = {}
+        if self.trigger_type in TriggerType.values:
+            errors.update(validate_trigger_config(self.trigger_type, self.trigger_config))
+        errors.update(validate_conditions(self.conditions))
+        if self.action_type in ActionType.values:
+            errors.update(validate_action_config(self.action_type, self.action_config))
+        errors.update(validate_auto_approval_rules(self.auto_approval_rules))
+        if not (self.name or "").strip():
+            errors.setdefault("name", []).append("this field is required")
+        grouped = errors_by_field(errors)
+        if self.assigned_council_id and self.tenant_id:
+            if self.assigned_council is not None and self.assigned_council.tenant_id != self.tenant_id:
+                grouped.setdefault("assigned_council", []).append("the council belongs to another tenant")
+        if grouped:
+            raise ValidationError(grouped)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.event_type = self.derived_event_type()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "trigger_config" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "event_type"}
+        super().save(*args, **kwargs)
+
+    def derived_event_type(self) -> str:
+        if self.trigger_type != TriggerType.EVENT or not isinstance(self.trigger_config, dict):
+            return ""
+        value = self.trigger_config.get("event_type")
+        return value if isinstance(value, str) else ""
+
+    def definition(self) -> dict[str, Any]:
+        """The versioned part of the rule, as plain JSON."""
+        return {field: getattr(self, field) for field in DEFINITION_FIELDS}
+
+    @property
+    def is_archived(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def success_rate(self) -> float | None:
+        if not self.execution_count:
+            return None
+        return self.success_count / self.execution_count
+
+    # --- the spec's methods: each delegates ------------------------------------------------------
+
+    def evaluate_conditions(self, context: dict[str, Any]) -> bool:
+        """True when every condition holds for ``context`` (an empty list always holds)."""
+        from automations.conditions import compiled_conditions_for_rule
+
+        return compiled_conditions_for_rule(self).matches(context)
+
+    def evaluate_conditions_detailed(self, context: dict[str, Any]) -> list[ConditionResult]:
+        """One result per top-level condition: condition, passed, actual and expected value, reason."""
+        from automations.conditions import compiled_conditions_for_rule
+
+        return compiled_conditions_for_rule(self).explain(context)
+
+    def approval_decision(self, context: dict[str, Any]) -> ApprovalDecision:
+        """The governance decision for running this rule's action with ``context``, with reasons."""
+        from automations.governance import rule_approval_decision
+
+        return rule_approval_decision(self, context)
+
+    def should_auto_approve(self, context: dict[str, Any]) -> bool:
+        return self.approval_decision(context).auto_approved
+
+    def record_execution(self, success: bool, execution_time_ms: float) -> None:
+        """Add one execution to the running totals with a single database-side update."""
+        from automations.services import rule_record_execution
+
+        rule_record_execution(self, success, execution_time_ms)
+
+
+class RuleVersion(models.Model):
+    """A snapshot of a rule's definition at one version; executions point at the one they ran."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    definition = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "automation_rule_versions"
+        ordering = ["rule_id", "-version"]
+        constraints = [models.UniqueConstraint(fields=["rule", "version"], name="rule_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.version}"

@@ -1,0 +1,141 @@
+"""Everything that changes a rule: create, update (a new version), enable, archive, record runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, F, FloatField, Value, When
+from django.db.models.functions import Cast, Now
+from django.utils import timezone
+
+from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from automations.validators import errors_by_field, validate_rule_fields
+from governance.models import Tenant
+
+# Fields a caller may set on create or update; tracking and bookkeeping fields are the system's.
+EDITABLE_FIELDS = (*DEFINITION_FIELDS, "enabled")
+# TRICKY: an update saves only these, never the running totals, which record_execution changes
+# concurrently with database-side updates that a full save() would overwrite with stale values.
+UPDATE_SAVE_FIELDS = [
+    *("assigned_council" if field == "assigned_council_id" else field for field in EDITABLE_FIELDS),
+    "event_type",
+    "version",
+    "updated_at",
+]
+
+CREATE_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "category": "",
+    "conditions": [],
+    "enabled": True,
+    "risk_level": "low",
+    "requires_approval": False,
+    "auto_approval_rules": {},
+}
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+def _refuse_unknown_fields(data: dict[str, Any]) -> None:
+    unknown = sorted(set(data) - set(EDITABLE_FIELDS) - {"assigned_council"})
+    if unknown:
+        raise ValidationError({key: "not a field you can set on a rule" for key in unknown})
+
+
+def _apply(rule: AutomationRule, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        setattr(rule, key, value)
+
+
+def _validate(rule: AutomationRule) -> None:
+    """Scalar fields through the shared validator, JSON fields through ``clean()``."""
+    data = {field: getattr(rule, field) for field in EDITABLE_FIELDS if field != "assigned_council_id"}
+    scalar_errors = errors_by_field(validate_rule_fields(data))
+    try:
+        rule.full_clean()
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            scalar_errors.setdefault(field, [])
+            scalar_errors[field].extend(m for m in messages if m not in scalar_errors[field])
+    if scalar_errors:
+        raise ValidationError(scalar_errors)
+
+
+def _snapshot(rule: AutomationRule, user: AbstractBaseUser | None) -> RuleVersion:
+    return RuleVersion.objects.create(
+        rule=rule, version=rule.version, definition=rule.definition(), changed_by=_user_or_none(user)
+    )
+
+
+@transaction.atomic
+def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
+    """Validate and store a new rule at version 1; raises ValidationError naming each field path."""
+    _refuse_unknown_fields(data)
+    rule = AutomationRule(tenant=tenant, created_by=_user_or_none(user))
+    _apply(rule, {**CREATE_DEFAULTS, **data})
+    _validate(rule)
+    rule.save()
+    _snapshot(rule, user)
+    return rule
+
+
+@transaction.atomic
+def rule_update(rule: AutomationRule, changes: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
+    """Apply a partial update; a change to the definition bumps the version and snapshots it."""
+    _refuse_unknown_fields(changes)
+    before = rule.definition()
+    _apply(rule, changes)
+    _validate(rule)
+    definition_changed = rule.definition() != before
+    if definition_changed:
+        # TRICKY: the version is bumped in the database so two concurrent edits get two versions.
+        AutomationRule.all_objects.filter(pk=rule.pk).update(version=F("version") + 1)
+        rule.version = AutomationRule.all_objects.values_list("version", flat=True).get(pk=rule.pk)
+    rule.save(update_fields=UPDATE_SAVE_FIELDS)
+    if definition_changed:
+        _snapshot(rule, user)
+    return rule
+
+
+def rule_set_enabled(rule: AutomationRule, enabled: bool) -> AutomationRule:
+    """Turn a rule on or off; not a definition change, so the version stays."""
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled", "updated_at"])
+    return rule
+
+
+def rule_archive(rule: AutomationRule) -> AutomationRule:
+    """Archive ("delete") a rule: it leaves every list and stops firing; executions stay for audit."""
+    rule.deleted_at = timezone.now()
+    rule.enabled = False
+    rule.save(update_fields=["deleted_at", "enabled", "updated_at"])
+    return rule
+
+
+def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float) -> None:
+    """Add one run to the totals in a single UPDATE, so concurrent recorders never lose a count.
+
+    The new average is computed from the row's old values inside the same statement:
+    avg' = (avg * count + t) / (count + 1).
+    """
+    elapsed = float(execution_time_ms)
+    old_count = Cast(F("execution_count"), FloatField())
+    AutomationRule.all_objects.filter(pk=rule.pk).update(
+        execution_count=F("execution_count") + 1,
+        success_count=F("success_count") + (1 if success else 0),
+        failure_count=F("failure_count") + (0 if success else 1),
+        average_execution_time_ms=Case(
+            When(execution_count=0, then=Value(elapsed)),
+            default=(F("average_execution_time_ms") * old_count + Value(elapsed)) / (old_count + Value(1.0)),
+            output_field=FloatField(),
+        ),
+        last_executed_at=Now(),
+    )
+    rule.refresh_from_db(
+        fields=["execution_count", "success_count", "failure_count", "average_execution_time_ms", "last_executed_at"]
+    )

@@ -1,0 +1,661 @@
+"""Pure validators, one per JSON config kind. Each returns errors keyed by field path.
+
+A path names the field as a user wrote it: ``trigger_config.time``, ``conditions[1].operator``,
+``action_config.recipients[0]``. No ORM and no DRF here: the model's ``clean()``, the API, the
+admin, the builder pages and the seed command all call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from automations.choices import (
+    ActionType,
+    BehaviorType,
+    CampaignChannel,
+    Category,
+    ConditionGroup,
+    ConditionOperator,
+    NotificationChannel,
+    NotificationRecipient,
+    RiskLevel,
+    SchedulePattern,
+    Season,
+    ThresholdOperator,
+    TriggerType,
+)
+from automations.cron import CronError, parse_cron
+from governance.choices import WEEKDAYS_BY_INDEX
+from governance.models import is_valid_timezone
+
+Errors = dict[str, list[str]]
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+CONDITION_PATH_RE = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A quantified group that itself contains a quantifier, e.g. (a+)+ : the classic catastrophic
+# backtracking shape. Such patterns are refused because Python's re has no time limit.
+NESTED_QUANTIFIER_RE = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]")
+
+MAX_CONDITIONS = 50
+MAX_GROUP_DEPTH = 5
+MAX_LIST_VALUES = 1000
+MAX_PATTERN_LENGTH = 200
+MAX_NAME_LENGTH = 255
+MAX_TEXT_LENGTH = 5000
+MAX_TIMEFRAME_HOURS = 24 * 366
+MAX_FOR_MINUTES = 60 * 24 * 366
+MAX_PRODUCT_COUNT = 100
+
+
+def _one_of(values: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+def is_number(value: object) -> bool:
+    """A JSON number (booleans are not numbers here), finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | bool) or is_number(value)
+
+
+def _add(errors: Errors, path: str, message: str) -> None:
+    errors.setdefault(path, []).append(message)
+
+
+def _check_keys(errors: Errors, config: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
+    for key in config:
+        if key not in allowed:
+            _add(errors, f"{prefix}.{key}", f'unknown field; expected one of {_one_of(allowed)}')
+
+
+def _require_dict(errors: Errors, value: object, path: str) -> bool:
+    if not isinstance(value, dict):
+        _add(errors, path, "must be a JSON object")
+        return False
+    return True
+
+
+def _required_string(errors: Errors, config: dict[str, Any], prefix: str, key: str, max_length: int = 255) -> None:
+    value = config.get(key)
+    if value is None or value == "":
+        _add(errors, f"{prefix}.{key}", "this field is required")
+    else:
+        _optional_string(errors, config, prefix, key, max_length)
+
+
+def _optional_string(errors: Errors, config: dict[str, Any], prefix: str, key: str, max_length: int = 255) -> None:
+    value = config.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        _add(errors, f"{prefix}.{key}", "must be a string")
+    elif len(value) > max_length:
+        _add(errors, f"{prefix}.{key}", f"must be at most {max_length} characters")
+
+
+def _optional_bool(errors: Errors, config: dict[str, Any], prefix: str, key: str) -> None:
+    if key in config and not isinstance(config[key], bool):
+        _add(errors, f"{prefix}.{key}", "must be true or false")
+
+
+def _optional_number(
+    errors: Errors,
+    config: dict[str, Any],
+    prefix: str,
+    key: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+    exclusive_minimum: bool = False,
+) -> None:
+    if key not in config or config[key] is None:
+        return
+    value = config[key]
+    path = f"{prefix}.{key}"
+    if integer and not (isinstance(value, int) and not isinstance(value, bool)):
+        _add(errors, path, "must be a whole number")
+    elif not is_number(value):
+        _add(errors, path, "must be a number")
+    elif minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        _add(errors, path, f"must be {'greater than' if exclusive_minimum else 'at least'} {minimum:g}")
+    elif maximum is not None and value > maximum:
+        _add(errors, path, f"must be at most {maximum:g}")
+
+
+def _choice(errors: Errors, config: dict[str, Any], prefix: str, key: str, choices: list[str], required: bool) -> None:
+    path = f"{prefix}.{key}"
+    if key not in config or config[key] is None:
+        if required:
+            _add(errors, path, f"this field is required; one of {_one_of(choices)}")
+        return
+    value = config[key]
+    if not isinstance(value, str) or value not in choices:
+        _add(errors, path, f'"{value}" is not one of {_one_of(choices)}')
+
+
+def _choice_list(
+    errors: Errors, config: dict[str, Any], prefix: str, key: str, choices: list[str], required: bool
+) -> None:
+    path = f"{prefix}.{key}"
+    value = config.get(key)
+    if value is None:
+        if required:
+            _add(errors, path, f"this field is required; a list of {_one_of(choices)}")
+        return
+    if not isinstance(value, list):
+        _add(errors, path, f"must be a list of {_one_of(choices)}")
+        return
+    if required and not value:
+        _add(errors, path, f"must name at least one of {_one_of(choices)}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or item not in choices:
+            _add(errors, f"{path}[{index}]", f'"{item}" is not one of {_one_of(choices)}')
+    if len(set(map(str, value))) != len(value):
+        _add(errors, path, "lists an item more than once")
+
+
+# --- triggers ------------------------------------------------------------------------------------
+
+EVENT_KEYS = ("event_type", "source")
+SCHEDULE_KEYS = ("pattern", "time", "timezone", "day", "day_of_month", "season", "month", "cron")
+THRESHOLD_KEYS = ("metric", "operator", "value", "for_minutes")
+BEHAVIOR_KEYS = ("behavior_type", "timeframe_hours", "min_total")
+
+
+def validate_event_trigger(config: dict[str, Any], prefix: str = "trigger_config") -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, EVENT_KEYS)
+    event_type = config.get("event_type")
+    if event_type is None or event_type == "":
+        _add(errors, f"{prefix}.event_type", "this field is required")
+    elif not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+        _add(errors, f"{prefix}.event_type", "use 1-100 letters, digits and _ . : - such as product_added")
+    source = config.get("source")
+    if source is not None and source != "" and (not isinstance(source, str) or not EVENT_TYPE_RE.match(source)):
+        _add(errors, f"{prefix}.source", "use 1-100 letters, digits and _ . : - such as store")
+    return errors
+
+
+def _validate_time(errors: Errors, config: dict[str, Any], prefix: str) -> None:
+    value = config.get("time")
+    if value is None or value == "":
+        _add(errors, f"{prefix}.time", "this field is required, as HH:MM in 24-hour time")
+    elif not isinstance(value, str) or not TIME_RE.match(value):
+        _add(errors, f"{prefix}.time", f'"{value}" is not a time as HH:MM in 24-hour time, such as 09:00')
+
+
+def validate_schedule_trigger(config: dict[str, Any], prefix: str = "trigger_config") -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, SCHEDULE_KEYS)
+    pattern = config.get("pattern")
+    _choice(errors, config, prefix, "pattern", SchedulePattern.values, required=True)
+    timezone = config.get("timezone")
+    if timezone is not None and not is_valid_timezone(timezone):
+        _add(errors, f"{prefix}.timezone", f'"{timezone}" is not an IANA time zone name such as Europe/Berlin')
+    if pattern == SchedulePattern.CRON:
+        if "time" in config:
+            _add(errors, f"{prefix}.time", "a cron schedule takes its time from the expression; leave time out")
+        try:
+            parse_cron(config.get("cron"))  # type: ignore[arg-type]
+        except CronError as error:
+            _add(errors, f"{prefix}.cron", str(error))
+        return errors
+    if pattern in SchedulePattern.values:
+        _validate_time(errors, config, prefix)
+    if "cron" in config:
+        _add(errors, f"{prefix}.cron", 'only a "cron" pattern takes a cron expression')
+    if pattern == SchedulePattern.WEEKLY:
+        _choice(errors, config, prefix, "day", list(WEEKDAYS_BY_INDEX), required=True)
+    elif pattern == SchedulePattern.MONTHLY:
+        value = config.get("day_of_month")
+        if value is None:
+            _add(errors, f"{prefix}.day_of_month", "this field is required, a day from 1 to 31")
+        else:
+            _optional_number(errors, config, prefix, "day_of_month", minimum=1, maximum=31, integer=True)
+    elif pattern == SchedulePattern.SEASONAL:
+        _validate_season(errors, config, prefix)
+    for key, allowed_patterns in (
+        ("day", {SchedulePattern.WEEKLY, SchedulePattern.SEASONAL}),
+        ("day_of_month", {SchedulePattern.MONTHLY}),
+        ("season", {SchedulePattern.SEASONAL}),
+        ("month", {SchedulePattern.SEASONAL}),
+    ):
+        if key in config and pattern in SchedulePattern.values and pattern not in allowed_patterns:
+            _add(errors, f"{prefix}.{key}", f'not used by a "{pattern}" schedule')
+    return errors
+
+
+def _validate_season(errors: Errors, config: dict[str, Any], prefix: str) -> None:
+    has_season = config.get("season") is not None
+    has_date = config.get("month") is not None or config.get("day") is not None
+    if has_season and has_date:
+        _add(errors, f"{prefix}.season", "give either a named season or a month and day, not both")
+        return
+    if has_season:
+        _choice(errors, config, prefix, "season", Season.values, required=True)
+        return
+    if not has_date:
+        _add(errors, f"{prefix}.season", f"give a named season ({_one_of(Season.values)}) or a month and day")
+        return
+    month, day = config.get("month"), config.get("day")
+    for key, value, highest in (("month", month, 12), ("day", day, 31)):
+        if not (isinstance(value, int) and not isinstance(value, bool)) or not 1 <= value <= highest:
+            _add(errors, f"{prefix}.{key}", f"must be a whole number from 1 to {highest}")
+    if f"{prefix}.month" in errors or f"{prefix}.day" in errors:
+        return
+    try:
+        dt.date(2024, month, day)  # a leap year, so 29 February is allowed
+    except ValueError:
+        _add(errors, f"{prefix}.day", f"month {month} has no day {day}")
+
+
+def validate_threshold_trigger(config: dict[str, Any], prefix: str = "trigger_config") -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, THRESHOLD_KEYS)
+    metric = config.get("metric")
+    if metric is None or metric == "":
+        _add(errors, f"{prefix}.metric", "this field is required, such as product_count")
+    elif not isinstance(metric, str) or not IDENTIFIER_RE.match(metric) or len(metric) > 100:
+        _add(errors, f"{prefix}.metric", "use letters, digits and underscores, such as product_count")
+    _choice(errors, config, prefix, "operator", ThresholdOperator.values, required=True)
+    if config.get("value") is None:
+        _add(errors, f"{prefix}.value", "this field is required, a number")
+    else:
+        _optional_number(errors, config, prefix, "value")
+    _optional_number(errors, config, prefix, "for_minutes", minimum=0, maximum=MAX_FOR_MINUTES, integer=True)
+    return errors
+
+
+def validate_behavior_trigger(config: dict[str, Any], prefix: str = "trigger_config") -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, BEHAVIOR_KEYS)
+    behavior = config.get("behavior_type")
+    _choice(errors, config, prefix, "behavior_type", BehaviorType.values, required=True)
+    if config.get("timeframe_hours") is None:
+        _add(errors, f"{prefix}.timeframe_hours", "this field is required, a positive number of hours")
+    else:
+        _optional_number(
+            errors, config, prefix, "timeframe_hours", minimum=0, maximum=MAX_TIMEFRAME_HOURS, exclusive_minimum=True
+        )
+    if behavior == BehaviorType.HIGH_VALUE_CUSTOMER:
+        if config.get("min_total") is None:
+            _add(errors, f"{prefix}.min_total", "a high-value customer rule needs the minimum total spend")
+        else:
+            _optional_number(errors, config, prefix, "min_total", minimum=0)
+    elif "min_total" in config and behavior in BehaviorType.values:
+        _add(errors, f"{prefix}.min_total", "only a high_value_customer rule takes min_total")
+    return errors
+
+
+TRIGGER_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
+    TriggerType.EVENT: validate_event_trigger,
+    TriggerType.SCHEDULE: validate_schedule_trigger,
+    TriggerType.THRESHOLD: validate_threshold_trigger,
+    TriggerType.BEHAVIOR: validate_behavior_trigger,
+}
+
+
+def validate_trigger_config(trigger_type: str, config: object) -> Errors:
+    """Validate ``trigger_config`` against the schema of ``trigger_type``."""
+    errors: Errors = {}
+    if not _require_dict(errors, config, "trigger_config"):
+        return errors
+    validator = TRIGGER_VALIDATORS.get(trigger_type)
+    if validator is None:
+        return errors  # the trigger_type field reports its own error
+    return validator(config, "trigger_config")  # type: ignore[arg-type]
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+ORDERING_OPERATORS = {ConditionOperator.LT, ConditionOperator.GT, ConditionOperator.LTE, ConditionOperator.GTE}
+CONDITION_KEYS = ("type", "operator", "value")
+
+
+def _validate_condition_value(errors: Errors, operator: str, condition: dict[str, Any], path: str) -> None:
+    value = condition.get("value")
+    value_path = f"{path}.value"
+    if operator == ConditionOperator.EXISTS:
+        if "value" in condition and not isinstance(value, bool):
+            _add(errors, value_path, "exists takes true (the value is present) or false (it is missing)")
+        return
+    if "value" not in condition:
+        _add(errors, value_path, "this field is required")
+        return
+    if operator in (ConditionOperator.EQ, ConditionOperator.NEQ):
+        if not is_scalar(value):
+            _add(errors, value_path, 'must be a string, number, true, false or null; use "in" for a list')
+    elif operator in ORDERING_OPERATORS:
+        if not (is_number(value) or isinstance(value, str)) or value == "":
+            _add(errors, value_path, "must be a number, a date (YYYY-MM-DD) or a text to compare with")
+    elif operator in (ConditionOperator.CONTAINS, ConditionOperator.NOT_CONTAINS):
+        if value is None or not is_scalar(value) or value == "":
+            _add(errors, value_path, "must be a non-empty string, a number or true/false")
+    elif operator in (ConditionOperator.IN, ConditionOperator.NOT_IN):
+        if not isinstance(value, list) or not value:
+            _add(errors, value_path, "must be a non-empty list of values")
+        elif len(value) > MAX_LIST_VALUES:
+            _add(errors, value_path, f"must list at most {MAX_LIST_VALUES} values")
+        elif not all(is_scalar(item) for item in value):
+            _add(errors, value_path, "must list only strings, numbers, true, false or null")
+    elif operator == ConditionOperator.BETWEEN:
+        _validate_between(errors, value, value_path)
+    elif operator == ConditionOperator.MATCHES:
+        _validate_pattern(errors, value, value_path)
+
+
+def _validate_between(errors: Errors, value: object, path: str) -> None:
+    if not isinstance(value, list) or len(value) != 2:
+        _add(errors, path, "must be a list of two values [lowest, highest]")
+        return
+    low, high = value
+    both_numbers = is_number(low) and is_number(high)
+    both_strings = isinstance(low, str) and isinstance(high, str) and low != "" and high != ""
+    if not (both_numbers or both_strings):
+        _add(errors, path, "must be two numbers or two dates (YYYY-MM-DD)")
+    elif low > high:  # type: ignore[operator]
+        _add(errors, path, f"the lowest value {low!r} is above the highest {high!r}")
+
+
+def _validate_pattern(errors: Errors, value: object, path: str) -> None:
+    if not isinstance(value, str) or value == "":
+        _add(errors, path, "must be a regular expression")
+        return
+    if len(value) > MAX_PATTERN_LENGTH:
+        _add(errors, path, f"must be at most {MAX_PATTERN_LENGTH} characters")
+        return
+    if NESTED_QUANTIFIER_RE.search(value):
+        _add(errors, path, "nested repetition such as (a+)+ can take forever to match; simplify the pattern")
+        return
+    try:
+        re.compile(value)
+    except re.error as error:
+        _add(errors, path, f"is not a valid regular expression: {error}")
+
+
+def _validate_condition(errors: Errors, condition: object, path: str, depth: int, counter: list[int]) -> None:
+    counter[0] += 1
+    if not isinstance(condition, dict):
+        _add(errors, path, "must be a JSON object with type, operator and value")
+        return
+    groups = [key for key in ConditionGroup.values if key in condition]
+    if groups:
+        _validate_group(errors, condition, path, groups, depth, counter)
+        return
+    _check_keys(errors, condition, path, CONDITION_KEYS)
+    field = condition.get("type")
+    if field is None or field == "":
+        _add(errors, f"{path}.type", "this field is required: the context value to check, such as store_status")
+    elif not isinstance(field, str) or len(field) > 200 or not CONDITION_PATH_RE.match(field):
+        _add(errors, f"{path}.type", "use letters, digits, _ and - with dots between parts, such as customer.total_spent")
+    operator = condition.get("operator")
+    if operator is None or operator == "":
+        _add(errors, f"{path}.operator", f"this field is required; one of {_one_of(ConditionOperator.values)}")
+        return
+    if not isinstance(operator, str) or operator not in ConditionOperator.values:
+        _add(errors, f"{path}.operator", f'"{operator}" is not one of {_one_of(ConditionOperator.values)}')
+        return
+    _validate_condition_value(errors, operator, condition, path)
+
+
+def _validate_group(
+    errors: Errors, condition: dict[str, Any], path: str, groups: list[str], depth: int, counter: list[int]
+) -> None:
+    if len(condition) != 1:
+        _add(errors, path, f"a group is an object with exactly one key: {_one_of(ConditionGroup.values)}")
+        return
+    if depth >= MAX_GROUP_DEPTH:
+        _add(errors, path, f"groups may nest at most {MAX_GROUP_DEPTH} deep")
+        return
+    key = groups[0]
+    inner = condition[key]
+    if key == ConditionGroup.NOT:
+        _validate_condition(errors, inner, f"{path}.not", depth + 1, counter)
+        return
+    if not isinstance(inner, list) or not inner:
+        _add(errors, f"{path}.{key}", "must be a non-empty list of conditions")
+        return
+    for index, item in enumerate(inner):
+        _validate_condition(errors, item, f"{path}.{key}[{index}]", depth + 1, counter)
+
+
+def validate_conditions(conditions: object) -> Errors:
+    """Validate the ``conditions`` list: every condition, operator, value and group."""
+    errors: Errors = {}
+    if not isinstance(conditions, list):
+        _add(errors, "conditions", "must be a list of conditions (use [] for none)")
+        return errors
+    counter = [0]
+    for index, condition in enumerate(conditions):
+        _validate_condition(errors, condition, f"conditions[{index}]", 0, counter)
+    if counter[0] > MAX_CONDITIONS:
+        _add(errors, "conditions", f"a rule may have at most {MAX_CONDITIONS} conditions, groups included")
+    return errors
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+BUDGET_KEY = "budget"
+
+
+def _action_budget(errors: Errors, config: dict[str, Any], prefix: str) -> None:
+    _optional_number(errors, config, prefix, BUDGET_KEY, minimum=0)
+
+
+def _optional_object(errors: Errors, config: dict[str, Any], prefix: str, key: str, required: bool = False) -> None:
+    value = config.get(key)
+    path = f"{prefix}.{key}"
+    if value is None:
+        if required:
+            _add(errors, path, "this field is required, a JSON object")
+        return
+    if not isinstance(value, dict):
+        _add(errors, path, "must be a JSON object")
+    elif required and not value:
+        _add(errors, path, "must name at least one field to change")
+
+
+def validate_start_workflow(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("workflow_type_id", "template_id", "inputs", BUDGET_KEY))
+    _required_string(errors, config, prefix, "workflow_type_id", 100)
+    _optional_string(errors, config, prefix, "template_id", 100)
+    _optional_object(errors, config, prefix, "inputs")
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_send_notification(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("recipients", "message", "subject", "channels", BUDGET_KEY))
+    _choice_list(errors, config, prefix, "recipients", NotificationRecipient.values, required=True)
+    _optional_string(errors, config, prefix, "message", MAX_TEXT_LENGTH)
+    _optional_string(errors, config, prefix, "subject", 200)
+    _choice_list(errors, config, prefix, "channels", NotificationChannel.values, required=False)
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_update_product(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("product_id", "updates", BUDGET_KEY))
+    _optional_string(errors, config, prefix, "product_id", 100)
+    _optional_object(errors, config, prefix, "updates", required=True)
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_generate_campaign(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("template_id", "channels", "schedule", BUDGET_KEY))
+    _required_string(errors, config, prefix, "template_id", 100)
+    _choice_list(errors, config, prefix, "channels", CampaignChannel.values, required=False)
+    schedule = config.get("schedule")
+    if schedule is not None and schedule != "immediate":
+        moment = _parse_datetime(schedule)
+        if moment is None:
+            _add(errors, f"{prefix}.schedule", 'must be "immediate" or a date and time such as 2026-12-01T09:00:00Z')
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def _parse_datetime(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def validate_create_landing_page(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("template_id", "title", "slug", "publish", BUDGET_KEY))
+    _required_string(errors, config, prefix, "template_id", 100)
+    _optional_string(errors, config, prefix, "title", 200)
+    slug = config.get("slug")
+    if slug is not None and (not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 100):
+        _add(errors, f"{prefix}.slug", "use lowercase letters, digits and single hyphens, such as holiday-sale")
+    _optional_bool(errors, config, prefix, "publish")
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_add_product(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("template_id", "count", "category", BUDGET_KEY))
+    _required_string(errors, config, prefix, "template_id", 100)
+    _optional_number(errors, config, prefix, "count", minimum=1, maximum=MAX_PRODUCT_COUNT, integer=True)
+    _optional_string(errors, config, prefix, "category", 100)
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_update_store(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("settings", BUDGET_KEY))
+    _optional_object(errors, config, prefix, "settings", required=True)
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+def validate_generate_draft(config: dict[str, Any], prefix: str) -> Errors:
+    errors: Errors = {}
+    _check_keys(errors, config, prefix, ("workflow_type_id", "template_id", "title", "inputs", BUDGET_KEY))
+    _required_string(errors, config, prefix, "workflow_type_id", 100)
+    _optional_string(errors, config, prefix, "template_id", 100)
+    _optional_string(errors, config, prefix, "title", 200)
+    _optional_object(errors, config, prefix, "inputs")
+    _action_budget(errors, config, prefix)
+    return errors
+
+
+ACTION_CONFIG_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
+    ActionType.START_WORKFLOW: validate_start_workflow,
+    ActionType.SEND_NOTIFICATION: validate_send_notification,
+    ActionType.UPDATE_PRODUCT: validate_update_product,
+    ActionType.GENERATE_CAMPAIGN: validate_generate_campaign,
+    ActionType.CREATE_LANDING_PAGE: validate_create_landing_page,
+    ActionType.ADD_PRODUCT: validate_add_product,
+    ActionType.UPDATE_STORE: validate_update_store,
+    ActionType.GENERATE_DRAFT: validate_generate_draft,
+}
+
+
+def validate_action_config(action_type: str, config: object) -> Errors:
+    """Validate ``action_config`` against the schema of ``action_type``."""
+    errors: Errors = {}
+    if not _require_dict(errors, config, "action_config"):
+        return errors
+    validator = ACTION_CONFIG_VALIDATORS.get(action_type)
+    if validator is None:
+        return errors
+    return validator(config, "action_config")  # type: ignore[arg-type]
+
+
+# --- governance ----------------------------------------------------------------------------------
+
+AUTO_APPROVAL_KEYS = ("max_budget", "trusted_users_only", "business_hours_only", "max_frequency_per_day")
+
+
+def validate_auto_approval_rules(rules: object) -> Errors:
+    errors: Errors = {}
+    prefix = "auto_approval_rules"
+    if not _require_dict(errors, rules, prefix):
+        return errors
+    _check_keys(errors, rules, prefix, AUTO_APPROVAL_KEYS)  # type: ignore[arg-type]
+    _optional_number(errors, rules, prefix, "max_budget", minimum=0)  # type: ignore[arg-type]
+    _optional_bool(errors, rules, prefix, "trusted_users_only")  # type: ignore[arg-type]
+    _optional_bool(errors, rules, prefix, "business_hours_only")  # type: ignore[arg-type]
+    _optional_number(errors, rules, prefix, "max_frequency_per_day", minimum=1, integer=True)  # type: ignore[arg-type]
+    return errors
+
+
+# --- the whole rule ------------------------------------------------------------------------------
+
+
+def validate_rule_fields(data: dict[str, Any]) -> Errors:
+    """Validate the scalar fields of a rule definition (name, enums, flags)."""
+    errors: Errors = {}
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        _add(errors, "name", "this field is required")
+    elif len(name) > MAX_NAME_LENGTH:
+        _add(errors, "name", f"must be at most {MAX_NAME_LENGTH} characters")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        _add(errors, "description", "must be a string")
+    elif len(description) > MAX_TEXT_LENGTH:
+        _add(errors, "description", f"must be at most {MAX_TEXT_LENGTH} characters")
+    category = data.get("category", "")
+    if category not in ("", None) and category not in Category.values:
+        _add(errors, "category", f'"{category}" is not one of {_one_of(Category.values)}')
+    _choice(errors, data, "", "trigger_type", TriggerType.values, required=True)
+    _choice(errors, data, "", "action_type", ActionType.values, required=True)
+    if data.get("risk_level") is not None:
+        _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)
+    for key in ("enabled", "requires_approval"):
+        if key in data and not isinstance(data[key], bool):
+            _add(errors, key, "must be true or false")
+    return {path.lstrip("."): messages for path, messages in errors.items()}
+
+
+def validate_rule_definition(data: dict[str, Any]) -> Errors:
+    """Validate a whole rule body as the API and builder receive it; {} when it is valid."""
+    errors = validate_rule_fields(data)
+    if "trigger_config" not in data:
+        _add(errors, "trigger_config", "this field is required")
+    else:
+        errors.update(validate_trigger_config(data.get("trigger_type", ""), data["trigger_config"]))
+    errors.update(validate_conditions(data.get("conditions", [])))
+    if "action_config" not in data:
+        _add(errors, "action_config", "this field is required")
+    else:
+        errors.update(validate_action_config(data.get("action_type", ""), data["action_config"]))
+    errors.update(validate_auto_approval_rules(data.get("auto_approval_rules", {})))
+    return errors
+
+
+def top_level_field(path: str) -> str:
+    """``trigger_config.time`` -> ``trigger_config``; ``conditions[1].operator`` -> ``conditions``."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+def errors_by_field(errors: Errors) -> dict[str, list[str]]:
+    """Group path-keyed errors under their model field, each message naming its full path."""
+    grouped: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        field = top_level_field(path)
+        for message in messages:
+            grouped.setdefault(field, []).append(message if path == field else f"{path}: {message}")
+    return grouped

@@ -1,0 +1,55 @@
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SKIPPED = "skipped", "Skipped (conditions not met)"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked"
+
+
+class TriggerSource(models.TextChoices):
+    EVENT = "event", "Event"
+    SCHEDULER = "scheduler", "Scheduler"
+    THRESHOLD = "threshold", "Threshold"
+    BEHAVIOR = "behavior", "Behavior"
+    MANUAL = "manual", "Manual"
+
+
+# An execution is open until it reaches one of these; success is set exactly then.
+ENDED_STATUSES = frozenset(
+    {
+        ExecutionStatus.SKIPPED,
+        ExecutionStatus.REJECTED,
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.BLOCKED,
+    }
+)
+OPEN_STATUSES = frozenset(set(ExecutionStatus) - ENDED_STATUSES)
+UNSUCCESSFUL_ENDED_STATUSES = frozenset(ENDED_STATUSES - {ExecutionStatus.SUCCEEDED})
+# Statuses of executions whose action was allowed to run: what max_frequency_per_day counts.
+ACTION_ALLOWED_STATUSES = frozenset(
+    {
+        ExecutionStatus.APPROVED,
+        ExecutionStatus.RUNNING,
+        ExecutionStatus.RETRYING,
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+    }
+)
+
+
+def success_for_status(status: str) -> bool | None:
+    """``success`` as it must be for ``status``: True, False once ended, None while open."""
+    if status == ExecutionStatus.SUCCEEDED:
+        return True
+    if status in ENDED_STATUSES:
+        return False
+    return None

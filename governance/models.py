@@ -1,0 +1,142 @@
+"""Tenants, who belongs to them, and the councils that approve risky automations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, Role
+
+
+def validate_timezone_name(value: str) -> None:
+    """Refuse anything that is not an IANA time zone name."""
+    if not is_valid_timezone(value):
+        raise ValidationError(f'"{value}" is not an IANA time zone name such as "Europe/Berlin".')
+
+
+def is_valid_timezone(value: object) -> bool:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return False
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def default_business_days() -> list[str]:
+    return list(DEFAULT_BUSINESS_DAYS)
+
+
+def new_council_id() -> str:
+    return f"council_{uuid.uuid4().hex}"
+
+
+class Tenant(models.Model):
+    """A shop or organisation on the platform; every rule and execution belongs to one."""
+
+    id = models.CharField(primary_key=True, max_length=64, help_text="A string id such as tenant_123.")
+    name = models.CharField(max_length=255)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone_name])
+    business_hours_start = models.TimeField(default=dt.time(9, 0))
+    business_hours_end = models.TimeField(default=dt.time(17, 0))
+    business_days = models.JSONField(default=default_business_days, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tenants"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        days = self.business_days
+        if not isinstance(days, list) or any(day not in WEEKDAYS_BY_INDEX for day in days):
+            errors["business_days"] = f"Give a list of weekday names from {', '.join(WEEKDAYS_BY_INDEX)}."
+        if self.business_hours_start and self.business_hours_end:
+            if self.business_hours_start >= self.business_hours_end:
+                errors["business_hours_end"] = "Business hours must end after they start."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone if is_valid_timezone(self.timezone) else "UTC")
+
+
+class Membership(models.Model):
+    """A user's role in one tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tenant_memberships"
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_tenant_user")]
+        indexes = [models.Index(fields=["user", "tenant"], name="membership_user_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.tenant_id}"
+
+
+class Council(models.Model):
+    """A group of users who approve executions of the rules assigned to it."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_council_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="councils")
+    name = models.CharField(max_length=255)
+    is_default = models.BooleanField(default=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="CouncilMember", related_name="councils", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "councils"
+        ordering = ["tenant_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="council_unique_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(is_default=True), name="council_one_default_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CouncilMember(models.Model):
+    council = models.ForeignKey(Council, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="council_memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "council_members"
+        constraints = [models.UniqueConstraint(fields=["council", "user"], name="council_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.council}"
+
+
+class TrustedUser(models.Model):
+    """A user whose triggers may be auto-approved by rules with ``trusted_users_only``."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trusted_users")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trusted_in")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "trusted_users"
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="trusted_user_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} trusted in {self.tenant_id}"

@@ -1,0 +1,49 @@
+"""Reads about tenants, roles and councils."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from governance.choices import WEEKDAYS_BY_INDEX
+from governance.models import Council, Membership, Tenant, TrustedUser
+
+
+def tenant_ids_for_user(user: AbstractBaseUser) -> list[str]:
+    """The ids of every tenant the user belongs to (all of them for a superuser)."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return list(Tenant.objects.values_list("id", flat=True))
+    return list(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
+
+
+def tenants_for_user(user: AbstractBaseUser) -> QuerySet[Tenant]:
+    if user.is_superuser:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(memberships__user=user)
+
+
+def default_council(tenant_id: str) -> Council | None:
+    return Council.objects.filter(tenant_id=tenant_id, is_default=True).first()
+
+
+def is_trusted_user(tenant_id: str, user_id: object) -> bool:
+    """True when ``user_id`` (a user's primary key, as int or string) is trusted in the tenant."""
+    if user_id is None or isinstance(user_id, bool):
+        return False
+    try:
+        pk = int(str(user_id))
+    except ValueError:
+        return False
+    return TrustedUser.objects.filter(tenant_id=tenant_id, user_id=pk).exists()
+
+
+def is_within_business_hours(tenant: Tenant, moment: dt.datetime) -> bool:
+    """Whether ``moment`` falls on a business day, inside business hours, in the tenant's zone."""
+    local = moment.astimezone(tenant.zone)
+    if WEEKDAYS_BY_INDEX[local.weekday()] not in (tenant.business_days or []):
+        return False
+    return tenant.business_hours_start <= local.time().replace(tzinfo=None) < tenant.business_hours_end

@@ -1,0 +1,43 @@
+"""Builders that go through the services, so validation runs as it does for users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+from automations.models import AutomationRule
+from automations.services import rule_create
+from governance.models import Tenant
+from governance.services import membership_set, tenant_get_or_create
+
+User = get_user_model()
+
+LOW_PRODUCT_ALERT: dict[str, Any] = {
+    "name": "Low Product Alert",
+    "description": "Alert when product count drops below 3",
+    "category": "product",
+    "trigger_type": "threshold",
+    "trigger_config": {"metric": "product_count", "operator": "<", "value": 3},
+    "conditions": [{"type": "store_status", "operator": "=", "value": "active"}],
+    "action_type": "send_notification",
+    "action_config": {"recipients": ["owner"], "message": "Low product count"},
+    "risk_level": "low",
+}
+
+
+def make_tenant(tenant_id: str = "tenant_test", **kwargs: Any) -> Tenant:
+    return tenant_get_or_create(tenant_id, **kwargs)
+
+
+def make_user(username: str, tenant: Tenant | None = None, role: str | None = None, **kwargs: Any) -> AbstractBaseUser:
+    user = User.objects.create_user(username=username, password="pw-" + username, **kwargs)
+    if tenant is not None and role is not None:
+        membership_set(tenant, user, role)
+    return user
+
+
+def make_rule(tenant: Tenant, user: AbstractBaseUser | None = None, **overrides: Any) -> AutomationRule:
+    data = {**LOW_PRODUCT_ALERT, **overrides}
+    return rule_create(tenant, data, user)
