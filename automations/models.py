@@ -131,7 +131,9 @@ class AutomationRule(models.Model):
             models.CheckConstraint(
                 condition=models.Q(trigger_type__in=TriggerType.values), name="rule_trigger_type_valid"
             ),
-            models.CheckConstraint(condition=models.Q(action_type__in=ActionType.values), name="rule_action_type_valid"),
+            models.CheckConstraint(
+                condition=models.Q(action_type__in=ActionType.values), name="rule_action_type_valid"
+            ),
             models.CheckConstraint(condition=models.Q(risk_level__in=RiskLevel.values), name="rule_risk_level_valid"),
         ]
 

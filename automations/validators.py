@@ -74,7 +74,7 @@ def _add(errors: Errors, path: str, message: str) -> None:
 def _check_keys(errors: Errors, config: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
     for key in config:
         if key not in allowed:
-            _add(errors, f"{prefix}.{key}", f'unknown field; expected one of {_one_of(allowed)}')
+            _add(errors, f"{prefix}.{key}", f"unknown field; expected one of {_one_of(allowed)}")
 
 
 def _require_dict(errors: Errors, value: object, path: str) -> bool:
@@ -396,7 +396,9 @@ def _validate_condition(errors: Errors, condition: object, path: str, depth: int
     if field is None or field == "":
         _add(errors, f"{path}.type", "this field is required: the context value to check, such as store_status")
     elif not isinstance(field, str) or len(field) > 200 or not CONDITION_PATH_RE.match(field):
-        _add(errors, f"{path}.type", "use letters, digits, _ and - with dots between parts, such as customer.total_spent")
+        _add(
+            errors, f"{path}.type", "use letters, digits, _ and - with dots between parts, such as customer.total_spent"
+        )
     operator = condition.get("operator")
     if operator is None or operator == "":
         _add(errors, f"{path}.operator", f"this field is required; one of {_one_of(ConditionOperator.values)}")

@@ -76,7 +76,9 @@ def check_auto_approval_rules(rules: dict[str, Any], facts: GovernanceFacts) -> 
         limit = float(rules["max_budget"])
         budget = facts.budget()
         if budget is None:
-            checks.append(RuleCheck("max_budget", False, f"the budget is unknown, so the limit of {limit:g} can't be checked"))
+            checks.append(
+                RuleCheck("max_budget", False, f"the budget is unknown, so the limit of {limit:g} can't be checked")
+            )
         else:
             passed = budget <= limit
             relation = "within" if passed else "over"

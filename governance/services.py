@@ -28,9 +28,7 @@ def tenant_get_or_create(tenant_id: str, name: str | None = None, timezone: str 
 
 def council_ensure_default(tenant: Tenant) -> Council:
     """The tenant's default council, created on first use with every owner in it."""
-    council, _ = Council.objects.get_or_create(
-        tenant=tenant, is_default=True, defaults={"name": DEFAULT_COUNCIL_NAME}
-    )
+    council, _ = Council.objects.get_or_create(tenant=tenant, is_default=True, defaults={"name": DEFAULT_COUNCIL_NAME})
     owner_ids = Membership.objects.filter(tenant=tenant, role=Role.OWNER).values_list("user_id", flat=True)
     for user_id in owner_ids:
         CouncilMember.objects.get_or_create(council=council, user_id=user_id)
