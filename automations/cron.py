@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MONTH_NAMES = {name: index for index, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-WEEKDAY_NAMES = {name: index for index, name in enumerate("sun mon tue wed thu fri sat".split())}
+MONTH_NAMES = {
+    name: index
+    for index, name in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+WEEKDAY_NAMES = {name: index for index, name in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 
 # (name, lowest, highest, names)
 FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (

@@ -107,13 +107,14 @@ class AutomationRule(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = LiveRuleManager()
     all_objects = models.Manager()
+    objects = LiveRuleManager()
 
     class Meta:
         db_table = "automation_rules"
         ordering = ["-created_at", "id"]
         base_manager_name = "all_objects"
+        default_manager_name = "objects"
         indexes = [
             models.Index(
                 fields=["tenant", "event_type"],
@@ -140,6 +141,13 @@ class AutomationRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.event_type = self.derived_event_type()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "trigger_config" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "event_type"}
+        super().save(*args, **kwargs)
+
     # --- validation ------------------------------------------------------------------------------
 
     def clean(self) -> None:
@@ -154,18 +162,11 @@ class AutomationRule(models.Model):
         if not (self.name or "").strip():
             errors.setdefault("name", []).append("this field is required")
         grouped = errors_by_field(errors)
-        if self.assigned_council_id and self.tenant_id:
-            if self.assigned_council is not None and self.assigned_council.tenant_id != self.tenant_id:
-                grouped.setdefault("assigned_council", []).append("the council belongs to another tenant")
+        council = self.assigned_council if self.assigned_council_id else None
+        if council is not None and self.tenant_id and council.tenant_id != self.tenant_id:
+            grouped.setdefault("assigned_council", []).append("the council belongs to another tenant")
         if grouped:
             raise ValidationError(grouped)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.event_type = self.derived_event_type()
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "trigger_config" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "event_type"}
-        super().save(*args, **kwargs)
 
     def derived_event_type(self) -> str:
         if self.trigger_type != TriggerType.EVENT or not isinstance(self.trigger_config, dict):

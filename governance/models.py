@@ -60,9 +60,9 @@ class Tenant(models.Model):
         days = self.business_days
         if not isinstance(days, list) or any(day not in WEEKDAYS_BY_INDEX for day in days):
             errors["business_days"] = f"Give a list of weekday names from {', '.join(WEEKDAYS_BY_INDEX)}."
-        if self.business_hours_start and self.business_hours_end:
-            if self.business_hours_start >= self.business_hours_end:
-                errors["business_hours_end"] = "Business hours must end after they start."
+        start, end = self.business_hours_start, self.business_hours_end
+        if start and end and start >= end:
+            errors["business_hours_end"] = "Business hours must end after they start."
         if errors:
             raise ValidationError(errors)
 
