@@ -47,3 +47,14 @@ def is_within_business_hours(tenant: Tenant, moment: dt.datetime) -> bool:
     if WEEKDAYS_BY_INDEX[local.weekday()] not in (tenant.business_days or []):
         return False
     return tenant.business_hours_start <= local.time().replace(tzinfo=None) < tenant.business_hours_end
+
+
+def roles_for_user(user: AbstractBaseUser) -> dict[str, str]:
+    """``{tenant_id: role}`` for every tenant the user belongs to; a superuser owns them all."""
+    from governance.choices import Role
+
+    if not user.is_authenticated:
+        return {}
+    if user.is_superuser:
+        return dict.fromkeys(Tenant.objects.values_list("id", flat=True), Role.OWNER.value)
+    return dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))

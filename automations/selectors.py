@@ -1,0 +1,96 @@
+"""Reads about rules: scoped lists, counts, and the test-conditions report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from automations.choices import TriggerType
+from automations.models import AutomationRule
+
+
+def rules_for_tenants(tenant_ids: list[str] | None) -> QuerySet[AutomationRule]:
+    """Live rules of these tenants (every tenant when ``tenant_ids`` is None, for superusers)."""
+    rules = AutomationRule.objects.all()
+    return rules if tenant_ids is None else rules.filter(tenant_id__in=tenant_ids)
+
+
+def rule_counts(rules: QuerySet[AutomationRule]) -> dict[str, int]:
+    """count, enabled_count and disabled_count of a rule queryset, in one query."""
+    totals = rules.order_by().aggregate(count=Count("id"), enabled_count=Count("id", filter=Q(enabled=True)))
+    return {
+        "count": totals["count"],
+        "enabled_count": totals["enabled_count"],
+        "disabled_count": totals["count"] - totals["enabled_count"],
+    }
+
+
+@dataclass
+class ConditionReport:
+    conditions_met: bool
+    results: list[dict[str, Any]]
+    summary: str
+    would_execute: bool
+    would_need_approval: bool
+    approval_reason: str
+    approval_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conditions_met": self.conditions_met,
+            "results": self.results,
+            "summary": self.summary,
+            "would_execute": self.would_execute,
+            "would_need_approval": self.would_need_approval,
+            "approval_reason": self.approval_reason,
+            "approval_checks": self.approval_checks,
+        }
+
+
+def threshold_trigger_condition(rule: AutomationRule) -> dict[str, Any] | None:
+    """A threshold trigger's comparison written as a condition (metric, operator, value), else None."""
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    if rule.trigger_type != TriggerType.THRESHOLD or "metric" not in config:
+        return None
+    return {"type": config.get("metric"), "operator": config.get("operator"), "value": config.get("value")}
+
+
+def conditions_summary(results: list[dict[str, Any]]) -> str:
+    """ "All 2 conditions passed" or "1 of 2 conditions failed: <reasons>"."""
+    total = len(results)
+    if total == 0:
+        return "No conditions to check"
+    noun = "condition" if total == 1 else "conditions"
+    failed = [result for result in results if not result.get("passed")]
+    if not failed:
+        return f"All {total} {noun} passed"
+    reasons = "; ".join(str(result.get("reason") or result.get("condition")) for result in failed)
+    return f"{len(failed)} of {total} {noun} failed: {reasons}"
+
+
+def rule_condition_report(rule: AutomationRule, context: dict[str, Any]) -> ConditionReport:
+    """What would happen if ``rule`` (saved or not) were triggered with ``context``.
+
+    For a threshold rule the trigger's own comparison is checked too and comes first.
+    """
+    from automations.conditions import compile_conditions
+
+    checks = list(rule.conditions or [])
+    trigger_condition = threshold_trigger_condition(rule)
+    if trigger_condition is not None:
+        checks.insert(0, trigger_condition)
+    compiled = compile_conditions(checks, rule.tenant.timezone if rule.tenant_id else "UTC")
+    results = [result.as_dict() for result in compiled.explain(context)]
+    met = all(result["passed"] for result in results)
+    decision = rule.approval_decision(context)
+    return ConditionReport(
+        conditions_met=met,
+        results=results,
+        summary=conditions_summary(results),
+        would_execute=met and rule.enabled,
+        would_need_approval=not decision.auto_approved,
+        approval_reason=decision.reason,
+        approval_checks=[check.__dict__ for check in decision.checks],
+    )

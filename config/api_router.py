@@ -1,0 +1,79 @@
+"""Every /api/ route. Paths answer with and without a trailing slash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from automations.api.views import AutomationRuleViewSet
+from executions.api.views import AutomationExecutionViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """Routes that match with and without a trailing slash (no redirect, so POST bodies survive)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("automations", AutomationRuleViewSet, basename="automation")
+router.register("executions", AutomationExecutionViewSet, basename="execution")
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema", SpectacularAPIView.as_view()),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema")),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    *router.urls,
+]
+
+
+def schema_preprocessing_hook(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
+    """One schema path per route: drop the slash-less duplicates and the router's root view."""
+    kept = []
+    for path_, path_regex, method, callback in endpoints:
+        if not path_.startswith("/api/") or path_.startswith(("/api/schema", "/api/docs", "/api/redoc")):
+            continue
+        if path_ in ("/api/", "/api"):
+            continue
+        kept.append((path_, path_regex, method, callback))
+    return kept
+
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: field names (nested paths such as trigger_config.time) map to messages.",
+    "401": "No or invalid credentials.",
+    "403": "Your role in the tenant does not allow this.",
+    "404": "No such object in your tenants.",
+    "405": "Method not allowed.",
+    "406": "Not acceptable.",
+    "413": "Request body too large.",
+    "415": "Unsupported media type (send application/json).",
+    "429": "Too many requests for this token.",
+}
+
+
+def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Document the JSON error answers every operation can give."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "description": "An error: {'detail': message} or, for 400, field paths mapped to messages.",
+        "properties": {"detail": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, description in ERROR_RESPONSES.items():
+                operation["responses"].setdefault(code, {"description": description, "content": error})
+    return result
