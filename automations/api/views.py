@@ -30,6 +30,9 @@ from automations.models import AutomationRule
 from automations.selectors import rule_condition_report, rule_counts, rules_for_tenants
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
 from config.api_errors import django_validation_detail
+
+# TRICKY: executions -> automations is the import direction; these enums are plain choices, read-only here.
+from executions.choices import ExecutionStatus, TriggerSource
 from governance.api.permissions import Capability, request_roles, require, resolve_tenant_id
 from governance.models import Council, Tenant
 
@@ -213,6 +216,11 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
         parameters=[
             OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
             OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
+            OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
+            OpenApiParameter("trigger_source", OpenApiTypes.STR, enum=TriggerSource.values),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Triggered at or after (ISO 8601)."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Triggered before (ISO 8601)."),
         ],
         responses={200: schemas.ExecutionList},
     )
@@ -272,9 +280,9 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})
     @action(detail=True, methods=["get"], filterset_class=None)
     def summary(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.READ)
         from automations.summaries import summarize_rule
 
-        rule = self.rule(Capability.READ)
         council = rule.assigned_council.name if rule.assigned_council_id else None
         return Response(summarize_rule(rule, council_name=council).as_dict())
 
@@ -286,11 +294,11 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"], url_path="summary", filterset_class=None)
     def summary_draft(self, request: Request) -> Response:
-        from automations.summaries import summarize_rule
-
         body = inputs.require_object(request.data)
         tenant_id = resolve_tenant_id(request, body)
         require(request, tenant_id, Capability.READ)
+        from automations.summaries import summarize_rule
+
         fields = inputs.rule_fields_from_body(body)
         definition = inputs.create_definition({"name": "Unsaved rule", **fields})
         inputs.validate_rule_body(definition)
@@ -302,11 +310,10 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def execute(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.RUN)
         from executions.api.serializers import AutomationExecutionSerializer
-        from executions.choices import TriggerSource
         from executions.services import execute_rule_manually
 
-        rule = self.rule(Capability.RUN)
         body = inputs.require_object(request.data or {})
         context = inputs.read_context(body)
         bypass = inputs.read_bool(body, "bypass_approval", False)
@@ -330,11 +337,11 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"], filterset_class=None)
     def recommend(self, request: Request) -> Response:
-        from automations.recommendations import recommend
-
         body = inputs.require_object(request.data or {})
         tenant_id = resolve_tenant_id(request, body)
         require(request, tenant_id, Capability.READ)
+        from automations.recommendations import recommend
+
         context = inputs.read_context(body)
         recommendations = [item.as_dict() for item in recommend(Tenant.objects.get(pk=tenant_id), context)]
         return Response({"recommendations": recommendations, "count": len(recommendations)})
