@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -80,6 +81,10 @@ RuleStats = inline_serializer(
         ),
     },
 )
+# List actions answer these envelopes, not arrays of them.
+set_override(RuleList, "many", False)
+set_override(ExecutionList, "many", False)
+
 ConditionResults = inline_serializer(
     "ConditionResult",
     many=True,
