@@ -5,16 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from automations.choices import TriggerType
 from automations.models import AutomationRule
 
 
-def rules_for_tenants(tenant_ids: list[str] | None) -> QuerySet[AutomationRule]:
-    """Live rules of these tenants (every tenant when ``tenant_ids`` is None, for superusers)."""
+def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
+    """Live rules of the user's tenants (all for a superuser); scoping is a subquery, not an extra query."""
+    from governance.selectors import member_tenant_ids
+
     rules = AutomationRule.objects.all()
-    return rules if tenant_ids is None else rules.filter(tenant_id__in=tenant_ids)
+    return rules if user.is_superuser else rules.filter(tenant_id__in=member_tenant_ids(user))
+
+
+def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+    """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None."""
+    from governance.selectors import caller_role_expression
+
+    rules = rules_for_user(user).annotate(caller_role=caller_role_expression(user))
+    return rules.filter(pk=rule_id).first()
 
 
 def rule_counts(rules: QuerySet[AutomationRule]) -> dict[str, int]:

@@ -27,13 +27,13 @@ from automations.api.serializers import (
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.models import AutomationRule
-from automations.selectors import rule_condition_report, rule_counts, rules_for_tenants
+from automations.selectors import rule_condition_report, rule_counts, rule_for_user, rules_for_user
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
 from config.api_errors import django_validation_detail
 
 # TRICKY: executions -> automations is the import direction; these enums are plain choices, read-only here.
 from executions.choices import ExecutionStatus, TriggerSource
-from governance.api.permissions import Capability, request_roles, require, resolve_tenant_id
+from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
 from governance.models import Council, Tenant
 
 EXECUTIONS_DEFAULT_LIMIT = 50
@@ -106,9 +106,7 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[AutomationRule]:
-        user = self.request.user
-        tenant_ids = None if user.is_superuser else list(request_roles(self.request))
-        return rules_for_tenants(tenant_ids).order_by("-created_at", "id")
+        return rules_for_user(self.request.user).order_by("-created_at", "id")
 
     def get_serializer_class(self) -> type:
         return {
@@ -123,7 +121,7 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
 
     def get_object(self) -> AutomationRule:
         # No list filters on a single rule: ?enabled=false must not turn GET /<id> into a 404.
-        rule = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        rule = rule_for_user(self.request.user, self.kwargs["pk"])
         if rule is None:
             raise NotFound("No such automation in your tenants.")
         return rule
@@ -131,7 +129,7 @@ class AutomationRuleViewSet(viewsets.GenericViewSet):
     def rule(self, capability: str, risk_level: str | None = None) -> AutomationRule:
         """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
         rule = self.get_object()
-        require(self.request, rule.tenant_id, capability, risk_level or rule.risk_level)
+        require_role(rule.caller_role, capability, risk_level or rule.risk_level)
         return rule
 
     @staticmethod

@@ -14,7 +14,8 @@ from automations.api import inputs, schemas
 from executions.api.serializers import AutomationExecutionSerializer
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import AutomationExecution
-from governance.api.permissions import Capability, request_roles, require
+from governance.api.permissions import Capability, require_role
+from governance.selectors import caller_role_expression, member_tenant_ids
 
 EXECUTIONS_DEFAULT_LIMIT = 50
 EXECUTIONS_MAX_LIMIT = 200
@@ -40,17 +41,19 @@ class AutomationExecutionViewSet(viewsets.GenericViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[AutomationExecution]:
-        executions = AutomationExecution.objects.order_by("-triggered_at", "-id")
-        if self.request.user.is_superuser:
-            return executions
-        return executions.filter(tenant_id__in=list(request_roles(self.request)))
+        user = self.request.user
+        executions = AutomationExecution.objects.all()
+        if not user.is_superuser:
+            executions = executions.filter(tenant_id__in=member_tenant_ids(user))
+        return executions.order_by("-triggered_at", "-id")
 
     def get_object(self) -> AutomationExecution:
         pk = int(self.kwargs["pk"])
-        execution = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
+        executions = self.get_queryset().annotate(caller_role=caller_role_expression(self.request.user))
+        execution = executions.filter(pk=pk).first() if pk <= MAX_ID else None
         if execution is None:
             raise NotFound("No such execution in your tenants.")
-        require(self.request, execution.tenant_id, Capability.READ)
+        require_role(execution.caller_role, Capability.READ)
         return execution
 
     def list(self, request: Request) -> Response:

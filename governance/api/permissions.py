@@ -77,7 +77,11 @@ def request_tenant_ids(request: Request) -> list[str]:
 
 def require(request: Request, tenant_id: str, capability: str, risk_level: str | None = None) -> None:
     """Raise 403 unless the caller's role in ``tenant_id`` grants ``capability`` for ``risk_level``."""
-    role = request_roles(request).get(tenant_id)
+    require_role(request_roles(request).get(tenant_id), capability, risk_level)
+
+
+def require_role(role: str | None, capability: str, risk_level: str | None = None) -> None:
+    """Raise 403 unless ``role`` (None: not a member) grants ``capability`` for ``risk_level``."""
     if role is None:
         raise PermissionDenied("You are not a member of this tenant.")
     if not role_allows(role, capability, risk_level):

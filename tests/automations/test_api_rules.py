@@ -529,3 +529,36 @@ def test_superuser_sees_every_tenant(tenant, other_tenant, owner, other_owner):
     make_rule(other_tenant, other_owner)
     admin = make_user("root", is_superuser=True, is_staff=True)
     assert token_client(admin).get("/api/automations").json()["count"] == 2
+
+
+def test_list_query_count_is_constant(client, tenant, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/automations?tenant_id=tenant_test")
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    make_rule(tenant, owner, name="first")
+    few = list_queries()
+    for index in range(60):
+        make_rule(tenant, owner, name=f"rule {index}", enabled=index % 2 == 0)
+    assert list_queries() == few
+    assert few <= 5  # token, memberships, counts, page (and a savepoint-free read)
+
+
+def test_get_query_count_is_constant(client, rule):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def get_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/api/automations/{rule.pk}").status_code == 200
+        return len(captured.captured_queries)
+
+    before = get_queries()
+    for _ in range(15):
+        make_execution(rule)
+    assert get_queries() == before
