@@ -545,7 +545,7 @@ def delivery_redeliver(delivery: WebhookDelivery, *, now: dt.datetime | None = N
     (after commit) through AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY when that names a callable.
     """
     now = now or timezone.now()
-    endpoint = delivery.endpoint
+    endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()  # fresh: enabled may have changed
     if endpoint is None:
         raise ValidationError({"endpoint": "The endpoint was deleted; this delivery cannot be sent again."})
     if not endpoint.enabled:
