@@ -470,3 +470,24 @@ def test_a_claim_lease_shorter_than_a_request_is_a_configuration_error(settings,
     with pytest.raises(ImproperlyConfigured, match="CLAIM_LEASE"):
         delivery_send(delivery.pk)
     assert not DeliveryAttempt.objects.exists()
+
+
+def documented_verify():
+    """The receiver snippet from docs/webhooks.md, executed as written."""
+    from django.conf import settings as django_settings
+
+    text = (django_settings.BASE_DIR / "docs" / "webhooks.md").read_text()
+    snippet = next(block for block in text.split("```python\n")[1:] if "def verify" in block).split("```")[0]
+    namespace: dict = {}
+    exec(compile(snippet, "docs/webhooks.md", "exec"), namespace)
+    return namespace["verify"]
+
+
+def test_the_snippet_in_the_docs_verifies_a_real_delivery(execution, endpoint_with_secret, sink):
+    verify_as_documented = documented_verify()
+    delivery_send(new_delivery(execution, endpoint_with_secret.endpoint).pk)
+    [request] = sink.requests
+
+    verify_as_documented(endpoint_with_secret.secret, request.headers, request.body)
+    with pytest.raises(ValueError, match="no valid signature"):
+        verify_as_documented(endpoint_with_secret.secret, request.headers, request.body + b" ")
