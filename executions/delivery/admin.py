@@ -52,6 +52,10 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
         return endpoints_for_user(request.user).select_related("tenant")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> tuple[str, ...]:
+        # An endpoint never moves between tenants: its deliveries and secret belong to this one.
+        return (*self.readonly_fields, "tenant") if obj is not None else self.readonly_fields
+
     @admin.display(description="Signing secret")
     def secret_status(self, obj: WebhookEndpoint) -> str:
         if obj.pk is None:

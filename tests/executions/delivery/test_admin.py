@@ -81,6 +81,18 @@ def test_editing_an_endpoint_keeps_its_secret(superuser_client, tenant):
     assert created.endpoint.secret == created.secret
 
 
+def test_an_endpoint_cannot_be_moved_to_another_tenant(superuser_client, tenant, other_tenant):
+    endpoint = endpoint_create(tenant, "https://hooks.example.com/a").endpoint
+
+    superuser_client.post(
+        reverse("admin:executions_webhookendpoint_change", args=[endpoint.pk]),
+        {"tenant": other_tenant.pk, "url": "https://hooks.example.com/a", "action_type": "", "enabled": "on"},
+    )
+
+    endpoint.refresh_from_db()
+    assert endpoint.tenant_id == tenant.pk
+
+
 def test_the_rotate_action_shows_the_new_secret_once_and_keeps_the_old_one_in_grace(superuser_client, tenant):
     created = endpoint_create(tenant, "https://hooks.example.com/a")
 

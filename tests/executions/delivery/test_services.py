@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -24,8 +23,6 @@ from executions.delivery.services import (
     endpoint_enable,
     endpoint_rotate_secret,
     endpoint_update,
-    parse_retry_after,
-    retry_delay,
     send_due_deliveries,
     webhook_id_for_execution,
     webhook_payload,
@@ -425,42 +422,6 @@ def test_rotating_twice_keeps_only_the_latest_previous_secret(tenant):
     third = endpoint_rotate_secret(created.endpoint, now=now)
 
     assert created.endpoint.signing_secrets(now) == [third, second]
-
-
-# --- Pure pieces of the schedule ------------------------------------------------------------------
-
-
-def test_retry_delays_follow_the_schedule_with_full_jitter():
-    rng = random.Random(7)
-    schedule = [30, 60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800]
-
-    for attempt, step in enumerate(schedule, start=1):
-        delays = [retry_delay(attempt, rng=rng).total_seconds() for _ in range(50)]
-        assert all(1 <= delay <= step for delay in delays)
-        assert max(delays) - min(delays) > step / 4  # spread over the step, not a fixed wait
-    assert retry_delay(len(schedule) + 1) is None
-
-
-def test_retry_after_lengthens_but_is_capped(settings):
-    settings.AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER = 3600
-
-    assert retry_delay(1, retry_after=600).total_seconds() == 600
-    assert retry_delay(1, retry_after=10**9).total_seconds() == 3600
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [("120", 120.0), (" 5 ", 5.0), ("", None), (None, None), ("soon", None), ("-3", None)],
-)
-def test_parse_retry_after_seconds(value, seconds):
-    assert parse_retry_after(value) == seconds
-
-
-def test_parse_retry_after_http_date():
-    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-
-    assert parse_retry_after("Thu, 01 Jan 2026 12:02:00 GMT", now=now) == 120.0
-    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
 
 
 def test_a_claim_lease_shorter_than_a_request_is_a_configuration_error(settings, execution, endpoint_with_secret):

@@ -1,4 +1,4 @@
-"""Everything that changes endpoints and deliveries: create, rotate, disable, send, retry, redeliver.
+"""Services for deliveries: create, send (claim, sign, POST, record, schedule), sweep, redeliver.
 
 Delivery promise: at least once, never silently twice. A delivery is sent only by whoever claims it with
 a guarded UPDATE; the claim pushes ``next_attempt_at`` forward by a lease, so if the worker dies
@@ -10,12 +10,10 @@ visibly as a duplicate.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
-import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,30 +25,19 @@ from django.utils.module_loading import import_string
 
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
 from executions.delivery.conf import setting
-from executions.delivery.http import PERMANENT_ERROR_KINDS, ClientOptions, HTTPResult, post_webhook
+from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from executions.delivery.policy import Classification, classify, retry_delay
 from executions.delivery.selectors import deliveries_due
-from executions.delivery.signing import generate_secret, webhook_headers
+from executions.delivery.services.endpoints import endpoint_disable
+from executions.delivery.signing import webhook_headers
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
-    from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 OPEN = sorted(OPEN_DELIVERY_STATUSES)
-ENDPOINT_EDITABLE_FIELDS = ("url", "enabled", "action_type", "description")
-
-
-# --- Results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreatedEndpoint:
-    """A new endpoint and its signing secret: the only time the secret is handed out."""
-
-    endpoint: WebhookEndpoint
-    secret: str
 
 
 @dataclass(frozen=True)
@@ -99,95 +86,6 @@ class SweepCounts:
     failed: int = 0
     skipped: int = 0
     errors: int = 0
-
-
-@dataclass(frozen=True)
-class Classification:
-    outcome: str  # an AttemptOutcome: SUCCEEDED, RETRYABLE or FAILED
-    error: str
-    retry_after: float | None = None
-    disable_endpoint: bool = False
-
-
-# --- Endpoints ----------------------------------------------------------------------------------
-
-
-def endpoint_create(
-    tenant: Tenant,
-    url: str,
-    *,
-    action_type: str | None = None,
-    description: str = "",
-    enabled: bool = True,
-) -> CreatedEndpoint:
-    """Create an endpoint with a new secret; return both. The secret is never shown again."""
-    endpoint = WebhookEndpoint(
-        tenant=tenant, url=url, action_type=action_type or None, description=description, enabled=enabled
-    )
-    secret = endpoint_save_new(endpoint)
-    return CreatedEndpoint(endpoint=endpoint, secret=secret)
-
-
-def endpoint_save_new(endpoint: WebhookEndpoint) -> str:
-    """Give an unsaved endpoint its secret, validate and save it; return the secret (admin's path)."""
-    if endpoint.pk is not None:
-        raise ValueError("endpoint_save_new() is for endpoints not saved yet.")
-    endpoint.secret = generate_secret()
-    endpoint.full_clean()
-    endpoint.save()
-    return endpoint.secret
-
-
-def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookEndpoint:
-    """Change the URL, enabled flag, action type or description; refuse anything else by name."""
-    unknown = sorted(set(data) - set(ENDPOINT_EDITABLE_FIELDS))
-    if unknown:
-        raise ValidationError({key: "not a field you can set on a webhook endpoint" for key in unknown})
-    for key, value in data.items():
-        setattr(endpoint, key, value)
-    if "action_type" in data and not endpoint.action_type:
-        endpoint.action_type = None
-    if data.get("enabled") is True:
-        endpoint.disabled_reason, endpoint.disabled_at = "", None
-    endpoint.full_clean()
-    endpoint.save()
-    return endpoint
-
-
-def endpoint_rotate_secret(endpoint: WebhookEndpoint, *, now: dt.datetime | None = None) -> str:
-    """Replace the secret; the previous one keeps signing for the grace period. Return the new secret.
-
-    Only one previous secret is kept: rotating again during a grace period ends the older one's.
-    """
-    now = now or timezone.now()
-    grace = dt.timedelta(seconds=setting("AUTOMATIONS_WEBHOOK_SECRET_GRACE"))
-    new_secret = generate_secret()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        previous_secret=F("secret"),
-        previous_secret_expires_at=now + grace,
-        secret=new_secret,
-        secret_rotated_at=now,
-        updated_at=now,
-    )
-    endpoint.refresh_from_db()
-    return new_secret
-
-
-def endpoint_disable(endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime | None = None) -> None:
-    """Stop sending to the endpoint and say why (shown in admin and API)."""
-    now = now or timezone.now()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=False, disabled_reason=reason[:255], disabled_at=now, updated_at=now
-    )
-    endpoint.refresh_from_db()
-
-
-def endpoint_enable(endpoint: WebhookEndpoint) -> None:
-    """Send to the endpoint again and clear the reason it was disabled."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=True, disabled_reason="", disabled_at=None, updated_at=timezone.now()
-    )
-    endpoint.refresh_from_db()
 
 
 # --- Creating deliveries ------------------------------------------------------------------------
@@ -348,61 +246,6 @@ def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery
             url=delivery.endpoint.url if delivery.endpoint else "",
         )
     return delivery, attempt, token
-
-
-def classify(result: HTTPResult) -> Classification:
-    """What an HTTP result means for the delivery (see docs/webhooks.md, "Status codes")."""
-    code = result.status_code
-    if code is None:
-        if result.error_kind in PERMANENT_ERROR_KINDS:
-            return Classification(AttemptOutcome.FAILED, result.error)
-        return Classification(AttemptOutcome.RETRYABLE, result.error)
-    if 200 <= code < 300:
-        return Classification(AttemptOutcome.SUCCEEDED, "")
-    if code == 429 or 500 <= code < 600:
-        return Classification(
-            AttemptOutcome.RETRYABLE, f"HTTP {code}", retry_after=parse_retry_after(result.header_retry_after)
-        )
-    if 300 <= code < 400:
-        location = result.header_location or "no Location header"
-        return Classification(AttemptOutcome.FAILED, f"HTTP {code} redirect to {location[:500]} (not followed)")
-    if code == 410:
-        return Classification(AttemptOutcome.FAILED, "HTTP 410 Gone: endpoint disabled", disable_endpoint=True)
-    return Classification(AttemptOutcome.FAILED, f"HTTP {code}")
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or timezone.now())).total_seconds())
-
-
-def retry_delay(
-    round_attempt: int, *, retry_after: float | None = None, rng: random.Random | None = None
-) -> dt.timedelta | None:
-    """The wait before the next attempt after failed attempt ``round_attempt``, or None when out of attempts.
-
-    Full jitter: uniform in [0, step], step from AUTOMATIONS_WEBHOOK_RETRY_SCHEDULE; at least 1 s, and never
-    shorter than a Retry-After (itself capped at AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER).
-    """
-    schedule: Sequence[float] = setting("AUTOMATIONS_WEBHOOK_RETRY_SCHEDULE")
-    if round_attempt > len(schedule):
-        return None
-    step = float(schedule[round_attempt - 1])
-    seconds = max(1.0, (rng or random).uniform(0, step))
-    if retry_after is not None:
-        seconds = max(seconds, min(retry_after, float(setting("AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER"))))
-    return dt.timedelta(seconds=seconds)
 
 
 def _finish(
