@@ -34,10 +34,12 @@ def _hours_window(hours: Sequence[int]) -> str:
 
 
 def _minutes_past(minutes: Sequence[int]) -> str:
-    if list(minutes) == [0]:
+    """``on the hour``, ``at 15 minutes past the hour``, ``on the hour and at 20 minutes past``."""
+    others = [minute for minute in minutes if minute]
+    if not others:
         return "on the hour"
-    listed = join_words([str(minute) for minute in minutes])
-    return f"at {listed} {'minute' if minutes == [1] else 'minutes'} past the hour"
+    listed = f"{join_words([str(minute) for minute in others])} {'minute' if others == [1] else 'minutes'} past"
+    return f"on the hour and at {listed}" if 0 in minutes else f"at {listed} the hour"
 
 
 def _time_part(spec: CronSpec) -> tuple[str, bool]:

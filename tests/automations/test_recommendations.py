@@ -4,6 +4,7 @@ templates the tenant already runs left out, and a stable order."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -350,3 +351,9 @@ def test_recommend_for_a_tenant_with_no_rules_reads_once(tenant, django_assert_n
     with django_assert_num_queries(1):
         results = recommend(tenant, SPEC_CONTEXT)
     assert results[0].name == "Low Product Alert"
+
+
+def test_the_docs_name_every_template():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "recommendations.md").read_text()
+    for template in CATALOGUE:
+        assert f"| {template.name} |" in docs, template.name

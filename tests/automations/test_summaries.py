@@ -24,6 +24,8 @@ from automations.choices import (
     ThresholdOperator,
 )
 from automations.summaries import RuleSummary, quote, summarize_rule
+from automations.summaries.cron_words import describe_cron
+from automations.summaries.text import format_duration_hours, format_duration_minutes, format_number, words
 from automations.validators import validate_rule_definition
 from governance.models import Council
 from tests.factories import LOW_PRODUCT_ALERT, make_rule
@@ -1243,3 +1245,81 @@ def test_summarising_anything_never_raises(body, trigger, action, mix):
         body = {"trigger_type": trigger[0], "trigger_config": trigger[1], **body, "action_type": action[0]}
     result = summarize_rule(body)
     assert isinstance(result.summary, str) and result.summary.endswith((".", "'"))
+
+
+# --- the pieces ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3, "3"),
+        (3.0, "3"),
+        (1500, "1,500"),
+        (-2, "-2"),
+        (2.5, "2.5"),
+        (0.025, "0.025"),
+        (0.1 + 0.2, "0.3"),
+        (3599.941354067395, "3,599.9414"),
+        (6.492065336180285e16, "6.492e+16"),
+        (10**20, "100,000,000,000,000,000,000"),
+    ],
+)
+def test_numbers_are_formatted_for_people(value, expected):
+    assert format_number(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [(1, "1 minute"), (15, "15 minutes"), (60, "1 hour"), (90, "1 hour and 30 minutes"), (2880, "2 days")],
+)
+def test_minutes_in_words(minutes, expected):
+    assert format_duration_minutes(minutes) == expected
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [(0.5, "30 minutes"), (1, "1 hour"), (1.5, "1.5 hours"), (24, "24 hours"), (48, "2 days"), (50, "50 hours")],
+)
+def test_hours_in_words(hours, expected):
+    assert format_duration_hours(hours) == expected
+
+
+@pytest.mark.parametrize(
+    ("identifier", "expected"),
+    [
+        ("product_count", "product count"),
+        ("customer.total_spent", "customer total spent"),
+        ("SKU_code", "SKU code"),
+        ("Store-Status", "store status"),
+        ("None", "'None'"),
+        ("null_status", "'null_status'"),
+        ("__", "'__'"),
+    ],
+)
+def test_identifiers_in_words(identifier, expected):
+    assert words(identifier) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("* * * * *", "Every minute"),
+        ("*/5 * * * *", "Every 5 minutes"),
+        ("5/15 * * * *", "Every 15 minutes, starting 5 minutes past the hour"),
+        ("0 * * * *", "Every hour on the hour"),
+        ("15 * * * 1", "Every hour at 15 minutes past the hour on Mondays"),
+        ("0 */2 * * *", "Every 2 hours on the hour"),
+        ("0,30 9-17 * * 1-5", "Every 30 minutes between 09:00 and 17:59 on weekdays"),
+        ("0,20 9-17 * * *", "Every hour on the hour and at 20 minutes past between 09:00 and 17:59"),
+        ("1,2,3 8-10 * * *", "Every hour at 1, 2 and 3 minutes past the hour between 08:00 and 10:59"),
+        ("0 9 * * mon,wed,fri", "At 09:00 on Mondays, Wednesdays and Fridays"),
+        ("0 9 1-7 * 1", "At 09:00 on days 1 to 7 of the month or on Mondays"),
+        ("0 12 * 3-5 *", "At 12:00 every day from March to May"),
+        ("0 12 1-31 * 1", "At 12:00 every day"),
+        ("0 9 * * 7", "At 09:00 on Sundays"),
+        ("not cron", "On a custom schedule"),
+    ],
+)
+def test_cron_in_words(expression, expected):
+    assert describe_cron(expression) == expected
