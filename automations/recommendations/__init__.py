@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from automations.choices import ThresholdOperator, TriggerType
 from automations.recommendations.catalogue import CATALOGUE, Contribution, Template
 from automations.recommendations.signals import Signals
+from automations.summaries import summarize_rule
 
 if TYPE_CHECKING:
     from governance.models import Tenant
@@ -125,8 +126,6 @@ def recommend(
     Templates whose shape (``rule_shape``) matches one of the tenant's live rules are left out.
     Unusable signal values are ignored; this never raises on context data.
     """
-    from automations.summaries import summarize_rule
-
     signals = Signals.from_context(context)
     running = _running_shapes(tenant)
     results = []
