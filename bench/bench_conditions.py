@@ -35,7 +35,7 @@ CONDITIONS: list[dict[str, Any]] = [
 def varied_contexts(count: int, kind: str = "mixed", seed: int = 2) -> list[dict[str, Any]]:
     """``count`` different contexts of one ``kind``.
 
-    - mixed: about half pass; ints and floats with 5% numeric strings, other statuses, 5% missing keys.
+    - mixed: about a quarter pass; ints and floats with 5% numeric strings, other statuses, 5% missing keys.
     - all_pass: every condition holds, so all three are evaluated; JSON numbers (ints and floats).
     - numeric_strings: every condition holds and every number is a string ("2", "150.5"): the slow path.
     """

@@ -224,7 +224,7 @@ def _fused_check(path: str, fast: Fast) -> Check | None:
 
 
 def all_of(checks: list[Check]) -> Check:
-    """A check passing when every one of ``checks`` does (short-circuit; none passes)."""
+    """A check passing when every one of ``checks`` does, stopping at the first failure; [] passes."""
     if not checks:
 
         def nothing(context: Any, zone: ZoneSource) -> bool:
@@ -260,6 +260,7 @@ def all_of(checks: list[Check]) -> Check:
 
 
 def any_of(checks: list[Check]) -> Check:
+    """A check passing when one of ``checks`` does, stopping at the first success."""
     frozen = tuple(checks)
 
     def some(context: Any, zone: ZoneSource) -> bool:

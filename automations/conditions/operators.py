@@ -1,8 +1,8 @@
 """The condition operators: a registry keyed by ``ConditionOperator`` value.
 
-Each operator is built once per condition from the expected value (``build(expected) -> Predicate``): the
-coercion is chosen there, so the returned ``test(actual, zone) -> bool`` is a specialised closure with
-a fast path for the common actual type. ``test`` never raises on context data; ``reason`` explains a
+Each operator is built once per condition from the expected value (``build(expected) -> Predicate``):
+the coercion is chosen there, so the returned ``test(actual, zone) -> bool`` is a specialised closure
+with a fast path for the common actual type. ``test`` never raises on context data; ``reason`` explains a
 failure in plain English. ``actual`` is never MISSING except for operators registered with
 ``sees_missing=True`` (only ``exists``): the evaluator fails a missing key before calling ``test``.
 """
@@ -48,7 +48,7 @@ class UnknownOperator(InvalidCondition, LookupError):
 
 
 # The fast-path kinds: for an actual value of the kind's common type, the operator's result is
-# ``compare(actual, want)``; anything else goes through the full ``test``.
+# ``compare(actual, want)``; any other present value goes to ``slow``.
 NUMBER: Final = "number"  # int, or float that is finite
 TEXT: Final = "text"  # str
 
@@ -132,10 +132,12 @@ def register(
 
 def get_operator(key: object) -> Operator:
     """The operator registered as ``key``; raises UnknownOperator listing the known keys."""
-    operator = OPERATORS.get(key) if isinstance(key, str) else None
-    if operator is None:
-        raise UnknownOperator(f"unknown operator {show(key)}; known operators: {', '.join(OPERATORS)}")
-    return operator
+    entry = OPERATORS.get(key) if isinstance(key, str) else None
+    if entry is None:
+        known = [*(name for name in ConditionOperator.values if name in OPERATORS)]
+        known += [name for name in OPERATORS if name not in known]
+        raise UnknownOperator(f"unknown operator {show(key)}; known operators: {', '.join(known)}")
+    return entry
 
 
 # --- equality and ordering ----------------------------------------------------------------------
@@ -305,13 +307,12 @@ class _OneOf:
                 self.date_tests.append(equality(value)[1].test)
 
     def __call__(self, actual: Any, zone: ZoneSource) -> bool:
-        cls = actual.__class__
-        if cls is str:
+        if isinstance(actual, str):
             if actual in self.texts:
                 return True
         elif actual is None:
             return self.has_null
-        elif cls is bool:
+        elif isinstance(actual, bool):
             return self.has_true if actual else self.has_false
         if self.numbers:
             number = to_number(actual)

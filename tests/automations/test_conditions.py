@@ -527,8 +527,7 @@ def test_get_operator_lists_the_known_keys() -> None:
     assert get_operator("=").label == "equals"
     with pytest.raises(UnknownOperator) as error:
         get_operator("~")
-    assert str(error.value) == f"unknown operator '~'; known operators: {', '.join(OPERATORS)}"
-    assert all(f" {key}" in str(error.value) for key in ConditionOperator.values)
+    assert str(error.value) == f"unknown operator '~'; known operators: {', '.join(ConditionOperator.values)}"
 
 
 def test_register_adds_an_operator() -> None:
@@ -684,3 +683,9 @@ def test_a_rule_with_compiled_conditions_can_be_pickled_and_copied() -> None:
     for clone in (pickle.loads(pickle.dumps(automation)), copy.deepcopy(automation), copy.copy(automation)):
         assert clone.evaluate_conditions({"store_status": "active"}) is True
         assert isinstance(compiled_conditions_for_rule(clone), CompiledConditions)
+
+
+def test_text_choices_and_other_str_subclasses_compare_as_their_text() -> None:
+    status = ConditionOperator.EQ  # a str subclass whose value is "="
+    for operator, value in (("=", "="), ("in", ["=", "x"]), ("contains", "="), (">=", "=")):
+        assert evaluate(one(operator, value), {"field": status}).passed is True
