@@ -24,7 +24,7 @@ def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None
     """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None."""
     from governance.selectors import caller_role_expression
 
-    rules = rules_for_user(user).annotate(caller_role=caller_role_expression(user))
+    rules = rules_for_user(user).select_related("tenant").annotate(caller_role=caller_role_expression(user))
     return rules.filter(pk=rule_id).first()
 
 

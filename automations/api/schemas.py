@@ -104,7 +104,12 @@ TestConditionsResult = inline_serializer(
         "summary": serializers.CharField(),
         "would_execute": serializers.BooleanField(),
         "would_need_approval": serializers.BooleanField(),
-        "approval_reasons": serializers.ListField(child=serializers.CharField()),
+        "approval_reason": serializers.CharField(),
+        "approval_checks": inline_serializer(
+            "ApprovalCheck",
+            {"rule": serializers.CharField(), "passed": serializers.BooleanField(), "reason": serializers.CharField()},
+            many=True,
+        ),
     },
 )
 ExecuteResult = inline_serializer(
@@ -117,6 +122,7 @@ Summary = inline_serializer(
         "trigger_description": serializers.CharField(),
         "conditions_description": serializers.CharField(allow_blank=True),
         "action_description": serializers.CharField(),
+        "governance_description": serializers.CharField(allow_blank=True),
     },
 )
 Recommendations = inline_serializer(
@@ -127,9 +133,12 @@ Recommendations = inline_serializer(
             {
                 "name": serializers.CharField(),
                 "description": serializers.CharField(allow_blank=True),
+                "category": serializers.CharField(allow_blank=True),
                 "relevance_score": serializers.FloatField(),
                 "reasoning": serializers.CharField(allow_blank=True),
                 "suggested_config": serializers.DictField(),
+                "key": serializers.CharField(allow_blank=True),
+                "summary": serializers.CharField(allow_blank=True),
             },
             many=True,
         ),

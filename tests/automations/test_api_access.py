@@ -141,16 +141,25 @@ def _call(operation: str, client: Any, low: AutomationRule, high: AutomationRule
         "disable_high": lambda: client.post(f"{base}/disable"),
         "delete_low": lambda: client.delete(base),
         "delete_high": lambda: client.delete(base),
+        "summary": lambda: client.get(f"{base}/summary"),
+        "summary_draft": lambda: post_json(client, "/api/automations/summary", rule_body()),
+        "recommend": lambda: post_json(client, "/api/automations/recommend", {"context": {"product_count": 1}}),
+        "test_low": lambda: post_json(client, f"{base}/test-conditions", {"context": {"product_count": 1}}),
+        "test_high": lambda: post_json(client, f"{base}/test-conditions", {"context": {"product_count": 1}}),
+        "test_draft_low": lambda: post_json(client, "/api/automations/test-conditions", {"rule": rule_body()}),
+        "test_draft_high": lambda: post_json(client, "/api/automations/test-conditions", {"rule": rule_body(**HIGH)}),
     }
     return calls[operation]()
 
 
-READ = {"list", "get", "executions", "stats", "execution_list"}
+READ = {"list", "get", "executions", "stats", "execution_list", "summary", "summary_draft", "recommend"}
 COLLABORATOR = READ | {
     "create_low",
     "patch_low",
     "enable_low",
     "disable_low",
+    "test_low",
+    "test_draft_low",
 }
 # operation -> roles allowed (everything else must be 403)
 MATRIX: dict[str, set[str]] = {}
@@ -167,6 +176,10 @@ for _operation in (
     "disable_high",
     "delete_low",
     "delete_high",
+    "test_low",
+    "test_high",
+    "test_draft_low",
+    "test_draft_high",
 ):
     allowed = {"owner"}
     if _operation in COLLABORATOR:
