@@ -2,7 +2,7 @@
 
 Setup (README "Production"): PostgreSQL database ``automations_api_bench`` (recreated), migrated,
 1,000 rules in one tenant; gunicorn ``config.wsgi`` with production settings and sync workers
-(``BENCH_API_WORKERS``, default: one per CPU), token authentication.
+(``BENCH_API_WORKERS``, default 2 x CPUs + 1, gunicorn's advice), token authentication.
 
 For each endpoint:
 1. Throughput: closed loop, ``BENCH_API_CLIENTS`` client processes each sending requests back to back
@@ -36,7 +36,7 @@ RULES = 1000
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "8"))
 RATE = float(os.environ.get("BENCH_API_RATE", "150"))
 CLIENTS = int(os.environ.get("BENCH_API_CLIENTS", "4"))
-WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(os.cpu_count() or 2)))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 TENANT = "tenant_bench"
 
 RULE_BODY = {
@@ -163,6 +163,26 @@ def _closed_loop_worker(port: int, spec: dict[str, Any], seconds: float, offset:
     queue.put((done, errors, latencies))
 
 
+def _server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time of the gunicorn master and its workers, from /proc (Linux only)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [master_pid]
+    try:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
+            pids += [int(pid) for pid in handle.read().split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def _throughput(port: int, spec: dict[str, Any], seconds: float, clients: int) -> dict[str, float]:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -179,6 +199,7 @@ def _throughput(port: int, spec: dict[str, Any], seconds: float, clients: int) -
     done = sum(result[0] for result in results)
     latencies = sorted(latency for result in results for latency in result[2])
     return {
+        "requests": done,
         "requests_per_second": round(done / elapsed, 1),
         "errors": sum(result[1] for result in results),
         "closed_loop_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
@@ -244,6 +265,7 @@ def run() -> dict[str, object]:
         env=env,
     )
     figures: dict[str, object] = {
+        "load_average_at_start": round(os.getloadavg()[0], 2),
         "rules_in_tenant": RULES,
         "gunicorn_workers": WORKERS,
         "client_processes": CLIENTS,
@@ -268,7 +290,12 @@ def run() -> dict[str, object]:
                 figures[name] = "unavailable (the endpoint answers 5xx on this branch)"
                 continue
             light = name in ("get", "test_conditions")
+            cpu_before = _server_cpu_seconds(server.pid)
             result = _throughput(port, spec, SECONDS if light else SECONDS / 2, CLIENTS)
+            # Web-process CPU per request: what the figure would be on an otherwise idle machine
+            # (capacity ~ cores / this), since the machine running the benchmark may be shared.
+            cpu = _server_cpu_seconds(server.pid) - cpu_before
+            result["server_cpu_ms_per_request"] = round(cpu / max(1, result["requests"]) * 1000, 2)
             rate = RATE if light else min(RATE, max(1.0, result["requests_per_second"] / 2))
             result["open_loop"] = _open_loop(port, spec, rate, SECONDS if light else SECONDS / 2)
             figures[name] = result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from django.db import connections
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -58,21 +59,34 @@ def _rate(succeeded: int, total: int) -> float | None:
     return round(succeeded / total, 4) if total else None
 
 
+# TRICKY: hand-written SQL on the detail endpoint's hot path. The ORM spends longer composing a
+# filtered aggregate than the database spends answering it; this text is portable (CASE, not FILTER).
+OVERVIEW_SQL = """
+SELECT
+    SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END),
+    SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+    AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END),
+    SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END)
+FROM {table}
+WHERE automation_rule_id = %s
+"""
+
+
 def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None) -> dict[str, Any]:
     """The get endpoint's stats: totals of executions whose action ran, and those of the last 24 hours."""
     now = now or timezone.now()
-    ran = Q(status__in=ACTION_RAN_STATUSES)
-    totals = AutomationExecution.objects.filter(automation_rule_id=rule.pk).aggregate(
-        total=Count("id", filter=ran),
-        succeeded=Count("id", filter=Q(status=ExecutionStatus.SUCCEEDED)),
-        avg_ms=Avg("execution_time_ms", filter=ran),
-        last_24h=Count("id", filter=ran & Q(triggered_at__gte=now - dt.timedelta(hours=24))),
-    )
+    ran = [str(status) for status in ACTION_RAN_STATUSES]
+    params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
+    connection = connections[AutomationExecution.objects.db]
+    with connection.cursor() as cursor:
+        cursor.execute(OVERVIEW_SQL.format(table=connection.ops.quote_name(AutomationExecution._meta.db_table)), params)
+        total, succeeded, avg_ms, last_24h = cursor.fetchone()
+    total = int(total or 0)
     return {
-        "total_executions": totals["total"],
-        "success_rate": _rate(totals["succeeded"], totals["total"]),
-        "avg_execution_time_ms": _round(totals["avg_ms"]),
-        "last_24h_executions": totals["last_24h"],
+        "total_executions": total,
+        "success_rate": _rate(int(succeeded or 0), total),
+        "avg_execution_time_ms": _round(avg_ms),
+        "last_24h_executions": int(last_24h or 0),
     }
 
 
