@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from automations.api.views import AutomationRuleViewSet
 from executions.api.views import AutomationExecutionViewSet
+from executions.api.webhooks import WebhookEndpointViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -23,6 +24,7 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("automations", AutomationRuleViewSet, basename="automation")
 router.register("executions", AutomationExecutionViewSet, basename="execution")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 app_name = "api"
 urlpatterns = [

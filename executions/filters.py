@@ -5,7 +5,9 @@ from __future__ import annotations
 import django_filters
 from django_filters.widgets import BooleanWidget
 
+from automations.choices import ActionType
 from executions.choices import ExecutionStatus, TriggerSource
+from executions.delivery.models import WebhookEndpoint
 from executions.models import AutomationExecution
 
 
@@ -25,3 +27,13 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
     class Meta:
         model = AutomationExecution
         fields = ["success", "status", "trigger_source", "since", "until", "tenant_id", "automation_rule_id"]
+
+
+class WebhookEndpointFilterSet(django_filters.FilterSet):
+    tenant_id = django_filters.CharFilter(field_name="tenant_id")
+    enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["tenant_id", "enabled", "action_type"]

@@ -20,6 +20,7 @@ class Capability:
     DELETE = "delete"  # archive
     APPROVE = "approve"  # approve or reject an execution awaiting approval
     INGEST = "ingest"  # post events and metric samples
+    MANAGE_WEBHOOKS = "manage_webhooks"  # create, edit, rotate the secret of webhook endpoints
 
 
 ALL_RISKS = frozenset({"low", "medium", "high", "critical"})
@@ -36,6 +37,7 @@ ROLE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         Capability.DELETE: ALL_RISKS,
         Capability.APPROVE: ALL_RISKS,
         Capability.INGEST: ALL_RISKS,
+        Capability.MANAGE_WEBHOOKS: ALL_RISKS,
     },
     Role.COLLABORATOR: {
         Capability.READ: ALL_RISKS,

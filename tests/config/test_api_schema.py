@@ -27,6 +27,11 @@ OPERATIONS = {
     ("/api/automations/summary/", "post"),
     ("/api/executions/", "get"),
     ("/api/executions/{id}/", "get"),
+    ("/api/webhook-endpoints/", "get"),
+    ("/api/webhook-endpoints/", "post"),
+    ("/api/webhook-endpoints/{id}/", "get"),
+    ("/api/webhook-endpoints/{id}/", "patch"),
+    ("/api/webhook-endpoints/{id}/rotate-secret/", "post"),
 }
 
 
@@ -88,6 +93,6 @@ def test_docs_page_uses_local_static_files():
 
 
 def test_list_operations_answer_envelopes_not_arrays(schema):
-    for path in ("/api/automations/", "/api/executions/"):
+    for path in ("/api/automations/", "/api/executions/", "/api/webhook-endpoints/"):
         body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert "$ref" in body and body.get("type") != "array"
