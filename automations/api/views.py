@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -30,6 +30,7 @@ from automations.models import AutomationRule
 from automations.selectors import rule_condition_report, rule_counts, rule_for_user, rules_for_user
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
 from config.api_errors import django_validation_detail
+from config.api_views import ApiViewSet
 
 # TRICKY: executions -> automations is the import direction; these enums are plain choices, read-only here.
 from executions.choices import ExecutionStatus, TriggerSource
@@ -96,7 +97,7 @@ def _draft_rule(request: Request, data: Any) -> AutomationRule:
     ),
     destroy=extend_schema(summary="Delete (archive) an automation", responses={200: schemas.RuleDeleted}),
 )
-class AutomationRuleViewSet(viewsets.GenericViewSet):
+class AutomationRuleViewSet(ApiViewSet):
     """Automation rules of the caller's tenants."""
 
     queryset = AutomationRule.objects.all()

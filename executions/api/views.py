@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs, schemas
+from config.api_views import ApiViewSet
 from executions.api.serializers import AutomationExecutionSerializer
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import AutomationExecution
@@ -33,7 +33,7 @@ MAX_ID = 2**63 - 1
     ),
     retrieve=extend_schema(summary="Get an execution", responses={200: AutomationExecutionSerializer}),
 )
-class AutomationExecutionViewSet(viewsets.GenericViewSet):
+class AutomationExecutionViewSet(ApiViewSet):
     queryset = AutomationExecution.objects.all()
     serializer_class = AutomationExecutionSerializer
     filterset_class = AutomationExecutionFilterSet

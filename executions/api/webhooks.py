@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from automations.api import inputs
 from automations.choices import ActionType
 from config.api_errors import django_validation_detail
+from config.api_views import ApiViewSet
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services.endpoints import (
     ENDPOINT_EDITABLE_FIELDS,
@@ -127,7 +128,7 @@ def _saved(function: Any, *args: Any, **kwargs: Any) -> Any:
         summary="Update a webhook endpoint", request=WebhookEndpointUpdateSerializer, responses={200: EndpointEnvelope}
     ),
 )
-class WebhookEndpointViewSet(viewsets.GenericViewSet):
+class WebhookEndpointViewSet(ApiViewSet):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
     lookup_value_regex = r"[0-9]+"
