@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -34,7 +35,13 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema")),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     *router.urls,
+    # Last: any other /api/ path is a JSON 404, with DEBUG on too (Django's debug 404 page is HTML).
+    re_path(r"^.*$", lambda request, *args, **kwargs: api_not_found(request)),
 ]
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 def schema_preprocessing_hook(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:

@@ -562,3 +562,11 @@ def test_get_query_count_is_constant(client, rule):
     for _ in range(15):
         make_execution(rule)
     assert get_queries() == before
+
+
+def test_unknown_api_path_is_json_404_with_debug_on(client, settings):
+    settings.DEBUG = True
+    for url in ("/api/nope", "/api/automations/x/y/z", "/api/executions/abc"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response.json() == {"detail": "Not found."}
