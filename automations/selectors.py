@@ -20,12 +20,18 @@ def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
     return rules if user.is_superuser else rules.filter(tenant_id__in=member_tenant_ids(user))
 
 
-def rule_for_user(user: AbstractBaseUser, rule_id: str, **annotations: Any) -> AutomationRule | None:
-    """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None."""
+def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+    """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None.
+
+    The role annotation is also the scope: a rule outside the user's tenants has no role (NULL).
+    """
     from governance.selectors import caller_role_expression
 
-    rules = rules_for_user(user).select_related("tenant").annotate(caller_role=caller_role_expression(user))
-    return rules.annotate(**annotations).filter(pk=rule_id).first()
+    rules = AutomationRule.objects.select_related("tenant").annotate(caller_role=caller_role_expression(user))
+    try:
+        return rules.order_by().get(pk=rule_id, caller_role__isnull=False)
+    except AutomationRule.DoesNotExist:
+        return None
 
 
 def rule_counts(rules: QuerySet[AutomationRule]) -> dict[str, int]:

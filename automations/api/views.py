@@ -120,16 +120,16 @@ class AutomationRuleViewSet(ApiViewSet):
             "recommend": RecommendRequestSerializer,
         }.get(self.action, AutomationRuleSerializer)
 
-    def get_object(self, **annotations: Any) -> AutomationRule:
+    def get_object(self) -> AutomationRule:
         # No list filters on a single rule: ?enabled=false must not turn GET /<id> into a 404.
-        rule = rule_for_user(self.request.user, self.kwargs["pk"], **annotations)
+        rule = rule_for_user(self.request.user, self.kwargs["pk"])
         if rule is None:
             raise NotFound("No such automation in your tenants.")
         return rule
 
-    def rule(self, capability: str, risk_level: str | None = None, **annotations: Any) -> AutomationRule:
+    def rule(self, capability: str, risk_level: str | None = None) -> AutomationRule:
         """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
-        rule = self.get_object(**annotations)
+        rule = self.get_object()
         require_role(rule.caller_role, capability, risk_level or rule.risk_level)
         return rule
 

@@ -49,8 +49,8 @@ class AutomationExecutionViewSet(ApiViewSet):
 
     def get_object(self) -> AutomationExecution:
         pk = int(self.kwargs["pk"])
-        executions = self.get_queryset().annotate(caller_role=caller_role_expression(self.request.user))
-        execution = executions.filter(pk=pk).first() if pk <= MAX_ID else None
+        executions = AutomationExecution.objects.annotate(caller_role=caller_role_expression(self.request.user))
+        execution = executions.filter(pk=pk, caller_role__isnull=False).first() if pk <= MAX_ID else None
         if execution is None:
             raise NotFound("No such execution in your tenants.")
         require_role(execution.caller_role, Capability.READ)

@@ -142,8 +142,8 @@ class WebhookEndpointViewSet(ApiViewSet):
 
     def endpoint(self, capability: str) -> WebhookEndpoint:
         pk = int(self.kwargs["pk"])
-        endpoints = self.get_queryset().annotate(caller_role=caller_role_expression(self.request.user))
-        endpoint = endpoints.filter(pk=pk).first() if pk <= MAX_ID else None
+        endpoints = WebhookEndpoint.objects.annotate(caller_role=caller_role_expression(self.request.user))
+        endpoint = endpoints.filter(pk=pk, caller_role__isnull=False).first() if pk <= MAX_ID else None
         if endpoint is None:
             raise NotFound("No such webhook endpoint in your tenants.")
         require_role(endpoint.caller_role, capability)

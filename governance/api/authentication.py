@@ -27,9 +27,10 @@ class BearerOrTokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate_credentials(self, key: str) -> tuple[object, object]:
         model = self.get_model()
-        token = model.objects.select_related("user").filter(key=key).first()
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+        try:
+            token = model.objects.select_related("user").get(key=key)
+        except model.DoesNotExist as error:
+            raise exceptions.AuthenticationFailed("Invalid token.") from error
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return token.user, token

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
@@ -46,7 +45,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         base = self.get_cache_key(request, view)
-        now = time.time()
+        now = self.timer()
         window = int(now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = f"{base}:{window}"
@@ -59,4 +58,4 @@ class TokenRateThrottle(SimpleRateThrottle):
         return count <= self.num_requests
 
     def wait(self) -> float | None:
-        return max(0.0, self.window_end - time.time())
+        return max(0.0, self.window_end - self.timer())

@@ -500,19 +500,20 @@ def test_unexpected_error_is_json_500_without_traceback(client, rule, monkeypatc
     assert b"secret internals" not in response.content
 
 
-def test_throttle_limits_per_token(owner, collaborator, rule, settings):
+def test_throttle_limits_per_token(owner, collaborator, rule, settings, monkeypatch):
     from django.core.cache import caches
 
-    caches["throttle"].clear()
     from governance.api.throttling import TokenRateThrottle
 
+    caches["throttle"].clear()
+    monkeypatch.setattr(TokenRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
     TokenRateThrottle.THROTTLE_RATES = {"api": "3/minute"}
     try:
         alice, bob = token_client(owner), token_client(collaborator)
         assert [alice.get("/api/automations").status_code for _ in range(4)] == [200, 200, 200, 429]
         assert bob.get("/api/automations").status_code == 200
         limited = alice.get("/api/automations")
-        assert "detail" in limited.json() and int(limited["Retry-After"]) >= 0
+        assert "detail" in limited.json() and int(limited["Retry-After"]) == 30
     finally:
         TokenRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
         caches["throttle"].clear()

@@ -23,7 +23,9 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def three_per_minute(settings):
+def three_per_minute(settings, monkeypatch):
+    # A fixed clock, so a window boundary can never fall inside a test.
+    monkeypatch.setattr(TokenRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
     TokenRateThrottle.THROTTLE_RATES = {"api": "3/minute"}
     yield
     TokenRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
