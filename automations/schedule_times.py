@@ -335,13 +335,17 @@ def first_slot_after(spec: ScheduleSpec, after: dt.datetime, inclusive: bool = F
     if after.tzinfo is None:
         raise ValueError("after must be an aware datetime")
     after_utc = after.astimezone(UTC)
+    if inclusive:
+        # TRICKY: a gap time before the local minute of ``after`` can land exactly on it (02:30 lands on
+        # 03:00), so "at or after" is searched as "strictly after a microsecond earlier".
+        after_utc -= dt.timedelta(microseconds=1)
     # Candidates before the local minute of ``after`` can only map to instants at or before it.
     floor = after_utc.astimezone(spec.zone).replace(tzinfo=None, second=0, microsecond=0, fold=0)
     for wall in spec.candidates(floor):
         if wall < floor:
             continue
         instant = resolve_wall_time(wall, spec.zone)
-        if instant > after_utc or (inclusive and instant == after_utc):
+        if instant > after_utc:
             return Slot(utc=instant, scheduled=wall, timezone=spec.timezone, pattern=spec.pattern)
     return None
 

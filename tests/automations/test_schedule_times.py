@@ -271,6 +271,13 @@ def test_plan_fires_only_the_latest_slot_within_grace_and_lists_older_ones_as_mi
     assert not plan.more_missed
 
 
+def test_plan_fires_a_gap_slot_stored_as_next_run_at():
+    config = {"pattern": "daily", "time": "02:30", "timezone": NY}
+    plan = plan_due(config, "UTC", utc(2026, 3, 8, 7), utc(2026, 3, 8, 7, 0, 2), dt.timedelta(hours=1))
+    assert plan.fire is not None and plan.fire.utc == utc(2026, 3, 8, 7)
+    assert plan.missed == []
+
+
 def test_plan_past_grace_fires_nothing():
     config = {"pattern": "daily", "time": "09:00"}
     plan = plan_due(config, "UTC", utc(2026, 1, 5, 9), utc(2026, 1, 5, 10, 1), dt.timedelta(hours=1))
@@ -419,6 +426,8 @@ def test_next_slot_properties(config, zone, after):
     again = next_slot_after(config, zone, slot.utc + dt.timedelta(seconds=59))
     assert again is None or again.utc > slot.utc
     assert next_slot_after(config, zone, slot.utc - dt.timedelta(microseconds=1)) == slot
+    # "at or after" the slot's own instant finds it (what the tick uses from a stored next_run_at)
+    assert slots_between(config, zone, slot.utc, slot.utc) == [slot]
 
 
 @settings(max_examples=60, deadline=None)
