@@ -247,6 +247,8 @@ class ThresholdState(models.Model):
     value_before_crossing = models.JSONField(null=True, blank=True)
     last_value = models.JSONField(null=True, blank=True)
     last_observed_at = models.DateTimeField(null=True, blank=True)
+    # Crossings so far (kept when the rule's config changes); numbers each crossing's occurrence key.
+    crossings = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -64,6 +64,7 @@ class CrossingState:
     value_before_crossing: Value = None  # the last value seen while the condition was false
     last_value: Value = None
     last_observed_at: dt.datetime | None = None
+    crossings: int = 0  # how many times the condition went true; numbers each crossing for its occurrence key
 
     @property
     def status(self) -> str:
@@ -100,11 +101,11 @@ def step_crossing(
     if met is None:
         return CrossingStep(state, False)
     if not met:
-        return CrossingStep(CrossingState(False, None, None, None, value, observed_at), False)
+        return CrossingStep(CrossingState(False, None, None, None, value, observed_at, state.crossings), False)
     if state.condition_met:
         new = replace(state, last_value=value, last_observed_at=observed_at)
     else:
-        new = CrossingState(True, observed_at, None, state.last_value, value, observed_at)
+        new = CrossingState(True, observed_at, None, state.last_value, value, observed_at, state.crossings + 1)
     assert new.met_since is not None
     held = now - new.met_since >= dt.timedelta(minutes=for_minutes or 0)
     if new.fired_at is None and held:

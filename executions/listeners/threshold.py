@@ -11,7 +11,7 @@ Two ways in, one logic (``executions.listeners.crossing``):
 
 State lives in ``ThresholdState`` (one row per rule) and is written with compare-and-set on its
 ``version``; a firing writes its state and calls ``trigger_rule`` in one transaction with occurrence
-key ``threshold:<met_since>``, unique per crossing, so a doubled tick or two workers fire it once.
+key ``threshold:<crossing number>:<met_since>``, unique per crossing, so a doubled tick or two workers fire it once.
 """
 
 from __future__ import annotations
@@ -157,8 +157,11 @@ def _fingerprint(config: dict[str, object]) -> str:
 
 def _state_of(rule: AutomationRule) -> CrossingState:
     row = _row_of(rule)
-    if row is None or row.config_fingerprint != _fingerprint(rule.trigger_config):
+    if row is None:
         return CrossingState()
+    if row.config_fingerprint != _fingerprint(rule.trigger_config):
+        # A changed rule starts afresh, but keeps counting crossings so occurrence keys stay unique.
+        return CrossingState(crossings=row.crossings)
     return CrossingState(
         condition_met=row.condition_met,
         met_since=row.met_since,
@@ -166,6 +169,7 @@ def _state_of(rule: AutomationRule) -> CrossingState:
         value_before_crossing=row.value_before_crossing,
         last_value=row.last_value,
         last_observed_at=row.last_observed_at,
+        crossings=row.crossings,
     )
 
 
@@ -178,7 +182,14 @@ def _row_of(rule: AutomationRule) -> ThresholdState | None:
 
 def _material(state: CrossingState) -> tuple[object, ...]:
     """What makes a state change worth a write (a newer timestamp alone is not)."""
-    return (state.condition_met, state.met_since, state.fired_at, state.value_before_crossing, state.last_value)
+    return (
+        state.condition_met,
+        state.met_since,
+        state.fired_at,
+        state.value_before_crossing,
+        state.last_value,
+        state.crossings,
+    )
 
 
 def _plan(rule: AutomationRule, observations: list[Observation], now: dt.datetime) -> _Plan | None:
@@ -196,7 +207,8 @@ def _plan(rule: AutomationRule, observations: list[Observation], now: dt.datetim
         state = step.state
         if step.fire:
             fires.append((state, observation))
-    if row is not None and row.config_fingerprint == fingerprint and _material(state) == _material(before):
+    unchanged = row is not None and row.config_fingerprint == fingerprint and _material(state) == _material(before)
+    if unchanged and not fires:
         return None
     return _Plan(rule, row, fingerprint, state, fires)
 
@@ -284,12 +296,13 @@ def _fire(plan: _Plan, result: ThresholdTickResult) -> None:
                 "previous_value": state.value_before_crossing,
                 "current_value": observation.value,
                 "met_since": format_utc(state.met_since),
+                "crossing": state.crossings,
                 "observed_at": format_utc(observation.observed_at),
             }
             trigger_rule(
                 plan.rule,
                 TriggerSource.THRESHOLD,
                 trigger_data,
-                occurrence_key=f"threshold:{format_utc(state.met_since)}",
+                occurrence_key=f"threshold:{state.crossings}:{format_utc(state.met_since)}",
             )
             result.fired += 1

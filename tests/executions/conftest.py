@@ -28,9 +28,10 @@ def fake_trigger_rule(monkeypatch):
 
 
 @pytest.fixture
-def eager_celery(monkeypatch):
+def eager_celery():
     """Run tasks in-process when ``.delay()`` is called (arguments still serialised)."""
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
-    monkeypatch.setattr(celery_app.conf, "task_eager_propagates", True)
-    monkeypatch.setattr(celery_app.conf, "task_store_eager_result", False)
-    return celery_app
+    keys = ("task_always_eager", "task_eager_propagates")
+    before = {key: celery_app.conf[key] for key in keys}
+    celery_app.conf.update(dict.fromkeys(keys, True))
+    yield celery_app
+    celery_app.conf.update(before)
