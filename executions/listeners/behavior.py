@@ -38,7 +38,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -171,6 +171,7 @@ def detect_abandoned_cart(rule: AutomationRule, window: BehaviorWindow) -> list[
     rows = (
         _last_then_quiet(rule, window, CART_EVENT_TYPES)
         .filter(~_order_since(window.now))
+        .order_by("occurred_at", "id")
         .values("id", "customer_id", "event_type", "occurred_at", "payload")
     )
     return [
@@ -195,6 +196,7 @@ def detect_product_viewed_not_bought(rule: AutomationRule, window: BehaviorWindo
         _last_then_quiet(rule, window, (CustomerEventType.PRODUCT_VIEWED,))
         .filter(~_order_since(window.now))
         .annotate(product_id=KT("payload__product_id"))
+        .order_by("occurred_at", "id")
         .values("id", "customer_id", "occurred_at", "product_id")
     )
     return [
@@ -214,7 +216,11 @@ def detect_product_viewed_not_bought(rule: AutomationRule, window: BehaviorWindo
 
 @register(BehaviorType.DORMANT_CUSTOMER)
 def detect_dormant_customer(rule: AutomationRule, window: BehaviorWindow) -> list[BehaviorCandidate]:
-    rows = _last_then_quiet(rule, window, None).values("id", "customer_id", "event_type", "occurred_at")
+    rows = (
+        _last_then_quiet(rule, window, None)
+        .order_by("occurred_at", "id")
+        .values("id", "customer_id", "event_type", "occurred_at")
+    )
     return [
         BehaviorCandidate(
             customer_id=row["customer_id"],
@@ -233,24 +239,23 @@ def detect_dormant_customer(rule: AutomationRule, window: BehaviorWindow) -> lis
 
 @register(BehaviorType.REPEAT_PURCHASE)
 def detect_repeat_purchase(rule: AutomationRule, window: BehaviorWindow) -> list[BehaviorCandidate]:
+    earlier = Q(occurred_at__lt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
     previous = (
         _same_customer(window.now)
         .filter(event_type=CustomerEventType.ORDER_PLACED)
-        .filter(
-            Q(occurred_at__lt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
-        )
+        .filter(earlier, occurred_at__gte=OuterRef("occurred_at") - window.timeframe)
         .order_by("-occurred_at", "-id")
     )
     rows = (
         _customer_events(rule, window.now)
         .filter(event_type=CustomerEventType.ORDER_PLACED, occurred_at__gt=window.now - window.catchup)
-        .filter(~_not_matched(rule))
+        .filter(Exists(previous), ~_not_matched(rule))
         .annotate(
             previous_id=Subquery(previous.values("id")[:1]),
             previous_at=Subquery(previous.values("occurred_at")[:1]),
             amount=KT("payload__amount"),
         )
-        .filter(previous_id__isnull=False, previous_at__gte=F("occurred_at") - window.timeframe)
+        .order_by("occurred_at", "id")
         .values("id", "customer_id", "occurred_at", "amount", "previous_id", "previous_at")
     )
     return [
@@ -289,7 +294,7 @@ def detect_high_value_customer(rule: AutomationRule, window: BehaviorWindow) -> 
         )
         .filter(total__gte=min_total)
         .exclude(customer_id__in=recently_matched)
-        .order_by()
+        .order_by("customer_id")
     )
     return [
         BehaviorCandidate(
