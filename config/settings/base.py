@@ -141,6 +141,8 @@ AUTOMATIONS_SCHEDULE_GRACE_SECONDS = int(os.environ.get("AUTOMATIONS_SCHEDULE_GR
 AUTOMATIONS_METRIC_PROVIDERS: dict[str, str] = {}
 # Behaviours that became true longer ago than this are not fired (new rules don't replay history).
 AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", "24"))
+# Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
+AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
 LOGGING = {
     "version": 1,

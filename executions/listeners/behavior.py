@@ -52,6 +52,7 @@ from executions.models import BehaviorMatch, Event
 logger = logging.getLogger(__name__)
 
 DEFAULT_CATCHUP = dt.timedelta(hours=24)
+DEFAULT_MAX_FIRES_PER_TICK = 500
 FIRE_BATCH = 200
 # A JSON amount we can add up: a plain decimal number (as text on PostgreSQL, as a number on SQLite).
 AMOUNT_RE = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
@@ -63,6 +64,7 @@ class BehaviorWindow:
     now: dt.datetime
     timeframe: dt.timedelta
     catchup: dt.timedelta
+    limit: int | None = None  # at most this many matches, oldest first (the rest come next tick)
 
     @property
     def settled(self) -> dt.datetime:
@@ -114,6 +116,15 @@ def get_behavior_detector(key: str) -> Detector:
 def behavior_catchup() -> dt.timedelta:
     hours = getattr(settings, "AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", None)
     return DEFAULT_CATCHUP if hours is None else dt.timedelta(hours=hours)
+
+
+def behavior_max_fires() -> int:
+    """Matches fired per rule and tick (``AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK``); a backlog spreads out."""
+    return int(getattr(settings, "AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", None) or DEFAULT_MAX_FIRES_PER_TICK)
+
+
+def _limited(rows: QuerySet[Any], window: BehaviorWindow) -> QuerySet[Any]:
+    return rows[: window.limit] if window.limit is not None else rows
 
 
 # --- query pieces ------------------------------------------------------------------------------
@@ -186,7 +197,7 @@ def detect_abandoned_cart(rule: AutomationRule, window: BehaviorWindow) -> list[
                 "cart": _payload_pick(row["payload"], CART_EVIDENCE_KEYS),
             },
         )
-        for row in rows
+        for row in _limited(rows, window)
     ]
 
 
@@ -210,7 +221,7 @@ def detect_product_viewed_not_bought(rule: AutomationRule, window: BehaviorWindo
                 "viewed_at": format_utc(row["occurred_at"]),
             },
         )
-        for row in rows
+        for row in _limited(rows, window)
     ]
 
 
@@ -233,7 +244,7 @@ def detect_dormant_customer(rule: AutomationRule, window: BehaviorWindow) -> lis
                 "silent_hours": round((window.now - row["occurred_at"]).total_seconds() / 3600, 2),
             },
         )
-        for row in rows
+        for row in _limited(rows, window)
     ]
 
 
@@ -271,7 +282,7 @@ def detect_repeat_purchase(rule: AutomationRule, window: BehaviorWindow) -> list
                 "previous_ordered_at": format_utc(row["previous_at"]),
             },
         )
-        for row in rows
+        for row in _limited(rows, window)
     ]
 
 
@@ -310,7 +321,7 @@ def detect_high_value_customer(rule: AutomationRule, window: BehaviorWindow) -> 
                 "window_start": format_utc(since),
             },
         )
-        for row in rows
+        for row in _limited(rows, window)
     ]
 
 
@@ -325,11 +336,11 @@ def check_behaviors(now: dt.datetime | None = None) -> BehaviorTickResult:
     """One pass over every enabled behaviour rule; returns counts. Safe to run twice or in parallel."""
     now = now or timezone.now()
     result = BehaviorTickResult()
-    catchup = behavior_catchup()
+    catchup, limit = behavior_catchup(), behavior_max_fires()
     for rule in behavior_rules().order_by("id"):
         result.rules += 1
         try:
-            check_behavior_rule(rule, now, catchup, result)
+            check_behavior_rule(rule, now, catchup, result, limit)
         except Exception:
             logger.exception("behaviour check failed for rule %s", rule.pk)
             result.errors += 1
@@ -337,12 +348,17 @@ def check_behaviors(now: dt.datetime | None = None) -> BehaviorTickResult:
 
 
 def check_behavior_rule(
-    rule: AutomationRule, now: dt.datetime, catchup: dt.timedelta, result: BehaviorTickResult
+    rule: AutomationRule,
+    now: dt.datetime,
+    catchup: dt.timedelta,
+    result: BehaviorTickResult,
+    limit: int | None = None,
 ) -> None:
-    """Detect one rule's matches and fire the new ones."""
+    """Detect one rule's matches (at most ``limit``) and fire the new ones."""
     config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
     detector = get_behavior_detector(str(config.get("behavior_type")))
-    window = BehaviorWindow(now=now, timeframe=dt.timedelta(hours=float(config["timeframe_hours"])), catchup=catchup)
+    timeframe = dt.timedelta(hours=float(config["timeframe_hours"]))
+    window = BehaviorWindow(now=now, timeframe=timeframe, catchup=catchup, limit=limit)
     candidates = detector(rule, window)
     result.matched += len(candidates)
     for start in range(0, len(candidates), FIRE_BATCH):
@@ -362,34 +378,36 @@ def check_behavior_rule(
 
 
 def _fire(rule: AutomationRule, candidate: BehaviorCandidate, now: dt.datetime) -> bool:
-    """Record the match (the unique row is the claim) and hand it to the pipeline."""
+    """Hand a match to the pipeline and record it, in one savepoint; False if it was already matched.
+
+    The unique match row is the claim: if another tick recorded it first, the insert fails and the
+    savepoint takes the execution back with it (the occurrence key would also have refused it).
+    """
     from executions.services import trigger_rule
 
-    match = BehaviorMatch(
-        rule=rule,
-        customer_id=candidate.customer_id,
-        occurrence=candidate.occurrence,
-        event_id=candidate.event_id,
-        matched_at=now,
-    )
+    trigger_data = {
+        "behavior_type": rule.trigger_config.get("behavior_type"),
+        "timeframe_hours": rule.trigger_config.get("timeframe_hours"),
+        "customer_id": candidate.customer_id,
+        "occurrence": candidate.occurrence,
+        "evidence": candidate.evidence,
+    }
     try:
         with transaction.atomic():
-            match.save(force_insert=True)
-            trigger_data = {
-                "behavior_type": rule.trigger_config.get("behavior_type"),
-                "timeframe_hours": rule.trigger_config.get("timeframe_hours"),
-                "customer_id": candidate.customer_id,
-                "occurrence": candidate.occurrence,
-                "evidence": candidate.evidence,
-            }
             execution = trigger_rule(
                 rule,
                 TriggerSource.BEHAVIOR,
                 trigger_data,
                 occurrence_key=f"behavior:{candidate.customer_id}:{candidate.occurrence}",
             )
+            BehaviorMatch(
+                rule=rule,
+                customer_id=candidate.customer_id,
+                occurrence=candidate.occurrence,
+                event_id=candidate.event_id,
+                matched_at=now,
+                execution=execution,
+            ).save(force_insert=True)
     except IntegrityError:
         return False
-    if execution is not None:
-        BehaviorMatch.objects.filter(pk=match.pk).update(execution=execution)
     return True

@@ -60,9 +60,16 @@ class _Plan:
     fires: list[tuple[CrossingState, Observation]]
 
 
+STATE_FIELDS = tuple(f"threshold_state__{field.name}" for field in ThresholdState._meta.concrete_fields)
+
+
 def threshold_rules() -> QuerySet[AutomationRule]:
-    """Enabled, live threshold rules (through the enabled-by-trigger index)."""
-    return AutomationRule.objects.filter(trigger_type=TriggerType.THRESHOLD, enabled=True)
+    """Enabled, live threshold rules with their state (the columns the check reads; others load on use)."""
+    return (
+        AutomationRule.objects.filter(trigger_type=TriggerType.THRESHOLD, enabled=True)
+        .select_related("threshold_state")
+        .only("id", "tenant_id", "trigger_config", *STATE_FIELDS)
+    )
 
 
 def check_thresholds(now: dt.datetime | None = None) -> ThresholdTickResult:
@@ -70,7 +77,6 @@ def check_thresholds(now: dt.datetime | None = None) -> ThresholdTickResult:
     now = now or timezone.now()
     rules = list(
         threshold_rules()
-        .select_related("threshold_state")
         .annotate(metric_name=KT("trigger_config__metric"))
         .annotate(
             latest_sample_id=Subquery(
@@ -97,9 +103,7 @@ def check_thresholds(now: dt.datetime | None = None) -> ThresholdTickResult:
 def check_metric_thresholds(tenant_id: str, metric: str, now: dt.datetime | None = None) -> ThresholdTickResult:
     """Check the rules of one tenant watching ``metric``, right after samples were pushed for it."""
     now = now or timezone.now()
-    rules = list(
-        threshold_rules().filter(tenant_id=tenant_id, trigger_config__metric=metric).select_related("threshold_state")
-    )
+    rules = list(threshold_rules().filter(tenant_id=tenant_id, trigger_config__metric=metric))
     if not rules:
         return ThresholdTickResult()
     provider = metric_providers().get(metric)
@@ -216,8 +220,9 @@ def _plan(rule: AutomationRule, observations: list[Observation], now: dt.datetim
 def _apply(
     rules: list[AutomationRule], observations: dict[str, list[Observation]], now: dt.datetime
 ) -> ThresholdTickResult:
+    """Plan every rule in memory, then write the changed states and fire, a batch per transaction."""
     result = ThresholdTickResult(rules=len(rules))
-    quiet: list[_Plan] = []
+    plans: list[_Plan] = []
     for rule in rules:
         found = observations.get(rule.pk) or []
         if not found:
@@ -225,17 +230,14 @@ def _apply(
             continue
         try:
             plan = _plan(rule, found, now)
-            if plan is None:
-                continue
-            if plan.fires:
-                _fire(plan, result)
-            else:
-                quiet.append(plan)
         except Exception:
             logger.exception("threshold check failed for rule %s", rule.pk)
             result.errors += 1
-    for start in range(0, len(quiet), WRITE_BATCH):
-        _write_quietly(quiet[start : start + WRITE_BATCH], result)
+            continue
+        if plan is not None:
+            plans.append(plan)
+    for start in range(0, len(plans), WRITE_BATCH):
+        _write_batch(plans[start : start + WRITE_BATCH], result)
     return result
 
 
@@ -259,50 +261,61 @@ def _write_state(plan: _Plan) -> bool:
     return updated == 1
 
 
-def _write_quietly(plans: list[_Plan], result: ThresholdTickResult) -> None:
-    """Write states that changed without firing, a batch per transaction."""
+def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
+    """One transaction: new quiet states in bulk, others by compare-and-set, each firing in a savepoint.
+
+    TRICKY: a firing's state write and its trigger_rule call share a savepoint, so a failing pipeline
+    call leaves the state as it was and the next check fires the crossing (same occurrence key).
+    """
     with transaction.atomic():
-        new = [plan for plan in plans if plan.row is None]
+        new = [plan for plan in plans if plan.row is None and not plan.fires]
         if new:
             ThresholdState.objects.bulk_create(
                 [ThresholdState(rule=plan.rule, **_fields(plan)) for plan in new], ignore_conflicts=True
             )
             result.changed += len(new)
         for plan in plans:
-            if plan.row is None:
-                continue
-            if _write_state(plan):
-                result.changed += 1
-            else:
-                result.skipped += 1
+            if plan.fires:
+                try:
+                    with transaction.atomic():
+                        _fire(plan, result)
+                except Exception:
+                    logger.exception("threshold firing failed for rule %s", plan.rule.pk)
+                    result.errors += 1
+            elif plan.row is not None:
+                if _write_state(plan):
+                    result.changed += 1
+                else:
+                    result.skipped += 1
 
 
 def _fire(plan: _Plan, result: ThresholdTickResult) -> None:
-    """Write the state and hand each crossing to the pipeline, in one transaction."""
+    """Write the state and hand each crossing to the pipeline (the caller holds a savepoint)."""
     from executions.services import trigger_rule
 
     config = plan.rule.trigger_config
-    with transaction.atomic():
-        if not _write_state(plan):
-            result.skipped += 1
-            return
-        for state, observation in plan.fires:
-            assert state.met_since is not None
-            trigger_data = {
-                "metric": config.get("metric"),
-                "operator": config.get("operator"),
-                "threshold": config.get("value"),
-                "for_minutes": config.get("for_minutes") or 0,
-                "previous_value": state.value_before_crossing,
-                "current_value": observation.value,
-                "met_since": format_utc(state.met_since),
-                "crossing": state.crossings,
-                "observed_at": format_utc(observation.observed_at),
-            }
-            trigger_rule(
-                plan.rule,
-                TriggerSource.THRESHOLD,
-                trigger_data,
-                occurrence_key=f"threshold:{state.crossings}:{format_utc(state.met_since)}",
-            )
-            result.fired += 1
+    if not _write_state(plan):
+        result.skipped += 1
+        return
+    fired = 0
+    for state, observation in plan.fires:
+        assert state.met_since is not None
+        trigger_data = {
+            "metric": config.get("metric"),
+            "operator": config.get("operator"),
+            "threshold": config.get("value"),
+            "for_minutes": config.get("for_minutes") or 0,
+            "previous_value": state.value_before_crossing,
+            "current_value": observation.value,
+            "met_since": format_utc(state.met_since),
+            "crossing": state.crossings,
+            "observed_at": format_utc(observation.observed_at),
+        }
+        trigger_rule(
+            plan.rule,
+            TriggerSource.THRESHOLD,
+            trigger_data,
+            occurrence_key=f"threshold:{state.crossings}:{format_utc(state.met_since)}",
+        )
+        fired += 1
+    result.fired += fired

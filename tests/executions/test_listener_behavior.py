@@ -270,3 +270,38 @@ def test_a_match_row_already_there_means_no_second_firing(tenant, owner):
     cart = event(tenant, "c1", "cart_updated", hours_ago(25))
     BehaviorMatch.objects.create(rule=rule, customer_id="c1", occurrence=f"cart:{cart.pk}", matched_at=NOW)
     assert check_behaviors(NOW).fired == 0
+
+
+@pytest.mark.django_db
+def test_a_backlog_is_spread_over_ticks(tenant, owner, settings):
+    settings.AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = 2
+    rule = behavior_rule(tenant, owner, "dormant_customer")
+    for index in range(5):
+        event(tenant, f"c{index}", "customer_active", hours_ago(25 + index))
+    fired_per_tick = [check_behaviors(NOW + dt.timedelta(minutes=10 * tick)).fired for tick in range(4)]
+    assert fired_per_tick == [2, 2, 1, 0]
+    assert customers(rule) == ["c0", "c1", "c2", "c3", "c4"]
+
+
+@pytest.mark.django_db
+def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, fake_trigger_rule):
+    import executions.services
+
+    rule = behavior_rule(tenant, owner, "abandoned_cart")
+    event(tenant, "c1", "cart_updated", hours_ago(25))
+    event(tenant, "c2", "cart_updated", hours_ago(25))
+    calls = []
+
+    def flaky(rule, source, data, occurrence_key=None, event=None):
+        calls.append(data["customer_id"])
+        if data["customer_id"] == "c1" and calls.count("c1") == 1:
+            raise RuntimeError("pipeline down")
+        return fake_trigger_rule(rule, source, data, occurrence_key=occurrence_key, event=event)
+
+    monkeypatch.setattr(executions.services, "trigger_rule", flaky)
+    first = check_behaviors(NOW)
+    assert (first.fired, first.errors) == (1, 1)
+    assert not BehaviorMatch.objects.filter(rule=rule, customer_id="c1").exists()
+    assert check_behaviors(NOW + dt.timedelta(minutes=10)).fired == 1
+    assert customers(rule) == ["c1", "c2"]
+    assert BehaviorMatch.objects.filter(rule=rule, execution__isnull=False).count() == 2

@@ -274,3 +274,22 @@ def test_parallel_ticks_fire_each_crossing_once(tenant, owner, fake_trigger_rule
         thread.join()
     assert errors == []
     assert AutomationExecution.objects.filter(automation_rule__in=rules).count() == 8
+
+
+@pytest.mark.django_db
+def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owner, monkeypatch, fake_trigger_rule):
+    import executions.services
+
+    rule = low_products(tenant, owner)
+    push(tenant, 5, 0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("pipeline down")
+
+    monkeypatch.setattr(executions.services, "trigger_rule", broken)
+    assert push(tenant, 2, 1).errors == 1
+    assert ThresholdState.objects.get(rule=rule).condition_met is False
+    monkeypatch.setattr(executions.services, "trigger_rule", fake_trigger_rule)
+    assert check_thresholds(now=at(5)).fired == 1
+    [execution] = fired(rule)
+    assert execution.trigger_data["previous_value"] == 5
