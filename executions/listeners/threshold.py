@@ -247,13 +247,13 @@ def _fields(plan: _Plan) -> dict[str, object]:
 
 
 def _write_state(plan: _Plan) -> bool:
-    """Compare-and-set the rule's state; False when another writer got there first."""
+    """Compare-and-set the rule's state; False when another writer got there first.
+
+    A first state is an insert: a concurrent first insert raises IntegrityError, which the caller's
+    savepoint turns into "skipped".
+    """
     if plan.row is None:
-        try:
-            with transaction.atomic():
-                ThresholdState.objects.create(rule=plan.rule, **_fields(plan))
-        except IntegrityError:
-            return False
+        ThresholdState.objects.create(rule=plan.rule, **_fields(plan))
         return True
     updated = ThresholdState.objects.filter(rule_id=plan.rule.pk, version=plan.row.version).update(
         **_fields(plan), version=F("version") + 1, updated_at=timezone.now()
@@ -279,6 +279,8 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
                 try:
                     with transaction.atomic():
                         _fire(plan, result)
+                except IntegrityError:
+                    result.skipped += 1  # another check wrote this rule's first state or crossing first
                 except Exception:
                     logger.exception("threshold firing failed for rule %s", plan.rule.pk)
                     result.errors += 1
