@@ -138,6 +138,15 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- Automations ------------------------------------------------------------------------------
 # Tenant used by AutomationWorker().event_listener.emit_event(...) when nothing names one.
 AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or None
+# How late a schedule slot may still fire after downtime; older missed slots are recorded, not fired.
+AUTOMATIONS_SCHEDULE_GRACE_SECONDS = int(os.environ.get("AUTOMATIONS_SCHEDULE_GRACE_SECONDS", "3600"))
+# Pull providers for threshold metrics: {"store_traffic": "shop.metrics.store_traffic"}, each (tenant) -> value.
+# Metrics without one use the latest sample pushed through POST /api/metrics.
+AUTOMATIONS_METRIC_PROVIDERS: dict[str, str] = {}
+# Behaviours that became true longer ago than this are not fired (new rules don't replay history).
+AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", "24"))
+# Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
+AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
 # --- REST API ---------------------------------------------------------------------------------
 # Bodies over this size are refused with 413 before they are read (events and rules are small).
