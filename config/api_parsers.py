@@ -9,13 +9,16 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 MAX_JSON_DEPTH = 32
+# Integers beyond 64 bits overflow float conversions and database integers downstream.
+MAX_INTEGER = 2**63 - 1
 
 
 def json_problem(data: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """Why ``data`` cannot be stored as JSON in PostgreSQL and SQLite, or None when it can.
 
     Refused: NUL characters and lone surrogates in strings or keys, non-finite numbers (1e400
-    parses as infinity), and nesting deeper than ``max_depth``. Iterative, so depth cannot crash it.
+    parses as infinity), integers beyond 64 bits, and nesting deeper than ``max_depth``.
+    Iterative, so depth cannot crash it.
     """
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
@@ -28,6 +31,8 @@ def json_problem(data: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
                 return problem
         elif isinstance(value, float) and not math.isfinite(value):
             return "Numbers must be finite."
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            return f"Whole numbers must be between -{MAX_INTEGER} and {MAX_INTEGER}."
         elif isinstance(value, dict):
             for key, item in value.items():
                 problem = text_problem(key)

@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from automations.api.views import AutomationRuleViewSet
+from executions.api.metrics import MetricSampleViewSet
 from executions.api.views import AutomationExecutionViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
 
@@ -26,6 +27,7 @@ router = OptionalSlashRouter()
 router.register("automations", AutomationRuleViewSet, basename="automation")
 router.register("executions", AutomationExecutionViewSet, basename="execution")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("metrics", MetricSampleViewSet, basename="metric")
 
 app_name = "api"
 urlpatterns = [

@@ -231,6 +231,7 @@ def test_create_with_own_council(client, tenant):
         '{"name": "\\ud800"}',
         '{"name": 1e400}',
         '{"name": NaN}',
+        '{"name": "x", "trigger_config": {"value": ' + "9" * 400 + "}}",
         "[" * 5000 + "]" * 5000,
     ],
 )

@@ -32,6 +32,7 @@ OPERATIONS = {
     ("/api/webhook-endpoints/{id}/", "get"),
     ("/api/webhook-endpoints/{id}/", "patch"),
     ("/api/webhook-endpoints/{id}/rotate-secret/", "post"),
+    ("/api/metrics/", "post"),
 }
 
 
