@@ -1,0 +1,145 @@
+"""Admin for rules and their versions. Saves go through the rule services, so validation and
+versioning are the same as in the API; "delete" archives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from automations.models import AutomationRule, RuleVersion
+from automations.services import EDITABLE_FIELDS, rule_archive, rule_create, rule_update
+from governance.admin import TenantScopedAdmin
+
+
+class RuleVersionInline(admin.TabularInline):
+    model = RuleVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "changed_by", "changed_at", "definition"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(TenantScopedAdmin):
+    list_display = [
+        "name",
+        "tenant",
+        "category",
+        "trigger_type",
+        "action_type",
+        "risk_level",
+        "enabled",
+        "execution_count",
+        "version",
+        "updated_at",
+    ]
+    list_filter = [
+        "enabled",
+        "trigger_type",
+        "action_type",
+        "risk_level",
+        "category",
+        "requires_approval",
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["id", "name", "description", "event_type", "tenant__id", "tenant__name"]
+    readonly_fields = [
+        "id",
+        "event_type",
+        "version",
+        "last_triggered_at",
+        "last_executed_at",
+        "execution_count",
+        "success_count",
+        "failure_count",
+        "average_execution_time_ms",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["id", "tenant", "name", "description", "category", "enabled"]}),
+        ("Trigger", {"fields": ["trigger_type", "trigger_config", "event_type"]}),
+        ("Conditions", {"fields": ["conditions"]}),
+        ("Action", {"fields": ["action_type", "action_config"]}),
+        ("Governance", {"fields": ["risk_level", "requires_approval", "assigned_council", "auto_approval_rules"]}),
+        (
+            "Tracking",
+            {
+                "fields": [
+                    "version",
+                    "execution_count",
+                    "success_count",
+                    "failure_count",
+                    "average_execution_time_ms",
+                    "last_triggered_at",
+                    "last_executed_at",
+                    "created_by",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [RuleVersionInline]
+    actions = ["archive_selected"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AutomationRule | None = None) -> list[str]:
+        # The tenant is chosen once; moving a rule between tenants would move its audit trail.
+        return (
+            [*self.readonly_fields, ("tenant", admin.RelatedOnlyFieldListFilter)]
+            if obj is not None
+            else self.readonly_fields
+        )
+
+    def save_model(self, request: HttpRequest, obj: AutomationRule, form: ModelForm, change: bool) -> None:
+        data = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in form.cleaned_data}
+        if "assigned_council" in form.cleaned_data:
+            data["assigned_council"] = form.cleaned_data["assigned_council"]
+        if change:
+            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request.user)
+        else:
+            saved = rule_create(form.cleaned_data["tenant"], data, request.user)
+        obj.pk, obj.version = saved.pk, saved.version
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict, set, list]:
+        # "Delete" archives: nothing cascades and executions stay, so nothing is protected either.
+        names = [f"Automation rule: {obj}" for obj in objs]
+        return names, {"automation rules": len(names)}, set(), []
+
+    def delete_model(self, request: HttpRequest, obj: AutomationRule) -> None:
+        rule_archive(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
+        for rule in queryset:
+            rule_archive(rule)
+
+    @admin.action(description="Archive selected rules (executions are kept)", permissions=["delete"])
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
+        count = 0
+        for rule in queryset:
+            rule_archive(rule)
+            count += 1
+        self.message_user(request, f"Archived {count} rule(s).", messages.SUCCESS)
+
+
+@admin.register(RuleVersion)
+class RuleVersionAdmin(TenantScopedAdmin):
+    tenant_lookup = "rule__tenant_id"
+    list_display = ["rule", "version", "changed_by", "changed_at"]
+    list_filter = [("rule__tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["rule__id", "rule__name"]
+    readonly_fields = ["rule", "version", "definition", "changed_by", "changed_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,49 @@
+"""Seed the demo tenant, its people and sample automations. Safe to run again: nothing is duplicated."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from automations.demo import DEMO_TENANT_ID, DEMO_TENANT_NAME, SAMPLE_AUTOMATIONS
+from automations.models import AutomationRule
+from automations.services import rule_create
+from governance.choices import Role
+from governance.services import membership_set, tenant_get_or_create
+
+DEMO_USERS = (("demo_owner", Role.OWNER), ("demo_council", Role.COUNCIL))
+PROJECT_APPS = ("governance", "automations", "executions")
+
+
+class Command(BaseCommand):
+    help = "Create tenant_demo with an owner, a council member and sample automations (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = os.environ.get("DEMO_PASSWORD", "demo-password")
+        tenant = tenant_get_or_create(DEMO_TENANT_ID, name=DEMO_TENANT_NAME)
+        permissions = list(Permission.objects.filter(content_type__app_label__in=PROJECT_APPS))
+        owner = None
+        for username, role in DEMO_USERS:
+            user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+            if created:
+                user.set_password(password)
+                user.save()
+                user.user_permissions.add(*permissions)
+            membership_set(tenant, user, role)
+            owner = owner or user
+        created_count = 0
+        for sample in SAMPLE_AUTOMATIONS:
+            if not AutomationRule.all_objects.filter(tenant=tenant, name=sample["name"]).exists():
+                rule_create(tenant, sample, owner)
+                created_count += 1
+        self.stdout.write(
+            f"Demo tenant {DEMO_TENANT_ID}: {created_count} automation(s) created, "
+            f"{len(SAMPLE_AUTOMATIONS) - created_count} already there. "
+            f"Sign in at /admin/ as demo_owner or demo_council (password from DEMO_PASSWORD, default 'demo-password')."
+        )
