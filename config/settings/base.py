@@ -133,7 +133,7 @@ else:
         "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
         # Bounded socket operations, so publishing while Redis is down fails fast instead of hanging.
         "socket_connect_timeout": 2,
-        "socket_timeout": 10,
+        "socket_timeout": 5,
         "retry_on_timeout": False,
         "health_check_interval": 25,
     }

@@ -30,7 +30,7 @@ def broker_marked_down() -> bool:
     return time.monotonic() < _broker_down_until
 
 
-def _mark_broker_down() -> None:
+def mark_broker_down() -> None:
     global _broker_down_until
     with _lock:
         _broker_down_until = time.monotonic() + float(settings.AUTOMATIONS_PUBLISH_BACKOFF_SECONDS)
@@ -62,13 +62,13 @@ def publish(task_name: str, *args: Any) -> bool:
     try:
         task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
     except (KombuError, OSError, ConnectionError, TimeoutError) as error:
-        _mark_broker_down()
+        mark_broker_down()
         logger.warning("could not publish %s%r (%s); the sweeper will re-queue it", task.name, args, error)
         return False
     except Exception as error:  # the transport's own connection errors (redis.exceptions.*) land here
         if not _is_connection_error(error):
             raise
-        _mark_broker_down()
+        mark_broker_down()
         logger.warning("could not publish %s%r (%s); the sweeper will re-queue it", task.name, args, error)
         return False
     return True

@@ -40,3 +40,11 @@ def risky_rule(tenant, owner):
 @pytest.fixture
 def active_store(tenant):
     return MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
+
+
+@pytest.fixture
+def celery_app_on_broker():
+    """A context manager pointing this process's Celery app at a real broker (not eager) for a while."""
+    from tests.executions.workers import app_on_broker
+
+    return app_on_broker
