@@ -5,13 +5,8 @@ Transactional tests with threads, each on its own database connection, on SQLite
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import ApprovalRequest, AutomationExecution
@@ -23,29 +18,8 @@ from executions.services import (
     run_execution,
     trigger_rule,
 )
+from tests.executions.workers import race
 from tests.factories import make_user
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Start every call at the same moment, each on its own thread and connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except Exception as error:  # collected for the assertions
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
 
 
 @pytest.mark.django_db(transaction=True)
