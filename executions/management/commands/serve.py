@@ -97,7 +97,8 @@ class Command(BaseCommand):
     def _stop(self, children: dict[str, subprocess.Popen]) -> None:
         for child in children.values():
             if child.poll() is None:
-                self._signal_group(child, signal.SIGTERM)
+                # The child's main process only: Celery's warm shutdown stops its own pool.
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
         for name, child in children.items():
             try:
