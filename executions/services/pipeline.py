@@ -27,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -181,13 +181,24 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         return load_execution(execution.pk)  # type: ignore[return-value]
 
     context = build_context(rule, execution.trigger_data)
-    results = rule.evaluate_conditions_detailed(context)
-    conditions_met = all(result.passed for result in results)
-    evaluated = {
-        "trigger_data": context,
-        "conditions_met": conditions_met,
-        "condition_results": json_safe([result.as_dict() for result in results]),
-    }
+    try:
+        results = rule.evaluate_conditions_detailed(context)
+        conditions_met = all(result.passed for result in results)
+        condition_results = json_safe([result.as_dict() for result in results])
+    except DatabaseError:
+        raise  # transient: the task fails, the sweeper re-queues the still-pending execution
+    except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
+        logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
+        transition(
+            execution.pk,
+            pending,
+            ExecutionStatus.FAILED,
+            trigger_data=context,
+            error_message=f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
+            execution_time_ms=elapsed_ms(),
+        )
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    evaluated = {"trigger_data": context, "conditions_met": conditions_met, "condition_results": condition_results}
     if not conditions_met:
         transition(execution.pk, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated)
         return load_execution(execution.pk)  # type: ignore[return-value]

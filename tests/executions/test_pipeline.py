@@ -454,3 +454,19 @@ def test_a_rule_disabled_before_its_execution_runs_is_blocked(event_rule, django
 
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.BLOCKED and "disabled" in execution.error_message
+
+
+@pytest.mark.django_db
+def test_a_stored_definition_that_no_longer_evaluates_fails_the_run_instead_of_looping(
+    event_rule, django_capture_on_commit_callbacks
+):
+    from automations.models import AutomationRule
+
+    # an old row written before today's validators (bypassing them, as a migration might)
+    AutomationRule.all_objects.filter(pk=event_rule.pk).update(conditions="store_status = active")
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = trigger_rule(AutomationRule.objects.get(pk=event_rule.pk), TriggerSource.EVENT, {}, "event:old")
+
+    execution.refresh_from_db()
+    assert execution.status in (ExecutionStatus.FAILED, ExecutionStatus.SKIPPED)  # ended either way, never pending
+    assert execution.action_attempts == 0
