@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from executions.choices import ApprovalStatus
+from executions.delivery import admin as delivery_admin  # noqa: F401  (registers endpoints and deliveries)
 from executions.models import ApprovalRequest, AutomationExecution, Event, MetricSample, Notification
 from executions.services import ExecutionConflict, execution_approve, execution_reject
 from governance.admin import TenantScopedAdmin

@@ -275,3 +275,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}: {self.title}"
+
+
+# Webhook delivery models live beside their services; importing them here makes them executions models.
+from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "ApprovalRequest",
+    "AutomationExecution",
+    "DeliveryAttempt",
+    "Event",
+    "MetricSample",
+    "Notification",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]
