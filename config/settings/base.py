@@ -118,12 +118,14 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 # hard time limit and the execution lease must stay far below it (checked by executions.checks).
 REDIS_VISIBILITY_TIMEOUT = int(os.environ.get("REDIS_VISIBILITY_TIMEOUT", "3600"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange bindings; kombu's default is "control" in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         # TRICKY: the worker also sleeps this long whenever its prefetch slots are full (prefetch 1 per
         # process), so it bounds throughput at about concurrency / polling_interval messages a second.

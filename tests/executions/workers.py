@@ -27,12 +27,13 @@ QUEUES = "events,executions,actions"
 
 
 def filesystem_transport_options(folder: Path) -> dict[str, Any]:
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (folder / name).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
