@@ -203,6 +203,8 @@ AUTOMATIONS_PUBLISH_BACKOFF_SECONDS = float(os.environ.get("AUTOMATIONS_PUBLISH_
 # Ingestion limits.
 AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
 AUTOMATIONS_MAX_EVENTS_PER_REQUEST = 500
+# Channels approval requests and failure notices use besides the in-app notification (email, push, sms).
+AUTOMATIONS_NOTICE_CHANNELS = env_list("AUTOMATIONS_NOTICE_CHANNELS", ["email"])
 # {action_type: "dotted.path.to.handler"}: adds action types or overrides built-in handlers.
 AUTOMATIONS_ACTION_HANDLERS: dict[str, str] = {}
 # {metric: "dotted.path"}: callables (tenant) -> value adding live facts to every rule's context.

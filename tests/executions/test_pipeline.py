@@ -470,3 +470,24 @@ def test_a_stored_definition_that_no_longer_evaluates_fails_the_run_instead_of_l
     execution.refresh_from_db()
     assert execution.status in (ExecutionStatus.FAILED, ExecutionStatus.SKIPPED)  # ended either way, never pending
     assert execution.action_attempts == 0
+
+
+@pytest.mark.django_db
+def test_notices_also_go_out_by_email_once(
+    tenant, owner, council_member, risky_rule, active_store, mailoutbox, django_capture_on_commit_callbacks
+):
+    owner.email, council_member.email = "alice@shop.test", "carol@shop.test"
+    owner.save()
+    council_member.save()
+
+    emit_product_added(tenant, django_capture_on_commit_callbacks)
+    execution = AutomationExecution.objects.get()
+    from executions.services.notifications import notify_users
+
+    again = notify_users(
+        [owner.pk], tenant.pk, NotificationKind.APPROVAL_REQUESTED, "again", "", execution.pk, ["email"]
+    )
+
+    assert sorted(address for mail in mailoutbox for address in mail.to) == ["alice@shop.test", "carol@shop.test"]
+    assert "Approval needed" in mailoutbox[0].subject
+    assert again == 0 and len(mailoutbox) == 2
