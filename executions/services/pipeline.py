@@ -66,6 +66,9 @@ def rule_as_of(execution: AutomationExecution) -> AutomationRule:
     if version is None or version.version == rule.version or not isinstance(version.definition, dict):
         return rule
     snapshot = copy.copy(rule)
+    # TRICKY: a shallow copy shares _state (and its related-object cache) with the live rule.
+    snapshot._state = copy.copy(rule._state)
+    snapshot._state.fields_cache = {}
     for field in DEFINITION_FIELDS:
         if field in version.definition:
             setattr(snapshot, field, version.definition[field])
@@ -272,7 +275,8 @@ def _call_handler(execution: AutomationExecution, rule: AutomationRule) -> Actio
 def _perform_action(execution_id: int) -> AutomationExecution:
     """Run one claimed attempt of the action and record its result, if this worker still holds the claim."""
     execution = load_execution(execution_id)
-    assert execution is not None and execution.status == ExecutionStatus.RUNNING
+    if execution is None or execution.status != ExecutionStatus.RUNNING:
+        return execution  # type: ignore[return-value]  (reclaimed meanwhile: nothing of ours to run)
     token = execution.action_attempts
     rule = rule_as_of(execution)
     started = time.monotonic()
