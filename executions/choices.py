@@ -22,6 +22,25 @@ class TriggerSource(models.TextChoices):
     MANUAL = "manual", "Manual"
 
 
+class ScheduleSlotStatus(models.TextChoices):
+    FIRED = "fired", "Fired"
+    MISSED = "missed", "Missed (too late to fire)"
+
+
+class CustomerEventType(models.TextChoices):
+    """Customer activity the behaviour tracker reads (events carrying a customer_id)."""
+
+    CART_UPDATED = "cart_updated", "Cart updated"
+    CHECKOUT_STARTED = "checkout_started", "Checkout started"
+    ORDER_PLACED = "order_placed", "Order placed"
+    PRODUCT_VIEWED = "product_viewed", "Product viewed"
+    CUSTOMER_ACTIVE = "customer_active", "Customer active"
+
+
+# Event types that count as activity on a customer's cart.
+CART_EVENT_TYPES = (CustomerEventType.CART_UPDATED, CustomerEventType.CHECKOUT_STARTED)
+
+
 # An execution is open until it reaches one of these; success is set exactly then.
 ENDED_STATUSES = frozenset(
     {

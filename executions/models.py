@@ -13,6 +13,7 @@ from executions.choices import (
     ApprovalStatus,
     ExecutionStatus,
     NotificationKind,
+    ScheduleSlotStatus,
     TriggerSource,
     success_for_status,
 )
@@ -277,16 +278,122 @@ class Notification(models.Model):
         return f"{self.kind} for {self.user_id}: {self.title}"
 
 
+# --- listener state: what the schedule, threshold and behaviour listeners already did ----------------
+
+
+class ScheduleSlot(models.Model):
+    """One slot of a schedule rule that fired or was missed; unique per (rule, slot).
+
+    The unique row is the fence: a second beat, a retried tick or two workers can reach the same slot,
+    but only one insert succeeds. A fired slot is also unique per calendar period (daily: local date),
+    so a rule fires at most once a day even when its time is edited to later that day.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="schedule_slots")
+    slot_at = models.DateTimeField(help_text="The instant the slot fires at (UTC).")
+    scheduled_local = models.CharField(max_length=32, help_text="The local wall time the pattern asked for.")
+    zone_name = models.CharField(max_length=64, help_text="The IANA time zone the slot was computed in.")
+    period = models.CharField(max_length=40, help_text="Local date, ISO week, month or year of the slot.")
+    status = models.CharField(max_length=10, choices=ScheduleSlotStatus.choices)
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "automation_schedule_slots"
+        ordering = ["rule_id", "-slot_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "slot_at"], name="schedule_slot_once"),
+            models.UniqueConstraint(
+                fields=["rule", "period"],
+                condition=models.Q(status=ScheduleSlotStatus.FIRED),
+                name="schedule_fired_once_per_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ScheduleSlotStatus.values), name="schedule_slot_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.status} {self.slot_at:%Y-%m-%d %H:%M}Z"
+
+
+class ThresholdState(models.Model):
+    """The last comparison of a threshold rule, so crossings survive restarts and fire once.
+
+    normal: condition_met false; pending: met, waiting for for_minutes (fired_at null); firing: met and
+    fired. ``version`` is the compare-and-set guard: a writer updates only the version it read.
+    """
+
+    rule = models.OneToOneField(
+        "automations.AutomationRule", primary_key=True, on_delete=models.CASCADE, related_name="threshold_state"
+    )
+    # metric|operator|value|for_minutes the state was computed under; a changed rule starts afresh.
+    config_fingerprint = models.CharField(max_length=255)
+    condition_met = models.BooleanField(null=True, blank=True)
+    met_since = models.DateTimeField(null=True, blank=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    value_before_crossing = models.JSONField(null=True, blank=True)
+    last_value = models.JSONField(null=True, blank=True)
+    last_observed_at = models.DateTimeField(null=True, blank=True)
+    # Crossings so far (kept when the rule's config changes); numbers each crossing's occurrence key.
+    crossings = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "automation_threshold_states"
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: met={self.condition_met} since {self.met_since}"
+
+
+class BehaviorMatch(models.Model):
+    """One customer matching a behaviour rule for one occurrence (this abandoned cart, this order).
+
+    Unique per (rule, customer, occurrence): the same abandoned cart never fires twice, a later one can.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="behavior_matches")
+    customer_id = models.CharField(max_length=100)
+    occurrence = models.CharField(max_length=120, help_text='What matched, such as "cart:123" (an event id).')
+    # The event that identifies the occurrence; the detectors skip events already matched for the rule.
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    matched_at = models.DateTimeField(default=timezone.now)
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "automation_behavior_matches"
+        ordering = ["rule_id", "-matched_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "customer_id", "occurrence"], name="behavior_match_once_per_occurrence"
+            ),
+        ]
+        indexes = [models.Index(fields=["rule", "event"], name="behavior_match_rule_event")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.customer_id} {self.occurrence}"
+
+
 # Webhook delivery models live beside their services; importing them here makes them executions models.
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 __all__ = [
     "ApprovalRequest",
     "AutomationExecution",
+    "BehaviorMatch",
     "DeliveryAttempt",
     "Event",
     "MetricSample",
     "Notification",
+    "ScheduleSlot",
+    "ThresholdState",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -44,12 +44,21 @@ def setup_periodic_tasks() -> list[str]:
     names = []
     for entry in PERIODIC_TASKS.values():
         interval, _ = IntervalSchedule.objects.get_or_create(every=entry.every_seconds, period=IntervalSchedule.SECONDS)
+        # ``enabled`` is set only on creation: an entry an admin turned off stays off.
         PeriodicTask.objects.update_or_create(
             name=entry.name,
             defaults={
                 "task": entry.task,
                 "interval": interval,
                 "crontab": None,
+                "queue": entry.queue,
+                "routing_key": entry.queue,
+                "exchange": entry.queue,
+                "expire_seconds": entry.expire_seconds,
+            },
+            create_defaults={
+                "task": entry.task,
+                "interval": interval,
                 "queue": entry.queue,
                 "routing_key": entry.queue,
                 "exchange": entry.queue,

@@ -213,6 +213,15 @@ AUTOMATIONS_FACT_PROVIDERS: dict[str, str] = {}
 # {"app_label.Model": {"created": "product_added", "updated": "product_updated", "deleted": "product_removed",
 #                      "tenant_attribute": "tenant_id", "source": "store"}}
 AUTOMATIONS_MODEL_EVENTS: dict[str, dict[str, str]] = {}
+# How late a schedule slot may still fire after downtime; older missed slots are recorded, not fired.
+AUTOMATIONS_SCHEDULE_GRACE_SECONDS = int(os.environ.get("AUTOMATIONS_SCHEDULE_GRACE_SECONDS", "3600"))
+# Pull providers for threshold metrics: {"store_traffic": "shop.metrics.store_traffic"}, each (tenant) -> value.
+# Metrics without one use the latest sample pushed through POST /api/metrics.
+AUTOMATIONS_METRIC_PROVIDERS: dict[str, str] = {}
+# Behaviours that became true longer ago than this are not fired (new rules don't replay history).
+AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", "24"))
+# Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
+AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
 # --- Webhook delivery (executions/delivery; defaults and the rest in executions/delivery/conf.py) --------
 # Loopback, private, link-local and CGNAT destinations are refused unless this is on (self-hosted, tests).

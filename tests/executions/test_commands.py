@@ -16,8 +16,9 @@ def test_setup_periodic_tasks_creates_one_entry_per_sweeper_with_expires():
     call_command("setup_periodic_tasks", verbosity=0)
     call_command("setup_periodic_tasks", verbosity=0)  # idempotent
 
-    entries = {task.task: task for task in PeriodicTask.objects.exclude(name="celery.backend_cleanup")}
+    entries = {task.task: task for task in PeriodicTask.objects.filter(task__startswith="executions.sweep_")}
     assert set(entries) == {"executions.sweep_outbox", "executions.sweep_leases"}
+    assert PeriodicTask.objects.filter(task="executions.check_schedules").exists()  # the listeners' ticks too
     for entry in entries.values():
         assert entry.enabled and entry.interval is not None
         assert 0 < entry.expire_seconds < entry.interval.every
