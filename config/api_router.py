@@ -11,7 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from automations.api.views import AutomationRuleViewSet
 from executions.api.metrics import MetricSampleViewSet
-from executions.api.views import AutomationExecutionViewSet
+from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
 
 
@@ -28,6 +28,9 @@ router.register("automations", AutomationRuleViewSet, basename="automation")
 router.register("executions", AutomationExecutionViewSet, basename="execution")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("metrics", MetricSampleViewSet, basename="metric")
+router.register("events", EventViewSet, basename="event")
+router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 app_name = "api"
 urlpatterns = [
@@ -66,6 +69,7 @@ ERROR_RESPONSES = {
     "405": "Method not allowed.",
     "406": "Not acceptable.",
     "413": "Request body too large.",
+    "409": "Conflict: the execution was already decided or is not awaiting approval.",
     "415": "Unsupported media type (send application/json).",
     "429": "Too many requests for this token.",
 }

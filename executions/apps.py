@@ -6,5 +6,8 @@ class ExecutionsConfig(AppConfig):
     verbose_name = "Executions"
 
     def ready(self) -> None:
-        # Register the listener tasks with Celery (autodiscovery only imports tasks.py).
-        from executions import tasks_listeners  # noqa: F401
+        # Built-in action handlers register themselves on import; receivers and checks connect here;
+        # the listener tasks register with Celery (autodiscovery only imports tasks.py).
+        from executions import actions, checks, signals, tasks_listeners  # noqa: F401
+
+        signals.connect_model_events()

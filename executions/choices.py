@@ -74,6 +74,28 @@ def success_for_status(status: str) -> bool | None:
     return None
 
 
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class NotificationKind(models.TextChoices):
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested"
+    EXECUTION_FAILED = "execution_failed", "Execution failed"
+    EXECUTION_REJECTED = "execution_rejected", "Execution rejected"
+
+
+class ActionOutcome(models.TextChoices):
+    """What an action handler knows about its attempt."""
+
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    # The command may or may not have taken effect (a timeout, a lost connection): retry it with the
+    # same idempotency key.
+    UNKNOWN = "unknown", "Unknown (retry with the same idempotency key)"
+
+
 class DeliveryStatus(models.TextChoices):
     """Where one webhook delivery (an execution's command to one endpoint) stands."""
 

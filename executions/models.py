@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -9,7 +10,9 @@ from executions.choices import (
     ENDED_STATUSES,
     OPEN_STATUSES,
     UNSUCCESSFUL_ENDED_STATUSES,
+    ApprovalStatus,
     ExecutionStatus,
+    NotificationKind,
     ScheduleSlotStatus,
     TriggerSource,
     success_for_status,
@@ -59,6 +62,16 @@ class AutomationExecution(models.Model):
     required_approval = models.BooleanField(default=False)
     approved_by_user_id = models.CharField(max_length=150, blank=True, default="")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # The governance decision the pipeline took (ApprovalDecision.as_dict()), for the audit trail.
+    governance_decision = models.JSONField(null=True, blank=True)
+
+    # Action attempts. ``action_attempts`` counts claims of the action step and doubles as the
+    # fencing token: a worker records its result only while the row still carries its attempt number.
+    action_attempts = models.PositiveSmallIntegerField(default=0)
+    # While ``running``: when the worker's claim lapses and the lease sweeper may reclaim the row.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # While ``retrying``: the earliest time of the next attempt (backoff lives here, not in the broker).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -131,6 +144,8 @@ class Event(models.Model):
     )
     # Set once the event has been matched against rules; null rows are the outbox the sweeper re-queues.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # When the outbox sweeper last re-queued the event, so one backlog is not re-queued on every sweep.
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "automation_events"
@@ -185,6 +200,82 @@ class MetricSample(models.Model):
             number = self.value_number
             return int(number) if number.is_integer() else number
         return self.value_text
+
+
+class ApprovalRequest(models.Model):
+    """A council's decision on one execution that governance did not auto-approve.
+
+    The council and its members at request time are snapshotted; one decision by any current member
+    of that council decides (quorum 1). The decision is claimed with a conditional update, so two
+    members clicking at once produce one decision.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.OneToOneField(AutomationExecution, on_delete=models.CASCADE, related_name="approval_request")
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
+    council = models.ForeignKey(
+        "governance.Council", null=True, blank=True, on_delete=models.SET_NULL, related_name="approval_requests"
+    )
+    status = models.CharField(max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    # {"council_id", "council_name", "member_ids", "quorum", "decision": ApprovalDecision.as_dict()}
+    policy_snapshot = models.JSONField(default=empty_dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "automation_approval_requests"
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["council", "requested_at"],
+                condition=models.Q(status=ApprovalStatus.PENDING),
+                name="approval_pending_by_council",
+            ),
+            models.Index(fields=["tenant", "status", "-requested_at"], name="approval_tenant_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ApprovalStatus.values), name="approval_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval of execution {self.execution_id} ({self.status})"
+
+
+class Notification(models.Model):
+    """An in-app message to one user: an approval to give, an execution that failed."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True, default="")
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "automation_notifications"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox")]
+        constraints = [
+            # One notice of a kind per user and execution: a redelivered task never notifies twice.
+            models.UniqueConstraint(
+                fields=["user", "execution", "kind"],
+                condition=models.Q(execution__isnull=False),
+                name="notification_once_per_execution",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.title}"
 
 
 # --- listener state: what the schedule, threshold and behaviour listeners already did ----------------
@@ -294,11 +385,13 @@ class BehaviorMatch(models.Model):
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 __all__ = [
+    "ApprovalRequest",
     "AutomationExecution",
     "BehaviorMatch",
     "DeliveryAttempt",
     "Event",
     "MetricSample",
+    "Notification",
     "ScheduleSlot",
     "ThresholdState",
     "WebhookDelivery",

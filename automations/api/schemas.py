@@ -10,9 +10,9 @@ from automations.api.serializers import AutomationRuleSerializer
 
 
 def _executions_serializer(**kwargs: object) -> serializers.Serializer:
-    from executions.api.serializers import AutomationExecutionSerializer
+    from executions.api.serializers import ExecutionSerializer
 
-    return AutomationExecutionSerializer(**kwargs)
+    return ExecutionSerializer(**kwargs)
 
 
 RuleEnvelope = inline_serializer(

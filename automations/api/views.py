@@ -166,7 +166,7 @@ class AutomationRuleViewSet(ApiViewSet):
         return Response(self.envelope(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        from executions.api.serializers import AutomationExecutionSerializer
+        from executions.api.serializers import ExecutionSerializer
         from executions.selectors import rule_execution_overview, rule_recent_executions
 
         rule = self.rule(Capability.READ)
@@ -174,7 +174,7 @@ class AutomationRuleViewSet(ApiViewSet):
             {
                 "automation": AutomationRuleSerializer(rule).data,
                 "stats": rule_execution_overview(rule),
-                "recent_executions": AutomationExecutionSerializer(rule_recent_executions(rule), many=True).data,
+                "recent_executions": ExecutionSerializer(rule_recent_executions(rule), many=True).data,
             }
         )
 
@@ -225,11 +225,13 @@ class AutomationRuleViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["get"], filterset_class=None)
     def executions(self, request: Request, pk: str) -> Response:
-        from executions.api.serializers import AutomationExecutionSerializer
+        from executions.api.serializers import ExecutionSerializer
         from executions.filters import AutomationExecutionFilterSet
 
         rule = self.rule(Capability.READ)
-        filterset = AutomationExecutionFilterSet(request.query_params, queryset=rule.executions.all())
+        filterset = AutomationExecutionFilterSet(
+            request.query_params, queryset=rule.executions.select_related("rule_version")
+        )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
@@ -237,7 +239,7 @@ class AutomationRuleViewSet(ApiViewSet):
         page = executions[offset : offset + limit]
         return Response(
             {
-                "executions": AutomationExecutionSerializer(page, many=True).data,
+                "executions": ExecutionSerializer(page, many=True).data,
                 "count": executions.count(),
                 "limit": limit,
                 "offset": offset,
@@ -310,7 +312,7 @@ class AutomationRuleViewSet(ApiViewSet):
     @action(detail=True, methods=["post"], filterset_class=None)
     def execute(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.RUN)
-        from executions.api.serializers import AutomationExecutionSerializer
+        from executions.api.serializers import ExecutionSerializer
         from executions.services import execute_rule_manually
 
         body = inputs.require_object(request.data or {})
@@ -326,7 +328,7 @@ class AutomationRuleViewSet(ApiViewSet):
         )
         return Response(
             {
-                "execution": AutomationExecutionSerializer(execution).data,
+                "execution": ExecutionSerializer(execution).data,
                 "message": f"Execution {execution.pk} is {execution.status}",
             }
         )

@@ -1,25 +1,71 @@
-"""Executions of the caller's tenants, read-only (approvals are actions on them)."""
+"""Executions, events, approvals and notifications of the caller's tenants.
+
+Reads need any role in the execution's tenant; posting events needs owner or collaborator; approving
+and rejecting need owner or council and, in the service, a seat on the rule's council.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework.exceptions import NotFound
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs, schemas
+from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
-from executions.api.serializers import AutomationExecutionSerializer
+from executions.api.serializers import (
+    ApprovalRequestSerializer,
+    ExecutionSerializer,
+    NotificationSerializer,
+    RejectSerializer,
+)
 from executions.filters import AutomationExecutionFilterSet
-from executions.models import AutomationExecution
-from governance.api.permissions import Capability, require_role
+from executions.models import AutomationExecution, Notification
+from governance.api.permissions import (
+    Capability,
+    request_roles,
+    require,
+    require_role,
+    resolve_tenant_id,
+    role_allows,
+)
 from governance.selectors import caller_role_expression, member_tenant_ids
 
 EXECUTIONS_DEFAULT_LIMIT = 50
 EXECUTIONS_MAX_LIMIT = 200
 MAX_ID = 2**63 - 1
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The execution is not in a state that allows this."
+    default_code = "conflict"
+
+
+def _service(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a pipeline service: ValidationError -> 400, PermissionDenied -> 403, ExecutionConflict -> 409."""
+    from executions.services import ExecutionConflict
+
+    try:
+        return function(*args, **kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(django_validation_detail(error)) from error
+    except ExecutionConflict as error:
+        raise Conflict(str(error) or None) from error
+
+
+ExecutionDecision = inline_serializer(
+    "ExecutionDecision", {"execution": ExecutionSerializer(), "message": serializers.CharField()}
+)
 
 
 @extend_schema_view(
@@ -31,29 +77,35 @@ MAX_ID = 2**63 - 1
         ],
         responses={200: schemas.ExecutionList},
     ),
-    retrieve=extend_schema(summary="Get an execution", responses={200: AutomationExecutionSerializer}),
+    retrieve=extend_schema(summary="Get an execution", responses={200: ExecutionSerializer}),
 )
 class AutomationExecutionViewSet(ApiViewSet):
     queryset = AutomationExecution.objects.all()
-    serializer_class = AutomationExecutionSerializer
+    serializer_class = ExecutionSerializer
     filterset_class = AutomationExecutionFilterSet
     lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[AutomationExecution]:
         user = self.request.user
-        executions = AutomationExecution.objects.all()
+        executions = AutomationExecution.objects.select_related("rule_version")
         if not user.is_superuser:
             executions = executions.filter(tenant_id__in=member_tenant_ids(user))
         return executions.order_by("-triggered_at", "-id")
 
-    def get_object(self) -> AutomationExecution:
+    def get_serializer_class(self) -> type:
+        return RejectSerializer if self.action == "reject" else ExecutionSerializer
+
+    def execution(self, capability: str) -> AutomationExecution:
+        """The addressed execution (404 outside the caller's tenants), after the role check (403)."""
         pk = int(self.kwargs["pk"])
-        executions = AutomationExecution.objects.annotate(caller_role=caller_role_expression(self.request.user))
+        executions = AutomationExecution.objects.select_related("rule_version", "automation_rule").annotate(
+            caller_role=caller_role_expression(self.request.user)
+        )
         execution = executions.filter(pk=pk, caller_role__isnull=False).first() if pk <= MAX_ID else None
         if execution is None:
             raise NotFound("No such execution in your tenants.")
-        require_role(execution.caller_role, Capability.READ)
+        require_role(execution.caller_role, capability)
         return execution
 
     def list(self, request: Request) -> Response:
@@ -62,7 +114,7 @@ class AutomationExecutionViewSet(ApiViewSet):
         page = executions[offset : offset + limit]
         return Response(
             {
-                "executions": AutomationExecutionSerializer(page, many=True).data,
+                "executions": ExecutionSerializer(page, many=True).data,
                 "count": executions.count(),
                 "limit": limit,
                 "offset": offset,
@@ -70,4 +122,181 @@ class AutomationExecutionViewSet(ApiViewSet):
         )
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(AutomationExecutionSerializer(self.get_object()).data)
+        return Response(ExecutionSerializer(self.execution(Capability.READ)).data)
+
+    @extend_schema(summary="Approve an execution awaiting approval", request=None, responses={200: ExecutionDecision})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def approve(self, request: Request, pk: str) -> Response:
+        from executions.services import execution_approve
+
+        execution = _service(execution_approve, self.execution(Capability.APPROVE), request.user)
+        return Response(
+            {
+                "execution": ExecutionSerializer(execution).data,
+                "message": f"Execution {execution.pk} approved; its action is queued",
+            }
+        )
+
+    @extend_schema(
+        summary="Reject an execution awaiting approval", request=RejectSerializer, responses={200: ExecutionDecision}
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def reject(self, request: Request, pk: str) -> Response:
+        from executions.services import execution_reject
+
+        execution = self.execution(Capability.APPROVE)
+        body = inputs.require_object(request.data or {})
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 2000:
+            raise ValidationError({"reason": ["Must be a string of at most 2000 characters."]})
+        execution = _service(execution_reject, execution, request.user, reason)
+        return Response(
+            {"execution": ExecutionSerializer(execution).data, "message": f"Execution {execution.pk} rejected"}
+        )
+
+
+class EventRequestSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
+    event_type = serializers.CharField(max_length=100)
+    source = serializers.CharField(required=False, allow_blank=True)
+    payload = serializers.DictField(required=False)
+    idempotency_key = serializers.CharField(required=False, help_text="A repeated key returns the original event.")
+    customer_id = serializers.CharField(required=False, allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+EmittedEvents = inline_serializer(
+    "EmittedEvents",
+    {
+        "events": inline_serializer(
+            "EmittedEvent",
+            {
+                "id": serializers.IntegerField(),
+                "idempotency_key": serializers.CharField(),
+                "duplicate": serializers.BooleanField(),
+            },
+            many=True,
+        )
+    },
+)
+set_override(EmittedEvents, "many", False)
+
+
+class EventViewSet(ApiViewSet):
+    """POST /api/events: one event object or a list, into the caller's tenants."""
+
+    serializer_class = EventRequestSerializer
+
+    @extend_schema(
+        summary="Post events",
+        description="One event object or a list; all are stored or none. 202: matching runs on a worker.",
+        request=EventRequestSerializer(many=True),
+        responses={202: EmittedEvents},
+    )
+    def create(self, request: Request) -> Response:
+        from executions.services import emit_events
+
+        data = request.data
+        items: list[Any] = data if isinstance(data, list) else [data]
+        checked = []
+        for item in items:
+            if isinstance(item, dict):
+                tenant_id = resolve_tenant_id(request, item)
+                require(request, tenant_id, Capability.INGEST)
+                item = {**item, "tenant_id": tenant_id}
+            checked.append(item)
+        allowed = {tenant for tenant, role in request_roles(request).items() if role_allows(role, Capability.INGEST)}
+        results = _service(emit_events, checked, allowed_tenant_ids=allowed)
+        return Response({"events": [result.as_dict() for result in results]}, status=status.HTTP_202_ACCEPTED)
+
+
+ApprovalList = inline_serializer(
+    "ApprovalList", {"approvals": ApprovalRequestSerializer(many=True), "count": serializers.IntegerField()}
+)
+set_override(ApprovalList, "many", False)
+
+
+class ApprovalViewSet(ApiViewSet):
+    """GET /api/approvals: the pending approvals the caller's councils may decide."""
+
+    serializer_class = ApprovalRequestSerializer
+
+    @extend_schema(summary="Pending approvals you may decide", responses={200: ApprovalList})
+    def list(self, request: Request) -> Response:
+        from executions.selectors import approvals_decidable_by
+
+        approvals = approvals_decidable_by(request.user)
+        if not request.user.is_superuser:
+            approvals = approvals.filter(tenant_id__in=member_tenant_ids(request.user))
+        approvals = list(approvals)
+        return Response({"approvals": ApprovalRequestSerializer(approvals, many=True).data, "count": len(approvals)})
+
+
+NotificationList = inline_serializer(
+    "NotificationList",
+    {
+        "notifications": NotificationSerializer(many=True),
+        "count": serializers.IntegerField(),
+        "unread_count": serializers.IntegerField(),
+    },
+)
+set_override(NotificationList, "many", False)
+NotificationEnvelope = inline_serializer(
+    "NotificationEnvelope", {"notification": NotificationSerializer(), "message": serializers.CharField()}
+)
+
+
+class NotificationViewSet(ApiViewSet):
+    """The caller's own in-app notifications, in the tenants they still belong to."""
+
+    serializer_class = NotificationSerializer
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        user = self.request.user
+        notifications = Notification.objects.filter(user_id=user.pk)
+        if not user.is_superuser:
+            notifications = notifications.filter(tenant_id__in=member_tenant_ids(user))
+        return notifications.order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="Your notifications",
+        parameters=[
+            OpenApiParameter("unread", OpenApiTypes.BOOL, description="true: only unread ones."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: NotificationList},
+    )
+    def list(self, request: Request) -> Response:
+        notifications = self.get_queryset()
+        unread = request.query_params.get("unread")
+        if unread not in (None, "", "true", "false"):
+            raise ValidationError({"unread": ["Must be true or false."]})
+        unread_count = notifications.filter(read_at__isnull=True).count()
+        if unread == "true":
+            notifications = notifications.filter(read_at__isnull=True)
+        elif unread == "false":
+            notifications = notifications.filter(read_at__isnull=False)
+        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+        page = notifications[offset : offset + limit]
+        return Response(
+            {
+                "notifications": NotificationSerializer(page, many=True).data,
+                "count": notifications.count(),
+                "unread_count": unread_count,
+            }
+        )
+
+    @extend_schema(summary="Mark a notification read", request=None, responses={200: NotificationEnvelope})
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str) -> Response:
+        from executions.services import notification_mark_read
+
+        number = int(pk)
+        notification = self.get_queryset().filter(pk=number).first() if number <= MAX_ID else None
+        if notification is None:
+            raise NotFound("No such notification of yours.")
+        notification = notification_mark_read(notification)
+        return Response({"notification": NotificationSerializer(notification).data, "message": "Marked read"})

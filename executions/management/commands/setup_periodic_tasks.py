@@ -1,4 +1,8 @@
-"""Create or update the fixed Celery beat entries (idempotent); they then show in the admin."""
+"""Create or update every fixed Celery beat entry (idempotent); they then show in the admin.
+
+The pipeline's sweepers (``executions.periodic``) and the listener ticks (``executions.listeners.beat``):
+one entry per check, never one per rule, each expiring shortly before its next run.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from executions.listeners.beat import ensure_listener_periodic_tasks
+from executions.periodic import setup_periodic_tasks
 
 
 class Command(BaseCommand):
-    help = "Create or update the Celery beat entries of the listener ticks (safe to run again)."
+    help = "Create or update the Celery beat entries: sweepers and listener ticks (safe to run again)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        for name in setup_periodic_tasks():
+            self.stdout.write(f"periodic task ready: {name}")
         for task in ensure_listener_periodic_tasks():
             schedule = task.crontab
             self.stdout.write(
