@@ -29,7 +29,7 @@ from executions.api.serializers import (
     RejectSerializer,
 )
 from executions.filters import AutomationExecutionFilterSet
-from executions.models import AutomationExecution, Notification
+from executions.models import ApprovalRequest, AutomationExecution, Notification
 from governance.api.permissions import (
     Capability,
     request_roles,
@@ -219,6 +219,7 @@ set_override(ApprovalList, "many", False)
 class ApprovalViewSet(ApiViewSet):
     """GET /api/approvals: the pending approvals the caller's councils may decide."""
 
+    queryset = ApprovalRequest.objects.none()
     serializer_class = ApprovalRequestSerializer
 
     @extend_schema(summary="Pending approvals you may decide", responses={200: ApprovalList})

@@ -35,6 +35,8 @@ DETAIL_CALLS: list[tuple[str, Callable[[Any, str, int], Any]]] = [
     ("stats", lambda c, rid, eid: c.get(f"/api/automations/{rid}/stats")),
     ("summary", lambda c, rid, eid: c.get(f"/api/automations/{rid}/summary")),
     ("execution", lambda c, rid, eid: c.get(f"/api/executions/{eid}")),
+    ("approve", lambda c, rid, eid: c.post(f"/api/executions/{eid}/approve")),
+    ("reject", lambda c, rid, eid: post_json(c, f"/api/executions/{eid}/reject", {"reason": "x"})),
 ]
 
 
@@ -121,8 +123,19 @@ def cast(tenant, owner, collaborator, council_member):
     return users, low, high
 
 
-def _call(operation: str, client: Any, low: AutomationRule, high: AutomationRule) -> Any:
+@pytest.fixture
+def awaiting(cast):
+    from executions.services import execute_rule_manually
+
+    users, _low, high = cast
+    execution = execute_rule_manually(high, {"product_count": 1, "store_status": "active"}, users["owner"])
+    assert execution.status == "awaiting_approval"
+    return execution
+
+
+def _call(operation: str, client: Any, low: AutomationRule, high: AutomationRule, awaiting: Any) -> Any:
     rule = high if operation.endswith("_high") else low
+    run = {"context": {"product_count": 1, "store_status": "active"}}
     base = f"/api/automations/{rule.pk}"
     calls: dict[str, Callable[[], Any]] = {
         "list": lambda: client.get("/api/automations"),
@@ -148,12 +161,38 @@ def _call(operation: str, client: Any, low: AutomationRule, high: AutomationRule
         "test_high": lambda: post_json(client, f"{base}/test-conditions", {"context": {"product_count": 1}}),
         "test_draft_low": lambda: post_json(client, "/api/automations/test-conditions", {"rule": rule_body()}),
         "test_draft_high": lambda: post_json(client, "/api/automations/test-conditions", {"rule": rule_body(**HIGH)}),
+        "execute_low": lambda: post_json(client, f"{base}/execute", run),
+        "execute_high": lambda: post_json(client, f"{base}/execute", run),
+        "execute_bypass_low": lambda: post_json(client, f"{base}/execute", {**run, "bypass_approval": True}),
+        "approve": lambda: client.post(f"/api/executions/{awaiting.pk}/approve"),
+        "reject": lambda: post_json(client, f"/api/executions/{awaiting.pk}/reject", {"reason": "no"}),
+        "approvals": lambda: client.get("/api/approvals"),
+        "notifications": lambda: client.get("/api/notifications"),
+        "events": lambda: post_json(client, "/api/events", {"event_type": "product_added"}),
+        "metrics": lambda: post_json(client, "/api/metrics", {"metric": "product_count", "value": 1}),
+        "webhooks_read": lambda: client.get("/api/webhook-endpoints"),
+        "webhooks_create": lambda: post_json(client, "/api/webhook-endpoints", {"url": "https://hooks.example.com/x"}),
     }
     return calls[operation]()
 
 
-READ = {"list", "get", "executions", "stats", "execution_list", "summary", "summary_draft", "recommend"}
+READ = {
+    "list",
+    "get",
+    "executions",
+    "stats",
+    "execution_list",
+    "summary",
+    "summary_draft",
+    "recommend",
+    "approvals",
+    "notifications",
+    "webhooks_read",
+}
 COLLABORATOR = READ | {
+    "execute_low",
+    "events",
+    "metrics",
     "create_low",
     "patch_low",
     "enable_low",
@@ -180,27 +219,39 @@ for _operation in (
     "test_high",
     "test_draft_low",
     "test_draft_high",
+    "execute_low",
+    "execute_high",
+    "execute_bypass_low",
+    "approve",
+    "reject",
+    "events",
+    "metrics",
+    "webhooks_create",
 ):
     allowed = {"owner"}
     if _operation in COLLABORATOR:
         allowed.add("collaborator")
     if _operation in READ:
         allowed |= {"council", "viewer"}
+    if _operation in ("approve", "reject"):
+        allowed.add("council")
     MATRIX[_operation] = allowed
 
 CELLS = [(operation, role) for operation in MATRIX for role in ROLES]
 
 
 @pytest.mark.parametrize("operation, role", CELLS, ids=[f"{op}-{role}" for op, role in CELLS])
-def test_role_matrix(cast, operation, role):
+def test_role_matrix(cast, awaiting, operation, role):
     users, low, high = cast
     before = {rule.pk: (rule.name, rule.risk_level, rule.enabled) for rule in (low, high)}
-    response = _call(operation, token_client(users[role]), low, high)
+    response = _call(operation, token_client(users[role]), low, high, awaiting)
     if role in MATRIX[operation]:
-        assert response.status_code in (200, 201), response.content
+        assert response.status_code in (200, 201, 202), response.content
     else:
         assert response.status_code == 403, response.content
         assert "detail" in response.json()
         after = {r.pk: (r.name, r.risk_level, r.enabled) for r in AutomationRule.all_objects.filter(deleted_at=None)}
         assert after == {**after, **before}
         assert AutomationRule.objects.count() == 2
+        awaiting.refresh_from_db()
+        assert awaiting.status == "awaiting_approval"

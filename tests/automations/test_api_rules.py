@@ -479,6 +479,11 @@ def test_browsable_api_renders_every_endpoint(owner, rule):
         "/api/automations/recommend/",
         "/api/automations/summary/",
         "/api/executions/",
+        "/api/approvals/",
+        "/api/notifications/",
+        "/api/events/",
+        "/api/metrics/",
+        "/api/webhook-endpoints/",
     ]
     for url in urls:
         response = client.get(url, HTTP_ACCEPT="text/html")

@@ -33,6 +33,12 @@ OPERATIONS = {
     ("/api/webhook-endpoints/{id}/", "patch"),
     ("/api/webhook-endpoints/{id}/rotate-secret/", "post"),
     ("/api/metrics/", "post"),
+    ("/api/events/", "post"),
+    ("/api/approvals/", "get"),
+    ("/api/executions/{id}/approve/", "post"),
+    ("/api/executions/{id}/reject/", "post"),
+    ("/api/notifications/", "get"),
+    ("/api/notifications/{id}/read/", "post"),
 }
 
 
@@ -94,6 +100,12 @@ def test_docs_page_uses_local_static_files():
 
 
 def test_list_operations_answer_envelopes_not_arrays(schema):
-    for path in ("/api/automations/", "/api/executions/", "/api/webhook-endpoints/"):
+    for path in (
+        "/api/automations/",
+        "/api/executions/",
+        "/api/webhook-endpoints/",
+        "/api/approvals/",
+        "/api/notifications/",
+    ):
         body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert "$ref" in body and body.get("type") != "array"
