@@ -106,6 +106,15 @@ def json_or_default_403(request: HttpRequest, exception: Exception | None = None
     return defaults.permission_denied(request, exception or DjangoPermissionDenied())
 
 
+def json_or_default_csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/, Django's page elsewhere."""
+    from django.views.csrf import csrf_failure
+
+    if is_api_request(request):
+        return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=403)
+    return csrf_failure(request, reason)
+
+
 def json_or_default_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api_request(request):
         return JsonResponse({"detail": "Not found."}, status=404)

@@ -1,7 +1,7 @@
 """`make schemathesis`: fuzz every operation of /api/schema/ against a seeded gunicorn server.
 
 1. Make a fresh SQLite database in a temporary var directory, migrate, seed a tenant with rules,
-   executions and webhook endpoints and a token for its owner (and another tenant, so isolation is exercised too).
+   executions (some awaiting approval), notifications and webhook endpoints and a token for its owner (and another tenant, so isolation is exercised too).
 2. Serve it with gunicorn on a free port, with production settings (DEBUG off).
 3. Run schemathesis with the token header: every operation, at least 100 examples each, failing on
    any 5xx, undocumented status code, wrong content type or body that breaks the schema.
@@ -93,12 +93,19 @@ for index in range(40):
             trigger_source="manual", execution_time_ms=12.5, error_message="boom" if status == "failed" else "",
         )
         executions.append(execution.pk)
+from executions.models import Notification
+from executions.services import execute_rule_manually
+risky = rule_create(tenant, {**LOW_PRODUCT_ALERT, "name": "fuzz risky", "risk_level": "high"}, user)
+for _ in range(10):
+    waiting = execute_rule_manually(risky, {"product_count": 1, "store_status": "active"}, user)
+    executions.append(waiting.pk)
+notices = list(Notification.objects.filter(user=user).values_list("id", flat=True))
 from executions.delivery.services.endpoints import endpoint_create
 endpoints = [endpoint_create(tenant, f"https://hooks.example.com/fuzz/{index}").endpoint.pk for index in range(5)]
 elsewhere = Tenant.objects.get(pk="tenant_elsewhere")
 other = rule_create(elsewhere, {**LOW_PRODUCT_ALERT, "name": "not yours"}, None)
 endpoints.append(endpoint_create(elsewhere, "https://hooks.example.com/elsewhere").endpoint.pk)
-print(json.dumps({"token": token, "rules": rules + [other.pk], "executions": executions + endpoints}))
+print(json.dumps({"token": token, "rules": rules + [other.pk], "executions": executions + endpoints + notices}))
 """
 
 

@@ -231,6 +231,7 @@ AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVI
 # Bodies over this size are refused with 413 before they are read (events and rules are small).
 API_MAX_REQUEST_BYTES = int(os.environ.get("API_MAX_REQUEST_BYTES", str(256 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
+CSRF_FAILURE_VIEW = "config.api_errors.json_or_default_csrf_failure"
 # Requests per token (or session user, or anonymous address) per window: "<n>/second|minute|hour|day".
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
 

@@ -577,3 +577,23 @@ def test_unknown_api_path_is_json_404_with_debug_on(client, settings):
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.json() == {"detail": "Not found."}
+
+
+def test_post_to_unknown_api_path_is_json_404_even_with_a_session(owner):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post("/api/executions/%C2%84/approve/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_session_post_without_csrf_token_is_json_403(owner, rule):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(f"/api/automations/{rule.pk}/disable")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
