@@ -13,6 +13,7 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
     """A rule as the API shows it: every spec column plus version and bookkeeping."""
 
     tenant_id = serializers.CharField(read_only=True)
+    category = serializers.ChoiceField(choices=Category.choices, allow_blank=True, read_only=True)
     assigned_council_id = serializers.CharField(read_only=True, allow_null=True)
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
     trigger_config = serializers.JSONField(read_only=True)

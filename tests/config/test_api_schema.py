@@ -109,3 +109,9 @@ def test_list_operations_answer_envelopes_not_arrays(schema):
     ):
         body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert "$ref" in body and body.get("type") != "array"
+
+
+def test_blank_category_is_allowed_in_responses(schema):
+    category = schema["components"]["schemas"]["AutomationRule"]["properties"]["category"]
+    refs = {option["$ref"].rsplit("/", 1)[1] for option in category["oneOf"]}
+    assert "BlankEnum" in refs
