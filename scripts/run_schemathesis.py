@@ -7,7 +7,8 @@
 3. Run schemathesis with the token header: every operation, at least 100 examples each, failing on
    any 5xx, undocumented status code, wrong content type or body that breaks the schema.
 
-Exit status is schemathesis's. Environment: SCHEMATHESIS_MAX_EXAMPLES (100), SCHEMATHESIS_SEED.
+Exit status is schemathesis's. Environment: SCHEMATHESIS_MAX_EXAMPLES (100), SCHEMATHESIS_SEED,
+SCHEMATHESIS_DATABASE_URL (a PostgreSQL database to drop, create and serve instead of SQLite).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def server_env(var_dir: Path) -> dict[str, str]:
             "SECURE_COOKIES": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "AUTOMATIONS_VAR_DIR": str(var_dir),
-            "DATABASE_URL": f"sqlite:///{var_dir / 'schemathesis.sqlite3'}",
+            "DATABASE_URL": os.environ.get("SCHEMATHESIS_DATABASE_URL")
+            or f"sqlite:///{var_dir / 'schemathesis.sqlite3'}",
             "API_THROTTLE_RATE": "1000000/minute",
             "LOG_LEVEL": "WARNING",
         }
@@ -110,8 +112,24 @@ print(json.dumps({"token": token, "rules": rules + [other.pk], "executions": exe
 """
 
 
+def recreate_postgres(url: str) -> None:
+    """Drop and create the PostgreSQL database named in ``url`` (SCHEMATHESIS_DATABASE_URL)."""
+    import urllib.parse
+
+    import psycopg
+
+    parsed = urllib.parse.urlparse(url)
+    name = parsed.path.lstrip("/")
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def seed(env: dict[str, str]) -> dict[str, object]:
     import json
+
+    if env["DATABASE_URL"].startswith("postgres"):
+        recreate_postgres(env["DATABASE_URL"])
 
     result = subprocess.run(
         [sys.executable, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, check=False
