@@ -49,14 +49,10 @@ def sweep_leases_task() -> dict[str, int]:
 @shared_task(name="executions.send_delivery", **PIPELINE_TASK_OPTIONS)
 def send_delivery_task(delivery_id: int) -> None:
     """Send one due webhook delivery (claimed by a guarded update) and settle its execution."""
-    from executions.services.deliveries import send_delivery
-
-    send_delivery(delivery_id)
+    services.send_delivery(delivery_id)
 
 
 @shared_task(name="executions.send_due_deliveries", **SWEEP_TASK_OPTIONS)
 def send_due_deliveries_task() -> dict[str, int]:
     """Send the webhook deliveries whose next attempt is due; settle the executions that ended."""
-    from executions.services.deliveries import send_due_deliveries_and_settle
-
-    return send_due_deliveries_and_settle()
+    return services.send_due_deliveries_and_settle()

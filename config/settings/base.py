@@ -77,7 +77,15 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 DEFAULT_SQLITE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL), conn_max_age=0)}
+# DATABASE_CONN_MAX_AGE (seconds, default 0) keeps connections open between requests and tasks; worker
+# processes on PostgreSQL save a connection set-up per task with it (bench/bench_pipeline.py uses 60).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TRICKY: the web process and Celery worker processes share one SQLite file. WAL lets readers
     # run beside a writer, the busy timeout waits for a lock instead of failing at once, and

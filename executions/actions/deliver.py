@@ -25,6 +25,7 @@ NO_ENDPOINT = "recorded, no endpoint configured"
 
 def deliver_command(execution: AutomationExecution, action_type: str, command: dict[str, Any]) -> ActionResult:
     """Create the execution's deliveries of ``command`` and attempt each due one; map the result."""
+    from executions.choices import ExecutionStatus
     from executions.delivery.selectors import execution_delivery_summary
     from executions.delivery.services import deliveries_create_for_execution, delivery_send, webhook_payload
     from executions.delivery.services.deliveries import webhook_id_for_execution
@@ -44,10 +45,10 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
             for o in outcomes
         ],
     }
-    if summary.status == "succeeded":
+    if summary.status == ExecutionStatus.SUCCEEDED:
         return ActionResult.succeeded(delivery="delivered", **data)
     errors = "; ".join(f"delivery {o.delivery_id}: {o.error}" for o in outcomes if o.error) or "not delivered yet"
-    if summary.status == "failed":
+    if summary.status == ExecutionStatus.FAILED:
         return ActionResult.failed(f"webhook delivery failed: {errors}", delivery="failed", **data)
     return ActionResult.delivering(
         f"webhook delivery pending: {errors}", summary.next_attempt_at, delivery="retrying", **data
