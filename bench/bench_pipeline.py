@@ -10,6 +10,7 @@ Figures (issue 4):
   last execution recorded. Target >= 250/s.
 - ``latency_p50_ms`` / ``latency_p99_ms``: from an event accepted (``emit_event`` returned) to its
   webhook arriving at the sink, with events offered one by one at 100/s. Target p99 <= 250 ms.
+  ``latency_at_low_rate_*``: the same at 5/s (below capacity: no queue in front of an event).
 - ``match_lookup_*``: the time of ``match_event``'s rule lookup (``rules_matching_event``) with 10 rules
   in the database, then with 100,000 rules over 10,000 tenants. Target: within 2x.
 
@@ -31,6 +32,7 @@ from typing import Any
 THROUGHPUT_EVENTS = int(os.environ.get("BENCH_PIPELINE_EVENTS", "2000"))
 LATENCY_RATE = 100  # events per second
 LATENCY_SECONDS = int(os.environ.get("BENCH_PIPELINE_LATENCY_SECONDS", "10"))
+LOW_RATE = int(os.environ.get("BENCH_PIPELINE_LOW_RATE", "5"))
 WORKERS = int(os.environ.get("BENCH_PIPELINE_WORKERS", "1"))
 CONCURRENCY = int(os.environ.get("BENCH_PIPELINE_CONCURRENCY", "4"))
 MATCH_TENANTS = 10_000
@@ -260,14 +262,14 @@ def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]
     }
 
 
-def bench_latency(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]:
+def bench_latency(tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: int, label: str) -> dict[str, Any]:
     from executions.models import AutomationExecution
     from executions.services import emit_event
 
     already = _succeeded(rule)
     accepted_at: dict[int, float] = {}
-    total = LATENCY_RATE * LATENCY_SECONDS
-    interval = 1.0 / LATENCY_RATE
+    total = rate * seconds
+    interval = 1.0 / rate
     start = time.monotonic()
     for index in range(total):
         due = start + index * interval
@@ -285,13 +287,13 @@ def bench_latency(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]:
         if event_id in pairs and pairs[event_id] in sink.arrivals
     ]
     return {
-        "latency_events": total,
-        "latency_offered_events_per_s": round(offered_rate, 1),
-        "latency_all_delivered": done and len(latencies) == total,
-        "latency_p50_ms": round(_percentile(latencies, 0.5), 1),
-        "latency_p90_ms": round(_percentile(latencies, 0.9), 1),
-        "latency_p99_ms": round(_percentile(latencies, 0.99), 1),
-        "latency_max_ms": round(max(latencies, default=float("nan")), 1),
+        f"{label}_events": total,
+        f"{label}_offered_events_per_s": round(offered_rate, 1),
+        f"{label}_all_delivered": done and len(latencies) == total,
+        f"{label}_p50_ms": round(_percentile(latencies, 0.5), 1),
+        f"{label}_p90_ms": round(_percentile(latencies, 0.9), 1),
+        f"{label}_p99_ms": round(_percentile(latencies, 0.99), 1),
+        f"{label}_max_ms": round(max(latencies, default=float("nan")), 1),
     }
 
 
@@ -385,7 +387,10 @@ def run() -> dict[str, Any]:
             raise SystemExit(f"the workers did not process the warm-up event; see {log_dir}")
         figures.update(bench_throughput(tenant, rule, sink))
         time.sleep(1)
-        figures.update(bench_latency(tenant, rule, sink))
+        figures.update(bench_latency(tenant, rule, sink, LATENCY_RATE, LATENCY_SECONDS, "latency"))
+        time.sleep(1)
+        # Below capacity: what one event costs end to end when nothing queues in front of it.
+        figures.update(bench_latency(tenant, rule, sink, LOW_RATE, LATENCY_SECONDS, "latency_at_low_rate"))
     finally:
         _stop_workers(processes)
         sink.close()
