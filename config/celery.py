@@ -4,8 +4,11 @@ import os
 
 from celery import Celery
 
+from config.kombu_fixes import guard_redis_channel_close
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+guard_redis_channel_close()
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
