@@ -71,7 +71,7 @@ ACTION_FIELDS: dict[str, tuple[ActionField, ...]] = {
     ActionType.ADD_PRODUCT: (
         _TEMPLATE,
         ActionField("count", "Count", "int", hint="1 to 100"),
-        ActionField("category", "Category", "text"),
+        ActionField("category", "Product category", "text"),
     ),
     ActionType.UPDATE_STORE: (
         ActionField("settings", "Settings (JSON object)", "json", hint='such as {"banner": "Sale!"}'),

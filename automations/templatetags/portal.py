@@ -9,21 +9,24 @@ from django import template
 register = template.Library()
 
 
-def errors_at(errors: dict[str, list[str]] | None, path: str) -> list[str]:
+def errors_at(errors: dict[str, list[str]] | None, path: str, exact: bool = False) -> list[str]:
     """Messages for ``path`` and anything inside it (``action_config.recipients[0]`` under ``...recipients``)."""
     if not errors:
         return []
     found: list[str] = []
     for key, messages in errors.items():
-        if key == path or key.startswith((f"{path}.", f"{path}[")):
+        if key == path or (not exact and key.startswith((f"{path}.", f"{path}["))):
             inner = key[len(path) :].lstrip(".")
             found.extend(f"{inner}: {message}" if inner else message for message in messages)
     return found
 
 
 @register.inclusion_tag("automations/partials/_field_errors.html")
-def field_errors(errors: dict[str, list[str]] | None, path: str, field_id: str = "") -> dict[str, Any]:
-    return {"messages": errors_at(errors, path), "field_id": field_id or path}
+def field_errors(
+    errors: dict[str, list[str]] | None, path: str, field_id: str = "", exact: bool = False
+) -> dict[str, Any]:
+    """Errors beside one input; ``exact`` for a section's own errors, whose inner paths show at their inputs."""
+    return {"messages": errors_at(errors, path, exact), "field_id": field_id or path}
 
 
 @register.simple_tag
