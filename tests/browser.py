@@ -1,6 +1,6 @@
 """Browser-test fixtures: Debian's Chromium driven by Playwright against pytest-django's live server.
 
-Import the fixtures into a test module (``from tests.browser import browser, page_for  # noqa: F401``).
+tests/conftest.py imports the fixtures, so any test can ask for ``page_for``.
 Chromium is the system's (/usr/bin/chromium, installed by .ci/install-chromium); Playwright never
 downloads a browser of its own. A missing Chromium skips locally and fails under CI.
 """

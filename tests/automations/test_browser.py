@@ -10,7 +10,7 @@ import pytest
 from automations.models import AutomationRule
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution
-from tests.browser import PHONE, browser, page_for, screenshot  # noqa: F401
+from tests.browser import PHONE, screenshot
 from tests.factories import make_rule
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
