@@ -47,6 +47,7 @@ from governance.portal import can_edit, portal_view, require_editor
 from governance.selectors import councils_for_tenant
 
 EXECUTIONS_PER_PAGE = 20
+RECOMMENDATIONS_SHOWN = 8
 SAMPLE_CONTEXT = {"store_status": "active", "product_count": 2}
 EVENT_TYPES = (
     "product_added",
@@ -127,7 +128,9 @@ def _recommend(tenant: Tenant) -> list[Any]:
     except ImportError:  # TEMP until the recommendations branch lands
         return []
 
-    return recommend(tenant, {})
+    from executions.selectors import tenant_latest_metrics
+
+    return recommend(tenant, tenant_latest_metrics(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
 
 
 # --- builder -------------------------------------------------------------------------------------
@@ -215,10 +218,6 @@ def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
 
     council_id = data.get("assigned_council_id")
     council = councils_for_tenant(tenant.pk).filter(pk=council_id).first() if council_id else None
-    errors = validate_rule_definition({**data, "name": data.get("name") or "Untitled"})
-    ready = {key for key in errors if key.startswith(("trigger_type", "action_type"))}
-    if ready:
-        return {"summary": None, "has_conditions": bool(data.get("conditions"))}
     summary = summarize_rule(data, council_name=council.name if council else None)
     return {"summary": summary, "has_conditions": bool(data.get("conditions"))}
 
@@ -254,7 +253,7 @@ def builder_new(request: HttpRequest) -> HttpResponse:
     if wanted:
         for item in _recommend(tenant):
             recommendation = item.as_dict()
-            if recommendation.get("name") == wanted:
+            if wanted in (recommendation.get("key"), recommendation.get("name")):
                 state = state_from_data(recommendation.get("suggested_config") or {})
                 break
     return render(request, "automations/builder.html", _builder_context(request, tenant, state, None))
@@ -301,8 +300,8 @@ def _result_rows(results: list[Any]) -> list[dict[str, Any]]:
         else:
             label = json.dumps(condition)
         item["label"] = label
-        item["actual_text"] = json.dumps(item.get("actual"), default=str)
-        item["expected_text"] = json.dumps(item.get("expected"), default=str)
+        item["actual_text"] = json.dumps(item.get("actual_value"), default=str)
+        item["expected_text"] = json.dumps(item.get("expected_value"), default=str)
         rows.append(item)
     return rows
 

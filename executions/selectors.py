@@ -95,3 +95,14 @@ def execution_get_for_rule(rule: AutomationRule, execution_id: int) -> Automatio
     if execution is None:
         raise Http404("No such execution.")
     return execution
+
+
+def tenant_latest_metrics(tenant_id: str) -> dict[str, object]:
+    """The newest recorded value of each of the tenant's metrics (product_count, store_status, ...)."""
+    from executions.models import MetricSample
+
+    latest: dict[str, object] = {}
+    samples = MetricSample.objects.filter(tenant_id=tenant_id).order_by("metric", "-recorded_at", "-id")
+    for sample in samples.iterator():
+        latest.setdefault(sample.metric, sample.value)
+    return latest
