@@ -309,7 +309,7 @@ def validate_trigger_config(trigger_type: str, config: object) -> Errors:
     errors: Errors = {}
     if not _require_dict(errors, config, "trigger_config"):
         return errors
-    validator = TRIGGER_VALIDATORS.get(trigger_type)
+    validator = TRIGGER_VALIDATORS.get(trigger_type) if isinstance(trigger_type, str) else None
     if validator is None:
         return errors  # the trigger_type field reports its own error
     return validator(config, "trigger_config")  # type: ignore[arg-type]
@@ -579,7 +579,7 @@ def validate_action_config(action_type: str, config: object) -> Errors:
     errors: Errors = {}
     if not _require_dict(errors, config, "action_config"):
         return errors
-    validator = ACTION_CONFIG_VALIDATORS.get(action_type)
+    validator = ACTION_CONFIG_VALIDATORS.get(action_type) if isinstance(action_type, str) else None
     if validator is None:
         return errors
     return validator(config, "action_config")  # type: ignore[arg-type]

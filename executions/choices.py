@@ -53,3 +53,29 @@ def success_for_status(status: str) -> bool | None:
     if status in ENDED_STATUSES:
         return False
     return None
+
+
+class DeliveryStatus(models.TextChoices):
+    """Where one webhook delivery (an execution's command to one endpoint) stands."""
+
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+# A delivery in one of these may still be sent; the sweeper looks only at these.
+OPEN_DELIVERY_STATUSES = frozenset({DeliveryStatus.PENDING, DeliveryStatus.RETRYING})
+
+
+class AttemptOutcome(models.TextChoices):
+    """What one HTTP attempt of a delivery came to."""
+
+    IN_FLIGHT = "in_flight", "In flight"
+    SUCCEEDED = "succeeded", "Succeeded (2xx)"
+    RETRYABLE = "retryable", "Failed, will retry (timeout, connection error, 429, 5xx)"
+    FAILED = "failed", "Failed permanently (3xx, 4xx, refused destination)"
+    # The worker died (or lost its lease) before it recorded what the receiver answered.
+    UNKNOWN = "unknown", "Unknown (worker lost mid-request)"
+    # A 2xx for a delivery that already has its one recorded success: shown, never counted twice.
+    DUPLICATE = "duplicate", "Duplicate success (already delivered)"

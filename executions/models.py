@@ -184,3 +184,16 @@ class MetricSample(models.Model):
             number = self.value_number
             return int(number) if number.is_integer() else number
         return self.value_text
+
+
+# Webhook delivery models live beside their services; importing them here makes them executions models.
+from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "AutomationExecution",
+    "DeliveryAttempt",
+    "Event",
+    "MetricSample",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -138,6 +138,20 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Tenant used by AutomationWorker().event_listener.emit_event(...) when nothing names one.
 AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or None
 
+# --- Webhook delivery (executions/delivery; defaults and the rest in executions/delivery/conf.py) --------
+# Loopback, private, link-local and CGNAT destinations are refused unless this is on (self-hosted, tests).
+AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS = env_bool("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS", False)
+# Seconds the previous signing secret keeps signing after a rotation.
+AUTOMATIONS_WEBHOOK_SECRET_GRACE = int(os.environ.get("AUTOMATIONS_WEBHOOK_SECRET_GRACE", 24 * 3600))
+
+# --- Notification channels (executions/notifications/channels.py) ------------------------------------
+# {"push": "dotted.path.Backend", "sms": "dotted.path.Backend"}; unset channels log "not configured".
+AUTOMATIONS_NOTIFICATION_CHANNELS: dict[str, str] = {}
+# Email is the built-in channel; production.py picks the SMTP backend and host.
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "automations@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,174 @@
+"""Admin for webhook endpoints and deliveries: tenant-scoped, secrets shown once, actions call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
+from executions.delivery.services import (
+    delivery_redeliver,
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_rotate_secret,
+    endpoint_save_new,
+    endpoint_update,
+)
+
+
+def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:
+    return (
+        f"Signing secret for endpoint {endpoint.pk} ({endpoint.url}) {verb}: {secret} — "
+        "copy it now; it will not be shown again."
+    )
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Non-superusers see and pick only the tenants they belong to."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            from governance.selectors import tenants_for_user
+
+            kwargs["queryset"] = tenants_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    list_display = ("id", "url", "tenant", "action_type", "enabled", "disabled_reason", "created_at")
+    list_filter = ("enabled", "action_type")
+    search_fields = ("url", "description", "tenant__id", "tenant__name")
+    # The secrets are not editable fields, so no form ever renders them.
+    fields = ("tenant", "url", "action_type", "description", "enabled", "disabled_reason", "secret_status")
+    readonly_fields = ("disabled_reason", "secret_status")
+    actions = ("rotate_secret", "disable_endpoints", "enable_endpoints")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        return endpoints_for_user(request.user).select_related("tenant")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> tuple[str, ...]:
+        # An endpoint never moves between tenants: its deliveries and secret belong to this one.
+        return (*self.readonly_fields, "tenant") if obj is not None else self.readonly_fields
+
+    @admin.display(description="Signing secret")
+    def secret_status(self, obj: WebhookEndpoint) -> str:
+        if obj.pk is None:
+            return "Generated when you save; shown once."
+        if obj.secret_rotated_at is None:
+            return f"Set at creation ({obj.created_at:%Y-%m-%d %H:%M} UTC); never shown again."
+        text = f"Rotated {obj.secret_rotated_at:%Y-%m-%d %H:%M} UTC"
+        if obj.previous_secret_expires_at:
+            text += f"; the previous secret signs too until {obj.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC"
+        return text + "."
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        if change:
+            fields = ("url", "enabled", "action_type", "description")
+            endpoint_update(obj, {name: getattr(obj, name) for name in fields})
+            return
+        secret = endpoint_save_new(obj)
+        messages.warning(request, _secret_message(obj, secret, "created"))
+
+    @admin.action(description="Rotate signing secret (the old one stays valid for the grace period)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            secret = endpoint_rotate_secret(endpoint)
+            messages.warning(request, _secret_message(endpoint, secret, "rotated"))
+
+    @admin.action(description="Disable selected endpoints")
+    def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            endpoint_disable(endpoint, f"Disabled by {request.user.get_username()} in the admin.")
+        messages.success(request, f"Disabled {len(queryset)} endpoint(s).")
+
+    @admin.action(description="Enable selected endpoints")
+    def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            endpoint_enable(endpoint)
+        messages.success(request, f"Enabled {len(queryset)} endpoint(s).")
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "attempt_number",
+        "attempted_at",
+        "outcome",
+        "status_code",
+        "duration_ms",
+        "connected_address",
+        "error",
+        "response_excerpt",
+    )
+    readonly_fields = fields
+    ordering = ("attempt_number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "execution",
+        "endpoint",
+        "action_type",
+        "webhook_id",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+    )
+    list_filter = ("status", "action_type")
+    search_fields = ("webhook_id", "endpoint__url")
+    readonly_fields = (
+        "tenant",
+        "execution",
+        "endpoint",
+        "action_type",
+        "webhook_id",
+        "payload",
+        "status",
+        "attempt_count",
+        "round_attempt_count",
+        "next_attempt_at",
+        "claimed_at",
+        "last_status_code",
+        "last_error",
+        "completed_at",
+        "created_at",
+    )
+    fields = readonly_fields
+    inlines = (DeliveryAttemptInline,)
+    actions = ("redeliver",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        return deliveries_for_user(request.user).select_related("endpoint", "execution")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Redeliver selected failed deliveries (same webhook-id)")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        done = 0
+        for delivery in queryset.select_related("endpoint"):
+            try:
+                delivery_redeliver(delivery)
+            except ValidationError as exc:
+                messages.error(request, f"Delivery {delivery.pk}: {' '.join(exc.messages)}")
+                continue
+            done += 1
+        if done:
+            messages.success(request, f"{done} delivery(ies) scheduled for redelivery with the same webhook-id.")

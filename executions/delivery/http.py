@@ -1,0 +1,259 @@
+"""An HTTP client for webhooks that connects only to checked addresses and never follows redirects.
+
+``post_webhook`` parses the URL, resolves and checks every address (``addresses.resolve_destination``),
+then opens the TCP connection to a checked IP itself, so a DNS answer that changes between the check
+and the connect cannot redirect us (DNS rebinding). The request still carries the original ``Host``
+header, and for https the original name as SNI and for certificate verification. Timeouts bound the
+connect, each read, and the whole request; the response body is read up to a cap.
+
+It never raises for network trouble: every outcome is an ``HTTPResult`` for the caller to classify.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+
+from executions.delivery.addresses import (
+    DestinationRefused,
+    DestinationUnresolvable,
+    InvalidWebhookURL,
+    IPAddress,
+    WebhookURL,
+    parse_webhook_url,
+    resolve_destination,
+)
+
+
+class ErrorKind:
+    """Why no usable HTTP response came back. Retryable unless listed in PERMANENT_ERROR_KINDS."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    TLS = "tls"
+    PROTOCOL = "protocol"
+    UNRESOLVABLE = "unresolvable"
+    REFUSED_DESTINATION = "refused_destination"
+    INVALID_URL = "invalid_url"
+
+
+PERMANENT_ERROR_KINDS = frozenset({ErrorKind.REFUSED_DESTINATION, ErrorKind.INVALID_URL})
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Knobs of one request; ``executions.delivery.services`` fills them from settings."""
+
+    allow_private: bool = False
+    require_https: bool = False
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 30.0
+    max_response_bytes: int = 64 * 1024
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class HTTPResult:
+    """What one request came to: a status code and a capped body, or an error kind and message."""
+
+    status_code: int | None
+    duration_ms: float
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error_kind: str = ""
+    error: str = ""
+    connected_address: str = ""
+
+    @property
+    def header_retry_after(self) -> str | None:
+        return self.headers.get("retry-after")
+
+    @property
+    def header_location(self) -> str | None:
+        return self.headers.get("location")
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTPConnection for ``host`` whose socket goes to ``address``, a checked IP, without DNS."""
+
+    def __init__(self, host: str, port: int, *, address: IPAddress, connect_timeout: float) -> None:
+        super().__init__(host, port, timeout=connect_timeout)
+        self.pinned_address = address
+
+    def connect(self) -> None:
+        family = socket.AF_INET6 if address_is_ipv6(self.pinned_address) else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect((str(self.pinned_address), self.port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    """The https variant: TLS over the pinned socket, SNI and certificate checked against ``host``."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(
+        self, host: str, port: int, *, address: IPAddress, connect_timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, address=address, connect_timeout=connect_timeout)
+        self.ssl_context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self.ssl_context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def address_is_ipv6(address: IPAddress) -> bool:
+    return address.version == 6
+
+
+def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verification on, system trust store unless a CA bundle is configured."""
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def post_webhook(url: str, body: bytes, headers: dict[str, str], options: ClientOptions) -> HTTPResult:
+    """POST ``body`` to ``url`` under the SSRF policy; return what happened, never raise for the network.
+
+    1. Parse the URL strictly and resolve + check every address of its host.
+    2. Connect to the first checked address that accepts a connection (the next one on connection errors).
+    3. Send the request with the original Host header; read the status, headers and at most
+       ``max_response_bytes`` of body. A 3xx is returned as is: redirects are never followed.
+    """
+    started = time.monotonic()
+    try:
+        target = parse_webhook_url(url, require_https=options.require_https)
+        addresses = resolve_destination(target, allow_private=options.allow_private)
+    except InvalidWebhookURL as exc:
+        return _failure(started, ErrorKind.INVALID_URL, str(exc))
+    except DestinationRefused as exc:
+        return _failure(started, ErrorKind.REFUSED_DESTINATION, f"Destination refused: {exc}.")
+    except DestinationUnresolvable as exc:
+        return _failure(started, ErrorKind.UNRESOLVABLE, str(exc))
+    deadline = started + options.total_timeout
+    last_error: HTTPResult | None = None
+    for address in addresses:
+        connection = _connection(target, address, options)
+        try:
+            try:
+                connection.connect()
+            except (TimeoutError, OSError) as exc:
+                last_error = _failure(started, *_classify_exception(exc), address=address)
+                if time.monotonic() >= deadline:
+                    break
+                continue
+            return _exchange(connection, target, body, headers, options, started, deadline, address)
+        finally:
+            connection.close()
+    assert last_error is not None
+    return last_error
+
+
+def _connection(target: WebhookURL, address: IPAddress, options: ClientOptions) -> PinnedHTTPConnection:
+    if target.is_https:
+        return PinnedHTTPSConnection(
+            target.host,
+            target.port,
+            address=address,
+            connect_timeout=options.connect_timeout,
+            context=ssl_context(options.ca_bundle),
+        )
+    return PinnedHTTPConnection(target.host, target.port, address=address, connect_timeout=options.connect_timeout)
+
+
+def _exchange(
+    connection: PinnedHTTPConnection,
+    target: WebhookURL,
+    body: bytes,
+    headers: dict[str, str],
+    options: ClientOptions,
+    started: float,
+    deadline: float,
+    address: IPAddress,
+) -> HTTPResult:
+    """Send and read on an open connection; a watchdog closes the socket when the total deadline passes."""
+    sock = connection.sock
+    sock.settimeout(options.read_timeout)
+    expired = threading.Event()
+
+    def expire() -> None:
+        # TRICKY: a server dripping one byte per read never trips the per-read timeout; shutting the
+        # socket down from another thread ends the blocked read at the total deadline.
+        expired.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request("POST", target.target, body=body, headers=headers)
+        response = connection.getresponse()
+        content = _read_capped(response, options.max_response_bytes)
+        if expired.is_set():
+            # The watchdog's shutdown ends a read as a clean end of file; the body is incomplete.
+            raise TimeoutError("total timeout")
+        kept = {name: response.getheader(name) for name in ("retry-after", "location", "content-type")}
+        return HTTPResult(
+            status_code=response.status,
+            duration_ms=_elapsed_ms(started),
+            body=content,
+            headers={name: value for name, value in kept.items() if value is not None},
+            connected_address=str(address),
+        )
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            message = f"No complete response within the total timeout of {options.total_timeout:g} s."
+            return _failure(started, ErrorKind.TIMEOUT, message, address=address)
+        return _failure(started, *_classify_exception(exc), address=address)
+    finally:
+        watchdog.cancel()
+
+
+def _read_capped(response: http.client.HTTPResponse, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body; the rest is left unread (the connection is closed after)."""
+    chunks: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = response.read1(min(remaining, 16 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _classify_exception(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ErrorKind.TIMEOUT, f"Timed out: {exc or 'no answer in time'}."
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return ErrorKind.TLS, f"TLS error: {exc}."
+    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
+        return ErrorKind.PROTOCOL, f"Invalid HTTP response: {type(exc).__name__} {exc}."
+    return ErrorKind.CONNECTION, f"Connection failed: {type(exc).__name__} {exc}."
+
+
+def _failure(started: float, kind: str, message: str, *, address: IPAddress | None = None) -> HTTPResult:
+    return HTTPResult(
+        status_code=None,
+        duration_ms=_elapsed_ms(started),
+        error_kind=kind,
+        error=message,
+        connected_address=str(address) if address is not None else "",
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

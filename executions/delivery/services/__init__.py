@@ -1,0 +1,57 @@
+"""Everything that changes endpoints and deliveries. Import from here; the modules are an implementation detail.
+
+- ``endpoints``: ``endpoint_create`` (returns the secret, once), ``endpoint_update``, ``endpoint_rotate_secret``,
+  ``endpoint_disable``, ``endpoint_enable``.
+- ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send`` (claim, sign,
+  POST, record, schedule), ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
+"""
+
+from executions.delivery.policy import classify, parse_retry_after, retry_delay
+from executions.delivery.services.deliveries import (
+    DeliveryOutcome,
+    SweepCounts,
+    claim_lease,
+    client_options,
+    deliveries_create_for_execution,
+    delivery_body,
+    delivery_create,
+    delivery_redeliver,
+    delivery_send,
+    send_due_deliveries,
+    webhook_id_for_execution,
+    webhook_payload,
+)
+from executions.delivery.services.endpoints import (
+    CreatedEndpoint,
+    endpoint_create,
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_rotate_secret,
+    endpoint_save_new,
+    endpoint_update,
+)
+
+__all__ = [
+    "CreatedEndpoint",
+    "DeliveryOutcome",
+    "SweepCounts",
+    "claim_lease",
+    "classify",
+    "client_options",
+    "deliveries_create_for_execution",
+    "delivery_body",
+    "delivery_create",
+    "delivery_redeliver",
+    "delivery_send",
+    "endpoint_create",
+    "endpoint_disable",
+    "endpoint_enable",
+    "endpoint_rotate_secret",
+    "endpoint_save_new",
+    "endpoint_update",
+    "parse_retry_after",
+    "retry_delay",
+    "send_due_deliveries",
+    "webhook_id_for_execution",
+    "webhook_payload",
+]

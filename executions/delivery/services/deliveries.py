@@ -1,0 +1,417 @@
+"""Services for deliveries: create, send (claim, sign, POST, record, schedule), sweep, redeliver.
+
+Delivery promise: at least once, never silently twice. A delivery is sent only by whoever claims it with
+a guarded UPDATE; the claim pushes ``next_attempt_at`` forward by a lease, so if the worker dies
+mid-request the sweeper sends it again once the lease has run out, with the same ``webhook-id``. At most
+one attempt row is ever recorded as the success (a partial unique constraint); a second 2xx is recorded
+visibly as a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
+from executions.delivery.conf import setting
+from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
+from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from executions.delivery.policy import Classification, classify, retry_delay
+from executions.delivery.selectors import deliveries_due
+from executions.delivery.services.endpoints import endpoint_disable
+from executions.delivery.signing import webhook_headers
+
+if TYPE_CHECKING:
+    from executions.models import AutomationExecution
+
+logger = logging.getLogger(__name__)
+
+OPEN = sorted(OPEN_DELIVERY_STATUSES)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """Where a delivery stands after ``delivery_send``; ``attempted`` says whether this call sent it."""
+
+    delivery_id: int
+    execution_id: int
+    status: str  # a DeliveryStatus
+    attempted: bool
+    next_attempt_at: dt.datetime | None = None
+    status_code: int | None = None
+    error: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == DeliveryStatus.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        """Failed for good: attempts ran out, or the receiver refused in a way retrying cannot fix."""
+        return self.status == DeliveryStatus.FAILED
+
+    @property
+    def retrying(self) -> bool:
+        return self.status in OPEN_DELIVERY_STATUSES
+
+    @property
+    def execution_status(self) -> str:
+        """The execution status this outcome maps to: succeeded, failed, or retrying while open."""
+        if self.succeeded:
+            return ExecutionStatus.SUCCEEDED
+        if self.failed:
+            return ExecutionStatus.FAILED
+        return ExecutionStatus.RETRYING
+
+
+@dataclass
+class SweepCounts:
+    """What one sweep did; ``errors`` counts deliveries whose send raised (logged with their id)."""
+
+    due: int = 0
+    attempted: int = 0
+    succeeded: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+
+# --- Creating deliveries ------------------------------------------------------------------------
+
+
+def webhook_id_for_execution(execution_id: int) -> str:
+    """The ``webhook-id`` of an execution's command: stable across retries, redeliveries and endpoints."""
+    return f"execution_{execution_id}"
+
+
+def webhook_payload(execution: AutomationExecution, action_type: str, command: dict[str, Any]) -> dict[str, Any]:
+    """The Standard Webhooks envelope: ``type``, ``timestamp`` and ``data`` (the action's command)."""
+    return {
+        "type": f"automation.action.{action_type}",
+        "timestamp": execution.triggered_at.isoformat(),
+        "data": {
+            "execution_id": execution.pk,
+            "rule_id": execution.automation_rule_id,
+            "tenant_id": execution.tenant_id,
+            "action_type": action_type,
+            "command": command,
+        },
+    }
+
+
+def delivery_create(
+    execution: AutomationExecution,
+    endpoint: WebhookEndpoint,
+    payload: dict[str, Any],
+    *,
+    action_type: str = "",
+    webhook_id: str | None = None,
+) -> WebhookDelivery:
+    """The delivery of ``payload`` for (execution, endpoint), created due now or, if it exists, as it is."""
+    if endpoint.tenant_id != execution.tenant_id:
+        raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
+    delivery, _ = WebhookDelivery.objects.get_or_create(
+        execution=execution,
+        endpoint=endpoint,
+        defaults={
+            "tenant_id": execution.tenant_id,
+            "action_type": action_type,
+            "webhook_id": webhook_id or webhook_id_for_execution(execution.pk),
+            "payload": payload,
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    return delivery
+
+
+def deliveries_create_for_execution(
+    execution: AutomationExecution, action_type: str, payload: dict[str, Any]
+) -> list[WebhookDelivery]:
+    """One delivery per enabled endpoint of the tenant for ``action_type`` (or for all actions)."""
+    endpoints = WebhookEndpoint.objects.filter(tenant_id=execution.tenant_id, enabled=True).filter(
+        Q(action_type__isnull=True) | Q(action_type=action_type)
+    )
+    return [
+        delivery_create(execution, endpoint, payload, action_type=action_type) for endpoint in endpoints.order_by("id")
+    ]
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> DeliveryOutcome:
+    """Send a due delivery once, record the attempt and schedule what follows; return where it stands.
+
+    1. Claim it: a guarded UPDATE that succeeds only while it is open and due, pushing ``next_attempt_at``
+       forward by the lease. Whoever does not get the claim sends nothing (``attempted`` is False).
+    2. Record an in-flight attempt row (and mark one left in flight by a dead worker as unknown).
+    3. POST the JSON body, signed with the endpoint's current secrets, through the SSRF-safe client.
+    4. Classify: 2xx succeeded; timeout, connection error, 429, 5xx retry after a backoff with full jitter
+       (never before Retry-After) until the schedule runs out; 3xx and other 4xx fail at once; 410 also
+       disables the endpoint.
+    Raises ``WebhookDelivery.DoesNotExist`` if there is no such delivery.
+    """
+    now = now or timezone.now()
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+        return _outcome(delivery, attempted=False)
+    endpoint = delivery.endpoint
+    if endpoint is None or not endpoint.enabled:
+        reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
+        return _fail_without_attempt(delivery, reason, now)
+    claimed = _claim(delivery, now)
+    if claimed is None:
+        return _outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=False)
+    delivery, attempt, token = claimed
+
+    body = delivery_body(delivery.payload)
+    headers = {
+        **webhook_headers(endpoint.signing_secrets(now), delivery.webhook_id, body),
+        "Content-Type": "application/json",
+        "User-Agent": setting("AUTOMATIONS_WEBHOOK_USER_AGENT"),
+    }
+    result = post_webhook(endpoint.url, body, headers, client_options())
+    verdict = classify(result)
+    return _finish(delivery, attempt, token, endpoint, result, verdict, now)
+
+
+def delivery_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed): compact JSON with sorted keys, the same on every attempt."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def client_options() -> ClientOptions:
+    return ClientOptions(
+        allow_private=setting("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
+        require_https=setting("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS"),
+        connect_timeout=float(setting("AUTOMATIONS_WEBHOOK_CONNECT_TIMEOUT")),
+        read_timeout=float(setting("AUTOMATIONS_WEBHOOK_READ_TIMEOUT")),
+        total_timeout=float(setting("AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT")),
+        max_response_bytes=int(setting("AUTOMATIONS_WEBHOOK_MAX_RESPONSE_BYTES")),
+        ca_bundle=setting("AUTOMATIONS_WEBHOOK_CA_BUNDLE"),
+    )
+
+
+def claim_lease() -> dt.timedelta:
+    """How long a claim keeps a delivery; it must outlast the slowest request, or two could overlap."""
+    lease = float(setting("AUTOMATIONS_WEBHOOK_CLAIM_LEASE"))
+    total = float(setting("AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT"))
+    slowest = total + float(setting("AUTOMATIONS_WEBHOOK_CONNECT_TIMEOUT"))
+    if lease <= slowest:
+        raise ImproperlyConfigured(
+            f"AUTOMATIONS_WEBHOOK_CLAIM_LEASE ({lease:g} s) must exceed the total plus connect timeout ({slowest:g} s)."
+        )
+    return dt.timedelta(seconds=lease)
+
+
+def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery, DeliveryAttempt, str] | None:
+    """Take the delivery for one attempt, or None if someone else has it or it is no longer due."""
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        # TRICKY: the filter is the lock. Of any number of workers running this at once, exactly one
+        # updates the row; the others see next_attempt_at already in the future and update nothing.
+        claimed = WebhookDelivery.objects.filter(pk=delivery.pk, status__in=OPEN, next_attempt_at__lte=now).update(
+            next_attempt_at=now + claim_lease(),
+            claim_token=token,
+            claimed_at=now,
+            attempt_count=F("attempt_count") + 1,
+            round_attempt_count=F("round_attempt_count") + 1,
+            updated_at=now,
+        )
+        if claimed != 1:
+            return None
+        # An attempt still in flight here was left by a worker that died or outlived its lease.
+        delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
+            outcome=AttemptOutcome.UNKNOWN,
+            error="The worker was lost before it recorded the response; sent again with the same webhook-id.",
+            finished_at=now,
+        )
+        delivery.refresh_from_db()
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempt_number=delivery.attempt_count,
+            attempted_at=timezone.now(),
+            url=delivery.endpoint.url if delivery.endpoint else "",
+        )
+    return delivery, attempt, token
+
+
+def _finish(
+    delivery: WebhookDelivery,
+    attempt: DeliveryAttempt,
+    token: str,
+    endpoint: WebhookEndpoint,
+    result: HTTPResult,
+    verdict: Classification,
+    now: dt.datetime,
+) -> DeliveryOutcome:
+    """Record the attempt and move the delivery on, unless another worker has claimed it meanwhile."""
+    finished = timezone.now()
+    excerpt_chars = int(setting("AUTOMATIONS_WEBHOOK_RESPONSE_EXCERPT_CHARS"))
+    attempt_fields = {
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "connected_address": result.connected_address,
+        "response_excerpt": result.body.decode("utf-8", errors="replace")[:excerpt_chars],
+        "error": verdict.error,
+        "finished_at": finished,
+    }
+    attempts = DeliveryAttempt.objects.filter(pk=attempt.pk)
+    if verdict.outcome == AttemptOutcome.SUCCEEDED:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    attempts.update(outcome=AttemptOutcome.SUCCEEDED, **attempt_fields)
+            except IntegrityError:
+                # Another attempt of this delivery is already the recorded success: the receiver got it
+                # twice (same webhook-id, so it can tell), and we say so instead of counting it again.
+                attempts.update(outcome=AttemptOutcome.DUPLICATE, **attempt_fields)
+            # A success ends the delivery whoever holds the claim: the receiver has it.
+            WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SUCCEEDED).update(
+                status=DeliveryStatus.SUCCEEDED,
+                next_attempt_at=None,
+                claim_token="",
+                last_status_code=result.status_code,
+                last_error="",
+                completed_at=finished,
+                updated_at=finished,
+            )
+        return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+
+    attempts.update(outcome=verdict.outcome, **attempt_fields)
+    update: dict[str, Any] = {
+        "claim_token": "",
+        "last_status_code": result.status_code,
+        "last_error": verdict.error,
+        "updated_at": finished,
+    }
+    delay = None
+    if verdict.outcome == AttemptOutcome.RETRYABLE:
+        delay = retry_delay(delivery.round_attempt_count, retry_after=verdict.retry_after)
+    if delay is not None:
+        update.update(status=DeliveryStatus.RETRYING, next_attempt_at=now + delay)
+    else:
+        if verdict.outcome == AttemptOutcome.RETRYABLE:
+            update["last_error"] = f"{verdict.error} (gave up after {delivery.round_attempt_count} attempts)"
+        update.update(status=DeliveryStatus.FAILED, next_attempt_at=None, completed_at=finished)
+    moved = WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token, status__in=OPEN).update(**update)
+    if not moved:
+        logger.warning("delivery %s: claim lost before attempt %s finished", delivery.pk, attempt.attempt_number)
+    if verdict.disable_endpoint:
+        endpoint_disable(endpoint, f"The receiver answered 410 Gone on {finished:%Y-%m-%d %H:%M} UTC.", now=finished)
+    return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+
+
+def _fail_without_attempt(delivery: WebhookDelivery, reason: str, now: dt.datetime) -> DeliveryOutcome:
+    WebhookDelivery.objects.filter(pk=delivery.pk, status__in=OPEN, next_attempt_at__lte=now).update(
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        last_error=reason,
+        completed_at=now,
+        updated_at=now,
+    )
+    return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=False)
+
+
+def _disabled_message(endpoint: WebhookEndpoint) -> str:
+    reason = f": {endpoint.disabled_reason}" if endpoint.disabled_reason else ""
+    return f"The endpoint is disabled{reason}"
+
+
+def _outcome(delivery: WebhookDelivery, *, attempted: bool) -> DeliveryOutcome:
+    return DeliveryOutcome(
+        delivery_id=delivery.pk,
+        execution_id=delivery.execution_id,
+        status=delivery.status,
+        attempted=attempted,
+        next_attempt_at=delivery.next_attempt_at,
+        status_code=delivery.last_status_code,
+        error=delivery.last_error,
+    )
+
+
+# --- Sweeping and redelivery --------------------------------------------------------------------
+
+
+def send_due_deliveries(
+    now: dt.datetime | None = None,
+    *,
+    limit: int = 100,
+    on_outcome: Callable[[DeliveryOutcome], None] | None = None,
+) -> SweepCounts:
+    """Send every delivery due at ``now`` (up to ``limit``), one by one; return counts.
+
+    Due deliveries include retries whose time has come and claims whose lease ran out (a worker died
+    mid-request). ``on_outcome`` is called after each attempt, e.g. to move the execution's status.
+    """
+    now = now or timezone.now()
+    counts = SweepCounts()
+    for delivery_id in deliveries_due(now, limit=limit):
+        counts.due += 1
+        try:
+            outcome = delivery_send(delivery_id, now=now)
+            if outcome.attempted and on_outcome is not None:
+                on_outcome(outcome)
+        except Exception:  # a sweep survives one bad row; the id is in the log
+            logger.exception("delivery %s: send failed in the sweep", delivery_id)
+            counts.errors += 1
+            continue
+        if not outcome.attempted:
+            counts.skipped += 1
+            continue
+        counts.attempted += 1
+        if outcome.succeeded:
+            counts.succeeded += 1
+        elif outcome.failed:
+            counts.failed += 1
+        else:
+            counts.retrying += 1
+    return counts
+
+
+def delivery_redeliver(delivery: WebhookDelivery, *, now: dt.datetime | None = None) -> WebhookDelivery:
+    """Make a failed delivery due again with a fresh retry schedule and the same ``webhook-id``.
+
+    New attempts are numbered on from the old ones. The delivery is sent by the sweeper, or at once
+    (after commit) through AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY when that names a callable.
+    """
+    now = now or timezone.now()
+    endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()  # fresh: enabled may have changed
+    if endpoint is None:
+        raise ValidationError({"endpoint": "The endpoint was deleted; this delivery cannot be sent again."})
+    if not endpoint.enabled:
+        raise ValidationError({"endpoint": f"{_disabled_message(endpoint)}. Enable it before redelivering."})
+    moved = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=now,
+        round_attempt_count=0,
+        claim_token="",
+        last_error="",
+        completed_at=None,
+        updated_at=now,
+    )
+    delivery.refresh_from_db()
+    if not moved:
+        raise ValidationError({"status": f"Only a failed delivery can be redelivered; this one is {delivery.status}."})
+    _enqueue_on_commit(delivery.pk)
+    return delivery
+
+
+def _enqueue_on_commit(delivery_id: int) -> None:
+    path = setting("AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY")
+    if not path:
+        return
+    enqueue = import_string(path) if isinstance(path, str) else path
+    transaction.on_commit(lambda: enqueue(delivery_id))

@@ -1,0 +1,1 @@
+"""Notifications: channel backends (``channels``) that the pipeline's notify_users sends through."""

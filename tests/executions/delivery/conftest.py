@@ -1,0 +1,46 @@
+"""Fixtures for delivery tests: a real HTTP sink, an execution, and an endpoint pointing at the sink."""
+
+from __future__ import annotations
+
+import pytest
+
+from executions.choices import TriggerSource
+from executions.delivery.services import endpoint_create
+from executions.models import AutomationExecution
+from tests.executions.delivery.sink import Sink
+
+
+@pytest.fixture
+def sink():
+    server = Sink().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def other_sink():
+    server = Sink().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def loopback_allowed(settings):
+    """Only tests that deliver to the local sink turn this on; the default refuses loopback."""
+    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    return settings
+
+
+@pytest.fixture
+def execution(rule):
+    return make_execution(rule)
+
+
+def make_execution(rule, **overrides) -> AutomationExecution:
+    data = {"automation_rule": rule, "tenant": rule.tenant, "trigger_source": TriggerSource.EVENT, **overrides}
+    return AutomationExecution.objects.create(**data)
+
+
+@pytest.fixture
+def endpoint_with_secret(tenant, sink, loopback_allowed):
+    return endpoint_create(tenant, sink.url(), description="test sink")
