@@ -12,4 +12,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/tenant", tenant_switch, name="tenant-switch"),
     path("portal/", include("automations.urls")),
+    path("portal/", include("executions.urls")),
 ]
