@@ -38,8 +38,10 @@ from automations.forms import (
     state_from_post,
 )
 from automations.models import AutomationRule
+from automations.recommendations import recommend
 from automations.selectors import rule_counts_for_tenant, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
+from automations.summaries import summarize_rule
 from automations.validators import Errors, validate_rule_definition
 from governance.choices import Weekday
 from governance.models import Tenant
@@ -123,11 +125,6 @@ def recommendations(request: HttpRequest) -> HttpResponse:
 
 
 def _recommend(tenant: Tenant) -> list[Any]:
-    try:
-        from automations.recommendations import recommend
-    except ImportError:  # TEMP until the recommendations branch lands
-        return []
-
     from executions.selectors import tenant_latest_metrics
 
     return recommend(tenant, tenant_latest_metrics(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
@@ -211,11 +208,6 @@ def _builder_context(
 
 def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
     """The summary panel's context: the same summary service the API uses, on the unsaved body."""
-    try:
-        from automations.summaries import summarize_rule
-    except ImportError:  # TEMP until the summaries branch lands
-        return {"summary": None, "summary_unavailable": "Summary service not merged yet."}
-
     council_id = data.get("assigned_council_id")
     council = councils_for_tenant(tenant.pk).filter(pk=council_id).first() if council_id else None
     summary = summarize_rule(data, council_name=council.name if council else None)

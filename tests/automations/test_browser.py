@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from automations.models import AutomationRule
 from executions.choices import ExecutionStatus, TriggerSource
@@ -62,6 +63,11 @@ def test_builder_guide_steps_create_a_threshold_rule(page_for, owner, tenant):
     assert page.locator("[data-panel=send_notification]").is_visible()
     page.locator("[data-panel=send_notification] input[value=owner]").check()
     page.locator("#f-a_send_notification__message").fill("Low product count")
+    # 5. Verify plain English summary updates
+    expect(page.locator("[data-summary]")).to_have_text(
+        "When product count drops below 3 in an active store, send a notification to the owner saying 'Low product count'."
+    )
+    expect(page.locator("[data-summary-conditions]")).to_have_text("Store is active")
     # 6. Click "Test Conditions": each condition's result with actual and expected
     page.locator("#f-sample_context").fill('{"store_status": "active", "product_count": 2}')
     page.get_by_role("button", name="Test Conditions").click()
@@ -232,3 +238,66 @@ def test_delete_asks_first(page_for, owner, rule):
     page.wait_for_url(re.compile(r"/portal/automations$"))
     assert AutomationRule.all_objects.get(pk=rule.pk).deleted_at is not None
     assert page.locator(".rule-card").count() == 0
+
+
+def test_summary_panel_follows_the_form_as_you_type(page_for, owner, tenant):
+    page = page_for(owner)
+    page.goto("/portal/automations/builder/new")
+    summary = page.locator("[data-summary]")
+    expect(summary).to_have_text("When an event occurs, send a notification.")
+    page.locator("label[for=trigger-schedule]").click()
+    page.get_by_label("Pattern").select_option("weekly")
+    page.locator("#f-t_day").select_option("monday")
+    page.locator("#f-t_time").fill("09:00")
+    expect(summary).to_have_text("Every Monday at 09:00 (UTC), send a notification.")
+    page.locator("label[for=trigger-event]").click()
+    page.get_by_label("Event Type").fill("product_added")
+    expect(summary).to_have_text("When a product is added, send a notification.")
+    page.get_by_label("Event Type").fill("customer_signup")
+    expect(summary).to_have_text("When a customer signs up, send a notification.")
+    page.locator("[data-panel=send_notification] input[value=owner]").check()
+    page.locator("#f-a_send_notification__message").fill("Welcome!")
+    expect(summary).to_have_text("When a customer signs up, send a notification to the owner saying 'Welcome!'")
+    page.get_by_label("Risk Level").select_option("critical")
+    expect(summary).to_contain_text("after approval by")
+    expect(page.locator("[data-summary-governance]")).to_contain_text("approval")
+    screenshot(page, "builder-live-summary")
+    # nothing was saved by typing
+    assert AutomationRule.objects.filter(tenant=tenant).count() == 0
+
+
+def test_recommendations_modal_and_create_from_one(page_for, owner, tenant, rule):
+    from automations.recommendations import recommend
+
+    expected = [item.as_dict() for item in recommend(tenant, {}, limit=8)]
+    page = page_for(owner)
+    page.goto("/portal/automations")
+    page.get_by_role("button", name="Recommendations").click()
+    dialog = page.get_by_role("dialog", name="Recommended Automations")
+    expect(dialog).to_be_visible()
+    cards = dialog.locator("[data-recommendation]")
+    expect(cards).to_have_count(len(expected))
+    first = cards.first
+    assert first.get_attribute("data-recommendation") == expected[0]["name"]
+    expect(first.locator("[data-match]")).to_have_text(f"{expected[0]['relevance_score'] * 100:.0f}% match")
+    expect(first).to_contain_text(expected[0]["reasoning"])
+    expect(first.locator(".badge.blue")).to_have_text(expected[0]["category"])
+    # the tenant already runs a Low Product Alert, so it is not recommended again
+    assert dialog.locator("[data-recommendation='Low Product Alert']").count() == 0
+    screenshot(page, "recommendations-modal")
+    # Create opens the builder pre-filled with the suggestion
+    chosen = next(item for item in expected if item["key"] == "new_product_announcement")
+    dialog.get_by_role("link", name=f"Create {chosen['name']}").click()
+    page.wait_for_url(re.compile(r"/builder/new\?recommendation=new_product_announcement"))
+    assert page.get_by_label("Name", exact=True).input_value() == chosen["name"]
+    assert page.locator("#trigger-event").is_checked()
+    assert page.get_by_label("Event Type").input_value() == "product_added"
+    assert page.get_by_label("Action Type").input_value() == "generate_campaign"
+    panel = page.locator("[data-panel=generate_campaign]")
+    assert panel.locator("input[value=email]").is_checked() and panel.locator("input[value=social]").is_checked()
+    page.get_by_role("button", name="Save Automation").click()
+    page.wait_for_url(re.compile(r"/portal/automations$"))
+    created = AutomationRule.objects.get(tenant=tenant, name=chosen["name"])
+    config = chosen["suggested_config"]
+    assert (created.trigger_type, created.trigger_config) == (config["trigger_type"], config["trigger_config"])
+    assert (created.action_type, created.action_config) == (config["action_type"], config["action_config"])

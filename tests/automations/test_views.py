@@ -259,3 +259,33 @@ def test_a_tenant_removed_from_the_user_falls_back_to_another(client, tenant, ot
     Membership.objects.filter(user=owner, tenant=other_tenant).delete()
     html = client.get("/portal/automations").content.decode()
     assert "Test Shop" in html
+
+
+def test_summary_fragment_uses_the_summary_service(owner_client, tenant):
+    post = {**VALID_POST}
+    response = owner_client.post("/portal/automations/builder/summary", post, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert "When product count drops below 3 in an active store" in html
+    half_typed = owner_client.post("/portal/automations/builder/summary", {"trigger_type": "event"})
+    assert half_typed.status_code == 200
+    assert AutomationRule.objects.count() == 0
+
+
+def test_summary_fragment_needs_csrf(owner, tenant):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post("/portal/automations/builder/summary", VALID_POST).status_code == 403
+
+
+def test_builder_prefilled_from_a_recommendation(owner_client, tenant):
+    html = owner_client.get("/portal/automations/builder/new?recommendation=new_product_announcement").content.decode()
+    assert 'value="New Product Announcement"' in html
+    assert 'id="trigger-event" value="event" checked' in html
+    unknown = owner_client.get("/portal/automations/builder/new?recommendation=nope").content.decode()
+    assert 'id="f-name" name="name" value=""' in unknown
+
+
+def test_recommendations_fragment_lists_match_and_reasoning(owner_client, tenant):
+    html = owner_client.get("/portal/automations/recommendations").content.decode()
+    assert "% match" in html and "Why:" in html and "?recommendation=" in html
