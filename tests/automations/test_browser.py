@@ -65,7 +65,8 @@ def test_builder_guide_steps_create_a_threshold_rule(page_for, owner, tenant):
     page.locator("#f-a_send_notification__message").fill("Low product count")
     # 5. Verify plain English summary updates
     expect(page.locator("[data-summary]")).to_have_text(
-        "When product count drops below 3 in an active store, send a notification to the owner saying 'Low product count'."
+        "When product count drops below 3 in an active store, "
+        "send a notification to the owner saying 'Low product count'."
     )
     expect(page.locator("[data-summary-conditions]")).to_have_text("Store is active")
     # 6. Click "Test Conditions": each condition's result with actual and expected
