@@ -99,7 +99,14 @@ def test_builder_shows_errors_in_place_and_keeps_the_input(page_for, owner, tena
     page = page_for(owner)
     page.goto("/portal/automations/builder/new")
     page.get_by_label("Name", exact=True).fill("Broken")
-    page.locator("label[for=trigger-schedule]").click()
+    # the trigger tabs work from the keyboard: arrow keys move between them
+    page.locator("#trigger-event").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#trigger-schedule").is_checked()
+    expect(page.locator("[data-panel=schedule]")).to_be_visible()
+    expect(page.locator("[data-panel=event]")).to_be_hidden()
+    outline = page.evaluate("getComputedStyle(document.querySelector('label[for=trigger-schedule]')).outlineStyle")
+    assert outline == "solid"  # visible focus
     page.get_by_label("Pattern").select_option("weekly")
     page.locator("#f-t_time").fill("")
     page.locator("#f-t_timezone").fill("Mars/Base")
@@ -246,7 +253,14 @@ def test_summary_panel_follows_the_form_as_you_type(page_for, owner, tenant):
     page.goto("/portal/automations/builder/new")
     summary = page.locator("[data-summary]")
     expect(summary).to_have_text("When an event occurs, send a notification.")
-    page.locator("label[for=trigger-schedule]").click()
+    # the trigger tabs work from the keyboard: arrow keys move between them
+    page.locator("#trigger-event").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#trigger-schedule").is_checked()
+    expect(page.locator("[data-panel=schedule]")).to_be_visible()
+    expect(page.locator("[data-panel=event]")).to_be_hidden()
+    outline = page.evaluate("getComputedStyle(document.querySelector('label[for=trigger-schedule]')).outlineStyle")
+    assert outline == "solid"  # visible focus
     page.get_by_label("Pattern").select_option("weekly")
     page.locator("#f-t_day").select_option("monday")
     page.locator("#f-t_time").fill("09:00")
