@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.validators import (
     errors_by_field,
     validate_action_config,
@@ -19,7 +20,6 @@ from automations.validators import (
 )
 
 if TYPE_CHECKING:
-    from automations.conditions import ConditionResult
     from governance.decisions import ApprovalDecision
 
 # The fields that make up a rule's definition: editing any of them makes a new version.
@@ -192,14 +192,10 @@ class AutomationRule(models.Model):
 
     def evaluate_conditions(self, context: dict[str, Any]) -> bool:
         """True when every condition holds for ``context`` (an empty list always holds)."""
-        from automations.conditions import compiled_conditions_for_rule
-
         return compiled_conditions_for_rule(self).matches(context)
 
     def evaluate_conditions_detailed(self, context: dict[str, Any]) -> list[ConditionResult]:
         """One result per top-level condition: condition, passed, actual and expected value, reason."""
-        from automations.conditions import compiled_conditions_for_rule
-
         return compiled_conditions_for_rule(self).explain(context)
 
     def approval_decision(self, context: dict[str, Any]) -> ApprovalDecision:

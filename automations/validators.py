@@ -42,6 +42,8 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A quantified group that itself contains a quantifier, e.g. (a+)+ : the classic catastrophic
 # backtracking shape. Such patterns are refused because Python's re has no time limit.
 NESTED_QUANTIFIER_RE = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]")
+# A repeated group with alternatives, e.g. (a|aa)*: overlapping alternatives backtrack exponentially too.
+REPEATED_ALTERNATION_RE = re.compile(r"\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]")
 
 MAX_CONDITIONS = 50
 MAX_GROUP_DEPTH = 5
@@ -373,8 +375,15 @@ def _validate_pattern(errors: Errors, value: object, path: str) -> None:
     if len(value) > MAX_PATTERN_LENGTH:
         _add(errors, path, f"must be at most {MAX_PATTERN_LENGTH} characters")
         return
-    if NESTED_QUANTIFIER_RE.search(value):
-        _add(errors, path, "nested repetition such as (a+)+ can take forever to match; simplify the pattern")
+    if NESTED_QUANTIFIER_RE.search(value) or REPEATED_ALTERNATION_RE.search(value):
+        _add(
+            errors,
+            path,
+            (
+                "repetition of a group that repeats or has alternatives, such as (a+)+ or (a|aa)*, "
+                "can take forever to match; simplify it (a character class such as [ab]+ is fine)"
+            ),
+        )
         return
     try:
         re.compile(value)

@@ -1,0 +1,136 @@
+"""Compile a rule's conditions once per rule version.
+
+Two levels: the compiled object is kept on the rule instance (the hot path: one attribute read and
+two identity/equality checks), and the time-zone-free plan is kept in a bounded module-level LRU
+keyed by ``(rule.pk, rule.version)``, so the next instance of the same rule version (each task loads
+the rule afresh) does not compile again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Final
+
+from django.core.exceptions import ObjectDoesNotExist
+
+from automations.conditions.evaluator import CompiledConditions, Plan, compile_plan
+from automations.conditions.values import ZoneSource
+
+if TYPE_CHECKING:
+    from automations.models import AutomationRule
+
+MAX_CACHED_VERSIONS: Final = 4096
+INSTANCE_ATTRIBUTE: Final = "_compiled_conditions"
+
+_plans: OrderedDict[tuple[Any, int], tuple[str, Plan]] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+class _InstanceCache:
+    """What ``compiled_conditions_for_rule`` keeps on a rule instance."""
+
+    __slots__ = ("compiled", "source", "version")
+
+    def __init__(self, source: object, version: object, compiled: CompiledConditions | None) -> None:
+        self.source = source
+        self.version = version
+        self.compiled = compiled
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # Closures cannot be pickled: a pickled or deep-copied rule simply compiles again.
+        return (_InstanceCache.empty, ())
+
+    @classmethod
+    def empty(cls) -> _InstanceCache:
+        return cls(object(), None, None)
+
+
+def compiled_conditions_for_rule(rule: AutomationRule) -> CompiledConditions:
+    """The rule's conditions, compiled once per version (and again if ``rule.conditions`` is replaced)."""
+    try:
+        cached = rule._compiled_conditions  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    else:
+        if cached.source is rule.conditions and cached.version == rule.version:
+            return cached.compiled
+    return _compile_for_rule(rule)
+
+
+def _fingerprint(conditions: object) -> str | None:
+    """Canonical JSON, so 1, 1.0 and true are different definitions; None when not serialisable."""
+    try:
+        return json.dumps(conditions, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _cached_plan(key: tuple[Any, int] | None, fingerprint: str | None, conditions: object) -> Plan:
+    if key is not None and fingerprint is not None:
+        with _plans_lock:
+            entry = _plans.get(key)
+            if entry is not None and entry[0] == fingerprint:
+                _plans.move_to_end(key)
+                return entry[1]
+    plan = compile_plan(conditions)
+    if key is not None and fingerprint is not None:
+        with _plans_lock:
+            _plans[key] = (fingerprint, plan)
+            _plans.move_to_end(key)
+            while len(_plans) > MAX_CACHED_VERSIONS:
+                _plans.popitem(last=False)
+    return plan
+
+
+def _compile_for_rule(rule: AutomationRule) -> CompiledConditions:
+    """1. Find or compile the plan (shared per pk and version); 2. bind the rule's lazy time zone."""
+    conditions = rule.conditions
+    version = rule.version
+    pk = rule.pk
+    saved = pk is not None and not rule._state.adding
+    # TRICKY: the definition is compared too, so an edited unsaved copy of a saved rule (same pk and
+    # version, other conditions) never gets the stored version's plan.
+    plan = _cached_plan((pk, version) if saved else None, _fingerprint(conditions), conditions)
+    compiled = CompiledConditions(plan, ZoneSource(resolve=_tenant_timezone(rule)))
+    setattr(rule, INSTANCE_ATTRIBUTE, _InstanceCache(conditions, version, compiled))
+    return compiled
+
+
+def _tenant_timezone(rule: AutomationRule) -> Any:
+    """A function returning the rule's tenant's time zone name, called only when one is needed.
+
+    The rule is held weakly (the compiled conditions live on the rule; no reference cycle); if it is
+    gone by then, the tenant is read by id.
+    """
+    rule_ref = weakref.ref(rule)
+    tenant_id = getattr(rule, "tenant_id", None)
+
+    def resolve() -> str | None:
+        current = rule_ref()
+        if current is not None:
+            if getattr(current, "tenant_id", None) is None:
+                return None
+            try:
+                return current.tenant.timezone
+            except ObjectDoesNotExist:
+                return None
+        if tenant_id is None:
+            return None
+        from governance.models import Tenant
+
+        return Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first()
+
+    return resolve
+
+
+def clear_cache() -> None:
+    """Forget every compiled plan (tests; the cache is otherwise bounded and self-correcting)."""
+    with _plans_lock:
+        _plans.clear()
+
+
+def cache_size() -> int:
+    return len(_plans)

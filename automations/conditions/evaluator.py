@@ -1,0 +1,429 @@
+"""Compile a rule's conditions into closures once, then evaluate them against many contexts.
+
+Every condition becomes a node with two closures: ``check(context, zone) -> bool`` for the fast
+boolean path and ``explain(context, zone) -> ConditionResult`` for the detailed one. A definition
+the evaluator cannot use (unknown operator, wrong value shape; normally refused at save time by
+``automations.validators.validate_conditions``) becomes a node that always fails with the problem
+as its reason, so stored JSON can never make evaluation raise or make a rule fire by mistake.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from automations.choices import ConditionGroup
+from automations.conditions.context import BUILTIN_KEYS, Getter, as_context, make_getter, with_builtins
+from automations.conditions.operators import NUMBER, Fast, InvalidCondition, TestFunction, get_operator
+from automations.conditions.values import MISSING, ZoneSource, json_safe, show
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[Any, ZoneSource], bool]
+
+# Groups nest at most 5 deep when validated; this only bounds recursion on hand-written JSON.
+MAX_COMPILE_DEPTH: Final = 32
+
+
+@dataclass(slots=True)
+class ConditionResult:
+    """How one condition (or group) fared against one context."""
+
+    condition: Any
+    passed: bool
+    actual_value: Any
+    expected_value: Any
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe: dates and datetimes become ISO strings."""
+        return {
+            "condition": json_safe(self.condition),
+            "passed": self.passed,
+            "actual_value": json_safe(self.actual_value),
+            "expected_value": json_safe(self.expected_value),
+            "reason": self.reason,
+        }
+
+
+Explain = Callable[[Any, ZoneSource], ConditionResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One compiled condition or group."""
+
+    condition: Any
+    check: Check
+    explain: Explain
+    builtin_keys: frozenset[str]
+    problem: str | None = None
+
+
+def describe(condition: Any) -> str:
+    """A short text for a condition: ``store_status = 'active'``, ``any of (2 conditions)``."""
+    if not isinstance(condition, Mapping):
+        return show(condition)
+    for key in ConditionGroup.values:
+        if key in condition and len(condition) == 1:
+            inner = condition[key]
+            if key == ConditionGroup.NOT:
+                return f"not ({describe(inner)})"
+            count = len(inner) if isinstance(inner, list) else 0
+            return f"{key} of ({count} condition{'s' if count != 1 else ''})"
+    value = condition.get("value", MISSING)
+    text = f"{condition.get('type')} {condition.get('operator')}"
+    return text if value is MISSING else f"{text} {show(value, 40)}"
+
+
+# --- leaves --------------------------------------------------------------------------------------
+
+
+def _invalid(condition: Any, problem: str) -> Node:
+    expected = condition.get("value") if isinstance(condition, Mapping) else None
+    reason = f"invalid condition: {problem}"
+
+    def check(context: Any, zone: ZoneSource) -> bool:
+        return False
+
+    def explain(context: Any, zone: ZoneSource) -> ConditionResult:
+        return ConditionResult(condition, False, None, expected, reason)
+
+    return Node(condition, check, explain, frozenset(), problem)
+
+
+def _leaf(condition: Mapping[str, Any]) -> Node:
+    path = condition.get("type")
+    if not isinstance(path, str) or not path:
+        return _invalid(condition, "type must name a context value, such as store_status")
+    try:
+        operator = get_operator(condition.get("operator"))
+        expected = condition.get("value", MISSING)
+        if expected is MISSING and operator.value_required:
+            raise InvalidCondition(f"the {operator.key} operator needs a value")
+        built = operator.build(expected)
+    except InvalidCondition as error:
+        return _invalid(condition, str(error))
+
+    test, reason = built.test, built.reason
+    get = make_getter(path)
+    sees_missing = operator.sees_missing
+    shown_expected = True if expected is MISSING else expected
+    missing_reason = f"{path} is missing from the context"
+
+    check = None
+    if built.fast is not None and not sees_missing:
+        check = _fused_check(path, built.fast)
+    if check is None:
+        check = _check(path, get, test, sees_missing)
+
+    def explain(context: Any, zone: ZoneSource) -> ConditionResult:
+        actual = get(context)
+        if actual is MISSING:
+            if not sees_missing:
+                return ConditionResult(condition, False, None, shown_expected, missing_reason)
+            if test(actual, zone):
+                return ConditionResult(condition, True, None, shown_expected, None)
+            return ConditionResult(condition, False, None, shown_expected, reason(path, actual, zone))
+        if test(actual, zone):
+            return ConditionResult(condition, True, actual, shown_expected, None)
+        return ConditionResult(condition, False, actual, shown_expected, reason(path, actual, zone))
+
+    builtin_keys = frozenset({path}) & BUILTIN_KEYS
+    return Node(condition, check, explain, builtin_keys)
+
+
+def _check(path: str, get: Getter, test: TestFunction, sees_missing: bool) -> Check:
+    """Read the value, fail a missing one (unless the operator wants to see it), then test it."""
+    if sees_missing:
+
+        def check_any(context: Any, zone: ZoneSource) -> bool:
+            return test(get(context), zone)
+
+        return check_any
+
+    if "." not in path:
+
+        def check_key(context: Any, zone: ZoneSource) -> bool:
+            actual = context.get(path, MISSING)
+            return actual is not MISSING and test(actual, zone)
+
+        return check_key
+
+    def check_path(context: Any, zone: ZoneSource) -> bool:
+        actual = get(context)
+        return actual is not MISSING and test(actual, zone)
+
+    return check_path
+
+
+def _fused_check(path: str, fast: Fast) -> Check | None:
+    """The hot path as one closure: read a plain key (or ``a.b`` from nested objects), then compare.
+
+    TRICKY: this inlines what ``make_getter`` and ``with_fast_path`` do, to save two Python calls
+    per condition (issue 2 item 12: a million evaluations a second). ``fast.slow`` answers for every
+    present value the inline path does not cover. None for paths it does not handle.
+    """
+    compare, want, test = fast.compare, fast.want, fast.slow
+    segments = path.split(".")
+    if len(segments) == 1:
+        if fast.kind == NUMBER:
+
+            def number_at_key(context: Any, zone: ZoneSource) -> bool:
+                actual = context.get(path, MISSING)
+                cls = actual.__class__
+                if cls is int or (cls is float and actual - actual == 0):
+                    return compare(actual, want)
+                return actual is not MISSING and test(actual, zone)
+
+            return number_at_key
+
+        def text_at_key(context: Any, zone: ZoneSource) -> bool:
+            actual = context.get(path, MISSING)
+            if actual.__class__ is str:
+                return compare(actual, want)
+            return actual is not MISSING and test(actual, zone)
+
+        return text_at_key
+
+    if len(segments) != 2 or segments[1].isdigit():
+        return None
+    first, second = segments
+    get = make_getter(path)
+
+    if fast.kind == NUMBER:
+
+        def number_at_path(context: Any, zone: ZoneSource) -> bool:
+            actual = context.get(path, MISSING)
+            if actual is MISSING:
+                actual = context.get(first, MISSING)
+                actual = actual.get(second, MISSING) if actual.__class__ is dict else get(context)
+            cls = actual.__class__
+            if cls is int or (cls is float and actual - actual == 0):
+                return compare(actual, want)
+            return actual is not MISSING and test(actual, zone)
+
+        return number_at_path
+
+    def text_at_path(context: Any, zone: ZoneSource) -> bool:
+        actual = context.get(path, MISSING)
+        if actual is MISSING:
+            actual = context.get(first, MISSING)
+            actual = actual.get(second, MISSING) if actual.__class__ is dict else get(context)
+        if actual.__class__ is str:
+            return compare(actual, want)
+        return actual is not MISSING and test(actual, zone)
+
+    return text_at_path
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+
+def all_of(checks: list[Check]) -> Check:
+    """A check passing when every one of ``checks`` does, stopping at the first failure; [] passes."""
+    if not checks:
+
+        def nothing(context: Any, zone: ZoneSource) -> bool:
+            return True
+
+        return nothing
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+
+        def both(context: Any, zone: ZoneSource) -> bool:
+            return first(context, zone) and second(context, zone)
+
+        return both
+    if len(checks) == 3:
+        first, second, third = checks
+
+        def all_three(context: Any, zone: ZoneSource) -> bool:
+            return first(context, zone) and second(context, zone) and third(context, zone)
+
+        return all_three
+    frozen = tuple(checks)
+
+    def every(context: Any, zone: ZoneSource) -> bool:
+        # A plain loop: all() over a generator costs a generator frame per call.
+        for check in frozen:  # noqa: SIM110
+            if not check(context, zone):
+                return False
+        return True
+
+    return every
+
+
+def any_of(checks: list[Check]) -> Check:
+    """A check passing when one of ``checks`` does, stopping at the first success."""
+    frozen = tuple(checks)
+
+    def some(context: Any, zone: ZoneSource) -> bool:
+        for check in frozen:  # noqa: SIM110
+            if check(context, zone):
+                return True
+        return False
+
+    return some
+
+
+def _failures(results: list[ConditionResult]) -> str:
+    return "; ".join(f"{describe(result.condition)}: {result.reason}" for result in results if not result.passed)
+
+
+def _group(condition: Mapping[str, Any], depth: int) -> Node:
+    if len(condition) != 1:
+        return _invalid(condition, f"a group is an object with exactly one key: {', '.join(ConditionGroup.values)}")
+    if depth >= MAX_COMPILE_DEPTH:
+        return _invalid(condition, f"groups nest more than {MAX_COMPILE_DEPTH} deep")
+    ((key, inner),) = condition.items()
+
+    if key == ConditionGroup.NOT:
+        member = compile_node(inner, depth + 1)
+        if member.problem:
+            return _invalid(condition, member.problem)
+        member_check, member_explain = member.check, member.explain
+
+        def check_not(context: Any, zone: ZoneSource) -> bool:
+            return not member_check(context, zone)
+
+        def explain_not(context: Any, zone: ZoneSource) -> ConditionResult:
+            result = member_explain(context, zone)
+            if result.passed:
+                return ConditionResult(condition, False, None, None, f"{describe(inner)} holds, so 'not' fails")
+            return ConditionResult(condition, True, None, None, None)
+
+        return Node(condition, check_not, explain_not, member.builtin_keys)
+
+    if not isinstance(inner, list) or not inner:
+        return _invalid(condition, f"{key} must be a non-empty list of conditions")
+    members = [compile_node(item, depth + 1) for item in inner]
+    for member in members:
+        if member.problem:
+            return _invalid(condition, member.problem)
+    explainers = tuple(member.explain for member in members)
+    builtin_keys = frozenset().union(*(member.builtin_keys for member in members))
+    size = len(members)
+
+    if key == ConditionGroup.ALL:
+
+        def explain_all(context: Any, zone: ZoneSource) -> ConditionResult:
+            results = [explain(context, zone) for explain in explainers]
+            failed = sum(1 for result in results if not result.passed)
+            if not failed:
+                return ConditionResult(condition, True, None, None, None)
+            return ConditionResult(condition, False, None, None, f"{failed} of {size} failed: {_failures(results)}")
+
+        return Node(condition, all_of([member.check for member in members]), explain_all, builtin_keys)
+
+    def explain_any(context: Any, zone: ZoneSource) -> ConditionResult:
+        results = [explain(context, zone) for explain in explainers]
+        if any(result.passed for result in results):
+            return ConditionResult(condition, True, None, None, None)
+        return ConditionResult(condition, False, None, None, f"none of {size} passed: {_failures(results)}")
+
+    return Node(condition, any_of([member.check for member in members]), explain_any, builtin_keys)
+
+
+def compile_node(condition: Any, depth: int = 0) -> Node:
+    """Compile one condition or group (never raises; an unusable one always fails with a reason)."""
+    if not isinstance(condition, Mapping):
+        return _invalid(condition, "a condition is a JSON object with type, operator and value")
+    if any(key in condition for key in ConditionGroup.values):
+        return _group(condition, depth)
+    return _leaf(condition)
+
+
+# --- a whole list --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled conditions list, independent of any time zone; shared by every rule instance."""
+
+    conditions: Any
+    check: Check
+    explainers: tuple[Explain, ...]
+    builtin_keys: frozenset[str]
+    problems: tuple[str, ...]
+
+
+def compile_plan(conditions: Any) -> Plan:
+    """Compile a conditions list (top-level entries must all pass; [] always passes)."""
+    conditions = copy.deepcopy(conditions)
+    if not isinstance(conditions, list):
+        nodes = [_invalid(conditions, "conditions must be a list (use [] for none)")]
+    else:
+        nodes = [compile_node(condition) for condition in conditions]
+    problems = []
+    for index, node in enumerate(nodes):
+        if node.problem:
+            problems.append(f"conditions[{index}]: {node.problem}")
+            logger.warning("Unusable stored condition conditions[%s] (it always fails): %s", index, node.problem)
+    return Plan(
+        conditions=conditions,
+        check=all_of([node.check for node in nodes]),
+        explainers=tuple(node.explain for node in nodes),
+        builtin_keys=frozenset().union(*(node.builtin_keys for node in nodes)),
+        problems=tuple(problems),
+    )
+
+
+class CompiledConditions:
+    """A conditions list ready to evaluate: ``matches`` for a yes/no, ``explain`` for the detail."""
+
+    __slots__ = ("_builtin_keys", "_check", "_explainers", "_zone", "plan")
+
+    def __init__(self, plan: Plan, zone: ZoneSource) -> None:
+        self.plan = plan
+        self._check = plan.check
+        self._explainers = plan.explainers
+        self._builtin_keys = plan.builtin_keys
+        self._zone = zone
+
+    @property
+    def conditions(self) -> Any:
+        return self.plan.conditions
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why stored conditions are unusable (each always fails), by path; () when all are fine."""
+        return self.plan.problems
+
+    @property
+    def builtin_keys(self) -> frozenset[str]:
+        """The built-in values (date, now, weekday, time) that these conditions read."""
+        return self._builtin_keys
+
+    def matches(self, context: Any) -> bool:
+        """True when every top-level condition passes for ``context``; never raises on JSON data."""
+        zone = self._zone
+        if self._builtin_keys:
+            context = with_builtins(context, self._builtin_keys, zone)
+        try:
+            return self._check(context, zone)
+        except AttributeError:
+            # TRICKY: a context that is not an object has no .get; checking for that on every call
+            # would cost more than this zero-cost try on the fast path.
+            if isinstance(context, Mapping):
+                raise
+            return self._check(as_context(context), zone)
+
+    def explain(self, context: Any) -> list[ConditionResult]:
+        """One result per top-level condition, in order, with the actual value and a failure reason."""
+        zone = self._zone
+        if self._builtin_keys:
+            context = with_builtins(context, self._builtin_keys, zone)
+        elif not isinstance(context, Mapping):
+            context = as_context(context)
+        return [explain(context, zone) for explain in self._explainers]
+
+
+def compile_conditions(conditions: Any, timezone_name: str = "UTC") -> CompiledConditions:
+    """Compile ``conditions`` for evaluation in ``timezone_name`` (an IANA name; UTC if invalid)."""
+    return CompiledConditions(compile_plan(conditions), ZoneSource.named(timezone_name))

@@ -1,0 +1,470 @@
+"""The condition operators: a registry keyed by ``ConditionOperator`` value.
+
+Each operator is built once per condition from the expected value (``build(expected) -> Predicate``):
+the coercion is chosen there, so the returned ``test(actual, zone) -> bool`` is a specialised closure
+with a fast path for the common actual type. ``test`` never raises on context data; ``reason`` explains a
+failure in plain English. ``actual`` is never MISSING except for operators registered with
+``sees_missing=True`` (only ``exists``): the evaluator fails a missing key before calling ``test``.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from automations.choices import ConditionOperator
+from automations.conditions.values import (
+    MISSING,
+    Mode,
+    NumberMode,
+    TextMode,
+    ZoneSource,
+    date_from_text,
+    datetime_from_text,
+    is_number,
+    mode_for,
+    number_from_text,
+    show,
+    to_number,
+)
+from automations.validators import MAX_LIST_VALUES, MAX_PATTERN_LENGTH, NESTED_QUANTIFIER_RE
+
+TestFunction = Callable[[Any, ZoneSource], bool]
+ReasonFunction = Callable[[str, Any, ZoneSource], str]
+
+# Text longer than this is cut before a regular expression sees it, bounding the time a match takes.
+MAX_MATCHED_TEXT: Final = 10_000
+
+
+class InvalidCondition(ValueError):
+    """A stored condition the evaluator cannot use; it then fails with this message as its reason."""
+
+
+class UnknownOperator(InvalidCondition, LookupError):
+    """No operator is registered under this key."""
+
+
+# The fast-path kinds: for an actual value of the kind's common type, the operator's result is
+# ``compare(actual, want)``; any other present value goes to ``slow``.
+NUMBER: Final = "number"  # int, or float that is finite
+TEXT: Final = "text"  # str
+
+
+@dataclass(frozen=True, slots=True)
+class Fast:
+    """A declared fast path the evaluator may inline into the condition's closure."""
+
+    kind: str
+    want: Any
+    compare: Callable[[Any, Any], bool]
+    slow: TestFunction  # the operator's answer for every other actual value (never MISSING)
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    """One operator specialised for one expected value."""
+
+    test: TestFunction
+    reason: ReasonFunction
+    fast: Fast | None = None
+
+
+def with_fast_path(fast: Fast) -> TestFunction:
+    """``fast.compare`` for the fast kind's common type, ``fast.slow`` for everything else."""
+    compare, want, slow = fast.compare, fast.want, fast.slow
+    if fast.kind == NUMBER:
+
+        def number_test(actual: Any, zone: ZoneSource) -> bool:
+            cls = actual.__class__
+            # actual - actual == 0 is false for nan and inf, which take the slow path and fail.
+            if cls is int or (cls is float and actual - actual == 0):
+                return compare(actual, want)
+            return slow(actual, zone)
+
+        return number_test
+
+    def text_test(actual: Any, zone: ZoneSource) -> bool:
+        if actual.__class__ is str:
+            return compare(actual, want)
+        return slow(actual, zone)
+
+    return text_test
+
+
+def fast_for(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction) -> Fast | None:
+    if isinstance(mode, NumberMode):
+        return Fast(NUMBER, mode.expected, compare, slow)
+    if isinstance(mode, TextMode):
+        return Fast(TEXT, mode.expected, compare, slow)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A registry entry: its key, a label for summaries, and the function building its test."""
+
+    key: str
+    label: str
+    build: Callable[[Any], Predicate]
+    sees_missing: bool = False
+    value_required: bool = True
+
+
+OPERATORS: dict[str, Operator] = {}
+
+
+def register(
+    key: str, *, sees_missing: bool = False, value_required: bool = True
+) -> Callable[[Callable[[Any], Predicate]], Callable[[Any], Predicate]]:
+    """Register ``build(expected) -> Predicate`` as the operator ``key`` (a later registration replaces it)."""
+
+    def decorator(build: Callable[[Any], Predicate]) -> Callable[[Any], Predicate]:
+        name = str(key)
+        label = ConditionOperator(name).label if name in ConditionOperator.values else name
+        OPERATORS[name] = Operator(name, label, build, sees_missing, value_required)
+        return build
+
+    return decorator
+
+
+def get_operator(key: object) -> Operator:
+    """The operator registered as ``key``; raises UnknownOperator listing the known keys."""
+    entry = OPERATORS.get(key) if isinstance(key, str) else None
+    if entry is None:
+        known = [*(name for name in ConditionOperator.values if name in OPERATORS)]
+        known += [name for name in OPERATORS if name not in known]
+        raise UnknownOperator(f"unknown operator {show(key)}; known operators: {', '.join(known)}")
+    return entry
+
+
+# --- equality and ordering ----------------------------------------------------------------------
+
+
+def _specialise(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction) -> Predicate:
+    fast = fast_for(mode, compare, slow)
+    test = slow if fast is None else with_fast_path(fast)
+    return Predicate(test, _no_reason, fast)
+
+
+def _no_reason(label: str, actual: Any, zone: ZoneSource) -> str:
+    return f"{label} failed"
+
+
+def equality(expected: object) -> tuple[Mode, Predicate]:
+    """``actual = expected`` with the coercions of ``mode_for(expected)``, fast path first."""
+    mode = mode_for(expected)
+    pair = mode.pair
+    want = mode.expected
+
+    def slow_equals(actual: Any, zone: ZoneSource) -> bool:
+        found = pair(actual, zone)
+        return found is not None and found[0] == found[1]
+
+    def slow_equals_number(actual: Any, zone: ZoneSource) -> bool:
+        number = to_number(actual)
+        return number is not None and number == want
+
+    return mode, _specialise(mode, operator.eq, slow_equals_number if isinstance(mode, NumberMode) else slow_equals)
+
+
+@register(ConditionOperator.EQ)
+def build_equals(expected: Any) -> Predicate:
+    _, equals = equality(expected)
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        return f"{label} is {show(actual)}, not {show(expected)}"
+
+    return Predicate(equals.test, reason, equals.fast)
+
+
+@register(ConditionOperator.NEQ)
+def build_not_equals(expected: Any) -> Predicate:
+    mode, equals = equality(expected)
+    equals_test = equals.test
+
+    def slow_not_equals(actual: Any, zone: ZoneSource) -> bool:
+        return not equals_test(actual, zone)
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        return f"{label} is {show(actual)}, which it must not be"
+
+    not_equals = _specialise(mode, operator.ne, slow_not_equals)
+    return Predicate(not_equals.test, reason, not_equals.fast)
+
+
+_ORDER_WORDS: Final = {
+    ConditionOperator.LT.value: "less than",
+    ConditionOperator.GT.value: "greater than",
+    ConditionOperator.LTE.value: "at most",
+    ConditionOperator.GTE.value: "at least",
+}
+_COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
+def _never(actual: Any, zone: ZoneSource) -> bool:
+    return False
+
+
+def ordering(key: str, expected: object) -> tuple[Mode, Predicate]:
+    """``actual <key> expected``; false for every ordering operator when the two are incomparable."""
+    mode = mode_for(expected)
+    if not mode.orderable:
+        return mode, Predicate(_never, _no_reason)
+    compare = _COMPARE[key]
+    pair = mode.pair
+    want = mode.expected
+
+    def slow_compare(actual: Any, zone: ZoneSource) -> bool:
+        found = pair(actual, zone)
+        return found is not None and compare(found[0], found[1])
+
+    def slow_compare_number(actual: Any, zone: ZoneSource) -> bool:
+        number = to_number(actual)
+        return number is not None and compare(number, want)
+
+    return mode, _specialise(mode, compare, slow_compare_number if isinstance(mode, NumberMode) else slow_compare)
+
+
+def _build_ordering(key: str) -> Callable[[Any], Predicate]:
+    words = _ORDER_WORDS[key]
+
+    def build(expected: Any) -> Predicate:
+        mode, compared = ordering(key, expected)
+
+        def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+            if not mode.orderable or mode.pair(actual, zone) is None:
+                return f"{label}: {mode.why_not(actual)}"
+            return f"{label} is {show(actual)}, not {words} {show(expected)}"
+
+        return Predicate(compared.test, reason, compared.fast)
+
+    build.__name__ = f"build_{key}"
+    return build
+
+
+for _key in _ORDER_WORDS:
+    register(_key)(_build_ordering(_key))
+
+
+@register(ConditionOperator.BETWEEN)
+def build_between(expected: Any) -> Predicate:
+    if not isinstance(expected, list | tuple) or len(expected) != 2:
+        raise InvalidCondition("between needs a list of two values [lowest, highest]")
+    low, high = expected
+    low_mode, low_test = ordering(">=", low)
+    high_mode, high_test = ordering("<=", high)
+    at_least_low, at_most_high = low_test.test, high_test.test
+
+    def between(actual: Any, zone: ZoneSource) -> bool:
+        return at_least_low(actual, zone) and at_most_high(actual, zone)
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        for mode in (low_mode, high_mode):
+            if not mode.orderable or mode.pair(actual, zone) is None:
+                return f"{label}: {mode.why_not(actual)}"
+        return f"{label} is {show(actual)}, not between {show(low)} and {show(high)}"
+
+    return Predicate(between, reason)
+
+
+# --- membership ----------------------------------------------------------------------------------
+
+
+class _OneOf:
+    """``actual`` equals (by ``=``) one of a list of scalars, with hashed look-ups for the usual cases."""
+
+    __slots__ = ("date_tests", "has_false", "has_null", "has_true", "numbers", "texts")
+
+    def __init__(self, values: list[Any]) -> None:
+        self.numbers: set[Any] = set()
+        self.texts: set[str] = set()
+        self.date_tests: list[TestFunction] = []
+        self.has_true = self.has_false = self.has_null = False
+        for value in values:
+            if value is None:
+                self.has_null = True
+            elif value is True:
+                self.has_true = True
+            elif value is False:
+                self.has_false = True
+            elif is_number(value) or (isinstance(value, str) and number_from_text(value) is not None):
+                number = to_number(value)
+                if number is not None:
+                    self.numbers.add(number)
+            elif isinstance(value, str):
+                self.texts.add(value)
+                if date_from_text(value) is not None or datetime_from_text(value) is not None:
+                    self.date_tests.append(equality(value)[1].test)
+            else:
+                self.date_tests.append(equality(value)[1].test)
+
+    def __call__(self, actual: Any, zone: ZoneSource) -> bool:
+        if isinstance(actual, str):
+            if actual in self.texts:
+                return True
+        elif actual is None:
+            return self.has_null
+        elif isinstance(actual, bool):
+            return self.has_true if actual else self.has_false
+        if self.numbers:
+            number = to_number(actual)
+            if number is not None and number in self.numbers:
+                return True
+        return any(test(actual, zone) for test in self.date_tests)
+
+
+def _values_list(expected: Any, key: str) -> list[Any]:
+    if not isinstance(expected, list | tuple) or not expected:
+        raise InvalidCondition(f"{key} needs a non-empty list of values")
+    if len(expected) > MAX_LIST_VALUES:
+        raise InvalidCondition(f"{key} takes at most {MAX_LIST_VALUES} values")
+    return list(expected)
+
+
+def _show_values(values: list[Any]) -> str:
+    return ", ".join(show(value, 40) for value in values[:5]) + (", ..." if len(values) > 5 else "")
+
+
+@register(ConditionOperator.IN)
+def build_in(expected: Any) -> Predicate:
+    values = _values_list(expected, "in")
+    one_of = _OneOf(values)
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        return f"{label} is {show(actual)}, not one of {_show_values(values)}"
+
+    return Predicate(one_of, reason)
+
+
+@register(ConditionOperator.NOT_IN)
+def build_not_in(expected: Any) -> Predicate:
+    values = _values_list(expected, "not_in")
+    one_of = _OneOf(values)
+
+    def not_in(actual: Any, zone: ZoneSource) -> bool:
+        return not one_of(actual, zone)
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        return f"{label} is {show(actual)}, one of the excluded values {_show_values(values)}"
+
+    return Predicate(not_in, reason)
+
+
+def _containment(expected: Any) -> Callable[[Any, ZoneSource], bool | None]:
+    """True/False for text, lists and objects; None when ``actual`` is none of those."""
+    needle = str(expected)
+    equals = equality(expected)[1].test
+
+    def contains(actual: Any, zone: ZoneSource) -> bool | None:
+        if isinstance(actual, str):
+            return needle in actual
+        if isinstance(actual, list | tuple | set | frozenset):
+            return any(equals(item, zone) for item in actual)
+        if isinstance(actual, Mapping):
+            return needle in actual
+        return None
+
+    return contains
+
+
+def _not_a_container(label: str, actual: Any) -> str:
+    return f"{label}: {show(actual)} is not text, a list or an object"
+
+
+@register(ConditionOperator.CONTAINS)
+def build_contains(expected: Any) -> Predicate:
+    contains = _containment(expected)
+
+    def test(actual: Any, zone: ZoneSource) -> bool:
+        return contains(actual, zone) is True
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        if contains(actual, zone) is None:
+            return _not_a_container(label, actual)
+        return f"{label} is {show(actual)}, which does not contain {show(expected)}"
+
+    return Predicate(test, reason)
+
+
+@register(ConditionOperator.NOT_CONTAINS)
+def build_not_contains(expected: Any) -> Predicate:
+    contains = _containment(expected)
+
+    def test(actual: Any, zone: ZoneSource) -> bool:
+        return contains(actual, zone) is False
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        if contains(actual, zone) is None:
+            return _not_a_container(label, actual)
+        return f"{label} is {show(actual)}, which contains {show(expected)}"
+
+    return Predicate(test, reason)
+
+
+# --- presence and patterns -----------------------------------------------------------------------
+
+
+@register(ConditionOperator.EXISTS, sees_missing=True, value_required=False)
+def build_exists(expected: Any) -> Predicate:
+    if expected is MISSING:
+        expected = True
+    if not isinstance(expected, bool):
+        raise InvalidCondition("exists takes true (the value is present) or false (it is missing)")
+    if expected:
+
+        def present(actual: Any, zone: ZoneSource) -> bool:
+            return actual is not MISSING and actual is not None
+
+        def reason_present(label: str, actual: Any, zone: ZoneSource) -> str:
+            return f"{label} is missing from the context" if actual is MISSING else f"{label} is null"
+
+        return Predicate(present, reason_present)
+
+    def absent(actual: Any, zone: ZoneSource) -> bool:
+        return actual is MISSING or actual is None
+
+    def reason_absent(label: str, actual: Any, zone: ZoneSource) -> str:
+        return f"{label} is present ({show(actual)})"
+
+    return Predicate(absent, reason_absent)
+
+
+def compile_pattern(pattern: object) -> re.Pattern[str]:
+    """The validator's rules again (stored JSON may predate them), then ``re.compile``."""
+    if not isinstance(pattern, str) or not pattern:
+        raise InvalidCondition("matches needs a regular expression")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise InvalidCondition(f"the pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    if NESTED_QUANTIFIER_RE.search(pattern):
+        raise InvalidCondition("the pattern has nested repetition such as (a+)+")
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise InvalidCondition(f"the pattern is not a valid regular expression: {error}") from None
+
+
+@register(ConditionOperator.MATCHES)
+def build_matches(expected: Any) -> Predicate:
+    search = compile_pattern(expected).search
+
+    def matches(actual: Any, zone: ZoneSource) -> bool:
+        if not isinstance(actual, str):
+            return False
+        if len(actual) > MAX_MATCHED_TEXT:
+            actual = actual[:MAX_MATCHED_TEXT]
+        return search(actual) is not None
+
+    def reason(label: str, actual: Any, zone: ZoneSource) -> str:
+        if not isinstance(actual, str):
+            return f"{label}: {show(actual)} is not text"
+        return f"{label} is {show(actual)}, which does not match {show(expected)}"
+
+    return Predicate(matches, reason)
