@@ -27,6 +27,7 @@ from automations.choices import (
     ThresholdOperator,
     TriggerType,
 )
+from automations.conditions import compile_conditions
 from automations.forms import (
     ACTION_FIELDS,
     BuilderState,
@@ -308,8 +309,6 @@ def _results_response(request: HttpRequest, results: list[Any] | None, **extra: 
 @require_POST
 def builder_test(request: HttpRequest) -> HttpResponse:
     """Test Conditions: each condition of the unsaved form against the sample context."""
-    from automations.conditions import compile_conditions
-
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     data, errors = rule_data_from_state(state_from_post(request.POST))
     context, context_error = _parse_context(request.POST.get("sample_context", ""))

@@ -289,3 +289,36 @@ def test_builder_prefilled_from_a_recommendation(owner_client, tenant):
 def test_recommendations_fragment_lists_match_and_reasoning(owner_client, tenant):
     html = owner_client.get("/portal/automations/recommendations").content.decode()
     assert "% match" in html and "Why:" in html and "?recommendation=" in html
+
+
+def test_test_conditions_on_the_unsaved_form(owner_client, tenant):
+    post = {
+        **VALID_POST,
+        "cond-1-type": "product_count",
+        "cond-1-operator": "<",
+        "cond-1-value": "3",
+        "sample_context": '{"store_status": "active", "product_count": 5}',
+    }
+    html = owner_client.post("/portal/automations/builder/test", post, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-condition-result="0" data-passed="true"' in html
+    assert 'data-condition-result="1" data-passed="false"' in html
+    assert "<code data-actual>5</code>" in html and "<code data-expected>3</code>" in html
+    assert 'data-overall="fail"' in html
+    assert AutomationRule.objects.count() == 0
+
+
+def test_test_conditions_reports_bad_json_and_bad_conditions(owner_client, tenant):
+    bad_json = owner_client.post("/portal/automations/builder/test", {**VALID_POST, "sample_context": "{nope"})
+    assert "not valid JSON" in bad_json.content.decode()
+    not_object = owner_client.post("/portal/automations/builder/test", {**VALID_POST, "sample_context": "[1]"})
+    assert "must be a JSON object" in not_object.content.decode()
+    bad_condition = owner_client.post(
+        "/portal/automations/builder/test", {**VALID_POST, "cond-0-operator": "between", "sample_context": "{}"}
+    )
+    assert "conditions[0].value" in bad_condition.content.decode()
+
+
+def test_details_test_runs_the_saved_rules_conditions(owner_client, rule):
+    response = owner_client.post(f"/portal/automations/{rule.pk}/test", {"sample_context": '{"store_status": "x"}'})
+    html = response.content.decode()
+    assert 'data-condition-result="0" data-passed="false"' in html and "<code data-actual>&quot;x&quot;</code>" in html
