@@ -3,6 +3,7 @@ state through services; the builder's checks are the API's validators."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zoneinfo
 from functools import lru_cache
@@ -78,8 +79,6 @@ def _is_htmx(request: HttpRequest) -> bool:
 @portal_view
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
-    from executions.selectors import tenant_executions_since_count
-
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     category = request.GET.get("category", "")
     rules = rule_list_for_tenant(tenant)
@@ -91,11 +90,17 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         "rules": rules,
         "category": category,
         "category_tabs": [("", "All"), *Category.choices],
-        "counts": rule_counts_for_tenant(tenant),
-        "executions_24h": tenant_executions_since_count(tenant.pk, timezone.now() - timezone.timedelta(hours=24)),
         "can_edit": can_edit(request, tenant.pk),
+        **_list_stats(tenant),
     }
     return render(request, "automations/list.html", context)
+
+
+def _list_stats(tenant: Tenant) -> dict[str, Any]:
+    from executions.selectors import tenant_executions_since_count
+
+    since = timezone.now() - dt.timedelta(hours=24)
+    return {"counts": rule_counts_for_tenant(tenant), "executions_24h": tenant_executions_since_count(tenant.pk, since)}
 
 
 @portal_view
@@ -108,7 +113,8 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     wanted = request.POST.get("enabled")
     rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true")
     if _is_htmx(request):
-        return render(request, "automations/partials/_toggle.html", {"rule": rule, "can_edit": True})
+        context = {"rule": rule, "can_edit": True, "oob": True, **_list_stats(tenant)}
+        return render(request, "automations/partials/_toggled.html", context)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     back = request.POST.get("next")
     return redirect(back if back and back.startswith("/portal/") else "automations:list")

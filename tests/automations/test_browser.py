@@ -152,6 +152,7 @@ def test_list_guide_steps_toggle_persists_and_edit_opens_builder(page_for, owner
     switch.click()
     card.locator("[role=switch][aria-checked=false]").wait_for()
     assert page.evaluate("window.__marker") == "same page"
+    expect(page.locator("[data-stat=disabled]")).to_have_text("1")  # the stat cards follow without a reload
     rule.refresh_from_db()
     assert rule.enabled is False
     page.reload()

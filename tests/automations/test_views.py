@@ -138,6 +138,8 @@ def test_toggle_with_htmx_returns_the_switch_and_saves(owner_client, rule):
     assert response.status_code == 200
     assert 'aria-checked="false"' in response.content.decode()
     assert "<html" not in response.content.decode()
+    assert 'hx-swap-oob="true"' in response.content.decode()
+    assert 'data-stat="disabled">1<' in response.content.decode()
     rule.refresh_from_db()
     assert rule.enabled is False
 
