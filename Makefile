@@ -19,9 +19,10 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
-## Serve the whole product on http://127.0.0.1:8000 (SQLite and a file-based broker by default).
+## Serve the whole product on http://127.0.0.1:8000: web, a Celery worker and beat (SQLite and a
+## file-based broker by default); Ctrl-C stops all three.
 run: seed
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py serve --addr 127.0.0.1:8000
 
 ## The whole suite: lint, format check and tests.
 test: lint pytest

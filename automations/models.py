@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ from django.db import models
 
 from automations.choices import ActionType, Category, RiskLevel, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
+from automations.schedule_times import ScheduleError, next_slot_after
 from automations.validators import (
     errors_by_field,
     validate_action_config,
@@ -18,6 +21,8 @@ from automations.validators import (
     validate_conditions,
     validate_trigger_config,
 )
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from governance.decisions import ApprovalDecision
@@ -75,6 +80,10 @@ class AutomationRule(models.Model):
     # Denormalised from trigger_config for the event matcher's indexed lookup; "" for other triggers.
     event_type = models.CharField(max_length=100, blank=True, default="", editable=False)
 
+    # Schedule triggers only: the next slot's instant (UTC), kept in sync by the rule services and advanced
+    # by the schedule tick; null for other triggers, disabled or archived rules, and schedules that never fire.
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     # Conditions
     conditions = models.JSONField(default=empty_list, blank=True)
 
@@ -127,6 +136,14 @@ class AutomationRule(models.Model):
                 name="rule_enabled_by_trigger",
             ),
             models.Index(fields=["tenant", "category", "created_at"], name="rule_tenant_list"),
+            # The schedule tick reads only due rules through this index, so its cost follows the due rules.
+            models.Index(
+                fields=["next_run_at"],
+                condition=models.Q(
+                    enabled=True, deleted_at__isnull=True, trigger_type=TriggerType.SCHEDULE, next_run_at__isnull=False
+                ),
+                name="rule_schedule_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -173,6 +190,18 @@ class AutomationRule(models.Model):
             return ""
         value = self.trigger_config.get("event_type")
         return value if isinstance(value, str) else ""
+
+    def compute_next_run_at(self, after: dt.datetime) -> dt.datetime | None:
+        """The first schedule slot strictly after ``after``, or None unless this is a live, enabled schedule."""
+        if self.trigger_type != TriggerType.SCHEDULE or not self.enabled or self.deleted_at is not None:
+            return None
+        try:
+            slot = next_slot_after(self.trigger_config, self.tenant.timezone, after)
+        except ScheduleError as error:
+            # An old bad row logs and never fires; it never crashes a save or a tick.
+            logger.warning("rule %s: schedule cannot be computed: %s", self.pk, error)
+            return None
+        return slot.utc if slot is not None else None
 
     def definition(self) -> dict[str, Any]:
         """The versioned part of the rule, as plain JSON."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +12,7 @@ from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
+from automations.choices import TriggerType
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.validators import errors_by_field, validate_rule_fields
 from governance.models import Tenant
@@ -79,6 +81,7 @@ def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | N
     rule = AutomationRule(tenant=tenant, created_by=_user_or_none(user))
     _apply(rule, {**CREATE_DEFAULTS, **data})
     _validate(rule)
+    rule.next_run_at = rule.compute_next_run_at(timezone.now())
     rule.save()
     _snapshot(rule, user)
     return rule
@@ -89,31 +92,71 @@ def rule_update(rule: AutomationRule, changes: dict[str, Any], user: AbstractBas
     """Apply a partial update; a change to the definition bumps the version and snapshots it."""
     _refuse_unknown_fields(changes)
     before = rule.definition()
+    schedule_before = _schedule_inputs(rule)
     _apply(rule, changes)
     _validate(rule)
     definition_changed = rule.definition() != before
+    save_fields = list(UPDATE_SAVE_FIELDS)
+    if _schedule_inputs(rule) != schedule_before:
+        # The next slot is computed from now: an edit or re-enable never fires a slot already past.
+        # TRICKY: saved only when recomputed, so an edit never writes back a next_run_at the tick has moved.
+        rule.next_run_at = rule.compute_next_run_at(timezone.now())
+        save_fields.append("next_run_at")
     if definition_changed:
         # TRICKY: the version is bumped in the database so two concurrent edits get two versions.
         AutomationRule.all_objects.filter(pk=rule.pk).update(version=F("version") + 1)
         rule.version = AutomationRule.all_objects.values_list("version", flat=True).get(pk=rule.pk)
-    rule.save(update_fields=UPDATE_SAVE_FIELDS)
+    rule.save(update_fields=save_fields)
     if definition_changed:
         _snapshot(rule, user)
     return rule
 
 
+def _schedule_inputs(rule: AutomationRule) -> tuple[Any, ...]:
+    """What next_run_at depends on (besides the tenant's time zone)."""
+    return (rule.trigger_type, rule.trigger_config, rule.enabled, rule.deleted_at)
+
+
 def rule_set_enabled(rule: AutomationRule, enabled: bool) -> AutomationRule:
-    """Turn a rule on or off; not a definition change, so the version stays."""
+    """Turn a rule on or off; not a definition change, so the version stays.
+
+    Enabling a schedule rule computes its next slot from now, so slots that passed while it was off
+    never fire; disabling clears it.
+    """
+    was_enabled = rule.enabled
     rule.enabled = enabled
-    rule.save(update_fields=["enabled", "updated_at"])
+    fields = ["enabled", "updated_at"]
+    if not enabled or not was_enabled or rule.next_run_at is None:
+        rule.next_run_at = rule.compute_next_run_at(timezone.now())
+        fields.append("next_run_at")
+    rule.save(update_fields=fields)
     return rule
+
+
+def rules_reschedule(tenant: Tenant | None = None, now: dt.datetime | None = None) -> int:
+    """Recompute next_run_at from now for the live schedule rules (of ``tenant``); returns how many changed.
+
+    Call after a tenant's time zone changes: rules without their own ``timezone`` follow the tenant's.
+    """
+    now = now or timezone.now()
+    rules = AutomationRule.objects.filter(trigger_type=TriggerType.SCHEDULE).select_related("tenant")
+    if tenant is not None:
+        rules = rules.filter(tenant=tenant)
+    changed = 0
+    for rule in rules.iterator(chunk_size=500):
+        next_run_at = rule.compute_next_run_at(now)
+        if next_run_at != rule.next_run_at:
+            AutomationRule.all_objects.filter(pk=rule.pk).update(next_run_at=next_run_at)
+            changed += 1
+    return changed
 
 
 def rule_archive(rule: AutomationRule) -> AutomationRule:
     """Archive ("delete") a rule: it leaves every list and stops firing; executions stay for audit."""
     rule.deleted_at = timezone.now()
     rule.enabled = False
-    rule.save(update_fields=["deleted_at", "enabled", "updated_at"])
+    rule.next_run_at = None
+    rule.save(update_fields=["deleted_at", "enabled", "next_run_at", "updated_at"])
     return rule
 
 

@@ -132,9 +132,9 @@ def recommendations(request: HttpRequest) -> HttpResponse:
 
 
 def _recommend(tenant: Tenant) -> list[Any]:
-    from executions.selectors import tenant_latest_metrics
+    from executions.selectors import tenant_latest_metric_values
 
-    return recommend(tenant, tenant_latest_metrics(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
+    return recommend(tenant, tenant_latest_metric_values(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
 
 
 # --- builder -------------------------------------------------------------------------------------

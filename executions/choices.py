@@ -22,6 +22,25 @@ class TriggerSource(models.TextChoices):
     MANUAL = "manual", "Manual"
 
 
+class ScheduleSlotStatus(models.TextChoices):
+    FIRED = "fired", "Fired"
+    MISSED = "missed", "Missed (too late to fire)"
+
+
+class CustomerEventType(models.TextChoices):
+    """Customer activity the behaviour tracker reads (events carrying a customer_id)."""
+
+    CART_UPDATED = "cart_updated", "Cart updated"
+    CHECKOUT_STARTED = "checkout_started", "Checkout started"
+    ORDER_PLACED = "order_placed", "Order placed"
+    PRODUCT_VIEWED = "product_viewed", "Product viewed"
+    CUSTOMER_ACTIVE = "customer_active", "Customer active"
+
+
+# Event types that count as activity on a customer's cart.
+CART_EVENT_TYPES = (CustomerEventType.CART_UPDATED, CustomerEventType.CHECKOUT_STARTED)
+
+
 # An execution is open until it reaches one of these; success is set exactly then.
 ENDED_STATUSES = frozenset(
     {
@@ -53,6 +72,28 @@ def success_for_status(status: str) -> bool | None:
     if status in ENDED_STATUSES:
         return False
     return None
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class NotificationKind(models.TextChoices):
+    APPROVAL_REQUESTED = "approval_requested", "Approval requested"
+    EXECUTION_FAILED = "execution_failed", "Execution failed"
+    EXECUTION_REJECTED = "execution_rejected", "Execution rejected"
+
+
+class ActionOutcome(models.TextChoices):
+    """What an action handler knows about its attempt."""
+
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    # The command may or may not have taken effect (a timeout, a lost connection): retry it with the
+    # same idempotency key.
+    UNKNOWN = "unknown", "Unknown (retry with the same idempotency key)"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -9,7 +10,10 @@ from executions.choices import (
     ENDED_STATUSES,
     OPEN_STATUSES,
     UNSUCCESSFUL_ENDED_STATUSES,
+    ApprovalStatus,
     ExecutionStatus,
+    NotificationKind,
+    ScheduleSlotStatus,
     TriggerSource,
     success_for_status,
 )
@@ -58,6 +62,16 @@ class AutomationExecution(models.Model):
     required_approval = models.BooleanField(default=False)
     approved_by_user_id = models.CharField(max_length=150, blank=True, default="")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # The governance decision the pipeline took (ApprovalDecision.as_dict()), for the audit trail.
+    governance_decision = models.JSONField(null=True, blank=True)
+
+    # Action attempts. ``action_attempts`` counts claims of the action step and doubles as the
+    # fencing token: a worker records its result only while the row still carries its attempt number.
+    action_attempts = models.PositiveSmallIntegerField(default=0)
+    # While ``running``: when the worker's claim lapses and the lease sweeper may reclaim the row.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # While ``retrying``: the earliest time of the next attempt (backoff lives here, not in the broker).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -130,6 +144,8 @@ class Event(models.Model):
     )
     # Set once the event has been matched against rules; null rows are the outbox the sweeper re-queues.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # When the outbox sweeper last re-queued the event, so one backlog is not re-queued on every sweep.
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "automation_events"
@@ -186,14 +202,198 @@ class MetricSample(models.Model):
         return self.value_text
 
 
+class ApprovalRequest(models.Model):
+    """A council's decision on one execution that governance did not auto-approve.
+
+    The council and its members at request time are snapshotted; one decision by any current member
+    of that council decides (quorum 1). The decision is claimed with a conditional update, so two
+    members clicking at once produce one decision.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.OneToOneField(AutomationExecution, on_delete=models.CASCADE, related_name="approval_request")
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
+    council = models.ForeignKey(
+        "governance.Council", null=True, blank=True, on_delete=models.SET_NULL, related_name="approval_requests"
+    )
+    status = models.CharField(max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    # {"council_id", "council_name", "member_ids", "quorum", "decision": ApprovalDecision.as_dict()}
+    policy_snapshot = models.JSONField(default=empty_dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "automation_approval_requests"
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["council", "requested_at"],
+                condition=models.Q(status=ApprovalStatus.PENDING),
+                name="approval_pending_by_council",
+            ),
+            models.Index(fields=["tenant", "status", "-requested_at"], name="approval_tenant_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ApprovalStatus.values), name="approval_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval of execution {self.execution_id} ({self.status})"
+
+
+class Notification(models.Model):
+    """An in-app message to one user: an approval to give, an execution that failed."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True, default="")
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "automation_notifications"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox")]
+        constraints = [
+            # One notice of a kind per user and execution: a redelivered task never notifies twice.
+            models.UniqueConstraint(
+                fields=["user", "execution", "kind"],
+                condition=models.Q(execution__isnull=False),
+                name="notification_once_per_execution",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.title}"
+
+
+# --- listener state: what the schedule, threshold and behaviour listeners already did ----------------
+
+
+class ScheduleSlot(models.Model):
+    """One slot of a schedule rule that fired or was missed; unique per (rule, slot).
+
+    The unique row is the fence: a second beat, a retried tick or two workers can reach the same slot,
+    but only one insert succeeds. A fired slot is also unique per calendar period (daily: local date),
+    so a rule fires at most once a day even when its time is edited to later that day.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="schedule_slots")
+    slot_at = models.DateTimeField(help_text="The instant the slot fires at (UTC).")
+    scheduled_local = models.CharField(max_length=32, help_text="The local wall time the pattern asked for.")
+    zone_name = models.CharField(max_length=64, help_text="The IANA time zone the slot was computed in.")
+    period = models.CharField(max_length=40, help_text="Local date, ISO week, month or year of the slot.")
+    status = models.CharField(max_length=10, choices=ScheduleSlotStatus.choices)
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "automation_schedule_slots"
+        ordering = ["rule_id", "-slot_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "slot_at"], name="schedule_slot_once"),
+            models.UniqueConstraint(
+                fields=["rule", "period"],
+                condition=models.Q(status=ScheduleSlotStatus.FIRED),
+                name="schedule_fired_once_per_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ScheduleSlotStatus.values), name="schedule_slot_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.status} {self.slot_at:%Y-%m-%d %H:%M}Z"
+
+
+class ThresholdState(models.Model):
+    """The last comparison of a threshold rule, so crossings survive restarts and fire once.
+
+    normal: condition_met false; pending: met, waiting for for_minutes (fired_at null); firing: met and
+    fired. ``version`` is the compare-and-set guard: a writer updates only the version it read.
+    """
+
+    rule = models.OneToOneField(
+        "automations.AutomationRule", primary_key=True, on_delete=models.CASCADE, related_name="threshold_state"
+    )
+    # metric|operator|value|for_minutes the state was computed under; a changed rule starts afresh.
+    config_fingerprint = models.CharField(max_length=255)
+    condition_met = models.BooleanField(null=True, blank=True)
+    met_since = models.DateTimeField(null=True, blank=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    value_before_crossing = models.JSONField(null=True, blank=True)
+    last_value = models.JSONField(null=True, blank=True)
+    last_observed_at = models.DateTimeField(null=True, blank=True)
+    # Crossings so far (kept when the rule's config changes); numbers each crossing's occurrence key.
+    crossings = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "automation_threshold_states"
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: met={self.condition_met} since {self.met_since}"
+
+
+class BehaviorMatch(models.Model):
+    """One customer matching a behaviour rule for one occurrence (this abandoned cart, this order).
+
+    Unique per (rule, customer, occurrence): the same abandoned cart never fires twice, a later one can.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="behavior_matches")
+    customer_id = models.CharField(max_length=100)
+    occurrence = models.CharField(max_length=120, help_text='What matched, such as "cart:123" (an event id).')
+    # The event that identifies the occurrence; the detectors skip events already matched for the rule.
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    matched_at = models.DateTimeField(default=timezone.now)
+    execution = models.ForeignKey(
+        AutomationExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "automation_behavior_matches"
+        ordering = ["rule_id", "-matched_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "customer_id", "occurrence"], name="behavior_match_once_per_occurrence"
+            ),
+        ]
+        indexes = [models.Index(fields=["rule", "event"], name="behavior_match_rule_event")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.customer_id} {self.occurrence}"
+
+
 # Webhook delivery models live beside their services; importing them here makes them executions models.
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 __all__ = [
+    "ApprovalRequest",
     "AutomationExecution",
+    "BehaviorMatch",
     "DeliveryAttempt",
     "Event",
     "MetricSample",
+    "Notification",
+    "ScheduleSlot",
+    "ThresholdState",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

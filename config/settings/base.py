@@ -113,19 +113,36 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: a real broker shared by separate worker
 # processes through files under var/, needing no server. Production sets redis://.
-BROKER_DIR = VAR_DIR / "broker"
+# The broker only carries wake-ups: events and executions are rows, and sweepers re-queue anything a
+# lost message left behind (docs/pipeline.md).
+BROKER_DIR = Path(os.environ.get("AUTOMATIONS_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# TRICKY: Redis redelivers an unacknowledged message after this many seconds. Every acks_late task's
+# hard time limit and the execution lease must stay far below it (checked by executions.checks).
+REDIS_VISIBILITY_TIMEOUT = int(os.environ.get("REDIS_VISIBILITY_TIMEOUT", "3600"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange bindings; kombu's default is "control" in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # TRICKY: the worker also sleeps this long whenever its prefetch slots are full (prefetch 1 per
+        # process), so it bounds throughput at about concurrency / polling_interval messages a second.
+        "polling_interval": 0.05,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
+        # Bounded socket operations, so publishing while Redis is down fails fast instead of hanging.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "retry_on_timeout": False,
+        "health_check_interval": 25,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -133,10 +150,81 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues: events (matching), executions (conditions, governance and the first action attempt),
+# actions (approved and retried actions). Tasks name themselves; routes pin each name to its queue.
+CELERY_TASK_DEFAULT_QUEUE = "executions"
+CELERY_TASK_QUEUES = {
+    "events": {"exchange": "events", "routing_key": "events"},
+    "executions": {"exchange": "executions", "routing_key": "executions"},
+    "actions": {"exchange": "actions", "routing_key": "actions"},
+}
+CELERY_TASK_ROUTES = {
+    "executions.match_event": {"queue": "events", "routing_key": "events"},
+    "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
+    "executions.run_action": {"queue": "actions", "routing_key": "actions"},
+    "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
+}
+# Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered
+# message finds the row past its state and returns. One message per worker process at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "40"))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "50"))
+# Keep the worker trying to reach the broker forever (it must recover after a Redis restart) and keep
+# running tasks when the connection drops: their guarded claims make a redelivery harmless.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Publishing never hangs the caller: a short connect timeout and a bounded retry, after which the
+# row stays in the outbox for the sweeper.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Automations ------------------------------------------------------------------------------
 # Tenant used by AutomationWorker().event_listener.emit_event(...) when nothing names one.
 AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or None
+# Events caused by an action carry their cause's depth + 1; executions for deeper events are blocked.
+AUTOMATIONS_MAX_CAUSATION_DEPTH = int(os.environ.get("AUTOMATIONS_MAX_CAUSATION_DEPTH", "5"))
+# A worker running an action holds it this long; past it the lease sweeper reclaims the execution.
+# Must exceed CELERY_TASK_TIME_LIMIT (the worker is dead by then) and stay far below the visibility timeout.
+AUTOMATIONS_EXECUTION_LEASE_SECONDS = int(os.environ.get("AUTOMATIONS_EXECUTION_LEASE_SECONDS", "60"))
+# An action whose outcome stays unknown is attempted at most this many times (same idempotency key).
+AUTOMATIONS_ACTION_MAX_ATTEMPTS = int(os.environ.get("AUTOMATIONS_ACTION_MAX_ATTEMPTS", "5"))
+# Backoff between attempts of an action with an unknown outcome: base * 2**(attempt-1), capped.
+AUTOMATIONS_ACTION_RETRY_BASE_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_RETRY_BASE_SECONDS", "30"))
+AUTOMATIONS_ACTION_RETRY_MAX_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_RETRY_MAX_SECONDS", "3600"))
+# The outbox sweeper re-queues events and executions untouched for this long.
+AUTOMATIONS_SWEEP_AFTER_SECONDS = int(os.environ.get("AUTOMATIONS_SWEEP_AFTER_SECONDS", "60"))
+AUTOMATIONS_SWEEP_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_SWEEP_BATCH_SIZE", "500"))
+# After a failed publish, skip publishing for this long (the sweeper catches up), so a batch of
+# events ingested while the broker is down answers fast.
+AUTOMATIONS_PUBLISH_BACKOFF_SECONDS = float(os.environ.get("AUTOMATIONS_PUBLISH_BACKOFF_SECONDS", "5"))
+# Ingestion limits.
+AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
+AUTOMATIONS_MAX_EVENTS_PER_REQUEST = 500
+# Channels approval requests and failure notices use besides the in-app notification (email, push, sms).
+AUTOMATIONS_NOTICE_CHANNELS = env_list("AUTOMATIONS_NOTICE_CHANNELS", ["email"])
+# {action_type: "dotted.path.to.handler"}: adds action types or overrides built-in handlers.
+AUTOMATIONS_ACTION_HANDLERS: dict[str, str] = {}
+# {metric: "dotted.path"}: callables (tenant) -> value adding live facts to every rule's context.
+AUTOMATIONS_FACT_PROVIDERS: dict[str, str] = {}
+# Host models whose saves and deletes become events, without code:
+# {"app_label.Model": {"created": "product_added", "updated": "product_updated", "deleted": "product_removed",
+#                      "tenant_attribute": "tenant_id", "source": "store"}}
+AUTOMATIONS_MODEL_EVENTS: dict[str, dict[str, str]] = {}
+# How late a schedule slot may still fire after downtime; older missed slots are recorded, not fired.
+AUTOMATIONS_SCHEDULE_GRACE_SECONDS = int(os.environ.get("AUTOMATIONS_SCHEDULE_GRACE_SECONDS", "3600"))
+# Pull providers for threshold metrics: {"store_traffic": "shop.metrics.store_traffic"}, each (tenant) -> value.
+# Metrics without one use the latest sample pushed through POST /api/metrics.
+AUTOMATIONS_METRIC_PROVIDERS: dict[str, str] = {}
+# Behaviours that became true longer ago than this are not fired (new rules don't replay history).
+AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", "24"))
+# Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
+AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
 # --- Webhook delivery (executions/delivery; defaults and the rest in executions/delivery/conf.py) --------
 # Loopback, private, link-local and CGNAT destinations are refused unless this is on (self-hosted, tests).

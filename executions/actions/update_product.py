@@ -1,0 +1,34 @@
+"""update_product: Change fields of a product (the configured one, else the trigger's).
+
+Until delivery lands (issue 4) the handler records the platform command it would send,
+``product.update``, in ``action_result["command"]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from automations.choices import ActionType
+from executions.actions.registry import ActionResult, command_envelope, register
+
+if TYPE_CHECKING:
+    from executions.models import AutomationExecution
+
+COMMAND = "product.update"
+
+
+def _trigger_value(execution: AutomationExecution, key: str) -> Any:
+    data = execution.trigger_data if isinstance(execution.trigger_data, dict) else {}
+    return data.get(key)
+
+
+@register(ActionType.UPDATE_PRODUCT)
+def action_update_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``product.update`` command for this execution; returns it as recorded."""
+    command = command_envelope(
+        execution,
+        COMMAND,
+        product_id=config.get("product_id") or _trigger_value(execution, "product_id"),
+        updates=dict(config.get("updates") or {}),
+    )
+    return ActionResult.succeeded(command=command, delivery="recorded")

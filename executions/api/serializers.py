@@ -1,0 +1,113 @@
+"""Read serializers for executions and approval requests (the spec's JSON keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from executions.models import ApprovalRequest, AutomationExecution
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    """An execution log entry with the spec's fields, plus its status and attempts."""
+
+    automation_rule_id = serializers.CharField(read_only=True)
+    tenant_id = serializers.CharField(read_only=True)
+    event_id = serializers.IntegerField(read_only=True, allow_null=True)
+    rule_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AutomationExecution
+        fields = [
+            "id",
+            "automation_rule_id",
+            "tenant_id",
+            "status",
+            "triggered_at",
+            "trigger_source",
+            "trigger_data",
+            "event_id",
+            "occurrence_key",
+            "rule_version",
+            "conditions_met",
+            "condition_results",
+            "required_approval",
+            "governance_decision",
+            "approved_by_user_id",
+            "approved_at",
+            "action_started_at",
+            "action_completed_at",
+            "action_result",
+            "action_attempts",
+            "next_attempt_at",
+            "success",
+            "error_message",
+            "execution_time_ms",
+        ]
+        read_only_fields = fields
+
+    def get_rule_version(self, execution: AutomationExecution) -> int | None:
+        return execution.rule_version.version if execution.rule_version_id else None
+
+
+class ApprovalRequestSerializer(serializers.ModelSerializer):
+    """A pending (or decided) approval with what an approver needs to decide."""
+
+    execution_id = serializers.IntegerField(read_only=True)
+    tenant_id = serializers.CharField(read_only=True)
+    council_id = serializers.CharField(read_only=True, allow_null=True)
+    council_name = serializers.SerializerMethodField()
+    automation_rule_id = serializers.SerializerMethodField()
+    rule_name = serializers.SerializerMethodField()
+    action_type = serializers.SerializerMethodField()
+    risk_level = serializers.SerializerMethodField()
+    decided_by_user_id = serializers.SerializerMethodField()
+    execution = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "execution_id",
+            "tenant_id",
+            "council_id",
+            "council_name",
+            "automation_rule_id",
+            "rule_name",
+            "action_type",
+            "risk_level",
+            "status",
+            "reason",
+            "requested_at",
+            "decided_by_user_id",
+            "decided_at",
+            "decision_note",
+            "execution",
+        ]
+        read_only_fields = fields
+
+    def get_council_name(self, request: ApprovalRequest) -> str:
+        return request.policy_snapshot.get("council_name", "") if isinstance(request.policy_snapshot, dict) else ""
+
+    def get_automation_rule_id(self, request: ApprovalRequest) -> str:
+        return request.execution.automation_rule_id
+
+    def get_rule_name(self, request: ApprovalRequest) -> str:
+        return request.execution.automation_rule.name
+
+    def get_action_type(self, request: ApprovalRequest) -> str:
+        return request.execution.automation_rule.action_type
+
+    def get_risk_level(self, request: ApprovalRequest) -> str:
+        return request.execution.automation_rule.risk_level
+
+    def get_decided_by_user_id(self, request: ApprovalRequest) -> str | None:
+        return str(request.decided_by_id) if request.decided_by_id else None
+
+    def get_execution(self, request: ApprovalRequest) -> dict[str, Any]:
+        return ExecutionSerializer(request.execution).data
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

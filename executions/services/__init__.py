@@ -1,0 +1,34 @@
+"""The execution pipeline's public service API (docs/pipeline.md).
+
+Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
+``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
+Approvals: ``execution_approve``, ``execution_reject``. Notices: ``notify_users``. Sweepers:
+``sweep_outbox``, ``sweep_expired_leases``.
+"""
+
+from executions.services.approvals import execution_approve, execution_reject
+from executions.services.common import ExecutionConflict
+from executions.services.context import build_context
+from executions.services.events import EmitResult, MatchResult, emit_event, emit_events, match_event
+from executions.services.notifications import notify_users
+from executions.services.pipeline import execute_rule_manually, execution_run_action, run_execution, trigger_rule
+from executions.services.sweepers import sweep_expired_leases, sweep_outbox
+
+__all__ = [
+    "EmitResult",
+    "ExecutionConflict",
+    "MatchResult",
+    "build_context",
+    "emit_event",
+    "emit_events",
+    "execute_rule_manually",
+    "execution_approve",
+    "execution_reject",
+    "execution_run_action",
+    "match_event",
+    "notify_users",
+    "run_execution",
+    "sweep_expired_leases",
+    "sweep_outbox",
+    "trigger_rule",
+]

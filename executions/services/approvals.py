@@ -1,0 +1,148 @@
+"""Council approvals: open a request, and take its one decision (approve or reject) exactly once."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
+from executions.models import ApprovalRequest, AutomationExecution
+from executions.selectors import user_may_decide
+from executions.services.common import ExecutionConflict, notify_owners, transition
+from executions.services.dispatch import publish_on_commit
+from executions.services.notifications import notify_users_on_commit
+
+if TYPE_CHECKING:
+    from automations.models import AutomationRule
+
+logger = logging.getLogger(__name__)
+
+QUORUM = 1
+
+
+def approval_request_open(
+    execution: AutomationExecution, rule: AutomationRule, decision: dict[str, Any]
+) -> ApprovalRequest | None:
+    """Open the approval request of an execution now awaiting approval and tell the council's members.
+
+    The council is the rule's assigned council, else the tenant's default council; it and its
+    members are snapshotted on the request. With no council at all the execution is blocked.
+    Call inside the transaction that moved the execution to awaiting_approval.
+    """
+    from governance.models import Council, CouncilMember
+    from governance.selectors import default_council
+
+    council = None
+    if rule.assigned_council_id:
+        council = Council.objects.filter(pk=rule.assigned_council_id, tenant_id=rule.tenant_id).first()
+    if council is None:
+        council = default_council(rule.tenant_id)
+    if council is None:
+        transition(
+            execution.pk,
+            [ExecutionStatus.AWAITING_APPROVAL],
+            ExecutionStatus.BLOCKED,
+            error_message="this execution needs council approval, but the tenant has no council",
+        )
+        return None
+    member_ids = sorted(CouncilMember.objects.filter(council=council).values_list("user_id", flat=True))
+    request = ApprovalRequest.objects.create(
+        execution=execution,
+        tenant_id=execution.tenant_id,
+        council=council,
+        reason=str(decision.get("reason", "")),
+        policy_snapshot={
+            "council_id": council.pk,
+            "council_name": council.name,
+            "member_ids": member_ids,
+            "quorum": QUORUM,
+            "rule_version": execution.rule_version.version if execution.rule_version else rule.version,
+            "risk_level": rule.risk_level,
+            "decision": decision,
+        },
+    )
+    notify_users_on_commit(
+        member_ids,
+        execution.tenant_id,
+        NotificationKind.APPROVAL_REQUESTED,
+        f'Approval needed: "{rule.name}"',
+        f"{rule.action_type} needs a decision from {council.name}: {request.reason}",
+        execution.pk,
+    )
+    return request
+
+
+def _request_for_decision(execution: AutomationExecution, user: AbstractBaseUser) -> ApprovalRequest:
+    request = ApprovalRequest.objects.select_related("council").filter(execution_id=execution.pk).first()
+    if request is None:
+        raise ExecutionConflict(f"execution {execution.pk} has no approval request (status: {execution.status})")
+    if not user_may_decide(request.council_id, user):
+        raise PermissionDenied("only a member of the council this approval was requested from may decide it")
+    if request.status != ApprovalStatus.PENDING:
+        raise ExecutionConflict(f"execution {execution.pk} was already {request.status}")
+    return request
+
+
+def _claim_decision(request: ApprovalRequest, status: str, user: AbstractBaseUser, now: Any, note: str) -> None:
+    # TRICKY: the conditional update is the decision. Of two members clicking at once, one updates a
+    # row and the other updates none and is told it was already decided.
+    won = ApprovalRequest.objects.filter(pk=request.pk, status=ApprovalStatus.PENDING).update(
+        status=status, decided_by=user, decided_at=now, decision_note=note
+    )
+    if won != 1:
+        current = ApprovalRequest.objects.values_list("status", flat=True).get(pk=request.pk)
+        raise ExecutionConflict(f"execution {request.execution_id} was already {current}")
+
+
+def execution_approve(execution: AutomationExecution, user: AbstractBaseUser) -> AutomationExecution:
+    """Approve an execution awaiting approval; it continues at the action step on a worker.
+
+    Raises PermissionDenied when ``user`` is not on the council, ExecutionConflict when the
+    execution was already decided (or is not awaiting approval).
+    """
+    request = _request_for_decision(execution, user)
+    now = timezone.now()
+    with transaction.atomic():
+        _claim_decision(request, ApprovalStatus.APPROVED, user, now, "")
+        moved = transition(
+            execution.pk,
+            [ExecutionStatus.AWAITING_APPROVAL],
+            ExecutionStatus.APPROVED,
+            approved_by_user_id=str(user.pk),
+            approved_at=now,
+        )
+        if not moved:
+            raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
+        publish_on_commit("run_action_task", execution.pk)
+    logger.info("execution %s approved by user %s", execution.pk, user.pk)
+    execution.refresh_from_db()
+    return execution
+
+
+def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, reason: str = "") -> AutomationExecution:
+    """Reject an execution awaiting approval: it ends as rejected and the tenant's owners are told."""
+    if not isinstance(reason, str):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"reason": ["must be a string"]})
+    reason = reason.strip()[:2000]
+    request = _request_for_decision(execution, user)
+    now = timezone.now()
+    message = f"rejected by {user.get_username()}" + (f": {reason}" if reason else "")
+    with transaction.atomic():
+        _claim_decision(request, ApprovalStatus.REJECTED, user, now, reason)
+        moved = transition(
+            execution.pk, [ExecutionStatus.AWAITING_APPROVAL], ExecutionStatus.REJECTED, error_message=message
+        )
+        if not moved:
+            raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
+        rule_name = execution.automation_rule.name
+        notify_owners(execution, NotificationKind.EXECUTION_REJECTED, f'Automation "{rule_name}" was rejected', message)
+    logger.info("execution %s rejected by user %s", execution.pk, user.pk)
+    execution.refresh_from_db()
+    return execution

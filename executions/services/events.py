@@ -1,0 +1,343 @@
+"""Events in: validate, store as the outbox row, queue matching on commit; match events to rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
+from executions.choices import TriggerSource
+from executions.models import AutomationExecution, Event
+from executions.selectors import rules_matching_event
+from executions.services.dispatch import publish_on_commit
+from governance.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+MAX_CUSTOMER_ID_LENGTH = 100
+MAX_CAUSATION_DEPTH_VALUE = 1000
+EVENT_FIELDS = (
+    "tenant_id",
+    "event_type",
+    "payload",
+    "source",
+    "idempotency_key",
+    "customer_id",
+    "occurred_at",
+    "causation_depth",
+    "caused_by_execution_id",
+)
+
+
+@dataclass(frozen=True)
+class EmitResult:
+    """What ``emit_event`` did: the event's id and key, and whether the key had been seen before."""
+
+    id: int
+    idempotency_key: str
+    duplicate: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """An event as validated and normalised, ready to store."""
+
+    tenant_id: str
+    event_type: str
+    payload: dict[str, Any]
+    source: str
+    idempotency_key: str
+    customer_id: str
+    occurred_at: dt.datetime
+    causation_depth: int
+    caused_by_execution_id: int | None
+
+
+def _add(errors: Errors, field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _parse_moment(value: object) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else None
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if timezone.is_aware(moment) else None
+    return None
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Errors]:
+    """Check one event's fields (no database); returns the normalised input or errors keyed by field."""
+    errors: Errors = {}
+    unknown = sorted(set(data) - set(EVENT_FIELDS))
+    for key in unknown:
+        _add(errors, key, f"unknown field; expected one of {', '.join(EVENT_FIELDS)}")
+
+    tenant_id = data.get("tenant_id")
+    if tenant_id is None or tenant_id == "":
+        _add(errors, "tenant_id", "this field is required")
+    elif not isinstance(tenant_id, str) or len(tenant_id) > 64:
+        _add(errors, "tenant_id", "must be a tenant id string such as tenant_123")
+
+    event_type = data.get("event_type")
+    if event_type is None or event_type == "":
+        _add(errors, "event_type", "this field is required, such as product_added")
+    elif not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+        _add(errors, "event_type", "use 1-100 letters, digits and _ . : - such as product_added")
+
+    payload = data.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        _add(errors, "payload", "must be a JSON object")
+    else:
+        try:
+            encoded = json.dumps(payload, cls=DjangoJSONEncoder)
+        except (TypeError, ValueError):
+            _add(errors, "payload", "must contain only JSON values")
+        else:
+            limit = settings.AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES
+            if len(encoded.encode()) > limit:
+                _add(errors, "payload", f"must be at most {limit} bytes as JSON")
+            payload = json.loads(encoded)
+
+    source = data.get("source")
+    if source is None:
+        source = ""
+    if source != "" and (not isinstance(source, str) or not EVENT_TYPE_RE.match(source)):
+        _add(errors, "source", "use 1-100 letters, digits and _ . : - such as store")
+
+    key = data.get("idempotency_key")
+    if key is None or key == "":
+        key = f"evt_{uuid.uuid4().hex}"
+    elif not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.strip():
+        _add(
+            errors, "idempotency_key", f"must be a non-blank string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+        )
+
+    customer_id = data.get("customer_id")
+    if customer_id is None:
+        customer_id = ""
+    elif _is_whole(customer_id):
+        customer_id = str(customer_id)
+    if not isinstance(customer_id, str) or len(customer_id) > MAX_CUSTOMER_ID_LENGTH:
+        _add(errors, "customer_id", f"must be a string of at most {MAX_CUSTOMER_ID_LENGTH} characters")
+
+    occurred_at = data.get("occurred_at")
+    moment = timezone.now() if occurred_at is None else _parse_moment(occurred_at)
+    if moment is None:
+        _add(errors, "occurred_at", "must be a date and time with a time zone, such as 2026-12-01T09:00:00Z")
+
+    depth = data.get("causation_depth")
+    if depth is None:
+        depth = 0
+    if not _is_whole(depth) or not 0 <= depth <= MAX_CAUSATION_DEPTH_VALUE:
+        _add(errors, "causation_depth", f"must be a whole number from 0 to {MAX_CAUSATION_DEPTH_VALUE}")
+
+    cause = data.get("caused_by_execution_id")
+    if cause is not None and (not _is_whole(cause) or cause < 1):
+        _add(errors, "caused_by_execution_id", "must be the id of an execution")
+
+    if errors:
+        return None, errors
+    return (
+        EventInput(
+            tenant_id=tenant_id,
+            event_type=event_type,
+            payload=payload,
+            source=source,
+            idempotency_key=key,
+            customer_id=customer_id,
+            occurred_at=moment,  # type: ignore[arg-type]
+            causation_depth=depth,
+            caused_by_execution_id=cause,
+        ),
+        {},
+    )
+
+
+def _check_references(item: EventInput, allowed_tenant_ids: set[str] | None) -> tuple[EventInput, Errors]:
+    """Check the tenant and the causing execution exist; derive the causation depth from the cause."""
+    errors: Errors = {}
+    allowed = allowed_tenant_ids is None or item.tenant_id in allowed_tenant_ids
+    if not allowed or not Tenant.objects.filter(pk=item.tenant_id).exists():
+        # The same message for "missing" and "not yours": the API is no existence oracle.
+        _add(errors, "tenant_id", f'no tenant "{item.tenant_id}" you may send events to')
+        return item, errors
+    if item.caused_by_execution_id is None:
+        return item, errors
+    cause = (
+        AutomationExecution.objects.filter(pk=item.caused_by_execution_id, tenant_id=item.tenant_id)
+        .select_related("event")
+        .first()
+    )
+    if cause is None:
+        _add(errors, "caused_by_execution_id", "no execution with this id in this tenant")
+        return item, errors
+    # An event caused by an action is one step deeper than the event that caused the action.
+    cause_depth = cause.event.causation_depth if cause.event is not None else 0
+    depth = max(item.causation_depth, cause_depth + 1)
+    return EventInput(**{**asdict(item), "causation_depth": depth}), errors
+
+
+def _store(item: EventInput) -> EmitResult:
+    existing = Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
+    if existing is not None:
+        return EmitResult(existing.pk, item.idempotency_key, True)
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                tenant_id=item.tenant_id,
+                event_type=item.event_type,
+                source=item.source,
+                payload=item.payload,
+                customer_id=item.customer_id,
+                idempotency_key=item.idempotency_key,
+                occurred_at=item.occurred_at,
+                causation_depth=item.causation_depth,
+                caused_by_execution_id=item.caused_by_execution_id,
+            )
+    except IntegrityError:
+        # TRICKY: a concurrent emit with the same key won the unique constraint; answer with its row.
+        existing = Event.objects.only("id").get(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key)
+        return EmitResult(existing.pk, item.idempotency_key, True)
+    logger.info("Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id)
+    # The row is the outbox: the match task is queued only after it commits; if that publish is
+    # lost, sweep_outbox re-queues every event still undispatched.
+    publish_on_commit("match_event_task", event.pk)
+    return EmitResult(event.pk, item.idempotency_key, False)
+
+
+def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None) -> list[EmitResult]:
+    """Validate every event, then store them all in one transaction (all or nothing).
+
+    Raises ValidationError keyed ``[index].field`` when any item is bad; nothing is stored then.
+    ``allowed_tenant_ids`` limits the tenants a caller may send to (None: any).
+    """
+    if not isinstance(items, list) or not items:
+        raise ValidationError({"events": ["send one event object or a non-empty list of them"]})
+    limit = settings.AUTOMATIONS_MAX_EVENTS_PER_REQUEST
+    if len(items) > limit:
+        raise ValidationError({"events": [f"send at most {limit} events at once"]})
+    errors: Errors = {}
+    checked: list[EventInput] = []
+    for index, data in enumerate(items):
+        if not isinstance(data, dict):
+            _add(errors, f"[{index}]", "must be a JSON object")
+            continue
+        item, item_errors = validate_event_input(data)
+        if item is not None:
+            item, item_errors = _check_references(item, allowed_tenant_ids)
+            checked.append(item)
+        for field, messages in item_errors.items():
+            errors.setdefault(f"[{index}].{field}", []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        return [_store(item) for item in checked]
+
+
+def emit_event(
+    tenant_id: str,
+    event_type: str,
+    payload: dict[str, Any] | None = None,
+    source: str | None = None,
+    idempotency_key: str | None = None,
+    customer_id: str | None = None,
+    occurred_at: dt.datetime | str | None = None,
+    causation_depth: int = 0,
+    caused_by_execution_id: int | None = None,
+) -> EmitResult:
+    """Store one event and queue its matching after commit; a repeated key returns the original.
+
+    Raises ValidationError naming the field for bad input. Never waits on the broker for long: a
+    failed publish leaves the event to the outbox sweeper.
+    """
+    data = {
+        "tenant_id": tenant_id,
+        "event_type": event_type,
+        "payload": payload,
+        "source": source,
+        "idempotency_key": idempotency_key,
+        "customer_id": customer_id,
+        "occurred_at": occurred_at,
+        "causation_depth": causation_depth,
+        "caused_by_execution_id": caused_by_execution_id,
+    }
+    item, errors = validate_event_input(data)
+    if item is not None:
+        item, errors = _check_references(item, None)
+    if errors:
+        raise ValidationError(errors_by_field(errors))
+    return _store(item)  # type: ignore[arg-type]
+
+
+def event_trigger_data(event: Event) -> dict[str, Any]:
+    """What an event adds to the context: its payload's keys, and ``event`` with its metadata."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    return {
+        **payload,
+        "event": {
+            "id": event.pk,
+            "type": event.event_type,
+            "source": event.source,
+            "customer_id": event.customer_id,
+            "occurred_at": event.occurred_at.isoformat(),
+            "causation_depth": event.causation_depth,
+            "payload": payload,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    event_id: int
+    matched_rule_ids: list[str]
+    created_execution_ids: list[int]
+
+
+def match_event(event_id: int) -> MatchResult | None:
+    """Create one execution per matching rule for the event, then mark it dispatched (one transaction).
+
+    A redelivered or re-swept event is harmless: the (rule, "event:<id>") unique constraint refuses
+    a second execution.
+    """
+    from executions.services.pipeline import trigger_rule
+
+    event = Event.objects.filter(pk=event_id).select_related("tenant").first()
+    if event is None:
+        return None
+    with transaction.atomic():
+        rules = rules_matching_event(event)
+        trigger_data = event_trigger_data(event)
+        created: list[int] = []
+        for rule in rules:
+            logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
+            execution = trigger_rule(
+                rule, TriggerSource.EVENT, trigger_data, occurrence_key=f"event:{event.pk}", event=event
+            )
+            if execution is not None:
+                created.append(execution.pk)
+        Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    return MatchResult(event.pk, [rule.pk for rule in rules], created)

@@ -1,0 +1,86 @@
+"""Notifications: an in-app row per user, and optionally a message on each of the given channels
+(email, push, sms: ``executions.notifications.channels``, docs/notifications.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from executions.models import Notification
+
+logger = logging.getLogger(__name__)
+
+
+def notice_channels() -> tuple[str, ...]:
+    """The channels approval requests and failure notices go out on, besides in-app."""
+    return tuple(getattr(settings, "AUTOMATIONS_NOTICE_CHANNELS", ()) or ())
+
+
+def notify_users(
+    user_ids: Iterable[int],
+    tenant_id: str,
+    kind: str,
+    title: str,
+    body: str = "",
+    execution_id: int | None = None,
+    channels: Sequence[str] = (),
+) -> int:
+    """Tell each user: an in-app notification, plus a message on each of ``channels``; returns how many were new.
+
+    A user hears about one execution once per kind (a unique constraint): a redelivered task neither
+    duplicates the in-app row nor sends the message again. A channel that fails is logged in its
+    result and never raises.
+    """
+    ids = sorted({int(user_id) for user_id in user_ids})
+    if not ids:
+        return 0
+    already: set[int] = set()
+    if execution_id is not None:
+        already = set(
+            Notification.objects.filter(user_id__in=ids, execution_id=execution_id, kind=kind).values_list(
+                "user_id", flat=True
+            )
+        )
+    new_ids = [user_id for user_id in ids if user_id not in already]
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                tenant_id=tenant_id, user_id=user_id, kind=kind, title=title[:255], body=body, execution_id=execution_id
+            )
+            for user_id in new_ids
+        ],
+        ignore_conflicts=True,
+    )
+    if channels and new_ids:
+        from executions.notifications.channels import send_via_channel
+
+        for user in get_user_model().objects.filter(pk__in=new_ids, is_active=True):
+            for channel in channels:
+                result = send_via_channel(channel, user, title, body)
+                if not result.sent:
+                    logger.info("notice %s to user %s on %s: %s", kind, user.pk, channel, result.status)
+    return len(new_ids)
+
+
+def notify_users_on_commit(
+    user_ids: Iterable[int],
+    tenant_id: str,
+    kind: str,
+    title: str,
+    body: str = "",
+    execution_id: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> None:
+    """``notify_users`` after the current transaction commits (on the notice channels unless told otherwise).
+
+    Its failure is logged, never raised: a notice never undoes the decision or result it reports.
+    """
+    chosen = notice_channels() if channels is None else tuple(channels)
+    transaction.on_commit(
+        partial(notify_users, list(user_ids), tenant_id, kind, title, body, execution_id, chosen), robust=True
+    )

@@ -1,0 +1,406 @@
+"""The execution pipeline: trigger -> log -> conditions -> governance -> action -> record -> notify.
+
+Every state change is a guarded (compare-and-set) UPDATE on the execution's status, never
+``select_for_update`` (which SQLite ignores), so a redelivered or duplicated task never takes a step
+twice. The states (docs/pipeline.md):
+
+    pending --evaluate--> skipped | blocked | awaiting_approval | running (auto-approved, lease held)
+    awaiting_approval --approve--> approved --claim--> running ;  --reject--> rejected
+    running --record--> succeeded | failed | retrying (outcome unknown) ;  --lease expiry--> retrying | failed
+    retrying --claim (when due)--> running
+
+Evaluation has no side effects outside the database, so it needs no lease: two workers may both
+evaluate a pending execution, but only one wins the final ``pending -> ...`` update. Only ``running``
+(an action attempt in progress) holds a lease, and ``action_attempts`` is the fencing token that
+lets the holder, and nobody else, record the attempt's result.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from executions.actions import ActionResult, UnknownActionType, get_action_handler
+from executions.choices import (
+    ActionOutcome,
+    ExecutionStatus,
+    NotificationKind,
+    TriggerSource,
+)
+from executions.models import AutomationExecution, Event
+from executions.selectors import user_may_decide
+from executions.services.common import load_execution, notify_owners, transition
+from executions.services.context import build_context, json_safe
+from executions.services.dispatch import publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+
+
+def _lease_seconds() -> int:
+    return int(settings.AUTOMATIONS_EXECUTION_LEASE_SECONDS)
+
+
+def rule_as_of(execution: AutomationExecution) -> AutomationRule:
+    """The rule as it was defined at the version the execution was created with.
+
+    An approver approves what the rule was when it fired; an edit afterwards does not change what runs.
+    """
+    rule = execution.automation_rule
+    version = execution.rule_version
+    if version is None or version.version == rule.version or not isinstance(version.definition, dict):
+        return rule
+    snapshot = copy.copy(rule)
+    # TRICKY: a shallow copy shares _state (and its related-object cache) with the live rule.
+    snapshot._state = copy.copy(rule._state)
+    snapshot._state.fields_cache = {}
+    for field in DEFINITION_FIELDS:
+        if field in version.definition:
+            setattr(snapshot, field, version.definition[field])
+    snapshot.version = version.version
+    return snapshot
+
+
+def retry_delay_seconds(attempt: int, requested: float | None = None) -> float:
+    """Backoff before attempt ``attempt + 1``: the handler's wish, else base * 2**(attempt-1) with jitter, capped."""
+    if requested is not None:
+        return max(0.0, float(requested))
+    base = float(settings.AUTOMATIONS_ACTION_RETRY_BASE_SECONDS)
+    cap = float(settings.AUTOMATIONS_ACTION_RETRY_MAX_SECONDS)
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+# --- step 1 and 2: the trigger and the execution log -----------------------------------------------
+
+
+def _loop_block_reason(event: Event | None) -> str:
+    limit = int(settings.AUTOMATIONS_MAX_CAUSATION_DEPTH)
+    if event is None or event.causation_depth <= limit:
+        return ""
+    return (
+        f"loop protection: event #{event.pk} is {event.causation_depth} actions deep "
+        f"(AUTOMATIONS_MAX_CAUSATION_DEPTH is {limit})"
+    )
+
+
+def _create_execution(
+    rule: AutomationRule,
+    trigger_source: str,
+    trigger_data: dict[str, Any] | None,
+    occurrence_key: str | None,
+    event: Event | None,
+) -> AutomationExecution | None:
+    if trigger_source not in TriggerSource.values:
+        raise ValidationError(
+            {"trigger_source": [f'"{trigger_source}" is not one of {", ".join(TriggerSource.values)}']}
+        )
+    if trigger_data is not None and not isinstance(trigger_data, dict):
+        raise ValidationError({"trigger_data": ["must be a JSON object"]})
+    if occurrence_key is not None and (not isinstance(occurrence_key, str) or not 0 < len(occurrence_key) <= 255):
+        raise ValidationError({"occurrence_key": ["must be a string of 1 to 255 characters"]})
+    now = timezone.now()
+    execution = AutomationExecution(
+        automation_rule=rule,
+        tenant_id=rule.tenant_id,
+        event=event,
+        occurrence_key=occurrence_key,
+        rule_version=RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).first(),
+        trigger_source=trigger_source,
+        trigger_data=json_safe(trigger_data or {}),
+        triggered_at=now,
+    )
+    block_reason = _loop_block_reason(event)
+    execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
+    execution.error_message = block_reason
+    try:
+        with transaction.atomic():
+            execution.save()
+    except IntegrityError:
+        # The (rule, occurrence_key) unique constraint: this occurrence already has its execution.
+        logger.info("rule %s already has an execution for %s", rule.pk, occurrence_key)
+        return None
+    AutomationRule.all_objects.filter(pk=rule.pk).update(last_triggered_at=now)
+    if block_reason:
+        logger.warning("execution %s of rule %s blocked: %s", execution.pk, rule.pk, block_reason)
+    return execution
+
+
+def trigger_rule(
+    rule: AutomationRule,
+    trigger_source: str,
+    trigger_data: dict[str, Any] | None,
+    occurrence_key: str | None = None,
+    event: Event | None = None,
+) -> AutomationExecution | None:
+    """Log a pending execution of ``rule`` (with its current version) and queue it after commit.
+
+    Returns None when ``occurrence_key`` already has an execution for this rule (the unique
+    constraint decides, so concurrent or repeated triggers create one). An execution for an event
+    past AUTOMATIONS_MAX_CAUSATION_DEPTH is stored ``blocked`` with the reason and not queued.
+    """
+    execution = _create_execution(rule, trigger_source, trigger_data, occurrence_key, event)
+    if execution is not None and execution.status == ExecutionStatus.PENDING:
+        publish_on_commit("run_execution_task", execution.pk)
+    return execution
+
+
+# --- steps 3 and 4: conditions and governance -------------------------------------------------------
+
+
+def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | None = None) -> AutomationExecution:
+    """Conditions, then governance, for a pending execution; ends it, parks it for approval or runs its action."""
+    started = time.monotonic()
+    live_rule = execution.automation_rule
+    rule = rule_as_of(execution)
+    pending = [ExecutionStatus.PENDING]
+
+    def elapsed_ms() -> float:
+        return (time.monotonic() - started) * 1000
+
+    if execution.trigger_source != TriggerSource.MANUAL and (live_rule.is_archived or not live_rule.enabled):
+        transition(
+            execution.pk,
+            pending,
+            ExecutionStatus.BLOCKED,
+            error_message="the rule was disabled or archived before this execution ran",
+            execution_time_ms=elapsed_ms(),
+        )
+        return load_execution(execution.pk)  # type: ignore[return-value]
+
+    context = build_context(rule, execution.trigger_data)
+    try:
+        results = rule.evaluate_conditions_detailed(context)
+        conditions_met = all(result.passed for result in results)
+        condition_results = json_safe([result.as_dict() for result in results])
+    except DatabaseError:
+        raise  # transient: the task fails, the sweeper re-queues the still-pending execution
+    except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
+        logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
+        transition(
+            execution.pk,
+            pending,
+            ExecutionStatus.FAILED,
+            trigger_data=context,
+            error_message=f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
+            execution_time_ms=elapsed_ms(),
+        )
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    evaluated = {"trigger_data": context, "conditions_met": conditions_met, "condition_results": condition_results}
+    if not conditions_met:
+        transition(execution.pk, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated)
+        return load_execution(execution.pk)  # type: ignore[return-value]
+
+    decision = rule.approval_decision(context)
+    governance = decision.as_dict()
+    now = timezone.now()
+    if bypass_user is not None:
+        governance["bypassed_by_user_id"] = str(bypass_user.pk)
+        approval = {"approved_by_user_id": str(bypass_user.pk), "approved_at": now}
+    elif decision.auto_approved:
+        approval = {}
+    else:
+        from executions.services.approvals import approval_request_open
+
+        with transaction.atomic():
+            won = transition(
+                execution.pk,
+                pending,
+                ExecutionStatus.AWAITING_APPROVAL,
+                required_approval=True,
+                governance_decision=governance,
+                execution_time_ms=elapsed_ms(),
+                **evaluated,
+            )
+            if won:
+                approval_request_open(load_execution(execution.pk), rule, governance)  # type: ignore[arg-type]
+        return load_execution(execution.pk)  # type: ignore[return-value]
+
+    # Cleared to act: claim the first action attempt in the same update that records the evaluation.
+    won = transition(
+        execution.pk,
+        pending,
+        ExecutionStatus.RUNNING,
+        required_approval=not decision.auto_approved,
+        governance_decision=governance,
+        execution_time_ms=elapsed_ms(),
+        action_attempts=F("action_attempts") + 1,
+        action_started_at=now,
+        lease_expires_at=now + timezone.timedelta(seconds=_lease_seconds()),
+        **approval,
+        **evaluated,
+    )
+    if not won:
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    return _perform_action(execution.pk)
+
+
+# --- steps 5 to 7: the action, the record, the notices -----------------------------------------------
+
+
+def _call_handler(execution: AutomationExecution, rule: AutomationRule) -> ActionResult:
+    """Run the action's handler; a handler that raises or returns nonsense is a failed attempt."""
+    try:
+        handler = get_action_handler(rule.action_type)
+        config = rule.action_config if isinstance(rule.action_config, dict) else {}
+        result = handler(execution, dict(config))
+    except UnknownActionType as error:
+        return ActionResult.failed(str(error))
+    except SoftTimeLimitExceeded:
+        # TRICKY: cut off mid-call, the command may or may not have gone out: the outcome is unknown.
+        return ActionResult.unknown("the action ran past its time limit; its outcome is unknown")
+    except Exception as error:  # the handler boundary: a bug in a handler fails its execution, not the worker
+        logger.exception("action handler %s failed for execution %s", rule.action_type, execution.pk)
+        return ActionResult.failed(f"{type(error).__name__}: {error}")
+    if not isinstance(result, ActionResult) or result.outcome not in ActionOutcome.values:
+        return ActionResult.failed(f"the {rule.action_type} handler returned {result!r}, not an ActionResult")
+    return result
+
+
+def _perform_action(execution_id: int) -> AutomationExecution:
+    """Run one claimed attempt of the action and record its result, if this worker still holds the claim."""
+    execution = load_execution(execution_id)
+    if execution is None or execution.status != ExecutionStatus.RUNNING:
+        return execution  # type: ignore[return-value]  (reclaimed meanwhile: nothing of ours to run)
+    token = execution.action_attempts
+    rule = rule_as_of(execution)
+    started = time.monotonic()
+    result = _call_handler(execution, rule)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    return _record_result(execution, rule, token, result, elapsed_ms)
+
+
+def _record_result(
+    execution: AutomationExecution, rule: AutomationRule, token: int, result: ActionResult, elapsed_ms: float
+) -> AutomationExecution:
+    now = timezone.now()
+    total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
+    max_attempts = int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS)
+    next_attempt_at = None
+    completed_at = now
+    if result.outcome == ActionOutcome.SUCCEEDED:
+        status, error = ExecutionStatus.SUCCEEDED, ""
+    elif result.outcome == ActionOutcome.FAILED:
+        status, error = ExecutionStatus.FAILED, result.error or "the action failed"
+    elif token < max_attempts:
+        status = ExecutionStatus.RETRYING
+        error = f"attempt {token}: {result.error or 'outcome unknown'}; retrying with the same idempotency key"
+        next_attempt_at = now + timezone.timedelta(seconds=retry_delay_seconds(token, result.retry_after_seconds))
+        completed_at = None
+    else:
+        status = ExecutionStatus.FAILED
+        error = f"the outcome is still unknown after {token} attempts: {result.error or 'no detail'}"
+    action_result = json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token})
+    with transaction.atomic():
+        # The fencing token: only the holder of attempt ``token`` may record it.
+        won = transition(
+            execution.pk,
+            [ExecutionStatus.RUNNING],
+            status,
+            extra_filter=Q(action_attempts=token),
+            action_result=action_result,
+            action_completed_at=completed_at,
+            error_message=error,
+            execution_time_ms=total_ms,
+            lease_expires_at=None,
+            next_attempt_at=next_attempt_at,
+        )
+        if not won:
+            logger.warning(
+                "execution %s: attempt %s lost its lease before recording; its result is dropped", execution.pk, token
+            )
+            return load_execution(execution.pk)  # type: ignore[return-value]
+        if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
+            execution.automation_rule.record_execution(status == ExecutionStatus.SUCCEEDED, total_ms)
+        if status == ExecutionStatus.FAILED:
+            notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
+        if status == ExecutionStatus.RETRYING and next_attempt_at is not None and next_attempt_at <= now:
+            publish_on_commit("run_action_task", execution.pk)
+    return load_execution(execution.pk)  # type: ignore[return-value]
+
+
+def execution_run_action(execution_id: int) -> AutomationExecution | None:
+    """Claim and run the next action attempt of an approved, or due retrying, execution.
+
+    Returns the execution as it is afterwards (unchanged when it was not this caller's to run).
+    """
+    now = timezone.now()
+    claimed = AutomationExecution.objects.filter(
+        Q(status=ExecutionStatus.APPROVED) | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now),
+        pk=execution_id,
+    ).update(
+        status=ExecutionStatus.RUNNING,
+        success=None,
+        action_attempts=F("action_attempts") + 1,
+        action_started_at=Coalesce("action_started_at", Value(now)),
+        lease_expires_at=now + timezone.timedelta(seconds=_lease_seconds()),
+        next_attempt_at=None,
+        updated_at=now,
+    )
+    if claimed != 1:
+        return load_execution(execution_id)
+    return _perform_action(execution_id)
+
+
+def run_execution(execution_id: int) -> AutomationExecution | None:
+    """Take the execution as far as it can go now: evaluate a pending one, run a cleared action.
+
+    Safe to call any number of times: each step is claimed by a guarded update.
+    """
+    execution = load_execution(execution_id)
+    if execution is None:
+        return None
+    if execution.status == ExecutionStatus.PENDING:
+        return _evaluate(execution)
+    if execution.status in (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING):
+        return execution_run_action(execution_id)
+    return execution
+
+
+def execute_rule_manually(
+    rule: AutomationRule,
+    context: dict[str, Any] | None,
+    user: AbstractBaseUser,
+    bypass_approval: bool = False,
+    trigger_source: str = TriggerSource.MANUAL,
+) -> AutomationExecution:
+    """Run ``rule`` now with the caller's context, in this request, up to the action's first attempt.
+
+    ``user_id`` in the context is always the caller's (it decides trusted_users_only). With
+    ``bypass_approval`` the governance step is skipped; only a member of the rule's council (or the
+    tenant's default council) may do that (PermissionDenied otherwise).
+    """
+    from governance.selectors import default_council
+
+    if context is None:
+        context = {}
+    if not isinstance(context, dict):
+        raise ValidationError({"context": ["must be a JSON object"]})
+    if not isinstance(bypass_approval, bool):
+        raise ValidationError({"bypass_approval": ["must be true or false"]})
+    if bypass_approval:
+        council_id = rule.assigned_council_id
+        if council_id is None:
+            council = default_council(rule.tenant_id)
+            council_id = council.pk if council is not None else None
+        if not user_may_decide(council_id, user):
+            raise PermissionDenied("only a member of the rule's council may bypass approval")
+    trigger_data = {**context, "user_id": user.pk}
+    execution = _create_execution(rule, trigger_source, trigger_data, None, None)
+    assert execution is not None  # no occurrence key, so no unique conflict
+    return _evaluate(load_execution(execution.pk), bypass_user=user if bypass_approval else None)  # type: ignore[arg-type]

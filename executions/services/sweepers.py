@@ -1,0 +1,170 @@
+"""Sweepers: put back on the queue whatever a lost message or a killed worker left behind.
+
+``sweep_outbox`` re-queues events never matched and executions stuck pending, approved or due for a
+retry; ``sweep_expired_leases`` reclaims executions left ``running`` by a worker that died. Both
+select due rows through an index, claim each with a guarded update (so two sweepers never queue the
+same row twice in one window), wrap each row in its own try/except, and return counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from executions.choices import ExecutionStatus, NotificationKind
+from executions.models import AutomationExecution, Event
+from executions.services.common import notify_owners, transition
+from executions.services.dispatch import publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def _batch_size(batch_size: int | None) -> int:
+    return int(batch_size or settings.AUTOMATIONS_SWEEP_BATCH_SIZE)
+
+
+def _requeue_events(now: dt.datetime, cutoff: dt.datetime, limit: int, counts: Counter) -> None:
+    due = (
+        Event.objects.filter(dispatched_at__isnull=True, received_at__lt=cutoff)
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
+        .order_by("received_at")
+        .values_list("pk", "requeued_at")[:limit]
+    )
+    for event_id, requeued_at in due:
+        try:
+            claimed = Event.objects.filter(pk=event_id, dispatched_at__isnull=True, requeued_at=requeued_at).update(
+                requeued_at=now
+            )
+            if claimed:
+                publish_on_commit("match_event_task", event_id)
+                counts["events_requeued"] += 1
+        except Exception:  # a sweep goes on past one bad row
+            logger.exception("could not re-queue event %s", event_id)
+            counts["errors"] += 1
+
+
+def _requeue_executions(
+    status: str, task_name: str, due: Q, now: dt.datetime, limit: int, counts: Counter, label: str
+) -> None:
+    rows = (
+        AutomationExecution.objects.filter(due, status=status)
+        .order_by("updated_at")
+        .values_list("pk", "updated_at")[:limit]
+    )
+    for execution_id, updated_at in rows:
+        try:
+            # Touching updated_at is the claim: the row is not re-queued again for another window.
+            claimed = AutomationExecution.objects.filter(pk=execution_id, status=status, updated_at=updated_at).update(
+                updated_at=now
+            )
+            if claimed:
+                publish_on_commit(task_name, execution_id)
+                counts[label] += 1
+        except Exception:  # a sweep goes on past one bad row
+            logger.exception("could not re-queue execution %s", execution_id)
+            counts["errors"] += 1
+
+
+def sweep_outbox(
+    now: dt.datetime | None = None, older_than_seconds: float | None = None, batch_size: int | None = None
+) -> dict[str, int]:
+    """Re-queue work whose message never arrived, untouched for ``older_than_seconds`` (default from settings).
+
+    1. events never matched (``dispatched_at`` null) -> match_event;
+    2. executions still pending -> run_execution;
+    3. executions approved but not started -> run_action;
+    4. executions retrying whose next attempt is due -> run_action.
+    """
+    now = now or timezone.now()
+    seconds = settings.AUTOMATIONS_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = now - dt.timedelta(seconds=float(seconds))
+    limit = _batch_size(batch_size)
+    counts: Counter = Counter()
+    _requeue_events(now, cutoff, limit, counts)
+    stale = Q(updated_at__lt=cutoff)
+    _requeue_executions(ExecutionStatus.PENDING, "run_execution_task", stale, now, limit, counts, "pending_requeued")
+    _requeue_executions(ExecutionStatus.APPROVED, "run_action_task", stale, now, limit, counts, "approved_requeued")
+    # A retry is due once next_attempt_at has passed; queued once when it falls due (updated_at is
+    # still older than next_attempt_at), then again only after a quiet window.
+    due_retry = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
+    _requeue_executions(ExecutionStatus.RETRYING, "run_action_task", due_retry, now, limit, counts, "retries_queued")
+    result = {
+        key: counts[key]
+        for key in ("events_requeued", "pending_requeued", "approved_requeued", "retries_queued", "errors")
+    }
+    if any(result.values()):
+        logger.info("outbox sweep: %s", result)
+    return result
+
+
+def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -> None:
+    """Reclaim one running execution whose lease expired: its action's outcome is unknown.
+
+    The rule: an action is retried only when its outcome is unknown, and always with the same
+    idempotency key (the execution's), so a receiver that saw the first attempt can drop the second.
+    A worker that died mid-attempt leaves exactly that: retry while attempts remain, else fail.
+    """
+    expired = Q(action_attempts=token, lease_expires_at__lt=now)
+    message = f"attempt {token}: the worker was lost while the action ran; its outcome is unknown"
+    if token < int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS):
+        with transaction.atomic():
+            reclaimed = transition(
+                execution_id,
+                [ExecutionStatus.RUNNING],
+                ExecutionStatus.RETRYING,
+                extra_filter=expired,
+                lease_expires_at=None,
+                next_attempt_at=now,
+                error_message=f"{message}; retrying with the same idempotency key",
+            )
+            if reclaimed:
+                publish_on_commit("run_action_task", execution_id)
+                counts["leases_retried"] += 1
+        return
+    with transaction.atomic():
+        failed = transition(
+            execution_id,
+            [ExecutionStatus.RUNNING],
+            ExecutionStatus.FAILED,
+            extra_filter=expired,
+            lease_expires_at=None,
+            action_completed_at=now,
+            error_message=f"{message}, and no attempts remain",
+        )
+        if failed:
+            execution = AutomationExecution.objects.select_related("automation_rule").get(pk=execution_id)
+            execution.automation_rule.record_execution(False, execution.execution_time_ms or 0.0)
+            notify_owners(
+                execution,
+                NotificationKind.EXECUTION_FAILED,
+                f'Automation "{execution.automation_rule.name}" failed',
+                execution.error_message,
+            )
+            counts["leases_failed"] += 1
+
+
+def sweep_expired_leases(now: dt.datetime | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """Reclaim executions left ``running`` past their lease by a killed worker; returns counts."""
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    rows = (
+        AutomationExecution.objects.filter(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now)
+        .order_by("lease_expires_at")
+        .values_list("pk", "action_attempts")[: _batch_size(batch_size)]
+    )
+    for execution_id, token in rows:
+        try:
+            _reclaim(execution_id, token, now, counts)
+        except Exception:  # a sweep goes on past one bad row
+            logger.exception("could not reclaim execution %s", execution_id)
+            counts["errors"] += 1
+    result = {key: counts[key] for key in ("leases_retried", "leases_failed", "errors")}
+    if any(result.values()):
+        logger.warning("lease sweep: %s", result)
+    return result

@@ -1,0 +1,175 @@
+"""Django signals in, automation events out. Receivers decide nothing: they call ``emit_event``.
+
+Two ways in:
+
+1. ``automation_event``, a signal any code can send::
+
+       from executions.signals import automation_event
+
+       automation_event.send(
+           sender=MyService,
+           tenant_id="tenant_123",
+           event_type="workflow_completed",
+           payload={"workflow_id": "wf_1"},
+           source="workflows",            # optional
+           idempotency_key="wf_1:done",   # optional; a repeat creates nothing
+           customer_id=None,              # optional
+       )
+
+   Bad input raises ``ValidationError`` naming the field, to the sender. The event is stored in the
+   sender's transaction and matched only after it commits: a rolled-back request dispatches nothing.
+
+2. ``settings.AUTOMATIONS_MODEL_EVENTS`` turns a host model's ``post_save``/``post_delete`` into events
+   without code::
+
+       AUTOMATIONS_MODEL_EVENTS = {
+           "shop.Product": {
+               "created": "product_added",       # event type on create (leave out to ignore creates)
+               "updated": "product_updated",     # on update
+               "deleted": "product_removed",     # on delete
+               "tenant_attribute": "tenant_id",  # attribute (dotted path allowed) holding the tenant id
+               "source": "store",                # optional event source
+               "fields": ["name", "price"],      # optional: the fields copied into the payload
+           },
+       }
+
+   The payload holds the instance's fields (all concrete fields unless ``fields`` lists some;
+   password fields never), plus ``model`` and ``object_id``. An instance without a tenant is logged
+   and skipped: a host model's save never fails because of an automation setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal, receiver
+
+logger = logging.getLogger(__name__)
+
+# Arguments: tenant_id, event_type, payload, and optionally source, idempotency_key, customer_id,
+# occurred_at, causation_depth, caused_by_execution_id (those of emit_event).
+automation_event = Signal()
+
+EMIT_ARGUMENTS = (
+    "tenant_id",
+    "event_type",
+    "payload",
+    "source",
+    "idempotency_key",
+    "customer_id",
+    "occurred_at",
+    "causation_depth",
+    "caused_by_execution_id",
+)
+
+
+@receiver(automation_event, dispatch_uid="executions.emit_automation_event")
+def emit_automation_event(sender: Any, **kwargs: Any) -> Any:
+    """Store the event the signal describes; returns the EmitResult (``send()`` hands it back)."""
+    from executions.services import emit_event
+
+    unknown = sorted(set(kwargs) - set(EMIT_ARGUMENTS) - {"signal"})
+    if unknown:
+        raise ValidationError({key: ["not an automation_event argument"] for key in unknown})
+    arguments = {key: kwargs[key] for key in EMIT_ARGUMENTS if key in kwargs}
+    if "tenant_id" not in arguments or "event_type" not in arguments:
+        raise ValidationError(
+            {key: ["this field is required"] for key in ("tenant_id", "event_type") if key not in arguments}
+        )
+    return emit_event(**arguments)
+
+
+# --- host models -----------------------------------------------------------------------------------
+
+
+@cache
+def model_events_config() -> dict[str, dict[str, Any]]:
+    """AUTOMATIONS_MODEL_EVENTS keyed by lower-case model label."""
+    mapping = getattr(settings, "AUTOMATIONS_MODEL_EVENTS", {}) or {}
+    return {str(label).lower(): dict(config) for label, config in mapping.items() if isinstance(config, dict)}
+
+
+@receiver(setting_changed, dispatch_uid="executions.model_events_setting_changed")
+def _reset_model_events(setting: str, **kwargs: Any) -> None:
+    if setting == "AUTOMATIONS_MODEL_EVENTS":
+        model_events_config.cache_clear()
+
+
+def _attribute(instance: Model, dotted: str) -> Any:
+    value: Any = instance
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def model_payload(instance: Model, fields: list[str] | None) -> dict[str, Any]:
+    """The instance's fields as JSON values, with ``model`` and ``object_id``."""
+    from executions.services.context import json_safe
+
+    values: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if fields is not None and field.name not in fields and field.attname not in fields:
+            continue
+        if "password" in field.name:
+            continue
+        values[field.attname] = getattr(instance, field.attname)
+    values["model"] = instance._meta.label_lower
+    values["object_id"] = instance.pk
+    return json_safe(values)
+
+
+def _emit_model_event(instance: Model, change: str) -> None:
+    from executions.services import emit_event
+
+    label = instance._meta.label_lower
+    config = model_events_config().get(label)
+    # Our own rows never become events: an Event saved would emit an Event, forever.
+    if not config or not config.get(change) or instance._meta.app_label == "executions":
+        return
+    tenant_id = _attribute(instance, str(config.get("tenant_attribute", "tenant_id")))
+    if tenant_id in (None, ""):
+        logger.warning("%s %s has no tenant; no %s event", label, instance.pk, config[change])
+        return
+    # Creates and deletes happen once per object; updates happen many times, so each gets its own key.
+    suffix = f"updated:{uuid.uuid4().hex}" if change == "updated" else change
+    fields = config.get("fields")
+    try:
+        emit_event(
+            tenant_id=str(tenant_id),
+            event_type=config[change],
+            payload=model_payload(instance, list(fields) if isinstance(fields, list | tuple) else None),
+            source=config.get("source") or None,
+            idempotency_key=f"{label}:{instance.pk}:{suffix}"[:200],
+        )
+    except ValidationError as error:
+        logger.warning("%s %s: %s event refused: %s", label, instance.pk, config[change], error)
+
+
+def _on_post_save(
+    sender: type[Model], instance: Model, created: bool = False, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw:  # loading fixtures is not something happening in a shop
+        return
+    if sender._meta.label_lower in model_events_config():
+        _emit_model_event(instance, "created" if created else "updated")
+
+
+def _on_post_delete(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+    if sender._meta.label_lower in model_events_config():
+        _emit_model_event(instance, "deleted")
+
+
+def connect_model_events() -> None:
+    """Connect the model receivers (from ``ready()``); they look the mapping up at call time."""
+    post_save.connect(_on_post_save, dispatch_uid="executions.model_events_post_save")
+    post_delete.connect(_on_post_delete, dispatch_uid="executions.model_events_post_delete")

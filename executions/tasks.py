@@ -1,0 +1,46 @@
+"""Celery tasks: thin wrappers that take ids and call one service each.
+
+Pipeline tasks acknowledge late and are re-queued when their worker dies: safe because every step
+they take is claimed by a guarded update, so a redelivery finds the row past its state and returns.
+Their hard time limit (CELERY_TASK_TIME_LIMIT) stays below the execution lease, which stays far
+below Redis's visibility timeout (checked by ``executions.checks``).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from executions import services
+
+PIPELINE_TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
+
+
+@shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)
+def match_event_task(event_id: int) -> None:
+    """Create the executions of every rule the event matches."""
+    services.match_event(event_id)
+
+
+@shared_task(name="executions.run_execution", **PIPELINE_TASK_OPTIONS)
+def run_execution_task(execution_id: int) -> None:
+    """Evaluate a pending execution and, when cleared, run its action's first attempt."""
+    services.run_execution(execution_id)
+
+
+@shared_task(name="executions.run_action", **PIPELINE_TASK_OPTIONS)
+def run_action_task(execution_id: int) -> None:
+    """Run the next attempt of an approved or retrying execution's action."""
+    services.execution_run_action(execution_id)
+
+
+@shared_task(name="executions.sweep_outbox", **SWEEP_TASK_OPTIONS)
+def sweep_outbox_task() -> dict[str, int]:
+    """Re-queue events never matched and executions stuck pending, approved or due for a retry."""
+    return services.sweep_outbox()
+
+
+@shared_task(name="executions.sweep_leases", **SWEEP_TASK_OPTIONS)
+def sweep_leases_task() -> dict[str, int]:
+    """Reclaim executions left running by a worker that died."""
+    return services.sweep_expired_leases()

@@ -1,0 +1,100 @@
+"""``AutomationWorker``: the spec's worker object, on top of Celery.
+
+    worker = AutomationWorker()                 # or AutomationWorker(tenant_id="tenant_123")
+    worker.event_listener.emit_event("product_added", {"product_id": "prod_123", "tenant_id": "tenant_123"})
+    worker.start()                              # runs a Celery worker for the events, executions and actions queues
+
+The event's tenant comes from the payload's ``tenant_id``, else ``AutomationWorker(tenant_id=...)``,
+else ``settings.AUTOMATIONS_DEFAULT_TENANT`` (single-tenant installs), else a ValidationError says so.
+The listeners of schedules, thresholds and behaviours add ``check_schedules()``, ``check_thresholds()``
+and ``check_behaviors()`` to this class.
+
+Standalone: ``python -m executions.worker`` (the same as ``celery -A config worker -Q events,executions,actions``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+logger = logging.getLogger(__name__)
+
+QUEUES = ("events", "executions", "actions")
+
+
+class EventListener:
+    """Emits events into the pipeline on behalf of an ``AutomationWorker``."""
+
+    def __init__(self, worker: AutomationWorker) -> None:
+        self.worker = worker
+
+    def tenant_for(self, payload: dict[str, Any]) -> str:
+        """The payload's tenant_id, else the worker's, else AUTOMATIONS_DEFAULT_TENANT; else ValidationError."""
+        for candidate in (payload.get("tenant_id"), self.worker.tenant_id, settings.AUTOMATIONS_DEFAULT_TENANT):
+            if candidate not in (None, ""):
+                return str(candidate)
+        raise ValidationError(
+            {
+                "tenant_id": [
+                    "no tenant for this event: put tenant_id in the payload, create AutomationWorker(tenant_id=...), "
+                    "or set AUTOMATIONS_DEFAULT_TENANT"
+                ]
+            }
+        )
+
+    def emit_event(self, event_type: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
+        """Store an event for the resolved tenant; ``options`` are emit_event's (source, idempotency_key, ...)."""
+        from executions.services import emit_event
+
+        payload = {} if payload is None else payload
+        if not isinstance(payload, dict):
+            raise ValidationError({"payload": ["must be a JSON object"]})
+        result = emit_event(self.tenant_for(payload), event_type, payload, **options)
+        logger.info("Event emitted: %s (event %s%s)", event_type, result.id, ", duplicate" if result.duplicate else "")
+        return result
+
+
+class AutomationWorker:
+    """The automation worker: an event listener, and a Celery worker for the pipeline's queues."""
+
+    def __init__(
+        self,
+        tenant_id: str | None = None,
+        queues: tuple[str, ...] = QUEUES,
+        concurrency: int | None = None,
+        loglevel: str = "INFO",
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.queues = tuple(queues)
+        self.concurrency = concurrency
+        self.loglevel = loglevel
+        self.event_listener = EventListener(self)
+
+    def worker_argv(self) -> list[str]:
+        argv = ["worker", "-Q", ",".join(self.queues), "--loglevel", self.loglevel]
+        if self.concurrency:
+            argv += ["--concurrency", str(self.concurrency)]
+        return argv
+
+    def start(self) -> None:
+        """Run a Celery worker consuming the pipeline's queues, in this process, until stopped."""
+        from config.celery import app
+
+        app.worker_main(self.worker_argv())
+
+
+def main() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    django.setup()
+    AutomationWorker().start()
+
+
+if __name__ == "__main__":
+    main()

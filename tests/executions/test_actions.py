@@ -1,0 +1,118 @@
+"""The action handler registry and the eight built-in handlers."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from automations.choices import ActionType
+from executions.actions import (
+    ActionResult,
+    UnknownActionType,
+    get_action_entry,
+    get_action_handler,
+    idempotency_key,
+)
+from executions.choices import ActionOutcome, TriggerSource
+from executions.models import AutomationExecution
+from tests.factories import make_rule
+
+CONFIGS = {
+    "start_workflow": (
+        {"workflow_type_id": "website_creation", "template_id": "basic_site", "inputs": {"d": 1}},
+        "workflow.start",
+    ),
+    "send_notification": (
+        {"recipients": ["owner"], "message": "Low stock", "channels": ["email", "push"]},
+        "notification.send",
+    ),
+    "update_product": ({"updates": {"price": 10}}, "product.update"),
+    "generate_campaign": ({"template_id": "seasonal_promo", "channels": ["email", "social"]}, "campaign.generate"),
+    "create_landing_page": ({"template_id": "sale", "title": "Sale", "slug": "sale"}, "landing_page.create"),
+    "add_product": ({"template_id": "holiday_product", "count": 5, "category": "seasonal"}, "product.add"),
+    "update_store": ({"settings": {"banner": "on"}}, "store.update"),
+    "generate_draft": ({"workflow_type_id": "blog_post", "title": "Draft"}, "workflow_draft.generate"),
+}
+
+
+def execution_for(tenant, action_type, config, trigger_data=None):
+    rule = make_rule(tenant, action_type=action_type, action_config=config)
+    return AutomationExecution.objects.create(
+        automation_rule=rule, tenant=tenant, trigger_source=TriggerSource.MANUAL, trigger_data=trigger_data or {}
+    )
+
+
+def test_every_action_type_has_a_handler_named_after_it():
+    for action_type in ActionType.values:
+        handler = get_action_handler(action_type)
+        assert handler.__name__ == f"action_{action_type}"
+        assert get_action_entry(action_type).validator is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action_type", sorted(CONFIGS))
+def test_each_handler_records_its_own_command(tenant, action_type):
+    config, command_name = CONFIGS[action_type]
+    execution = execution_for(tenant, action_type, config, {"product_id": "prod_9"})
+
+    result = get_action_handler(action_type)(execution, config)
+
+    assert isinstance(result, ActionResult) and result.outcome == ActionOutcome.SUCCEEDED
+    command = result.data["command"]
+    assert command["command"] == command_name
+    assert command["idempotency_key"] == idempotency_key(execution) == f"automation-execution-{execution.pk}"
+    assert (command["tenant_id"], command["execution_id"]) == (tenant.pk, execution.pk)
+    fields = set(command) - {"command", "idempotency_key", "tenant_id", "automation_rule_id", "execution_id"}
+    assert fields, "each command carries its own fields"
+
+
+@pytest.mark.django_db
+def test_commands_carry_what_their_action_needs(tenant):
+    add = get_action_handler("add_product")(
+        execution_for(tenant, "add_product", CONFIGS["add_product"][0]), CONFIGS["add_product"][0]
+    )
+    assert {k: add.data["command"][k] for k in ("template_id", "count", "category")} == {
+        "template_id": "holiday_product",
+        "count": 5,
+        "category": "seasonal",
+    }
+    config = CONFIGS["start_workflow"][0]
+    start = get_action_handler("start_workflow")(execution_for(tenant, "start_workflow", config), config)
+    assert {k: start.data["command"][k] for k in ("workflow_type_id", "template_id", "inputs")} == {
+        "workflow_type_id": "website_creation",
+        "template_id": "basic_site",
+        "inputs": {"d": 1},
+    }
+    config = CONFIGS["update_product"][0]
+    update = get_action_handler("update_product")(
+        execution_for(tenant, "update_product", config, {"product_id": "prod_9"}), config
+    )
+    assert update.data["command"]["product_id"] == "prod_9"  # from the trigger when the config names none
+
+
+def test_an_unknown_action_type_lists_the_known_ones():
+    with pytest.raises(UnknownActionType) as error:
+        get_action_handler("launch_rocket")
+    assert "launch_rocket" in str(error.value) and "add_product" in str(error.value)
+
+
+def custom_handler(execution, config):
+    return ActionResult.succeeded(custom=True)
+
+
+@override_settings(AUTOMATIONS_ACTION_HANDLERS={"add_product": "tests.executions.test_actions.custom_handler"})
+def test_settings_override_a_built_in_handler():
+    assert get_action_handler("add_product") is custom_handler
+
+
+@override_settings(AUTOMATIONS_ACTION_HANDLERS={"launch_rocket": "tests.executions.test_actions.custom_handler"})
+def test_settings_add_an_action_type():
+    assert get_action_handler("launch_rocket") is custom_handler
+
+
+def test_an_action_result_as_stored():
+    assert ActionResult.unknown("timeout", retry_after_seconds=5, sent=1).as_dict() == {
+        "outcome": "unknown",
+        "sent": 1,
+        "error": "timeout",
+    }

@@ -1,0 +1,104 @@
+"""Signals in, events out: the documented automation_event signal and AUTOMATIONS_MODEL_EVENTS."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import override_settings
+
+from executions.models import AutomationExecution, Event
+from executions.signals import automation_event
+from governance.models import Council
+
+# Council stands in for a host model: it has a tenant_id, like a shop's Product would.
+COUNCIL_EVENTS = {
+    "governance.Council": {
+        "created": "council_added",
+        "updated": "council_changed",
+        "deleted": "council_removed",
+        "tenant_attribute": "tenant_id",
+        "source": "store",
+    }
+}
+
+
+@pytest.mark.django_db
+def test_any_code_can_send_an_automation_event(tenant, event_rule, active_store, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        responses = automation_event.send(
+            sender=None,
+            tenant_id=tenant.pk,
+            event_type="product_added",
+            payload={"product_id": "p1"},
+            source="store",
+            idempotency_key="p1:created",
+        )
+
+    result = responses[0][1]
+    assert Event.objects.get(pk=result.id).idempotency_key == "p1:created"
+    assert AutomationExecution.objects.get().status == "succeeded"
+
+
+@pytest.mark.django_db
+def test_a_bad_signal_is_refused_naming_the_field(tenant):
+    with pytest.raises(ValidationError) as error:
+        automation_event.send(sender=None, tenant_id=tenant.pk, payload={})
+    assert "event_type" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        automation_event.send(sender=None, tenant_id=tenant.pk, event_type="x", colour="red")
+    assert "colour" in error.value.message_dict
+
+
+@pytest.mark.django_db
+@override_settings(AUTOMATIONS_MODEL_EVENTS=COUNCIL_EVENTS)
+def test_a_mapped_models_saves_and_deletes_become_events(tenant):
+    council = Council.objects.create(tenant=tenant, name="Pricing")
+    council.name = "Pricing council"
+    council.save()
+    council_id = council.pk
+    council.delete()
+
+    events = list(Event.objects.order_by("id"))
+    assert [e.event_type for e in events] == ["council_added", "council_changed", "council_removed"]
+    assert all(e.tenant_id == tenant.pk and e.source == "store" for e in events)
+    assert events[0].payload["name"] == "Pricing" and events[1].payload["name"] == "Pricing council"
+    assert events[0].payload["object_id"] == council_id and events[0].payload["model"] == "governance.council"
+    assert events[0].idempotency_key == f"governance.council:{council_id}:created"
+
+
+@pytest.mark.django_db
+@override_settings(AUTOMATIONS_MODEL_EVENTS={"governance.Council": {"created": "council_added"}})
+def test_only_the_mapped_changes_become_events(tenant):
+    council = Council.objects.create(tenant=tenant, name="Pricing")
+    council.save()
+    council.delete()
+    assert list(Event.objects.values_list("event_type", flat=True)) == ["council_added"]
+
+
+@pytest.mark.django_db
+@override_settings(
+    AUTOMATIONS_MODEL_EVENTS={"governance.Council": {"created": "council_added", "tenant_attribute": "nope"}}
+)
+def test_an_instance_without_a_tenant_is_skipped_not_an_error(tenant):
+    Council.objects.create(tenant=tenant, name="Pricing")
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.django_db
+@override_settings(AUTOMATIONS_MODEL_EVENTS=COUNCIL_EVENTS)
+def test_a_failed_save_dispatches_nothing(tenant, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        Council.objects.create(tenant=tenant, name="Pricing")
+        raise RuntimeError("the request failed")
+    assert callbacks == [] and Event.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_unmapped_models_emit_nothing(tenant):
+    Council.objects.create(tenant=tenant, name="Pricing")
+    assert Event.objects.count() == 0
