@@ -360,6 +360,7 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "chart": _chart(rule_executions_by_day(rule, now)),
         "page": page,
         "can_edit": can_edit(request, tenant.pk),
+        "can_run": can_edit(request, tenant.pk),
         "sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
         **_summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
     }
@@ -436,9 +437,13 @@ def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> H
 
 
 def _execution_extras(execution: Any) -> dict[str, Any]:
-    """Approval request and action attempts, where the pipeline records them."""
-    extras: dict[str, Any] = {"approval": None, "attempts": []}
-    return extras
+    """The governance decision the pipeline recorded and the approval request, if one was opened."""
+    from executions.selectors import execution_approval
+
+    approval = execution_approval(execution)
+    decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
+    approver = approval.decided_by.get_username() if approval and approval.decided_by else ""
+    return {"approval": approval, "decision": decision, "approver_name": approver}
 
 
 @portal_view
@@ -454,6 +459,10 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     if context is None:
         messages.error(request, context_error)
         return redirect("automations:detail", rule_id=rule.pk)
-    execution = execute_rule_manually(rule, context, request.user)
+    try:
+        execution = execute_rule_manually(rule, context, request.user)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return redirect("automations:detail", rule_id=rule.pk)
     messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
     return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus
-from executions.models import ApprovalRequest, AutomationExecution, Event
+from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -179,3 +179,21 @@ def execution_get_for_rule(rule: AutomationRule, execution_id: int) -> Automatio
     if execution is None:
         raise Http404("No such execution.")
     return execution
+
+
+def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[Notification]:
+    """The user's in-app notifications in one tenant, newest first."""
+    return (
+        Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id)
+        .select_related("execution")
+        .order_by("-created_at", "-id")
+    )
+
+
+def unread_notification_count(user: AbstractBaseUser, tenant_id: str) -> int:
+    return Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True).count()
+
+
+def execution_approval(execution: AutomationExecution) -> ApprovalRequest | None:
+    """The execution's approval request, with who decided it, if governance asked for one."""
+    return ApprovalRequest.objects.select_related("decided_by", "council").filter(execution=execution).first()

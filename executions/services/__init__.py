@@ -2,15 +2,15 @@
 
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
-Approvals: ``execution_approve``, ``execution_reject``. Notices: ``notify_users``. Sweepers:
-``sweep_outbox``, ``sweep_expired_leases``.
+Approvals: ``execution_approve``, ``execution_reject``. Notices: ``notify_users``,
+``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
 """
 
 from executions.services.approvals import execution_approve, execution_reject
 from executions.services.common import ExecutionConflict
 from executions.services.context import build_context
 from executions.services.events import EmitResult, MatchResult, emit_event, emit_events, match_event
-from executions.services.notifications import notify_users
+from executions.services.notifications import notifications_mark_read, notify_users
 from executions.services.pipeline import execute_rule_manually, execution_run_action, run_execution, trigger_rule
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
 
@@ -26,6 +26,7 @@ __all__ = [
     "execution_reject",
     "execution_run_action",
     "match_event",
+    "notifications_mark_read",
     "notify_users",
     "run_execution",
     "sweep_expired_leases",
