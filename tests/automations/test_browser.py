@@ -233,6 +233,14 @@ def test_details_guide_steps(page_for, owner, tenant, rule):
     page.wait_for_url(re.compile(rf"/executions/{failed.pk}$"))
     assert page.locator("[data-error]").inner_text() == "boom"
     screenshot(page, "execution-detail")
+    # Run now: the pipeline runs the rule with the caller's context and shows the new execution
+    page.goto(f"/portal/automations/{rule.pk}")
+    page.get_by_role("button", name="Run now").click()
+    page.wait_for_url(re.compile(r"/executions/\d+$"))
+    run = rule.executions.order_by("-id").first()
+    assert run.trigger_source == "manual" and run.status == ExecutionStatus.SKIPPED  # store_status is missing
+    expect(page.locator("h1")).to_have_text(f"Execution #{run.pk}")
+    expect(page.locator("[data-condition-result='0']")).to_contain_text("fail")
 
 
 def test_delete_asks_first(page_for, owner, rule):
