@@ -55,12 +55,10 @@ def _prepare() -> str:
     from django.core.management import call_command
     from django.db import connection
 
-    from tests.executions.fake_pipeline import install_fake_trigger_rule_unsafe
-
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
-    return "fake (ORM insert, tests/executions/fake_pipeline.py)" if install_fake_trigger_rule_unsafe() else "real"
+    return "real (executions.services.trigger_rule)"
 
 
 def _tenants(count: int, prefix: str) -> list[Any]:

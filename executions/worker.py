@@ -14,6 +14,7 @@ Standalone: ``python -m executions.worker`` (the same as ``celery -A config work
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -78,6 +79,24 @@ class AutomationWorker:
         if self.concurrency:
             argv += ["--concurrency", str(self.concurrency)]
         return argv
+
+    def check_schedules(self, now: dt.datetime | None = None) -> Any:
+        """One pass of the schedule listener: fire every due slot (Testing Guide §3)."""
+        from executions.listeners.schedule import check_schedules
+
+        return check_schedules(now)
+
+    def check_thresholds(self, now: dt.datetime | None = None) -> Any:
+        """One pass of the threshold monitor over every enabled threshold rule."""
+        from executions.listeners.threshold import check_thresholds
+
+        return check_thresholds(now)
+
+    def check_behaviors(self, now: dt.datetime | None = None) -> Any:
+        """One pass of the behaviour tracker over recent customer activity."""
+        from executions.listeners.behavior import check_behaviors
+
+        return check_behaviors(now)
 
     def start(self) -> None:
         """Run a Celery worker consuming the pipeline's queues, in this process, until stopped."""

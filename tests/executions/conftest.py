@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
 
-import executions
 from config.celery import app as celery_app
 from executions.models import MetricSample
-from tests.executions.fake_pipeline import fake_trigger_rule as fake
-from tests.executions.fake_pipeline import services_module
 from tests.factories import make_rule
 
 EVENT_RULE: dict[str, Any] = {
@@ -56,18 +52,11 @@ def celery_app_on_broker():
 
 
 @pytest.fixture
-def fake_trigger_rule(monkeypatch):
-    """Replace ``executions.services.trigger_rule`` with the ORM-only fake (see fake_pipeline.py).
+def pipeline_trigger_rule():
+    """The pipeline's real ``trigger_rule``, for listener tests that wrap it (e.g. to make it fail once)."""
+    from executions.services import trigger_rule
 
-    TODO(lead): once the pipeline (issue 3) is merged, drop this fixture from the listener tests so
-    they run against the real trigger_rule.
-    """
-    module, created = services_module()
-    if created:
-        monkeypatch.setitem(sys.modules, "executions.services", module)
-        monkeypatch.setattr(executions, "services", module, raising=False)
-    monkeypatch.setattr(module, "trigger_rule", fake, raising=False)
-    return fake
+    return trigger_rule
 
 
 @pytest.fixture

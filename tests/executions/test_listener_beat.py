@@ -39,7 +39,7 @@ def test_the_beat_tasks_are_registered_under_their_names():
 
 
 @pytest.mark.django_db
-def test_the_tick_tasks_run_and_return_counts(eager_celery, fake_trigger_rule):
+def test_the_tick_tasks_run_and_return_counts(eager_celery, pipeline_trigger_rule):
     from executions.tasks_listeners import check_behaviors_task, check_schedules_task, check_thresholds_task
 
     assert check_schedules_task.delay().get()["due"] == 0

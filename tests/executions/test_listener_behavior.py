@@ -1,7 +1,4 @@
-"""Behaviour detection on synthetic histories, positives and negatives.
-
-Uses the ``fake_trigger_rule`` fixture until the pipeline (issue 3) lands.
-"""
+"""Behaviour detection on synthetic histories, positives and negatives."""
 
 from __future__ import annotations
 
@@ -19,7 +16,6 @@ from tests.factories import make_rule
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 _keys = itertools.count()
-pytestmark = pytest.mark.usefixtures("fake_trigger_rule")
 
 
 def hours_ago(hours: float) -> dt.datetime:
@@ -284,7 +280,7 @@ def test_a_backlog_is_spread_over_ticks(tenant, owner, settings):
 
 
 @pytest.mark.django_db
-def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, fake_trigger_rule):
+def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipeline_trigger_rule):
     import executions.services
 
     rule = behavior_rule(tenant, owner, "abandoned_cart")
@@ -296,7 +292,7 @@ def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, fake
         calls.append(data["customer_id"])
         if data["customer_id"] == "c1" and calls.count("c1") == 1:
             raise RuntimeError("pipeline down")
-        return fake_trigger_rule(rule, source, data, occurrence_key=occurrence_key, event=event)
+        return pipeline_trigger_rule(rule, source, data, occurrence_key=occurrence_key, event=event)
 
     monkeypatch.setattr(executions.services, "trigger_rule", flaky)
     first = check_behaviors(NOW)

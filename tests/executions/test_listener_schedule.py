@@ -1,7 +1,4 @@
-"""The schedule tick: each slot fires once, catch-up after downtime, DST on the real path.
-
-Uses the ``fake_trigger_rule`` fixture until the pipeline (issue 3) lands.
-"""
+"""The schedule tick: each slot fires once, catch-up after downtime, DST on the real path."""
 
 from __future__ import annotations
 
@@ -19,7 +16,6 @@ from executions.models import AutomationExecution, ScheduleSlot
 from tests.factories import make_rule
 
 UTC = dt.UTC
-pytestmark = pytest.mark.usefixtures("fake_trigger_rule")
 
 
 def utc(*args: int) -> dt.datetime:
@@ -165,7 +161,7 @@ def test_a_rule_fires_at_most_once_per_day_even_when_its_time_moves_later(tenant
 
 
 @pytest.mark.django_db
-def test_a_failing_trigger_rolls_back_and_the_next_tick_retries(tenant, owner, monkeypatch, fake_trigger_rule):
+def test_a_failing_trigger_rolls_back_and_the_next_tick_retries(tenant, owner, monkeypatch, pipeline_trigger_rule):
     import executions.services
 
     rule = schedule_rule(tenant, owner, {"pattern": "daily", "time": "09:00"}, utc(2026, 3, 2, 8))
@@ -179,7 +175,7 @@ def test_a_failing_trigger_rolls_back_and_the_next_tick_retries(tenant, owner, m
     assert AutomationRule.objects.get(pk=rule.pk).next_run_at == utc(2026, 3, 2, 9)
     assert not ScheduleSlot.objects.filter(rule=rule).exists()
 
-    monkeypatch.setattr(executions.services, "trigger_rule", fake_trigger_rule)
+    monkeypatch.setattr(executions.services, "trigger_rule", pipeline_trigger_rule)
     assert check_schedules(utc(2026, 3, 2, 9, 1, 1)).fired == 1
     assert len(executions_of(rule)) == 1
 

@@ -1,7 +1,4 @@
-"""Pushed samples, the threshold tick and pull providers on the database.
-
-Uses the ``fake_trigger_rule`` fixture until the pipeline (issue 3) lands.
-"""
+"""Pushed samples, the threshold tick and pull providers on the database."""
 
 from __future__ import annotations
 
@@ -102,12 +99,12 @@ def test_a_bad_item_in_a_list_stores_nothing(tenant):
 
 @pytest.mark.django_db
 def test_a_pushed_sample_is_checked_right_after_commit(
-    tenant, owner, fake_trigger_rule, eager_celery, django_capture_on_commit_callbacks
+    tenant, owner, pipeline_trigger_rule, eager_celery, django_capture_on_commit_callbacks
 ):
     rule = low_products(tenant, owner)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": 2})
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the threshold check, then the fired execution's run
     [execution] = fired(rule)
     assert execution.trigger_source == TriggerSource.THRESHOLD
     data = execution.trigger_data
@@ -120,7 +117,7 @@ def test_a_pushed_sample_is_checked_right_after_commit(
 
 
 @pytest.mark.django_db
-def test_one_firing_per_upward_crossing(tenant, owner, fake_trigger_rule):
+def test_one_firing_per_upward_crossing(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner)
     for minute, value in enumerate([5, 4, 2, 1, 2, 6, 2, 2]):
         push(tenant, value, minute)
@@ -131,7 +128,7 @@ def test_one_firing_per_upward_crossing(tenant, owner, fake_trigger_rule):
 
 
 @pytest.mark.django_db
-def test_a_quick_dip_between_two_checks_still_fires_once(tenant, owner, fake_trigger_rule):
+def test_a_quick_dip_between_two_checks_still_fires_once(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner)
     push(tenant, 5, 0)
     for minute, value in ((1, 2), (2, 5)):  # stored without a check in between
@@ -145,7 +142,7 @@ def test_a_quick_dip_between_two_checks_still_fires_once(tenant, owner, fake_tri
 
 
 @pytest.mark.django_db
-def test_for_minutes_holds_first_and_survives_restarts(tenant, owner, fake_trigger_rule):
+def test_for_minutes_holds_first_and_survives_restarts(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner, for_minutes=10)
     push(tenant, 5, 0)
     push(tenant, 2, 1)
@@ -161,7 +158,7 @@ def test_for_minutes_holds_first_and_survives_restarts(tenant, owner, fake_trigg
 
 
 @pytest.mark.django_db
-def test_for_minutes_interrupted_does_not_fire(tenant, owner, fake_trigger_rule):
+def test_for_minutes_interrupted_does_not_fire(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner, for_minutes=10)
     push(tenant, 2, 0)
     push(tenant, 5, 5)
@@ -170,7 +167,7 @@ def test_for_minutes_interrupted_does_not_fire(tenant, owner, fake_trigger_rule)
 
 
 @pytest.mark.django_db
-def test_a_text_sample_is_not_comparable_and_changes_nothing(tenant, owner, fake_trigger_rule):
+def test_a_text_sample_is_not_comparable_and_changes_nothing(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner)
     push(tenant, 5, 0)
     push(tenant, "closed", 1)
@@ -180,7 +177,7 @@ def test_a_text_sample_is_not_comparable_and_changes_nothing(tenant, owner, fake
 
 
 @pytest.mark.django_db
-def test_editing_the_threshold_starts_afresh(tenant, owner, fake_trigger_rule):
+def test_editing_the_threshold_starts_afresh(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner)
     push(tenant, 2, 0)
     assert len(fired(rule)) == 1
@@ -191,7 +188,7 @@ def test_editing_the_threshold_starts_afresh(tenant, owner, fake_trigger_rule):
 
 @pytest.mark.django_db
 def test_rules_of_other_tenants_and_metrics_are_not_touched(
-    tenant, owner, other_tenant, other_owner, fake_trigger_rule
+    tenant, owner, other_tenant, other_owner, pipeline_trigger_rule
 ):
     mine = low_products(tenant, owner)
     theirs = low_products(other_tenant, other_owner)
@@ -202,7 +199,7 @@ def test_rules_of_other_tenants_and_metrics_are_not_touched(
 
 
 @pytest.mark.django_db
-def test_disabled_rules_are_not_checked(tenant, owner, fake_trigger_rule):
+def test_disabled_rules_are_not_checked(tenant, owner, pipeline_trigger_rule):
     rule = low_products(tenant, owner, for_minutes=0)
     rule_update(rule, {"enabled": False})
     push(tenant, 1, 0)
@@ -214,7 +211,7 @@ def test_disabled_rules_are_not_checked(tenant, owner, fake_trigger_rule):
 
 
 @pytest.mark.django_db
-def test_pull_provider_crossings(tenant, owner, settings, fake_trigger_rule):
+def test_pull_provider_crossings(tenant, owner, settings, pipeline_trigger_rule):
     settings.AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": f"{__name__}.traffic_provider"}
     rule = make_rule(tenant, owner, trigger_config={"metric": "store_traffic", "operator": ">", "value": 100})
     results = []
@@ -229,7 +226,7 @@ def test_pull_provider_crossings(tenant, owner, settings, fake_trigger_rule):
 
 
 @pytest.mark.django_db
-def test_a_failing_provider_skips_its_rules_only(tenant, owner, settings, fake_trigger_rule):
+def test_a_failing_provider_skips_its_rules_only(tenant, owner, settings, pipeline_trigger_rule):
     settings.AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": f"{__name__}.broken_provider"}
     broken = make_rule(tenant, owner, trigger_config={"metric": "store_traffic", "operator": ">", "value": 1})
     fine = low_products(tenant, owner)
@@ -240,7 +237,7 @@ def test_a_failing_provider_skips_its_rules_only(tenant, owner, settings, fake_t
 
 
 @pytest.mark.django_db
-def test_a_steady_tick_writes_nothing(tenant, owner, fake_trigger_rule, django_assert_max_num_queries):
+def test_a_steady_tick_writes_nothing(tenant, owner, pipeline_trigger_rule, django_assert_max_num_queries):
     for _ in range(5):
         low_products(tenant, owner)
     push(tenant, 7, 0)
@@ -251,7 +248,7 @@ def test_a_steady_tick_writes_nothing(tenant, owner, fake_trigger_rule, django_a
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_ticks_fire_each_crossing_once(tenant, owner, fake_trigger_rule):
+def test_parallel_ticks_fire_each_crossing_once(tenant, owner, pipeline_trigger_rule):
     rules = [low_products(tenant, owner) for _ in range(8)]
     record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": 1}, now=at(0), check=False)
     errors: list[BaseException] = []
@@ -277,7 +274,7 @@ def test_parallel_ticks_fire_each_crossing_once(tenant, owner, fake_trigger_rule
 
 
 @pytest.mark.django_db
-def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owner, monkeypatch, fake_trigger_rule):
+def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owner, monkeypatch, pipeline_trigger_rule):
     import executions.services
 
     rule = low_products(tenant, owner)
@@ -289,7 +286,7 @@ def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owne
     monkeypatch.setattr(executions.services, "trigger_rule", broken)
     assert push(tenant, 2, 1).errors == 1
     assert ThresholdState.objects.get(rule=rule).condition_met is False
-    monkeypatch.setattr(executions.services, "trigger_rule", fake_trigger_rule)
+    monkeypatch.setattr(executions.services, "trigger_rule", pipeline_trigger_rule)
     assert check_thresholds(now=at(5)).fired == 1
     [execution] = fired(rule)
     assert execution.trigger_data["previous_value"] == 5
