@@ -282,6 +282,16 @@ def test_summary_panel_follows_the_form_as_you_type(page_for, owner, tenant):
     page.locator("[data-panel=send_notification] input[value=owner]").check()
     page.locator("#f-a_send_notification__message").fill("Welcome!")
     expect(summary).to_have_text("When a customer signs up, send a notification to the owner saying 'Welcome!'")
+    # adding and removing a condition row updates the summary too
+    page.get_by_role("button", name="Add Condition").click()
+    page.locator("#cond-0-type").fill("store_status")
+    page.locator("#cond-0-operator").select_option("=")
+    page.locator("#cond-0-value").fill("active")
+    expect(summary).to_have_text(
+        "When a customer signs up in an active store, send a notification to the owner saying 'Welcome!'"
+    )
+    page.get_by_role("button", name="Remove condition 1").click()
+    expect(summary).to_have_text("When a customer signs up, send a notification to the owner saying 'Welcome!'")
     page.get_by_label("Risk Level").select_option("critical")
     expect(summary).to_contain_text("after approval by")
     expect(page.locator("[data-summary-governance]")).to_contain_text("approval")
