@@ -84,6 +84,8 @@ class NotificationKind(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", "Approval requested"
     EXECUTION_FAILED = "execution_failed", "Execution failed"
     EXECUTION_REJECTED = "execution_rejected", "Execution rejected"
+    # A send_notification action's message.
+    AUTOMATION_MESSAGE = "automation_message", "Automation message"
 
 
 class ActionOutcome(models.TextChoices):

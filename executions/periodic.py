@@ -35,6 +35,10 @@ def register_periodic_task(entry: PeriodicEntry) -> PeriodicEntry:
 
 register_periodic_task(PeriodicEntry("executions: sweep the outbox", "executions.sweep_outbox", every_seconds=30))
 register_periodic_task(PeriodicEntry("executions: reclaim expired leases", "executions.sweep_leases", every_seconds=30))
+# Every minute, expiring after 54 s: retries and lost claims of webhook deliveries (docs/webhooks.md).
+register_periodic_task(
+    PeriodicEntry("executions: send due webhook deliveries", "executions.send_due_deliveries", every_seconds=60)
+)
 
 
 def setup_periodic_tasks() -> list[str]:

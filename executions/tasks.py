@@ -44,3 +44,15 @@ def sweep_outbox_task() -> dict[str, int]:
 def sweep_leases_task() -> dict[str, int]:
     """Reclaim executions left running by a worker that died."""
     return services.sweep_expired_leases()
+
+
+@shared_task(name="executions.send_delivery", **PIPELINE_TASK_OPTIONS)
+def send_delivery_task(delivery_id: int) -> None:
+    """Send one due webhook delivery (claimed by a guarded update) and settle its execution."""
+    services.send_delivery(delivery_id)
+
+
+@shared_task(name="executions.send_due_deliveries", **SWEEP_TASK_OPTIONS)
+def send_due_deliveries_task() -> dict[str, int]:
+    """Send the webhook deliveries whose next attempt is due; settle the executions that ended."""
+    return services.send_due_deliveries_and_settle()

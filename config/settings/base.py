@@ -78,7 +78,15 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 DEFAULT_SQLITE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL), conn_max_age=0)}
+# DATABASE_CONN_MAX_AGE (seconds, default 0) keeps connections open between requests and tasks; worker
+# processes on PostgreSQL save a connection set-up per task with it (bench/bench_pipeline.py uses 60).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TRICKY: the web process and Celery worker processes share one SQLite file. WAL lets readers
     # run beside a writer, the busy timeout waits for a lock instead of failing at once, and
@@ -163,6 +171,8 @@ CELERY_TASK_ROUTES = {
     "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
     "executions.run_action": {"queue": "actions", "routing_key": "actions"},
     "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
+    "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
+    "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
 }
 # Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered
 # message finds the row past its state and returns. One message per worker process at a time.
@@ -232,6 +242,12 @@ AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("AUTOMATIONS_WEBHOOK_ALLOW
 AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS = env_bool("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS", False)
 # Seconds the previous signing secret keeps signing after a rotation.
 AUTOMATIONS_WEBHOOK_SECRET_GRACE = int(os.environ.get("AUTOMATIONS_WEBHOOK_SECRET_GRACE", 24 * 3600))
+# A delivery made due by hand (redelivery) is sent on commit by the send_delivery task.
+AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = "executions.services.deliveries.enqueue_delivery"
+# Timeouts and the claim lease (defaults in executions/delivery/conf.py); the env lets fault tests shorten them.
+for _name in ("CONNECT_TIMEOUT", "READ_TIMEOUT", "TOTAL_TIMEOUT", "CLAIM_LEASE"):
+    if os.environ.get(f"AUTOMATIONS_WEBHOOK_{_name}"):
+        globals()[f"AUTOMATIONS_WEBHOOK_{_name}"] = float(os.environ[f"AUTOMATIONS_WEBHOOK_{_name}"])
 
 # --- Notification channels (executions/notifications/channels.py) ------------------------------------
 # {"push": "dotted.path.Backend", "sms": "dotted.path.Backend"}; unset channels log "not configured".

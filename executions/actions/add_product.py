@@ -1,7 +1,7 @@
 """add_product: Add products from a template.
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``product.add``, in ``action_result["command"]``.
+Builds the ``product.add`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
+webhook endpoints for this action type (``deliver_command``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ COMMAND = "product.add"
 
 @register(ActionType.ADD_PRODUCT)
 def action_add_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.add`` command for this execution; returns it as recorded."""
+    """Build the ``product.add`` command for this execution and deliver it."""
     command = command_envelope(
         execution,
         COMMAND,
@@ -27,4 +28,4 @@ def action_add_product(execution: AutomationExecution, config: dict[str, Any]) -
         count=int(config.get("count") or 1),
         category=config.get("category") or "",
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    return deliver_command(execution, ActionType.ADD_PRODUCT, command)

@@ -1,7 +1,7 @@
 """create_landing_page: Generate a landing page from a template.
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``landing_page.create``, in ``action_result["command"]``.
+Builds the ``landing_page.create`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
+webhook endpoints for this action type (``deliver_command``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ COMMAND = "landing_page.create"
 
 @register(ActionType.CREATE_LANDING_PAGE)
 def action_create_landing_page(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``landing_page.create`` command for this execution; returns it as recorded."""
+    """Build the ``landing_page.create`` command for this execution and deliver it."""
     command = command_envelope(
         execution,
         COMMAND,
@@ -28,4 +29,4 @@ def action_create_landing_page(execution: AutomationExecution, config: dict[str,
         slug=config.get("slug") or "",
         publish=bool(config.get("publish", False)),
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    return deliver_command(execution, ActionType.CREATE_LANDING_PAGE, command)

@@ -1,7 +1,7 @@
 """generate_draft: Create a workflow draft for a person to review.
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``workflow_draft.generate``, in ``action_result["command"]``.
+Builds the ``workflow_draft.generate`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
+webhook endpoints for this action type (``deliver_command``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ COMMAND = "workflow_draft.generate"
 
 @register(ActionType.GENERATE_DRAFT)
 def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``workflow_draft.generate`` command for this execution; returns it as recorded."""
+    """Build the ``workflow_draft.generate`` command for this execution and deliver it."""
     command = command_envelope(
         execution,
         COMMAND,
@@ -28,4 +29,4 @@ def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]
         title=config.get("title") or "",
         inputs=dict(config.get("inputs") or {}),
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    return deliver_command(execution, ActionType.GENERATE_DRAFT, command)

@@ -11,6 +11,7 @@ downstream, because an attempt whose outcome is unknown is retried with the same
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,6 +40,9 @@ class ActionResult:
     data: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     retry_after_seconds: float | None = None
+    # Set when the command's webhook deliveries are still open: the delivery layer owns the retries
+    # (its own schedule, ``send_due_deliveries``) and settles the execution when they end.
+    delivery_next_attempt_at: dt.datetime | None = None
 
     @classmethod
     def succeeded(cls, **data: Any) -> ActionResult:
@@ -51,6 +55,15 @@ class ActionResult:
     @classmethod
     def unknown(cls, error: str, retry_after_seconds: float | None = None, **data: Any) -> ActionResult:
         return cls(ActionOutcome.UNKNOWN, data, error, retry_after_seconds)
+
+    @classmethod
+    def delivering(cls, error: str, next_attempt_at: dt.datetime | None, **data: Any) -> ActionResult:
+        """The command is out for delivery and will be retried by the delivery sweeper: the execution waits."""
+        return cls(ActionOutcome.UNKNOWN, data, error, None, next_attempt_at or dt.datetime.now(dt.UTC))
+
+    @property
+    def awaiting_delivery(self) -> bool:
+        return self.delivery_next_attempt_at is not None
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"outcome": str(self.outcome), **self.data}

@@ -1,14 +1,19 @@
 """send_notification: Send a message to the tenant's owner, collaborators or councils.
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``notification.send``, in ``action_result["command"]``.
+Resolves ``recipients`` to active users of the rule's tenant, gives each an in-app notification and
+sends the message on each requested channel (``notify_users``: email through Django's email backend,
+push and sms through the pluggable channel backends, docs/notifications.md). The rule's ``subject`` and
+``message`` are inserted as plain text, never rendered as a template (RELIABILITY-NOTES 5.4). Each user
+hears of one execution once, so a retried attempt never notifies twice. The ``notification.send``
+command is also delivered to the tenant's webhook endpoints for this action type, when there are any.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from automations.choices import ActionType
+from automations.choices import ActionType, NotificationRecipient
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -17,15 +22,41 @@ if TYPE_CHECKING:
 COMMAND = "notification.send"
 
 
+def recipient_user_ids(tenant_id: str, recipients: list[str]) -> list[int]:
+    """Active users of the tenant named by ``owner``, ``collaborators`` and ``councils`` (the tenant's councils)."""
+    from governance.choices import Role
+    from governance.models import CouncilMember, Membership
+
+    members = Membership.objects.filter(tenant_id=tenant_id, user__is_active=True)
+    ids: set[int] = set()
+    if NotificationRecipient.OWNER in recipients:
+        ids.update(members.filter(role=Role.OWNER).values_list("user_id", flat=True))
+    if NotificationRecipient.COLLABORATORS in recipients:
+        ids.update(members.filter(role=Role.COLLABORATOR).values_list("user_id", flat=True))
+    if NotificationRecipient.COUNCILS in recipients:
+        council_users = CouncilMember.objects.filter(council__tenant_id=tenant_id).values_list("user_id", flat=True)
+        # Only users who still belong to the tenant: a council row never reaches an outsider.
+        ids.update(members.filter(user_id__in=council_users).values_list("user_id", flat=True))
+    return sorted(ids)
+
+
 @register(ActionType.SEND_NOTIFICATION)
 def action_send_notification(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``notification.send`` command for this execution; returns it as recorded."""
+    """Notify the recipients in-app and on their channels; deliver the ``notification.send`` command."""
+    from executions.choices import NotificationKind
+    from executions.services.notifications import notify_users
+
+    recipients = [str(r) for r in config.get("recipients") or []]
+    channels = [str(c) for c in config.get("channels") or []]
+    subject = str(config.get("subject") or "") or f"Automation: {execution.automation_rule.name}"
+    message = str(config.get("message") or "")
+    user_ids = recipient_user_ids(execution.tenant_id, recipients)
     command = command_envelope(
-        execution,
-        COMMAND,
-        recipients=list(config.get("recipients") or []),
-        channels=list(config.get("channels") or ["email"]),
-        subject=config.get("subject") or "",
-        message=config.get("message") or "",
+        execution, COMMAND, recipients=recipients, channels=channels, subject=subject, message=message
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    notified = notify_users(
+        user_ids, execution.tenant_id, NotificationKind.AUTOMATION_MESSAGE, subject, message, execution.pk, channels
+    )
+    result = deliver_command(execution, ActionType.SEND_NOTIFICATION, command)
+    result.data.update(recipient_user_ids=user_ids, notified=notified)
+    return result

@@ -1,7 +1,7 @@
 """update_product: Change fields of a product (the configured one, else the trigger's).
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``product.update``, in ``action_result["command"]``.
+Builds the ``product.update`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
+webhook endpoints for this action type (``deliver_command``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -24,11 +25,11 @@ def _trigger_value(execution: AutomationExecution, key: str) -> Any:
 
 @register(ActionType.UPDATE_PRODUCT)
 def action_update_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.update`` command for this execution; returns it as recorded."""
+    """Build the ``product.update`` command for this execution and deliver it."""
     command = command_envelope(
         execution,
         COMMAND,
         product_id=config.get("product_id") or _trigger_value(execution, "product_id"),
         updates=dict(config.get("updates") or {}),
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    return deliver_command(execution, ActionType.UPDATE_PRODUCT, command)

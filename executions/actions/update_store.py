@@ -1,7 +1,7 @@
 """update_store: Change store settings.
 
-Until delivery lands (issue 4) the handler records the platform command it would send,
-``store.update``, in ``action_result["command"]``.
+Builds the ``store.update`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
+webhook endpoints for this action type (``deliver_command``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
+from executions.actions.deliver import deliver_command
 from executions.actions.registry import ActionResult, command_envelope, register
 
 if TYPE_CHECKING:
@@ -19,10 +20,10 @@ COMMAND = "store.update"
 
 @register(ActionType.UPDATE_STORE)
 def action_update_store(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``store.update`` command for this execution; returns it as recorded."""
+    """Build the ``store.update`` command for this execution and deliver it."""
     command = command_envelope(
         execution,
         COMMAND,
         settings=dict(config.get("settings") or {}),
     )
-    return ActionResult.succeeded(command=command, delivery="recorded")
+    return deliver_command(execution, ActionType.UPDATE_STORE, command)

@@ -2,13 +2,19 @@
 
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
-Approvals: ``execution_approve``, ``execution_reject``. Notices: ``notify_users``,
+Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_delivery``,
+``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``,
 ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
 """
 
 from executions.services.approvals import execution_approve, execution_reject
 from executions.services.common import ExecutionConflict
 from executions.services.context import build_context
+from executions.services.deliveries import (
+    execution_settle_deliveries,
+    send_delivery,
+    send_due_deliveries_and_settle,
+)
 from executions.services.events import EmitResult, MatchResult, emit_event, emit_events, match_event
 from executions.services.notifications import notifications_mark_read, notify_users
 from executions.services.pipeline import execute_rule_manually, execution_run_action, run_execution, trigger_rule
@@ -25,10 +31,13 @@ __all__ = [
     "execution_approve",
     "execution_reject",
     "execution_run_action",
+    "execution_settle_deliveries",
     "match_event",
     "notifications_mark_read",
     "notify_users",
     "run_execution",
+    "send_delivery",
+    "send_due_deliveries_and_settle",
     "sweep_expired_leases",
     "sweep_outbox",
     "trigger_rule",

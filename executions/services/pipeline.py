@@ -297,6 +297,11 @@ def _record_result(
         status, error = ExecutionStatus.SUCCEEDED, ""
     elif result.outcome == ActionOutcome.FAILED:
         status, error = ExecutionStatus.FAILED, result.error or "the action failed"
+    elif result.awaiting_delivery:
+        # The webhook deliveries are open: their own schedule retries them and settles the execution.
+        status, error = ExecutionStatus.RETRYING, result.error or "webhook delivery pending"
+        next_attempt_at = result.delivery_next_attempt_at
+        completed_at = None
     elif token < max_attempts:
         status = ExecutionStatus.RETRYING
         error = f"attempt {token}: {result.error or 'outcome unknown'}; retrying with the same idempotency key"
@@ -329,8 +334,19 @@ def _record_result(
             execution.automation_rule.record_execution(status == ExecutionStatus.SUCCEEDED, total_ms)
         if status == ExecutionStatus.FAILED:
             notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
-        if status == ExecutionStatus.RETRYING and next_attempt_at is not None and next_attempt_at <= now:
+        if (
+            status == ExecutionStatus.RETRYING
+            and not result.awaiting_delivery
+            and next_attempt_at is not None
+            and next_attempt_at <= now
+        ):
             publish_on_commit("run_action_task", execution.pk)
+    if result.awaiting_delivery:
+        # A sweeper may have finished the deliveries while this attempt was still running (it could not
+        # settle a running execution then): settle now. Guarded, so only one caller records the end.
+        from executions.services.deliveries import execution_settle_deliveries
+
+        execution_settle_deliveries(execution.pk)
     return load_execution(execution.pk)  # type: ignore[return-value]
 
 

@@ -14,10 +14,11 @@ from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from executions.choices import ExecutionStatus, NotificationKind
+from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus, NotificationKind
+from executions.delivery.models import WebhookDelivery
 from executions.models import AutomationExecution, Event
 from executions.services.common import notify_owners, transition
 from executions.services.dispatch import publish_on_commit
@@ -93,6 +94,11 @@ def sweep_outbox(
     # A retry is due once next_attempt_at has passed; queued once when it falls due (updated_at is
     # still older than next_attempt_at), then again only after a quiet window.
     due_retry = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
+    # An execution waiting on open webhook deliveries is retried by the delivery sweeper, not here; once
+    # they have all ended (and nothing settled it) run_action settles it through its handler.
+    due_retry &= ~Exists(
+        WebhookDelivery.objects.filter(execution_id=OuterRef("pk"), status__in=sorted(OPEN_DELIVERY_STATUSES))
+    )
     _requeue_executions(ExecutionStatus.RETRYING, "run_action_task", due_retry, now, limit, counts, "retries_queued")
     result = {
         key: counts[key]

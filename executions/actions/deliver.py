@@ -1,0 +1,55 @@
+"""Sending an action's command to the tenant's webhook endpoints, and what that means for the execution.
+
+Every built-in handler ends with ``deliver_command(execution, action_type, command)``:
+
+- no enabled endpoint for the action type: ``succeeded`` with ``delivery = "recorded, no endpoint configured"``
+  (the command is kept in the execution's ``action_result``; nothing left the process);
+- otherwise one ``WebhookDelivery`` per endpoint (created once per execution and endpoint, so a retried
+  attempt finds the same rows and the same ``webhook-id``), and the first attempt of each due one now:
+  all delivered -> ``succeeded``; one refused for good (3xx, 4xx but 429, 410) -> ``failed``; any still
+  open (timeout, 429, 5xx) -> ``delivering``: the execution waits ``retrying`` and the delivery sweeper
+  settles it (``executions.services.deliveries.execution_settle_deliveries``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from executions.actions.registry import ActionResult
+
+if TYPE_CHECKING:
+    from executions.models import AutomationExecution
+
+NO_ENDPOINT = "recorded, no endpoint configured"
+
+
+def deliver_command(execution: AutomationExecution, action_type: str, command: dict[str, Any]) -> ActionResult:
+    """Create the execution's deliveries of ``command`` and attempt each due one; map the result."""
+    from executions.choices import ExecutionStatus
+    from executions.delivery.selectors import execution_delivery_summary
+    from executions.delivery.services import deliveries_create_for_execution, delivery_send, webhook_payload
+    from executions.delivery.services.deliveries import webhook_id_for_execution
+
+    deliveries = deliveries_create_for_execution(
+        execution, action_type, webhook_payload(execution, action_type, command)
+    )
+    if not deliveries:
+        return ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
+    outcomes = [delivery_send(delivery.pk) for delivery in deliveries]
+    summary = execution_delivery_summary(execution.pk)
+    data = {
+        "command": command,
+        "webhook_id": webhook_id_for_execution(execution.pk),
+        "deliveries": [
+            {"id": o.delivery_id, "status": str(o.status), "status_code": o.status_code, "error": o.error}
+            for o in outcomes
+        ],
+    }
+    if summary.status == ExecutionStatus.SUCCEEDED:
+        return ActionResult.succeeded(delivery="delivered", **data)
+    errors = "; ".join(f"delivery {o.delivery_id}: {o.error}" for o in outcomes if o.error) or "not delivered yet"
+    if summary.status == ExecutionStatus.FAILED:
+        return ActionResult.failed(f"webhook delivery failed: {errors}", delivery="failed", **data)
+    return ActionResult.delivering(
+        f"webhook delivery pending: {errors}", summary.next_attempt_at, delivery="retrying", **data
+    )
