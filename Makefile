@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format pytest bench install migrate seed clean
+.PHONY: run test lint format pytest bench schemathesis install migrate seed clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ pytest: install
 ## Benchmarks (not tests): figures printed and written under bench/results/.
 bench: install
 	$(PY) -m bench
+
+## Fuzz every operation of /api/schema/ (>= 100 examples each) against a seeded gunicorn server on a
+## free port; fails on any 5xx or response that breaks the schema. Report under var/schemathesis-report/.
+schemathesis: install
+	$(PY) scripts/run_schemathesis.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -1,21 +1,121 @@
-"""Reads about rules for the portal pages, always scoped to one tenant."""
+"""Reads about rules: scoped lists, counts, and the test-conditions report."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from automations.choices import TriggerType
 from automations.models import AutomationRule
 from governance.models import Tenant
 
 
-@dataclass(frozen=True)
-class RuleCounts:
-    total: int
-    enabled: int
-    disabled: int
+def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
+    """Live rules of the user's tenants (all for a superuser); scoping is a subquery, not an extra query."""
+    from governance.selectors import member_tenant_ids
+
+    rules = AutomationRule.objects.all()
+    return rules if user.is_superuser else rules.filter(tenant_id__in=member_tenant_ids(user))
+
+
+def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+    """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None.
+
+    The role annotation is also the scope: a rule outside the user's tenants has no role (NULL).
+    """
+    from governance.selectors import caller_role_expression
+
+    rules = AutomationRule.objects.select_related("tenant").annotate(caller_role=caller_role_expression(user))
+    try:
+        return rules.order_by().get(pk=rule_id, caller_role__isnull=False)
+    except AutomationRule.DoesNotExist:
+        return None
+
+
+def rule_counts(rules: QuerySet[AutomationRule]) -> dict[str, int]:
+    """count, enabled_count and disabled_count of a rule queryset, in one query."""
+    totals = rules.order_by().aggregate(count=Count("id"), enabled_count=Count("id", filter=Q(enabled=True)))
+    return {
+        "count": totals["count"],
+        "enabled_count": totals["enabled_count"],
+        "disabled_count": totals["count"] - totals["enabled_count"],
+    }
+
+
+@dataclass
+class ConditionReport:
+    conditions_met: bool
+    results: list[dict[str, Any]]
+    summary: str
+    would_execute: bool
+    would_need_approval: bool
+    approval_reason: str
+    approval_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conditions_met": self.conditions_met,
+            "results": self.results,
+            "summary": self.summary,
+            "would_execute": self.would_execute,
+            "would_need_approval": self.would_need_approval,
+            "approval_reason": self.approval_reason,
+            "approval_checks": self.approval_checks,
+        }
+
+
+def threshold_trigger_condition(rule: AutomationRule) -> dict[str, Any] | None:
+    """A threshold trigger's comparison written as a condition (metric, operator, value), else None."""
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    if rule.trigger_type != TriggerType.THRESHOLD or "metric" not in config:
+        return None
+    return {"type": config.get("metric"), "operator": config.get("operator"), "value": config.get("value")}
+
+
+def conditions_summary(results: list[dict[str, Any]]) -> str:
+    """ "All 2 conditions passed" or "1 of 2 conditions failed: <reasons>"."""
+    total = len(results)
+    if total == 0:
+        return "No conditions to check"
+    noun = "condition" if total == 1 else "conditions"
+    failed = [result for result in results if not result.get("passed")]
+    if not failed:
+        return f"All {total} {noun} passed"
+    reasons = "; ".join(str(result.get("reason") or result.get("condition")) for result in failed)
+    return f"{len(failed)} of {total} {noun} failed: {reasons}"
+
+
+def rule_condition_report(rule: AutomationRule, context: dict[str, Any]) -> ConditionReport:
+    """What would happen if ``rule`` (saved or not) were triggered with ``context``.
+
+    For a threshold rule the trigger's own comparison is checked too and comes first.
+    """
+    from automations.conditions import compile_conditions
+
+    checks = list(rule.conditions or [])
+    trigger_condition = threshold_trigger_condition(rule)
+    if trigger_condition is not None:
+        checks.insert(0, trigger_condition)
+    compiled = compile_conditions(checks, rule.tenant.timezone if rule.tenant_id else "UTC")
+    results = [result.as_dict() for result in compiled.explain(context)]
+    met = all(result["passed"] for result in results)
+    decision = rule.approval_decision(context)
+    return ConditionReport(
+        conditions_met=met,
+        results=results,
+        summary=conditions_summary(results),
+        would_execute=met and rule.enabled,
+        would_need_approval=not decision.auto_approved,
+        approval_reason=decision.reason,
+        approval_checks=[check.__dict__ for check in decision.checks],
+    )
+
+
+# --- the portal: everything within the session's current tenant ---------------------------------
 
 
 def rule_list_for_tenant(tenant: Tenant) -> QuerySet[AutomationRule]:
@@ -29,10 +129,3 @@ def rule_get_for_tenant(tenant: Tenant, rule_id: str) -> AutomationRule:
     if rule is None:
         raise Http404("No such automation.")
     return rule
-
-
-def rule_counts_for_tenant(tenant: Tenant) -> RuleCounts:
-    counts = AutomationRule.objects.filter(tenant=tenant).aggregate(
-        total=Count("pk"), enabled=Count("pk", filter=Q(enabled=True))
-    )
-    return RuleCounts(total=counts["total"], enabled=counts["enabled"], disabled=counts["total"] - counts["enabled"])

@@ -29,6 +29,7 @@ from automations.choices import (
     TriggerType,
 )
 from automations.conditions import compile_conditions
+from automations.filters import AutomationRuleFilterSet
 from automations.forms import (
     ACTION_FIELDS,
     BuilderState,
@@ -41,7 +42,7 @@ from automations.forms import (
 )
 from automations.models import AutomationRule
 from automations.recommendations import recommend
-from automations.selectors import rule_counts_for_tenant, rule_get_for_tenant, rule_list_for_tenant
+from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
 from automations.summaries import summarize_rule
 from automations.validators import Errors, validate_rule_definition
@@ -81,11 +82,10 @@ def _is_htmx(request: HttpRequest) -> bool:
 def rule_list(request: HttpRequest) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     category = request.GET.get("category", "")
-    rules = rule_list_for_tenant(tenant)
-    if category in Category.values:
-        rules = rules.filter(category=category)
-    else:
+    if category not in Category.values:
         category = ""
+    # The API's FilterSet, on the current tenant's rules only.
+    rules = AutomationRuleFilterSet({"category": category}, queryset=rule_list_for_tenant(tenant)).qs
     context = {
         "rules": rules,
         "category": category,
@@ -100,7 +100,8 @@ def _list_stats(tenant: Tenant) -> dict[str, Any]:
     from executions.selectors import tenant_executions_since_count
 
     since = timezone.now() - dt.timedelta(hours=24)
-    return {"counts": rule_counts_for_tenant(tenant), "executions_24h": tenant_executions_since_count(tenant.pk, since)}
+    counts = rule_counts(rule_list_for_tenant(tenant))
+    return {"counts": counts, "executions_24h": tenant_executions_since_count(tenant.pk, since)}
 
 
 @portal_view
@@ -348,7 +349,7 @@ def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
 @portal_view
 @require_GET
 def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
-    from executions.selectors import rule_execution_stats, rule_executions, rule_executions_by_day
+    from executions.selectors import rule_execution_overview, rule_execution_stats, rule_executions
 
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
@@ -356,8 +357,8 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "rule": rule,
-        "stats": rule_execution_stats(rule, now),
-        "chart": _chart(rule_executions_by_day(rule, now)),
+        "stats": rule_execution_overview(rule, now),
+        "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
         "page": page,
         "can_edit": can_edit(request, tenant.pk),
         "can_run": can_edit(request, tenant.pk),
@@ -369,25 +370,26 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     return render(request, "automations/detail.html", context)
 
 
-def _chart(days: list[Any]) -> dict[str, Any]:
-    """Bars for a small SVG chart: 30 days, scaled to the busiest day."""
+def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bars for a small SVG chart of the stats selector's ``executions_by_day``, scaled to the busiest day."""
     width, height, gap = 600, 120, 2
     bar_width = width / max(len(days), 1)
-    peak = max((day.count for day in days), default=0) or 1
+    peak = max((day["total"] for day in days), default=0) or 1
     bars = []
     for index, day in enumerate(days):
-        bar_height = round(day.count / peak * (height - 20), 1)
+        bar_height = round(day["total"] / peak * (height - 20), 1)
         bars.append(
             {
                 "x": round(index * bar_width + gap / 2, 1),
                 "y": round(height - 14 - bar_height, 1),
                 "w": round(bar_width - gap, 1),
                 "h": bar_height,
-                "day": day.day,
-                "count": day.count,
+                "day": dt.date.fromisoformat(day["date"]),
+                "count": day["total"],
+                "failed": day["failed"],
             }
         )
-    total = sum(day.count for day in days)
+    total = sum(day["total"] for day in days)
     return {"bars": bars, "width": width, "height": height, "peak": peak, "total": total, "days": days}
 
 

@@ -5,10 +5,15 @@ from django.views.generic import RedirectView
 
 from governance.views import tenant_switch
 
+handler400 = "config.api_errors.json_or_default_400"
+handler403 = "config.api_errors.json_or_default_403"
+handler404 = "config.api_errors.json_or_default_404"
+handler500 = "config.api_errors.json_or_default_500"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/", include("config.api_router")),
+    path("api/", include("config.api_router", namespace="api")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/tenant", tenant_switch, name="tenant-switch"),

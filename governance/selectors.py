@@ -67,3 +67,31 @@ def tenant_for_user(user: AbstractBaseUser, tenant_id: str | None) -> Tenant | N
 
 def councils_for_tenant(tenant_id: str) -> QuerySet[Council]:
     return Council.objects.filter(tenant_id=tenant_id).order_by("-is_default", "name")
+
+
+def roles_for_user(user: AbstractBaseUser) -> dict[str, str]:
+    """``{tenant_id: role}`` for every tenant the user belongs to; a superuser owns them all."""
+    from governance.choices import Role
+
+    if not user.is_authenticated:
+        return {}
+    if user.is_superuser:
+        return dict.fromkeys(Tenant.objects.values_list("id", flat=True), Role.OWNER.value)
+    return dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
+
+
+def member_tenant_ids(user: AbstractBaseUser) -> QuerySet[Membership]:
+    """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query."""
+    return Membership.objects.filter(user_id=user.pk).values("tenant_id")
+
+
+def caller_role_expression(user: AbstractBaseUser, tenant_field: str = "tenant_id") -> object:
+    """An annotation with the user's role in each row's tenant (None when not a member)."""
+    from django.db.models import OuterRef, Subquery, Value
+
+    from governance.choices import Role
+
+    if user.is_superuser:
+        return Value(Role.OWNER.value)
+    memberships = Membership.objects.filter(tenant_id=OuterRef(tenant_field), user_id=user.pk)
+    return Subquery(memberships.values("role")[:1])

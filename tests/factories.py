@@ -41,3 +41,18 @@ def make_user(username: str, tenant: Tenant | None = None, role: str | None = No
 def make_rule(tenant: Tenant, user: AbstractBaseUser | None = None, **overrides: Any) -> AutomationRule:
     data = {**LOW_PRODUCT_ALERT, **overrides}
     return rule_create(tenant, data, user)
+
+
+def make_execution(rule: AutomationRule, status: str = "succeeded", **fields: Any) -> Any:
+    """An execution row in ``status`` (success set to match), for reads and stats."""
+    from executions.choices import success_for_status
+    from executions.models import AutomationExecution
+
+    defaults: dict[str, Any] = {"trigger_source": "manual", "execution_time_ms": 100.0}
+    return AutomationExecution.objects.create(
+        automation_rule=rule,
+        tenant_id=rule.tenant_id,
+        status=status,
+        success=success_for_status(status),
+        **{**defaults, **fields},
+    )

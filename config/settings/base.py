@@ -40,7 +40,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "governance",
     "automations",
@@ -49,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.api_errors.ApiRequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -236,6 +240,62 @@ AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_
 # Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
 AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
+# --- REST API ---------------------------------------------------------------------------------
+# Bodies over this size are refused with 413 before they are read (events and rules are small).
+API_MAX_REQUEST_BYTES = int(os.environ.get("API_MAX_REQUEST_BYTES", str(256 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
+CSRF_FAILURE_VIEW = "config.api_errors.json_or_default_csrf_failure"
+# Requests per token (or session user, or anonymous address) per window: "<n>/second|minute|hour|day".
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    # Throttle counters. Local memory counts per process; set THROTTLE_CACHE_URL=redis://... to
+    # share one atomic counter between every web process.
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["THROTTLE_CACHE_URL"]}
+        if os.environ.get("THROTTLE_CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "governance.api.authentication.BearerOrTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        # For curl -u in demos and scripts; failed attempts are throttled per address like bad tokens.
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["config.api_parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Automation rules API",
+    "DESCRIPTION": "Rules (trigger -> conditions -> governance -> action), their executions and approvals. "
+    "Authenticate with `Authorization: Token <key>` (or `Bearer <key>`); see docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["config.api_router.schema_preprocessing_hook"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_router.schema_postprocessing_hook",
+    ],
+}
 # --- Webhook delivery (executions/delivery; defaults and the rest in executions/delivery/conf.py) --------
 # Loopback, private, link-local and CGNAT destinations are refused unless this is on (self-hosted, tests).
 AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)

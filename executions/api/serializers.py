@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from executions.models import ApprovalRequest, AutomationExecution
+from executions.models import ApprovalRequest, AutomationExecution, Notification
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -111,3 +111,15 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
 class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """An in-app notification of the caller."""
+
+    tenant_id = serializers.CharField(read_only=True)
+    execution_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "tenant_id", "kind", "title", "body", "execution_id", "created_at", "read_at"]
+        read_only_fields = fields

@@ -1,103 +1,303 @@
-"""Staff-only endpoints of the pipeline: event ingestion and council decisions.
+"""Executions, events, approvals and notifications of the caller's tenants.
 
-Tenant tokens and roles come with the REST API; until then every endpoint needs a staff user
-(session or basic auth), and a staff user who is not a superuser reaches only their own tenants.
+Reads need any role in the execution's tenant; posting events needs owner or collaborator; approving
+and rejecting need owner or council and, in the service, a seat on the rule's council.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
-from rest_framework import status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
-from rest_framework.permissions import IsAdminUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.drainage import set_override
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from executions.api.serializers import ApprovalRequestSerializer, ExecutionSerializer, RejectSerializer
-from executions.models import AutomationExecution
-from executions.selectors import approvals_decidable_by
-from executions.services import ExecutionConflict, emit_events, execution_approve, execution_reject
-from governance.selectors import tenant_ids_for_user
+from automations.api import inputs, schemas
+from config.api_errors import django_validation_detail
+from config.api_views import ApiViewSet
+from executions.api.serializers import (
+    ApprovalRequestSerializer,
+    ExecutionSerializer,
+    NotificationSerializer,
+    RejectSerializer,
+)
+from executions.filters import AutomationExecutionFilterSet
+from executions.models import ApprovalRequest, AutomationExecution, Notification
+from governance.api.permissions import (
+    Capability,
+    request_roles,
+    require,
+    require_role,
+    resolve_tenant_id,
+    role_allows,
+)
+from governance.selectors import caller_role_expression, member_tenant_ids
+
+EXECUTIONS_DEFAULT_LIMIT = 50
+EXECUTIONS_MAX_LIMIT = 200
+MAX_ID = 2**63 - 1
 
 
-class StaffAPIView(APIView):
-    authentication_classes = [SessionAuthentication, BasicAuthentication]
-    permission_classes = [IsAdminUser]
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The execution is not in a state that allows this."
+    default_code = "conflict"
 
 
-def _error_body(error: ValidationError) -> dict[str, Any]:
-    if hasattr(error, "error_dict"):
-        return {"errors": error.message_dict}
-    return {"errors": {"non_field_errors": error.messages}}
+def _service(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a pipeline service: ValidationError -> 400, PermissionDenied -> 403, ExecutionConflict -> 409."""
+    from executions.services import ExecutionConflict
+
+    try:
+        return function(*args, **kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(django_validation_detail(error)) from error
+    except ExecutionConflict as error:
+        raise Conflict(str(error) or None) from error
 
 
-class EventIngestView(StaffAPIView):
-    """POST /api/events: one event object or a list; 202 with each event's id, key and duplicate flag."""
+ExecutionDecision = inline_serializer(
+    "ExecutionDecision", {"execution": ExecutionSerializer(), "message": serializers.CharField()}
+)
 
-    def post(self, request: Request) -> Response:
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List executions",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
+        ],
+        responses={200: schemas.ExecutionList},
+    ),
+    retrieve=extend_schema(summary="Get an execution", responses={200: ExecutionSerializer}),
+)
+class AutomationExecutionViewSet(ApiViewSet):
+    queryset = AutomationExecution.objects.all()
+    serializer_class = ExecutionSerializer
+    filterset_class = AutomationExecutionFilterSet
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[AutomationExecution]:
+        user = self.request.user
+        executions = AutomationExecution.objects.select_related("rule_version")
+        if not user.is_superuser:
+            executions = executions.filter(tenant_id__in=member_tenant_ids(user))
+        return executions.order_by("-triggered_at", "-id")
+
+    def get_serializer_class(self) -> type:
+        return RejectSerializer if self.action == "reject" else ExecutionSerializer
+
+    def execution(self, capability: str) -> AutomationExecution:
+        """The addressed execution (404 outside the caller's tenants), after the role check (403)."""
+        pk = int(self.kwargs["pk"])
+        executions = AutomationExecution.objects.select_related("rule_version", "automation_rule").annotate(
+            caller_role=caller_role_expression(self.request.user)
+        )
+        execution = executions.filter(pk=pk, caller_role__isnull=False).first() if pk <= MAX_ID else None
+        if execution is None:
+            raise NotFound("No such execution in your tenants.")
+        require_role(execution.caller_role, capability)
+        return execution
+
+    def list(self, request: Request) -> Response:
+        executions = self.filter_queryset(self.get_queryset())
+        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+        page = executions[offset : offset + limit]
+        return Response(
+            {
+                "executions": ExecutionSerializer(page, many=True).data,
+                "count": executions.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(ExecutionSerializer(self.execution(Capability.READ)).data)
+
+    @extend_schema(summary="Approve an execution awaiting approval", request=None, responses={200: ExecutionDecision})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def approve(self, request: Request, pk: str) -> Response:
+        from executions.services import execution_approve
+
+        execution = _service(execution_approve, self.execution(Capability.APPROVE), request.user)
+        return Response(
+            {
+                "execution": ExecutionSerializer(execution).data,
+                "message": f"Execution {execution.pk} approved; its action is queued",
+            }
+        )
+
+    @extend_schema(
+        summary="Reject an execution awaiting approval", request=RejectSerializer, responses={200: ExecutionDecision}
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def reject(self, request: Request, pk: str) -> Response:
+        from executions.services import execution_reject
+
+        execution = self.execution(Capability.APPROVE)
+        body = inputs.require_object(request.data or {})
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 2000:
+            raise ValidationError({"reason": ["Must be a string of at most 2000 characters."]})
+        execution = _service(execution_reject, execution, request.user, reason)
+        return Response(
+            {"execution": ExecutionSerializer(execution).data, "message": f"Execution {execution.pk} rejected"}
+        )
+
+
+class EventRequestSerializer(serializers.Serializer):
+    tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
+    event_type = serializers.CharField(max_length=100)
+    source = serializers.CharField(required=False, allow_blank=True)
+    payload = serializers.DictField(required=False)
+    idempotency_key = serializers.CharField(required=False, help_text="A repeated key returns the original event.")
+    customer_id = serializers.CharField(required=False, allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+EmittedEvents = inline_serializer(
+    "EmittedEvents",
+    {
+        "events": inline_serializer(
+            "EmittedEvent",
+            {
+                "id": serializers.IntegerField(),
+                "idempotency_key": serializers.CharField(),
+                "duplicate": serializers.BooleanField(),
+            },
+            many=True,
+        )
+    },
+)
+set_override(EmittedEvents, "many", False)
+
+
+class EventViewSet(ApiViewSet):
+    """POST /api/events: one event object or a list, into the caller's tenants."""
+
+    serializer_class = EventRequestSerializer
+
+    @extend_schema(
+        summary="Post events",
+        description="One event object or a list; all are stored or none. 202: matching runs on a worker.",
+        request=EventRequestSerializer(many=True),
+        responses={202: EmittedEvents},
+    )
+    def create(self, request: Request) -> Response:
+        from executions.services import emit_events
+
         data = request.data
-        items = data if isinstance(data, list) else [data]
-        allowed = None if request.user.is_superuser else set(tenant_ids_for_user(request.user))
-        try:
-            results = emit_events(items, allowed_tenant_ids=allowed)
-        except ValidationError as error:
-            return Response(_error_body(error), status=status.HTTP_400_BAD_REQUEST)
+        items: list[Any] = data if isinstance(data, list) else [data]
+        checked = []
+        for item in items:
+            if isinstance(item, dict):
+                tenant_id = resolve_tenant_id(request, item)
+                require(request, tenant_id, Capability.INGEST)
+                item = {**item, "tenant_id": tenant_id}
+            checked.append(item)
+        allowed = {tenant for tenant, role in request_roles(request).items() if role_allows(role, Capability.INGEST)}
+        results = _service(emit_events, checked, allowed_tenant_ids=allowed)
         return Response({"events": [result.as_dict() for result in results]}, status=status.HTTP_202_ACCEPTED)
 
 
-class ApprovalListView(StaffAPIView):
+ApprovalList = inline_serializer(
+    "ApprovalList", {"approvals": ApprovalRequestSerializer(many=True), "count": serializers.IntegerField()}
+)
+set_override(ApprovalList, "many", False)
+
+
+class ApprovalViewSet(ApiViewSet):
     """GET /api/approvals: the pending approvals the caller's councils may decide."""
 
-    def get(self, request: Request) -> Response:
-        approvals = list(approvals_decidable_by(request.user))
+    queryset = ApprovalRequest.objects.none()
+    serializer_class = ApprovalRequestSerializer
+
+    @extend_schema(summary="Pending approvals you may decide", responses={200: ApprovalList})
+    def list(self, request: Request) -> Response:
+        from executions.selectors import approvals_decidable_by
+
+        approvals = approvals_decidable_by(request.user)
+        if not request.user.is_superuser:
+            approvals = approvals.filter(tenant_id__in=member_tenant_ids(request.user))
+        approvals = list(approvals)
         return Response({"approvals": ApprovalRequestSerializer(approvals, many=True).data, "count": len(approvals)})
 
 
-class ExecutionDecisionView(StaffAPIView):
-    decision = ""
-
-    def _execution(self, request: Request, execution_id: int) -> AutomationExecution:
-        executions = AutomationExecution.objects.select_related("automation_rule")
-        if not request.user.is_superuser:
-            executions = executions.filter(tenant_id__in=tenant_ids_for_user(request.user))
-        return get_object_or_404(executions, pk=execution_id)
-
-    def _answer(self, decide: Any, message: str) -> Response:
-        try:
-            execution = decide()
-        except PermissionDenied as error:
-            return Response({"detail": str(error)}, status=status.HTTP_403_FORBIDDEN)
-        except ExecutionConflict as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
-        except ValidationError as error:
-            return Response(_error_body(error), status=status.HTTP_400_BAD_REQUEST)
-        return Response({"execution": ExecutionSerializer(execution).data, "message": message})
+NotificationList = inline_serializer(
+    "NotificationList",
+    {
+        "notifications": NotificationSerializer(many=True),
+        "count": serializers.IntegerField(),
+        "unread_count": serializers.IntegerField(),
+    },
+)
+set_override(NotificationList, "many", False)
+NotificationEnvelope = inline_serializer(
+    "NotificationEnvelope", {"notification": NotificationSerializer(), "message": serializers.CharField()}
+)
 
 
-class ExecutionApproveView(ExecutionDecisionView):
-    """POST /api/executions/<id>/approve: approve; the action runs on a worker."""
+class NotificationViewSet(ApiViewSet):
+    """The caller's own in-app notifications, in the tenants they still belong to."""
 
-    def post(self, request: Request, execution_id: int) -> Response:
-        execution = self._execution(request, execution_id)
-        return self._answer(
-            lambda: execution_approve(execution, request.user),
-            f"Execution {execution.pk} approved; its action is queued",
+    serializer_class = NotificationSerializer
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        user = self.request.user
+        notifications = Notification.objects.filter(user_id=user.pk)
+        if not user.is_superuser:
+            notifications = notifications.filter(tenant_id__in=member_tenant_ids(user))
+        return notifications.order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="Your notifications",
+        parameters=[
+            OpenApiParameter("unread", OpenApiTypes.BOOL, description="true: only unread ones."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: NotificationList},
+    )
+    def list(self, request: Request) -> Response:
+        notifications = self.get_queryset()
+        unread = request.query_params.get("unread")
+        if unread not in (None, "", "true", "false"):
+            raise ValidationError({"unread": ["Must be true or false."]})
+        unread_count = notifications.filter(read_at__isnull=True).count()
+        if unread == "true":
+            notifications = notifications.filter(read_at__isnull=True)
+        elif unread == "false":
+            notifications = notifications.filter(read_at__isnull=False)
+        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+        page = notifications[offset : offset + limit]
+        return Response(
+            {
+                "notifications": NotificationSerializer(page, many=True).data,
+                "count": notifications.count(),
+                "unread_count": unread_count,
+            }
         )
 
+    @extend_schema(summary="Mark a notification read", request=None, responses={200: NotificationEnvelope})
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str) -> Response:
+        from executions.services import notification_mark_read
 
-class ExecutionRejectView(ExecutionDecisionView):
-    """POST /api/executions/<id>/reject with an optional {"reason"}: the execution ends as rejected."""
-
-    def post(self, request: Request, execution_id: int) -> Response:
-        execution = self._execution(request, execution_id)
-        body = RejectSerializer(data=request.data if isinstance(request.data, dict) else {})
-        if not body.is_valid():
-            return Response({"errors": body.errors}, status=status.HTTP_400_BAD_REQUEST)
-        reason = body.validated_data.get("reason", "")
-        return self._answer(
-            lambda: execution_reject(execution, request.user, reason), f"Execution {execution.pk} rejected"
-        )
+        number = int(pk)
+        notification = self.get_queryset().filter(pk=number).first() if number <= MAX_ID else None
+        if notification is None:
+            raise NotFound("No such notification of yours.")
+        notification = notification_mark_read(notification)
+        return Response({"notification": NotificationSerializer(notification).data, "message": "Marked read"})

@@ -94,3 +94,12 @@ def notifications_mark_read(user: AbstractBaseUser, tenant_id: str, ids: list[in
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
+
+
+def notification_mark_read(notification: Notification) -> Notification:
+    """Mark one notification read (once: a second call keeps the first time)."""
+    from django.utils import timezone
+
+    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
+    notification.refresh_from_db(fields=["read_at"])
+    return notification

@@ -214,9 +214,10 @@ def test_delete_asks_first_then_archives(owner_client, rule):
 
 
 def test_details_page_stats_chart_and_paged_history(owner_client, rule):
+    # the API's stats selector counts executions whose action ran: 20 succeeded, 5 failed, 0..24 ms
     for index in range(25):
-        make_execution(rule, execution_time_ms=float(index))
-    AutomationRule.objects.filter(pk=rule.pk).update(execution_count=25, success_count=20, average_execution_time_ms=12)
+        status = ExecutionStatus.SUCCEEDED if index < 20 else ExecutionStatus.FAILED
+        make_execution(rule, status=status, execution_time_ms=float(index))
     html = owner_client.get(f"/portal/automations/{rule.pk}").content.decode()
     assert 'data-stat="total-executions">25<' in html
     assert 'data-stat="success-rate">80.0%<' in html

@@ -83,10 +83,11 @@ def test_events_become_governed_executions_on_a_real_worker(
     )
     worker = start_worker()
     api = staff_api(council_member)
+    ingest = staff_api(owner)  # posting events needs an owner or collaborator (docs/api.md)
 
     # an event becomes a complete execution log
     body = {"tenant_id": tenant.pk, "event_type": "product_added", "source": "store", "idempotency_key": "p1"}
-    response = api.post("/api/events", {**body, "payload": {"product_id": "p1"}}, format="json")
+    response = ingest.post("/api/events", {**body, "payload": {"product_id": "p1"}}, format="json")
     assert response.status_code == 202
     event_id = response.json()["events"][0]["id"]
     execution = execution_of(restock, event_id=event_id)
@@ -99,7 +100,7 @@ def test_events_become_governed_executions_on_a_real_worker(
     assert Event.objects.get(pk=event_id).dispatched_at is not None
 
     # idempotent ingest: the same key again is the same event, and nothing new runs
-    again = api.post("/api/events", body, format="json").json()["events"][0]
+    again = ingest.post("/api/events", body, format="json").json()["events"][0]
     assert again == {"id": event_id, "idempotency_key": "p1", "duplicate": True}
 
     # conditions not met: the trigger's own store_status wins over the fact, so the rule skips

@@ -1,6 +1,7 @@
 """Admin lists, filters and search; a non-superuser sees only the tenants they belong to."""
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 
 from automations.models import AutomationRule
@@ -48,8 +49,8 @@ def test_non_superuser_sees_only_their_tenants(client, staff_owner, two_tenants_
     assert "Mine" in rules_page and "Theirs" not in rules_page
     tenants_page = client.get("/admin/governance/tenant/").content.decode()
     assert "tenant_test" in tenants_page and "tenant_other" not in tenants_page
-    assert client.get(f"/admin/automations/automationrule/{theirs.pk}/change/").status_code == 302  # "doesn't exist"
-    assert client.get(f"/admin/automations/automationrule/{mine.pk}/change/").status_code == 200
+    assert client.get(f"/admin/automations/automationrule/{quote(theirs.pk)}/change/").status_code == 302  # "doesn't exist"
+    assert client.get(f"/admin/automations/automationrule/{quote(mine.pk)}/change/").status_code == 200
     councils_page = client.get("/admin/governance/council/").content.decode()
     assert "Test Shop" in councils_page and "Other Shop" not in councils_page
 
@@ -93,6 +94,6 @@ def test_admin_add_goes_through_validation_and_versioning(client, staff_owner, t
 def test_admin_delete_archives(client, staff_owner, two_tenants_rules):
     mine, _ = two_tenants_rules
     client.force_login(staff_owner)
-    response = client.post(f"/admin/automations/automationrule/{mine.pk}/delete/", {"post": "yes"})
+    response = client.post(f"/admin/automations/automationrule/{quote(mine.pk)}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert AutomationRule.all_objects.get(pk=mine.pk).deleted_at is not None

@@ -1,0 +1,147 @@
+"""Response envelopes for the OpenAPI schema (the views build plain dicts of these shapes)."""
+
+from __future__ import annotations
+
+from drf_spectacular.drainage import set_override
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from automations.api.serializers import AutomationRuleSerializer
+
+
+def _executions_serializer(**kwargs: object) -> serializers.Serializer:
+    from executions.api.serializers import ExecutionSerializer
+
+    return ExecutionSerializer(**kwargs)
+
+
+RuleEnvelope = inline_serializer(
+    "RuleEnvelope", {"automation": AutomationRuleSerializer(), "message": serializers.CharField()}
+)
+RuleDeleted = inline_serializer("RuleDeleted", {"id": serializers.CharField(), "message": serializers.CharField()})
+RuleList = inline_serializer(
+    "RuleList",
+    {
+        "automations": AutomationRuleSerializer(many=True),
+        "count": serializers.IntegerField(),
+        "enabled_count": serializers.IntegerField(),
+        "disabled_count": serializers.IntegerField(),
+        "limit": serializers.IntegerField(allow_null=True),
+        "offset": serializers.IntegerField(),
+    },
+)
+RuleOverviewStats = inline_serializer(
+    "RuleOverviewStats",
+    {
+        "total_executions": serializers.IntegerField(),
+        "success_rate": serializers.FloatField(allow_null=True),
+        "avg_execution_time_ms": serializers.FloatField(allow_null=True),
+        "last_24h_executions": serializers.IntegerField(),
+    },
+)
+RuleDetail = inline_serializer(
+    "RuleDetail",
+    {
+        "automation": AutomationRuleSerializer(),
+        "stats": RuleOverviewStats,
+        "recent_executions": _executions_serializer(many=True),
+    },
+)
+ExecutionList = inline_serializer(
+    "ExecutionList",
+    {
+        "executions": _executions_serializer(many=True),
+        "count": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(),
+    },
+)
+RuleStats = inline_serializer(
+    "RuleStats",
+    {
+        "total_executions": serializers.IntegerField(),
+        "success_count": serializers.IntegerField(),
+        "failure_count": serializers.IntegerField(),
+        "success_rate": serializers.FloatField(allow_null=True),
+        "avg_execution_time_ms": serializers.FloatField(allow_null=True),
+        "skipped_count": serializers.IntegerField(),
+        "awaiting_approval_count": serializers.IntegerField(),
+        "executions_by_day": inline_serializer(
+            "ExecutionsOnDay",
+            {
+                "date": serializers.DateField(),
+                "total": serializers.IntegerField(),
+                "succeeded": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+        "failure_reasons": inline_serializer(
+            "FailureReason", {"reason": serializers.CharField(), "count": serializers.IntegerField()}, many=True
+        ),
+    },
+)
+# List actions answer these envelopes, not arrays of them.
+set_override(RuleList, "many", False)
+set_override(ExecutionList, "many", False)
+
+ConditionResults = inline_serializer(
+    "ConditionResult",
+    many=True,
+    fields={
+        "condition": serializers.JSONField(),
+        "passed": serializers.BooleanField(),
+        "actual_value": serializers.JSONField(allow_null=True),
+        "expected_value": serializers.JSONField(allow_null=True),
+        "reason": serializers.CharField(allow_blank=True, allow_null=True),
+    },
+)
+TestConditionsResult = inline_serializer(
+    "TestConditionsResult",
+    {
+        "conditions_met": serializers.BooleanField(),
+        "results": ConditionResults,
+        "summary": serializers.CharField(),
+        "would_execute": serializers.BooleanField(),
+        "would_need_approval": serializers.BooleanField(),
+        "approval_reason": serializers.CharField(),
+        "approval_checks": inline_serializer(
+            "ApprovalCheck",
+            {"rule": serializers.CharField(), "passed": serializers.BooleanField(), "reason": serializers.CharField()},
+            many=True,
+        ),
+    },
+)
+ExecuteResult = inline_serializer(
+    "ExecuteResult", {"execution": _executions_serializer(), "message": serializers.CharField()}
+)
+Summary = inline_serializer(
+    "RuleSummary",
+    {
+        "summary": serializers.CharField(),
+        "trigger_description": serializers.CharField(),
+        "conditions_description": serializers.CharField(allow_blank=True),
+        "action_description": serializers.CharField(),
+        "governance_description": serializers.CharField(allow_blank=True),
+    },
+)
+Recommendations = inline_serializer(
+    "Recommendations",
+    {
+        "recommendations": inline_serializer(
+            "Recommendation",
+            {
+                "name": serializers.CharField(),
+                "description": serializers.CharField(allow_blank=True),
+                "category": serializers.CharField(allow_blank=True),
+                "relevance_score": serializers.FloatField(),
+                "reasoning": serializers.CharField(allow_blank=True),
+                "suggested_config": serializers.DictField(),
+                "key": serializers.CharField(allow_blank=True),
+                "summary": serializers.CharField(allow_blank=True),
+            },
+            many=True,
+        ),
+        "count": serializers.IntegerField(),
+    },
+)

@@ -1,0 +1,112 @@
+"""What the rules API reads and writes. Writes are validated by automations.validators and the services;
+the request serializers here describe the bodies (for the schema and the browsable API)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.models import AutomationRule
+
+
+class AutomationRuleSerializer(serializers.ModelSerializer):
+    """A rule as the API shows it: every spec column plus version and bookkeeping."""
+
+    tenant_id = serializers.CharField(read_only=True)
+    category = serializers.ChoiceField(choices=Category.choices, allow_blank=True, read_only=True)
+    assigned_council_id = serializers.CharField(read_only=True, allow_null=True)
+    created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    trigger_config = serializers.JSONField(read_only=True)
+    conditions = serializers.JSONField(read_only=True)
+    action_config = serializers.JSONField(read_only=True)
+    auto_approval_rules = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = AutomationRule
+        fields = [
+            "id",
+            "tenant_id",
+            "name",
+            "description",
+            "category",
+            "enabled",
+            "trigger_type",
+            "trigger_config",
+            "conditions",
+            "action_type",
+            "action_config",
+            "risk_level",
+            "requires_approval",
+            "assigned_council_id",
+            "auto_approval_rules",
+            "last_triggered_at",
+            "last_executed_at",
+            "execution_count",
+            "success_count",
+            "failure_count",
+            "average_execution_time_ms",
+            "version",
+            "created_at",
+            "updated_at",
+            "created_by_id",
+        ]
+        read_only_fields = fields
+
+
+class RuleDefinitionFields(serializers.Serializer):
+    """The fields of a rule definition as a client sends them."""
+
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False)
+    trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
+    trigger_config = serializers.DictField(help_text="Trigger-type specific; see docs/api.md.")
+    conditions = serializers.ListField(child=serializers.DictField(), required=False)
+    action_type = serializers.ChoiceField(choices=ActionType.choices)
+    action_config = serializers.DictField(help_text="Action-type specific; see docs/actions.md.")
+    risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
+    requires_approval = serializers.BooleanField(required=False)
+    assigned_council_id = serializers.CharField(required=False, allow_null=True)
+    auto_approval_rules = serializers.DictField(required=False)
+
+
+class RuleCreateRequestSerializer(RuleDefinitionFields):
+    tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
+
+
+class RuleUpdateRequestSerializer(RuleDefinitionFields):
+    """Every field optional: a partial rule."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class RuleDraftRequestSerializer(RuleCreateRequestSerializer):
+    """An unsaved rule, for the summary and test-conditions previews."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.required = name in {"trigger_type", "action_type"}
+
+
+class ContextRequestSerializer(serializers.Serializer):
+    context = serializers.DictField(required=False, help_text="The trigger context, e.g. {'product_count': 2}.")
+
+
+class DraftTestConditionsRequestSerializer(ContextRequestSerializer):
+    rule = RuleDraftRequestSerializer(help_text="The unsaved rule to test.")
+
+
+class ExecuteRequestSerializer(ContextRequestSerializer):
+    trigger_source = serializers.ChoiceField(
+        choices=["manual", "event", "scheduler", "threshold", "behavior"], required=False, default="manual"
+    )
+    bypass_approval = serializers.BooleanField(required=False, default=False)
+
+
+class RecommendRequestSerializer(ContextRequestSerializer):
+    tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")

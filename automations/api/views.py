@@ -1,0 +1,348 @@
+"""The rules API: thin actions that check the caller's role, then call selectors and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from automations.api import inputs, schemas
+from automations.api.serializers import (
+    AutomationRuleSerializer,
+    ContextRequestSerializer,
+    DraftTestConditionsRequestSerializer,
+    ExecuteRequestSerializer,
+    RecommendRequestSerializer,
+    RuleCreateRequestSerializer,
+    RuleDraftRequestSerializer,
+    RuleUpdateRequestSerializer,
+)
+from automations.filters import AutomationRuleFilterSet
+from automations.models import AutomationRule
+from automations.selectors import rule_condition_report, rule_counts, rule_for_user, rules_for_user
+from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
+from config.api_errors import django_validation_detail
+from config.api_views import ApiViewSet
+
+# TRICKY: executions -> automations is the import direction; these enums are plain choices, read-only here.
+from executions.choices import ExecutionStatus, TriggerSource
+from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
+from governance.models import Council, Tenant
+
+EXECUTIONS_DEFAULT_LIMIT = 50
+EXECUTIONS_MAX_LIMIT = 200
+LIST_MAX_LIMIT = 10_000
+
+RULE_ID = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="automation_<hex>")
+
+
+def _service_call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a write service, turning its Django ValidationError into a 400."""
+    try:
+        return function(*args, **kwargs)
+    except DjangoValidationError as error:
+        raise ValidationError(django_validation_detail(error)) from error
+
+
+def _check_council(tenant_id: str, fields: dict[str, Any]) -> None:
+    """An assigned council must be one of the tenant's (the same answer whether it exists elsewhere or not)."""
+    council_id = fields.get("assigned_council_id")
+    if council_id is None:
+        return
+    if not isinstance(council_id, str) or not Council.objects.filter(tenant_id=tenant_id, pk=council_id).exists():
+        raise ValidationError({"assigned_council_id": ["No such council in this tenant."]})
+
+
+def _risk_of(definition: dict[str, Any]) -> str | None:
+    risk = definition.get("risk_level")
+    return risk if isinstance(risk, str) else None
+
+
+def _draft_rule(request: Request, data: Any) -> AutomationRule:
+    """An unsaved rule from a body, validated, in a tenant the caller may test in."""
+    body = inputs.require_object(data)
+    tenant_id = resolve_tenant_id(request, body)
+    require(request, tenant_id, Capability.TEST)
+    fields = inputs.rule_fields_from_body(body)
+    definition = inputs.create_definition({"name": "Unsaved rule", **fields})
+    inputs.validate_rule_body(definition)
+    require(request, tenant_id, Capability.TEST, _risk_of(definition))
+    definition.pop("assigned_council_id", None)
+    return AutomationRule(tenant=Tenant.objects.get(pk=tenant_id), **definition)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List automations",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (all rules when absent)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Rules to skip."),
+        ],
+        responses={200: schemas.RuleList},
+    ),
+    create=extend_schema(
+        summary="Create an automation", request=RuleCreateRequestSerializer, responses={201: schemas.RuleEnvelope}
+    ),
+    retrieve=extend_schema(summary="Get an automation", responses={200: schemas.RuleDetail}),
+    partial_update=extend_schema(
+        summary="Update an automation", request=RuleUpdateRequestSerializer, responses={200: schemas.RuleEnvelope}
+    ),
+    destroy=extend_schema(summary="Delete (archive) an automation", responses={200: schemas.RuleDeleted}),
+)
+class AutomationRuleViewSet(ApiViewSet):
+    """Automation rules of the caller's tenants."""
+
+    queryset = AutomationRule.objects.all()
+    serializer_class = AutomationRuleSerializer
+    filterset_class = AutomationRuleFilterSet
+    lookup_value_regex = r"[^/]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[AutomationRule]:
+        return rules_for_user(self.request.user).order_by("-created_at", "id")
+
+    def get_serializer_class(self) -> type:
+        return {
+            "create": RuleCreateRequestSerializer,
+            "partial_update": RuleUpdateRequestSerializer,
+            "test_conditions": ContextRequestSerializer,
+            "test_conditions_draft": DraftTestConditionsRequestSerializer,
+            "summary_draft": RuleDraftRequestSerializer,
+            "execute": ExecuteRequestSerializer,
+            "recommend": RecommendRequestSerializer,
+        }.get(self.action, AutomationRuleSerializer)
+
+    def get_object(self) -> AutomationRule:
+        # No list filters on a single rule: ?enabled=false must not turn GET /<id> into a 404.
+        rule = rule_for_user(self.request.user, self.kwargs["pk"])
+        if rule is None:
+            raise NotFound("No such automation in your tenants.")
+        return rule
+
+    def rule(self, capability: str, risk_level: str | None = None) -> AutomationRule:
+        """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
+        rule = self.get_object()
+        require_role(rule.caller_role, capability, risk_level or rule.risk_level)
+        return rule
+
+    @staticmethod
+    def envelope(rule: AutomationRule, message: str) -> dict[str, Any]:
+        return {"automation": AutomationRuleSerializer(rule).data, "message": message}
+
+    # --- the resource --------------------------------------------------------------------------
+
+    def list(self, request: Request) -> Response:
+        rules = self.filter_queryset(self.get_queryset())
+        limit, offset = inputs.read_limit_offset(request.query_params, None, LIST_MAX_LIMIT)
+        page = rules[offset : offset + limit] if limit is not None else rules[offset:]
+        return Response(
+            {
+                "automations": AutomationRuleSerializer(page, many=True).data,
+                **rule_counts(rules),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    def create(self, request: Request) -> Response:
+        body = inputs.require_object(request.data)
+        tenant_id = resolve_tenant_id(request, body)
+        require(request, tenant_id, Capability.WRITE)
+        fields = inputs.rule_fields_from_body(body)
+        definition = inputs.create_definition(fields)
+        inputs.validate_rule_body(definition)
+        require(request, tenant_id, Capability.WRITE, _risk_of(definition))
+        _check_council(tenant_id, fields)
+        tenant = Tenant.objects.get(pk=tenant_id)
+        rule = _service_call(rule_create, tenant, fields, request.user)
+        return Response(self.envelope(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        from executions.api.serializers import ExecutionSerializer
+        from executions.selectors import rule_execution_overview, rule_recent_executions
+
+        rule = self.rule(Capability.READ)
+        return Response(
+            {
+                "automation": AutomationRuleSerializer(rule).data,
+                "stats": rule_execution_overview(rule),
+                "recent_executions": ExecutionSerializer(rule_recent_executions(rule), many=True).data,
+            }
+        )
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.WRITE)
+        body = inputs.require_object(request.data)
+        if "tenant_id" in body and body["tenant_id"] != rule.tenant_id:
+            raise ValidationError({"tenant_id": ["A rule cannot move to another tenant."]})
+        fields = inputs.rule_fields_from_body(body)
+        definition = {**rule.definition(), "enabled": rule.enabled, **fields}
+        inputs.validate_rule_body(definition)
+        require(request, rule.tenant_id, Capability.WRITE, _risk_of(definition))
+        _check_council(rule.tenant_id, fields)
+        rule = _service_call(rule_update, rule, fields, request.user)
+        return Response(self.envelope(rule, "Automation rule updated successfully"))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.DELETE)
+        rule_archive(rule)
+        return Response({"id": rule.pk, "message": "Automation rule deleted successfully"})
+
+    @extend_schema(summary="Enable an automation", request=None, responses={200: schemas.RuleEnvelope})
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk: str) -> Response:
+        rule = rule_set_enabled(self.rule(Capability.WRITE), True)
+        return Response(self.envelope(rule, "Automation rule enabled"))
+
+    @extend_schema(summary="Disable an automation", request=None, responses={200: schemas.RuleEnvelope})
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, pk: str) -> Response:
+        rule = rule_set_enabled(self.rule(Capability.WRITE), False)
+        return Response(self.envelope(rule, "Automation rule disabled"))
+
+    # --- reads about executions ------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Execution history",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
+            OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
+            OpenApiParameter("trigger_source", OpenApiTypes.STR, enum=TriggerSource.values),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Triggered at or after (ISO 8601)."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Triggered before (ISO 8601)."),
+        ],
+        responses={200: schemas.ExecutionList},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def executions(self, request: Request, pk: str) -> Response:
+        from executions.api.serializers import ExecutionSerializer
+        from executions.filters import AutomationExecutionFilterSet
+
+        rule = self.rule(Capability.READ)
+        filterset = AutomationExecutionFilterSet(
+            request.query_params, queryset=rule.executions.select_related("rule_version")
+        )
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+        executions = filterset.qs.order_by("-triggered_at", "-id")
+        page = executions[offset : offset + limit]
+        return Response(
+            {
+                "executions": ExecutionSerializer(page, many=True).data,
+                "count": executions.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(summary="Execution stats", responses={200: schemas.RuleStats})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def stats(self, request: Request, pk: str) -> Response:
+        from executions.selectors import rule_execution_stats
+
+        return Response(rule_execution_stats(self.rule(Capability.READ)))
+
+    # --- conditions, summaries, runs ----------------------------------------------------------------
+
+    @extend_schema(
+        summary="Test a rule's conditions",
+        request=ContextRequestSerializer,
+        responses={200: schemas.TestConditionsResult},
+    )
+    @action(detail=True, methods=["post"], url_path="test-conditions", filterset_class=None)
+    def test_conditions(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.TEST)
+        context = inputs.read_context(request.data)
+        return Response(rule_condition_report(rule, context).as_dict())
+
+    @extend_schema(
+        summary="Test an unsaved rule's conditions",
+        operation_id="automations_test_conditions_draft",
+        request=DraftTestConditionsRequestSerializer,
+        responses={200: schemas.TestConditionsResult},
+    )
+    @action(detail=False, methods=["post"], url_path="test-conditions", filterset_class=None)
+    def test_conditions_draft(self, request: Request) -> Response:
+        body = inputs.require_object(request.data)
+        rule = _draft_rule(request, body.get("rule", {}))
+        return Response(rule_condition_report(rule, inputs.read_context(body)).as_dict())
+
+    @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def summary(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.READ)
+        from automations.summaries import summarize_rule
+
+        council = rule.assigned_council.name if rule.assigned_council_id else None
+        return Response(summarize_rule(rule, council_name=council).as_dict())
+
+    @extend_schema(
+        summary="Plain English summary of an unsaved rule",
+        operation_id="automations_summary_draft",
+        request=RuleDraftRequestSerializer,
+        responses={200: schemas.Summary},
+    )
+    @action(detail=False, methods=["post"], url_path="summary", filterset_class=None)
+    def summary_draft(self, request: Request) -> Response:
+        body = inputs.require_object(request.data)
+        tenant_id = resolve_tenant_id(request, body)
+        require(request, tenant_id, Capability.READ)
+        from automations.summaries import summarize_rule
+
+        fields = inputs.rule_fields_from_body(body)
+        definition = inputs.create_definition({"name": "Unsaved rule", **fields})
+        inputs.validate_rule_body(definition)
+        definition.pop("assigned_council_id", None)
+        return Response(summarize_rule(definition).as_dict())
+
+    @extend_schema(
+        summary="Execute an automation", request=ExecuteRequestSerializer, responses={200: schemas.ExecuteResult}
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def execute(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.RUN)
+        from executions.api.serializers import ExecutionSerializer
+        from executions.services import execute_rule_manually
+
+        body = inputs.require_object(request.data or {})
+        context = inputs.read_context(body)
+        bypass = inputs.read_bool(body, "bypass_approval", False)
+        source = body.get("trigger_source", TriggerSource.MANUAL)
+        if source not in TriggerSource.values:
+            raise ValidationError({"trigger_source": [f"Must be one of {', '.join(TriggerSource.values)}."]})
+        if bypass:
+            require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
+        execution = _service_call(
+            execute_rule_manually, rule, context, request.user, bypass_approval=bypass, trigger_source=source
+        )
+        return Response(
+            {
+                "execution": ExecutionSerializer(execution).data,
+                "message": f"Execution {execution.pk} is {execution.status}",
+            }
+        )
+
+    @extend_schema(
+        summary="Recommend automations", request=RecommendRequestSerializer, responses={200: schemas.Recommendations}
+    )
+    @action(detail=False, methods=["post"], filterset_class=None)
+    def recommend(self, request: Request) -> Response:
+        body = inputs.require_object(request.data or {})
+        tenant_id = resolve_tenant_id(request, body)
+        require(request, tenant_id, Capability.READ)
+        from automations.recommendations import recommend
+
+        context = inputs.read_context(body)
+        recommendations = [item.as_dict() for item in recommend(Tenant.objects.get(pk=tenant_id), context)]
+        return Response({"recommendations": recommendations, "count": len(recommendations)})

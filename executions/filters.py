@@ -1,0 +1,39 @@
+"""One FilterSet per model, shared by the API and the pages."""
+
+from __future__ import annotations
+
+import django_filters
+from django_filters.widgets import BooleanWidget
+
+from automations.choices import ActionType
+from executions.choices import ExecutionStatus, TriggerSource
+from executions.delivery.models import WebhookEndpoint
+from executions.models import AutomationExecution
+
+
+class AutomationExecutionFilterSet(django_filters.FilterSet):
+    success = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    trigger_source = django_filters.ChoiceFilter(choices=TriggerSource.choices)
+    since = django_filters.IsoDateTimeFilter(
+        field_name="triggered_at", lookup_expr="gte", help_text="Triggered at or after (ISO 8601)."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="triggered_at", lookup_expr="lt", help_text="Triggered before (ISO 8601)."
+    )
+    tenant_id = django_filters.CharFilter(field_name="tenant_id")
+    automation_rule_id = django_filters.CharFilter(field_name="automation_rule_id")
+
+    class Meta:
+        model = AutomationExecution
+        fields = ["success", "status", "trigger_source", "since", "until", "tenant_id", "automation_rule_id"]
+
+
+class WebhookEndpointFilterSet(django_filters.FilterSet):
+    tenant_id = django_filters.CharFilter(field_name="tenant_id")
+    enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["tenant_id", "enabled", "action_type"]

@@ -1,0 +1,61 @@
+"""Per-token request throttling with an atomic fixed-window counter in the cache."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.cache import caches
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """``API_THROTTLE_RATE`` requests per window for each token (or session user, or anonymous IP).
+
+    TRICKY: DRF's stock throttles read, append and write a history list, which races between
+    processes. Here each window is one counter that ``cache.add`` creates and ``cache.incr``
+    bumps atomically (Redis INCR with a Redis cache). With the default local-memory cache each
+    worker process counts on its own, so the effective limit is the rate times the worker count;
+    configure ``THROTTLE_CACHE_URL`` (Redis) to share one counter.
+    """
+
+    scope = "api"
+    cache_alias = "throttle"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache = caches[self.cache_alias]
+        self.window_end = 0.0
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        auth = getattr(request, "auth", None)
+        key = getattr(auth, "key", None)
+        if key:
+            ident = f"token:{key}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"anon:{self.get_ident(request)}"
+        return f"throttle:{self.scope}:{ident}"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if self.rate is None:
+            return True
+        base = self.get_cache_key(request, view)
+        now = self.timer()
+        window = int(now // self.duration)
+        self.window_end = (window + 1) * self.duration
+        key = f"{base}:{window}"
+        self.cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.add(key, 1, timeout=self.duration + 1)
+            count = 1
+        return count <= self.num_requests
+
+    def wait(self) -> float | None:
+        return max(0.0, self.window_end - self.timer())

@@ -1,0 +1,95 @@
+"""/api/webhook-endpoints: owners manage their tenant's endpoints; secrets shown only on create and rotate."""
+
+from __future__ import annotations
+
+import pytest
+
+from executions.delivery.models import WebhookEndpoint
+from executions.delivery.services.endpoints import endpoint_create
+from tests.api import patch_json, post_json, token_client
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+URL = "https://hooks.example.com/automations"
+
+
+@pytest.fixture
+def endpoint(tenant):
+    return endpoint_create(tenant, URL).endpoint
+
+
+def test_owner_creates_and_sees_the_secret_once(owner):
+    client = token_client(owner)
+    response = post_json(client, "/api/webhook-endpoints", {"url": URL, "action_type": "start_workflow"})
+    assert response.status_code == 201
+    data = response.json()
+    stored = WebhookEndpoint.objects.get(pk=data["webhook_endpoint"]["id"])
+    assert data["secret"] == stored.secret and stored.tenant_id == "tenant_test"
+    listed = client.get("/api/webhook-endpoints").json()
+    assert listed["count"] == 1
+    assert stored.secret not in str(listed)
+    single = client.get(f"/api/webhook-endpoints/{stored.pk}").json()
+    assert "secret" not in single["webhook_endpoint"] and stored.secret not in str(single)
+
+
+def test_rotate_secret(owner, endpoint):
+    old = endpoint.secret
+    response = token_client(owner).post(f"/api/webhook-endpoints/{endpoint.pk}/rotate-secret")
+    assert response.status_code == 200
+    endpoint.refresh_from_db()
+    assert response.json()["secret"] == endpoint.secret != old
+
+
+def test_update_and_disable(owner, endpoint):
+    response = patch_json(token_client(owner), f"/api/webhook-endpoints/{endpoint.pk}", {"enabled": False})
+    assert response.status_code == 200
+    assert response.json()["webhook_endpoint"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"url": "ftp://example.com/x"}, "url"),
+        ({"url": "http://169.254.169.254/latest"}, "url"),
+        ({"url": "http://127.0.0.1:8000/"}, "url"),
+        ({"url": 5}, "url"),
+        ({}, "url"),
+        ({"url": URL, "action_type": "nope"}, "action_type"),
+        ({"url": URL, "enabled": "yes"}, "enabled"),
+        ({"url": URL, "secret": "mine"}, "secret"),
+    ],
+)
+def test_bad_endpoint_is_400(owner, body, field):
+    response = post_json(token_client(owner), "/api/webhook-endpoints", body)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert WebhookEndpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["collaborator", "council", "viewer"])
+def test_only_owners_manage_endpoints(tenant, endpoint, role):
+    user = make_user(f"user_{role}", tenant, role)
+    client = token_client(user)
+    assert client.get("/api/webhook-endpoints").json()["count"] == 1
+    assert client.get(f"/api/webhook-endpoints/{endpoint.pk}").status_code == 200
+    assert post_json(client, "/api/webhook-endpoints", {"url": URL}).status_code == 403
+    assert patch_json(client, f"/api/webhook-endpoints/{endpoint.pk}", {"enabled": False}).status_code == 403
+    assert client.post(f"/api/webhook-endpoints/{endpoint.pk}/rotate-secret").status_code == 403
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+
+
+def test_other_tenant_sees_nothing(endpoint, other_owner):
+    client = token_client(other_owner)
+    assert client.get("/api/webhook-endpoints").json()["count"] == 0
+    assert client.get("/api/webhook-endpoints?tenant_id=tenant_test").json()["count"] == 0
+    for call in (
+        lambda: client.get(f"/api/webhook-endpoints/{endpoint.pk}"),
+        lambda: patch_json(client, f"/api/webhook-endpoints/{endpoint.pk}", {"enabled": False}),
+        lambda: client.post(f"/api/webhook-endpoints/{endpoint.pk}/rotate-secret"),
+    ):
+        assert call().status_code == 404
+    response = post_json(client, "/api/webhook-endpoints", {"tenant_id": "tenant_test", "url": URL})
+    assert response.status_code == 403
+    assert WebhookEndpoint.objects.count() == 1
