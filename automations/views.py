@@ -290,24 +290,31 @@ def _parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
     return context, ""
 
 
-def _result_rows(results: list[Any]) -> list[dict[str, Any]]:
+def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ConditionResult.as_dict() rows (live or stored on an execution) with display text."""
     rows = []
-    for result in results:
-        item = result.as_dict()
+    for item in results:
+        if not isinstance(item, dict):
+            continue
         condition = item.get("condition") or {}
         if isinstance(condition, dict) and "type" in condition:
             label = f"{condition.get('type')} {condition.get('operator')} {json.dumps(condition.get('value'))}"
         else:
             label = json.dumps(condition)
-        item["label"] = label
-        item["actual_text"] = json.dumps(item.get("actual_value"), default=str)
-        item["expected_text"] = json.dumps(item.get("expected_value"), default=str)
-        rows.append(item)
+        rows.append(
+            {
+                **item,
+                "label": label,
+                "actual_text": json.dumps(item.get("actual_value"), default=str),
+                "expected_text": json.dumps(item.get("expected_value"), default=str),
+                "reason": item.get("reason") or "",
+            }
+        )
     return rows
 
 
 def _results_response(request: HttpRequest, results: list[Any] | None, **extra: Any) -> HttpResponse:
-    rows = _result_rows(results) if results is not None else None
+    rows = _result_rows([result.as_dict() for result in results]) if results is not None else None
     context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
     return render(request, "automations/partials/_condition_results.html", context)
 
@@ -428,7 +435,9 @@ def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> H
     context = {
         "rule": rule,
         "execution": execution,
-        "condition_rows": execution.condition_results if isinstance(execution.condition_results, list) else [],
+        "condition_rows": _result_rows(
+            execution.condition_results if isinstance(execution.condition_results, list) else []
+        ),
         "trigger_data": json.dumps(execution.trigger_data, indent=2, default=str),
         "action_result": json.dumps(execution.action_result, indent=2, default=str)
         if execution.action_result is not None

@@ -182,3 +182,5 @@ def test_run_now_from_the_details_page(client, owner, rule):
     assert execution.trigger_source == "manual" and execution.conditions_met is True
     html = client.get(response["Location"]).content.decode()
     assert "auto-approved" in html
+    assert "<code>store_status = &quot;active&quot;</code>" in html
+    assert "<code data-actual>&quot;active&quot;</code>" in html
