@@ -7,9 +7,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 
 from automations.choices import TriggerType
 from automations.models import AutomationRule
+from governance.models import Tenant
 
 
 def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
@@ -111,3 +113,19 @@ def rule_condition_report(rule: AutomationRule, context: dict[str, Any]) -> Cond
         approval_reason=decision.reason,
         approval_checks=[check.__dict__ for check in decision.checks],
     )
+
+
+# --- the portal: everything within the session's current tenant ---------------------------------
+
+
+def rule_list_for_tenant(tenant: Tenant) -> QuerySet[AutomationRule]:
+    """The tenant's live (not archived) rules, newest first."""
+    return AutomationRule.objects.filter(tenant=tenant).order_by("-created_at", "id")
+
+
+def rule_get_for_tenant(tenant: Tenant, rule_id: str) -> AutomationRule:
+    """The tenant's live rule with ``rule_id``; Http404 for another tenant's rule or none at all."""
+    rule = AutomationRule.objects.filter(tenant=tenant, pk=rule_id).select_related("assigned_council").first()
+    if rule is None:
+        raise Http404("No such automation.")
+    return rule

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+
+from governance.views import tenant_switch
 
 handler400 = "config.api_errors.json_or_default_400"
 handler403 = "config.api_errors.json_or_default_403"
@@ -8,7 +11,12 @@ handler404 = "config.api_errors.json_or_default_404"
 handler500 = "config.api_errors.json_or_default_500"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_router", namespace="api")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/tenant", tenant_switch, name="tenant-switch"),
+    path("portal/", include("automations.urls")),
+    path("portal/", include("executions.urls")),
 ]

@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionStatus
-from executions.models import ApprovalRequest, AutomationExecution, Event
+from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -235,3 +235,42 @@ def tenant_owner_ids(tenant_id: str) -> list[int]:
     from governance.models import Membership
 
     return list(Membership.objects.filter(tenant_id=tenant_id, role=Role.OWNER).values_list("user_id", flat=True))
+
+
+# --- the portal ---------------------------------------------------------------------------------
+
+
+def tenant_executions_since_count(tenant_id: str, since: dt.datetime) -> int:
+    return AutomationExecution.objects.filter(tenant_id=tenant_id, triggered_at__gte=since).count()
+
+
+def rule_executions(rule: AutomationRule) -> QuerySet[AutomationExecution]:
+    return AutomationExecution.objects.filter(automation_rule_id=rule.pk).order_by("-triggered_at", "-id")
+
+
+def execution_get_for_rule(rule: AutomationRule, execution_id: int) -> AutomationExecution:
+    """One of the rule's executions; Http404 for anything else."""
+    from django.http import Http404
+
+    execution = rule_executions(rule).filter(pk=execution_id).first()
+    if execution is None:
+        raise Http404("No such execution.")
+    return execution
+
+
+def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[Notification]:
+    """The user's in-app notifications in one tenant, newest first."""
+    return (
+        Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id)
+        .select_related("execution")
+        .order_by("-created_at", "-id")
+    )
+
+
+def unread_notification_count(user: AbstractBaseUser, tenant_id: str) -> int:
+    return Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True).count()
+
+
+def execution_approval(execution: AutomationExecution) -> ApprovalRequest | None:
+    """The execution's approval request, with who decided it, if governance asked for one."""
+    return ApprovalRequest.objects.select_related("decided_by", "council").filter(execution=execution).first()

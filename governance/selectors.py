@@ -49,6 +49,26 @@ def is_within_business_hours(tenant: Tenant, moment: dt.datetime) -> bool:
     return tenant.business_hours_start <= local.time().replace(tzinfo=None) < tenant.business_hours_end
 
 
+def role_for_user(user: AbstractBaseUser, tenant_id: str) -> str | None:
+    """The user's role in the tenant ("owner" for a superuser), or None when not a member."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return "owner"
+    return Membership.objects.filter(user=user, tenant_id=tenant_id).values_list("role", flat=True).first()
+
+
+def tenant_for_user(user: AbstractBaseUser, tenant_id: str | None) -> Tenant | None:
+    """The tenant with ``tenant_id`` when the user belongs to it, else None."""
+    if not tenant_id:
+        return None
+    return tenants_for_user(user).filter(pk=tenant_id).first()
+
+
+def councils_for_tenant(tenant_id: str) -> QuerySet[Council]:
+    return Council.objects.filter(tenant_id=tenant_id).order_by("-is_default", "name")
+
+
 def roles_for_user(user: AbstractBaseUser) -> dict[str, str]:
     """``{tenant_id: role}`` for every tenant the user belongs to; a superuser owns them all."""
     from governance.choices import Role

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import browser, page_for  # noqa: F401  (browser-test fixtures)
 from tests.factories import make_rule, make_tenant, make_user
 
 

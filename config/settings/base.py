@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "governance.context_processors.portal",
             ],
         },
     },
@@ -117,7 +118,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/portal/automations"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: a real broker shared by separate worker

@@ -3,8 +3,8 @@
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
 Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_delivery``,
-``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``. Sweepers:
-``sweep_outbox``, ``sweep_expired_leases``.
+``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``,
+``notification_mark_read``, ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
 """
 
 from executions.services.approvals import execution_approve, execution_reject
@@ -16,7 +16,7 @@ from executions.services.deliveries import (
     send_due_deliveries_and_settle,
 )
 from executions.services.events import EmitResult, MatchResult, emit_event, emit_events, match_event
-from executions.services.notifications import notification_mark_read, notify_users
+from executions.services.notifications import notification_mark_read, notifications_mark_read, notify_users
 from executions.services.pipeline import execute_rule_manually, execution_run_action, run_execution, trigger_rule
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
 
@@ -34,6 +34,7 @@ __all__ = [
     "execution_settle_deliveries",
     "match_event",
     "notification_mark_read",
+    "notifications_mark_read",
     "notify_users",
     "run_execution",
     "send_delivery",

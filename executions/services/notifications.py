@@ -9,7 +9,9 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from executions.models import Notification
 
@@ -84,6 +86,14 @@ def notify_users_on_commit(
     transaction.on_commit(
         partial(notify_users, list(user_ids), tenant_id, kind, title, body, execution_id, chosen), robust=True
     )
+
+
+def notifications_mark_read(user: AbstractBaseUser, tenant_id: str, ids: list[int] | None = None) -> int:
+    """Mark the user's unread notifications in the tenant read (only ``ids`` when given); returns how many."""
+    unread = Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
 
 
 def notification_mark_read(notification: Notification) -> Notification:

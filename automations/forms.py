@@ -1,0 +1,436 @@
+"""The builder form: flat HTML fields <-> the rule body the services and validators take.
+
+The page keeps everything as ``BuilderState`` (what the user typed, as strings), so a failed save
+shows the form exactly as it was. ``rule_data_from_state`` turns it into the JSON body the API
+takes; it only translates shapes (text to numbers, lists, JSON objects) and leaves every rule about
+what is allowed to ``automations.validators``. Parse problems are reported with the same paths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import QueryDict
+
+from automations.choices import (
+    ActionType,
+    CampaignChannel,
+    NotificationChannel,
+    NotificationRecipient,
+    TriggerType,
+)
+from automations.validators import Errors
+
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+INT_RE = re.compile(r"^-?\d+$")
+CONDITION_FIELD_RE = re.compile(r"^cond-(\d+)-(type|operator|value|json)$")
+LIST_OPERATORS = {"in", "not_in", "between"}
+
+
+@dataclass(frozen=True)
+class ActionField:
+    """One input of an action's configuration form."""
+
+    key: str
+    label: str
+    kind: str  # text, textarea, json, int, number, bool, multi
+    choices: tuple[tuple[str, str], ...] = ()
+    hint: str = ""
+
+
+_TEMPLATE = ActionField("template_id", "Template", "text", hint="such as seasonal_promo")
+_WORKFLOW = ActionField("workflow_type_id", "Workflow Type", "text", hint="such as website_creation")
+_INPUTS = ActionField("inputs", "Inputs (JSON object)", "json", hint='such as {"domain": "example.com"}')
+
+ACTION_FIELDS: dict[str, tuple[ActionField, ...]] = {
+    ActionType.START_WORKFLOW: (_WORKFLOW, _TEMPLATE, _INPUTS),
+    ActionType.SEND_NOTIFICATION: (
+        ActionField("recipients", "Recipients", "multi", tuple(NotificationRecipient.choices)),
+        ActionField("subject", "Subject", "text"),
+        ActionField("message", "Message", "textarea"),
+        ActionField("channels", "Channels", "multi", tuple(NotificationChannel.choices), "in-app is always sent"),
+    ),
+    ActionType.UPDATE_PRODUCT: (
+        ActionField("product_id", "Product ID", "text", hint="empty: the product of the triggering event"),
+        ActionField("updates", "Updates (JSON object)", "json", hint='such as {"price": 9.99}'),
+    ),
+    ActionType.GENERATE_CAMPAIGN: (
+        _TEMPLATE,
+        ActionField("channels", "Channels", "multi", tuple(CampaignChannel.choices)),
+        ActionField("schedule", "Schedule", "text", hint='"immediate" or a date-time such as 2026-12-01T09:00:00Z'),
+    ),
+    ActionType.CREATE_LANDING_PAGE: (
+        _TEMPLATE,
+        ActionField("title", "Title", "text"),
+        ActionField("slug", "Slug", "text", hint="such as holiday-sale"),
+        ActionField("publish", "Publish immediately", "bool"),
+    ),
+    ActionType.ADD_PRODUCT: (
+        _TEMPLATE,
+        ActionField("count", "Count", "int", hint="1 to 100"),
+        ActionField("category", "Product category", "text"),
+    ),
+    ActionType.UPDATE_STORE: (
+        ActionField("settings", "Settings (JSON object)", "json", hint='such as {"banner": "Sale!"}'),
+    ),
+    ActionType.GENERATE_DRAFT: (_WORKFLOW, _TEMPLATE, ActionField("title", "Title", "text"), _INPUTS),
+}
+
+# Trigger inputs per trigger type: (form name, config key, kind).
+TRIGGER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    TriggerType.EVENT: (("t_event_type", "event_type", "text"), ("t_source", "source", "text")),
+    TriggerType.THRESHOLD: (
+        ("t_metric", "metric", "text"),
+        ("t_operator", "operator", "text"),
+        ("t_value", "value", "number"),
+        ("t_for_minutes", "for_minutes", "int"),
+    ),
+    TriggerType.BEHAVIOR: (
+        ("t_behavior_type", "behavior_type", "text"),
+        ("t_timeframe_hours", "timeframe_hours", "number"),
+        ("t_min_total", "min_total", "number"),
+    ),
+}
+SCHEDULE_FIELDS_BY_PATTERN: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "daily": (),
+    "weekly": (("t_day", "day", "text"),),
+    "monthly": (("t_day_of_month", "day_of_month", "int"),),
+    "seasonal": (("t_season", "season", "text"),),
+}
+TEXT_KEYS = (
+    "name",
+    "description",
+    "category",
+    "trigger_type",
+    "action_type",
+    "risk_level",
+    "assigned_council",
+    "t_event_type",
+    "t_source",
+    "t_pattern",
+    "t_day",
+    "t_day_of_month",
+    "t_season",
+    "t_time",
+    "t_timezone",
+    "t_cron",
+    "t_metric",
+    "t_operator",
+    "t_value",
+    "t_for_minutes",
+    "t_behavior_type",
+    "t_timeframe_hours",
+    "t_min_total",
+    "action_budget",
+    "aa_max_budget",
+    "aa_max_frequency_per_day",
+)
+BOOL_KEYS = ("enabled", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
+
+
+def action_input_name(action_type: str, key: str) -> str:
+    return f"a_{action_type}__{key}"
+
+
+@dataclass
+class BuilderState:
+    """Everything on the builder form, as typed."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, bool] = field(default_factory=dict)
+    conditions: list[dict[str, str]] = field(default_factory=list)
+    action: dict[str, Any] = field(default_factory=dict)  # input name -> str, or list[str] for multi
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+
+# --- data -> state -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _scalar_text(value: Any) -> str:
+    """A condition value as typed: strings that would read back as something else are quoted."""
+    if isinstance(value, str):
+        if NUMBER_RE.match(value) or value in ("true", "false", "null") or value.startswith(("[", '"')):
+            return json.dumps(value)
+        return value
+    if value is None:
+        return "null"
+    return _text(value)
+
+
+def _condition_value_text(operator: str, value: Any) -> str:
+    if isinstance(value, list):
+        parts = [_scalar_text(item) for item in value]
+        if any("," in part for part in parts):
+            return json.dumps(value)
+        return ", ".join(parts)
+    return _scalar_text(value)
+
+
+def state_from_data(data: dict[str, Any]) -> BuilderState:
+    """The form as it shows an existing rule body (a saved rule or a recommendation's config)."""
+    state = BuilderState()
+    for key in ("name", "description", "category", "trigger_type", "action_type", "risk_level"):
+        state.values[key] = _text(data.get(key))
+    state.values["trigger_type"] = state.values["trigger_type"] or TriggerType.EVENT
+    state.values["action_type"] = state.values["action_type"] or ActionType.SEND_NOTIFICATION
+    state.values["risk_level"] = state.values["risk_level"] or "low"
+    council = data.get("assigned_council_id") or data.get("assigned_council")
+    state.values["assigned_council"] = _text(getattr(council, "pk", council))
+    state.flags["enabled"] = bool(data.get("enabled", True))
+    state.flags["requires_approval"] = bool(data.get("requires_approval", False))
+
+    trigger = data.get("trigger_config") if isinstance(data.get("trigger_config"), dict) else {}
+    all_trigger_fields = [spec for specs in TRIGGER_FIELDS.values() for spec in specs]
+    all_trigger_fields += [spec for specs in SCHEDULE_FIELDS_BY_PATTERN.values() for spec in specs]
+    all_trigger_fields += [("t_pattern", "pattern", "text"), ("t_time", "time", "text"), ("t_cron", "cron", "text")]
+    all_trigger_fields += [("t_timezone", "timezone", "text")]
+    for name, key, _kind in all_trigger_fields:
+        if key in trigger and not (name == "t_day" and trigger.get("pattern") != "weekly"):
+            state.values[name] = _text(trigger[key])
+
+    for condition in data.get("conditions") or []:
+        if (
+            isinstance(condition, dict)
+            and {"type", "operator"} <= set(condition)
+            and set(condition)
+            <= {
+                "type",
+                "operator",
+                "value",
+            }
+        ):
+            operator = _text(condition.get("operator"))
+            value = _condition_value_text(operator, condition["value"]) if "value" in condition else ""
+            state.conditions.append({"type": _text(condition.get("type")), "operator": operator, "value": value})
+        else:
+            state.conditions.append({"json": json.dumps(condition, indent=2)})
+
+    config = data.get("action_config") if isinstance(data.get("action_config"), dict) else {}
+    action_type = state.values["action_type"]
+    for spec in ACTION_FIELDS.get(action_type, ()):
+        name = action_input_name(action_type, spec.key)
+        if spec.key not in config:
+            continue
+        value = config[spec.key]
+        if spec.kind == "multi":
+            state.action[name] = [str(item) for item in value] if isinstance(value, list) else []
+        elif spec.kind == "json":
+            state.action[name] = json.dumps(value, indent=2)
+        elif spec.kind == "bool":
+            state.action[name] = "on" if value else ""
+        else:
+            state.action[name] = _text(value)
+    if "budget" in config:
+        state.values["action_budget"] = _text(config["budget"])
+
+    rules = data.get("auto_approval_rules") if isinstance(data.get("auto_approval_rules"), dict) else {}
+    state.values["aa_max_budget"] = _text(rules.get("max_budget"))
+    state.values["aa_max_frequency_per_day"] = _text(rules.get("max_frequency_per_day"))
+    state.flags["aa_trusted_users_only"] = bool(rules.get("trusted_users_only"))
+    state.flags["aa_business_hours_only"] = bool(rules.get("business_hours_only"))
+    return state
+
+
+def state_for_new_rule() -> BuilderState:
+    return state_from_data({"enabled": True, "trigger_config": {"pattern": "daily", "timezone": "UTC"}})
+
+
+# --- POST -> state -------------------------------------------------------------------------------
+
+
+def state_from_post(post: QueryDict) -> BuilderState:
+    """The form exactly as submitted."""
+    state = BuilderState()
+    for key in TEXT_KEYS:
+        state.values[key] = post.get(key, "")
+    for key in BOOL_KEYS:
+        state.flags[key] = post.get(key) in ("on", "true", "1")
+    rows: dict[int, dict[str, str]] = {}
+    for name in post:
+        match = CONDITION_FIELD_RE.match(name)
+        if match:
+            rows.setdefault(int(match.group(1)), {})[match.group(2)] = post.get(name, "")
+    state.conditions = [rows[index] for index in sorted(rows)]
+    for action_type, specs in ACTION_FIELDS.items():
+        for spec in specs:
+            name = action_input_name(action_type, spec.key)
+            state.action[name] = post.getlist(name) if spec.kind == "multi" else post.get(name, "")
+    return state
+
+
+# --- state -> rule body --------------------------------------------------------------------------
+
+
+def _number(text: str, integer: bool = False) -> Any:
+    """A number from text; text that is not one is passed on so the validator names the problem."""
+    text = text.strip()
+    if integer and INT_RE.match(text):
+        return int(text)
+    if not integer and NUMBER_RE.match(text):
+        number = float(text)
+        return int(number) if INT_RE.match(text) else number
+    return text
+
+
+def _put(target: dict[str, Any], key: str, text: str, kind: str) -> None:
+    text = text.strip()
+    if text == "":
+        return
+    target[key] = _number(text, integer=kind == "int") if kind in ("int", "number") else text
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip()
+    if NUMBER_RE.match(text):
+        return _number(text)
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _condition_value(operator: str, text: str, path: str, errors: Errors) -> tuple[bool, Any]:
+    """(present, value) for one condition row's value box."""
+    stripped = text.strip()
+    if operator == "exists":
+        if stripped == "":
+            return False, None
+        return True, _scalar(stripped)
+    if operator in LIST_OPERATORS:
+        if stripped == "":
+            return True, []
+        if stripped.startswith("["):
+            try:
+                return True, json.loads(stripped)
+            except ValueError as error:
+                errors.setdefault(path, []).append(f"is not a valid JSON list: {error}")
+                return True, stripped
+        return True, [_scalar(part) for part in stripped.split(",") if part.strip() != ""]
+    if stripped == "":
+        return True, ""
+    return True, _scalar(stripped)
+
+
+def _conditions(state: BuilderState, errors: Errors) -> list[Any]:
+    conditions: list[Any] = []
+    for row in state.conditions:
+        index = len(conditions)
+        path = f"conditions[{index}]"
+        if "json" in row:
+            try:
+                conditions.append(json.loads(row["json"]))
+            except ValueError as error:
+                errors.setdefault(path, []).append(f"is not valid JSON: {error}")
+                conditions.append({})
+            continue
+        condition: dict[str, Any] = {"type": row.get("type", "").strip(), "operator": row.get("operator", "")}
+        present, value = _condition_value(row.get("operator", ""), row.get("value", ""), f"{path}.value", errors)
+        if present:
+            condition["value"] = value
+        conditions.append(condition)
+    return conditions
+
+
+def _trigger_config(state: BuilderState) -> dict[str, Any]:
+    trigger_type = state.get("trigger_type")
+    config: dict[str, Any] = {}
+    if trigger_type == TriggerType.SCHEDULE:
+        pattern = state.get("t_pattern")
+        _put(config, "pattern", pattern, "text")
+        if pattern == "cron":
+            _put(config, "cron", state.get("t_cron"), "text")
+        else:
+            _put(config, "time", state.get("t_time"), "text")
+        for name, key, kind in SCHEDULE_FIELDS_BY_PATTERN.get(pattern, ()):
+            _put(config, key, state.get(name), kind)
+        _put(config, "timezone", state.get("t_timezone"), "text")
+        return config
+    for name, key, kind in TRIGGER_FIELDS.get(trigger_type, ()):
+        _put(config, key, state.get(name), kind)
+    return config
+
+
+def _action_config(state: BuilderState, errors: Errors) -> dict[str, Any]:
+    action_type = state.get("action_type")
+    config: dict[str, Any] = {}
+    for spec in ACTION_FIELDS.get(action_type, ()):
+        raw = state.action.get(action_input_name(action_type, spec.key), "")
+        path = f"action_config.{spec.key}"
+        if spec.kind == "multi":
+            if raw:
+                config[spec.key] = list(raw)
+        elif spec.kind == "bool":
+            config[spec.key] = raw in ("on", "true", "1")
+        elif spec.kind == "json":
+            if raw.strip():
+                try:
+                    config[spec.key] = json.loads(raw)
+                except ValueError as error:
+                    errors.setdefault(path, []).append(f"is not valid JSON: {error}")
+        else:
+            _put(config, spec.key, raw, spec.kind)
+    _put(config, "budget", state.get("action_budget"), "number")
+    return config
+
+
+def rule_data_from_state(state: BuilderState) -> tuple[dict[str, Any], Errors]:
+    """The rule body for ``rule_create``/``rule_update`` and errors for text that could not be read."""
+    errors: Errors = {}
+    auto_approval: dict[str, Any] = {}
+    _put(auto_approval, "max_budget", state.get("aa_max_budget"), "number")
+    _put(auto_approval, "max_frequency_per_day", state.get("aa_max_frequency_per_day"), "int")
+    for key in ("trusted_users_only", "business_hours_only"):
+        if state.flags.get(f"aa_{key}"):
+            auto_approval[key] = True
+    data: dict[str, Any] = {
+        "name": state.get("name").strip(),
+        "description": state.get("description").strip(),
+        "category": state.get("category"),
+        "enabled": state.flags.get("enabled", False),
+        "trigger_type": state.get("trigger_type"),
+        "trigger_config": _trigger_config(state),
+        "conditions": _conditions(state, errors),
+        "action_type": state.get("action_type"),
+        "action_config": _action_config(state, errors),
+        "risk_level": state.get("risk_level") or "low",
+        "requires_approval": state.flags.get("requires_approval", False),
+        "assigned_council_id": state.get("assigned_council") or None,
+        "auto_approval_rules": auto_approval,
+    }
+    return data, errors
+
+
+def errors_from_validation(message_dict: dict[str, list[str]]) -> Errors:
+    """Service errors ({"trigger_config": ["trigger_config.time: ..."]}) back to path-keyed errors."""
+    errors: Errors = {}
+    for field_name, messages in message_dict.items():
+        for message in messages:
+            path, separator, rest = message.partition(": ")
+            if separator and (path == field_name or path.startswith((f"{field_name}.", f"{field_name}["))):
+                errors.setdefault(path, []).append(rest)
+            else:
+                errors.setdefault(field_name, []).append(message)
+    return errors

@@ -1,0 +1,68 @@
+"""Small template helpers for the portal: errors beside a field, percentages and milliseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+def errors_at(errors: dict[str, list[str]] | None, path: str, exact: bool = False) -> list[str]:
+    """Messages for ``path`` and anything inside it (``action_config.recipients[0]`` under ``...recipients``)."""
+    if not errors:
+        return []
+    found: list[str] = []
+    for key, messages in errors.items():
+        if key == path or (not exact and key.startswith((f"{path}.", f"{path}["))):
+            inner = key[len(path) :].lstrip(".")
+            found.extend(f"{inner}: {message}" if inner else message for message in messages)
+    return found
+
+
+@register.inclusion_tag("automations/partials/_field_errors.html")
+def field_errors(
+    errors: dict[str, list[str]] | None, path: str, field_id: str = "", exact: bool = False
+) -> dict[str, Any]:
+    """Errors beside one input; ``exact`` for a section's own errors, whose inner paths show at their inputs."""
+    return {"messages": errors_at(errors, path, exact), "field_id": field_id or path}
+
+
+@register.simple_tag
+def has_errors(errors: dict[str, list[str]] | None, path: str) -> bool:
+    return bool(errors_at(errors, path))
+
+
+@register.filter
+def percent(value: float | None, digits: int = 1) -> str:
+    """0.875 -> "87.5%"; None (no executions) -> "—", never NaN."""
+    if value is None or value != value:
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None or value != value:
+        return "—"
+    return f"{value:.0f}ms"
+
+
+@register.filter
+def get_item(mapping: dict[str, Any] | None, key: str) -> Any:
+    if not mapping:
+        return ""
+    return mapping.get(key, "")
+
+
+@register.filter
+def contains(values: Any, item: str) -> bool:
+    return bool(values) and item in values
+
+
+@register.simple_tag
+def action_input(action_type: str, key: str) -> str:
+    from automations.forms import action_input_name
+
+    return action_input_name(action_type, key)

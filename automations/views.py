@@ -1,0 +1,479 @@
+"""The portal's automation pages: list, builder, details. Views read through selectors and change
+state through services; the builder's checks are the API's validators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from functools import lru_cache
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from automations.choices import (
+    ActionType,
+    BehaviorType,
+    Category,
+    ConditionOperator,
+    RiskLevel,
+    SchedulePattern,
+    Season,
+    ThresholdOperator,
+    TriggerType,
+)
+from automations.conditions import compile_conditions
+from automations.filters import AutomationRuleFilterSet
+from automations.forms import (
+    ACTION_FIELDS,
+    BuilderState,
+    action_input_name,
+    errors_from_validation,
+    rule_data_from_state,
+    state_for_new_rule,
+    state_from_data,
+    state_from_post,
+)
+from automations.models import AutomationRule
+from automations.recommendations import recommend
+from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
+from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
+from automations.summaries import summarize_rule
+from automations.validators import Errors, validate_rule_definition
+from governance.choices import Weekday
+from governance.models import Tenant
+from governance.portal import can_edit, portal_view, require_editor
+from governance.selectors import councils_for_tenant
+
+EXECUTIONS_PER_PAGE = 20
+RECOMMENDATIONS_SHOWN = 8
+SAMPLE_CONTEXT = {"store_status": "active", "product_count": 2}
+EVENT_TYPES = (
+    "product_added",
+    "workflow_completed",
+    "store_health_changed",
+    "marketing_site_deployed",
+    "customer_signup",
+)
+METRICS = ("product_count", "store_traffic", "conversion_rate", "campaign_performance")
+CONDITION_TYPES = ("product_count", "store_status", "workflow_status", "date", "customer_behavior")
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def rule_list(request: HttpRequest) -> HttpResponse:
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    category = request.GET.get("category", "")
+    if category not in Category.values:
+        category = ""
+    # The API's FilterSet, on the current tenant's rules only.
+    rules = AutomationRuleFilterSet({"category": category}, queryset=rule_list_for_tenant(tenant)).qs
+    context = {
+        "rules": rules,
+        "category": category,
+        "category_tabs": [("", "All"), *Category.choices],
+        "can_edit": can_edit(request, tenant.pk),
+        **_list_stats(tenant),
+    }
+    return render(request, "automations/list.html", context)
+
+
+def _list_stats(tenant: Tenant) -> dict[str, Any]:
+    from executions.selectors import tenant_executions_since_count
+
+    since = timezone.now() - dt.timedelta(hours=24)
+    counts = rule_counts(rule_list_for_tenant(tenant))
+    return {"counts": counts, "executions_24h": tenant_executions_since_count(tenant.pk, since)}
+
+
+@portal_view
+@require_POST
+def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Enable or disable; htmx gets the new switch, a plain form post goes back to the page."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    require_editor(request, tenant.pk)
+    wanted = request.POST.get("enabled")
+    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true")
+    if _is_htmx(request):
+        context = {"rule": rule, "can_edit": True, "oob": True, **_list_stats(tenant)}
+        return render(request, "automations/partials/_toggled.html", context)
+    messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
+    back = request.POST.get("next")
+    return redirect(back if back and back.startswith("/portal/") else "automations:list")
+
+
+@portal_view
+@require_GET
+def recommendations(request: HttpRequest) -> HttpResponse:
+    """The recommendations modal's body."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    items = [item.as_dict() for item in _recommend(tenant)]
+    for item in items:
+        item["match"] = f"{float(item.get('relevance_score') or 0) * 100:.0f}%"
+    return render(request, "automations/partials/_recommendations.html", {"recommendations": items})
+
+
+def _recommend(tenant: Tenant) -> list[Any]:
+    from executions.selectors import tenant_latest_metric_values
+
+    return recommend(tenant, tenant_latest_metric_values(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
+
+
+# --- builder -------------------------------------------------------------------------------------
+
+
+def _choices(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "category": Category.choices,
+        "trigger_type": TriggerType.choices,
+        "pattern": SchedulePattern.choices,
+        "weekday": Weekday.choices,
+        "season": Season.choices,
+        "threshold_operator": [(value, f"{value} ({label})") for value, label in ThresholdOperator.choices],
+        "behavior": BehaviorType.choices,
+        "action_type": ActionType.choices,
+        "risk_level": RiskLevel.choices,
+        "council": [(council.pk, council.name) for council in councils_for_tenant(tenant.pk)],
+    }
+
+
+def _action_panels(state: BuilderState) -> list[dict[str, Any]]:
+    kinds = {"text": "text", "textarea": "textarea", "json": "textarea", "int": "number", "number": "number"}
+    kinds |= {"bool": "checkbox", "multi": "multi"}
+    panels = []
+    for action_type, specs in ACTION_FIELDS.items():
+        fields = []
+        for spec in specs:
+            name = action_input_name(action_type, spec.key)
+            value = state.action.get(name, [] if spec.kind == "multi" else "")
+            if spec.kind == "bool":
+                value = value in ("on", "true", "1")
+            # Errors belong to the panel of the chosen action only.
+            path = f"action_config.{spec.key}" if action_type == state.get("action_type") else f"-{name}"
+            fields.append({"spec": spec, "name": name, "value": value, "path": path, "input_kind": kinds[spec.kind]})
+        panels.append({"type": action_type, "fields": fields})
+    return panels
+
+
+def _builder_context(
+    request: HttpRequest,
+    tenant: Tenant,
+    state: BuilderState,
+    rule: AutomationRule | None,
+    errors: Errors | None = None,
+    sample_context: str = "",
+) -> dict[str, Any]:
+    data, _ = rule_data_from_state(state)
+    pattern = state.get("t_pattern")
+    return {
+        "rule": rule,
+        "state": state,
+        "errors": errors or {},
+        "choices": _choices(tenant),
+        "condition_operators": ConditionOperator.choices,
+        "condition_rows": [
+            {"row": row, "index": str(i), "number": str(i + 1)} for i, row in enumerate(state.conditions)
+        ],
+        "empty_row": {},
+        "action_panels": _action_panels(state),
+        "hide": {
+            "day": pattern != "weekly",
+            "day_of_month": pattern != "monthly",
+            "season": pattern != "seasonal",
+            "time": pattern == "cron",
+            "cron": pattern != "cron",
+        },
+        "datalists": {
+            "condition_types": CONDITION_TYPES,
+            "event_types": EVENT_TYPES,
+            "metrics": METRICS,
+            "timezones": _timezones(),
+        },
+        "sample_context": sample_context or json.dumps(SAMPLE_CONTEXT, indent=2),
+        "form_action": request.path,
+        **_summary_context(tenant, data),
+    }
+
+
+def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
+    """The summary panel's context: the same summary service the API uses, on the unsaved body."""
+    council_id = data.get("assigned_council_id")
+    council = councils_for_tenant(tenant.pk).filter(pk=council_id).first() if council_id else None
+    summary = summarize_rule(data, council_name=council.name if council else None)
+    return {"summary": summary, "has_conditions": bool(data.get("conditions"))}
+
+
+def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> HttpResponse:
+    state = state_from_post(request.POST)
+    data, errors = rule_data_from_state(state)
+    council_id = data.get("assigned_council_id")
+    if council_id and not councils_for_tenant(tenant.pk).filter(pk=council_id).exists():
+        errors.setdefault("assigned_council", []).append("choose one of this tenant's councils")
+    errors = {**validate_rule_definition(data), **errors}
+    if not errors:
+        try:
+            rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
+        except ValidationError as error:
+            errors = errors_from_validation(error.message_dict)
+    if errors:
+        context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
+        return render(request, "automations/builder.html", context, status=400)
+    messages.success(request, f"Saved “{rule.name}”.")
+    return redirect("automations:list")
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def builder_new(request: HttpRequest) -> HttpResponse:
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    require_editor(request, tenant.pk)
+    if request.method == "POST":
+        return _save(request, tenant, None)
+    state = state_for_new_rule()
+    wanted = request.GET.get("recommendation")
+    if wanted:
+        for item in _recommend(tenant):
+            recommendation = item.as_dict()
+            if wanted in (recommendation.get("key"), recommendation.get("name")):
+                state = state_from_data(recommendation.get("suggested_config") or {})
+                break
+    return render(request, "automations/builder.html", _builder_context(request, tenant, state, None))
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def builder_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    require_editor(request, tenant.pk)
+    if request.method == "POST":
+        return _save(request, tenant, rule)
+    state = state_from_data({**rule.definition(), "enabled": rule.enabled})
+    return render(request, "automations/builder.html", _builder_context(request, tenant, state, rule))
+
+
+@portal_view
+@require_POST
+def builder_summary(request: HttpRequest) -> HttpResponse:
+    """The summary panel for the form as typed (htmx, debounced)."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    data, _ = rule_data_from_state(state_from_post(request.POST))
+    return render(request, "automations/partials/_summary.html", _summary_context(tenant, data))
+
+
+def _parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
+    try:
+        context = json.loads(text or "{}")
+    except ValueError as error:
+        return None, f"The sample context is not valid JSON: {error}"
+    if not isinstance(context, dict):
+        return None, 'The sample context must be a JSON object, such as {"store_status": "active"}.'
+    return context, ""
+
+
+def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ConditionResult.as_dict() rows (live or stored on an execution) with display text."""
+    rows = []
+    for item in results:
+        if not isinstance(item, dict):
+            continue
+        condition = item.get("condition") or {}
+        if isinstance(condition, dict) and "type" in condition:
+            label = f"{condition.get('type')} {condition.get('operator')} {json.dumps(condition.get('value'))}"
+        else:
+            label = json.dumps(condition)
+        rows.append(
+            {
+                **item,
+                "label": label,
+                "actual_text": json.dumps(item.get("actual_value"), default=str),
+                "expected_text": json.dumps(item.get("expected_value"), default=str),
+                "reason": item.get("reason") or "",
+            }
+        )
+    return rows
+
+
+def _results_response(request: HttpRequest, results: list[Any] | None, **extra: Any) -> HttpResponse:
+    rows = _result_rows([result.as_dict() for result in results]) if results is not None else None
+    context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
+    return render(request, "automations/partials/_condition_results.html", context)
+
+
+@portal_view
+@require_POST
+def builder_test(request: HttpRequest) -> HttpResponse:
+    """Test Conditions: each condition of the unsaved form against the sample context."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    data, errors = rule_data_from_state(state_from_post(request.POST))
+    context, context_error = _parse_context(request.POST.get("sample_context", ""))
+    if context is None:
+        return _results_response(request, None, context_error=context_error)
+    errors = {**{k: v for k, v in validate_rule_definition(data).items() if k.startswith("conditions")}, **errors}
+    if errors:
+        return _results_response(request, None, definition_errors=errors)
+    zone = (data.get("trigger_config") or {}).get("timezone") or tenant.timezone
+    results = compile_conditions(data["conditions"], zone).explain(context)
+    return _results_response(request, results)
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Ask first (GET), then archive (POST)."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    require_editor(request, tenant.pk)
+    if request.method == "POST":
+        rule_archive(rule)
+        messages.success(request, f"Deleted “{rule.name}”.")
+        return redirect("automations:list")
+    return render(request, "automations/delete_confirm.html", {"rule": rule})
+
+
+# --- details -------------------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
+    from executions.selectors import rule_execution_overview, rule_execution_stats, rule_executions
+
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    now = timezone.now()
+    page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "rule": rule,
+        "stats": rule_execution_overview(rule, now),
+        "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
+        "page": page,
+        "can_edit": can_edit(request, tenant.pk),
+        "can_run": can_edit(request, tenant.pk),
+        "sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
+        **_summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
+    }
+    if _is_htmx(request) and request.GET.get("page"):
+        return render(request, "executions/partials/_execution_table.html", context)
+    return render(request, "automations/detail.html", context)
+
+
+def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bars for a small SVG chart of the stats selector's ``executions_by_day``, scaled to the busiest day."""
+    width, height, gap = 600, 120, 2
+    bar_width = width / max(len(days), 1)
+    peak = max((day["total"] for day in days), default=0) or 1
+    bars = []
+    for index, day in enumerate(days):
+        bar_height = round(day["total"] / peak * (height - 20), 1)
+        bars.append(
+            {
+                "x": round(index * bar_width + gap / 2, 1),
+                "y": round(height - 14 - bar_height, 1),
+                "w": round(bar_width - gap, 1),
+                "h": bar_height,
+                "day": dt.date.fromisoformat(day["date"]),
+                "count": day["total"],
+                "failed": day["failed"],
+            }
+        )
+    total = sum(day["total"] for day in days)
+    return {"bars": bars, "width": width, "height": height, "peak": peak, "total": total, "days": days}
+
+
+@portal_view
+@require_POST
+def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """The details page's Test: the saved rule's conditions against a sample context."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    context, context_error = _parse_context(request.POST.get("sample_context", ""))
+    if context is None:
+        return _results_response(request, None, context_error=context_error)
+    return _results_response(request, rule.evaluate_conditions_detailed(context))
+
+
+@portal_view
+@require_POST
+def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Enable/Disable buttons on the details page."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    require_editor(request, tenant.pk)
+    rule_set_enabled(rule, request.POST.get("enabled") == "true")
+    messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
+    return redirect("automations:detail", rule_id=rule.pk)
+
+
+@portal_view
+@require_GET
+def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> HttpResponse:
+    from executions.selectors import execution_get_for_rule
+
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    execution = execution_get_for_rule(rule, execution_id)
+    context = {
+        "rule": rule,
+        "execution": execution,
+        "condition_rows": _result_rows(
+            execution.condition_results if isinstance(execution.condition_results, list) else []
+        ),
+        "trigger_data": json.dumps(execution.trigger_data, indent=2, default=str),
+        "action_result": json.dumps(execution.action_result, indent=2, default=str)
+        if execution.action_result is not None
+        else "",
+        **_execution_extras(execution),
+    }
+    return render(request, "executions/detail.html", context)
+
+
+def _execution_extras(execution: Any) -> dict[str, Any]:
+    """The governance decision the pipeline recorded and the approval request, if one was opened."""
+    from executions.selectors import execution_approval
+
+    approval = execution_approval(execution)
+    decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
+    approver = approval.decided_by.get_username() if approval and approval.decided_by else ""
+    return {"approval": approval, "decision": decision, "approver_name": approver}
+
+
+@portal_view
+@require_POST
+def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Run now: the pipeline's manual execution with the details page's sample context."""
+    from executions.services import execute_rule_manually
+
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    require_editor(request, tenant.pk)
+    context, context_error = _parse_context(request.POST.get("sample_context", "{}"))
+    if context is None:
+        messages.error(request, context_error)
+        return redirect("automations:detail", rule_id=rule.pk)
+    try:
+        execution = execute_rule_manually(rule, context, request.user)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return redirect("automations:detail", rule_id=rule.pk)
+    messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
+    return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)

@@ -1,0 +1,172 @@
+"""Pages for people: approvals for council members, the notifications inbox, webhook endpoint settings.
+
+Each view reads through the pipeline's and delivery's selectors, scoped to the current tenant, and
+changes state only through their services (the same ones the API and admin call).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from executions.choices import ApprovalStatus
+from executions.delivery.models import WebhookDelivery, WebhookEndpoint
+from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
+from executions.delivery.services import (
+    delivery_redeliver,
+    endpoint_create,
+    endpoint_rotate_secret,
+)
+from executions.models import ApprovalRequest
+from executions.selectors import approvals_for_user, notifications_for_user
+from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
+from governance.models import Tenant
+from governance.portal import portal_view, require_editor
+
+NOTIFICATIONS_PER_PAGE = 25
+DELIVERIES_SHOWN = 50
+
+
+def _tenant(request: HttpRequest) -> Tenant:
+    return request.tenant  # type: ignore[attr-defined]
+
+
+# --- approvals -----------------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def approval_list(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    mine = approvals_for_user(request.user, status=None).filter(tenant=tenant)
+    context = {
+        "pending": mine.filter(status=ApprovalStatus.PENDING),
+        "decided": mine.exclude(status=ApprovalStatus.PENDING)[:20],
+    }
+    return render(request, "executions/approvals.html", context)
+
+
+def _approval_for_user(request: HttpRequest, approval_id: int) -> ApprovalRequest:
+    approval = approvals_for_user(request.user, status=None).filter(tenant=_tenant(request), pk=approval_id).first()
+    if approval is None:
+        raise Http404("No such approval request.")
+    return approval
+
+
+@portal_view
+@require_POST
+def approval_decide(request: HttpRequest, approval_id: int, decision: str) -> HttpResponse:
+    """Approve or reject through the pipeline's services; a second decision is a clear message."""
+    if decision not in ("approve", "reject"):
+        raise Http404("Approve or reject.")
+    approval = _approval_for_user(request, approval_id)
+    execution = approval.execution
+    rule_name = execution.automation_rule.name
+    try:
+        if decision == "approve":
+            execution_approve(execution, request.user)
+            messages.success(request, f"Approved “{rule_name}” (execution #{execution.pk}).")
+        else:
+            execution_reject(execution, request.user, request.POST.get("reason", ""))
+            messages.success(request, f"Rejected “{rule_name}” (execution #{execution.pk}).")
+    except ExecutionConflict as error:
+        messages.error(request, f"Nothing changed: {error}.")
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    return redirect("executions:approvals")
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+@portal_view
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    notifications = notifications_for_user(request.user, tenant.pk)
+    page = Paginator(notifications, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "executions/notifications.html", {"page": page})
+
+
+@portal_view
+@require_POST
+def notification_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notification (``id``) or all of them read."""
+    tenant = _tenant(request)
+    raw = request.POST.get("id")
+    ids = [int(raw)] if raw and raw.isdigit() else None
+    notifications_mark_read(request.user, tenant.pk, ids)
+    return redirect("executions:notifications")
+
+
+# --- webhook endpoints ---------------------------------------------------------------------------
+
+
+def _endpoint_for_request(request: HttpRequest, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = endpoints_for_user(request.user).filter(tenant=_tenant(request), pk=endpoint_id).first()
+    if endpoint is None:
+        raise Http404("No such webhook endpoint.")
+    return endpoint
+
+
+def _webhooks_page(request: HttpRequest, **extra: object) -> HttpResponse:
+    tenant = _tenant(request)
+    endpoints = endpoints_for_user(request.user).filter(tenant=tenant).order_by("id")
+    deliveries = (
+        deliveries_for_user(request.user)
+        .filter(tenant=tenant)
+        .select_related("endpoint", "execution")
+        .order_by("-created_at", "-id")[:DELIVERIES_SHOWN]
+    )
+    context = {"endpoints": endpoints, "deliveries": deliveries, "errors": {}, "typed": {}, **extra}
+    return render(request, "executions/webhooks.html", context, status=400 if extra.get("errors") else 200)
+
+
+@portal_view
+@require_GET
+def webhook_settings(request: HttpRequest) -> HttpResponse:
+    return _webhooks_page(request)
+
+
+@portal_view
+@require_POST
+def webhook_create(request: HttpRequest) -> HttpResponse:
+    """Add an endpoint; its secret is shown on this response only."""
+    tenant = _tenant(request)
+    require_editor(request, tenant.pk)
+    typed = {"url": request.POST.get("url", "").strip(), "description": request.POST.get("description", "").strip()}
+    try:
+        created = endpoint_create(tenant, typed["url"], description=typed["description"])
+    except ValidationError as error:
+        return _webhooks_page(request, errors=error.message_dict, typed=typed)
+    return _webhooks_page(request, secret=created.secret, secret_endpoint=created.endpoint)
+
+
+@portal_view
+@require_POST
+def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    tenant = _tenant(request)
+    require_editor(request, tenant.pk)
+    endpoint = _endpoint_for_request(request, endpoint_id)
+    secret = endpoint_rotate_secret(endpoint)
+    return _webhooks_page(request, secret=secret, secret_endpoint=endpoint, rotated=True)
+
+
+@portal_view
+@require_POST
+def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    tenant = _tenant(request)
+    require_editor(request, tenant.pk)
+    delivery: WebhookDelivery | None = deliveries_for_user(request.user).filter(tenant=tenant, pk=delivery_id).first()
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        delivery_redeliver(delivery)
+        messages.success(request, f"Delivery #{delivery.pk} will be sent again.")
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    return redirect("executions:webhooks")

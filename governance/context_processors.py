@@ -1,0 +1,36 @@
+"""Template context for the portal header: the user's tenants, the current one and the navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from governance.portal import current_tenant
+from governance.selectors import tenants_for_user
+
+
+def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
+    """Links after "Automations", with how many approvals wait and notifications are unread."""
+    from executions.selectors import approvals_decidable_by, unread_notification_count
+
+    pending = approvals_decidable_by(request.user).filter(tenant_id=tenant_id).count() if tenant_id else 0
+    unread = unread_notification_count(request.user, tenant_id) if tenant_id else 0
+    return [
+        {"label": "Approvals", "url": reverse("executions:approvals"), "count": pending},
+        {"label": "Notifications", "url": reverse("executions:notifications"), "count": unread},
+        {"label": "Webhooks", "url": reverse("executions:webhooks"), "count": 0},
+    ]
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not request.path.startswith("/portal"):
+        return {}
+    tenant = current_tenant(request)
+    return {
+        "current_tenant": tenant,
+        "user_tenants": list(tenants_for_user(user).order_by("id")),
+        "portal_nav": _nav(request, tenant.pk if tenant else None),
+    }
