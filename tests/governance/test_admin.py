@@ -49,7 +49,9 @@ def test_non_superuser_sees_only_their_tenants(client, staff_owner, two_tenants_
     assert "Mine" in rules_page and "Theirs" not in rules_page
     tenants_page = client.get("/admin/governance/tenant/").content.decode()
     assert "tenant_test" in tenants_page and "tenant_other" not in tenants_page
-    assert client.get(f"/admin/automations/automationrule/{quote(theirs.pk)}/change/").status_code == 302  # "doesn't exist"
+    assert (
+        client.get(f"/admin/automations/automationrule/{quote(theirs.pk)}/change/").status_code == 302
+    )  # "doesn't exist"
     assert client.get(f"/admin/automations/automationrule/{quote(mine.pk)}/change/").status_code == 200
     councils_page = client.get("/admin/governance/council/").content.decode()
     assert "Test Shop" in councils_page and "Other Shop" not in councils_page
