@@ -42,7 +42,7 @@ from executions.choices import (
 )
 from executions.models import AutomationExecution, Event
 from executions.selectors import user_may_decide
-from executions.services.common import load_execution, notify_owners, transition
+from executions.services.common import load_execution, notify_owners, transition, transition_loaded
 from executions.services.context import build_context, json_safe
 from executions.services.dispatch import publish_on_commit
 
@@ -174,14 +174,14 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         return (time.monotonic() - started) * 1000
 
     if execution.trigger_source != TriggerSource.MANUAL and (live_rule.is_archived or not live_rule.enabled):
-        transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             pending,
             ExecutionStatus.BLOCKED,
             error_message="the rule was disabled or archived before this execution ran",
             execution_time_ms=elapsed_ms(),
         )
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
 
     context = build_context(rule, execution.trigger_data)
     try:
@@ -192,19 +192,21 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         raise  # transient: the task fails, the sweeper re-queues the still-pending execution
     except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
         logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
-        transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             pending,
             ExecutionStatus.FAILED,
             trigger_data=context,
             error_message=f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
             execution_time_ms=elapsed_ms(),
         )
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
     evaluated = {"trigger_data": context, "conditions_met": conditions_met, "condition_results": condition_results}
     if not conditions_met:
-        transition(execution.pk, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated)
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        won = transition_loaded(
+            execution, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated
+        )
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
 
     decision = rule.approval_decision(context)
     governance = decision.as_dict()
@@ -232,8 +234,11 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         return load_execution(execution.pk)  # type: ignore[return-value]
 
     # Cleared to act: claim the first action attempt in the same update that records the evaluation.
-    won = transition(
-        execution.pk,
+    # A pending row's action_attempts never changes (no step leads back to pending), so the winner
+    # knows the new value without reading it back.
+    attempt = execution.action_attempts + 1
+    won = transition_loaded(
+        execution,
         pending,
         ExecutionStatus.RUNNING,
         required_approval=not decision.auto_approved,
@@ -247,7 +252,8 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
     )
     if not won:
         return load_execution(execution.pk)  # type: ignore[return-value]
-    return _perform_action(execution.pk)
+    execution.action_attempts = attempt
+    return _run_claimed_attempt(execution, rule)
 
 
 # --- steps 5 to 7: the action, the record, the notices -----------------------------------------------
@@ -277,8 +283,12 @@ def _perform_action(execution_id: int) -> AutomationExecution:
     execution = load_execution(execution_id)
     if execution is None or execution.status != ExecutionStatus.RUNNING:
         return execution  # type: ignore[return-value]  (reclaimed meanwhile: nothing of ours to run)
+    return _run_claimed_attempt(execution, rule_as_of(execution))
+
+
+def _run_claimed_attempt(execution: AutomationExecution, rule: AutomationRule) -> AutomationExecution:
+    """Run the attempt this caller has just claimed (``execution`` is in memory as the claim left it)."""
     token = execution.action_attempts
-    rule = rule_as_of(execution)
     started = time.monotonic()
     result = _call_handler(execution, rule)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -313,8 +323,8 @@ def _record_result(
     action_result = json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token})
     with transaction.atomic():
         # The fencing token: only the holder of attempt ``token`` may record it.
-        won = transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             [ExecutionStatus.RUNNING],
             status,
             extra_filter=Q(action_attempts=token),
@@ -347,7 +357,8 @@ def _record_result(
         from executions.services.deliveries import execution_settle_deliveries
 
         execution_settle_deliveries(execution.pk)
-    return load_execution(execution.pk)  # type: ignore[return-value]
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    return execution
 
 
 def execution_run_action(execution_id: int) -> AutomationExecution | None:
