@@ -122,18 +122,21 @@ def delivery_create(
     """The delivery of ``payload`` for (execution, endpoint), created due now or, if it exists, as it is."""
     if endpoint.tenant_id != execution.tenant_id:
         raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
-    delivery, _ = WebhookDelivery.objects.get_or_create(
-        execution=execution,
-        endpoint=endpoint,
-        defaults={
-            "tenant_id": execution.tenant_id,
-            "action_type": action_type,
-            "webhook_id": webhook_id or webhook_id_for_execution(execution.pk),
-            "payload": payload,
-            "next_attempt_at": timezone.now(),
-        },
-    )
-    return delivery
+    # Insert first and read only on a conflict: the first attempt (the common case) costs one statement;
+    # a retried attempt hits the (execution, endpoint) unique constraint and finds the same row.
+    try:
+        with transaction.atomic():
+            return WebhookDelivery.objects.create(
+                execution=execution,
+                endpoint=endpoint,
+                tenant_id=execution.tenant_id,
+                action_type=action_type,
+                webhook_id=webhook_id or webhook_id_for_execution(execution.pk),
+                payload=payload,
+                next_attempt_at=timezone.now(),
+            )
+    except IntegrityError:
+        return WebhookDelivery.objects.get(execution=execution, endpoint=endpoint)
 
 
 def deliveries_create_for_execution(
@@ -171,7 +174,7 @@ def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> Delive
     if endpoint is None or not endpoint.enabled:
         reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
         return _fail_without_attempt(delivery, reason, now)
-    claimed = _claim(delivery, now)
+    claimed = _claim(delivery, endpoint, now)
     if claimed is None:
         return _outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=False)
     delivery, attempt, token = claimed
@@ -216,7 +219,9 @@ def claim_lease() -> dt.timedelta:
     return dt.timedelta(seconds=lease)
 
 
-def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery, DeliveryAttempt, str] | None:
+def _claim(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: dt.datetime
+) -> tuple[WebhookDelivery, DeliveryAttempt, str] | None:
     """Take the delivery for one attempt, or None if someone else has it or it is no longer due."""
     token = uuid.uuid4().hex
     with transaction.atomic():
@@ -232,18 +237,20 @@ def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery
         )
         if claimed != 1:
             return None
-        # An attempt still in flight here was left by a worker that died or outlived its lease.
-        delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
-            outcome=AttemptOutcome.UNKNOWN,
-            error="The worker was lost before it recorded the response; sent again with the same webhook-id.",
-            finished_at=now,
-        )
         delivery.refresh_from_db()
+        if delivery.attempt_count > 1:
+            # An attempt still in flight here was left by a worker that died or outlived its lease.
+            # (Every attempt row is made under a claim that counts it: on the first claim there is none.)
+            delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
+                outcome=AttemptOutcome.UNKNOWN,
+                error="The worker was lost before it recorded the response; sent again with the same webhook-id.",
+                finished_at=now,
+            )
         attempt = DeliveryAttempt.objects.create(
             delivery=delivery,
             attempt_number=delivery.attempt_count,
             attempted_at=timezone.now(),
-            url=delivery.endpoint.url if delivery.endpoint else "",
+            url=endpoint.url,
         )
     return delivery, attempt, token
 
@@ -279,16 +286,30 @@ def _finish(
                 # twice (same webhook-id, so it can tell), and we say so instead of counting it again.
                 attempts.update(outcome=AttemptOutcome.DUPLICATE, **attempt_fields)
             # A success ends the delivery whoever holds the claim: the receiver has it.
-            WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SUCCEEDED).update(
-                status=DeliveryStatus.SUCCEEDED,
-                next_attempt_at=None,
-                claim_token="",
-                last_status_code=result.status_code,
-                last_error="",
-                completed_at=finished,
-                updated_at=finished,
+            moved = (
+                WebhookDelivery.objects.filter(pk=delivery.pk)
+                .exclude(status=DeliveryStatus.SUCCEEDED)
+                .update(
+                    status=DeliveryStatus.SUCCEEDED,
+                    next_attempt_at=None,
+                    claim_token="",
+                    last_status_code=result.status_code,
+                    last_error="",
+                    completed_at=finished,
+                    updated_at=finished,
+                )
             )
-        return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+        if not moved:  # an earlier success stands: report the row as that one left it
+            return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+        return DeliveryOutcome(
+            delivery_id=delivery.pk,
+            execution_id=delivery.execution_id,
+            status=DeliveryStatus.SUCCEEDED,
+            attempted=True,
+            next_attempt_at=None,
+            status_code=result.status_code,
+            error="",
+        )
 
     attempts.update(outcome=verdict.outcome, **attempt_fields)
     update: dict[str, Any] = {
