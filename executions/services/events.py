@@ -65,6 +65,7 @@ class EventInput:
     occurred_at: dt.datetime
     causation_depth: int
     caused_by_execution_id: int | None
+    key_generated: bool = False  # the key was made here (a fresh random one): no earlier event can hold it
 
 
 def _add(errors: Errors, field: str, message: str) -> None:
@@ -129,7 +130,8 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
         _add(errors, "source", "use 1-100 letters, digits and _ . : - such as store")
 
     key = data.get("idempotency_key")
-    if key is None or key == "":
+    key_generated = key is None or key == ""
+    if key_generated:
         key = f"evt_{uuid.uuid4().hex}"
     elif not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.strip():
         _add(
@@ -172,6 +174,7 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
             occurred_at=moment,  # type: ignore[arg-type]
             causation_depth=depth,
             caused_by_execution_id=cause,
+            key_generated=key_generated,
         ),
         {},
     )
@@ -202,9 +205,14 @@ def _check_references(item: EventInput, allowed_tenant_ids: set[str] | None) -> 
 
 
 def _store(item: EventInput) -> EmitResult:
-    existing = Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
-    if existing is not None:
-        return EmitResult(existing.pk, item.idempotency_key, True)
+    if not item.key_generated:
+        # A repeated key is the common duplicate: answer it without a failed insert. (The unique
+        # constraint below still decides under concurrency.)
+        existing = (
+            Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
+        )
+        if existing is not None:
+            return EmitResult(existing.pk, item.idempotency_key, True)
     try:
         with transaction.atomic():
             event = Event.objects.create(
