@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from automations.services import rule_record_execution
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
@@ -99,6 +100,13 @@ def _loop_block_reason(event: Event | None) -> str:
     )
 
 
+def _current_version_id(rule: AutomationRule) -> int | None:
+    """The id of the rule's current RuleVersion: from ``rules_matching_event``'s annotation, else a lookup."""
+    if hasattr(rule, "current_version_id"):
+        return rule.current_version_id
+    return RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).values_list("id", flat=True).first()
+
+
 def _create_execution(
     rule: AutomationRule,
     trigger_source: str,
@@ -120,7 +128,7 @@ def _create_execution(
         tenant_id=rule.tenant_id,
         event=event,
         occurrence_key=occurrence_key,
-        rule_version=RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).first(),
+        rule_version_id=_current_version_id(rule),
         trigger_source=trigger_source,
         trigger_data=json_safe(trigger_data or {}),
         triggered_at=now,
@@ -341,7 +349,10 @@ def _record_result(
             )
             return load_execution(execution.pk)  # type: ignore[return-value]
         if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            execution.automation_rule.record_execution(status == ExecutionStatus.SUCCEEDED, total_ms)
+            # The totals are updated in the row; this rule object is not read again, so no refresh.
+            rule_record_execution(
+                execution.automation_rule, status == ExecutionStatus.SUCCEEDED, total_ms, refresh=False
+            )
         if status == ExecutionStatus.FAILED:
             notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
         if (
