@@ -35,7 +35,7 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
     )
     if not deliveries:
         return ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
-    outcomes = [delivery_send(delivery.pk) for delivery in deliveries]
+    outcomes = [delivery_send(delivery.pk, loaded=delivery) for delivery in deliveries]
     summary = execution_delivery_summary(execution.pk)
     data = {
         "command": command,

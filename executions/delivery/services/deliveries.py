@@ -154,7 +154,9 @@ def deliveries_create_for_execution(
 # --- Sending ------------------------------------------------------------------------------------
 
 
-def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> DeliveryOutcome:
+def delivery_send(
+    delivery_id: int, *, now: dt.datetime | None = None, loaded: WebhookDelivery | None = None
+) -> DeliveryOutcome:
     """Send a due delivery once, record the attempt and schedule what follows; return where it stands.
 
     1. Claim it: a guarded UPDATE that succeeds only while it is open and due, pushing ``next_attempt_at``
@@ -164,10 +166,14 @@ def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> Delive
     4. Classify: 2xx succeeded; timeout, connection error, 429, 5xx retry after a backoff with full jitter
        (never before Retry-After) until the schedule runs out; 3xx and other 4xx fail at once; 410 also
        disables the endpoint.
-    Raises ``WebhookDelivery.DoesNotExist`` if there is no such delivery.
+    ``loaded``: the delivery as its caller has just read or created it (saves reading it again; the
+    claim below still decides). Raises ``WebhookDelivery.DoesNotExist`` if there is no such delivery.
     """
     now = now or timezone.now()
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if loaded is not None and loaded.pk == delivery_id:
+        delivery = loaded
+    else:
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
         return _outcome(delivery, attempted=False)
     endpoint = delivery.endpoint
