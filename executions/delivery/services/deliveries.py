@@ -139,16 +139,25 @@ def delivery_create(
         return WebhookDelivery.objects.get(execution=execution, endpoint=endpoint)
 
 
+def endpoints_for_action(tenant_id: str, action_type: str) -> list[WebhookEndpoint]:
+    """The tenant's enabled endpoints for ``action_type`` (or for all actions), oldest first."""
+    return list(
+        WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True)
+        .filter(Q(action_type__isnull=True) | Q(action_type=action_type))
+        .order_by("id")
+    )
+
+
 def deliveries_create_for_execution(
-    execution: AutomationExecution, action_type: str, payload: dict[str, Any]
+    execution: AutomationExecution,
+    action_type: str,
+    payload: dict[str, Any],
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[WebhookDelivery]:
     """One delivery per enabled endpoint of the tenant for ``action_type`` (or for all actions)."""
-    endpoints = WebhookEndpoint.objects.filter(tenant_id=execution.tenant_id, enabled=True).filter(
-        Q(action_type__isnull=True) | Q(action_type=action_type)
-    )
-    return [
-        delivery_create(execution, endpoint, payload, action_type=action_type) for endpoint in endpoints.order_by("id")
-    ]
+    if endpoints is None:
+        endpoints = endpoints_for_action(execution.tenant_id, action_type)
+    return [delivery_create(execution, endpoint, payload, action_type=action_type) for endpoint in endpoints]
 
 
 # --- Sending ------------------------------------------------------------------------------------
@@ -184,7 +193,53 @@ def delivery_send(
     if claimed is None:
         return _outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=False)
     delivery, attempt, token = claimed
+    return _send_claimed(delivery, attempt, token, endpoint, now)
 
+
+def delivery_create_and_send(
+    execution: AutomationExecution, endpoint: WebhookEndpoint, payload: dict[str, Any], *, action_type: str = ""
+) -> DeliveryOutcome:
+    """The delivery of ``payload`` for (execution, endpoint), sent once now; where it stands afterwards.
+
+    A new delivery is inserted already claimed for its first attempt, with that attempt's in-flight row,
+    in one transaction: the same state ``delivery_create`` then ``delivery_send``'s claim would leave,
+    one commit instead of two (the (execution, endpoint) unique constraint admits one inserter, as the
+    guarded UPDATE admits one claimer). An existing delivery (a retried action) goes through
+    ``delivery_send`` as it is: sent if it is open and due, else reported as it stands.
+    """
+    if endpoint.tenant_id != execution.tenant_id:
+        raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                execution=execution,
+                endpoint=endpoint,
+                tenant_id=execution.tenant_id,
+                action_type=action_type,
+                webhook_id=webhook_id_for_execution(execution.pk),
+                payload=payload,
+                next_attempt_at=now + claim_lease(),
+                claim_token=token,
+                claimed_at=now,
+                attempt_count=1,
+                round_attempt_count=1,
+                updated_at=now,
+            )
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, attempt_number=1, attempted_at=timezone.now(), url=endpoint.url
+            )
+    except IntegrityError:
+        existing = WebhookDelivery.objects.select_related("endpoint").get(execution=execution, endpoint=endpoint)
+        return delivery_send(existing.pk, loaded=existing)
+    return _send_claimed(delivery, attempt, token, endpoint, now)
+
+
+def _send_claimed(
+    delivery: WebhookDelivery, attempt: DeliveryAttempt, token: str, endpoint: WebhookEndpoint, now: dt.datetime
+) -> DeliveryOutcome:
+    """POST the claimed attempt, signed, and record what came of it."""
     body = delivery_body(delivery.payload)
     headers = {
         **webhook_headers(endpoint.signing_secrets(now), delivery.webhook_id, body),
