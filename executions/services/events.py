@@ -180,14 +180,23 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
     )
 
 
-def _check_references(item: EventInput, allowed_tenant_ids: set[str] | None) -> tuple[EventInput, Errors]:
-    """Check the tenant and the causing execution exist; derive the causation depth from the cause."""
+def _check_references(
+    item: EventInput, allowed_tenant_ids: set[str] | None, known_tenant_ids: set[str] | None = None
+) -> tuple[EventInput, Errors]:
+    """Check the tenant and the causing execution exist; derive the causation depth from the cause.
+
+    ``known_tenant_ids``: tenants already found to exist in this request (a list of events is checked
+    with one query per tenant, not one per event); a tenant found here is added to it.
+    """
     errors: Errors = {}
     allowed = allowed_tenant_ids is None or item.tenant_id in allowed_tenant_ids
-    if not allowed or not Tenant.objects.filter(pk=item.tenant_id).exists():
+    known = known_tenant_ids is not None and item.tenant_id in known_tenant_ids
+    if not allowed or not (known or Tenant.objects.filter(pk=item.tenant_id).exists()):
         # The same message for "missing" and "not yours": the API is no existence oracle.
         _add(errors, "tenant_id", f'no tenant "{item.tenant_id}" you may send events to')
         return item, errors
+    if known_tenant_ids is not None:
+        known_tenant_ids.add(item.tenant_id)
     if item.caused_by_execution_id is None:
         return item, errors
     cause = (
@@ -250,13 +259,14 @@ def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None
         raise ValidationError({"events": [f"send at most {limit} events at once"]})
     errors: Errors = {}
     checked: list[EventInput] = []
+    known_tenant_ids: set[str] = set()
     for index, data in enumerate(items):
         if not isinstance(data, dict):
             _add(errors, f"[{index}]", "must be a JSON object")
             continue
         item, item_errors = validate_event_input(data)
         if item is not None:
-            item, item_errors = _check_references(item, allowed_tenant_ids)
+            item, item_errors = _check_references(item, allowed_tenant_ids, known_tenant_ids)
             checked.append(item)
         for field, messages in item_errors.items():
             errors.setdefault(f"[{index}].{field}", []).extend(messages)
