@@ -160,11 +160,11 @@ def rule_archive(rule: AutomationRule) -> AutomationRule:
     return rule
 
 
-def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float) -> None:
+def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float, refresh: bool = True) -> None:
     """Add one run to the totals in a single UPDATE, so concurrent recorders never lose a count.
 
     The new average is computed from the row's old values inside the same statement:
-    avg' = (avg * count + t) / (count + 1).
+    avg' = (avg * count + t) / (count + 1). With ``refresh`` the rule object reads the new totals back.
     """
     elapsed = float(execution_time_ms)
     old_count = Cast(F("execution_count"), FloatField())
@@ -179,6 +179,8 @@ def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms
         ),
         last_executed_at=Now(),
     )
+    if not refresh:
+        return
     rule.refresh_from_db(
         fields=["execution_count", "success_count", "failure_count", "average_execution_time_ms", "last_executed_at"]
     )

@@ -182,12 +182,21 @@ def rules_matching_event(event: Event) -> list[AutomationRule]:
     Uses the partial index ``rule_enabled_event_lookup`` (tenant, event_type), so the cost does not
     grow with other tenants' rules.
     """
-    from automations.choices import TriggerType
-    from automations.models import AutomationRule
+    from django.db.models import OuterRef, Subquery
 
-    rules = AutomationRule.objects.filter(
-        tenant_id=event.tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event.event_type
-    ).select_related("tenant")
+    from automations.choices import TriggerType
+    from automations.models import AutomationRule, RuleVersion
+
+    # ``current_version_id``: the id of the rule's current RuleVersion, read with the rule (trigger_rule
+    # would otherwise look it up once per execution).
+    current_version = RuleVersion.objects.filter(rule_id=OuterRef("pk"), version=OuterRef("version")).values("id")[:1]
+    rules = (
+        AutomationRule.objects.filter(
+            tenant_id=event.tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event.event_type
+        )
+        .select_related("tenant")
+        .annotate(current_version_id=Subquery(current_version))
+    )
     matched = []
     for rule in rules:
         config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}

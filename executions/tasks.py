@@ -18,8 +18,8 @@ SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limi
 
 @shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)
 def match_event_task(event_id: int) -> None:
-    """Create the executions of every rule the event matches."""
-    services.match_event(event_id)
+    """Create the executions of every rule the event matches; run the first one here, queue the rest."""
+    services.match_event(event_id, run_first=True)
 
 
 @shared_task(name="executions.run_execution", **PIPELINE_TASK_OPTIONS)

@@ -27,15 +27,26 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
     """Create the execution's deliveries of ``command`` and attempt each due one; map the result."""
     from executions.choices import ExecutionStatus
     from executions.delivery.selectors import execution_delivery_summary
-    from executions.delivery.services import deliveries_create_for_execution, delivery_send, webhook_payload
+    from executions.delivery.services import (
+        deliveries_create_for_execution,
+        delivery_create_and_send,
+        delivery_send,
+        endpoints_for_action,
+        webhook_payload,
+    )
     from executions.delivery.services.deliveries import webhook_id_for_execution
 
-    deliveries = deliveries_create_for_execution(
-        execution, action_type, webhook_payload(execution, action_type, command)
-    )
-    if not deliveries:
+    endpoints = endpoints_for_action(execution.tenant_id, action_type)
+    if not endpoints:
         return ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
-    outcomes = [delivery_send(delivery.pk) for delivery in deliveries]
+    payload = webhook_payload(execution, action_type, command)
+    if len(endpoints) == 1:
+        # One endpoint: its delivery is inserted already claimed and sent (one commit fewer).
+        outcomes = [delivery_create_and_send(execution, endpoints[0], payload, action_type=action_type)]
+    else:
+        # Several: every delivery exists before the first is sent, so none is missing if this worker dies.
+        deliveries = deliveries_create_for_execution(execution, action_type, payload, endpoints)
+        outcomes = [delivery_send(delivery.pk, loaded=delivery) for delivery in deliveries]
     summary = execution_delivery_summary(execution.pk)
     data = {
         "command": command,

@@ -33,6 +33,29 @@ def transition(
     return queryset.update(**updates) == 1
 
 
+def transition_loaded(
+    execution: AutomationExecution,
+    from_statuses: list[str],
+    to_status: str,
+    extra_filter: Q | None = None,
+    **fields: Any,
+) -> bool:
+    """``transition`` for an execution already in memory: on a win, the object gets the same values.
+
+    Saves reloading the row after a step this caller won (the guarded UPDATE is unchanged). Only plain
+    values may be passed: an expression (``F(...)``) has no in-memory value, so set that field yourself.
+    """
+    now = timezone.now()
+    won = transition(execution.pk, from_statuses, to_status, extra_filter, updated_at=now, **fields)
+    if won:
+        execution.set_status(to_status)
+        execution.updated_at = now
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):  # an F() expression: the caller sets the value
+                setattr(execution, name, value)
+    return won
+
+
 def load_execution(execution_id: int) -> AutomationExecution | None:
     """The execution with its rule, tenant, council, version and event, or None."""
     return (

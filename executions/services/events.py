@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
-from executions.choices import TriggerSource
+from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.selectors import rules_matching_event
 from executions.services.dispatch import publish_on_commit
@@ -65,6 +65,7 @@ class EventInput:
     occurred_at: dt.datetime
     causation_depth: int
     caused_by_execution_id: int | None
+    key_generated: bool = False  # the key was made here (a fresh random one): no earlier event can hold it
 
 
 def _add(errors: Errors, field: str, message: str) -> None:
@@ -129,7 +130,8 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
         _add(errors, "source", "use 1-100 letters, digits and _ . : - such as store")
 
     key = data.get("idempotency_key")
-    if key is None or key == "":
+    key_generated = key is None or key == ""
+    if key_generated:
         key = f"evt_{uuid.uuid4().hex}"
     elif not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.strip():
         _add(
@@ -172,19 +174,29 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
             occurred_at=moment,  # type: ignore[arg-type]
             causation_depth=depth,
             caused_by_execution_id=cause,
+            key_generated=key_generated,
         ),
         {},
     )
 
 
-def _check_references(item: EventInput, allowed_tenant_ids: set[str] | None) -> tuple[EventInput, Errors]:
-    """Check the tenant and the causing execution exist; derive the causation depth from the cause."""
+def _check_references(
+    item: EventInput, allowed_tenant_ids: set[str] | None, known_tenant_ids: set[str] | None = None
+) -> tuple[EventInput, Errors]:
+    """Check the tenant and the causing execution exist; derive the causation depth from the cause.
+
+    ``known_tenant_ids``: tenants already found to exist in this request (a list of events is checked
+    with one query per tenant, not one per event); a tenant found here is added to it.
+    """
     errors: Errors = {}
     allowed = allowed_tenant_ids is None or item.tenant_id in allowed_tenant_ids
-    if not allowed or not Tenant.objects.filter(pk=item.tenant_id).exists():
+    known = known_tenant_ids is not None and item.tenant_id in known_tenant_ids
+    if not allowed or not (known or Tenant.objects.filter(pk=item.tenant_id).exists()):
         # The same message for "missing" and "not yours": the API is no existence oracle.
         _add(errors, "tenant_id", f'no tenant "{item.tenant_id}" you may send events to')
         return item, errors
+    if known_tenant_ids is not None:
+        known_tenant_ids.add(item.tenant_id)
     if item.caused_by_execution_id is None:
         return item, errors
     cause = (
@@ -202,9 +214,14 @@ def _check_references(item: EventInput, allowed_tenant_ids: set[str] | None) -> 
 
 
 def _store(item: EventInput) -> EmitResult:
-    existing = Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
-    if existing is not None:
-        return EmitResult(existing.pk, item.idempotency_key, True)
+    if not item.key_generated:
+        # A repeated key is the common duplicate: answer it without a failed insert. (The unique
+        # constraint below still decides under concurrency.)
+        existing = (
+            Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
+        )
+        if existing is not None:
+            return EmitResult(existing.pk, item.idempotency_key, True)
     try:
         with transaction.atomic():
             event = Event.objects.create(
@@ -242,13 +259,14 @@ def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None
         raise ValidationError({"events": [f"send at most {limit} events at once"]})
     errors: Errors = {}
     checked: list[EventInput] = []
+    known_tenant_ids: set[str] = set()
     for index, data in enumerate(items):
         if not isinstance(data, dict):
             _add(errors, f"[{index}]", "must be a JSON object")
             continue
         item, item_errors = validate_event_input(data)
         if item is not None:
-            item, item_errors = _check_references(item, allowed_tenant_ids)
+            item, item_errors = _check_references(item, allowed_tenant_ids, known_tenant_ids)
             checked.append(item)
         for field, messages in item_errors.items():
             errors.setdefault(f"[{index}].{field}", []).extend(messages)
@@ -317,11 +335,16 @@ class MatchResult:
     created_execution_ids: list[int]
 
 
-def match_event(event_id: int) -> MatchResult | None:
+def match_event(event_id: int, run_first: bool = False) -> MatchResult | None:
     """Create one execution per matching rule for the event, then mark it dispatched (one transaction).
 
     A redelivered or re-swept event is harmless: the (rule, "event:<id>") unique constraint refuses
     a second execution.
+
+    With ``run_first`` (the match task) the first new pending execution is not queued but run here,
+    after the commit, saving it a trip through the broker; the others are queued as usual. Its run is
+    claimed by the same guarded updates, and if this process dies before or during it, the execution
+    is left ``pending`` or ``running`` for the outbox and lease sweepers, like a lost run message.
     """
     from executions.services.pipeline import trigger_rule
 
@@ -332,12 +355,24 @@ def match_event(event_id: int) -> MatchResult | None:
         rules = rules_matching_event(event)
         trigger_data = event_trigger_data(event)
         created: list[int] = []
+        run_here: int | None = None
         for rule in rules:
             logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
             execution = trigger_rule(
-                rule, TriggerSource.EVENT, trigger_data, occurrence_key=f"event:{event.pk}", event=event
+                rule,
+                TriggerSource.EVENT,
+                trigger_data,
+                occurrence_key=f"event:{event.pk}",
+                event=event,
+                queue=not (run_first and run_here is None),
             )
             if execution is not None:
                 created.append(execution.pk)
+                if run_first and run_here is None and execution.status == ExecutionStatus.PENDING:
+                    run_here = execution.pk
         Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    if run_here is not None:
+        from executions.services.pipeline import run_execution
+
+        run_execution(run_here)
     return MatchResult(event.pk, [rule.pk for rule in rules], created)

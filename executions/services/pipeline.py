@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from automations.services import rule_record_execution
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
@@ -42,7 +43,7 @@ from executions.choices import (
 )
 from executions.models import AutomationExecution, Event
 from executions.selectors import user_may_decide
-from executions.services.common import load_execution, notify_owners, transition
+from executions.services.common import load_execution, notify_owners, transition, transition_loaded
 from executions.services.context import build_context, json_safe
 from executions.services.dispatch import publish_on_commit
 
@@ -99,6 +100,13 @@ def _loop_block_reason(event: Event | None) -> str:
     )
 
 
+def _current_version_id(rule: AutomationRule) -> int | None:
+    """The id of the rule's current RuleVersion: from ``rules_matching_event``'s annotation, else a lookup."""
+    if hasattr(rule, "current_version_id"):
+        return rule.current_version_id
+    return RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).values_list("id", flat=True).first()
+
+
 def _create_execution(
     rule: AutomationRule,
     trigger_source: str,
@@ -120,7 +128,7 @@ def _create_execution(
         tenant_id=rule.tenant_id,
         event=event,
         occurrence_key=occurrence_key,
-        rule_version=RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).first(),
+        rule_version_id=_current_version_id(rule),
         trigger_source=trigger_source,
         trigger_data=json_safe(trigger_data or {}),
         triggered_at=now,
@@ -147,15 +155,17 @@ def trigger_rule(
     trigger_data: dict[str, Any] | None,
     occurrence_key: str | None = None,
     event: Event | None = None,
+    queue: bool = True,
 ) -> AutomationExecution | None:
     """Log a pending execution of ``rule`` (with its current version) and queue it after commit.
 
     Returns None when ``occurrence_key`` already has an execution for this rule (the unique
     constraint decides, so concurrent or repeated triggers create one). An execution for an event
     past AUTOMATIONS_MAX_CAUSATION_DEPTH is stored ``blocked`` with the reason and not queued.
+    ``queue=False``: the caller runs the execution itself after its transaction commits.
     """
     execution = _create_execution(rule, trigger_source, trigger_data, occurrence_key, event)
-    if execution is not None and execution.status == ExecutionStatus.PENDING:
+    if queue and execution is not None and execution.status == ExecutionStatus.PENDING:
         publish_on_commit("run_execution_task", execution.pk)
     return execution
 
@@ -174,14 +184,14 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         return (time.monotonic() - started) * 1000
 
     if execution.trigger_source != TriggerSource.MANUAL and (live_rule.is_archived or not live_rule.enabled):
-        transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             pending,
             ExecutionStatus.BLOCKED,
             error_message="the rule was disabled or archived before this execution ran",
             execution_time_ms=elapsed_ms(),
         )
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
 
     context = build_context(rule, execution.trigger_data)
     try:
@@ -192,19 +202,21 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         raise  # transient: the task fails, the sweeper re-queues the still-pending execution
     except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
         logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
-        transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             pending,
             ExecutionStatus.FAILED,
             trigger_data=context,
             error_message=f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
             execution_time_ms=elapsed_ms(),
         )
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
     evaluated = {"trigger_data": context, "conditions_met": conditions_met, "condition_results": condition_results}
     if not conditions_met:
-        transition(execution.pk, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated)
-        return load_execution(execution.pk)  # type: ignore[return-value]
+        won = transition_loaded(
+            execution, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated
+        )
+        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
 
     decision = rule.approval_decision(context)
     governance = decision.as_dict()
@@ -232,8 +244,11 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         return load_execution(execution.pk)  # type: ignore[return-value]
 
     # Cleared to act: claim the first action attempt in the same update that records the evaluation.
-    won = transition(
-        execution.pk,
+    # A pending row's action_attempts never changes (no step leads back to pending), so the winner
+    # knows the new value without reading it back.
+    attempt = execution.action_attempts + 1
+    won = transition_loaded(
+        execution,
         pending,
         ExecutionStatus.RUNNING,
         required_approval=not decision.auto_approved,
@@ -247,7 +262,8 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
     )
     if not won:
         return load_execution(execution.pk)  # type: ignore[return-value]
-    return _perform_action(execution.pk)
+    execution.action_attempts = attempt
+    return _run_claimed_attempt(execution, rule)
 
 
 # --- steps 5 to 7: the action, the record, the notices -----------------------------------------------
@@ -277,8 +293,12 @@ def _perform_action(execution_id: int) -> AutomationExecution:
     execution = load_execution(execution_id)
     if execution is None or execution.status != ExecutionStatus.RUNNING:
         return execution  # type: ignore[return-value]  (reclaimed meanwhile: nothing of ours to run)
+    return _run_claimed_attempt(execution, rule_as_of(execution))
+
+
+def _run_claimed_attempt(execution: AutomationExecution, rule: AutomationRule) -> AutomationExecution:
+    """Run the attempt this caller has just claimed (``execution`` is in memory as the claim left it)."""
     token = execution.action_attempts
-    rule = rule_as_of(execution)
     started = time.monotonic()
     result = _call_handler(execution, rule)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -313,8 +333,8 @@ def _record_result(
     action_result = json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token})
     with transaction.atomic():
         # The fencing token: only the holder of attempt ``token`` may record it.
-        won = transition(
-            execution.pk,
+        won = transition_loaded(
+            execution,
             [ExecutionStatus.RUNNING],
             status,
             extra_filter=Q(action_attempts=token),
@@ -331,7 +351,10 @@ def _record_result(
             )
             return load_execution(execution.pk)  # type: ignore[return-value]
         if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            execution.automation_rule.record_execution(status == ExecutionStatus.SUCCEEDED, total_ms)
+            # The totals are updated in the row; this rule object is not read again, so no refresh.
+            rule_record_execution(
+                execution.automation_rule, status == ExecutionStatus.SUCCEEDED, total_ms, refresh=False
+            )
         if status == ExecutionStatus.FAILED:
             notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
         if (
@@ -347,7 +370,8 @@ def _record_result(
         from executions.services.deliveries import execution_settle_deliveries
 
         execution_settle_deliveries(execution.pk)
-    return load_execution(execution.pk)  # type: ignore[return-value]
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    return execution
 
 
 def execution_run_action(execution_id: int) -> AutomationExecution | None:

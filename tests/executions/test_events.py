@@ -217,3 +217,21 @@ def test_the_worker_consumes_the_three_queues():
     argv = AutomationWorker(concurrency=2).worker_argv()
     assert argv[:3] == ["worker", "-Q", "events,executions,actions"]
     assert "--concurrency" in argv
+
+
+@pytest.mark.django_db
+def test_a_list_checks_each_tenant_once_and_still_refuses_a_missing_one(tenant, other_tenant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    event = {"tenant_id": tenant.pk, "event_type": "product_added", "payload": {}}
+    with CaptureQueriesContext(connection) as queries:
+        emit_events([event] * 5 + [{**event, "tenant_id": other_tenant.pk}] * 5)
+    tenant_checks = [q["sql"] for q in queries.captured_queries if 'FROM "tenants"' in q["sql"]]
+    assert len(tenant_checks) == 2
+    assert Event.objects.count() == 10
+
+    with pytest.raises(ValidationError) as error:
+        emit_events([event, {**event, "tenant_id": "no_such_tenant"}, event])
+    assert set(error.value.message_dict) == {"[1].tenant_id"}
+    assert Event.objects.count() == 10

@@ -3,7 +3,8 @@
 - ``endpoints``: ``endpoint_create`` (returns the secret, once), ``endpoint_update``, ``endpoint_rotate_secret``,
   ``endpoint_disable``, ``endpoint_enable``.
 - ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send`` (claim, sign,
-  POST, record, schedule), ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
+  POST, record, schedule), ``delivery_create_and_send`` (a new delivery inserted claimed, then sent),
+  ``endpoints_for_action``, ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
 """
 
 from executions.delivery.policy import classify, parse_retry_after, retry_delay
@@ -15,8 +16,10 @@ from executions.delivery.services.deliveries import (
     deliveries_create_for_execution,
     delivery_body,
     delivery_create,
+    delivery_create_and_send,
     delivery_redeliver,
     delivery_send,
+    endpoints_for_action,
     send_due_deliveries,
     webhook_id_for_execution,
     webhook_payload,
@@ -41,6 +44,7 @@ __all__ = [
     "deliveries_create_for_execution",
     "delivery_body",
     "delivery_create",
+    "delivery_create_and_send",
     "delivery_redeliver",
     "delivery_send",
     "endpoint_create",
@@ -49,6 +53,7 @@ __all__ = [
     "endpoint_rotate_secret",
     "endpoint_save_new",
     "endpoint_update",
+    "endpoints_for_action",
     "parse_retry_after",
     "retry_delay",
     "send_due_deliveries",

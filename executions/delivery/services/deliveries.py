@@ -122,36 +122,50 @@ def delivery_create(
     """The delivery of ``payload`` for (execution, endpoint), created due now or, if it exists, as it is."""
     if endpoint.tenant_id != execution.tenant_id:
         raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
-    delivery, _ = WebhookDelivery.objects.get_or_create(
-        execution=execution,
-        endpoint=endpoint,
-        defaults={
-            "tenant_id": execution.tenant_id,
-            "action_type": action_type,
-            "webhook_id": webhook_id or webhook_id_for_execution(execution.pk),
-            "payload": payload,
-            "next_attempt_at": timezone.now(),
-        },
+    # Insert first and read only on a conflict: the first attempt (the common case) costs one statement;
+    # a retried attempt hits the (execution, endpoint) unique constraint and finds the same row.
+    try:
+        with transaction.atomic():
+            return WebhookDelivery.objects.create(
+                execution=execution,
+                endpoint=endpoint,
+                tenant_id=execution.tenant_id,
+                action_type=action_type,
+                webhook_id=webhook_id or webhook_id_for_execution(execution.pk),
+                payload=payload,
+                next_attempt_at=timezone.now(),
+            )
+    except IntegrityError:
+        return WebhookDelivery.objects.get(execution=execution, endpoint=endpoint)
+
+
+def endpoints_for_action(tenant_id: str, action_type: str) -> list[WebhookEndpoint]:
+    """The tenant's enabled endpoints for ``action_type`` (or for all actions), oldest first."""
+    return list(
+        WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True)
+        .filter(Q(action_type__isnull=True) | Q(action_type=action_type))
+        .order_by("id")
     )
-    return delivery
 
 
 def deliveries_create_for_execution(
-    execution: AutomationExecution, action_type: str, payload: dict[str, Any]
+    execution: AutomationExecution,
+    action_type: str,
+    payload: dict[str, Any],
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[WebhookDelivery]:
     """One delivery per enabled endpoint of the tenant for ``action_type`` (or for all actions)."""
-    endpoints = WebhookEndpoint.objects.filter(tenant_id=execution.tenant_id, enabled=True).filter(
-        Q(action_type__isnull=True) | Q(action_type=action_type)
-    )
-    return [
-        delivery_create(execution, endpoint, payload, action_type=action_type) for endpoint in endpoints.order_by("id")
-    ]
+    if endpoints is None:
+        endpoints = endpoints_for_action(execution.tenant_id, action_type)
+    return [delivery_create(execution, endpoint, payload, action_type=action_type) for endpoint in endpoints]
 
 
 # --- Sending ------------------------------------------------------------------------------------
 
 
-def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> DeliveryOutcome:
+def delivery_send(
+    delivery_id: int, *, now: dt.datetime | None = None, loaded: WebhookDelivery | None = None
+) -> DeliveryOutcome:
     """Send a due delivery once, record the attempt and schedule what follows; return where it stands.
 
     1. Claim it: a guarded UPDATE that succeeds only while it is open and due, pushing ``next_attempt_at``
@@ -161,21 +175,71 @@ def delivery_send(delivery_id: int, *, now: dt.datetime | None = None) -> Delive
     4. Classify: 2xx succeeded; timeout, connection error, 429, 5xx retry after a backoff with full jitter
        (never before Retry-After) until the schedule runs out; 3xx and other 4xx fail at once; 410 also
        disables the endpoint.
-    Raises ``WebhookDelivery.DoesNotExist`` if there is no such delivery.
+    ``loaded``: the delivery as its caller has just read or created it (saves reading it again; the
+    claim below still decides). Raises ``WebhookDelivery.DoesNotExist`` if there is no such delivery.
     """
     now = now or timezone.now()
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if loaded is not None and loaded.pk == delivery_id:
+        delivery = loaded
+    else:
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
         return _outcome(delivery, attempted=False)
     endpoint = delivery.endpoint
     if endpoint is None or not endpoint.enabled:
         reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
         return _fail_without_attempt(delivery, reason, now)
-    claimed = _claim(delivery, now)
+    claimed = _claim(delivery, endpoint, now)
     if claimed is None:
         return _outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=False)
     delivery, attempt, token = claimed
+    return _send_claimed(delivery, attempt, token, endpoint, now)
 
+
+def delivery_create_and_send(
+    execution: AutomationExecution, endpoint: WebhookEndpoint, payload: dict[str, Any], *, action_type: str = ""
+) -> DeliveryOutcome:
+    """The delivery of ``payload`` for (execution, endpoint), sent once now; where it stands afterwards.
+
+    A new delivery is inserted already claimed for its first attempt, with that attempt's in-flight row,
+    in one transaction: the same state ``delivery_create`` then ``delivery_send``'s claim would leave,
+    one commit instead of two (the (execution, endpoint) unique constraint admits one inserter, as the
+    guarded UPDATE admits one claimer). An existing delivery (a retried action) goes through
+    ``delivery_send`` as it is: sent if it is open and due, else reported as it stands.
+    """
+    if endpoint.tenant_id != execution.tenant_id:
+        raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                execution=execution,
+                endpoint=endpoint,
+                tenant_id=execution.tenant_id,
+                action_type=action_type,
+                webhook_id=webhook_id_for_execution(execution.pk),
+                payload=payload,
+                next_attempt_at=now + claim_lease(),
+                claim_token=token,
+                claimed_at=now,
+                attempt_count=1,
+                round_attempt_count=1,
+                updated_at=now,
+            )
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, attempt_number=1, attempted_at=timezone.now(), url=endpoint.url
+            )
+    except IntegrityError:
+        existing = WebhookDelivery.objects.select_related("endpoint").get(execution=execution, endpoint=endpoint)
+        return delivery_send(existing.pk, loaded=existing)
+    return _send_claimed(delivery, attempt, token, endpoint, now)
+
+
+def _send_claimed(
+    delivery: WebhookDelivery, attempt: DeliveryAttempt, token: str, endpoint: WebhookEndpoint, now: dt.datetime
+) -> DeliveryOutcome:
+    """POST the claimed attempt, signed, and record what came of it."""
     body = delivery_body(delivery.payload)
     headers = {
         **webhook_headers(endpoint.signing_secrets(now), delivery.webhook_id, body),
@@ -216,7 +280,9 @@ def claim_lease() -> dt.timedelta:
     return dt.timedelta(seconds=lease)
 
 
-def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery, DeliveryAttempt, str] | None:
+def _claim(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: dt.datetime
+) -> tuple[WebhookDelivery, DeliveryAttempt, str] | None:
     """Take the delivery for one attempt, or None if someone else has it or it is no longer due."""
     token = uuid.uuid4().hex
     with transaction.atomic():
@@ -232,18 +298,20 @@ def _claim(delivery: WebhookDelivery, now: dt.datetime) -> tuple[WebhookDelivery
         )
         if claimed != 1:
             return None
-        # An attempt still in flight here was left by a worker that died or outlived its lease.
-        delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
-            outcome=AttemptOutcome.UNKNOWN,
-            error="The worker was lost before it recorded the response; sent again with the same webhook-id.",
-            finished_at=now,
-        )
         delivery.refresh_from_db()
+        if delivery.attempt_count > 1:
+            # An attempt still in flight here was left by a worker that died or outlived its lease.
+            # (Every attempt row is made under a claim that counts it: on the first claim there is none.)
+            delivery.attempts.filter(outcome=AttemptOutcome.IN_FLIGHT).update(
+                outcome=AttemptOutcome.UNKNOWN,
+                error="The worker was lost before it recorded the response; sent again with the same webhook-id.",
+                finished_at=now,
+            )
         attempt = DeliveryAttempt.objects.create(
             delivery=delivery,
             attempt_number=delivery.attempt_count,
             attempted_at=timezone.now(),
-            url=delivery.endpoint.url if delivery.endpoint else "",
+            url=endpoint.url,
         )
     return delivery, attempt, token
 
@@ -279,16 +347,30 @@ def _finish(
                 # twice (same webhook-id, so it can tell), and we say so instead of counting it again.
                 attempts.update(outcome=AttemptOutcome.DUPLICATE, **attempt_fields)
             # A success ends the delivery whoever holds the claim: the receiver has it.
-            WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SUCCEEDED).update(
-                status=DeliveryStatus.SUCCEEDED,
-                next_attempt_at=None,
-                claim_token="",
-                last_status_code=result.status_code,
-                last_error="",
-                completed_at=finished,
-                updated_at=finished,
+            moved = (
+                WebhookDelivery.objects.filter(pk=delivery.pk)
+                .exclude(status=DeliveryStatus.SUCCEEDED)
+                .update(
+                    status=DeliveryStatus.SUCCEEDED,
+                    next_attempt_at=None,
+                    claim_token="",
+                    last_status_code=result.status_code,
+                    last_error="",
+                    completed_at=finished,
+                    updated_at=finished,
+                )
             )
-        return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+        if not moved:  # an earlier success stands: report the row as that one left it
+            return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+        return DeliveryOutcome(
+            delivery_id=delivery.pk,
+            execution_id=delivery.execution_id,
+            status=DeliveryStatus.SUCCEEDED,
+            attempted=True,
+            next_attempt_at=None,
+            status_code=result.status_code,
+            error="",
+        )
 
     attempts.update(outcome=verdict.outcome, **attempt_fields)
     update: dict[str, Any] = {
