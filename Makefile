@@ -38,9 +38,14 @@ format: install
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Benchmarks (not tests): figures printed and written under bench/results/.
+## Benchmarks (not tests): figures printed and written under bench/results/. The pipeline and listener
+## benchmarks run on PostgreSQL and Redis (the database is created if missing and emptied: its name must
+## end in _bench); override BENCH_POSTGRES_URL / BENCH_BROKER_URL, or name benchmarks with BENCH=...
+BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/automations_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/8
+BENCH ?=
 bench: install
-	$(PY) -m bench
+	DATABASE_URL=$(BENCH_POSTGRES_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(PY) -m bench $(BENCH)
 
 ## Fuzz every operation of /api/schema/ (>= 100 examples each) against a seeded gunicorn server on a
 ## free port; fails on any 5xx or response that breaks the schema. Report under var/schemathesis-report/.

@@ -67,8 +67,27 @@ def write_results(name: str, figures: dict[str, Any], seconds: float) -> Path:
     return path
 
 
+def ensure_bench_database(url: str | None) -> None:
+    """Create the PostgreSQL database named by ``url`` when it is a missing ``*_bench`` database."""
+    if not url or not url.startswith(("postgres://", "postgresql://")):
+        return
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    config = dj_database_url.parse(url)
+    name = config["NAME"]
+    if not str(name).endswith("_bench"):
+        return
+    connect = {"host": config["HOST"] or None, "port": config["PORT"] or None, "user": config["USER"] or None}
+    with psycopg.connect(dbname="postgres", password=config["PASSWORD"] or None, autocommit=True, **connect) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    ensure_bench_database(os.environ.get("DATABASE_URL"))
     import django
 
     django.setup()

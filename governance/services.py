@@ -30,8 +30,10 @@ def council_ensure_default(tenant: Tenant) -> Council:
     """The tenant's default council, created on first use with every owner in it."""
     council, _ = Council.objects.get_or_create(tenant=tenant, is_default=True, defaults={"name": DEFAULT_COUNCIL_NAME})
     owner_ids = Membership.objects.filter(tenant=tenant, role=Role.OWNER).values_list("user_id", flat=True)
-    for user_id in owner_ids:
-        CouncilMember.objects.get_or_create(council=council, user_id=user_id)
+    # One insert for all owners; the (council, user) unique constraint skips those already on it.
+    CouncilMember.objects.bulk_create(
+        [CouncilMember(council=council, user_id=user_id) for user_id in owner_ids], ignore_conflicts=True
+    )
     return council
 
 

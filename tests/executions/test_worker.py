@@ -45,7 +45,8 @@ def test_testing_guide_worker_section(tenant, owner, eager_celery):
     assert from_threshold.status == ExecutionStatus.SUCCEEDED
     [from_schedule] = AutomationExecution.objects.filter(automation_rule=schedule_rule)
     assert from_schedule.trigger_source == TriggerSource.SCHEDULER
-    assert schedule_counts is not None and behavior_counts is not None
+    assert (schedule_counts.due, schedule_counts.fired, schedule_counts.errors) == (1, 1, 0)
+    assert (behavior_counts.rules, behavior_counts.fired, behavior_counts.errors) == (0, 0, 0)  # no behaviour rules
 
 
 def test_emit_without_any_tenant_is_a_clear_error(db, settings):
