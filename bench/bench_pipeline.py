@@ -238,7 +238,10 @@ def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]
     from executions.models import AutomationExecution
     from executions.services import emit_events
 
+    from bench import cpu
+
     already = _succeeded(rule)
+    cpu_before = cpu.snapshot()
     started = time.time()
     batch = 100
     for offset in range(0, THROUGHPUT_EVENTS, batch):
@@ -252,6 +255,7 @@ def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]
     done = _wait(lambda: _succeeded(rule) - already >= THROUGHPUT_EVENTS, timeout=600, interval=0.2)
     last = AutomationExecution.objects.filter(automation_rule=rule).aggregate(last=Max("action_completed_at"))["last"]
     elapsed = (last.timestamp() if last else time.time()) - started
+    cpu_used = cpu.per_item_ms(cpu_before, cpu.snapshot(), THROUGHPUT_EVENTS, "throughput")
     return {
         "throughput_events": THROUGHPUT_EVENTS,
         "throughput_all_succeeded": done,
@@ -259,6 +263,7 @@ def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]
         "throughput_events_per_s": round(THROUGHPUT_EVENTS / elapsed, 1),
         "throughput_seconds": round(elapsed, 2),
         "sink_requests": sink.requests,
+        **cpu_used,
     }
 
 

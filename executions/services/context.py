@@ -76,7 +76,10 @@ def tenant_facts(tenant: Tenant) -> dict[str, Any]:
 
 
 def build_context(
-    rule: AutomationRule, trigger_data: dict[str, Any] | None, manual_context: dict[str, Any] | None = None
+    rule: AutomationRule,
+    trigger_data: dict[str, Any] | None,
+    manual_context: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The context for one run of ``rule``; later layers win.
 
@@ -84,10 +87,12 @@ def build_context(
     2. the tenant's latest facts (``MetricSample`` rows, then ``AUTOMATIONS_FACT_PROVIDERS``);
     3. the trigger's data (event payload and ``event`` metadata, metric values, schedule slot, ...);
     4. for manual runs, the caller's context.
+
+    ``facts``: layer 2 as the caller already read it (``tenant_facts``), e.g. once for a batch.
     """
     tenant = rule.tenant
     context: dict[str, Any] = builtin_facts(tenant)
-    context.update(tenant_facts(tenant))
+    context.update(tenant_facts(tenant) if facts is None else facts)
     if isinstance(trigger_data, dict):
         context.update(json_safe(trigger_data))
     if isinstance(manual_context, dict):

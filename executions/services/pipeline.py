@@ -21,6 +21,7 @@ import copy
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -173,27 +174,49 @@ def trigger_rule(
 # --- steps 3 and 4: conditions and governance -------------------------------------------------------
 
 
-def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | None = None) -> AutomationExecution:
-    """Conditions, then governance, for a pending execution; ends it, parks it for approval or runs its action."""
+@dataclass
+class Evaluation:
+    """What conditions and governance decided for a pending execution, before it is recorded.
+
+    ``status``: blocked (rule disabled or archived), failed (conditions could not be evaluated),
+    skipped, awaiting_approval or running (cleared: its first action attempt is claimed with the
+    same update). ``fields``: the plain values that update writes. ``rule``: the rule as of the
+    execution's version (what runs).
+    """
+
+    status: str
+    fields: dict[str, Any]
+    rule: AutomationRule
+    governance: dict[str, Any] | None = None
+
+
+def evaluate_pending(
+    execution: AutomationExecution,
+    bypass_user: AbstractBaseUser | None = None,
+    facts: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Conditions, then governance, for a pending execution; changes nothing (see ``record_evaluation``).
+
+    ``facts``: the tenant's latest facts when the caller has them (a batch reads them once per tenant).
+    Raises DatabaseError on a transient database fault (the execution stays pending for the sweeper).
+    """
     started = time.monotonic()
     live_rule = execution.automation_rule
     rule = rule_as_of(execution)
-    pending = [ExecutionStatus.PENDING]
 
     def elapsed_ms() -> float:
         return (time.monotonic() - started) * 1000
 
     if execution.trigger_source != TriggerSource.MANUAL and (live_rule.is_archived or not live_rule.enabled):
-        won = transition_loaded(
-            execution,
-            pending,
+        return Evaluation(
             ExecutionStatus.BLOCKED,
-            error_message="the rule was disabled or archived before this execution ran",
-            execution_time_ms=elapsed_ms(),
+            {
+                "error_message": "the rule was disabled or archived before this execution ran",
+                "execution_time_ms": elapsed_ms(),
+            },
+            rule,
         )
-        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
-
-    context = build_context(rule, execution.trigger_data)
+    context = build_context(rule, execution.trigger_data, facts=facts)
     try:
         results = rule.evaluate_conditions_detailed(context)
         conditions_met = all(result.passed for result in results)
@@ -202,21 +225,18 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
         raise  # transient: the task fails, the sweeper re-queues the still-pending execution
     except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
         logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
-        won = transition_loaded(
-            execution,
-            pending,
+        return Evaluation(
             ExecutionStatus.FAILED,
-            trigger_data=context,
-            error_message=f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
-            execution_time_ms=elapsed_ms(),
+            {
+                "trigger_data": context,
+                "error_message": f"the rule's conditions could not be evaluated: {type(error).__name__}: {error}",
+                "execution_time_ms": elapsed_ms(),
+            },
+            rule,
         )
-        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
     evaluated = {"trigger_data": context, "conditions_met": conditions_met, "condition_results": condition_results}
     if not conditions_met:
-        won = transition_loaded(
-            execution, pending, ExecutionStatus.SKIPPED, execution_time_ms=elapsed_ms(), **evaluated
-        )
-        return execution if won else load_execution(execution.pk)  # type: ignore[return-value]
+        return Evaluation(ExecutionStatus.SKIPPED, {"execution_time_ms": elapsed_ms(), **evaluated}, rule)
 
     decision = rule.approval_decision(context)
     governance = decision.as_dict()
@@ -227,43 +247,71 @@ def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | No
     elif decision.auto_approved:
         approval = {}
     else:
+        return Evaluation(
+            ExecutionStatus.AWAITING_APPROVAL,
+            {
+                "required_approval": True,
+                "governance_decision": governance,
+                "execution_time_ms": elapsed_ms(),
+                **evaluated,
+            },
+            rule,
+            governance,
+        )
+    return Evaluation(
+        ExecutionStatus.RUNNING,
+        {
+            "required_approval": not decision.auto_approved,
+            "governance_decision": governance,
+            "execution_time_ms": elapsed_ms(),
+            "action_started_at": now,
+            "lease_expires_at": now + timezone.timedelta(seconds=_lease_seconds()),
+            **approval,
+            **evaluated,
+        },
+        rule,
+        governance,
+    )
+
+
+def record_evaluation(execution: AutomationExecution, evaluation: Evaluation) -> bool:
+    """Record ``evaluation`` with one guarded ``pending -> ...`` update; True for the caller that won it.
+
+    Awaiting approval also opens the council's approval request (in one transaction with the update).
+    Running claims the first action attempt in the same update: a pending row's ``action_attempts``
+    never changes (no step leads back to pending), so the winner knows the new value without reading
+    it back, and ``execution`` in memory is left as the claim left it.
+    """
+    pending = [ExecutionStatus.PENDING]
+    if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
         from executions.services.approvals import approval_request_open
 
         with transaction.atomic():
-            won = transition(
-                execution.pk,
-                pending,
-                ExecutionStatus.AWAITING_APPROVAL,
-                required_approval=True,
-                governance_decision=governance,
-                execution_time_ms=elapsed_ms(),
-                **evaluated,
-            )
+            won = transition_loaded(execution, pending, evaluation.status, **evaluation.fields)
             if won:
-                approval_request_open(load_execution(execution.pk), rule, governance)  # type: ignore[arg-type]
-        return load_execution(execution.pk)  # type: ignore[return-value]
-
-    # Cleared to act: claim the first action attempt in the same update that records the evaluation.
-    # A pending row's action_attempts never changes (no step leads back to pending), so the winner
-    # knows the new value without reading it back.
+                approval_request_open(execution, evaluation.rule, evaluation.governance)
+        return won
+    if evaluation.status != ExecutionStatus.RUNNING:
+        return transition_loaded(execution, pending, evaluation.status, **evaluation.fields)
     attempt = execution.action_attempts + 1
     won = transition_loaded(
-        execution,
-        pending,
-        ExecutionStatus.RUNNING,
-        required_approval=not decision.auto_approved,
-        governance_decision=governance,
-        execution_time_ms=elapsed_ms(),
-        action_attempts=F("action_attempts") + 1,
-        action_started_at=now,
-        lease_expires_at=now + timezone.timedelta(seconds=_lease_seconds()),
-        **approval,
-        **evaluated,
+        execution, pending, evaluation.status, action_attempts=F("action_attempts") + 1, **evaluation.fields
     )
-    if not won:
+    if won:
+        execution.action_attempts = attempt
+    return won
+
+
+def _evaluate(execution: AutomationExecution, bypass_user: AbstractBaseUser | None = None) -> AutomationExecution:
+    """Evaluate a pending execution and record it; run its action's first attempt when cleared."""
+    evaluation = evaluate_pending(execution, bypass_user)
+    if not record_evaluation(execution, evaluation):
         return load_execution(execution.pk)  # type: ignore[return-value]
-    execution.action_attempts = attempt
-    return _run_claimed_attempt(execution, rule)
+    if evaluation.status == ExecutionStatus.RUNNING:
+        return _run_claimed_attempt(execution, evaluation.rule)
+    if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
+        return load_execution(execution.pk)  # type: ignore[return-value]
+    return execution
 
 
 # --- steps 5 to 7: the action, the record, the notices -----------------------------------------------
