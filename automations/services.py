@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -160,25 +161,49 @@ def rule_archive(rule: AutomationRule) -> AutomationRule:
     return rule
 
 
-def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float, refresh: bool = True) -> None:
-    """Add one run to the totals in a single UPDATE, so concurrent recorders never lose a count.
+@dataclass
+class RuleTotals:
+    """Runs to add to rules' totals, summed per rule (a batch writes them with one update per rule)."""
+
+    runs: dict[str, list[float]] = field(default_factory=dict)  # rule id -> [count, succeeded, failed, ms]
+
+    def add(self, rule_id: str, success: bool, execution_time_ms: float) -> None:
+        sums = self.runs.setdefault(rule_id, [0, 0, 0, 0.0])
+        sums[0] += 1
+        sums[1 if success else 2] += 1
+        sums[3] += float(execution_time_ms)
+
+    def record(self) -> None:
+        """Write every rule's sums (call inside the transaction that recorded the runs), then forget them."""
+        for rule_id, (count, succeeded, failed, total_ms) in sorted(self.runs.items()):
+            rule_record_executions(rule_id, int(count), int(succeeded), int(failed), total_ms)
+        self.runs.clear()
+
+
+def rule_record_executions(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float) -> None:
+    """Add ``count`` runs to a rule's totals in a single UPDATE, so concurrent recorders never lose a count.
 
     The new average is computed from the row's old values inside the same statement:
-    avg' = (avg * count + t) / (count + 1). With ``refresh`` the rule object reads the new totals back.
+    avg' = (avg * n + sum of the new times) / (n + count).
     """
-    elapsed = float(execution_time_ms)
     old_count = Cast(F("execution_count"), FloatField())
-    AutomationRule.all_objects.filter(pk=rule.pk).update(
-        execution_count=F("execution_count") + 1,
-        success_count=F("success_count") + (1 if success else 0),
-        failure_count=F("failure_count") + (0 if success else 1),
+    AutomationRule.all_objects.filter(pk=rule_id).update(
+        execution_count=F("execution_count") + count,
+        success_count=F("success_count") + succeeded,
+        failure_count=F("failure_count") + failed,
         average_execution_time_ms=Case(
-            When(execution_count=0, then=Value(elapsed)),
-            default=(F("average_execution_time_ms") * old_count + Value(elapsed)) / (old_count + Value(1.0)),
+            When(execution_count=0, then=Value(float(total_ms) / count)),
+            default=(F("average_execution_time_ms") * old_count + Value(float(total_ms)))
+            / (old_count + Value(float(count))),
             output_field=FloatField(),
         ),
         last_executed_at=Now(),
     )
+
+
+def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float, refresh: bool = True) -> None:
+    """Add one run to the rule's totals (``rule_record_executions``); with ``refresh`` the object reads them back."""
+    rule_record_executions(rule.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))
     if not refresh:
         return
     rule.refresh_from_db(

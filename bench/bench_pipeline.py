@@ -235,10 +235,9 @@ def _succeeded(rule: Any) -> int:
 def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]:
     from django.db.models import Max
 
+    from bench import cpu
     from executions.models import AutomationExecution
     from executions.services import emit_events
-
-    from bench import cpu
 
     already = _succeeded(rule)
     cpu_before = cpu.snapshot()

@@ -176,8 +176,8 @@ def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:
     return values
 
 
-def rules_matching_event(event: Event) -> list[AutomationRule]:
-    """The tenant's enabled event rules for the event's type and, when a rule names one, its source.
+def event_rules(tenant_id: str, event_type: str) -> list[AutomationRule]:
+    """The tenant's enabled event rules for ``event_type``, each with ``current_version_id`` read along.
 
     Uses the partial index ``rule_enabled_event_lookup`` (tenant, event_type), so the cost does not
     grow with other tenants' rules.
@@ -190,21 +190,27 @@ def rules_matching_event(event: Event) -> list[AutomationRule]:
     # ``current_version_id``: the id of the rule's current RuleVersion, read with the rule (trigger_rule
     # would otherwise look it up once per execution).
     current_version = RuleVersion.objects.filter(rule_id=OuterRef("pk"), version=OuterRef("version")).values("id")[:1]
-    rules = (
+    return list(
         AutomationRule.objects.filter(
-            tenant_id=event.tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event.event_type
+            tenant_id=tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event_type
         )
         .select_related("tenant")
         .annotate(current_version_id=Subquery(current_version))
     )
-    matched = []
-    for rule in rules:
-        config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-        source = config.get("source") or ""
-        if source and source != event.source:
-            continue
-        matched.append(rule)
-    return matched
+
+
+def rule_accepts_event_source(rule: AutomationRule, source: str) -> bool:
+    """An event rule that names a ``source`` in its trigger takes only events from that source."""
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    wanted = config.get("source") or ""
+    return not wanted or wanted == source
+
+
+def rules_matching_event(event: Event) -> list[AutomationRule]:
+    """The tenant's enabled event rules for the event's type and, when a rule names one, its source."""
+    return [
+        rule for rule in event_rules(event.tenant_id, event.event_type) if rule_accepts_event_source(rule, event.source)
+    ]
 
 
 def approvals_for_user(

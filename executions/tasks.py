@@ -11,6 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from executions import services
+from executions.services import batches
 
 PIPELINE_TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
@@ -18,8 +19,20 @@ SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limi
 
 @shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)
 def match_event_task(event_id: int) -> None:
-    """Create the executions of every rule the event matches; run the first one here, queue the rest."""
-    services.match_event(event_id, run_first=True)
+    """Create the executions of every rule the event matches; run the first batch here, queue the rest."""
+    batches.match_events([event_id])
+
+
+@shared_task(name="executions.match_events", **PIPELINE_TASK_OPTIONS)
+def match_events_task(event_ids: list[int]) -> None:
+    """``match_event_task`` for a batch of events (one ``POST /api/events`` list, say)."""
+    batches.match_events(event_ids)
+
+
+@shared_task(name="executions.run_executions", **PIPELINE_TASK_OPTIONS)
+def run_executions_task(execution_ids: list[int]) -> None:
+    """``run_execution_task`` for a batch: one transaction per step, webhook commands sent together."""
+    batches.run_executions(execution_ids)
 
 
 @shared_task(name="executions.run_execution", **PIPELINE_TASK_OPTIONS)

@@ -172,7 +172,9 @@ CELERY_TASK_QUEUES = {
 }
 CELERY_TASK_ROUTES = {
     "executions.match_event": {"queue": "events", "routing_key": "events"},
+    "executions.match_events": {"queue": "events", "routing_key": "events"},
     "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
+    "executions.run_executions": {"queue": "executions", "routing_key": "executions"},
     "executions.run_action": {"queue": "actions", "routing_key": "actions"},
     "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
     "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
@@ -214,6 +216,10 @@ AUTOMATIONS_ACTION_RETRY_MAX_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_
 # The outbox sweeper re-queues events and executions untouched for this long.
 AUTOMATIONS_SWEEP_AFTER_SECONDS = int(os.environ.get("AUTOMATIONS_SWEEP_AFTER_SECONDS", "60"))
 AUTOMATIONS_SWEEP_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_SWEEP_BATCH_SIZE", "500"))
+# How many events or executions one pipeline task takes (executions.services.batches): one transaction per
+# step for all of them. Keep it at or below AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY, so a batch's webhook
+# POSTs all run in parallel and the batch stays within one webhook timeout.
+AUTOMATIONS_PIPELINE_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_PIPELINE_BATCH_SIZE", "25"))
 # After a failed publish, skip publishing for this long (the sweeper catches up), so a batch of
 # events ingested while the broker is down answers fast.
 AUTOMATIONS_PUBLISH_BACKOFF_SECONDS = float(os.environ.get("AUTOMATIONS_PUBLISH_BACKOFF_SECONDS", "5"))

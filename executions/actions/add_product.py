@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 COMMAND = "product.add"
 
 
-@register(ActionType.ADD_PRODUCT)
-def action_add_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.add`` command for this execution and deliver it."""
-    command = command_envelope(
+def add_product_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``product.add`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         template_id=config.get("template_id"),
         count=int(config.get("count") or 1),
         category=config.get("category") or "",
     )
-    return deliver_command(execution, ActionType.ADD_PRODUCT, command)
+
+
+@register(ActionType.ADD_PRODUCT, command=add_product_command)
+def action_add_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``product.add`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.ADD_PRODUCT, add_product_command(execution, config))

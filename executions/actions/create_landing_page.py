@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 COMMAND = "landing_page.create"
 
 
-@register(ActionType.CREATE_LANDING_PAGE)
-def action_create_landing_page(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``landing_page.create`` command for this execution and deliver it."""
-    command = command_envelope(
+def create_landing_page_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``landing_page.create`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         template_id=config.get("template_id"),
@@ -29,4 +28,9 @@ def action_create_landing_page(execution: AutomationExecution, config: dict[str,
         slug=config.get("slug") or "",
         publish=bool(config.get("publish", False)),
     )
-    return deliver_command(execution, ActionType.CREATE_LANDING_PAGE, command)
+
+
+@register(ActionType.CREATE_LANDING_PAGE, command=create_landing_page_command)
+def action_create_landing_page(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``landing_page.create`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.CREATE_LANDING_PAGE, create_landing_page_command(execution, config))

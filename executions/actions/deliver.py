@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 from executions.actions.registry import ActionResult
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from executions.delivery.services import DeliveryOutcome
     from executions.models import AutomationExecution
 
 NO_ENDPOINT = "recorded, no endpoint configured"
@@ -25,7 +28,6 @@ NO_ENDPOINT = "recorded, no endpoint configured"
 
 def deliver_command(execution: AutomationExecution, action_type: str, command: dict[str, Any]) -> ActionResult:
     """Create the execution's deliveries of ``command`` and attempt each due one; map the result."""
-    from executions.choices import ExecutionStatus
     from executions.delivery.selectors import execution_delivery_summary
     from executions.delivery.services import (
         deliveries_create_for_execution,
@@ -34,7 +36,6 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
         endpoints_for_action,
         webhook_payload,
     )
-    from executions.delivery.services.deliveries import webhook_id_for_execution
 
     endpoints = endpoints_for_action(execution.tenant_id, action_type)
     if not endpoints:
@@ -48,19 +49,69 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
         deliveries = deliveries_create_for_execution(execution, action_type, payload, endpoints)
         outcomes = [delivery_send(delivery.pk, loaded=delivery) for delivery in deliveries]
     summary = execution_delivery_summary(execution.pk)
+    return _result_of(execution.pk, command, outcomes, summary.status, summary.next_attempt_at)
+
+
+def _result_of(
+    execution_id: int,
+    command: dict[str, Any],
+    outcomes: list[DeliveryOutcome],
+    status: str | None,
+    next_attempt_at: dt.datetime | None,
+) -> ActionResult:
+    """The action's result from its deliveries' outcomes and what they add up to (``status``)."""
+    from executions.choices import ExecutionStatus
+    from executions.delivery.services.deliveries import webhook_id_for_execution
+
     data = {
         "command": command,
-        "webhook_id": webhook_id_for_execution(execution.pk),
+        "webhook_id": webhook_id_for_execution(execution_id),
         "deliveries": [
             {"id": o.delivery_id, "status": str(o.status), "status_code": o.status_code, "error": o.error}
             for o in outcomes
         ],
     }
-    if summary.status == ExecutionStatus.SUCCEEDED:
+    if status == ExecutionStatus.SUCCEEDED:
         return ActionResult.succeeded(delivery="delivered", **data)
     errors = "; ".join(f"delivery {o.delivery_id}: {o.error}" for o in outcomes if o.error) or "not delivered yet"
-    if summary.status == ExecutionStatus.FAILED:
+    if status == ExecutionStatus.FAILED:
         return ActionResult.failed(f"webhook delivery failed: {errors}", delivery="failed", **data)
-    return ActionResult.delivering(
-        f"webhook delivery pending: {errors}", summary.next_attempt_at, delivery="retrying", **data
+    return ActionResult.delivering(f"webhook delivery pending: {errors}", next_attempt_at, delivery="retrying", **data)
+
+
+def deliver_commands(items: list[tuple[AutomationExecution, str, dict[str, Any]]]) -> list[ActionResult]:
+    """``deliver_command`` for a batch of (execution, action type, command): one result per item, in order.
+
+    Endpoints are looked up once per (tenant, action type). Commands with exactly one endpoint (the
+    usual case) go out together through ``deliveries_create_and_send``; with several endpoints an item
+    takes ``deliver_command`` on its own.
+    """
+    from executions.delivery.services import (
+        DeliveryRequest,
+        deliveries_create_and_send,
+        endpoints_for_action,
+        webhook_payload,
     )
+
+    endpoints_by_key: dict[tuple[str, str], list[Any]] = {}
+    results: dict[int, ActionResult] = {}
+    together: list[int] = []
+    requests = []
+    for index, (execution, action_type, command) in enumerate(items):
+        key = (execution.tenant_id, action_type)
+        if key not in endpoints_by_key:
+            endpoints_by_key[key] = endpoints_for_action(*key)
+        endpoints = endpoints_by_key[key]
+        if not endpoints:
+            results[index] = ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
+        elif len(endpoints) > 1:
+            results[index] = deliver_command(execution, action_type, command)
+        else:
+            payload = webhook_payload(execution, action_type, command)
+            together.append(index)
+            requests.append(DeliveryRequest(execution, endpoints[0], payload, action_type))
+    for index, outcome in zip(together, deliveries_create_and_send(requests), strict=True):
+        results[index] = _result_of(
+            outcome.execution_id, items[index][2], [outcome], outcome.execution_status, outcome.next_attempt_at
+        )
+    return [results[index] for index in range(len(items))]

@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 COMMAND = "campaign.generate"
 
 
-@register(ActionType.GENERATE_CAMPAIGN)
-def action_generate_campaign(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``campaign.generate`` command for this execution and deliver it."""
-    command = command_envelope(
+def generate_campaign_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``campaign.generate`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         template_id=config.get("template_id"),
         channels=list(config.get("channels") or ["email"]),
         schedule=config.get("schedule") or "immediate",
     )
-    return deliver_command(execution, ActionType.GENERATE_CAMPAIGN, command)
+
+
+@register(ActionType.GENERATE_CAMPAIGN, command=generate_campaign_command)
+def action_generate_campaign(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``campaign.generate`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.GENERATE_CAMPAIGN, generate_campaign_command(execution, config))

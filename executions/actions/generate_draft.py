@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 COMMAND = "workflow_draft.generate"
 
 
-@register(ActionType.GENERATE_DRAFT)
-def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``workflow_draft.generate`` command for this execution and deliver it."""
-    command = command_envelope(
+def generate_draft_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``workflow_draft.generate`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         workflow_type_id=config.get("workflow_type_id"),
@@ -29,4 +28,9 @@ def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]
         title=config.get("title") or "",
         inputs=dict(config.get("inputs") or {}),
     )
-    return deliver_command(execution, ActionType.GENERATE_DRAFT, command)
+
+
+@register(ActionType.GENERATE_DRAFT, command=generate_draft_command)
+def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``workflow_draft.generate`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.GENERATE_DRAFT, generate_draft_command(execution, config))

@@ -74,15 +74,22 @@ class ActionResult:
 
 ActionHandler = Callable[["AutomationExecution", dict[str, Any]], ActionResult]
 ConfigValidator = Callable[[dict[str, Any], str], Errors]
+CommandBuilder = Callable[["AutomationExecution", dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class ActionEntry:
-    """One registry entry: the action type, its config validator and its run function."""
+    """One registry entry: the action type, its config validator and its run function.
+
+    ``command``: for a handler that only builds a platform command and hands it to ``deliver_command``,
+    the function that builds it; the pipeline then delivers a batch's commands together
+    (``deliver_commands``) instead of calling ``run`` once per execution.
+    """
 
     key: str
     run: ActionHandler
     validator: ConfigValidator | None
+    command: CommandBuilder | None = None
 
 
 class UnknownActionType(LookupError):
@@ -92,14 +99,18 @@ class UnknownActionType(LookupError):
 _REGISTRY: dict[str, ActionEntry] = {}
 
 
-def register(key: str, validator: ConfigValidator | None = None) -> Callable[[ActionHandler], ActionHandler]:
+def register(
+    key: str, validator: ConfigValidator | None = None, command: CommandBuilder | None = None
+) -> Callable[[ActionHandler], ActionHandler]:
     """Register the decorated function as the handler of action type ``key``.
 
-    The config validator defaults to the action type's schema in ``automations.validators``.
+    The config validator defaults to the action type's schema in ``automations.validators``. ``command``:
+    see ``ActionEntry``; the handler must then be exactly ``deliver_command(execution, key, command(...))``.
     """
 
     def decorator(function: ActionHandler) -> ActionHandler:
-        _REGISTRY[str(key)] = ActionEntry(str(key), function, validator or ACTION_CONFIG_VALIDATORS.get(key))
+        entry = ActionEntry(str(key), function, validator or ACTION_CONFIG_VALIDATORS.get(key), command)
+        _REGISTRY[str(key)] = entry
         return function
 
     return decorator
@@ -126,6 +137,15 @@ def get_action_handler(key: str) -> ActionHandler:
     if entry is None:
         raise UnknownActionType(f'no handler for action type "{key}"; known types: {", ".join(known_action_types())}')
     return entry.run
+
+
+def get_command_builder(key: str) -> CommandBuilder | None:
+    """The built-in command builder of action type ``key``, unless settings override its handler (or none)."""
+    overrides: dict[str, str] = getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {}) or {}
+    if key in overrides:
+        return None
+    entry = _REGISTRY.get(key)
+    return entry.command if entry is not None else None
 
 
 def get_action_entry(key: str) -> ActionEntry:

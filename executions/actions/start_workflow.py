@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 COMMAND = "workflow.start"
 
 
-@register(ActionType.START_WORKFLOW)
-def action_start_workflow(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``workflow.start`` command for this execution and deliver it."""
-    command = command_envelope(
+def start_workflow_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``workflow.start`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         workflow_type_id=config.get("workflow_type_id"),
         template_id=config.get("template_id"),
         inputs=dict(config.get("inputs") or {}),
     )
-    return deliver_command(execution, ActionType.START_WORKFLOW, command)
+
+
+@register(ActionType.START_WORKFLOW, command=start_workflow_command)
+def action_start_workflow(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``workflow.start`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.START_WORKFLOW, start_workflow_command(execution, config))

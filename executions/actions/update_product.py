@@ -23,13 +23,17 @@ def _trigger_value(execution: AutomationExecution, key: str) -> Any:
     return data.get(key)
 
 
-@register(ActionType.UPDATE_PRODUCT)
-def action_update_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.update`` command for this execution and deliver it."""
-    command = command_envelope(
+def update_product_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``product.update`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         product_id=config.get("product_id") or _trigger_value(execution, "product_id"),
         updates=dict(config.get("updates") or {}),
     )
-    return deliver_command(execution, ActionType.UPDATE_PRODUCT, command)
+
+
+@register(ActionType.UPDATE_PRODUCT, command=update_product_command)
+def action_update_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``product.update`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.UPDATE_PRODUCT, update_product_command(execution, config))

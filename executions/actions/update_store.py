@@ -18,12 +18,16 @@ if TYPE_CHECKING:
 COMMAND = "store.update"
 
 
-@register(ActionType.UPDATE_STORE)
-def action_update_store(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``store.update`` command for this execution and deliver it."""
-    command = command_envelope(
+def update_store_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``store.update`` command for this execution (docs/actions.md)."""
+    return command_envelope(
         execution,
         COMMAND,
         settings=dict(config.get("settings") or {}),
     )
-    return deliver_command(execution, ActionType.UPDATE_STORE, command)
+
+
+@register(ActionType.UPDATE_STORE, command=update_store_command)
+def action_update_store(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Build the ``store.update`` command for this execution and deliver it."""
+    return deliver_command(execution, ActionType.UPDATE_STORE, update_store_command(execution, config))

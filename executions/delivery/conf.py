@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     # How long the previous signing secret keeps signing after a rotation.
     "AUTOMATIONS_WEBHOOK_SECRET_GRACE": 24 * 3600,
     "AUTOMATIONS_WEBHOOK_USER_AGENT": "automations-webhooks/1.0",
+    # How many webhook POSTs of one pipeline batch may be in flight at once (threads in the worker process).
+    # With a batch no larger than this, a batch takes at most about one total timeout.
+    "AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY": 25,
     # Optional CA bundle for https endpoints (None: the system's trust store).
     "AUTOMATIONS_WEBHOOK_CA_BUNDLE": None,
     # Dotted path of a callable taking a delivery id, called after commit when a delivery is made due by

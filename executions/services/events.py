@@ -240,10 +240,18 @@ def _store(item: EventInput) -> EmitResult:
         existing = Event.objects.only("id").get(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key)
         return EmitResult(existing.pk, item.idempotency_key, True)
     logger.info("Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id)
-    # The row is the outbox: the match task is queued only after it commits; if that publish is
-    # lost, sweep_outbox re-queues every event still undispatched.
-    publish_on_commit("match_event_task", event.pk)
     return EmitResult(event.pk, item.idempotency_key, False)
+
+
+def _queue_matching(results: list[EmitResult]) -> None:
+    """Queue the new events' matching after commit, in batches of AUTOMATIONS_PIPELINE_BATCH_SIZE.
+
+    The rows are the outbox: if a publish is lost, sweep_outbox re-queues every event still undispatched.
+    """
+    from executions.services.batches import chunks
+
+    for chunk in chunks([result.id for result in results if not result.duplicate]):
+        publish_on_commit("match_events_task", chunk)
 
 
 def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None) -> list[EmitResult]:
@@ -273,7 +281,9 @@ def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        return [_store(item) for item in checked]
+        results = [_store(item) for item in checked]
+        _queue_matching(results)
+    return results
 
 
 def emit_event(
@@ -308,7 +318,9 @@ def emit_event(
         item, errors = _check_references(item, None)
     if errors:
         raise ValidationError(errors_by_field(errors))
-    return _store(item)  # type: ignore[arg-type]
+    result = _store(item)  # type: ignore[arg-type]
+    _queue_matching([result])
+    return result
 
 
 def event_trigger_data(event: Event) -> dict[str, Any]:

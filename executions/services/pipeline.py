@@ -18,6 +18,7 @@ lets the holder, and nobody else, record the attempt's result.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
 import random
 import time
@@ -34,7 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
-from automations.services import rule_record_execution
+from automations.services import RuleTotals, rule_record_execution
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
@@ -44,7 +45,7 @@ from executions.choices import (
 )
 from executions.models import AutomationExecution, Event
 from executions.selectors import user_may_decide
-from executions.services.common import load_execution, notify_owners, transition, transition_loaded
+from executions.services.common import load_execution, notify_owners, transition_loaded
 from executions.services.context import build_context, json_safe
 from executions.services.dispatch import publish_on_commit
 
@@ -108,13 +109,8 @@ def _current_version_id(rule: AutomationRule) -> int | None:
     return RuleVersion.objects.filter(rule_id=rule.pk, version=rule.version).values_list("id", flat=True).first()
 
 
-def _create_execution(
-    rule: AutomationRule,
-    trigger_source: str,
-    trigger_data: dict[str, Any] | None,
-    occurrence_key: str | None,
-    event: Event | None,
-) -> AutomationExecution | None:
+def check_trigger_arguments(trigger_source: str, trigger_data: object, occurrence_key: object) -> None:
+    """Raise ValidationError naming the field when a trigger's arguments are malformed."""
     if trigger_source not in TriggerSource.values:
         raise ValidationError(
             {"trigger_source": [f'"{trigger_source}" is not one of {", ".join(TriggerSource.values)}']}
@@ -123,7 +119,17 @@ def _create_execution(
         raise ValidationError({"trigger_data": ["must be a JSON object"]})
     if occurrence_key is not None and (not isinstance(occurrence_key, str) or not 0 < len(occurrence_key) <= 255):
         raise ValidationError({"occurrence_key": ["must be a string of 1 to 255 characters"]})
-    now = timezone.now()
+
+
+def new_execution(
+    rule: AutomationRule,
+    trigger_source: str,
+    trigger_data: dict[str, Any] | None,
+    occurrence_key: str | None,
+    event: Event | None,
+    now: dt.datetime,
+) -> AutomationExecution:
+    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason."""
     execution = AutomationExecution(
         automation_rule=rule,
         tenant_id=rule.tenant_id,
@@ -137,6 +143,19 @@ def _create_execution(
     block_reason = _loop_block_reason(event)
     execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
     execution.error_message = block_reason
+    return execution
+
+
+def _create_execution(
+    rule: AutomationRule,
+    trigger_source: str,
+    trigger_data: dict[str, Any] | None,
+    occurrence_key: str | None,
+    event: Event | None,
+) -> AutomationExecution | None:
+    check_trigger_arguments(trigger_source, trigger_data, occurrence_key)
+    now = timezone.now()
+    execution = new_execution(rule, trigger_source, trigger_data, occurrence_key, event, now)
     try:
         with transaction.atomic():
             execution.save()
@@ -145,8 +164,8 @@ def _create_execution(
         logger.info("rule %s already has an execution for %s", rule.pk, occurrence_key)
         return None
     AutomationRule.all_objects.filter(pk=rule.pk).update(last_triggered_at=now)
-    if block_reason:
-        logger.warning("execution %s of rule %s blocked: %s", execution.pk, rule.pk, block_reason)
+    if execution.status == ExecutionStatus.BLOCKED:
+        logger.warning("execution %s of rule %s blocked: %s", execution.pk, rule.pk, execution.error_message)
     return execution
 
 
@@ -354,8 +373,17 @@ def _run_claimed_attempt(execution: AutomationExecution, rule: AutomationRule) -
 
 
 def _record_result(
-    execution: AutomationExecution, rule: AutomationRule, token: int, result: ActionResult, elapsed_ms: float
+    execution: AutomationExecution,
+    rule: AutomationRule,
+    token: int,
+    result: ActionResult,
+    elapsed_ms: float,
+    totals: RuleTotals | None = None,
 ) -> AutomationExecution:
+    """Record attempt ``token``'s result if this caller still holds it; an ended run counts in the rule's totals.
+
+    ``totals``: a batch's running sums, written once per rule by the batch (else one update here).
+    """
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
     max_attempts = int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS)
@@ -399,10 +427,13 @@ def _record_result(
             )
             return load_execution(execution.pk)  # type: ignore[return-value]
         if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            # The totals are updated in the row; this rule object is not read again, so no refresh.
-            rule_record_execution(
-                execution.automation_rule, status == ExecutionStatus.SUCCEEDED, total_ms, refresh=False
-            )
+            if totals is not None:
+                totals.add(execution.automation_rule_id, status == ExecutionStatus.SUCCEEDED, total_ms)
+            else:
+                # The totals are updated in the row; this rule object is not read again, so no refresh.
+                rule_record_execution(
+                    execution.automation_rule, status == ExecutionStatus.SUCCEEDED, total_ms, refresh=False
+                )
         if status == ExecutionStatus.FAILED:
             notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
         if (

@@ -80,7 +80,7 @@ def delivered_execution_ids(sink: Sink) -> dict[int, set[str]]:
     return seen
 
 
-def test_a_worker_killed_mid_delivery_loses_no_webhook(tenant, platform, sink, tmp_path):
+def test_a_worker_killed_mid_delivery_loses_no_webhook(tenant, platform, sink, tmp_path, settings):
     rule, _ = platform
     sink.default = Reply(delay=0.03)
     total = 200
@@ -139,10 +139,11 @@ def test_a_worker_killed_mid_delivery_loses_no_webhook(tenant, platform, sink, t
     assert set(successes) == {1}
     rule.refresh_from_db()
     assert (rule.execution_count, rule.success_count, rule.failure_count) == (total, total, 0)
-    # a receiver saw a repeat only for a request the kill interrupted (2 worker processes), or on a claim
-    # that outlived its lease on this loaded machine, and always with the same webhook-id (asserted above)
+    # a receiver saw a repeat only for a request the kill interrupted (2 worker processes, each with up to
+    # one batch of POSTs in flight), or on a claim that outlived its lease on this loaded machine, and
+    # always with the same webhook-id (asserted above)
     repeats = len(sink.requests) - total
-    assert 0 <= repeats <= 10, repeats
+    assert 0 <= repeats <= 2 * settings.AUTOMATIONS_PIPELINE_BATCH_SIZE + 10, repeats
     assert DeliveryAttempt.objects.filter(outcome=AttemptOutcome.IN_FLIGHT).count() == 0
 
 

@@ -4,15 +4,19 @@
   ``endpoint_disable``, ``endpoint_enable``.
 - ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send`` (claim, sign,
   POST, record, schedule), ``delivery_create_and_send`` (a new delivery inserted claimed, then sent),
+  ``deliveries_create_and_send`` (the same for a pipeline batch: one insert, parallel POSTs, one recording
+  transaction),
   ``endpoints_for_action``, ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
 """
 
 from executions.delivery.policy import classify, parse_retry_after, retry_delay
 from executions.delivery.services.deliveries import (
     DeliveryOutcome,
+    DeliveryRequest,
     SweepCounts,
     claim_lease,
     client_options,
+    deliveries_create_and_send,
     deliveries_create_for_execution,
     delivery_body,
     delivery_create,
@@ -37,10 +41,12 @@ from executions.delivery.services.endpoints import (
 __all__ = [
     "CreatedEndpoint",
     "DeliveryOutcome",
+    "DeliveryRequest",
     "SweepCounts",
     "claim_lease",
     "classify",
     "client_options",
+    "deliveries_create_and_send",
     "deliveries_create_for_execution",
     "delivery_body",
     "delivery_create",

@@ -240,6 +240,14 @@ def _send_claimed(
     delivery: WebhookDelivery, attempt: DeliveryAttempt, token: str, endpoint: WebhookEndpoint, now: dt.datetime
 ) -> DeliveryOutcome:
     """POST the claimed attempt, signed, and record what came of it."""
+    result, verdict = _post_claimed(delivery, endpoint, now)
+    return _finish(delivery, attempt, token, endpoint, result, verdict, now)
+
+
+def _post_claimed(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: dt.datetime
+) -> tuple[HTTPResult, Classification]:
+    """POST a claimed delivery's body, signed with the endpoint's current secrets; no database access."""
     body = delivery_body(delivery.payload)
     headers = {
         **webhook_headers(endpoint.signing_secrets(now), delivery.webhook_id, body),
@@ -247,8 +255,121 @@ def _send_claimed(
         "User-Agent": setting("AUTOMATIONS_WEBHOOK_USER_AGENT"),
     }
     result = post_webhook(endpoint.url, body, headers, client_options())
-    verdict = classify(result)
-    return _finish(delivery, attempt, token, endpoint, result, verdict, now)
+    return result, classify(result)
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """One command to deliver: the execution it carries, the endpoint, the envelope and the action type."""
+
+    execution: AutomationExecution
+    endpoint: WebhookEndpoint
+    payload: dict[str, Any]
+    action_type: str = ""
+
+
+def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[DeliveryOutcome]:
+    """``delivery_create_and_send`` for many (execution, endpoint) pairs: one outcome per request, in order.
+
+    New deliveries are inserted already claimed, with their in-flight attempt rows, in one transaction
+    (two statements); their POSTs go out at once, up to AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY in parallel
+    (no database access while they are in flight); the attempts are recorded in one transaction. A pair
+    that already has its delivery (a retried action), or any insert conflict, goes through
+    ``delivery_create_and_send`` one by one, which finds the existing row. If this worker dies with
+    claims open, the sweeper sends them again once their lease runs out, with the same ``webhook-id``.
+    """
+    from django.db import connection
+
+    for request in requests:
+        if request.endpoint.tenant_id != request.execution.tenant_id:
+            raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
+    existing = set(
+        WebhookDelivery.objects.filter(execution_id__in=[r.execution.pk for r in requests]).values_list(
+            "execution_id", "endpoint_id"
+        )
+    )
+    fresh: list[int] = []
+    for index, request in enumerate(requests):
+        pair = (request.execution.pk, request.endpoint.pk)
+        if pair not in existing:
+            existing.add(pair)
+            fresh.append(index)
+    claims = _insert_claimed(requests, fresh) if connection.features.can_return_rows_from_bulk_insert else {}
+    outcomes: dict[int, DeliveryOutcome] = {}
+    if claims:
+        now = next(iter(claims.values()))[0].claimed_at
+        posted = _post_all([(claims[index][0], requests[index].endpoint) for index in claims], now)
+        with transaction.atomic():
+            for (index, (delivery, attempt, token)), (result, verdict) in zip(claims.items(), posted, strict=True):
+                outcomes[index] = _finish(delivery, attempt, token, requests[index].endpoint, result, verdict, now)
+    for index, request in enumerate(requests):
+        if index not in outcomes:
+            outcomes[index] = delivery_create_and_send(
+                request.execution, request.endpoint, request.payload, action_type=request.action_type
+            )
+    return [outcomes[index] for index in range(len(requests))]
+
+
+def _insert_claimed(
+    requests: list[DeliveryRequest], indexes: list[int]
+) -> dict[int, tuple[WebhookDelivery, DeliveryAttempt, str]]:
+    """Insert the deliveries of ``requests[indexes]`` claimed for their first attempt, with the attempt rows.
+
+    Returns {index: (delivery, attempt, claim token)}; empty when a concurrent insert won a pair (the
+    caller then takes every request one by one).
+    """
+    if not indexes:
+        return {}
+    now = timezone.now()
+    lease_until = now + claim_lease()
+    tokens = {index: uuid.uuid4().hex for index in indexes}
+    deliveries = [
+        WebhookDelivery(
+            execution=requests[index].execution,
+            endpoint=requests[index].endpoint,
+            tenant_id=requests[index].execution.tenant_id,
+            action_type=requests[index].action_type,
+            webhook_id=webhook_id_for_execution(requests[index].execution.pk),
+            payload=requests[index].payload,
+            next_attempt_at=lease_until,
+            claim_token=tokens[index],
+            claimed_at=now,
+            attempt_count=1,
+            round_attempt_count=1,
+            updated_at=now,
+        )
+        for index in indexes
+    ]
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.bulk_create(deliveries)
+            attempts = DeliveryAttempt.objects.bulk_create(
+                [
+                    DeliveryAttempt(
+                        delivery=delivery, attempt_number=1, attempted_at=now, url=requests[index].endpoint.url
+                    )
+                    for index, delivery in zip(indexes, deliveries, strict=True)
+                ]
+            )
+    except IntegrityError:
+        return {}
+    return {
+        index: (delivery, attempt, tokens[index])
+        for index, delivery, attempt in zip(indexes, deliveries, attempts, strict=True)
+    }
+
+
+def _post_all(
+    pairs: list[tuple[WebhookDelivery, WebhookEndpoint]], now: dt.datetime
+) -> list[tuple[HTTPResult, Classification]]:
+    """POST every claimed delivery, in parallel threads when there are several; results in order."""
+    if len(pairs) == 1:
+        return [_post_claimed(pairs[0][0], pairs[0][1], now)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(len(pairs), int(setting("AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY"))))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
+        return list(pool.map(lambda pair: _post_claimed(pair[0], pair[1], now), pairs))
 
 
 def delivery_body(payload: dict[str, Any]) -> bytes:
