@@ -154,35 +154,60 @@ def trigger_rules(requests: list[TriggerRequest]) -> list[AutomationExecution]:
 # --- matching events -----------------------------------------------------------------------------
 
 
+def _take_events(event_ids: list[int]) -> list[Event]:
+    """The undispatched events among ``event_ids``, locked for this transaction; on PostgreSQL topped up
+    with other undispatched events, oldest first, up to a batch.
+
+    ``SKIP LOCKED``: an event another worker is matching right now is left to it. Topping up turns a
+    queue of one-event messages into batches under load; the messages of events taken here then find
+    them dispatched and do nothing. (SQLite has no row locks: there each message takes its own events.)
+    """
+    from django.db import connection
+
+    undispatched = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
+    if not connection.features.has_select_for_update_skip_locked:
+        return list(undispatched.filter(pk__in=event_ids))
+    events = list(undispatched.filter(pk__in=event_ids).select_for_update(skip_locked=True))
+    room = batch_size() - len(events)
+    if room > 0:
+        others = (
+            Event.objects.filter(dispatched_at__isnull=True)
+            .exclude(pk__in=event_ids)
+            .order_by("received_at")
+            .select_for_update(skip_locked=True)[:room]
+        )
+        events.extend(others)
+    return events
+
+
 def match_events(event_ids: list[int], run_here: bool = True) -> list[AutomationExecution]:
     """Create the executions of every rule the undispatched events among ``event_ids`` match, then run them.
 
     One transaction creates the executions and marks the events dispatched (a redelivered message finds
     them dispatched and does nothing; the (rule, "event:<id>") constraint refuses a second execution
-    anyway). With ``run_here`` the first batch of pending executions runs in this process after the
-    commit and the rest are queued; otherwise all are queued. Returns the executions created.
+    anyway). On PostgreSQL it also takes other waiting events, up to a batch (``_take_events``). With
+    ``run_here`` the first batch of pending executions runs in this process after the commit and the rest
+    are queued; otherwise all are queued. Returns the executions created.
     """
-    events = list(Event.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).order_by("id"))
-    if not events:
-        return []
     rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
-    requests = []
-    for event in events:
-        key = (event.tenant_id, event.event_type)
-        if key not in rules_by_key:
-            rules_by_key[key] = event_rules(*key)
-        trigger_data = None
-        for rule in rules_by_key[key]:
-            if not rule_accepts_event_source(rule, event.source):
-                continue
-            logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
-            trigger_data = trigger_data or event_trigger_data(event)
-            requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
     with transaction.atomic():
+        events = _take_events(event_ids)
+        if not events:
+            return []
+        requests = []
+        for event in events:
+            key = (event.tenant_id, event.event_type)
+            if key not in rules_by_key:
+                rules_by_key[key] = event_rules(*key)
+            trigger_data = None
+            for rule in rules_by_key[key]:
+                if not rule_accepts_event_source(rule, event.source):
+                    continue
+                logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
+                trigger_data = trigger_data or event_trigger_data(event)
+                requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
         created = executions_create(requests)
-        Event.objects.filter(pk__in=[e.pk for e in events], dispatched_at__isnull=True).update(
-            dispatched_at=timezone.now()
-        )
+        Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=timezone.now())
         pending = [e.pk for e in created if e.status == ExecutionStatus.PENDING]
         batches = list(chunks(pending))
         for chunk in batches[1 if run_here else 0 :]:

@@ -407,7 +407,8 @@ def _record_result(
         status = ExecutionStatus.FAILED
         error = f"the outcome is still unknown after {token} attempts: {result.error or 'no detail'}"
     action_result = json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token})
-    with transaction.atomic():
+    # savepoint=False: inside a batch's transaction this needs no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         # The fencing token: only the holder of attempt ``token`` may record it.
         won = transition_loaded(
             execution,

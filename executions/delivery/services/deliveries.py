@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -365,11 +367,23 @@ def _post_all(
     """POST every claimed delivery, in parallel threads when there are several; results in order."""
     if len(pairs) == 1:
         return [_post_claimed(pairs[0][0], pairs[0][1], now)]
-    from concurrent.futures import ThreadPoolExecutor
+    return list(_post_pool().map(lambda pair: _post_claimed(pair[0], pair[1], now), pairs))
 
-    workers = max(1, min(len(pairs), int(setting("AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY"))))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
-        return list(pool.map(lambda pair: _post_claimed(pair[0], pair[1], now), pairs))
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _post_pool() -> ThreadPoolExecutor:
+    """This process's pool of AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY threads for webhook POSTs.
+
+    Made on first use in each process (a forked worker process makes its own: threads do not survive
+    a fork) and kept, so a batch does not start threads of its own.
+    """
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        workers = max(1, int(setting("AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY")))
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook"))
+    return _pool[1]
 
 
 def delivery_body(payload: dict[str, Any]) -> bytes:
@@ -459,7 +473,8 @@ def _finish(
     }
     attempts = DeliveryAttempt.objects.filter(pk=attempt.pk)
     if verdict.outcome == AttemptOutcome.SUCCEEDED:
-        with transaction.atomic():
+        # savepoint=False: inside a batch's transaction this needs no savepoint of its own.
+        with transaction.atomic(savepoint=False):
             try:
                 with transaction.atomic():
                     attempts.update(outcome=AttemptOutcome.SUCCEEDED, **attempt_fields)
