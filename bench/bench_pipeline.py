@@ -80,7 +80,10 @@ class SinkServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A listen backlog like a real receiver's (Python's default of 5 resets connections when a batch of
+        # webhook POSTs arrives at once).
+        server_class = type("SinkHTTPServer", (ThreadingHTTPServer,), {"request_queue_size": 256})
+        self.server = server_class(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

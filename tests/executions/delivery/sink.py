@@ -41,7 +41,10 @@ class Sink:
         self.released = threading.Event()
         self.arrived = threading.Condition()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        # A listen backlog like a real receiver's (Python's default of 5 resets connections when a batch of
+        # webhook POSTs arrives at once).
+        server_class = type("SinkHTTPServer", (ThreadingHTTPServer,), {"request_queue_size": 256})
+        self.server = server_class(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
