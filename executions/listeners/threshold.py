@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
@@ -34,6 +35,9 @@ from executions.listeners.crossing import CrossingState, compare, step_crossing
 from executions.listeners.metrics import Observation, metric_providers, pull_observation
 from executions.models import MetricSample, ThresholdState
 from governance.models import Tenant
+
+if TYPE_CHECKING:
+    from executions.services.batches import TriggerRequest
 
 logger = logging.getLogger(__name__)
 
@@ -262,10 +266,13 @@ def _write_state(plan: _Plan) -> bool:
 
 
 def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
-    """One transaction: new quiet states in bulk, others by compare-and-set, each firing in a savepoint.
+    """One transaction: new quiet states in bulk, the firings together, other states by compare-and-set.
 
-    TRICKY: a firing's state write and its trigger_rule call share a savepoint, so a failing pipeline
-    call leaves the state as it was and the next check fires the crossing (same occurrence key).
+    The firings' states and executions are written together in one savepoint (``_fire_together``); if
+    that fails (a concurrent check wrote one of these states first, say), each firing is retried in a
+    savepoint of its own. TRICKY: a firing's state write and its execution share a savepoint, so a
+    failing pipeline call leaves the state as it was and the next check fires the crossing (same
+    occurrence key).
     """
     with transaction.atomic():
         new = [plan for plan in plans if plan.row is None and not plan.fires]
@@ -274,8 +281,9 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
                 [ThresholdState(rule=plan.rule, **_fields(plan)) for plan in new], ignore_conflicts=True
             )
             result.changed += len(new)
-        for plan in plans:
-            if plan.fires:
+        firing = [plan for plan in plans if plan.fires]
+        if firing and not _fire_together(firing, result):
+            for plan in firing:
                 try:
                     with transaction.atomic():
                         _fire(plan, result)
@@ -284,40 +292,79 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
                 except Exception:
                     logger.exception("threshold firing failed for rule %s", plan.rule.pk)
                     result.errors += 1
-            elif plan.row is not None:
+        for plan in plans:
+            if not plan.fires and plan.row is not None:
                 if _write_state(plan):
                     result.changed += 1
                 else:
                     result.skipped += 1
 
 
+def _firing_request(plan: _Plan, state: CrossingState, observation: Observation) -> TriggerRequest:
+    """The pipeline's trigger for one crossing: the metric, previous and current value and the threshold."""
+    from executions.services.batches import TriggerRequest
+
+    config = plan.rule.trigger_config
+    assert state.met_since is not None
+    trigger_data = {
+        "metric": config.get("metric"),
+        "operator": config.get("operator"),
+        "threshold": config.get("value"),
+        "for_minutes": config.get("for_minutes") or 0,
+        "previous_value": state.value_before_crossing,
+        "current_value": observation.value,
+        "met_since": format_utc(state.met_since),
+        "crossing": state.crossings,
+        "observed_at": format_utc(observation.observed_at),
+    }
+    return TriggerRequest(
+        plan.rule,
+        TriggerSource.THRESHOLD,
+        trigger_data,
+        occurrence_key=f"threshold:{state.crossings}:{format_utc(state.met_since)}",
+    )
+
+
+def _fire_together(plans: list[_Plan], result: ThresholdTickResult) -> bool:
+    """Write the firing rules' states and log all their crossings' executions in one savepoint.
+
+    First states go in with one insert and the executions with one more (``trigger_rules``, which
+    queues them in batches after commit). False, with nothing written, when any of it failed: the
+    caller then fires each rule on its own.
+    """
+    from executions.services.batches import trigger_rules
+
+    written: list[_Plan] = []
+    skipped = 0
+    try:
+        with transaction.atomic():
+            first = [plan for plan in plans if plan.row is None]
+            ThresholdState.objects.bulk_create([ThresholdState(rule=plan.rule, **_fields(plan)) for plan in first])
+            written.extend(first)
+            for plan in plans:
+                if plan.row is None:
+                    continue
+                if _write_state(plan):
+                    written.append(plan)
+                else:
+                    skipped += 1
+            trigger_rules([_firing_request(plan, state, seen) for plan in written for state, seen in plan.fires])
+    except Exception:  # IntegrityError from a concurrent check, or one bad firing: retried one by one
+        logger.info("threshold firings of %s rules retried one by one", len(plans), exc_info=True)
+        return False
+    result.fired += sum(len(plan.fires) for plan in written)
+    result.skipped += skipped
+    return True
+
+
 def _fire(plan: _Plan, result: ThresholdTickResult) -> None:
     """Write the state and hand each crossing to the pipeline (the caller holds a savepoint)."""
     from executions.services import trigger_rule
 
-    config = plan.rule.trigger_config
     if not _write_state(plan):
         result.skipped += 1
         return
-    fired = 0
     for state, observation in plan.fires:
-        assert state.met_since is not None
-        trigger_data = {
-            "metric": config.get("metric"),
-            "operator": config.get("operator"),
-            "threshold": config.get("value"),
-            "for_minutes": config.get("for_minutes") or 0,
-            "previous_value": state.value_before_crossing,
-            "current_value": observation.value,
-            "met_since": format_utc(state.met_since),
-            "crossing": state.crossings,
-            "observed_at": format_utc(observation.observed_at),
-        }
-        trigger_rule(
-            plan.rule,
-            TriggerSource.THRESHOLD,
-            trigger_data,
-            occurrence_key=f"threshold:{state.crossings}:{format_utc(state.met_since)}",
-        )
-        fired += 1
-    result.fired += fired
+        request = _firing_request(plan, state, observation)
+        trigger_rule(request.rule, request.trigger_source, request.trigger_data, occurrence_key=request.occurrence_key)
+        result.fired += 1
