@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -48,6 +48,9 @@ from automations.models import AutomationRule
 from automations.schedule_times import format_utc
 from executions.choices import CART_EVENT_TYPES, CustomerEventType, TriggerSource
 from executions.models import BehaviorMatch, Event
+
+if TYPE_CHECKING:
+    from executions.services.batches import TriggerRequest
 
 logger = logging.getLogger(__name__)
 
@@ -362,8 +365,12 @@ def check_behavior_rule(
     candidates = detector(rule, window)
     result.matched += len(candidates)
     for start in range(0, len(candidates), FIRE_BATCH):
+        chunk = candidates[start : start + FIRE_BATCH]
+        if _fire_together(rule, chunk, now):
+            result.fired += len(chunk)
+            continue
         with transaction.atomic():
-            for candidate in candidates[start : start + FIRE_BATCH]:
+            for candidate in chunk:
                 try:
                     fired = _fire(rule, candidate, now)
                 except Exception:
@@ -377,13 +384,9 @@ def check_behavior_rule(
                     result.skipped += 1
 
 
-def _fire(rule: AutomationRule, candidate: BehaviorCandidate, now: dt.datetime) -> bool:
-    """Hand a match to the pipeline and record it, in one savepoint; False if it was already matched.
-
-    The unique match row is the claim: if another tick recorded it first, the insert fails and the
-    savepoint takes the execution back with it (the occurrence key would also have refused it).
-    """
-    from executions.services import trigger_rule
+def _trigger_request(rule: AutomationRule, candidate: BehaviorCandidate) -> TriggerRequest:
+    """The pipeline's trigger for one match: the customer and the evidence (which cart, when, how much)."""
+    from executions.services.batches import TriggerRequest
 
     trigger_data = {
         "behavior_type": rule.trigger_config.get("behavior_type"),
@@ -392,13 +395,54 @@ def _fire(rule: AutomationRule, candidate: BehaviorCandidate, now: dt.datetime) 
         "occurrence": candidate.occurrence,
         "evidence": candidate.evidence,
     }
+    occurrence_key = f"behavior:{candidate.customer_id}:{candidate.occurrence}"
+    return TriggerRequest(rule, TriggerSource.BEHAVIOR, trigger_data, occurrence_key=occurrence_key)
+
+
+def _fire_together(rule: AutomationRule, candidates: list[BehaviorCandidate], now: dt.datetime) -> bool:
+    """Hand a batch of matches to the pipeline and record them, in one savepoint (two inserts).
+
+    False, with nothing written, when any of it failed (another tick recorded one of these matches
+    first, say): the caller then fires each match on its own.
+    """
+    from executions.services.batches import trigger_rules
+
+    requests = [_trigger_request(rule, candidate) for candidate in candidates]
+    try:
+        with transaction.atomic():
+            created = {execution.occurrence_key: execution for execution in trigger_rules(requests)}
+            BehaviorMatch.objects.bulk_create(
+                [
+                    BehaviorMatch(
+                        rule=rule,
+                        customer_id=candidate.customer_id,
+                        occurrence=candidate.occurrence,
+                        event_id=candidate.event_id,
+                        matched_at=now,
+                        execution=created.get(request.occurrence_key),
+                    )
+                    for candidate, request in zip(candidates, requests, strict=True)
+                ]
+            )
+    except Exception:  # IntegrityError from a concurrent tick, or one bad match: retried one by one
+        logger.info("rule %s: %s matches fired one by one", rule.pk, len(candidates), exc_info=True)
+        return False
+    return True
+
+
+def _fire(rule: AutomationRule, candidate: BehaviorCandidate, now: dt.datetime) -> bool:
+    """Hand a match to the pipeline and record it, in one savepoint; False if it was already matched.
+
+    The unique match row is the claim: if another tick recorded it first, the insert fails and the
+    savepoint takes the execution back with it (the occurrence key would also have refused it).
+    """
+    from executions.services import trigger_rule
+
+    request = _trigger_request(rule, candidate)
     try:
         with transaction.atomic():
             execution = trigger_rule(
-                rule,
-                TriggerSource.BEHAVIOR,
-                trigger_data,
-                occurrence_key=f"behavior:{candidate.customer_id}:{candidate.occurrence}",
+                rule, request.trigger_source, request.trigger_data, occurrence_key=request.occurrence_key
             )
             BehaviorMatch(
                 rule=rule,

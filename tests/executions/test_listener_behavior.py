@@ -282,6 +282,7 @@ def test_a_backlog_is_spread_over_ticks(tenant, owner, settings):
 @pytest.mark.django_db
 def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipeline_trigger_rule):
     import executions.services
+    import executions.services.batches
 
     rule = behavior_rule(tenant, owner, "abandoned_cart")
     event(tenant, "c1", "cart_updated", hours_ago(25))
@@ -294,7 +295,16 @@ def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipe
             raise RuntimeError("pipeline down")
         return pipeline_trigger_rule(rule, source, data, occurrence_key=occurrence_key, event=event)
 
+    batch_trigger = executions.services.batches.trigger_rules
+
+    def flaky_batch(requests):
+        # the batch holding c1's first firing fails as a whole; then each match is fired on its own
+        if any(r.trigger_data["customer_id"] == "c1" for r in requests) and "c1" not in calls:
+            raise RuntimeError("pipeline down")
+        return batch_trigger(requests)
+
     monkeypatch.setattr(executions.services, "trigger_rule", flaky)
+    monkeypatch.setattr(executions.services.batches, "trigger_rules", flaky_batch)
     first = check_behaviors(NOW)
     assert (first.fired, first.errors) == (1, 1)
     assert not BehaviorMatch.objects.filter(rule=rule, customer_id="c1").exists()
