@@ -31,16 +31,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from automations.services import RuleTotals
 from executions.actions import ActionResult, get_command_builder
 from executions.actions.deliver import deliver_commands
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.selectors import event_rules, rule_accepts_event_source
+from executions.services import rows
 from executions.services.context import tenant_facts
 from executions.services.dispatch import publish_on_commit
 from executions.services.events import event_trigger_data
 from executions.services.pipeline import (
+    Evaluation,
     _create_execution,
     _record_result,
     _run_claimed_attempt,
@@ -49,6 +50,9 @@ from executions.services.pipeline import (
     execution_run_action,
     new_execution,
     record_evaluation,
+    record_evaluations,
+    record_results,
+    result_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -266,15 +270,27 @@ def run_executions(execution_ids: list[int]) -> list[AutomationExecution]:
     facts_by_tenant: dict[str, dict[str, Any]] = {}
     claimed: list[tuple[AutomationExecution, AutomationRule]] = []
     with transaction.atomic():
+        evaluated: list[tuple[AutomationExecution, Evaluation]] = []
         for execution in executions:
             if execution.status != ExecutionStatus.PENDING:
                 continue
             tenant = execution.automation_rule.tenant
             if tenant.pk not in facts_by_tenant:
                 facts_by_tenant[tenant.pk] = tenant_facts(tenant)
-            evaluation = evaluate_pending(execution, facts=facts_by_tenant[tenant.pk])
-            if record_evaluation(execution, evaluation) and evaluation.status == ExecutionStatus.RUNNING:
-                claimed.append((execution, evaluation.rule))
+            evaluated.append((execution, evaluate_pending(execution, facts=facts_by_tenant[tenant.pk])))
+        together = [pair for pair in evaluated if pair[1].status != ExecutionStatus.AWAITING_APPROVAL]
+        if not rows.supported():
+            together = []
+        won = record_evaluations(together) if together else set()
+        recorded_together = {execution.pk for execution, _evaluation in together}
+        for execution, evaluation in evaluated:
+            if execution.pk not in recorded_together and record_evaluation(execution, evaluation):
+                won.add(execution.pk)
+        claimed = [
+            (execution, evaluation.rule)
+            for execution, evaluation in evaluated
+            if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
+        ]
     for execution in executions:
         if execution.status in (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING):
             execution_run_action(execution.pk)
@@ -310,8 +326,13 @@ def run_claimed_attempts(claimed: list[tuple[AutomationExecution, AutomationRule
     started = time.monotonic()
     results = deliver_commands([(execution, rule.action_type, command) for execution, rule, command in together])
     elapsed_ms = (time.monotonic() - started) * 1000 / len(together)
-    totals = RuleTotals()
-    with transaction.atomic():
+    if not rows.supported():
         for (execution, rule, _command), result in zip(together, results, strict=True):
-            _record_result(execution, rule, execution.action_attempts, result, elapsed_ms, totals=totals)
-        totals.record()
+            _record_result(execution, rule, execution.action_attempts, result, elapsed_ms)
+        return
+    records = [
+        (execution, rule, result_record(execution, rule, execution.action_attempts, result, elapsed_ms))
+        for (execution, rule, _command), result in zip(together, results, strict=True)
+    ]
+    with transaction.atomic():
+        record_results(records)

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -42,6 +43,7 @@ from executions.choices import (
     ExecutionStatus,
     NotificationKind,
     TriggerSource,
+    success_for_status,
 )
 from executions.models import AutomationExecution, Event
 from executions.selectors import user_may_decide
@@ -372,17 +374,29 @@ def _run_claimed_attempt(execution: AutomationExecution, rule: AutomationRule) -
     return _record_result(execution, rule, token, result, elapsed_ms)
 
 
-def _record_result(
-    execution: AutomationExecution,
-    rule: AutomationRule,
-    token: int,
-    result: ActionResult,
-    elapsed_ms: float,
-    totals: RuleTotals | None = None,
-) -> AutomationExecution:
-    """Record attempt ``token``'s result if this caller still holds it; an ended run counts in the rule's totals.
+@dataclass
+class ResultRecord:
+    """How attempt ``token``'s result is recorded: the status it leads to and the values written."""
 
-    ``totals``: a batch's running sums, written once per rule by the batch (else one update here).
+    token: int
+    status: str
+    fields: dict[str, Any]
+    awaiting_delivery: bool
+    retry_now: bool  # a retry that is due at once: queue run_action after commit
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
+
+
+def result_record(
+    execution: AutomationExecution, rule: AutomationRule, token: int, result: ActionResult, elapsed_ms: float
+) -> ResultRecord:
+    """Decide how attempt ``token``'s result is recorded (no database access).
+
+    Succeeded and failed end the run. An unknown outcome is retried with the same idempotency key after
+    a backoff while attempts remain, else fails; open webhook deliveries leave it ``retrying`` until the
+    delivery schedule settles it.
     """
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
@@ -406,45 +420,62 @@ def _record_result(
     else:
         status = ExecutionStatus.FAILED
         error = f"the outcome is still unknown after {token} attempts: {result.error or 'no detail'}"
-    action_result = json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token})
-    # savepoint=False: inside a batch's transaction this needs no savepoint of its own.
-    with transaction.atomic(savepoint=False):
+    fields = {
+        "action_result": json_safe({**result.as_dict(), "action_type": rule.action_type, "attempt": token}),
+        "action_completed_at": completed_at,
+        "error_message": error,
+        "execution_time_ms": total_ms,
+        "lease_expires_at": None,
+        "next_attempt_at": next_attempt_at,
+    }
+    retry_now = (
+        status == ExecutionStatus.RETRYING
+        and not result.awaiting_delivery
+        and next_attempt_at is not None
+        and next_attempt_at <= now
+    )
+    return ResultRecord(token, status, fields, result.awaiting_delivery, retry_now)
+
+
+def _after_recorded(
+    execution: AutomationExecution, rule: AutomationRule, record: ResultRecord, totals: RuleTotals | None
+) -> None:
+    """What follows a recorded result, in its transaction: the rule's totals, a failure notice, a due retry."""
+    if record.ended:
+        succeeded = record.status == ExecutionStatus.SUCCEEDED
+        if totals is not None:
+            totals.add(execution.automation_rule_id, succeeded, record.fields["execution_time_ms"])
+        else:
+            # The totals are updated in the row; this rule object is not read again, so no refresh.
+            rule_record_execution(
+                execution.automation_rule, succeeded, record.fields["execution_time_ms"], refresh=False
+            )
+    if record.status == ExecutionStatus.FAILED:
+        notify_owners(
+            execution,
+            NotificationKind.EXECUTION_FAILED,
+            f'Automation "{rule.name}" failed',
+            record.fields["error_message"],
+        )
+    if record.retry_now:
+        publish_on_commit("run_action_task", execution.pk)
+
+
+def _record_result(
+    execution: AutomationExecution, rule: AutomationRule, token: int, result: ActionResult, elapsed_ms: float
+) -> AutomationExecution:
+    """Record attempt ``token``'s result if this caller still holds it; an ended run counts in the rule's totals."""
+    record = result_record(execution, rule, token, result, elapsed_ms)
+    with transaction.atomic():
         # The fencing token: only the holder of attempt ``token`` may record it.
         won = transition_loaded(
-            execution,
-            [ExecutionStatus.RUNNING],
-            status,
-            extra_filter=Q(action_attempts=token),
-            action_result=action_result,
-            action_completed_at=completed_at,
-            error_message=error,
-            execution_time_ms=total_ms,
-            lease_expires_at=None,
-            next_attempt_at=next_attempt_at,
+            execution, [ExecutionStatus.RUNNING], record.status, extra_filter=Q(action_attempts=token), **record.fields
         )
         if not won:
-            logger.warning(
-                "execution %s: attempt %s lost its lease before recording; its result is dropped", execution.pk, token
-            )
+            _log_lost_attempt(execution, token)
             return load_execution(execution.pk)  # type: ignore[return-value]
-        if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            if totals is not None:
-                totals.add(execution.automation_rule_id, status == ExecutionStatus.SUCCEEDED, total_ms)
-            else:
-                # The totals are updated in the row; this rule object is not read again, so no refresh.
-                rule_record_execution(
-                    execution.automation_rule, status == ExecutionStatus.SUCCEEDED, total_ms, refresh=False
-                )
-        if status == ExecutionStatus.FAILED:
-            notify_owners(execution, NotificationKind.EXECUTION_FAILED, f'Automation "{rule.name}" failed', error)
-        if (
-            status == ExecutionStatus.RETRYING
-            and not result.awaiting_delivery
-            and next_attempt_at is not None
-            and next_attempt_at <= now
-        ):
-            publish_on_commit("run_action_task", execution.pk)
-    if result.awaiting_delivery:
+        _after_recorded(execution, rule, record, None)
+    if record.awaiting_delivery:
         # A sweeper may have finished the deliveries while this attempt was still running (it could not
         # settle a running execution then): settle now. Guarded, so only one caller records the end.
         from executions.services.deliveries import execution_settle_deliveries
@@ -452,6 +483,87 @@ def _record_result(
         execution_settle_deliveries(execution.pk)
         return load_execution(execution.pk)  # type: ignore[return-value]
     return execution
+
+
+def _log_lost_attempt(execution: AutomationExecution, token: int) -> None:
+    logger.warning(
+        "execution %s: attempt %s lost its lease before recording; its result is dropped", execution.pk, token
+    )
+
+
+def record_results(records: list[tuple[AutomationExecution, AutomationRule, ResultRecord]]) -> None:
+    """``_record_result`` for a batch (call inside a transaction): one fenced update for all, totals once
+    per rule; executions whose deliveries are still open are settled after commit."""
+    from executions.services.rows import update_rows
+
+    now = timezone.now()
+    rows = [
+        {
+            "id": execution.pk,
+            "action_attempts": record.token,
+            "status": record.status,
+            "success": success_for_status(record.status),
+            "updated_at": now,
+            **record.fields,
+        }
+        for execution, _rule, record in records
+    ]
+    # The fencing token: only the holder of attempt ``token`` records it (key column action_attempts).
+    won = update_rows(
+        AutomationExecution, rows, keys=("id", "action_attempts"), where={"status": [ExecutionStatus.RUNNING]}
+    )
+    totals = RuleTotals()
+    settle: list[int] = []
+    for (execution, rule, record), row in zip(records, rows, strict=True):
+        if execution.pk not in won:
+            _log_lost_attempt(execution, record.token)
+            continue
+        _apply(execution, row)
+        _after_recorded(execution, rule, record, totals)
+        if record.awaiting_delivery:
+            settle.append(execution.pk)
+    totals.record()
+    if settle:
+        from executions.services.deliveries import execution_settle_deliveries
+
+        for execution_id in settle:
+            transaction.on_commit(partial(execution_settle_deliveries, execution_id))
+
+
+def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> set[int]:
+    """``record_evaluation`` for a batch with one guarded ``pending -> ...`` update; returns the ids won.
+
+    Not for evaluations awaiting approval (they open an approval request each: ``record_evaluation``).
+    A field one evaluation sets and another does not keeps the other's current value (a pending row
+    changes only by being evaluated). The winners in memory are left as the update left them.
+    """
+    from executions.services.rows import update_rows
+
+    now = timezone.now()
+    names = sorted({name for _execution, evaluation in pairs for name in evaluation.fields})
+    rows = []
+    for execution, evaluation in pairs:
+        row = {name: evaluation.fields.get(name, getattr(execution, name)) for name in names}
+        row.update(
+            id=execution.pk,
+            status=evaluation.status,
+            success=success_for_status(evaluation.status),
+            updated_at=now,
+            # Running claims the first action attempt (a pending row's count never changes).
+            action_attempts=execution.action_attempts + (evaluation.status == ExecutionStatus.RUNNING),
+        )
+        rows.append(row)
+    won = update_rows(AutomationExecution, rows, where={"status": [ExecutionStatus.PENDING]})
+    for (execution, _evaluation), row in zip(pairs, rows, strict=True):
+        if execution.pk in won:
+            _apply(execution, row)
+    return won
+
+
+def _apply(execution: AutomationExecution, row: dict[str, Any]) -> None:
+    """Set on the in-memory execution the values an update has just written to its row."""
+    for name, value in row.items():
+        setattr(execution, name, value)
 
 
 def execution_run_action(execution_id: int) -> AutomationExecution | None:

@@ -270,6 +270,12 @@ class DeliveryRequest:
     action_type: str = ""
 
 
+def rows_supported() -> bool:
+    from executions.services.rows import supported
+
+    return supported()
+
+
 def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[DeliveryOutcome]:
     """``delivery_create_and_send`` for many (execution, endpoint) pairs: one outcome per request, in order.
 
@@ -300,10 +306,23 @@ def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[Delivery
     outcomes: dict[int, DeliveryOutcome] = {}
     if claims:
         now = next(iter(claims.values()))[0].claimed_at
-        posted = _post_all([(claims[index][0], requests[index].endpoint) for index in claims], now)
+        pairs = [(claims[index][0], requests[index].endpoint) for index in claims]
+        posted = dict(zip(claims, _post_all(pairs, now), strict=True))
         with transaction.atomic():
-            for (index, (delivery, attempt, token)), (result, verdict) in zip(claims.items(), posted, strict=True):
-                outcomes[index] = _finish(delivery, attempt, token, requests[index].endpoint, result, verdict, now)
+            succeeded = [index for index in claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
+            if succeeded and rows_supported():
+                finished = _finish_succeeded_together(
+                    [claims[index][:2] for index in succeeded],
+                    [posted[index][0] for index in succeeded],
+                    [posted[index][1] for index in succeeded],
+                )
+                if finished is not None:
+                    outcomes.update(zip(succeeded, finished, strict=True))
+            for index, (delivery, attempt, token) in claims.items():
+                if index not in outcomes:
+                    result, verdict = posted[index]
+                    endpoint = requests[index].endpoint
+                    outcomes[index] = _finish(delivery, attempt, token, endpoint, result, verdict, now)
     for index, request in enumerate(requests):
         if index not in outcomes:
             outcomes[index] = delivery_create_and_send(
@@ -462,15 +481,7 @@ def _finish(
 ) -> DeliveryOutcome:
     """Record the attempt and move the delivery on, unless another worker has claimed it meanwhile."""
     finished = timezone.now()
-    excerpt_chars = int(setting("AUTOMATIONS_WEBHOOK_RESPONSE_EXCERPT_CHARS"))
-    attempt_fields = {
-        "status_code": result.status_code,
-        "duration_ms": result.duration_ms,
-        "connected_address": result.connected_address,
-        "response_excerpt": result.body.decode("utf-8", errors="replace")[:excerpt_chars],
-        "error": verdict.error,
-        "finished_at": finished,
-    }
+    attempt_fields = _attempt_fields(result, verdict, finished)
     attempts = DeliveryAttempt.objects.filter(pk=attempt.pk)
     if verdict.outcome == AttemptOutcome.SUCCEEDED:
         # savepoint=False: inside a batch's transaction this needs no savepoint of its own.
@@ -530,6 +541,75 @@ def _finish(
     if verdict.disable_endpoint:
         endpoint_disable(endpoint, f"The receiver answered 410 Gone on {finished:%Y-%m-%d %H:%M} UTC.", now=finished)
     return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
+
+
+def _attempt_fields(result: HTTPResult, verdict: Classification, finished: dt.datetime) -> dict[str, Any]:
+    """What an attempt row records of its response."""
+    excerpt_chars = int(setting("AUTOMATIONS_WEBHOOK_RESPONSE_EXCERPT_CHARS"))
+    return {
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "connected_address": result.connected_address,
+        "response_excerpt": result.body.decode("utf-8", errors="replace")[:excerpt_chars],
+        "error": verdict.error,
+        "finished_at": finished,
+    }
+
+
+def _finish_succeeded_together(
+    claims: list[tuple[WebhookDelivery, DeliveryAttempt]], results: list[HTTPResult], verdicts: list[Classification]
+) -> list[DeliveryOutcome] | None:
+    """``_finish`` for attempts that all succeeded: two updates for all (attempts, then deliveries).
+
+    None, with nothing written, when one of the deliveries already has its recorded success (the
+    one-success constraint refuses the update): the caller then finishes each on its own.
+    """
+    from executions.services.rows import update_rows
+
+    finished = timezone.now()
+    attempt_rows = [
+        {"id": attempt.pk, "outcome": AttemptOutcome.SUCCEEDED, **_attempt_fields(result, verdict, finished)}
+        for (_delivery, attempt), result, verdict in zip(claims, results, verdicts, strict=True)
+    ]
+    delivery_rows = [
+        {
+            "id": delivery.pk,
+            "status": DeliveryStatus.SUCCEEDED,
+            "next_attempt_at": None,
+            "claim_token": "",
+            "last_status_code": result.status_code,
+            "last_error": "",
+            "completed_at": finished,
+            "updated_at": finished,
+        }
+        for (delivery, _attempt), result in zip(claims, results, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            update_rows(DeliveryAttempt, attempt_rows)
+            # A success ends the delivery whoever holds the claim: the receiver has it.
+            moved = update_rows(
+                WebhookDelivery,
+                delivery_rows,
+                where={"status": sorted(set(DeliveryStatus.values) - {DeliveryStatus.SUCCEEDED})},
+            )
+    except IntegrityError:
+        return None
+    outcomes = []
+    for (delivery, _attempt), result in zip(claims, results, strict=True):
+        if delivery.pk not in moved:  # an earlier success stands: report the row as that one left it
+            outcomes.append(_outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True))
+            continue
+        outcomes.append(
+            DeliveryOutcome(
+                delivery_id=delivery.pk,
+                execution_id=delivery.execution_id,
+                status=DeliveryStatus.SUCCEEDED,
+                attempted=True,
+                status_code=result.status_code,
+            )
+        )
+    return outcomes
 
 
 def _fail_without_attempt(delivery: WebhookDelivery, reason: str, now: dt.datetime) -> DeliveryOutcome:

@@ -1,0 +1,93 @@
+"""Guarded updates of many rows in one statement, each row with its own values.
+
+The pipeline moves every row with a compare-and-set UPDATE (``transition``); a batch does the same for
+all its rows at once::
+
+    WITH v (id, status, ...) AS (VALUES (%s, %s, ...), (%s, %s, ...))
+    UPDATE automation_executions SET status = v.status, ... FROM v
+    WHERE automation_executions.id = v.id AND <guard> RETURNING automation_executions.id
+
+The guard is the same compare-and-set as one row's (``status IN (...)`` plus per-row key columns such as
+the attempt token), so a row another worker moved first is simply not updated, and the ids returned are
+the rows this caller won. PostgreSQL and SQLite (3.35+, for RETURNING with UPDATE ... FROM) both run it;
+``supported()`` says whether this database does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+
+def supported() -> bool:
+    """True when the database runs ``update_rows`` (PostgreSQL, or SQLite 3.35 and newer)."""
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)
+
+
+def update_rows(
+    model: type[Model],
+    rows: list[dict[str, Any]],
+    keys: Iterable[str] = ("id",),
+    where: dict[str, Any] | None = None,
+) -> set[Any]:
+    """Update each row (matched on ``keys``) with its own values, where ``where`` holds; return the ids won.
+
+    ``rows``: dicts with the same field names (attnames), keys included; every other name is set.
+    ``where``: field name -> value (equality) or list/tuple (IN), checked on the row as it is now.
+    """
+    if not rows:
+        return set()
+    keys = tuple(keys)
+    opts = model._meta
+    names = list(rows[0])
+    fields = {name: _field(opts, name) for name in names}
+    quote = connection.ops.quote_name
+    table = quote(opts.db_table)
+    pk = quote(opts.pk.column)
+    columns = ", ".join(quote(fields[name].column) for name in names)
+    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
+    params: list[Any] = [fields[name].get_db_prep_save(row[name], connection) for row in rows for name in names]
+    assignments = ", ".join(
+        f"{quote(fields[name].column)} = {_typed(fields[name], 'v.' + quote(fields[name].column))}"
+        for name in names
+        if name not in keys
+    )
+    conditions = [
+        f"{table}.{quote(fields[name].column)} = {_typed(fields[name], 'v.' + quote(fields[name].column))}"
+        for name in keys
+    ]
+    for name, value in (where or {}).items():
+        field = _field(opts, name)
+        if isinstance(value, list | tuple):
+            conditions.append(f"{table}.{quote(field.column)} IN ({', '.join(['%s'] * len(value))})")
+            params.extend(field.get_db_prep_save(item, connection) for item in value)
+        else:
+            conditions.append(f"{table}.{quote(field.column)} = %s")
+            params.append(field.get_db_prep_save(value, connection))
+    sql = (
+        f"WITH v ({columns}) AS (VALUES {', '.join([placeholders] * len(rows))}) "
+        f"UPDATE {table} SET {assignments} FROM v WHERE {' AND '.join(conditions)} RETURNING {table}.{pk}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _field(opts: Any, name: str) -> Any:
+    for field in opts.concrete_fields:
+        if name in (field.name, field.attname):
+            return field
+    raise LookupError(f"{opts.label} has no field {name}")
+
+
+def _typed(field: Any, expression: str) -> str:
+    """On PostgreSQL, cast a VALUES column to the field's type (a column of NULLs would be text)."""
+    if connection.vendor != "postgresql":
+        return expression
+    return f"CAST({expression} AS {field.db_type(connection)})"
