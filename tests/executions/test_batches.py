@@ -273,3 +273,29 @@ def test_rule_totals_add_several_runs_in_one_update(tenant, owner):
     assert (rule.execution_count, rule.success_count, rule.failure_count) == (3, 2, 1)
     assert rule.average_execution_time_ms == pytest.approx(30.0)
     assert rule.last_executed_at is not None
+
+
+def test_a_second_success_in_a_batch_is_left_to_the_one_by_one_path(tenant, owner, sink, loopback):
+    # given: a delivery whose first attempt is already the recorded success, and a second attempt in flight
+    from executions.choices import AttemptOutcome
+    from executions.delivery.http import HTTPResult
+    from executions.delivery.models import DeliveryAttempt
+    from executions.delivery.policy import classify
+    from executions.delivery.services.deliveries import _finish_succeeded_together
+
+    rule = make_rule(tenant, owner)
+    endpoint = endpoint_create(tenant, sink.url()).endpoint
+    (execution,) = executions_create([logged(rule)])
+    delivery = delivery_create(execution, endpoint, webhook_payload(execution, "add_product", {}), action_type="x")
+    DeliveryAttempt.objects.create(delivery=delivery, attempt_number=1, outcome=AttemptOutcome.SUCCEEDED, url="u")
+    second = DeliveryAttempt.objects.create(delivery=delivery, attempt_number=2, url="u")
+    ok = HTTPResult(status_code=200, duration_ms=3.0, body=b"ok")
+
+    # when
+    outcome = _finish_succeeded_together([(delivery, second)], [ok], [classify(ok)])
+
+    # then: nothing written together; the caller records this attempt alone (as a duplicate)
+    assert outcome is None
+    second.refresh_from_db()
+    assert second.outcome == AttemptOutcome.IN_FLIGHT
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
