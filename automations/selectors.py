@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from automations.choices import TriggerType
 from automations.models import AutomationRule
-from governance.models import Tenant
+from governance.models import Membership, Tenant
 
 
 def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
@@ -34,6 +35,38 @@ def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None
         return rules.order_by().get(pk=rule_id, caller_role__isnull=False)
     except AutomationRule.DoesNotExist:
         return None
+
+
+# TRICKY: hand-written SQL on the get endpoint's hot path (as executions.selectors.OVERVIEW_SQL): the ORM
+# spends three times longer composing rule_for_user's annotated lookup than the database answering it.
+# Portable text; the caller's role is the scope, exactly as in rule_for_user.
+RULE_WITH_ROLE_SQL = """
+SELECT rule_row.*, {role} AS caller_role
+FROM {rules} rule_row
+WHERE rule_row.id = %s AND rule_row.deleted_at IS NULL
+"""
+MEMBER_ROLE_SQL = """(
+    SELECT membership.role FROM {memberships} membership
+    WHERE membership.tenant_id = rule_row.tenant_id AND membership.user_id = %s
+)"""
+
+
+def rule_without_tenant_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+    """rule_for_user's rule and ``caller_role`` in one cheaper query, without the tenant row joined
+    (reading ``rule.tenant`` would cost a query): for endpoints that only show the rule."""
+    from governance.choices import Role
+
+    connection = connections[AutomationRule.objects.db]
+    quote = connection.ops.quote_name
+    if user.is_superuser:
+        role, params = "%s", [Role.OWNER.value, rule_id]
+    else:
+        role, params = MEMBER_ROLE_SQL.format(memberships=quote(Membership._meta.db_table)), [user.pk, rule_id]
+    sql = RULE_WITH_ROLE_SQL.format(role=role, rules=quote(AutomationRule._meta.db_table))
+    rules = list(AutomationRule.all_objects.raw(sql, params))
+    if not rules or rules[0].caller_role is None:
+        return None
+    return rules[0]
 
 
 def rule_counts(rules: QuerySet[AutomationRule]) -> dict[str, int]:
