@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +12,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from config.sql_instances import instances_from_sql, select_list
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
 
@@ -100,7 +102,7 @@ def _round(value: float | None) -> float | None:
 # executions gives one row of NULL execution columns. Portable text (a LEFT JOIN ... ON 1 = 1, not LATERAL).
 OVERVIEW_WITH_RECENT_SQL = """
 SELECT
-    recent.*,
+    {recent_columns},
     versions.version AS rule_version_number,
     overview.ran AS overview_ran,
     overview.succeeded AS overview_succeeded,
@@ -116,7 +118,7 @@ FROM (
     WHERE automation_rule_id = %s
 ) overview
 LEFT JOIN (
-    SELECT * FROM {executions}
+    SELECT {columns} FROM {executions} execution
     WHERE automation_rule_id = %s
     ORDER BY triggered_at DESC, id DESC
     LIMIT %s
@@ -126,21 +128,30 @@ ORDER BY recent.triggered_at DESC, recent.id DESC
 """
 
 
+@functools.cache
+def overview_with_recent_sql(database: str) -> str:
+    """OVERVIEW_WITH_RECENT_SQL for a database alias."""
+    from automations.models import RuleVersion
+
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    return OVERVIEW_WITH_RECENT_SQL.format(
+        recent_columns=select_list(AutomationExecution, "recent", connection),
+        columns=select_list(AutomationExecution, "execution", connection),
+        executions=quote(AutomationExecution._meta.db_table),
+        versions=quote(RuleVersion._meta.db_table),
+    )
+
+
 def rule_overview_and_recent_executions(
     rule: AutomationRule, now: dt.datetime | None = None, limit: int = RECENT_EXECUTIONS
 ) -> tuple[dict[str, Any], list[AutomationExecution]]:
     """rule_execution_overview and rule_recent_executions in one query; each execution carries
     ``rule_version_number`` (its rule version's number) instead of the joined version row."""
-    from automations.models import RuleVersion
-
     now = now or timezone.now()
     ran = [str(status) for status in ACTION_RAN_STATUSES]
     params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk, rule.pk, limit]
-    quote = connections[AutomationExecution.objects.db].ops.quote_name
-    sql = OVERVIEW_WITH_RECENT_SQL.format(
-        executions=quote(AutomationExecution._meta.db_table), versions=quote(RuleVersion._meta.db_table)
-    )
-    rows = list(AutomationExecution.objects.raw(sql, params))
+    rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
     first = rows[0]
     total = int(first.overview_ran or 0)
     overview = {

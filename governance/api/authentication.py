@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.db import connections
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+
+from config.sql_instances import instances_from_sql, select_list
 
 TOKEN_KEYWORDS = ("token", "bearer")
 
@@ -13,10 +17,28 @@ TOKEN_KEYWORDS = ("token", "bearer")
 # ``Token.objects.select_related("user").get(key=key)`` than the database answers it. The same match
 # (the key, exactly) and the same user row; portable text.
 TOKEN_USER_SQL = """
-SELECT user_row.*
+SELECT {columns}
 FROM {tokens} token_row JOIN {users} user_row ON user_row.{user_pk} = token_row.{user_id}
 WHERE token_row.{key} = %s
 """
+
+
+@functools.cache
+def token_user_sql(database: str) -> str:
+    """TOKEN_USER_SQL for a database alias."""
+    from rest_framework.authtoken.models import Token
+
+    user_model = get_user_model()
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    return TOKEN_USER_SQL.format(
+        columns=select_list(user_model, "user_row", connection),
+        tokens=quote(Token._meta.db_table),
+        users=quote(user_model._meta.db_table),
+        user_pk=quote(user_model._meta.pk.column),
+        user_id=quote(Token._meta.get_field("user").column),
+        key=quote(Token._meta.pk.column),
+    )
 
 
 class BearerOrTokenAuthentication(authentication.TokenAuthentication):
@@ -45,15 +67,7 @@ class BearerOrTokenAuthentication(authentication.TokenAuthentication):
         model = self.get_model()
         user_model = get_user_model()
         db = model.objects.db
-        quote = connections[db].ops.quote_name
-        sql = TOKEN_USER_SQL.format(
-            tokens=quote(model._meta.db_table),
-            users=quote(user_model._meta.db_table),
-            user_pk=quote(user_model._meta.pk.column),
-            user_id=quote(model._meta.get_field("user").column),
-            key=quote(model._meta.pk.column),
-        )
-        users = list(user_model.objects.raw(sql, [key]))
+        users = instances_from_sql(user_model, token_user_sql(db), [key])
         if not users:
             raise exceptions.AuthenticationFailed("Invalid token.")
         user = users[0]
