@@ -1,7 +1,8 @@
-"""Profile GET /api/automations/<id> in process, through the whole WSGI stack, with production settings.
+"""Profile GET /api/automations/<id> (or another path: --path, --body) in process, through the whole WSGI
+stack, with production settings.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/automations_<name> \
-       .venv/bin/python scripts/profile_api_get.py [--seed] [--requests N] [--profile]
+       .venv/bin/python scripts/profile_api_get.py [--seed] [--requests N] [--profile] [--path P --body JSON]
 
 With --seed the database is migrated and given 1,000 rules in one tenant and an owner token (as
 bench/bench_api.py does). Each request addresses a different rule; nothing is cached between requests.
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--path", default="/api/automations/{rule}")
+    parser.add_argument("--body", help="JSON body: the request is a POST (e.g. test-conditions)")
     args = parser.parse_args()
     if args.seed:
         seed()
@@ -77,7 +79,11 @@ def main() -> None:
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
 
     def one(index: int) -> None:
-        response = client.get(args.path.format(rule=rules[index % len(rules)]))
+        path = args.path.format(rule=rules[index % len(rules)])
+        if args.body is None:
+            response = client.get(path)
+        else:
+            response = client.post(path, data=args.body, content_type="application/json")
         assert response.status_code == 200, response.content
 
     for i in range(50):  # warm up
