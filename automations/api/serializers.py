@@ -63,16 +63,16 @@ def rule_representation(rule: AutomationRule) -> dict[str, Any]:
     """What ``AutomationRuleSerializer`` shows for ``rule``, built directly.
 
     TRICKY: every rule the API returns goes through here (get, list of up to 10,000, envelopes). DRF
-    builds a ModelSerializer's fields per instance and calls each field's to_representation, ten times
+    builds a ModelSerializer's fields per instance and calls each field's to_representation, over ten times
     the cost of this dict. Same keys, order and values as the declared fields (a None stays None, as
     DRF skips fields whose value is None); tests/automations/test_api_representations.py compares
     both on rules with and without optional values.
     """
     return {
-        "id": str(rule.id),
-        "tenant_id": str(rule.tenant_id),
-        "name": str(rule.name),
-        "description": str(rule.description),
+        "id": text(rule.id),
+        "tenant_id": text(rule.tenant_id),
+        "name": text(rule.name),
+        "description": text(rule.description),
         "category": choice(rule.category),
         "enabled": boolean(rule.enabled),
         "trigger_type": choice(rule.trigger_type),
