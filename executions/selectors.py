@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +12,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from config.sql_instances import instances_from_sql, select_list
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
 
@@ -93,6 +95,72 @@ def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
+
+
+# TRICKY: the get endpoint's stats and recent executions in one round trip: the overview's aggregate row
+# (OVERVIEW_SQL's sums) joined to the latest executions, each with its rule version's number. A rule without
+# executions gives one row of NULL execution columns. Portable text (a LEFT JOIN ... ON 1 = 1, not LATERAL).
+OVERVIEW_WITH_RECENT_SQL = """
+SELECT
+    {recent_columns},
+    versions.version AS rule_version_number,
+    overview.ran AS overview_ran,
+    overview.succeeded AS overview_succeeded,
+    overview.avg_ms AS overview_avg_ms,
+    overview.last_24h AS overview_last_24h
+FROM (
+    SELECT
+        SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END) AS ran,
+        SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS succeeded,
+        AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END) AS avg_ms,
+        SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END) AS last_24h
+    FROM {executions}
+    WHERE automation_rule_id = %s
+) overview
+LEFT JOIN (
+    SELECT {columns} FROM {executions} execution
+    WHERE automation_rule_id = %s
+    ORDER BY triggered_at DESC, id DESC
+    LIMIT %s
+) recent ON 1 = 1
+LEFT JOIN {versions} versions ON versions.id = recent.rule_version_id
+ORDER BY recent.triggered_at DESC, recent.id DESC
+"""
+
+
+@functools.cache
+def overview_with_recent_sql(database: str) -> str:
+    """OVERVIEW_WITH_RECENT_SQL for a database alias."""
+    from automations.models import RuleVersion
+
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    return OVERVIEW_WITH_RECENT_SQL.format(
+        recent_columns=select_list(AutomationExecution, "recent", connection),
+        columns=select_list(AutomationExecution, "execution", connection),
+        executions=quote(AutomationExecution._meta.db_table),
+        versions=quote(RuleVersion._meta.db_table),
+    )
+
+
+def rule_overview_and_recent_executions(
+    rule: AutomationRule, now: dt.datetime | None = None, limit: int = RECENT_EXECUTIONS
+) -> tuple[dict[str, Any], list[AutomationExecution]]:
+    """rule_execution_overview and rule_recent_executions in one query; each execution carries
+    ``rule_version_number`` (its rule version's number) instead of the joined version row."""
+    now = now or timezone.now()
+    ran = [str(status) for status in ACTION_RAN_STATUSES]
+    params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk, rule.pk, limit]
+    rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
+    first = rows[0]
+    total = int(first.overview_ran or 0)
+    overview = {
+        "total_executions": total,
+        "success_rate": _rate(int(first.overview_succeeded or 0), total),
+        "avg_execution_time_ms": _round(first.overview_avg_ms),
+        "last_24h_executions": int(first.overview_last_24h or 0),
+    }
+    return overview, [row for row in rows if row.pk is not None]
 
 
 def rule_recent_executions(rule: AutomationRule, limit: int = RECENT_EXECUTIONS) -> list[AutomationExecution]:

@@ -27,7 +27,13 @@ from automations.api.serializers import (
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.models import AutomationRule
-from automations.selectors import rule_condition_report, rule_counts, rule_for_user, rules_for_user
+from automations.selectors import (
+    rule_condition_report,
+    rule_counts,
+    rule_for_user,
+    rule_without_tenant_for_user,
+    rules_for_user,
+)
 from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
@@ -120,16 +126,17 @@ class AutomationRuleViewSet(ApiViewSet):
             "recommend": RecommendRequestSerializer,
         }.get(self.action, AutomationRuleSerializer)
 
-    def get_object(self) -> AutomationRule:
+    def get_object(self, with_tenant: bool = True) -> AutomationRule:
         # No list filters on a single rule: ?enabled=false must not turn GET /<id> into a 404.
-        rule = rule_for_user(self.request.user, self.kwargs["pk"])
+        find = rule_for_user if with_tenant else rule_without_tenant_for_user
+        rule = find(self.request.user, self.kwargs["pk"])
         if rule is None:
             raise NotFound("No such automation in your tenants.")
         return rule
 
-    def rule(self, capability: str, risk_level: str | None = None) -> AutomationRule:
+    def rule(self, capability: str, risk_level: str | None = None, with_tenant: bool = True) -> AutomationRule:
         """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
-        rule = self.get_object()
+        rule = self.get_object(with_tenant)
         require_role(rule.caller_role, capability, risk_level or rule.risk_level)
         return rule
 
@@ -167,14 +174,15 @@ class AutomationRuleViewSet(ApiViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         from executions.api.serializers import ExecutionSerializer
-        from executions.selectors import rule_execution_overview, rule_recent_executions
+        from executions.selectors import rule_overview_and_recent_executions
 
-        rule = self.rule(Capability.READ)
+        rule = self.rule(Capability.READ, with_tenant=False)
+        overview, recent_executions = rule_overview_and_recent_executions(rule)
         return Response(
             {
                 "automation": AutomationRuleSerializer(rule).data,
-                "stats": rule_execution_overview(rule),
-                "recent_executions": ExecutionSerializer(rule_recent_executions(rule), many=True).data,
+                "stats": overview,
+                "recent_executions": ExecutionSerializer(recent_executions, many=True).data,
             }
         )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.api_representation import boolean, choice, integer, iso_datetime, number, text
 from executions.models import ApprovalRequest, AutomationExecution, Notification
 
 
@@ -48,7 +49,50 @@ class ExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_rule_version(self, execution: AutomationExecution) -> int | None:
-        return execution.rule_version.version if execution.rule_version_id else None
+        return execution_rule_version(execution)
+
+    def to_representation(self, execution: AutomationExecution) -> dict[str, Any]:
+        return execution_representation(execution)
+
+
+def execution_rule_version(execution: AutomationExecution) -> int | None:
+    """The version number of the rule the execution ran; a ``rule_version_number`` annotation saves the join."""
+    if not execution.rule_version_id:
+        return None
+    number_read = getattr(execution, "rule_version_number", None)
+    return number_read if number_read is not None else execution.rule_version.version
+
+
+def execution_representation(execution: AutomationExecution) -> dict[str, Any]:
+    """What ``ExecutionSerializer`` shows for ``execution``, built directly (as rule_representation for
+    rules: DRF's per-field work costs more than the query; tests/automations/test_api_representations.py
+    compares both)."""
+    return {
+        "id": integer(execution.id),
+        "automation_rule_id": text(execution.automation_rule_id),
+        "tenant_id": text(execution.tenant_id),
+        "status": choice(execution.status),
+        "triggered_at": iso_datetime(execution.triggered_at),
+        "trigger_source": choice(execution.trigger_source),
+        "trigger_data": execution.trigger_data,
+        "event_id": integer(execution.event_id),
+        "occurrence_key": text(execution.occurrence_key),
+        "rule_version": execution_rule_version(execution),
+        "conditions_met": boolean(execution.conditions_met),
+        "condition_results": execution.condition_results,
+        "required_approval": boolean(execution.required_approval),
+        "governance_decision": execution.governance_decision,
+        "approved_by_user_id": text(execution.approved_by_user_id),
+        "approved_at": iso_datetime(execution.approved_at),
+        "action_started_at": iso_datetime(execution.action_started_at),
+        "action_completed_at": iso_datetime(execution.action_completed_at),
+        "action_result": execution.action_result,
+        "action_attempts": integer(execution.action_attempts),
+        "next_attempt_at": iso_datetime(execution.next_attempt_at),
+        "success": boolean(execution.success),
+        "error_message": text(execution.error_message),
+        "execution_time_ms": number(execution.execution_time_ms),
+    }
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):

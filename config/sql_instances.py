@@ -1,0 +1,95 @@
+"""Model instances from hand-written SQL, as ``Model.objects.raw()`` gives them, for hot read paths.
+
+TRICKY: on a small query, RawQuerySet spends several times the database's answer time working out, on
+every call, which column feeds which field and which converters (JSON, datetimes on SQLite) each needs,
+and psycopg builds a description object per column each time the description is read. Here that plan
+is worked out on a query's first run and reused for the same SQL text on the same connection, so the
+text must name its columns (``select_list``), never ``*``: a column added by a migration while the
+process runs must not shift the values. Instances are built as RawQuerySet builds them
+(``Model.from_db``, the same converters, extra columns as attributes); tests/config/test_sql_instances.py
+compares them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql import Query
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """How one query's rows become instances: field names and their columns, converters, extras."""
+
+    init_names: list[str]
+    init_positions: list[int]
+    converters: list[tuple[int, list[Callable[..., Any]], Any]]
+    extra_columns: list[tuple[str, int]]
+
+
+_PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[type[models.Model], str], RowPlan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def select_list(model: type[models.Model], table_alias: str, connection: BaseDatabaseWrapper) -> str:
+    """``alias."column", ...`` for every concrete field of ``model``, in field order."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{table_alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def row_plan(model: type[models.Model], columns: Sequence[str], connection: BaseDatabaseWrapper) -> RowPlan:
+    """RawQuerySet.resolve_model_init_order and its converters, for result ``columns``."""
+    identifier = connection.introspection.identifier_converter
+    names = [identifier(column) for column in columns]
+    fields_by_column = {identifier(field.column): field for field in model._meta.fields}
+    init_fields = [field for field in model._meta.fields if identifier(field.column) in names]
+    if model._meta.pk not in init_fields:
+        raise ValueError("Hand-written SQL for model instances must select the primary key.")
+    compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, connection.alias)
+    fields = [fields_by_column.get(name) for name in names]
+    columns_as_expressions = [field.get_col(model._meta.db_table) if field else None for field in fields]
+    return RowPlan(
+        init_names=[field.attname for field in init_fields],
+        init_positions=[names.index(identifier(field.column)) for field in init_fields],
+        converters=[
+            (position, converters, expression)
+            for position, (converters, expression) in compiler.get_converters(columns_as_expressions).items()
+        ],
+        extra_columns=[(name, position) for position, name in enumerate(names) if name not in fields_by_column],
+    )
+
+
+def instances_from_sql(model: type[ModelT], sql: str, params: Sequence[Any]) -> list[ModelT]:
+    """The rows of ``sql`` as ``model`` instances; columns that are not the model's become attributes."""
+    db = router.db_for_read(model)
+    connection = connections[db]
+    plans = _PLANS.setdefault(connection, {})
+    plan = plans.get((model, sql))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if plan is None:
+            if ".*" in sql or "SELECT *" in sql.upper():
+                raise ValueError("Hand-written SQL for model instances must name its columns, not *.")
+            plan = plans[(model, sql)] = row_plan(model, [column[0] for column in cursor.description], connection)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        values = list(row)
+        for position, converters, expression in plan.converters:
+            value = values[position]
+            for converter in converters:
+                value = converter(value, expression, connection)
+            values[position] = value
+        instance = model.from_db(db, plan.init_names, [values[position] for position in plan.init_positions])
+        for column, position in plan.extra_columns:
+            setattr(instance, column, values[position])
+        instances.append(instance)
+    return instances
