@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import BooleanWidget
 
 from automations.choices import ActionType
@@ -11,16 +15,35 @@ from executions.delivery.models import WebhookEndpoint
 from executions.models import AutomationExecution
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time, as the same moment in UTC.
+
+    Python accepts UTC offsets up to 24 hours, PostgreSQL only up to 15:59 (and no moment before
+    year 1 or after 9999 in UTC): a value is compared in UTC, and one that has no UTC moment is refused.
+    """
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("This date and time is out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class AutomationExecutionFilterSet(django_filters.FilterSet):
     success = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
     trigger_source = django_filters.ChoiceFilter(choices=TriggerSource.choices)
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="triggered_at", lookup_expr="gte", help_text="Triggered at or after (ISO 8601)."
     )
-    until = django_filters.IsoDateTimeFilter(
-        field_name="triggered_at", lookup_expr="lt", help_text="Triggered before (ISO 8601)."
-    )
+    until = UtcIsoDateTimeFilter(field_name="triggered_at", lookup_expr="lt", help_text="Triggered before (ISO 8601).")
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
     automation_rule_id = django_filters.CharFilter(field_name="automation_rule_id")
 

@@ -377,11 +377,21 @@ def test_executions_history_paging_and_filters(client, rule):
     assert client.get(f"/api/automations/{rule.pk}/executions", {"until": until}).json()["count"] == 10
     page = client.get(f"/api/automations/{rule.pk}/executions?limit=5&offset=55").json()
     assert len(page["executions"]) == 5
+    # a moment with an offset PostgreSQL cannot store is the same moment in UTC
+    far = (now - dt.timedelta(hours=9, minutes=30)).astimezone(dt.timezone(dt.timedelta(hours=21, minutes=53)))
+    assert client.get(f"/api/automations/{rule.pk}/executions", {"since": far.isoformat()}).json()["count"] == 10
 
 
 @pytest.mark.parametrize(
     "query, field",
-    [("status=nope", "status"), ("since=yesterday", "since"), ("limit=-3", "limit"), ("offset=x", "offset")],
+    [
+        ("status=nope", "status"),
+        ("since=yesterday", "since"),
+        ("since=0001-01-01T00:00:00%2B05:00", "since"),  # before year 1 in UTC
+        ("until=9999-12-31T23:00:00-22:38", "until"),  # after 9999 in UTC
+        ("limit=-3", "limit"),
+        ("offset=x", "offset"),
+    ],
 )
 def test_executions_bad_query_is_400(client, rule, query, field):
     response = client.get(f"/api/automations/{rule.pk}/executions?{query}")
