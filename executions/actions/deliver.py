@@ -49,10 +49,10 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
         deliveries = deliveries_create_for_execution(execution, action_type, payload, endpoints)
         outcomes = [delivery_send(delivery.pk, loaded=delivery) for delivery in deliveries]
     summary = execution_delivery_summary(execution.pk)
-    return _result_of(execution.pk, command, outcomes, summary.status, summary.next_attempt_at)
+    return result_of_deliveries(execution.pk, command, outcomes, summary.status, summary.next_attempt_at)
 
 
-def _result_of(
+def result_of_deliveries(
     execution_id: int,
     command: dict[str, Any],
     outcomes: list[DeliveryOutcome],
@@ -77,41 +77,3 @@ def _result_of(
     if status == ExecutionStatus.FAILED:
         return ActionResult.failed(f"webhook delivery failed: {errors}", delivery="failed", **data)
     return ActionResult.delivering(f"webhook delivery pending: {errors}", next_attempt_at, delivery="retrying", **data)
-
-
-def deliver_commands(items: list[tuple[AutomationExecution, str, dict[str, Any]]]) -> list[ActionResult]:
-    """``deliver_command`` for a batch of (execution, action type, command): one result per item, in order.
-
-    Endpoints are looked up once per (tenant, action type). Commands with exactly one endpoint (the
-    usual case) go out together through ``deliveries_create_and_send``; with several endpoints an item
-    takes ``deliver_command`` on its own.
-    """
-    from executions.delivery.services import (
-        DeliveryRequest,
-        deliveries_create_and_send,
-        endpoints_for_action,
-        webhook_payload,
-    )
-
-    endpoints_by_key: dict[tuple[str, str], list[Any]] = {}
-    results: dict[int, ActionResult] = {}
-    together: list[int] = []
-    requests = []
-    for index, (execution, action_type, command) in enumerate(items):
-        key = (execution.tenant_id, action_type)
-        if key not in endpoints_by_key:
-            endpoints_by_key[key] = endpoints_for_action(*key)
-        endpoints = endpoints_by_key[key]
-        if not endpoints:
-            results[index] = ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
-        elif len(endpoints) > 1:
-            results[index] = deliver_command(execution, action_type, command)
-        else:
-            payload = webhook_payload(execution, action_type, command)
-            together.append(index)
-            requests.append(DeliveryRequest(execution, endpoints[0], payload, action_type))
-    for index, outcome in zip(together, deliveries_create_and_send(requests), strict=True):
-        results[index] = _result_of(
-            outcome.execution_id, items[index][2], [outcome], outcome.execution_status, outcome.next_attempt_at
-        )
-    return [results[index] for index in range(len(items))]

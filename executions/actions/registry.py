@@ -83,7 +83,7 @@ class ActionEntry:
 
     ``command``: for a handler that only builds a platform command and hands it to ``deliver_command``,
     the function that builds it; the pipeline then delivers a batch's commands together
-    (``deliver_commands``) instead of calling ``run`` once per execution.
+    (``executions.services.batches``) instead of calling ``run`` once per execution.
     """
 
     key: str

@@ -7,11 +7,13 @@ batch takes the same steps with the same guarded updates, and only shares the wo
   (rule, occurrence) pairs exists yet (else one by one, where the unique constraint decides), then
   queued as ``run_executions_task`` messages of up to ``AUTOMATIONS_PIPELINE_BATCH_SIZE`` ids.
 - ``match_events``: the events' rules read once per (tenant, event type), their executions created as
-  above and the events marked dispatched, in one transaction; then run here (``run_executions``).
-- ``run_executions``: the executions read with one query, the tenant facts once per tenant, every
-  evaluation recorded in one transaction, webhook commands sent together (``deliver_commands``: one
-  insert of claimed deliveries, parallel POSTs) and every result recorded in one more transaction,
-  with the rules' totals written once per rule.
+  above and the events marked dispatched, and the first batch of them evaluated (``evaluate_batch``),
+  all in one transaction; the claimed actions run after it commits (``run_attempts``).
+- ``run_executions``: the same evaluation for queued batches: the executions read with one query, the
+  tenant facts once per tenant, every evaluation recorded with one guarded UPDATE and the cleared
+  executions' webhook deliveries inserted claimed, in one transaction; then the POSTs go out in
+  parallel and every attempt and result is recorded in one more transaction, with the rules' totals
+  written once per rule.
 
 If a worker dies anywhere in a batch, each item is left in a state the sweepers already handle (an
 undispatched event, a pending execution, a running one whose lease runs out, a claimed delivery),
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -32,8 +34,17 @@ from django.utils import timezone
 
 from automations.models import AutomationRule
 from executions.actions import ActionResult, get_command_builder
-from executions.actions.deliver import deliver_commands
+from executions.actions.deliver import NO_ENDPOINT, result_of_deliveries
 from executions.choices import ExecutionStatus, TriggerSource
+from executions.delivery.services import (
+    DeliveryClaims,
+    DeliveryRequest,
+    deliveries_claim,
+    deliveries_post,
+    deliveries_record,
+    endpoints_for_action,
+    webhook_payload,
+)
 from executions.models import AutomationExecution, Event
 from executions.selectors import event_rules, rule_accepts_event_source
 from executions.services import rows
@@ -216,10 +227,12 @@ def match_events(event_ids: list[int], run_here: bool = True) -> list[Automation
     One transaction creates the executions and marks the events dispatched (a redelivered message finds
     them dispatched and does nothing; the (rule, "event:<id>") constraint refuses a second execution
     anyway). On PostgreSQL it also takes other waiting events, up to a batch (``_take_events``). With
-    ``run_here`` the first batch of pending executions runs in this process after the commit and the rest
-    are queued; otherwise all are queued. Returns the executions created.
+    ``run_here`` the same transaction also evaluates the first batch of new executions and claims their
+    action attempts (``evaluate_batch``), which run after the commit; the rest are queued. Without it,
+    all are queued. Returns the executions created.
     """
     rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
+    attempts = ClaimedAttempts()
     with transaction.atomic():
         events = _take_events(event_ids)
         if not events:
@@ -238,12 +251,14 @@ def match_events(event_ids: list[int], run_here: bool = True) -> list[Automation
                 requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
         created = executions_create(requests)
         Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=timezone.now())
-        pending = [e.pk for e in created if e.status == ExecutionStatus.PENDING]
-        batches = list(chunks(pending))
-        for chunk in batches[1 if run_here else 0 :]:
+        pending = [e for e in created if e.status == ExecutionStatus.PENDING]
+        size = batch_size()
+        here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
+        for chunk in chunks([e.pk for e in queued]):
             publish_on_commit("run_executions_task", chunk)
-    if run_here and batches:
-        run_executions(batches[0])
+        if here:
+            attempts = evaluate_batch(here)
+    run_attempts(attempts)
     return created
 
 
@@ -267,72 +282,122 @@ def run_executions(execution_ids: list[int]) -> list[AutomationExecution]:
     state is left alone. Returns the executions as this call left them in memory.
     """
     executions = _load(execution_ids)
-    facts_by_tenant: dict[str, dict[str, Any]] = {}
-    claimed: list[tuple[AutomationExecution, AutomationRule]] = []
     with transaction.atomic():
-        evaluated: list[tuple[AutomationExecution, Evaluation]] = []
-        for execution in executions:
-            if execution.status != ExecutionStatus.PENDING:
-                continue
-            tenant = execution.automation_rule.tenant
-            if tenant.pk not in facts_by_tenant:
-                facts_by_tenant[tenant.pk] = tenant_facts(tenant)
-            evaluated.append((execution, evaluate_pending(execution, facts=facts_by_tenant[tenant.pk])))
-        together = [pair for pair in evaluated if pair[1].status != ExecutionStatus.AWAITING_APPROVAL]
-        if not rows.supported():
-            together = []
-        won = record_evaluations(together) if together else set()
-        recorded_together = {execution.pk for execution, _evaluation in together}
-        for execution, evaluation in evaluated:
-            if execution.pk not in recorded_together and record_evaluation(execution, evaluation):
-                won.add(execution.pk)
-        claimed = [
-            (execution, evaluation.rule)
-            for execution, evaluation in evaluated
-            if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
-        ]
+        attempts = evaluate_batch([e for e in executions if e.status == ExecutionStatus.PENDING])
     for execution in executions:
         if execution.status in (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING):
             execution_run_action(execution.pk)
-    run_claimed_attempts(claimed)
+    run_attempts(attempts)
     return executions
 
 
-def run_claimed_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) -> None:
-    """Run the action attempts this caller has just claimed; webhook commands go out together.
+@dataclass
+class ClaimedAttempts:
+    """Action attempts a transaction has claimed, to run once it commits (``run_attempts``).
 
-    An action type with a built-in command builder (``get_command_builder``) has its commands built
-    here and delivered as one batch, and the results recorded in one transaction; any other handler
-    (notifications, a host project's override) runs through ``_run_claimed_attempt`` one by one.
+    ``sending``: webhook commands whose deliveries are claimed in ``deliveries`` (same order);
+    ``decided``: results known without sending (no endpoint for the action); ``one_by_one``: attempts
+    that run through their handler (``_run_claimed_attempt``): handlers without a command builder
+    (send_notification, a host project's override), several endpoints, a delivery that already existed.
     """
-    together: list[tuple[AutomationExecution, AutomationRule, dict[str, Any]]] = []
+
+    sending: list[tuple[AutomationExecution, AutomationRule, dict[str, Any]]] = field(default_factory=list)
+    deliveries: DeliveryClaims | None = None
+    decided: list[tuple[AutomationExecution, AutomationRule, ActionResult]] = field(default_factory=list)
+    one_by_one: list[tuple[AutomationExecution, AutomationRule]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+
+def evaluate_batch(executions: list[AutomationExecution]) -> ClaimedAttempts:
+    """Evaluate pending executions, record the evaluations and claim the cleared ones' action attempts.
+
+    Call inside a transaction: the evaluations (one guarded UPDATE for all, or one each where
+    ``rows.supported()`` is false, and always for those awaiting approval), the claimed webhook
+    deliveries and their in-flight attempt rows commit together, before anything is sent.
+    """
+    facts_by_tenant: dict[str, dict[str, Any]] = {}
+    evaluated: list[tuple[AutomationExecution, Evaluation]] = []
+    for execution in executions:
+        tenant = execution.automation_rule.tenant
+        if tenant.pk not in facts_by_tenant:
+            facts_by_tenant[tenant.pk] = tenant_facts(tenant)
+        evaluated.append((execution, evaluate_pending(execution, facts=facts_by_tenant[tenant.pk])))
+    together = [pair for pair in evaluated if pair[1].status != ExecutionStatus.AWAITING_APPROVAL]
+    if not rows.supported():
+        together = []
+    won = record_evaluations(together) if together else set()
+    recorded_together = {execution.pk for execution, _evaluation in together}
+    for execution, evaluation in evaluated:
+        if execution.pk not in recorded_together and record_evaluation(execution, evaluation):
+            won.add(execution.pk)
+    claimed = [
+        (execution, evaluation.rule)
+        for execution, evaluation in evaluated
+        if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
+    ]
+    return _prepare_attempts(claimed)
+
+
+def _prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) -> ClaimedAttempts:
+    """Build the claimed attempts' webhook commands and claim their deliveries (inside the transaction)."""
+    attempts = ClaimedAttempts()
+    endpoints_by_key: dict[tuple[str, str], list[Any]] = {}
+    requests: list[DeliveryRequest] = []
     for execution, rule in claimed:
         builder = get_command_builder(rule.action_type)
-        if builder is None:
-            _run_claimed_attempt(execution, rule)
+        key = (execution.tenant_id, rule.action_type)
+        if builder is not None and key not in endpoints_by_key:
+            endpoints_by_key[key] = endpoints_for_action(*key)
+        if builder is None or len(endpoints_by_key[key]) > 1:
+            attempts.one_by_one.append((execution, rule))
             continue
         config = rule.action_config if isinstance(rule.action_config, dict) else {}
         try:
             command = builder(execution, dict(config))
-        except Exception as error:  # the handler boundary, as in _call_handler: fail this execution only
+        except Exception:  # the handler boundary: its own run records the failure (_call_handler)
             logger.exception("action handler %s failed for execution %s", rule.action_type, execution.pk)
-            _record_result(
-                execution, rule, execution.action_attempts, ActionResult.failed(f"{type(error).__name__}: {error}"), 0.0
-            )
+            attempts.one_by_one.append((execution, rule))
             continue
-        together.append((execution, rule, command))
-    if not together:
-        return
-    started = time.monotonic()
-    results = deliver_commands([(execution, rule.action_type, command) for execution, rule, command in together])
-    elapsed_ms = (time.monotonic() - started) * 1000 / len(together)
-    if not rows.supported():
-        for (execution, rule, _command), result in zip(together, results, strict=True):
-            _record_result(execution, rule, execution.action_attempts, result, elapsed_ms)
-        return
-    records = [
-        (execution, rule, result_record(execution, rule, execution.action_attempts, result, elapsed_ms))
-        for (execution, rule, _command), result in zip(together, results, strict=True)
-    ]
-    with transaction.atomic():
-        record_results(records)
+        if not endpoints_by_key[key]:
+            attempts.decided.append((execution, rule, ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)))
+            continue
+        attempts.sending.append((execution, rule, command))
+        payload = webhook_payload(execution, rule.action_type, command)
+        requests.append(DeliveryRequest(execution, endpoints_by_key[key][0], payload, rule.action_type))
+    attempts.deliveries = deliveries_claim(requests)
+    for index in attempts.deliveries.unclaimed:
+        attempts.one_by_one.append(attempts.sending[index][:2])
+    return attempts
+
+
+def run_attempts(attempts: ClaimedAttempts) -> None:
+    """Run claimed attempts after their transaction committed: POST the claimed deliveries in parallel,
+    then record every delivery's attempt and every execution's result in one transaction (totals once
+    per rule); the one-by-one attempts run last."""
+    if attempts.deliveries is not None and attempts.deliveries.claims:
+        posted = deliveries_post(attempts.deliveries)
+    else:
+        posted = {}
+    results: list[tuple[AutomationExecution, AutomationRule, ActionResult]] = list(attempts.decided)
+    if results or posted:
+        with transaction.atomic():
+            outcomes = deliveries_record(attempts.deliveries, posted) if posted else {}
+            for index, outcome in outcomes.items():
+                execution, rule, command = attempts.sending[index]
+                status, next_attempt_at = outcome.execution_status, outcome.next_attempt_at
+                results.append(
+                    (execution, rule, result_of_deliveries(execution.pk, command, [outcome], status, next_attempt_at))
+                )
+            elapsed_ms = (time.monotonic() - attempts.started) * 1000 / max(1, len(results))
+            if rows.supported():
+                record_results(
+                    [
+                        (execution, rule, result_record(execution, rule, execution.action_attempts, result, elapsed_ms))
+                        for execution, rule, result in results
+                    ]
+                )
+            else:
+                for execution, rule, result in results:
+                    _record_result(execution, rule, execution.action_attempts, result, elapsed_ms)
+    for execution, rule in attempts.one_by_one:
+        _run_claimed_attempt(execution, rule)

@@ -67,6 +67,8 @@ def rule_as_of(execution: AutomationExecution) -> AutomationRule:
     An approver approves what the rule was when it fired; an edit afterwards does not change what runs.
     """
     rule = execution.automation_rule
+    if getattr(rule, "current_version_id", None) == execution.rule_version_id:
+        return rule  # logged just now from this rule object (a batch): nothing to read
     version = execution.rule_version
     if version is None or version.version == rule.version or not isinstance(version.definition, dict):
         return rule

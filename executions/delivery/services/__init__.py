@@ -11,13 +11,17 @@
 
 from executions.delivery.policy import classify, parse_retry_after, retry_delay
 from executions.delivery.services.deliveries import (
+    DeliveryClaims,
     DeliveryOutcome,
     DeliveryRequest,
     SweepCounts,
     claim_lease,
     client_options,
+    deliveries_claim,
     deliveries_create_and_send,
     deliveries_create_for_execution,
+    deliveries_post,
+    deliveries_record,
     delivery_body,
     delivery_create,
     delivery_create_and_send,
@@ -40,14 +44,18 @@ from executions.delivery.services.endpoints import (
 
 __all__ = [
     "CreatedEndpoint",
+    "DeliveryClaims",
     "DeliveryOutcome",
     "DeliveryRequest",
     "SweepCounts",
     "claim_lease",
     "classify",
     "client_options",
+    "deliveries_claim",
     "deliveries_create_and_send",
     "deliveries_create_for_execution",
+    "deliveries_post",
+    "deliveries_record",
     "delivery_body",
     "delivery_create",
     "delivery_create_and_send",

@@ -276,14 +276,26 @@ def rows_supported() -> bool:
     return supported()
 
 
-def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[DeliveryOutcome]:
-    """``delivery_create_and_send`` for many (execution, endpoint) pairs: one outcome per request, in order.
+@dataclass
+class DeliveryClaims:
+    """Deliveries inserted claimed for their first attempt (``deliveries_claim``), ready to POST.
 
-    New deliveries are inserted already claimed, with their in-flight attempt rows, in one transaction
-    (two statements); their POSTs go out at once, up to AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY in parallel
-    (no database access while they are in flight); the attempts are recorded in one transaction. A pair
-    that already has its delivery (a retried action), or any insert conflict, goes through
-    ``delivery_create_and_send`` one by one, which finds the existing row. If this worker dies with
+    ``claims``: request index -> (delivery, in-flight attempt, claim token). ``requests`` not in it
+    already had their delivery (a retried action) or lost an insert race: they take the one-by-one
+    ``delivery_create_and_send``, which finds the existing row.
+    """
+
+    requests: list[DeliveryRequest]
+    claims: dict[int, tuple[WebhookDelivery, DeliveryAttempt, str]]
+
+    @property
+    def unclaimed(self) -> list[int]:
+        return [index for index in range(len(self.requests)) if index not in self.claims]
+
+
+def deliveries_claim(requests: list[DeliveryRequest]) -> DeliveryClaims:
+    """Insert the new deliveries of ``requests`` already claimed, with their in-flight attempt rows (two
+    statements). Call in a transaction that commits before ``deliveries_post``: if this worker dies with
     claims open, the sweeper sends them again once their lease runs out, with the same ``webhook-id``.
     """
     from django.db import connection
@@ -291,6 +303,8 @@ def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[Delivery
     for request in requests:
         if request.endpoint.tenant_id != request.execution.tenant_id:
             raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
+    if not requests or not connection.features.can_return_rows_from_bulk_insert:
+        return DeliveryClaims(requests, {})
     existing = set(
         WebhookDelivery.objects.filter(execution_id__in=[r.execution.pk for r in requests]).values_list(
             "execution_id", "endpoint_id"
@@ -302,32 +316,61 @@ def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[Delivery
         if pair not in existing:
             existing.add(pair)
             fresh.append(index)
-    claims = _insert_claimed(requests, fresh) if connection.features.can_return_rows_from_bulk_insert else {}
+    return DeliveryClaims(requests, _insert_claimed(requests, fresh))
+
+
+def deliveries_post(claimed: DeliveryClaims) -> dict[int, tuple[HTTPResult, Classification]]:
+    """POST every claimed delivery, up to AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY in parallel (no database
+    access, no transaction open); request index -> (result, verdict)."""
+    if not claimed.claims:
+        return {}
+    now = next(iter(claimed.claims.values()))[0].claimed_at
+    pairs = [(delivery, claimed.requests[index].endpoint) for index, (delivery, _, _) in claimed.claims.items()]
+    return dict(zip(claimed.claims, _post_all(pairs, now), strict=True))
+
+
+def deliveries_record(
+    claimed: DeliveryClaims, posted: dict[int, tuple[HTTPResult, Classification]]
+) -> dict[int, DeliveryOutcome]:
+    """Record the POSTed attempts (call in a transaction): successes with two updates for all, the rest
+    one by one; request index -> outcome."""
     outcomes: dict[int, DeliveryOutcome] = {}
-    if claims:
-        now = next(iter(claims.values()))[0].claimed_at
-        pairs = [(claims[index][0], requests[index].endpoint) for index in claims]
-        posted = dict(zip(claims, _post_all(pairs, now), strict=True))
-        with transaction.atomic():
-            succeeded = [index for index in claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
-            if succeeded and rows_supported():
-                finished = _finish_succeeded_together(
-                    [claims[index][:2] for index in succeeded],
-                    [posted[index][0] for index in succeeded],
-                    [posted[index][1] for index in succeeded],
-                )
-                if finished is not None:
-                    outcomes.update(zip(succeeded, finished, strict=True))
-            for index, (delivery, attempt, token) in claims.items():
-                if index not in outcomes:
-                    result, verdict = posted[index]
-                    endpoint = requests[index].endpoint
-                    outcomes[index] = _finish(delivery, attempt, token, endpoint, result, verdict, now)
-    for index, request in enumerate(requests):
+    if not claimed.claims:
+        return outcomes
+    now = next(iter(claimed.claims.values()))[0].claimed_at
+    succeeded = [index for index in claimed.claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
+    if succeeded and rows_supported():
+        finished = _finish_succeeded_together(
+            [claimed.claims[index][:2] for index in succeeded],
+            [posted[index][0] for index in succeeded],
+            [posted[index][1] for index in succeeded],
+        )
+        if finished is not None:
+            outcomes.update(zip(succeeded, finished, strict=True))
+    for index, (delivery, attempt, token) in claimed.claims.items():
         if index not in outcomes:
-            outcomes[index] = delivery_create_and_send(
-                request.execution, request.endpoint, request.payload, action_type=request.action_type
-            )
+            result, verdict = posted[index]
+            endpoint = claimed.requests[index].endpoint
+            outcomes[index] = _finish(delivery, attempt, token, endpoint, result, verdict, now)
+    return outcomes
+
+
+def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[DeliveryOutcome]:
+    """``delivery_create_and_send`` for many (execution, endpoint) pairs: one outcome per request, in order.
+
+    Claims the new deliveries in one transaction, POSTs them in parallel, records the attempts in one
+    more; a pair that already has its delivery goes through ``delivery_create_and_send`` one by one.
+    """
+    with transaction.atomic():
+        claimed = deliveries_claim(requests)
+    posted = deliveries_post(claimed)
+    with transaction.atomic():
+        outcomes = deliveries_record(claimed, posted)
+    for index in claimed.unclaimed:
+        request = requests[index]
+        outcomes[index] = delivery_create_and_send(
+            request.execution, request.endpoint, request.payload, action_type=request.action_type
+        )
     return [outcomes[index] for index in range(len(requests))]
 
 
