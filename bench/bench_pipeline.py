@@ -34,7 +34,8 @@ LATENCY_RATE = 100  # events per second
 LATENCY_SECONDS = int(os.environ.get("BENCH_PIPELINE_LATENCY_SECONDS", "10"))
 LOW_RATE = int(os.environ.get("BENCH_PIPELINE_LOW_RATE", "5"))
 WORKERS = int(os.environ.get("BENCH_PIPELINE_WORKERS", "1"))
-CONCURRENCY = int(os.environ.get("BENCH_PIPELINE_CONCURRENCY", "4"))
+# Celery's own default, as the README's production command runs it: one worker process per CPU.
+CONCURRENCY = int(os.environ.get("BENCH_PIPELINE_CONCURRENCY", str(os.cpu_count() or 1)))
 MATCH_TENANTS = 10_000
 MATCH_RULES_PER_TENANT = 10
 TABLES = (
