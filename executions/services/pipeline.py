@@ -261,7 +261,21 @@ def evaluate_pending(
     if not conditions_met:
         return Evaluation(ExecutionStatus.SKIPPED, {"execution_time_ms": elapsed_ms(), **evaluated}, rule)
 
-    decision = rule.approval_decision(context)
+    try:
+        decision = rule.approval_decision(context)
+    except DatabaseError:
+        raise
+    except Exception as error:  # a policy that no longer evaluates: fail this run, never hold up a batch
+        logger.exception("rule %s: governance could not decide for execution %s", rule.pk, execution.pk)
+        return Evaluation(
+            ExecutionStatus.FAILED,
+            {
+                "error_message": f"the rule's governance could not decide: {type(error).__name__}: {error}",
+                "execution_time_ms": elapsed_ms(),
+                **evaluated,
+            },
+            rule,
+        )
     governance = decision.as_dict()
     now = timezone.now()
     if bypass_user is not None:

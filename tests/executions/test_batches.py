@@ -300,3 +300,32 @@ def test_a_second_success_in_a_batch_is_left_to_the_one_by_one_path(tenant, owne
     second.refresh_from_db()
     assert second.outcome == AttemptOutcome.IN_FLIGHT
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
+
+
+def test_a_rule_whose_governance_breaks_fails_alone_and_its_event_is_still_matched(
+    tenant, owner, active_store, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: one of two rules has a governance bug (simulated: its decision raises)
+    from automations.models import AutomationRule
+
+    broken = make_event_rule(tenant, owner, name="Broken")
+    healthy = make_event_rule(tenant, owner, name="Healthy")
+    decide = AutomationRule.approval_decision
+
+    def approval_decision(rule, context):
+        if rule.name == "Broken":
+            raise RuntimeError("policy bug")
+        return decide(rule, context)
+
+    monkeypatch.setattr(AutomationRule, "approval_decision", approval_decision)
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        (result,) = emit_events(product_events(tenant, 1))
+
+    # then: the broken rule's execution failed with the reason; the other ran; the event is dispatched
+    failed = AutomationExecution.objects.get(automation_rule=broken)
+    assert failed.status == ExecutionStatus.FAILED
+    assert "governance could not decide: RuntimeError: policy bug" in failed.error_message
+    assert AutomationExecution.objects.get(automation_rule=healthy).status == ExecutionStatus.SUCCEEDED
+    assert Event.objects.get(pk=result.id).dispatched_at is not None
