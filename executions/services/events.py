@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
-from executions.choices import ExecutionStatus, TriggerSource
+from executions.choices import TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.selectors import rules_matching_event
 from executions.services.dispatch import publish_on_commit
@@ -347,16 +347,11 @@ class MatchResult:
     created_execution_ids: list[int]
 
 
-def match_event(event_id: int, run_first: bool = False) -> MatchResult | None:
+def match_event(event_id: int) -> MatchResult | None:
     """Create one execution per matching rule for the event, then mark it dispatched (one transaction).
 
-    A redelivered or re-swept event is harmless: the (rule, "event:<id>") unique constraint refuses
-    a second execution.
-
-    With ``run_first`` (the match task) the first new pending execution is not queued but run here,
-    after the commit, saving it a trip through the broker; the others are queued as usual. Its run is
-    claimed by the same guarded updates, and if this process dies before or during it, the execution
-    is left ``pending`` or ``running`` for the outbox and lease sweepers, like a lost run message.
+    The one-event reference of ``batches.match_events`` (which the workers run). A redelivered or
+    re-swept event is harmless: the (rule, "event:<id>") unique constraint refuses a second execution.
     """
     from executions.services.pipeline import trigger_rule
 
@@ -367,24 +362,12 @@ def match_event(event_id: int, run_first: bool = False) -> MatchResult | None:
         rules = rules_matching_event(event)
         trigger_data = event_trigger_data(event)
         created: list[int] = []
-        run_here: int | None = None
         for rule in rules:
             logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
             execution = trigger_rule(
-                rule,
-                TriggerSource.EVENT,
-                trigger_data,
-                occurrence_key=f"event:{event.pk}",
-                event=event,
-                queue=not (run_first and run_here is None),
+                rule, TriggerSource.EVENT, trigger_data, occurrence_key=f"event:{event.pk}", event=event
             )
             if execution is not None:
                 created.append(execution.pk)
-                if run_first and run_here is None and execution.status == ExecutionStatus.PENDING:
-                    run_here = execution.pk
         Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
-    if run_here is not None:
-        from executions.services.pipeline import run_execution
-
-        run_execution(run_here)
     return MatchResult(event.pk, [rule.pk for rule in rules], created)

@@ -179,17 +179,15 @@ def trigger_rule(
     trigger_data: dict[str, Any] | None,
     occurrence_key: str | None = None,
     event: Event | None = None,
-    queue: bool = True,
 ) -> AutomationExecution | None:
     """Log a pending execution of ``rule`` (with its current version) and queue it after commit.
 
     Returns None when ``occurrence_key`` already has an execution for this rule (the unique
     constraint decides, so concurrent or repeated triggers create one). An execution for an event
     past AUTOMATIONS_MAX_CAUSATION_DEPTH is stored ``blocked`` with the reason and not queued.
-    ``queue=False``: the caller runs the execution itself after its transaction commits.
     """
     execution = _create_execution(rule, trigger_source, trigger_data, occurrence_key, event)
-    if queue and execution is not None and execution.status == ExecutionStatus.PENDING:
+    if execution is not None and execution.status == ExecutionStatus.PENDING:
         publish_on_commit("run_execution_task", execution.pk)
     return execution
 

@@ -8,6 +8,7 @@ import pytest
 
 from config.celery import app as celery_app
 from executions.models import MetricSample
+from tests.executions.delivery.sink import Sink
 from tests.factories import make_rule
 
 EVENT_RULE: dict[str, Any] = {
@@ -67,3 +68,25 @@ def eager_celery():
     celery_app.conf.update(dict.fromkeys(keys, True))
     yield celery_app
     celery_app.conf.update(before)
+
+
+@pytest.fixture
+def sink():
+    """A real HTTP server on 127.0.0.1 that records the webhooks it receives (answers 200 by default)."""
+    server = Sink().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def other_sink():
+    server = Sink().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def loopback_allowed(settings):
+    """Only tests that deliver to a local sink turn this on; the default refuses loopback."""
+    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    return settings

@@ -19,27 +19,14 @@ from executions.periodic import PERIODIC_TASKS
 from executions.services import emit_event, sweep_outbox
 from executions.services.deliveries import execution_settle_deliveries, send_due_deliveries_and_settle
 from tests.executions.conftest import make_event_rule
-from tests.executions.delivery.sink import Reply, Sink
+from tests.executions.delivery.sink import Reply
 from tests.executions.notifications.test_channels import smtp_server  # noqa: F401  (fixture)
 
 PRODUCT = {"product_id": "p_1", "name": "Winter hat"}
 
 
 @pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def loopback(settings):
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    return settings
-
-
-@pytest.fixture
-def created_endpoint(tenant, sink, loopback):
+def created_endpoint(tenant, sink, loopback_allowed):
     return endpoint_create(tenant, sink.url(), action_type="add_product", description="platform")
 
 
@@ -176,7 +163,7 @@ def test_a_permanent_4xx_fails_at_once_and_a_redelivery_is_sent_on_commit(
 
 
 def test_without_an_endpoint_the_command_is_recorded(
-    tenant, owner, event_rule, active_store, sink, loopback, django_capture_on_commit_callbacks
+    tenant, owner, event_rule, active_store, sink, loopback_allowed, django_capture_on_commit_callbacks
 ):
     # an endpoint for another action type does not receive add_product
     endpoint_create(tenant, sink.url(), action_type="update_store")
@@ -209,7 +196,7 @@ def test_an_in_process_handler_replaces_delivery(
     assert sink.requests == [] and not WebhookDelivery.objects.exists()
 
 
-def test_each_handler_sends_its_own_command(tenant, owner, sink, created_endpoint, loopback):
+def test_each_handler_sends_its_own_command(tenant, owner, sink, created_endpoint, loopback_allowed):
     from executions.actions import get_action_handler
     from executions.delivery.services import endpoint_create as create
     from tests.executions.delivery.conftest import make_execution

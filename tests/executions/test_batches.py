@@ -12,7 +12,9 @@ from executions.choices import ApprovalStatus, DeliveryStatus, ExecutionStatus, 
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.services import (
     DeliveryRequest,
-    deliveries_create_and_send,
+    deliveries_claim,
+    deliveries_post,
+    deliveries_record,
     delivery_create,
     endpoint_create,
     webhook_payload,
@@ -27,31 +29,10 @@ from executions.services.batches import (
     trigger_rules,
 )
 from tests.executions.conftest import make_event_rule
-from tests.executions.delivery.sink import Reply, Sink
+from tests.executions.delivery.sink import Reply
 from tests.factories import make_rule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def failing_sink():
-    server = Sink().start()
-    server.default = Reply(status=503)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def loopback(settings):
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    return settings
 
 
 def product_events(tenant, count: int, source: str = "store") -> list[dict]:
@@ -66,7 +47,7 @@ def logged(rule, trigger_data=None, key=None) -> TriggerRequest:
 
 
 def test_a_list_of_events_becomes_one_delivered_execution_per_matching_rule(
-    tenant, owner, active_store, sink, loopback, settings, django_capture_on_commit_callbacks
+    tenant, owner, active_store, sink, loopback_allowed, settings, django_capture_on_commit_callbacks
 ):
     # given: two batches' worth of events, a rule for their source and one for another source
     settings.AUTOMATIONS_PIPELINE_BATCH_SIZE = 10
@@ -101,7 +82,7 @@ def test_a_list_of_events_becomes_one_delivered_execution_per_matching_rule(
 
 
 def test_each_execution_of_a_batch_takes_its_own_way(
-    tenant, owner, council_member, active_store, sink, loopback, django_capture_on_commit_callbacks
+    tenant, owner, council_member, active_store, sink, loopback_allowed, django_capture_on_commit_callbacks
 ):
     # given: pending executions of five rules, logged but not run
     delivered = make_event_rule(tenant, owner, name="Delivered")
@@ -153,15 +134,16 @@ def test_each_execution_of_a_batch_takes_its_own_way(
 
 
 def test_a_refused_delivery_leaves_only_its_own_execution_waiting(
-    tenant, other_tenant, owner, active_store, sink, failing_sink, loopback, django_capture_on_commit_callbacks
+    tenant, other_tenant, owner, active_store, sink, other_sink, loopback_allowed, django_capture_on_commit_callbacks
 ):
     # given: one tenant's platform answers 200, the other's 503
+    other_sink.default = Reply(status=503)
     from executions.models import MetricSample
 
     MetricSample.objects.create(tenant=other_tenant, metric="store_status", value_text="active")
     ours, theirs = make_event_rule(tenant, owner), make_event_rule(other_tenant, None)
     endpoint_create(tenant, sink.url())
-    endpoint_create(other_tenant, failing_sink.url())
+    endpoint_create(other_tenant, other_sink.url())
     created = executions_create([logged(ours), logged(theirs), logged(ours)])
 
     # when
@@ -250,19 +232,27 @@ def test_matching_takes_other_waiting_events_where_rows_can_be_skipped_when_lock
     assert created[0].event_id == results[0].id
 
 
-def test_a_retried_action_finds_its_delivery_and_sends_it_once(tenant, owner, sink, loopback):
+def test_a_retried_action_finds_its_delivery_and_sends_it_once(tenant, owner, sink, loopback_allowed):
+    # given: an execution whose delivery exists already (an earlier attempt), and one without
     rule = make_rule(tenant, owner)
     endpoint = endpoint_create(tenant, sink.url()).endpoint
-    (execution,) = executions_create([logged(rule)])
-    payload = webhook_payload(execution, "add_product", {"command": "product.add"})
-    existing = delivery_create(execution, endpoint, payload, action_type="add_product")
+    retried, fresh = executions_create([logged(rule), logged(rule)])
+    payload = webhook_payload(retried, "add_product", {"command": "product.add"})
+    existing = delivery_create(retried, endpoint, payload, action_type="add_product")
+    requests = [
+        DeliveryRequest(retried, endpoint, payload, "add_product"),
+        DeliveryRequest(fresh, endpoint, webhook_payload(fresh, "add_product", {}), "add_product"),
+    ]
 
-    outcomes = deliveries_create_and_send([DeliveryRequest(execution, endpoint, payload, "add_product")])
+    # when
+    claimed = deliveries_claim(requests)
+    outcomes = deliveries_record(claimed, deliveries_post(claimed))
 
-    assert [o.delivery_id for o in outcomes] == [existing.pk]
-    assert outcomes[0].attempted and outcomes[0].succeeded
-    assert WebhookDelivery.objects.count() == 1
-    assert [r.headers["webhook-id"] for r in sink.requests] == [f"execution_{execution.pk}"]
+    # then: only the new one is claimed and sent in the batch; the retried one is left to its own path
+    assert claimed.unclaimed == [0]
+    assert list(outcomes) == [1] and outcomes[1].attempted and outcomes[1].succeeded
+    assert WebhookDelivery.objects.filter(execution=retried).get() == existing
+    assert [r.headers["webhook-id"] for r in sink.requests] == [f"execution_{fresh.pk}"]
 
 
 def test_rule_totals_add_several_runs_in_one_update(tenant, owner):
@@ -276,7 +266,7 @@ def test_rule_totals_add_several_runs_in_one_update(tenant, owner):
     assert rule.last_executed_at is not None
 
 
-def test_a_second_success_in_a_batch_is_left_to_the_one_by_one_path(tenant, owner, sink, loopback):
+def test_a_second_success_in_a_batch_is_left_to_the_one_by_one_path(tenant, owner, sink, loopback_allowed):
     # given: a delivery whose first attempt is already the recorded success, and a second attempt in flight
     from executions.choices import AttemptOutcome
     from executions.delivery.http import HTTPResult

@@ -49,13 +49,6 @@ REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 
 @pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def platform(tenant, owner, sink, settings):
     """An active store, an add_product rule on product_added, and an endpoint for every action at the sink."""
     settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True

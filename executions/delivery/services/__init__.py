@@ -4,8 +4,8 @@
   ``endpoint_disable``, ``endpoint_enable``.
 - ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send`` (claim, sign,
   POST, record, schedule), ``delivery_create_and_send`` (a new delivery inserted claimed, then sent),
-  ``deliveries_create_and_send`` (the same for a pipeline batch: one insert, parallel POSTs, one recording
-  transaction),
+  ``deliveries_claim`` / ``deliveries_post`` / ``deliveries_record`` (the same for a pipeline batch, in the
+  batch's transactions: one insert, parallel POSTs, one recording step),
   ``endpoints_for_action``, ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
 """
 
@@ -18,7 +18,6 @@ from executions.delivery.services.deliveries import (
     claim_lease,
     client_options,
     deliveries_claim,
-    deliveries_create_and_send,
     deliveries_create_for_execution,
     deliveries_post,
     deliveries_record,
@@ -52,7 +51,6 @@ __all__ = [
     "classify",
     "client_options",
     "deliveries_claim",
-    "deliveries_create_and_send",
     "deliveries_create_for_execution",
     "deliveries_post",
     "deliveries_record",

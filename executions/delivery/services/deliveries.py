@@ -270,12 +270,6 @@ class DeliveryRequest:
     action_type: str = ""
 
 
-def rows_supported() -> bool:
-    from executions.services.rows import supported
-
-    return supported()
-
-
 @dataclass
 class DeliveryClaims:
     """Deliveries inserted claimed for their first attempt (``deliveries_claim``), ready to POST.
@@ -339,7 +333,9 @@ def deliveries_record(
         return outcomes
     now = next(iter(claimed.claims.values()))[0].claimed_at
     succeeded = [index for index in claimed.claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
-    if succeeded and rows_supported():
+    from executions.services.rows import supported
+
+    if succeeded and supported():
         finished = _finish_succeeded_together(
             [claimed.claims[index][:2] for index in succeeded],
             [posted[index][0] for index in succeeded],
@@ -353,25 +349,6 @@ def deliveries_record(
             endpoint = claimed.requests[index].endpoint
             outcomes[index] = _finish(delivery, attempt, token, endpoint, result, verdict, now)
     return outcomes
-
-
-def deliveries_create_and_send(requests: list[DeliveryRequest]) -> list[DeliveryOutcome]:
-    """``delivery_create_and_send`` for many (execution, endpoint) pairs: one outcome per request, in order.
-
-    Claims the new deliveries in one transaction, POSTs them in parallel, records the attempts in one
-    more; a pair that already has its delivery goes through ``delivery_create_and_send`` one by one.
-    """
-    with transaction.atomic():
-        claimed = deliveries_claim(requests)
-    posted = deliveries_post(claimed)
-    with transaction.atomic():
-        outcomes = deliveries_record(claimed, posted)
-    for index in claimed.unclaimed:
-        request = requests[index]
-        outcomes[index] = delivery_create_and_send(
-            request.execution, request.endpoint, request.payload, action_type=request.action_type
-        )
-    return [outcomes[index] for index in range(len(requests))]
 
 
 def _insert_claimed(

@@ -7,28 +7,6 @@ import pytest
 from executions.choices import TriggerSource
 from executions.delivery.services import endpoint_create
 from executions.models import AutomationExecution
-from tests.executions.delivery.sink import Sink
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def other_sink():
-    server = Sink().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def loopback_allowed(settings):
-    """Only tests that deliver to the local sink turn this on; the default refuses loopback."""
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    return settings
 
 
 @pytest.fixture
