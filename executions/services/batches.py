@@ -392,7 +392,7 @@ def run_attempts(attempts: ClaimedAttempts) -> None:
             if rows.supported():
                 record_results(
                     [
-                        (execution, rule, result_record(execution, rule, execution.action_attempts, result, elapsed_ms))
+                        (execution, result_record(execution, rule, execution.action_attempts, result, elapsed_ms))
                         for execution, rule, result in results
                     ]
                 )

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from executions.choices import ExecutionStatus, NotificationKind
+from executions.choices import ExecutionStatus
 from executions.models import AutomationExecution
-from executions.services.common import load_execution, notify_owners, transition
+from executions.services.common import execution_ended, load_execution, transition
 
 if TYPE_CHECKING:
     from executions.delivery.services import DeliveryOutcome
@@ -76,14 +76,7 @@ def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None
             lease_expires_at=None,
         )
         if won:
-            execution.automation_rule.record_execution(succeeded, execution.execution_time_ms or 0.0)
-            if not succeeded:
-                notify_owners(
-                    execution,
-                    NotificationKind.EXECUTION_FAILED,
-                    f'Automation "{execution.automation_rule.name}" failed',
-                    error,
-                )
+            execution_ended(execution, succeeded, execution.execution_time_ms or 0.0, error)
     return load_execution(execution_id)
 
 

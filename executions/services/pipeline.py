@@ -36,18 +36,17 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
-from automations.services import RuleTotals, rule_record_execution
+from automations.services import RuleTotals
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
     ExecutionStatus,
-    NotificationKind,
     TriggerSource,
     success_for_status,
 )
 from executions.models import AutomationExecution, Event
 from executions.selectors import user_may_decide
-from executions.services.common import load_execution, notify_owners, transition_loaded
+from executions.services.common import execution_ended, load_execution, transition_loaded
 from executions.services.context import build_context, json_safe
 from executions.services.dispatch import publish_on_commit
 
@@ -451,25 +450,12 @@ def result_record(
     return ResultRecord(token, status, fields, result.awaiting_delivery, retry_now)
 
 
-def _after_recorded(
-    execution: AutomationExecution, rule: AutomationRule, record: ResultRecord, totals: RuleTotals | None
-) -> None:
-    """What follows a recorded result, in its transaction: the rule's totals, a failure notice, a due retry."""
+def _after_recorded(execution: AutomationExecution, record: ResultRecord, totals: RuleTotals | None) -> None:
+    """What follows a recorded result, in its transaction: an ended run's totals and notice, a due retry."""
     if record.ended:
         succeeded = record.status == ExecutionStatus.SUCCEEDED
-        if totals is not None:
-            totals.add(execution.automation_rule_id, succeeded, record.fields["execution_time_ms"])
-        else:
-            # The totals are updated in the row; this rule object is not read again, so no refresh.
-            rule_record_execution(
-                execution.automation_rule, succeeded, record.fields["execution_time_ms"], refresh=False
-            )
-    if record.status == ExecutionStatus.FAILED:
-        notify_owners(
-            execution,
-            NotificationKind.EXECUTION_FAILED,
-            f'Automation "{rule.name}" failed',
-            record.fields["error_message"],
+        execution_ended(
+            execution, succeeded, record.fields["execution_time_ms"], record.fields["error_message"], totals
         )
     if record.retry_now:
         publish_on_commit("run_action_task", execution.pk)
@@ -488,7 +474,7 @@ def _record_result(
         if not won:
             _log_lost_attempt(execution, token)
             return load_execution(execution.pk)  # type: ignore[return-value]
-        _after_recorded(execution, rule, record, None)
+        _after_recorded(execution, record, None)
     if record.awaiting_delivery:
         # A sweeper may have finished the deliveries while this attempt was still running (it could not
         # settle a running execution then): settle now. Guarded, so only one caller records the end.
@@ -505,7 +491,7 @@ def _log_lost_attempt(execution: AutomationExecution, token: int) -> None:
     )
 
 
-def record_results(records: list[tuple[AutomationExecution, AutomationRule, ResultRecord]]) -> None:
+def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> None:
     """``_record_result`` for a batch (call inside a transaction): one fenced update for all, totals once
     per rule; executions whose deliveries are still open are settled after commit."""
     from executions.services.rows import update_rows
@@ -520,7 +506,7 @@ def record_results(records: list[tuple[AutomationExecution, AutomationRule, Resu
             "updated_at": now,
             **record.fields,
         }
-        for execution, _rule, record in records
+        for execution, record in records
     ]
     # The fencing token: only the holder of attempt ``token`` records it (key column action_attempts).
     won = update_rows(
@@ -528,12 +514,12 @@ def record_results(records: list[tuple[AutomationExecution, AutomationRule, Resu
     )
     totals = RuleTotals()
     settle: list[int] = []
-    for (execution, rule, record), row in zip(records, rows, strict=True):
+    for (execution, record), row in zip(records, rows, strict=True):
         if execution.pk not in won:
             _log_lost_attempt(execution, record.token)
             continue
         _apply(execution, row)
-        _after_recorded(execution, rule, record, totals)
+        _after_recorded(execution, record, totals)
         if record.awaiting_delivery:
             settle.append(execution.pk)
     totals.record()

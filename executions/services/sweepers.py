@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus, NotificationKind
+from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
 from executions.models import AutomationExecution, Event
-from executions.services.common import notify_owners, transition
+from executions.services.common import execution_ended, transition
 from executions.services.dispatch import publish_on_commit
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,7 @@ def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -
         )
         if failed:
             execution = AutomationExecution.objects.select_related("automation_rule").get(pk=execution_id)
-            execution.automation_rule.record_execution(False, execution.execution_time_ms or 0.0)
-            notify_owners(
-                execution,
-                NotificationKind.EXECUTION_FAILED,
-                f'Automation "{execution.automation_rule.name}" failed',
-                execution.error_message,
-            )
+            execution_ended(execution, False, execution.execution_time_ms or 0.0, execution.error_message)
             counts["leases_failed"] += 1
 
 
