@@ -58,28 +58,17 @@ logger = logging.getLogger(__name__)
 # occurred_at, causation_depth, caused_by_execution_id (those of emit_event).
 automation_event = Signal()
 
-EMIT_ARGUMENTS = (
-    "tenant_id",
-    "event_type",
-    "payload",
-    "source",
-    "idempotency_key",
-    "customer_id",
-    "occurred_at",
-    "causation_depth",
-    "caused_by_execution_id",
-)
-
 
 @receiver(automation_event, dispatch_uid="executions.emit_automation_event")
 def emit_automation_event(sender: Any, **kwargs: Any) -> Any:
     """Store the event the signal describes; returns the EmitResult (``send()`` hands it back)."""
     from executions.services import emit_event
+    from executions.services.events import EVENT_FIELDS
 
-    unknown = sorted(set(kwargs) - set(EMIT_ARGUMENTS) - {"signal"})
+    unknown = sorted(set(kwargs) - set(EVENT_FIELDS) - {"signal"})
     if unknown:
         raise ValidationError({key: ["not an automation_event argument"] for key in unknown})
-    arguments = {key: kwargs[key] for key in EMIT_ARGUMENTS if key in kwargs}
+    arguments = {key: kwargs[key] for key in EVENT_FIELDS if key in kwargs}
     if "tenant_id" not in arguments or "event_type" not in arguments:
         raise ValidationError(
             {key: ["this field is required"] for key in ("tenant_id", "event_type") if key not in arguments}
