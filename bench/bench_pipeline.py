@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,6 +126,8 @@ def _prepare(broker: str) -> None:
 def _start_workers(database_url: str, broker: str, log_dir: Path) -> list[subprocess.Popen]:
     from django.conf import settings
 
+    from executions.worker import AutomationWorker
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
@@ -142,25 +143,13 @@ def _start_workers(database_url: str, broker: str, log_dir: Path) -> list[subpro
         log = (log_dir / f"bench-pipeline-worker-{index}.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-Q",
-                    "events,executions,actions",
-                    "--concurrency",
-                    str(CONCURRENCY),
-                    "--loglevel",
-                    "WARNING",
+                AutomationWorker(concurrency=CONCURRENCY, loglevel="WARNING").command(
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
                     "--hostname",
                     f"bench-{index}-{os.getpid()}@%h",
-                ],
+                ),
                 cwd=str(settings.BASE_DIR),
                 env=env,
                 stdout=log,

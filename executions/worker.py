@@ -80,6 +80,12 @@ class AutomationWorker:
             argv += ["--concurrency", str(self.concurrency)]
         return argv
 
+    def command(self, *options: str) -> list[str]:
+        """The command that runs this worker in a process of its own, with extra worker ``options``."""
+        import sys
+
+        return [sys.executable, "-m", "celery", "-A", "config", *self.worker_argv(), *options]
+
     def check_schedules(self, now: dt.datetime | None = None) -> Any:
         """One pass of the schedule listener: fire every due slot (Testing Guide §3)."""
         from executions.listeners.schedule import check_schedules

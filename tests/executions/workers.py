@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from executions.worker import AutomationWorker
 from tests.services import require_redis
-
-QUEUES = "events,executions,actions"
 
 
 def filesystem_transport_options(folder: Path) -> dict[str, Any]:
@@ -105,25 +103,13 @@ class WorkerProcess:
         return env
 
     def start(self, concurrency: int = 2) -> WorkerProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            QUEUES,
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
+        command = AutomationWorker(concurrency=concurrency, loglevel="INFO").command(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "--hostname",
             f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ]
+        )
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,

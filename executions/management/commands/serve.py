@@ -20,7 +20,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-QUEUES = "events,executions,actions"
+from executions.worker import AutomationWorker
+
 GRACE_SECONDS = 15.0
 
 
@@ -38,18 +39,9 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "config"]
         return {
             "web": [python, manage, "runserver", addr, "--noreload"],
-            "worker": [
-                *celery,
-                "worker",
-                "-Q",
-                QUEUES,
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                loglevel,
-                "--hostname",
-                f"automations-{os.getpid()}@%h",
-            ],
+            "worker": AutomationWorker(concurrency=concurrency, loglevel=loglevel).command(
+                "--hostname", f"automations-{os.getpid()}@%h"
+            ),
             "beat": [
                 *celery,
                 "beat",
