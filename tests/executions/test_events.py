@@ -56,23 +56,9 @@ def test_the_same_key_in_two_tenants_is_two_events(tenant, other_tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_emits_with_one_key_store_one_event(tenant):
-    barrier = threading.Barrier(4)
-    results = []
+    from tests.executions.workers import race
 
-    def emit() -> None:
-        from django.db import connection
-
-        try:
-            barrier.wait()
-            results.append(emit_event(tenant.pk, "product_added", {}, idempotency_key="race"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=emit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = race(*[lambda: emit_event(tenant.pk, "product_added", {}, idempotency_key="race")] * 4)
 
     assert len(results) == 4
     assert len({result.id for result in results}) == 1

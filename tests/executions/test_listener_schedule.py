@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections
 
 from automations.models import AutomationRule
 from automations.services import rule_set_enabled, rule_update
 from executions.choices import ScheduleSlotStatus, TriggerSource
 from executions.listeners.schedule import ScheduleTickResult, check_schedules, fire_due_schedule
 from executions.models import AutomationExecution, ScheduleSlot
+from tests.executions.workers import race
 from tests.factories import make_rule
 
 UTC = dt.UTC
@@ -226,26 +225,11 @@ def test_parallel_workers_fire_each_slot_once(tenant, owner):
         for _ in range(12)
     ]
     now = utc(2026, 3, 2, 9, 0, 1)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            for _ in range(3):
-                check_schedules(now)
-        except BaseException as error:  # surfaced below
-            errors.append(error)
-        finally:
-            connections.close_all()
+    def tick_three_times() -> None:
+        for _ in range(3):
+            check_schedules(now)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert race(*[tick_three_times] * 4) == [None] * 4
     assert AutomationExecution.objects.filter(automation_rule__in=rules).count() == 12
     assert ScheduleSlot.objects.filter(rule__in=rules, status=ScheduleSlotStatus.FIRED).count() == 12
-    assert connection.vendor in {"sqlite", "postgresql"}

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
 
 from automations.services import rule_update
 from executions.choices import TriggerSource
 from executions.listeners.metrics import record_metric_samples
 from executions.listeners.threshold import check_metric_thresholds, check_thresholds
 from executions.models import AutomationExecution, MetricSample, ThresholdState
+from tests.executions.workers import race
 from tests.factories import make_rule
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -251,25 +250,12 @@ def test_a_steady_tick_writes_nothing(tenant, owner, pipeline_trigger_rule, djan
 def test_parallel_ticks_fire_each_crossing_once(tenant, owner, pipeline_trigger_rule):
     rules = [low_products(tenant, owner) for _ in range(8)]
     record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": 1}, now=at(0), check=False)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            check_thresholds(now=at(1))
-            check_metric_thresholds(tenant.pk, "product_count", now=at(1))
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
+    def tick_and_check_pushed() -> None:
+        check_thresholds(now=at(1))
+        check_metric_thresholds(tenant.pk, "product_count", now=at(1))
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert race(*[tick_and_check_pushed] * 4) == [None] * 4
     assert AutomationExecution.objects.filter(automation_rule__in=rules).count() == 8
 
 
