@@ -1,5 +1,5 @@
-"""Admin for rules and their versions. Saves go through the rule services, so validation and
-versioning are the same as in the API; "delete" archives."""
+"""Admin for rules and their versions. Saves go through the rule services, so validation, versioning
+and the permission policy are the same as in the API; "delete" archives."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from django.http import HttpRequest
 
 from automations.models import AutomationRule, RuleVersion
 from automations.services import EDITABLE_FIELDS, rule_archive, rule_create, rule_update
-from governance.admin import TenantScopedAdmin
+from governance.admin import PolicyAdmin
+from governance.policy import Capability
 
 
 class RuleVersionInline(admin.TabularInline):
@@ -27,7 +28,9 @@ class RuleVersionInline(admin.TabularInline):
 
 
 @admin.register(AutomationRule)
-class AutomationRuleAdmin(TenantScopedAdmin):
+class AutomationRuleAdmin(PolicyAdmin):
+    change_capability = add_capability = Capability.WRITE
+    delete_capability = Capability.DELETE
     list_display = [
         "name",
         "tenant",
@@ -91,13 +94,12 @@ class AutomationRuleAdmin(TenantScopedAdmin):
     inlines = [RuleVersionInline]
     actions = ["archive_selected"]
 
+    def risk_levels(self, obj: AutomationRule | None) -> tuple[str, ...]:
+        return (obj.risk_level,) if obj is not None else ()
+
     def get_readonly_fields(self, request: HttpRequest, obj: AutomationRule | None = None) -> list[str]:
         # The tenant is chosen once; moving a rule between tenants would move its audit trail.
-        return (
-            [*self.readonly_fields, ("tenant", admin.RelatedOnlyFieldListFilter)]
-            if obj is not None
-            else self.readonly_fields
-        )
+        return [*self.readonly_fields, "tenant"] if obj is not None else list(self.readonly_fields)
 
     def save_model(self, request: HttpRequest, obj: AutomationRule, form: ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in form.cleaned_data}
@@ -115,31 +117,23 @@ class AutomationRuleAdmin(TenantScopedAdmin):
         return names, {"automation rules": len(names)}, set(), []
 
     def delete_model(self, request: HttpRequest, obj: AutomationRule) -> None:
-        rule_archive(obj)
+        rule_archive(obj, request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
         for rule in queryset:
-            rule_archive(rule)
+            self.run_service(request, rule.name, rule_archive, rule, request.user)
 
     @admin.action(description="Archive selected rules (executions are kept)", permissions=["delete"])
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
-        count = 0
-        for rule in queryset:
-            rule_archive(rule)
-            count += 1
-        self.message_user(request, f"Archived {count} rule(s).", messages.SUCCESS)
+        count = sum(self.run_service(request, rule.name, rule_archive, rule, request.user) for rule in queryset)
+        if count:
+            self.message_user(request, f"Archived {count} rule(s).", messages.SUCCESS)
 
 
 @admin.register(RuleVersion)
-class RuleVersionAdmin(TenantScopedAdmin):
+class RuleVersionAdmin(PolicyAdmin):
     tenant_lookup = "rule__tenant_id"
     list_display = ["rule", "version", "changed_by", "changed_at"]
     list_filter = [("rule__tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["rule__id", "rule__name"]
     readonly_fields = ["rule", "version", "definition", "changed_by", "changed_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

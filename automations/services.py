@@ -1,4 +1,8 @@
-"""Everything that changes a rule: create, update (a new version), enable, archive, record runs."""
+"""Everything that changes a rule: create, update (a new version), enable, archive, record runs.
+
+Each service that a person can call takes the acting ``user`` and asks the permission policy
+(governance/policy.py) before it changes anything; ``user=None`` is the system.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,12 @@ from django.utils import timezone
 
 from automations.choices import TriggerType
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from automations.selectors import ConditionReport, rule_condition_report
+from automations.signals import rule_archived
 from automations.validators import errors_by_field, validate_rule_fields
+from governance import policy
 from governance.models import Tenant
+from governance.policy import Capability
 
 # Fields a caller may set on create or update; tracking and bookkeeping fields are the system's.
 EDITABLE_FIELDS = (*DEFINITION_FIELDS, "enabled")
@@ -77,11 +85,16 @@ def _snapshot(rule: AutomationRule, user: AbstractBaseUser | None) -> RuleVersio
 
 @transaction.atomic
 def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
-    """Validate and store a new rule at version 1; raises ValidationError naming each field path."""
+    """Validate and store a new rule at version 1; raises ValidationError naming each field path.
+
+    PermissionDenied unless ``user`` may write rules of the new rule's risk level in ``tenant``.
+    """
+    policy.check(user, tenant.pk, Capability.WRITE)
     _refuse_unknown_fields(data)
     rule = AutomationRule(tenant=tenant, created_by=_user_or_none(user))
     _apply(rule, {**CREATE_DEFAULTS, **data})
     _validate(rule)
+    policy.check(user, tenant.pk, Capability.WRITE, rule.risk_level)
     rule.next_run_at = rule.compute_next_run_at(timezone.now())
     rule.save()
     _snapshot(rule, user)
@@ -90,12 +103,18 @@ def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | N
 
 @transaction.atomic
 def rule_update(rule: AutomationRule, changes: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
-    """Apply a partial update; a change to the definition bumps the version and snapshots it."""
+    """Apply a partial update; a change to the definition bumps the version and snapshots it.
+
+    PermissionDenied unless ``user`` may write rules of the risk level before and after the change.
+    """
+    risk_before = rule.risk_level
+    policy.check(user, rule.tenant_id, Capability.WRITE, risk_before)
     _refuse_unknown_fields(changes)
     before = rule.definition()
     schedule_before = _schedule_inputs(rule)
     _apply(rule, changes)
     _validate(rule)
+    policy.check(user, rule.tenant_id, Capability.WRITE, risk_before, rule.risk_level)
     definition_changed = rule.definition() != before
     save_fields = list(UPDATE_SAVE_FIELDS)
     if _schedule_inputs(rule) != schedule_before:
@@ -118,12 +137,13 @@ def _schedule_inputs(rule: AutomationRule) -> tuple[Any, ...]:
     return (rule.trigger_type, rule.trigger_config, rule.enabled, rule.deleted_at)
 
 
-def rule_set_enabled(rule: AutomationRule, enabled: bool) -> AutomationRule:
+def rule_set_enabled(rule: AutomationRule, enabled: bool, user: AbstractBaseUser | None = None) -> AutomationRule:
     """Turn a rule on or off; not a definition change, so the version stays.
 
     Enabling a schedule rule computes its next slot from now, so slots that passed while it was off
-    never fire; disabling clears it.
+    never fire; disabling clears it. PermissionDenied unless ``user`` may write the rule.
     """
+    policy.check(user, rule.tenant_id, Capability.WRITE, rule.risk_level)
     was_enabled = rule.enabled
     rule.enabled = enabled
     fields = ["enabled", "updated_at"]
@@ -152,13 +172,37 @@ def rules_reschedule(tenant: Tenant | None = None, now: dt.datetime | None = Non
     return changed
 
 
-def rule_archive(rule: AutomationRule) -> AutomationRule:
-    """Archive ("delete") a rule: it leaves every list and stops firing; executions stay for audit."""
+@transaction.atomic
+def rule_archive(rule: AutomationRule, user: AbstractBaseUser | None = None) -> AutomationRule:
+    """Archive ("delete") a rule: it leaves every list and stops firing; executions stay for audit.
+
+    Its executions still awaiting approval are cancelled (receivers of ``rule_archived``), so no
+    decision can run an archived rule's action. PermissionDenied unless ``user`` may delete it.
+    """
+    policy.check(user, rule.tenant_id, Capability.DELETE, rule.risk_level)
     rule.deleted_at = timezone.now()
     rule.enabled = False
     rule.next_run_at = None
     rule.save(update_fields=["deleted_at", "enabled", "next_run_at", "updated_at"])
+    rule_archived.send(sender=AutomationRule, rule=rule, user=_user_or_none(user))
     return rule
+
+
+def rule_draft(tenant: Tenant, definition: dict[str, Any]) -> AutomationRule:
+    """An unsaved rule of ``tenant`` from a validated definition: what previews and tests run on."""
+    settable = set(EDITABLE_FIELDS) - {"assigned_council_id"}
+    return AutomationRule(tenant=tenant, **{key: value for key, value in definition.items() if key in settable})
+
+
+def rule_test_conditions(
+    rule: AutomationRule, context: dict[str, Any], user: AbstractBaseUser | None = None
+) -> ConditionReport:
+    """Test Conditions for a saved or unsaved rule: what would happen with ``context`` (no side effects).
+
+    PermissionDenied unless ``user`` may test rules of the rule's risk level in its tenant.
+    """
+    policy.check(user, rule.tenant_id, Capability.TEST, rule.risk_level)
+    return rule_condition_report(rule, context)
 
 
 @dataclass

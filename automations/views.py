@@ -28,7 +28,6 @@ from automations.choices import (
     ThresholdOperator,
     TriggerType,
 )
-from automations.conditions import compile_conditions
 from automations.filters import AutomationRuleFilterSet
 from automations.forms import (
     ACTION_FIELDS,
@@ -43,12 +42,20 @@ from automations.forms import (
 from automations.models import AutomationRule
 from automations.recommendations import recommend
 from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
-from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
+from automations.services import (
+    rule_archive,
+    rule_create,
+    rule_draft,
+    rule_set_enabled,
+    rule_test_conditions,
+    rule_update,
+)
 from automations.summaries import summarize_rule
 from automations.validators import Errors, validate_rule_definition
 from governance.choices import Weekday
 from governance.models import Tenant
-from governance.portal import can_edit, portal_view, require_editor
+from governance.policy import Capability
+from governance.portal import allows, portal_view, require
 from governance.selectors import councils_for_tenant
 
 EXECUTIONS_PER_PAGE = 20
@@ -62,6 +69,15 @@ EVENT_TYPES = (
     "customer_signup",
 )
 METRICS = ("product_count", "store_traffic", "conversion_rate", "campaign_performance")
+# The fields Test Conditions reads (conditions, the threshold's own comparison, governance).
+TESTED_FIELDS = (
+    "conditions",
+    "trigger_type",
+    "trigger_config",
+    "risk_level",
+    "requires_approval",
+    "auto_approval_rules",
+)
 CONDITION_TYPES = ("product_count", "store_status", "workflow_status", "date", "customer_behavior")
 
 
@@ -90,7 +106,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         "rules": rules,
         "category": category,
         "category_tabs": [("", "All"), *Category.choices],
-        "can_edit": can_edit(request, tenant.pk),
+        "can_edit": allows(request, Capability.WRITE),
         **_list_stats(tenant),
     }
     return render(request, "automations/list.html", context)
@@ -110,9 +126,8 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Enable or disable; htmx gets the new switch, a plain form post goes back to the page."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    require_editor(request, tenant.pk)
     wanted = request.POST.get("enabled")
-    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true")
+    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request.user)
     if _is_htmx(request):
         context = {"rule": rule, "can_edit": True, "oob": True, **_list_stats(tenant)}
         return render(request, "automations/partials/_toggled.html", context)
@@ -210,6 +225,7 @@ def _builder_context(
         },
         "sample_context": sample_context or json.dumps(SAMPLE_CONTEXT, indent=2),
         "form_action": request.path,
+        "can_delete": rule is not None and allows(request, Capability.DELETE, rule.risk_level),
         **_summary_context(tenant, data),
     }
 
@@ -245,9 +261,9 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
 @require_http_methods(["GET", "POST"])
 def builder_new(request: HttpRequest) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    require_editor(request, tenant.pk)
     if request.method == "POST":
         return _save(request, tenant, None)
+    require(request, Capability.WRITE)
     state = state_for_new_rule()
     wanted = request.GET.get("recommendation")
     if wanted:
@@ -264,9 +280,9 @@ def builder_new(request: HttpRequest) -> HttpResponse:
 def builder_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    require_editor(request, tenant.pk)
     if request.method == "POST":
         return _save(request, tenant, rule)
+    require(request, Capability.WRITE, rule.risk_level)
     state = state_from_data({**rule.definition(), "enabled": rule.enabled})
     return render(request, "automations/builder.html", _builder_context(request, tenant, state, rule))
 
@@ -313,8 +329,9 @@ def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _results_response(request: HttpRequest, results: list[Any] | None, **extra: Any) -> HttpResponse:
-    rows = _result_rows([result.as_dict() for result in results]) if results is not None else None
+def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None, **extra: Any) -> HttpResponse:
+    """The Test panel: the condition rows of a ConditionReport (``results``), or the errors in ``extra``."""
+    rows = _result_rows(results) if results is not None else None
     context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
     return render(request, "automations/partials/_condition_results.html", context)
 
@@ -328,12 +345,13 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     context, context_error = _parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    errors = {**{k: v for k, v in validate_rule_definition(data).items() if k.startswith("conditions")}, **errors}
+    # Only what a test reads must be valid: a form without a name yet can still test its conditions.
+    tested = {k: v for k, v in validate_rule_definition(data).items() if k.startswith(TESTED_FIELDS)}
+    errors = {**tested, **errors}
     if errors:
         return _results_response(request, None, definition_errors=errors)
-    zone = (data.get("trigger_config") or {}).get("timezone") or tenant.timezone
-    results = compile_conditions(data["conditions"], zone).explain(context)
-    return _results_response(request, results)
+    report = rule_test_conditions(rule_draft(tenant, data), context, request.user)
+    return _results_response(request, report.results)
 
 
 @portal_view
@@ -342,11 +360,11 @@ def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Ask first (GET), then archive (POST)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    require_editor(request, tenant.pk)
     if request.method == "POST":
-        rule_archive(rule)
+        rule_archive(rule, request.user)
         messages.success(request, f"Deleted “{rule.name}”.")
         return redirect("automations:list")
+    require(request, Capability.DELETE, rule.risk_level)
     return render(request, "automations/delete_confirm.html", {"rule": rule})
 
 
@@ -367,8 +385,10 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "stats": rule_execution_overview(rule, now),
         "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
         "page": page,
-        "can_edit": can_edit(request, tenant.pk),
-        "can_run": can_edit(request, tenant.pk),
+        "can_edit": allows(request, Capability.WRITE, rule.risk_level),
+        "can_delete": allows(request, Capability.DELETE, rule.risk_level),
+        "can_test": allows(request, Capability.TEST, rule.risk_level),
+        "can_run": allows(request, Capability.RUN, rule.risk_level),
         "sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
         **_summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
     }
@@ -409,7 +429,7 @@ def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     context, context_error = _parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    return _results_response(request, rule.evaluate_conditions_detailed(context))
+    return _results_response(request, rule_test_conditions(rule, context, request.user).results)
 
 
 @portal_view
@@ -418,8 +438,7 @@ def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Enable/Disable buttons on the details page."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    require_editor(request, tenant.pk)
-    rule_set_enabled(rule, request.POST.get("enabled") == "true")
+    rule_set_enabled(rule, request.POST.get("enabled") == "true", request.user)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("automations:detail", rule_id=rule.pk)
 
@@ -465,7 +484,6 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
 
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    require_editor(request, tenant.pk)
     context, context_error = _parse_context(request.POST.get("sample_context", "{}"))
     if context is None:
         messages.error(request, context_error)

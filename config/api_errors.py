@@ -73,13 +73,17 @@ def _json_error(status_code: int, detail: Any) -> Response:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF's handler, plus Django's ValidationError as 400, oversize bodies as 413 and a JSON 500."""
+    """DRF's handler, plus Django's ValidationError as 400, PermissionDenied (the policy's refusal, with
+    its reason) as 403, oversize bodies as 413 and a JSON 500."""
     if isinstance(exc, DjangoValidationError):
         return _json_error(status.HTTP_400_BAD_REQUEST, django_validation_detail(exc))
     if isinstance(exc, RequestDataTooBig):
         return _json_error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
     if isinstance(exc, SuspiciousOperation):
         return _json_error(status.HTTP_400_BAD_REQUEST, "Bad request.")
+    if isinstance(exc, DjangoPermissionDenied):
+        # The permission policy's refusal, raised in a service: its reason is the answer.
+        return _json_error(status.HTTP_403_FORBIDDEN, str(exc) or "You do not have permission to perform this action.")
     response = exception_handler(exc, context)
     if response is not None:
         if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, list):

@@ -4,8 +4,6 @@ same services as the API."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -14,21 +12,14 @@ from django.http import HttpRequest
 from executions.choices import ApprovalStatus
 from executions.delivery import admin as delivery_admin  # noqa: F401  (registers endpoints and deliveries)
 from executions.models import ApprovalRequest, AutomationExecution, Event, MetricSample, Notification
+from executions.selectors import approvals_for_user
 from executions.services import ExecutionConflict, execution_approve, execution_reject
-from governance.admin import TenantScopedAdmin
+from governance.admin import PolicyAdmin
 
 
-class ReadOnlyAdmin(TenantScopedAdmin):
-    """Rows written only by the pipeline: viewable, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class ReadOnlyAdmin(PolicyAdmin):
+    """Rows written only by the pipeline: viewable by the tenant's members, never edited by hand
+    (PolicyAdmin grants no change, add or delete capability unless a subclass names one)."""
 
 
 @admin.register(AutomationExecution)
@@ -60,7 +51,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MetricSample)
-class MetricSampleAdmin(TenantScopedAdmin):
+class MetricSampleAdmin(ReadOnlyAdmin):
     list_display = ["metric", "tenant", "value_number", "value_text", "recorded_at"]
     list_filter = ["metric"]
     search_fields = ["metric", "tenant__id"]
@@ -85,19 +76,10 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     list_select_related = ["execution", "execution__automation_rule", "tenant", "council", "decided_by"]
     actions = ["approve_selected", "reject_selected"]
 
-    # Any staff user may open the list: it shows only their councils' approvals, and deciding checks
-    # council membership in the service.
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_active and request.user.is_staff
-
+    # The list shows only the approvals of councils the user sits on with a role that approves
+    # (the same selector as the portal); deciding asks the policy again in the service.
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(council__memberships__user_id=request.user.pk)
+        return approvals_for_user(request.user, status=None)
 
     @admin.display(description="rule")
     def rule_name(self, request_row: ApprovalRequest) -> str:

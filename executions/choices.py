@@ -12,6 +12,7 @@ class ExecutionStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked"
+    CANCELLED = "cancelled", "Cancelled (rule archived)"
 
 
 class TriggerSource(models.TextChoices):
@@ -49,6 +50,7 @@ ENDED_STATUSES = frozenset(
         ExecutionStatus.SUCCEEDED,
         ExecutionStatus.FAILED,
         ExecutionStatus.BLOCKED,
+        ExecutionStatus.CANCELLED,
     }
 )
 OPEN_STATUSES = frozenset(set(ExecutionStatus) - ENDED_STATUSES)
@@ -78,6 +80,7 @@ class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled (rule archived)"
 
 
 class NotificationKind(models.TextChoices):

@@ -289,7 +289,9 @@ def approvals_for_user(
         "execution", "execution__automation_rule", "council", "tenant", "decided_by"
     )
     if not user.is_superuser:
-        requests = requests.filter(council__memberships__user_id=user.pk)
+        requests = requests.filter(
+            council__memberships__user_id=user.pk, **_seated_with_approver_role("council__", user)
+        )
     if status is not None:
         requests = requests.filter(status=status)
     return requests.order_by("-requested_at", "-id")
@@ -299,18 +301,38 @@ def approvals_decidable_by(user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
     """Pending approval requests the user may decide: those of councils the user sits on."""
     return (
         ApprovalRequest.objects.select_related("execution", "execution__automation_rule", "council", "tenant")
-        .filter(status=ApprovalStatus.PENDING, council__memberships__user_id=user.pk)
+        .filter(
+            status=ApprovalStatus.PENDING,
+            council__memberships__user_id=user.pk,
+            **_seated_with_approver_role("council__", user),
+        )
         .order_by("-requested_at", "-id")
     )
 
 
 def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
-    """Whether ``user`` is an active member of the council (a decision needs one)."""
+    """Whether ``user`` sits on the council *and* still has a role that approves in its tenant.
+
+    A seat left behind after a demotion or a removed membership decides nothing.
+    """
     from governance.models import CouncilMember
 
     if council_id is None or not user.is_authenticated or not user.is_active:
         return False
-    return CouncilMember.objects.filter(council_id=council_id, user_id=user.pk).exists()
+    seats = CouncilMember.objects.filter(council_id=council_id, user_id=user.pk)
+    if not user.is_superuser:
+        seats = seats.filter(**_seated_with_approver_role("council__", user))
+    return seats.exists()
+
+
+def _seated_with_approver_role(council_path: str, user: AbstractBaseUser) -> dict[str, Any]:
+    """Filters for a council (at ``council_path``) whose tenant gives ``user`` a role that approves."""
+    from governance.policy import APPROVER_ROLES
+
+    return {
+        f"{council_path}tenant__memberships__user_id": user.pk,
+        f"{council_path}tenant__memberships__role__in": sorted(APPROVER_ROLES),
+    }
 
 
 def tenant_owner_ids(tenant_id: str) -> list[int]:

@@ -162,3 +162,10 @@ def connect_model_events() -> None:
     """Connect the model receivers (from ``ready()``); they look the mapping up at call time."""
     post_save.connect(_on_post_save, dispatch_uid="executions.model_events_post_save")
     post_delete.connect(_on_post_delete, dispatch_uid="executions.model_events_post_delete")
+
+
+def cancel_approvals_of_archived_rule(sender: Any, rule: Any, **kwargs: Any) -> None:
+    """``automations.signals.rule_archived``: the archived rule's pending approvals are cancelled."""
+    from executions.services.approvals import approvals_cancel_for_rule
+
+    approvals_cancel_for_rule(rule)

@@ -29,6 +29,15 @@ def is_valid_timezone(value: object) -> bool:
     return True
 
 
+REQUESTER_CANNOT_APPROVE_CHOICES = [
+    ("never", "Never (a requester on the council may approve)"),
+    ("low", "Every risk level"),
+    ("medium", "Medium risk and above"),
+    ("high", "High risk and above"),
+    ("critical", "Critical risk only"),
+]
+
+
 def default_business_days() -> list[str]:
     return list(DEFAULT_BUSINESS_DAYS)
 
@@ -46,6 +55,12 @@ class Tenant(models.Model):
     business_hours_start = models.TimeField(default=dt.time(9, 0))
     business_hours_end = models.TimeField(default=dt.time(17, 0))
     business_days = models.JSONField(default=default_business_days, blank=True)
+    requester_cannot_approve = models.CharField(
+        max_length=10,
+        choices=REQUESTER_CANNOT_APPROVE_CHOICES,
+        default="critical",
+        help_text="Whoever triggered an execution of this risk level or higher cannot approve it themselves.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,6 +141,18 @@ class CouncilMember(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.council}"
 
+    def clean(self) -> None:
+        """A seat needs a role that approves in the council's tenant (docs/governance.md)."""
+        from governance.policy import APPROVER_ROLES
+
+        if self.council_id is None or self.user_id is None:
+            return
+        role = Membership.objects.filter(tenant_id=self.council.tenant_id, user_id=self.user_id).values_list(
+            "role", flat=True
+        )
+        if role.first() not in APPROVER_ROLES:
+            raise ValidationError({"user": "Only an owner or a council member of this tenant can sit on its councils."})
+
 
 class TrustedUser(models.Model):
     """A user whose triggers may be auto-approved by rules with ``trusted_users_only``."""
@@ -140,3 +167,8 @@ class TrustedUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} trusted in {self.tenant_id}"
+
+    def clean(self) -> None:
+        members = Membership.objects.filter(tenant_id=self.tenant_id, user_id=self.user_id)
+        if self.tenant_id and self.user_id and not members.exists():
+            raise ValidationError({"user": "Only a member of this tenant can be trusted in it."})

@@ -7,15 +7,13 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from governance.choices import Role
+from governance import policy
 from governance.models import Tenant
-from governance.selectors import role_for_user, tenant_for_user, tenants_for_user
+from governance.selectors import tenant_for_user, tenants_for_user
 
 SESSION_KEY = "current_tenant_id"
-EDITOR_ROLES = frozenset({Role.OWNER, Role.COLLABORATOR})
 
 
 def current_tenant(request: HttpRequest) -> Tenant | None:
@@ -32,14 +30,12 @@ def set_current_tenant(request: HttpRequest, tenant: Tenant) -> None:
     request.session[SESSION_KEY] = tenant.pk
 
 
-def can_edit(request: HttpRequest, tenant_id: str) -> bool:
-    return role_for_user(request.user, tenant_id) in EDITOR_ROLES
+def allows(request: HttpRequest, capability: str, *risk_levels: str | None) -> bool:
+    """The permission policy's answer for the current tenant: what a page offers (buttons, forms).
 
-
-def require_editor(request: HttpRequest, tenant_id: str) -> None:
-    """Refuse (403) a change by a user who may only read this tenant's rules."""
-    if not can_edit(request, tenant_id):
-        raise PermissionDenied("Only owners and collaborators can change automations.")
+    Pages only show or hide with it; the services they call decide again.
+    """
+    return policy.allows(request.user, request.tenant.pk, capability, *risk_levels)  # type: ignore[attr-defined]
 
 
 def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -55,3 +51,8 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def require(request: HttpRequest, capability: str, *risk_levels: str | None) -> None:
+    """403 for a page whose only use is a change the policy refuses (a form the user could not submit)."""
+    policy.check(request.user, request.tenant.pk, capability, *risk_levels)  # type: ignore[attr-defined]

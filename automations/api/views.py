@@ -28,13 +28,19 @@ from automations.api.serializers import (
 from automations.filters import AutomationRuleFilterSet
 from automations.models import AutomationRule
 from automations.selectors import (
-    rule_condition_report,
     rule_counts,
     rule_for_user,
     rule_without_tenant_for_user,
     rules_for_user,
 )
-from automations.services import rule_archive, rule_create, rule_set_enabled, rule_update
+from automations.services import (
+    rule_archive,
+    rule_create,
+    rule_draft,
+    rule_set_enabled,
+    rule_test_conditions,
+    rule_update,
+)
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 
@@ -81,8 +87,7 @@ def _draft_rule(request: Request, data: Any) -> AutomationRule:
     definition = inputs.create_definition({"name": "Unsaved rule", **fields})
     inputs.validate_rule_body(definition)
     require(request, tenant_id, Capability.TEST, _risk_of(definition))
-    definition.pop("assigned_council_id", None)
-    return AutomationRule(tenant=Tenant.objects.get(pk=tenant_id), **definition)
+    return rule_draft(Tenant.objects.get(pk=tenant_id), definition)
 
 
 @extend_schema_view(
@@ -201,19 +206,19 @@ class AutomationRuleViewSet(ApiViewSet):
 
     def destroy(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.DELETE)
-        rule_archive(rule)
+        rule_archive(rule, request.user)
         return Response({"id": rule.pk, "message": "Automation rule deleted successfully"})
 
     @extend_schema(summary="Enable an automation", request=None, responses={200: schemas.RuleEnvelope})
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str) -> Response:
-        rule = rule_set_enabled(self.rule(Capability.WRITE), True)
+        rule = rule_set_enabled(self.rule(Capability.WRITE), True, request.user)
         return Response(self.envelope(rule, "Automation rule enabled"))
 
     @extend_schema(summary="Disable an automation", request=None, responses={200: schemas.RuleEnvelope})
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk: str) -> Response:
-        rule = rule_set_enabled(self.rule(Capability.WRITE), False)
+        rule = rule_set_enabled(self.rule(Capability.WRITE), False, request.user)
         return Response(self.envelope(rule, "Automation rule disabled"))
 
     # --- reads about executions ------------------------------------------------------------------
@@ -272,7 +277,7 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.TEST)
         context = inputs.read_context(request.data)
-        return Response(rule_condition_report(rule, context).as_dict())
+        return Response(rule_test_conditions(rule, context, request.user).as_dict())
 
     @extend_schema(
         summary="Test an unsaved rule's conditions",
@@ -284,7 +289,7 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions_draft(self, request: Request) -> Response:
         body = inputs.require_object(request.data)
         rule = _draft_rule(request, body.get("rule", {}))
-        return Response(rule_condition_report(rule, inputs.read_context(body)).as_dict())
+        return Response(rule_test_conditions(rule, inputs.read_context(body), request.user).as_dict())
 
     @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})
     @action(detail=True, methods=["get"], filterset_class=None)

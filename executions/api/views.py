@@ -32,11 +32,10 @@ from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest, AutomationExecution, Notification
 from governance.api.permissions import (
     Capability,
-    request_roles,
     require,
     require_role,
     resolve_tenant_id,
-    role_allows,
+    tenants_allowing,
 )
 from governance.selectors import caller_role_expression, member_tenant_ids
 
@@ -205,8 +204,7 @@ class EventViewSet(ApiViewSet):
                 require(request, tenant_id, Capability.INGEST)
                 item = {**item, "tenant_id": tenant_id}
             checked.append(item)
-        allowed = {tenant for tenant, role in request_roles(request).items() if role_allows(role, Capability.INGEST)}
-        results = _service(emit_events, checked, allowed_tenant_ids=allowed)
+        results = _service(emit_events, checked, allowed_tenant_ids=tenants_allowing(request, Capability.INGEST))
         return Response({"events": [result.as_dict() for result in results]}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -19,6 +19,8 @@ from executions.delivery.services import (
     endpoint_save_new,
     endpoint_update,
 )
+from governance.admin import PolicyAdmin
+from governance.policy import Capability
 
 
 def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:
@@ -28,19 +30,9 @@ def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:
     )
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
-    """Non-superusers see and pick only the tenants they belong to."""
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "tenant" and not request.user.is_superuser:
-            from governance.selectors import tenants_for_user
-
-            kwargs["queryset"] = tenants_for_user(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(TenantScopedAdmin):
+class WebhookEndpointAdmin(PolicyAdmin):
+    change_capability = add_capability = Capability.MANAGE_WEBHOOKS
     list_display = ("id", "url", "tenant", "action_type", "enabled", "disabled_reason", "created_at")
     list_filter = ("enabled", "action_type")
     search_fields = ("url", "description", "tenant__id", "tenant__name")
@@ -70,28 +62,39 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:
             fields = ("url", "enabled", "action_type", "description")
-            endpoint_update(obj, {name: getattr(obj, name) for name in fields})
+            endpoint_update(obj, {name: getattr(obj, name) for name in fields}, user=request.user)
             return
-        secret = endpoint_save_new(obj)
+        secret = endpoint_save_new(obj, user=request.user)
         messages.warning(request, _secret_message(obj, secret, "created"))
 
     @admin.action(description="Rotate signing secret (the old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
-            secret = endpoint_rotate_secret(endpoint)
+            try:
+                secret = endpoint_rotate_secret(endpoint, user=request.user)
+            except PermissionDenied as error:
+                self.message_user(request, f"Endpoint {endpoint.pk}: {error}", messages.ERROR)
+                continue
             messages.warning(request, _secret_message(endpoint, secret, "rotated"))
 
     @admin.action(description="Disable selected endpoints")
     def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        for endpoint in queryset:
-            endpoint_disable(endpoint, f"Disabled by {request.user.get_username()} in the admin.")
-        messages.success(request, f"Disabled {len(queryset)} endpoint(s).")
+        reason = f"Disabled by {request.user.get_username()} in the admin."
+        done = sum(
+            self.run_service(request, f"Endpoint {endpoint.pk}", endpoint_disable, endpoint, reason, user=request.user)
+            for endpoint in queryset
+        )
+        if done:
+            messages.success(request, f"Disabled {done} endpoint(s).")
 
     @admin.action(description="Enable selected endpoints")
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        for endpoint in queryset:
-            endpoint_enable(endpoint)
-        messages.success(request, f"Enabled {len(queryset)} endpoint(s).")
+        done = sum(
+            self.run_service(request, f"Endpoint {endpoint.pk}", endpoint_enable, endpoint, user=request.user)
+            for endpoint in queryset
+        )
+        if done:
+            messages.success(request, f"Enabled {done} endpoint(s).")
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -119,7 +122,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(PolicyAdmin):
     list_display = (
         "id",
         "execution",
@@ -157,18 +160,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
         return deliveries_for_user(request.user).select_related("endpoint", "execution")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return self.may(request, Capability.MANAGE_WEBHOOKS)
 
-    @admin.action(description="Redeliver selected failed deliveries (same webhook-id)")
+    @admin.action(description="Redeliver selected failed deliveries (same webhook-id)", permissions=["redeliver"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        done = 0
-        for delivery in queryset.select_related("endpoint"):
-            try:
-                delivery_redeliver(delivery)
-            except ValidationError as exc:
-                messages.error(request, f"Delivery {delivery.pk}: {' '.join(exc.messages)}")
-                continue
-            done += 1
+        done = sum(
+            self.run_service(request, f"Delivery {delivery.pk}", delivery_redeliver, delivery, user=request.user)
+            for delivery in queryset.select_related("endpoint")
+        )
         if done:
             messages.success(request, f"{done} delivery(ies) scheduled for redelivery with the same webhook-id.")

@@ -10,12 +10,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
+from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind, TriggerSource
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.selectors import user_may_decide
 from executions.services.common import ExecutionConflict, notify_owners, transition
 from executions.services.dispatch import publish_on_commit
 from executions.services.notifications import notify_users_on_commit
+from governance import policy
+from governance.policy import Capability
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -77,12 +79,45 @@ def approval_request_open(
     return request
 
 
+def execution_requester_id(execution: AutomationExecution) -> str | None:
+    """Who asked for this execution: a manual run's caller (the pipeline writes it, never the caller's
+    context); None for listeners and signals."""
+    if execution.trigger_source == TriggerSource.MANUAL and isinstance(execution.trigger_data, dict):
+        requester = execution.trigger_data.get("user_id")
+        return str(requester) if requester not in (None, "") else None
+    return None
+
+
 def _request_for_decision(execution: AutomationExecution, user: AbstractBaseUser) -> ApprovalRequest:
-    request = ApprovalRequest.objects.select_related("council").filter(execution_id=execution.pk).first()
+    """The pending request ``user`` may decide now, checked at decision time, in this order:
+
+    1. the policy: the user's role in the tenant *now* allows approving (a demoted or removed member
+       is refused even if a council seat was left behind);
+    2. a seat on the council the approval was requested from;
+    3. the rule is not archived (409: archiving cancelled the request);
+    4. the tenant's "the requester cannot approve" setting for the rule's risk level;
+    5. the request is still pending (409 otherwise).
+    """
+    policy.check(user, execution.tenant_id, Capability.APPROVE)
+    request = (
+        ApprovalRequest.objects.select_related("council", "tenant", "execution__automation_rule")
+        .filter(execution_id=execution.pk)
+        .first()
+    )
     if request is None:
         raise ExecutionConflict(f"execution {execution.pk} has no approval request (status: {execution.status})")
     if not user_may_decide(request.council_id, user):
         raise PermissionDenied("only a member of the council this approval was requested from may decide it")
+    rule = request.execution.automation_rule
+    if rule.deleted_at is not None:
+        raise ExecutionConflict(f"execution {execution.pk} belongs to an archived rule; its approval was cancelled")
+    risk_level = str((request.policy_snapshot or {}).get("risk_level") or rule.risk_level)
+    requester_id = execution_requester_id(request.execution)
+    if not policy.requester_may_approve(request.tenant.requester_cannot_approve, risk_level, requester_id, user):
+        raise PermissionDenied(
+            f"you triggered this {risk_level}-risk execution, so another council member must decide it "
+            '(the tenant\'s "requester cannot approve" setting)'
+        )
     if request.status != ApprovalStatus.PENDING:
         raise ExecutionConflict(f"execution {execution.pk} was already {request.status}")
     return request
@@ -146,3 +181,33 @@ def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, rea
     logger.info("execution %s rejected by user %s", execution.pk, user.pk)
     execution.refresh_from_db()
     return execution
+
+
+def approvals_cancel_for_rule(rule: AutomationRule) -> int:
+    """Cancel the pending approval requests of an archived rule's executions; returns how many.
+
+    Each execution awaiting approval ends as cancelled, so a decision taken later answers 409 and
+    the archived rule's action never runs. Call inside the archiving transaction.
+    """
+    now = timezone.now()
+    pending = list(
+        ApprovalRequest.objects.filter(
+            execution__automation_rule_id=rule.pk, status=ApprovalStatus.PENDING
+        ).values_list("pk", "execution_id")
+    )
+    cancelled = 0
+    for request_id, execution_id in pending:
+        won = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
+            status=ApprovalStatus.CANCELLED, decided_at=now, decision_note="the rule was archived"
+        )
+        if won:
+            transition(
+                execution_id,
+                [ExecutionStatus.AWAITING_APPROVAL],
+                ExecutionStatus.CANCELLED,
+                error_message="cancelled: the rule was archived while this execution awaited approval",
+            )
+            cancelled += 1
+    if cancelled:
+        logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled)
+    return cancelled

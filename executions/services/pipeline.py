@@ -49,6 +49,8 @@ from executions.selectors import user_may_decide
 from executions.services.common import execution_ended, load_execution, transition_loaded
 from executions.services.context import build_context, json_safe
 from executions.services.dispatch import publish_on_commit
+from governance import policy
+from governance.policy import Capability
 
 logger = logging.getLogger(__name__)
 
@@ -615,7 +617,8 @@ def execute_rule_manually(
 
     ``user_id`` in the context is always the caller's (it decides trusted_users_only). With
     ``bypass_approval`` the governance step is skipped; only a member of the rule's council (or the
-    tenant's default council) may do that (PermissionDenied otherwise).
+    tenant's default council) may do that. PermissionDenied unless the policy lets ``user`` run the rule
+    (and bypass approval).
     """
     from governance.selectors import default_council
 
@@ -625,7 +628,9 @@ def execute_rule_manually(
         raise ValidationError({"context": ["must be a JSON object"]})
     if not isinstance(bypass_approval, bool):
         raise ValidationError({"bypass_approval": ["must be true or false"]})
+    policy.check(user, rule.tenant_id, Capability.RUN, rule.risk_level)
     if bypass_approval:
+        policy.check(user, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
         council_id = rule.assigned_council_id
         if council_id is None:
             council = default_council(rule.tenant_id)

@@ -303,8 +303,10 @@ def test_test_conditions_on_the_unsaved_form(owner_client, tenant):
         "sample_context": '{"store_status": "active", "product_count": 5}',
     }
     html = owner_client.post("/portal/automations/builder/test", post, HTTP_HX_REQUEST="true").content.decode()
-    assert 'data-condition-result="0" data-passed="true"' in html
-    assert 'data-condition-result="1" data-passed="false"' in html
+    # The threshold's own comparison comes first, as in the API's test-conditions (one answer).
+    assert 'data-condition-result="0" data-passed="false"' in html
+    assert 'data-condition-result="1" data-passed="true"' in html
+    assert 'data-condition-result="2" data-passed="false"' in html
     assert "<code data-actual>5</code>" in html and "<code data-expected>3</code>" in html
     assert 'data-overall="fail"' in html
     assert AutomationRule.objects.count() == 0

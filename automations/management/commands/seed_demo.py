@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -17,7 +16,6 @@ from governance.choices import Role
 from governance.services import membership_set, tenant_get_or_create
 
 DEMO_USERS = (("demo_owner", Role.OWNER), ("demo_council", Role.COUNCIL))
-PROJECT_APPS = ("governance", "automations", "executions")
 
 
 class Command(BaseCommand):
@@ -27,14 +25,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         password = os.environ.get("DEMO_PASSWORD", "demo-password")
         tenant = tenant_get_or_create(DEMO_TENANT_ID, name=DEMO_TENANT_NAME)
-        permissions = list(Permission.objects.filter(content_type__app_label__in=PROJECT_APPS))
         owner = None
         for username, role in DEMO_USERS:
             user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
             if created:
+                # Staff only to reach /admin/; what they may see and do there is their role's (the
+                # permission policy), so no Django model permission is granted.
                 user.set_password(password)
                 user.save()
-                user.user_permissions.add(*permissions)
             membership_set(tenant, user, role)
             owner = owner or user
         created_count = 0

@@ -33,8 +33,12 @@ from executions.delivery.policy import Classification, classify, retry_delay
 from executions.delivery.selectors import deliveries_due
 from executions.delivery.services.endpoints import endpoint_disable
 from executions.delivery.signing import webhook_headers
+from governance import policy
+from governance.policy import Capability
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
     from executions.models import AutomationExecution
 
 logger = logging.getLogger(__name__)
@@ -699,12 +703,16 @@ def send_due_deliveries(
     return counts
 
 
-def delivery_redeliver(delivery: WebhookDelivery, *, now: dt.datetime | None = None) -> WebhookDelivery:
+def delivery_redeliver(
+    delivery: WebhookDelivery, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+) -> WebhookDelivery:
     """Make a failed delivery due again with a fresh retry schedule and the same ``webhook-id``.
 
     New attempts are numbered on from the old ones. The delivery is sent by the sweeper, or at once
     (after commit) through AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY when that names a callable.
+    PermissionDenied unless ``user`` may manage the tenant's webhooks.
     """
+    policy.check(user, delivery.tenant_id, Capability.MANAGE_WEBHOOKS)
     now = now or timezone.now()
     endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()  # fresh: enabled may have changed
     if endpoint is None:

@@ -13,8 +13,12 @@ from django.utils import timezone
 from executions.delivery.conf import setting
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.signing import generate_secret
+from governance import policy
+from governance.policy import Capability
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
     from governance.models import Tenant
 
 ENDPOINT_EDITABLE_FIELDS = ("url", "enabled", "action_type", "description")
@@ -35,27 +39,32 @@ def endpoint_create(
     action_type: str | None = None,
     description: str = "",
     enabled: bool = True,
+    user: AbstractBaseUser | None = None,
 ) -> CreatedEndpoint:
     """Create an endpoint with a new secret; return both. The secret is never shown again."""
     endpoint = WebhookEndpoint(
         tenant=tenant, url=url, action_type=action_type or None, description=description, enabled=enabled
     )
-    secret = endpoint_save_new(endpoint)
+    secret = endpoint_save_new(endpoint, user=user)
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
-def endpoint_save_new(endpoint: WebhookEndpoint) -> str:
+def endpoint_save_new(endpoint: WebhookEndpoint, *, user: AbstractBaseUser | None = None) -> str:
     """Give an unsaved endpoint its secret, validate and save it; return the secret (admin's path)."""
     if endpoint.pk is not None:
         raise ValueError("endpoint_save_new() is for endpoints not saved yet.")
+    policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     endpoint.secret = generate_secret()
     endpoint.full_clean()
     endpoint.save()
     return endpoint.secret
 
 
-def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookEndpoint:
+def endpoint_update(
+    endpoint: WebhookEndpoint, data: dict[str, Any], *, user: AbstractBaseUser | None = None
+) -> WebhookEndpoint:
     """Change the URL, enabled flag, action type or description; refuse anything else by name."""
+    policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     unknown = sorted(set(data) - set(ENDPOINT_EDITABLE_FIELDS))
     if unknown:
         raise ValidationError({key: "not a field you can set on a webhook endpoint" for key in unknown})
@@ -70,11 +79,14 @@ def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookE
     return endpoint
 
 
-def endpoint_rotate_secret(endpoint: WebhookEndpoint, *, now: dt.datetime | None = None) -> str:
+def endpoint_rotate_secret(
+    endpoint: WebhookEndpoint, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+) -> str:
     """Replace the secret; the previous one keeps signing for the grace period. Return the new secret.
 
     Only one previous secret is kept: rotating again during a grace period ends the older one's.
     """
+    policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     now = now or timezone.now()
     grace = dt.timedelta(seconds=setting("AUTOMATIONS_WEBHOOK_SECRET_GRACE"))
     new_secret = generate_secret()
@@ -89,8 +101,11 @@ def endpoint_rotate_secret(endpoint: WebhookEndpoint, *, now: dt.datetime | None
     return new_secret
 
 
-def endpoint_disable(endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime | None = None) -> None:
+def endpoint_disable(
+    endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+) -> None:
     """Stop sending to the endpoint and say why (shown in admin and API)."""
+    policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     now = now or timezone.now()
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:255], disabled_at=now, updated_at=now
@@ -98,8 +113,9 @@ def endpoint_disable(endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime
     endpoint.refresh_from_db()
 
 
-def endpoint_enable(endpoint: WebhookEndpoint) -> None:
+def endpoint_enable(endpoint: WebhookEndpoint, *, user: AbstractBaseUser | None = None) -> None:
     """Send to the endpoint again and clear the reason it was disabled."""
+    policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         enabled=True, disabled_reason="", disabled_at=None, updated_at=timezone.now()
     )
