@@ -263,7 +263,7 @@ def test_an_assigned_council_decides_instead_of_the_default(
     from governance.models import Council, CouncilMember
 
     council = Council.objects.create(tenant=tenant, name="Pricing council")
-    dave = make_user("dave", tenant, "collaborator")
+    dave = make_user("dave", tenant, "council")
     CouncilMember.objects.create(council=council, user=dave)
     make_event_rule(tenant, owner, risk_level="critical", assigned_council=council)
     emit_product_added(tenant, django_capture_on_commit_callbacks)
