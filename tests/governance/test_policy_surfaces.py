@@ -147,11 +147,11 @@ def redelivered(w: World) -> bool:
 
 def answered_ok(w: World, response: Any) -> bool:
     """An operation without side effects (tests of conditions) happened when it answered with a result."""
-    return (
-        response.status_code == 200
-        and b"data-condition-result" in response.content
-        or (response.get("Content-Type", "").startswith("application/json") and "conditions_met" in response.json())
-    )
+    if response.status_code != 200:
+        return False
+    if response.get("Content-Type", "").startswith("application/json"):
+        return "conditions_met" in response.json()
+    return b"data-condition-result" in response.content
 
 
 def event_stored(w: World) -> bool:
