@@ -72,14 +72,18 @@ def test_builder_guide_steps_create_a_threshold_rule(page_for, owner, tenant):
     # 6. Click "Test Conditions": each condition's result with actual and expected
     page.locator("#f-sample_context").fill('{"store_status": "active", "product_count": 2}')
     page.get_by_role("button", name="Test Conditions").click()
-    result = page.locator("[data-condition-result='0']")
-    result.wait_for()
+    # Row 0 is the threshold's own comparison (as in the API's test-conditions), then the conditions.
+    threshold = page.locator("[data-condition-result='0']")
+    threshold.wait_for()
+    assert threshold.get_attribute("data-passed") == "true"
+    assert threshold.locator("[data-actual]").inner_text() == "2"
+    result = page.locator("[data-condition-result='1']")
     assert result.get_attribute("data-passed") == "true"
     assert result.locator("[data-actual]").inner_text() == '"active"'
     assert result.locator("[data-expected]").inner_text() == '"active"'
     page.locator("#f-sample_context").fill('{"store_status": "paused"}')
     page.get_by_role("button", name="Test Conditions").click()
-    page.locator("[data-condition-result='0'][data-passed='false']").wait_for()
+    page.locator("[data-condition-result='1'][data-passed='false']").wait_for()
     assert page.locator("[data-overall=fail]").is_visible()
     screenshot(page, "builder-filled")
     # 7. Click "Save Automation"  8. Verify redirect to automation list
@@ -216,7 +220,7 @@ def test_details_guide_steps(page_for, owner, tenant, rule):
     page.get_by_role("button", name="Test", exact=True).click()
     page.get_by_label("Sample context (JSON)").fill('{"store_status": "closed"}')
     page.get_by_role("button", name="Run test").click()
-    result = page.locator("#detail-test-results [data-condition-result='0']")
+    result = page.locator("#detail-test-results [data-condition-result='1']")  # 0: the threshold itself
     result.wait_for()
     assert result.get_attribute("data-passed") == "false"
     assert result.locator("[data-actual]").inner_text() == '"closed"'

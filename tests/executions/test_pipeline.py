@@ -416,16 +416,19 @@ def test_a_manual_run_uses_the_callers_context_and_identity(tenant, owner, event
 def test_a_manual_run_of_a_risky_rule_waits_unless_a_council_member_bypasses(
     tenant, owner, collaborator, council_member, risky_rule
 ):
-    waiting = execute_rule_manually(risky_rule, {"store_status": "active"}, collaborator)
+    waiting = execute_rule_manually(risky_rule, {"store_status": "active"}, owner)
     assert waiting.status == ExecutionStatus.AWAITING_APPROVAL
 
+    # The policy: only owners run high-risk rules, and only owners bypass approval (docs/api.md).
     with pytest.raises(PermissionDenied):
-        execute_rule_manually(risky_rule, {"store_status": "active"}, collaborator, bypass_approval=True)
+        execute_rule_manually(risky_rule, {"store_status": "active"}, collaborator)
+    with pytest.raises(PermissionDenied):
+        execute_rule_manually(risky_rule, {"store_status": "active"}, council_member, bypass_approval=True)
 
-    bypassed = execute_rule_manually(risky_rule, {"store_status": "active"}, council_member, bypass_approval=True)
+    bypassed = execute_rule_manually(risky_rule, {"store_status": "active"}, owner, bypass_approval=True)
     assert bypassed.status == ExecutionStatus.SUCCEEDED
-    assert bypassed.approved_by_user_id == str(council_member.pk)
-    assert bypassed.governance_decision["bypassed_by_user_id"] == str(council_member.pk)
+    assert bypassed.approved_by_user_id == str(owner.pk)
+    assert bypassed.governance_decision["bypassed_by_user_id"] == str(owner.pk)
     assert bypassed.required_approval is True
 
 
