@@ -26,6 +26,7 @@ from automations.api.serializers import (
     RuleUpdateRequestSerializer,
 )
 from automations.filters import AutomationRuleFilterSet
+from automations.governance import trusted_facts
 from automations.models import AutomationRule
 from automations.selectors import (
     rule_condition_report,
@@ -272,7 +273,8 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.TEST)
         context = inputs.read_context(request.data)
-        return Response(rule_condition_report(rule, context).as_dict())
+        facts = trusted_facts(rule, actor_id=request.user.pk)
+        return Response(rule_condition_report(rule, context, facts).as_dict())
 
     @extend_schema(
         summary="Test an unsaved rule's conditions",
@@ -284,7 +286,8 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions_draft(self, request: Request) -> Response:
         body = inputs.require_object(request.data)
         rule = _draft_rule(request, body.get("rule", {}))
-        return Response(rule_condition_report(rule, inputs.read_context(body)).as_dict())
+        facts = trusted_facts(rule, actor_id=request.user.pk)
+        return Response(rule_condition_report(rule, inputs.read_context(body), facts).as_dict())
 
     @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})
     @action(detail=True, methods=["get"], filterset_class=None)
@@ -326,14 +329,14 @@ class AutomationRuleViewSet(ApiViewSet):
         body = inputs.require_object(request.data or {})
         context = inputs.read_context(body)
         bypass = inputs.read_bool(body, "bypass_approval", False)
-        source = body.get("trigger_source", TriggerSource.MANUAL)
-        if source not in TriggerSource.values:
-            raise ValidationError({"trigger_source": [f"Must be one of {', '.join(TriggerSource.values)}."]})
+        # A run a caller starts is always manual (the spec's body carries "manual"); any other label is a 400.
+        if body.get("trigger_source", TriggerSource.MANUAL) != TriggerSource.MANUAL:
+            raise ValidationError(
+                {"trigger_source": ['A run you start is always "manual": send "manual" or leave trigger_source out.']}
+            )
         if bypass:
             require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
-        execution = _service_call(
-            execute_rule_manually, rule, context, request.user, bypass_approval=bypass, trigger_source=source
-        )
+        execution = _service_call(execute_rule_manually, rule, context, request.user, bypass_approval=bypass)
         return Response(
             {
                 "execution": ExecutionSerializer(execution).data,

@@ -206,7 +206,7 @@ class EventViewSet(ApiViewSet):
                 item = {**item, "tenant_id": tenant_id}
             checked.append(item)
         allowed = {tenant for tenant, role in request_roles(request).items() if role_allows(role, Capability.INGEST)}
-        results = _service(emit_events, checked, allowed_tenant_ids=allowed)
+        results = _service(emit_events, checked, allowed_tenant_ids=allowed, actor_id=request.user.pk)
         return Response({"events": [result.as_dict() for result in results]}, status=status.HTTP_202_ACCEPTED)
 
 
