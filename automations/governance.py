@@ -1,68 +1,94 @@
-"""Gather the facts a rule's auto-approval rules need and apply the governance decision table."""
+"""The facts a rule's auto-approval rules read, from trusted sources only, and the decision table.
+
+No governance fact comes from a trigger's context (an event payload, a manual run's context): those
+are data anyone allowed to post an event or run a rule controls. ``TrustedFacts`` reads instead
+(docs/governance.md, "Where each fact comes from"):
+
+- the budget: the rule's own ``action_config["budget"]``;
+- the actor: the authenticated user who caused the run, handed in by the caller (None: nobody);
+- the moment: the server clock when the decision is taken, in the tenant's time zone;
+- today's executions: our own execution rows, counted by the function the executions app registers.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from automations.validators import BUDGET_KEY, is_number
-from governance.decisions import ApprovalDecision, decide_auto_approval
+from governance.decisions import ApprovalDecision, GovernanceFacts, decide_auto_approval
 from governance.selectors import is_trusted_user, is_within_business_hours
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
 
+ExecutionsTodayCounter = Callable[["AutomationRule", dt.datetime], int]
 
-def _moment_from_context(context: dict[str, Any]) -> dt.datetime:
-    """``now`` from the context when it is an aware datetime or ISO string, else the clock."""
-    value = context.get("now")
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
+# Filled by the executions app in ready() (STYLE §1: the higher app hands the count down).
+_executions_today_counter: ExecutionsTodayCounter | None = None
+
+
+def register_executions_today_counter(counter: ExecutionsTodayCounter) -> None:
+    """Set how ``max_frequency_per_day`` counts a rule's executions on a moment's local day."""
+    global _executions_today_counter
+    _executions_today_counter = counter
+
+
+def server_now() -> dt.datetime:
+    """The server clock governance decides by (one name, so a test can freeze it)."""
     return timezone.now()
 
 
-class RuleGovernanceFacts:
-    """Facts about one rule and one trigger context, each looked up only when asked for."""
+def rule_budget(rule: AutomationRule) -> float | None:
+    """The rule's own configured budget (``action_config["budget"]``), None when it has none."""
+    config = rule.action_config if isinstance(rule.action_config, dict) else {}
+    value = config.get(BUDGET_KEY)
+    if is_number(value):
+        return float(value)
+    return None  # validators refuse anything else at save time; an old odd row has no budget
 
-    def __init__(self, rule: AutomationRule, context: dict[str, Any]) -> None:
-        self.rule = rule
-        self.context = context
+
+@dataclass(frozen=True)
+class TrustedFacts:
+    """``GovernanceFacts`` for one decision about ``rule``, each looked up only when a rule asks.
+
+    ``actor_id``: the authenticated user who caused the run (None for signals, listeners and Python
+    emits, so ``trusted_users_only`` never holds for them). ``moment``: when the decision is taken.
+    """
+
+    rule: AutomationRule
+    actor_id: int | None
+    moment: dt.datetime
 
     def budget(self) -> float | None:
-        for source in (self.context, self.rule.action_config or {}):
-            value = source.get(BUDGET_KEY) if isinstance(source, dict) else None
-            if is_number(value):
-                return float(value)
-            if isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    continue
-        return None
+        return rule_budget(self.rule)
 
     def user_is_trusted(self) -> bool:
-        return is_trusted_user(self.rule.tenant_id, self.context.get("user_id"))
+        return self.actor_id is not None and is_trusted_user(self.rule.tenant_id, self.actor_id)
 
     def within_business_hours(self) -> bool:
-        return is_within_business_hours(self.rule.tenant, _moment_from_context(self.context))
+        return is_within_business_hours(self.rule.tenant, self.moment)
 
     def executions_today(self) -> int:
-        from executions.selectors import rule_executions_run_today_count
+        if _executions_today_counter is None:
+            raise RuntimeError("no executions-today counter registered (the executions app does it in ready())")
+        return _executions_today_counter(self.rule, self.moment)
 
-        return rule_executions_run_today_count(self.rule, _moment_from_context(self.context))
+
+def trusted_facts(rule: AutomationRule, actor_id: int | None = None, moment: dt.datetime | None = None) -> TrustedFacts:
+    """The trusted facts for deciding about ``rule`` now (``moment``: the server clock unless given)."""
+    return TrustedFacts(rule, actor_id, moment if moment is not None else server_now())
 
 
-def rule_approval_decision(rule: AutomationRule, context: dict[str, Any]) -> ApprovalDecision:
-    """Whether ``rule`` may run its action for ``context`` without a council, and why."""
-    return decide_auto_approval(
-        rule.risk_level, rule.requires_approval, rule.auto_approval_rules, RuleGovernanceFacts(rule, context or {})
-    )
+def rule_approval_decision(rule: AutomationRule, facts: GovernanceFacts | None = None) -> ApprovalDecision:
+    """Whether ``rule`` may run its action without a council, and why.
+
+    ``facts``: by default the trusted facts with no actor at the server's current moment.
+    """
+    if facts is None:
+        facts = trusted_facts(rule)
+    return decide_auto_approval(rule.risk_level, rule.requires_approval, rule.auto_approval_rules, facts)

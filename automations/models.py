@@ -25,7 +25,7 @@ from automations.validators import (
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from governance.decisions import ApprovalDecision
+    from governance.decisions import ApprovalDecision, GovernanceFacts
 
 # The fields that make up a rule's definition: editing any of them makes a new version.
 DEFINITION_FIELDS = (
@@ -227,14 +227,21 @@ class AutomationRule(models.Model):
         """One result per top-level condition: condition, passed, actual and expected value, reason."""
         return compiled_conditions_for_rule(self).explain(context)
 
-    def approval_decision(self, context: dict[str, Any]) -> ApprovalDecision:
-        """The governance decision for running this rule's action with ``context``, with reasons."""
+    def approval_decision(
+        self, context: dict[str, Any] | None = None, facts: GovernanceFacts | None = None
+    ) -> ApprovalDecision:
+        """The governance decision for running this rule's action now, with reasons.
+
+        Governance reads no fact from ``context`` (the spec's argument; a payload or a caller's context
+        is data anyone may forge): ``facts`` come from trusted sources, by default the server clock, no
+        actor, the rule's own budget and our own execution counts (docs/governance.md).
+        """
         from automations.governance import rule_approval_decision
 
-        return rule_approval_decision(self, context)
+        return rule_approval_decision(self, facts)
 
-    def should_auto_approve(self, context: dict[str, Any]) -> bool:
-        return self.approval_decision(context).auto_approved
+    def should_auto_approve(self, context: dict[str, Any] | None = None, facts: GovernanceFacts | None = None) -> bool:
+        return self.approval_decision(context, facts).auto_approved
 
     def record_execution(self, success: bool, execution_time_ms: float) -> None:
         """Add one execution to the running totals with a single database-side update."""

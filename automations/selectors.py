@@ -14,6 +14,7 @@ from django.http import Http404
 from automations.choices import TriggerType
 from automations.models import AutomationRule
 from config.sql_instances import instances_from_sql, select_list
+from governance.decisions import GovernanceFacts
 from governance.models import Membership, Tenant
 
 
@@ -131,10 +132,11 @@ def conditions_summary(results: list[dict[str, Any]]) -> str:
     return f"{len(failed)} of {total} {noun} failed: {reasons}"
 
 
-def rule_condition_report(rule: AutomationRule, context: dict[str, Any]) -> ConditionReport:
+def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: GovernanceFacts) -> ConditionReport:
     """What would happen if ``rule`` (saved or not) were triggered with ``context``.
 
-    For a threshold rule the trigger's own comparison is checked too and comes first.
+    For a threshold rule the trigger's own comparison is checked too and comes first. The governance
+    answer uses ``facts`` (the caller's trusted facts, ``trusted_facts``), never the sample context.
     """
     from automations.conditions import compile_conditions
 
@@ -145,7 +147,7 @@ def rule_condition_report(rule: AutomationRule, context: dict[str, Any]) -> Cond
     compiled = compile_conditions(checks, rule.tenant.timezone if rule.tenant_id else "UTC")
     results = [result.as_dict() for result in compiled.explain(context)]
     met = all(result["passed"] for result in results)
-    decision = rule.approval_decision(context)
+    decision = rule.approval_decision(context, facts)
     return ConditionReport(
         conditions_met=met,
         results=results,

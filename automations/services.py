@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 from automations.choices import TriggerType
+from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
@@ -202,7 +203,7 @@ def rule_test_conditions(
     PermissionDenied unless ``user`` may test rules of the rule's risk level in its tenant.
     """
     policy.check(user, rule.tenant_id, Capability.TEST, rule.risk_level)
-    return rule_condition_report(rule, context)
+    return rule_condition_report(rule, context, trusted_facts(rule, actor_id=user.pk if user is not None else None))
 
 
 @dataclass

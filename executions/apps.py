@@ -8,8 +8,12 @@ class ExecutionsConfig(AppConfig):
     def ready(self) -> None:
         # Built-in action handlers register themselves on import; receivers and checks connect here;
         # the listener tasks register with Celery (autodiscovery only imports tasks.py).
+        from automations.governance import register_executions_today_counter
         from automations.signals import rule_archived
         from executions import actions, checks, signals, tasks_listeners  # noqa: F401
+        from executions.selectors import rule_executions_run_today_count
 
         signals.connect_model_events()
         rule_archived.connect(signals.cancel_approvals_of_archived_rule, dispatch_uid="executions.cancel_approvals")
+        # max_frequency_per_day counts our own execution rows; governance sits below us, so we hand it down.
+        register_executions_today_counter(rule_executions_run_today_count)

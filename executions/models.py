@@ -47,6 +47,12 @@ class AutomationExecution(models.Model):
     triggered_at = models.DateTimeField(default=timezone.now)
     trigger_source = models.CharField(max_length=20, choices=TriggerSource.choices)
     trigger_data = models.JSONField(default=empty_dict, blank=True)
+    # Who caused this run, as authenticated (docs/governance.md, "Where each fact comes from"): the
+    # caller of a manual run, the poster of an API event; null for signals, listeners and Python emits.
+    # Governance's trusted_users_only reads this, never a user_id in the context.
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     conditions_met = models.BooleanField(null=True, blank=True)
     condition_results = models.JSONField(default=empty_list, blank=True)
@@ -137,6 +143,11 @@ class Event(models.Model):
     idempotency_key = models.CharField(max_length=200)
     occurred_at = models.DateTimeField(default=timezone.now)
     received_at = models.DateTimeField(default=timezone.now)
+    # The authenticated user who posted the event (POST /api/events); null for events from signals,
+    # listeners and Python code. Never taken from the event's body or payload.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # 0 for events from outside; an event caused by an action carries its cause's depth + 1.
     causation_depth = models.PositiveSmallIntegerField(default=0)
     caused_by_execution = models.ForeignKey(

@@ -31,14 +31,15 @@ def default_council(tenant_id: str) -> Council | None:
 
 
 def is_trusted_user(tenant_id: str, user_id: object) -> bool:
-    """True when ``user_id`` (a user's primary key, as int or string) is trusted in the tenant."""
+    """True when ``user_id`` (a user's primary key, as int or string) is a member trusted in the tenant."""
     if user_id is None or isinstance(user_id, bool):
         return False
     try:
         pk = int(str(user_id))
     except ValueError:
         return False
-    return TrustedUser.objects.filter(tenant_id=tenant_id, user_id=pk).exists()
+    # Trust needs a current membership too: a removed member's leftover trust row decides nothing.
+    return TrustedUser.objects.filter(tenant_id=tenant_id, user_id=pk, user__memberships__tenant_id=tenant_id).exists()
 
 
 def is_within_business_hours(tenant: Tenant, moment: dt.datetime) -> bool:

@@ -147,7 +147,10 @@ class DraftTestConditionsRequestSerializer(ContextRequestSerializer):
 
 class ExecuteRequestSerializer(ContextRequestSerializer):
     trigger_source = serializers.ChoiceField(
-        choices=["manual", "event", "scheduler", "threshold", "behavior"], required=False, default="manual"
+        choices=["manual"],
+        required=False,
+        default="manual",
+        help_text="Always manual: a run a caller starts is never labelled event or scheduler.",
     )
     bypass_approval = serializers.BooleanField(required=False, default=False)
 

@@ -331,14 +331,14 @@ class AutomationRuleViewSet(ApiViewSet):
         body = inputs.require_object(request.data or {})
         context = inputs.read_context(body)
         bypass = inputs.read_bool(body, "bypass_approval", False)
-        source = body.get("trigger_source", TriggerSource.MANUAL)
-        if source not in TriggerSource.values:
-            raise ValidationError({"trigger_source": [f"Must be one of {', '.join(TriggerSource.values)}."]})
+        # A run a caller starts is always manual (the spec's body carries "manual"); any other label is a 400.
+        if body.get("trigger_source", TriggerSource.MANUAL) != TriggerSource.MANUAL:
+            raise ValidationError(
+                {"trigger_source": ['A run you start is always "manual": send "manual" or leave trigger_source out.']}
+            )
         if bypass:
             require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
-        execution = _service_call(
-            execute_rule_manually, rule, context, request.user, bypass_approval=bypass, trigger_source=source
-        )
+        execution = _service_call(execute_rule_manually, rule, context, request.user, bypass_approval=bypass)
         return Response(
             {
                 "execution": ExecutionSerializer(execution).data,

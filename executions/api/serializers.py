@@ -17,6 +17,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     tenant_id = serializers.CharField(read_only=True)
     event_id = serializers.IntegerField(read_only=True, allow_null=True)
     rule_version = serializers.SerializerMethodField()
+    triggered_by_user_id = serializers.SerializerMethodField()
 
     class Meta:
         model = AutomationExecution
@@ -28,6 +29,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "triggered_at",
             "trigger_source",
             "trigger_data",
+            "triggered_by_user_id",
             "event_id",
             "occurrence_key",
             "rule_version",
@@ -50,6 +52,10 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
     def get_rule_version(self, execution: AutomationExecution) -> int | None:
         return execution_rule_version(execution)
+
+    def get_triggered_by_user_id(self, execution: AutomationExecution) -> str | None:
+        """The authenticated user who caused the run (manual caller, API event poster); null for none."""
+        return text(execution.triggered_by_id)
 
     def to_representation(self, execution: AutomationExecution) -> dict[str, Any]:
         return execution_representation(execution)
@@ -75,6 +81,7 @@ def execution_representation(execution: AutomationExecution) -> dict[str, Any]:
         "triggered_at": iso_datetime(execution.triggered_at),
         "trigger_source": choice(execution.trigger_source),
         "trigger_data": execution.trigger_data,
+        "triggered_by_user_id": text(execution.triggered_by_id),
         "event_id": integer(execution.event_id),
         "occurrence_key": text(execution.occurrence_key),
         "rule_version": execution_rule_version(execution),

@@ -204,7 +204,12 @@ class EventViewSet(ApiViewSet):
                 require(request, tenant_id, Capability.INGEST)
                 item = {**item, "tenant_id": tenant_id}
             checked.append(item)
-        results = _service(emit_events, checked, allowed_tenant_ids=tenants_allowing(request, Capability.INGEST))
+        results = _service(
+            emit_events,
+            checked,
+            allowed_tenant_ids=tenants_allowing(request, Capability.INGEST),
+            actor_id=request.user.pk,
+        )
         return Response({"events": [result.as_dict() for result in results]}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind, TriggerSource
+from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.selectors import user_may_decide
 from executions.services.common import ExecutionConflict, notify_owners, transition
@@ -80,12 +80,9 @@ def approval_request_open(
 
 
 def execution_requester_id(execution: AutomationExecution) -> str | None:
-    """Who asked for this execution: a manual run's caller (the pipeline writes it, never the caller's
-    context); None for listeners and signals."""
-    if execution.trigger_source == TriggerSource.MANUAL and isinstance(execution.trigger_data, dict):
-        requester = execution.trigger_data.get("user_id")
-        return str(requester) if requester not in (None, "") else None
-    return None
+    """Who asked for this execution: its authenticated actor (``triggered_by``: a manual run's caller,
+    the token user who posted its event); None for listeners and signals."""
+    return str(execution.triggered_by_id) if execution.triggered_by_id is not None else None
 
 
 def _request_for_decision(execution: AutomationExecution, user: AbstractBaseUser) -> ApprovalRequest:

@@ -144,7 +144,9 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
         created = [
             execution
             for execution in (
-                _create_execution(e.automation_rule, e.trigger_source, e.trigger_data, e.occurrence_key, e.event)
+                _create_execution(
+                    e.automation_rule, e.trigger_source, e.trigger_data, e.occurrence_key, e.event, e.triggered_by_id
+                )
                 for e in fresh
             )
             if execution is not None

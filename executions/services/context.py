@@ -1,4 +1,9 @@
-"""The context a rule's conditions and governance see (docs/pipeline.md, "The context")."""
+"""The context a rule's conditions see (docs/pipeline.md, "The context").
+
+Governance reads none of it: its facts are ``automations.governance.TrustedFacts`` (the run's
+authenticated actor, the server clock, the rule's own budget, our own execution counts), so a
+``now``, ``user_id`` or ``budget`` in a payload or a caller's context is ordinary data.
+"""
 
 from __future__ import annotations
 
@@ -89,6 +94,7 @@ def build_context(
     4. for manual runs, the caller's context.
 
     ``facts``: layer 2 as the caller already read it (``tenant_facts``), e.g. once for a batch.
+    Later layers may shadow the built-ins (a replay pinning ``now``); that affects conditions only.
     """
     tenant = rule.tenant
     context: dict[str, Any] = builtin_facts(tenant)

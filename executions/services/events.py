@@ -213,7 +213,7 @@ def _check_references(
     return EventInput(**{**asdict(item), "causation_depth": depth}), errors
 
 
-def _store(item: EventInput) -> EmitResult:
+def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
     if not item.key_generated:
         # A repeated key is the common duplicate: answer it without a failed insert. (The unique
         # constraint below still decides under concurrency.)
@@ -234,6 +234,7 @@ def _store(item: EventInput) -> EmitResult:
                 occurred_at=item.occurred_at,
                 causation_depth=item.causation_depth,
                 caused_by_execution_id=item.caused_by_execution_id,
+                actor_id=actor_id,
             )
     except IntegrityError:
         # TRICKY: a concurrent emit with the same key won the unique constraint; answer with its row.
@@ -254,11 +255,15 @@ def _queue_matching(results: list[EmitResult]) -> None:
         publish_on_commit("match_events_task", chunk)
 
 
-def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None) -> list[EmitResult]:
+def emit_events(
+    items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None, actor_id: int | None = None
+) -> list[EmitResult]:
     """Validate every event, then store them all in one transaction (all or nothing).
 
     Raises ValidationError keyed ``[index].field`` when any item is bad; nothing is stored then.
-    ``allowed_tenant_ids`` limits the tenants a caller may send to (None: any).
+    ``allowed_tenant_ids`` limits the tenants a caller may send to (None: any). ``actor_id``: the
+    authenticated user posting them (the API's token user), stored as each new event's ``actor``; it is
+    the only source of the user that governance's trusted_users_only checks (never the payload).
     """
     if not isinstance(items, list) or not items:
         raise ValidationError({"events": ["send one event object or a non-empty list of them"]})
@@ -281,7 +286,7 @@ def emit_events(items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        results = [_store(item) for item in checked]
+        results = [_store(item, actor_id) for item in checked]
         _queue_matching(results)
     return results
 
@@ -300,7 +305,8 @@ def emit_event(
     """Store one event and queue its matching after commit; a repeated key returns the original.
 
     Raises ValidationError naming the field for bad input. Never waits on the broker for long: a
-    failed publish leaves the event to the outbox sweeper.
+    failed publish leaves the event to the outbox sweeper. The event has no actor (Python callers,
+    signals, listeners), so trusted_users_only never holds for the runs it causes.
     """
     data = {
         "tenant_id": tenant_id,

@@ -35,6 +35,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.services import RuleTotals
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
@@ -133,8 +134,12 @@ def new_execution(
     occurrence_key: str | None,
     event: Event | None,
     now: dt.datetime,
+    actor_id: int | None = None,
 ) -> AutomationExecution:
-    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason."""
+    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason.
+
+    Its actor (``triggered_by``) is the event's poster for an event, else ``actor_id`` (a manual run's caller).
+    """
     execution = AutomationExecution(
         automation_rule=rule,
         tenant_id=rule.tenant_id,
@@ -144,6 +149,7 @@ def new_execution(
         trigger_source=trigger_source,
         trigger_data=json_safe(trigger_data or {}),
         triggered_at=now,
+        triggered_by_id=event.actor_id if event is not None else actor_id,
     )
     block_reason = _loop_block_reason(event)
     execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
@@ -157,10 +163,11 @@ def _create_execution(
     trigger_data: dict[str, Any] | None,
     occurrence_key: str | None,
     event: Event | None,
+    actor_id: int | None = None,
 ) -> AutomationExecution | None:
     check_trigger_arguments(trigger_source, trigger_data, occurrence_key)
     now = timezone.now()
-    execution = new_execution(rule, trigger_source, trigger_data, occurrence_key, event, now)
+    execution = new_execution(rule, trigger_source, trigger_data, occurrence_key, event, now, actor_id)
     try:
         with transaction.atomic():
             execution.save()
@@ -261,7 +268,8 @@ def evaluate_pending(
         return Evaluation(ExecutionStatus.SKIPPED, {"execution_time_ms": elapsed_ms(), **evaluated}, rule)
 
     try:
-        decision = rule.approval_decision(context)
+        # Trusted facts only, never the context: the run's authenticated actor and the server clock now.
+        decision = rule.approval_decision(context, trusted_facts(rule, actor_id=execution.triggered_by_id))
     except DatabaseError:
         raise
     except Exception as error:  # a policy that no longer evaluates: fail this run, never hold up a batch
@@ -611,11 +619,11 @@ def execute_rule_manually(
     context: dict[str, Any] | None,
     user: AbstractBaseUser,
     bypass_approval: bool = False,
-    trigger_source: str = TriggerSource.MANUAL,
 ) -> AutomationExecution:
     """Run ``rule`` now with the caller's context, in this request, up to the action's first attempt.
 
-    ``user_id`` in the context is always the caller's (it decides trusted_users_only). With
+    A run a caller starts is always ``manual`` and its actor (``triggered_by``) is ``user``, whom
+    trusted_users_only checks; the context is data for the conditions only. With
     ``bypass_approval`` the governance step is skipped; only a member of the rule's council (or the
     tenant's default council) may do that. PermissionDenied unless the policy lets ``user`` run the rule
     (and bypass approval).
@@ -637,7 +645,6 @@ def execute_rule_manually(
             council_id = council.pk if council is not None else None
         if not user_may_decide(council_id, user):
             raise PermissionDenied("only a member of the rule's council may bypass approval")
-    trigger_data = {**context, "user_id": user.pk}
-    execution = _create_execution(rule, trigger_source, trigger_data, None, None)
+    execution = _create_execution(rule, TriggerSource.MANUAL, context, None, None, actor_id=user.pk)
     assert execution is not None  # no occurrence key, so no unique conflict
     return _evaluate(load_execution(execution.pk), bypass_user=user if bypass_approval else None)  # type: ignore[arg-type]

@@ -49,10 +49,20 @@ def test_owner_may_bypass_approval(tenant, owner):
     assert data["execution"]["status"] == "succeeded"
 
 
-def test_trigger_source_is_recorded(owner, rule):
-    body = {"context": ACTIVE, "trigger_source": "event"}
+def test_a_run_you_start_is_manual_and_records_you(owner, rule):
+    body = {"context": ACTIVE, "trigger_source": "manual"}
     data = post_json(token_client(owner), f"/api/automations/{rule.pk}/execute", body).json()
-    assert data["execution"]["trigger_source"] == "event"
+    assert data["execution"]["trigger_source"] == "manual"
+    assert data["execution"]["triggered_by_user_id"] == str(owner.pk)
+
+
+@pytest.mark.parametrize("label", ["event", "scheduler", "threshold", "behavior", None, ["manual"]])
+def test_a_run_you_start_cannot_be_labelled_anything_but_manual(owner, rule, label):
+    body = {"context": ACTIVE, "trigger_source": label}
+    response = post_json(token_client(owner), f"/api/automations/{rule.pk}/execute", body)
+    assert response.status_code == 400
+    assert "manual" in response.json()["trigger_source"][0]
+    assert not AutomationExecution.objects.exists()
 
 
 @pytest.mark.parametrize(

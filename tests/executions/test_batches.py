@@ -302,10 +302,10 @@ def test_a_rule_whose_governance_breaks_fails_alone_and_its_event_is_still_match
     healthy = make_event_rule(tenant, owner, name="Healthy")
     decide = AutomationRule.approval_decision
 
-    def approval_decision(rule, context):
+    def approval_decision(rule, context, facts=None):
         if rule.name == "Broken":
             raise RuntimeError("policy bug")
-        return decide(rule, context)
+        return decide(rule, context, facts)
 
     monkeypatch.setattr(AutomationRule, "approval_decision", approval_decision)
 

@@ -408,7 +408,8 @@ def test_a_manual_run_uses_the_callers_context_and_identity(tenant, owner, event
 
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert execution.trigger_source == TriggerSource.MANUAL
-    assert execution.trigger_data["user_id"] == owner.pk  # never the caller's claim
+    assert execution.triggered_by_id == owner.pk  # who ran it, as authenticated
+    assert execution.trigger_data["user_id"] == 999  # a user_id in the context is only data
     assert execution.occurrence_key is None
 
 
@@ -435,7 +436,7 @@ def test_a_manual_run_of_a_risky_rule_waits_unless_a_council_member_bypasses(
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"context": ["not", "a", "dict"]}, "context"), ({"trigger_source": "cron"}, "trigger_source")],
+    [({"context": ["not", "a", "dict"]}, "context"), ({"bypass_approval": "yes"}, "bypass_approval")],
 )
 def test_a_manual_run_refuses_bad_input(owner, event_rule, kwargs, field):
     arguments = {"context": {}, **kwargs}

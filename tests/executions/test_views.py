@@ -184,3 +184,15 @@ def test_run_now_from_the_details_page(client, owner, rule):
     assert "auto-approved" in html
     assert "<code>store_status = &quot;active&quot;</code>" in html
     assert "<code data-actual>&quot;active&quot;</code>" in html
+
+
+@pytest.mark.parametrize("label", ["event", "scheduler"])
+def test_run_now_is_always_manual_and_shows_who_ran_it(client, owner, rule, label):
+    client.force_login(owner)
+    sample = f'{{"store_status": "active", "trigger_source": "{label}"}}'
+    response = client.post(f"/portal/automations/{rule.pk}/run", {"sample_context": sample, "trigger_source": label})
+    execution = rule.executions.get()
+    assert execution.trigger_source == "manual"
+    assert execution.triggered_by_id == owner.pk
+    html = client.get(response["Location"]).content.decode()
+    assert "<dd data-triggered-by>alice</dd>" in html

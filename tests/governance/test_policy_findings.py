@@ -289,3 +289,13 @@ def test_a_new_tenant_time_zone_reschedules_its_rules(tenant, owner):
     rule.refresh_from_db()
     assert rule.next_run_at != before
     assert rule.next_run_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "09:00"
+
+
+def test_trust_needs_a_current_membership(tenant, owner, collaborator):
+    from governance.models import TrustedUser
+    from governance.selectors import is_trusted_user
+
+    TrustedUser.objects.create(tenant=tenant, user=collaborator)
+    assert is_trusted_user(tenant.pk, collaborator.pk)
+    Membership.objects.filter(tenant=tenant, user=collaborator).delete()  # behind the services' back
+    assert not is_trusted_user(tenant.pk, collaborator.pk)
