@@ -169,6 +169,7 @@ class WebhookEndpointViewSet(ApiViewSet):
             action_type=fields.get("action_type") or None,
             description=fields.get("description", ""),
             enabled=fields.get("enabled", True),
+            user=request.user,
         )
         return Response(
             {
@@ -187,7 +188,7 @@ class WebhookEndpointViewSet(ApiViewSet):
         body = inputs.require_object(request.data)
         if "tenant_id" in body and body["tenant_id"] != endpoint.tenant_id:
             raise ValidationError({"tenant_id": ["An endpoint cannot move to another tenant."]})
-        endpoint = _saved(endpoint_update, endpoint, _fields(body))
+        endpoint = _saved(endpoint_update, endpoint, _fields(body), user=request.user)
         return Response(
             {"webhook_endpoint": WebhookEndpointSerializer(endpoint).data, "message": "Webhook endpoint updated"}
         )
@@ -196,7 +197,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         endpoint = self.endpoint(Capability.MANAGE_WEBHOOKS)
-        secret = endpoint_rotate_secret(endpoint)
+        secret = endpoint_rotate_secret(endpoint, user=request.user)
         return Response(
             {
                 "webhook_endpoint": WebhookEndpointSerializer(endpoint).data,
