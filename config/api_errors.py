@@ -23,7 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from config.db_locks import LOCK_DETAIL, is_lock_timeout, lock_timeout_response, retry_after_seconds
+from config.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
 
 logger = logging.getLogger("config.api")
 
@@ -85,7 +85,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _json_error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
     if isinstance(exc, SuspiciousOperation):
         return _json_error(status.HTTP_400_BAD_REQUEST, "Bad request.")
-    if is_lock_timeout(exc):
+    if caused_by_lock_timeout(exc):
         logger.warning("database lock timeout, answered 503: %s", exc)
         response = _json_error(status.HTTP_503_SERVICE_UNAVAILABLE, LOCK_DETAIL)
         response["Retry-After"] = str(retry_after_seconds())
@@ -105,6 +105,8 @@ def is_api_request(request: HttpRequest) -> bool:
 
 
 def json_or_default_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if caused_by_lock_timeout(exception):  # a session save that met a lock (SessionInterrupted)
+        return lock_timeout_response(request)
     if is_api_request(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return defaults.bad_request(request, exception)
@@ -132,7 +134,7 @@ def json_or_default_404(request: HttpRequest, exception: Exception | None = None
 
 
 def json_or_default_500(request: HttpRequest) -> HttpResponse:
-    if is_lock_timeout(sys.exc_info()[1]):  # raised outside a view (a middleware): still no 500
+    if caused_by_lock_timeout(sys.exc_info()[1]):  # raised outside a view (a middleware): still no 500
         return lock_timeout_response(request)
     if is_api_request(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)

@@ -47,6 +47,18 @@ def is_lock_timeout(error: BaseException | None) -> bool:
     return getattr(cause, "sqlstate", None) in LOCK_SQLSTATES
 
 
+def caused_by_lock_timeout(error: BaseException | None) -> bool:
+    """True when ``error`` is a lock timeout or was raised while handling one (Django turns a session
+    save that met a lock into ``SessionInterrupted``, say)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if is_lock_timeout(error):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
 def retry_after_seconds() -> int:
     """What ``Retry-After`` tells a client: about one lock wait."""
     return max(1, math.ceil(float(settings.DATABASE_LOCK_TIMEOUT)))
@@ -107,7 +119,7 @@ class DatabaseLockMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_lock_timeout(exception):
+        if not caused_by_lock_timeout(exception):
             return None
         logger.warning("%s %s: database lock timeout, answered 503: %s", request.method, request.path, exception)
         return lock_timeout_response(request)

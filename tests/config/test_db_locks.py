@@ -149,3 +149,18 @@ def test_database_lock_waits_are_bounded_by_settings(settings):
         else:
             cursor.execute("SHOW lock_timeout")
             assert cursor.fetchone()[0] == f"{int(timeout)}s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_timeout_outside_the_view_answers_503_too(tenant, owner, rule):
+    # given: a first visit, so the session learns its tenant and is saved after the view (SessionMiddleware)
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+
+    # when: that save meets a held write lock
+    with write_lock_held("django_session"), lock_wait(200):
+        response = client.get("/portal/automations")
+
+    # then: Django turns the failed save into SessionInterrupted (a 400); handler400 sees the lock timeout behind it
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) >= 1
