@@ -1,13 +1,15 @@
 """JSON errors for the API: the DRF exception handler, Django's 400/404/500 handlers, a size limit.
 
 Nothing under /api/ answers with HTML or a traceback: unexpected exceptions are logged with their
-traceback and answered ``500 {"detail": "Internal server error."}``.
+traceback and answered ``500 {"detail": "Internal server error."}``; a database lock timeout is no bug
+and answers ``503`` with ``Retry-After`` (config/db_locks.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +22,8 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from config.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
 
 logger = logging.getLogger("config.api")
 
@@ -74,7 +78,7 @@ def _json_error(status_code: int, detail: Any) -> Response:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler, plus Django's ValidationError as 400, PermissionDenied (the policy's refusal, with
-    its reason) as 403, oversize bodies as 413 and a JSON 500."""
+    its reason) as 403, oversize bodies as 413, a lock timeout as 503 and a JSON 500."""
     if isinstance(exc, DjangoValidationError):
         return _json_error(status.HTTP_400_BAD_REQUEST, django_validation_detail(exc))
     if isinstance(exc, RequestDataTooBig):
@@ -84,6 +88,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoPermissionDenied):
         # The permission policy's refusal, raised in a service: its reason is the answer.
         return _json_error(status.HTTP_403_FORBIDDEN, str(exc) or "You do not have permission to perform this action.")
+    if caused_by_lock_timeout(exc):
+        logger.warning("database lock timeout, answered 503: %s", exc)
+        response = _json_error(status.HTTP_503_SERVICE_UNAVAILABLE, LOCK_DETAIL)
+        response["Retry-After"] = str(retry_after_seconds())
+        return response
     response = exception_handler(exc, context)
     if response is not None:
         if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, list):
@@ -99,6 +108,8 @@ def is_api_request(request: HttpRequest) -> bool:
 
 
 def json_or_default_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if caused_by_lock_timeout(exception):  # a session save that met a lock (SessionInterrupted)
+        return lock_timeout_response(request)
     if is_api_request(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return defaults.bad_request(request, exception)
@@ -126,6 +137,8 @@ def json_or_default_404(request: HttpRequest, exception: Exception | None = None
 
 
 def json_or_default_500(request: HttpRequest) -> HttpResponse:
+    if caused_by_lock_timeout(sys.exc_info()[1]):  # raised outside a view (a middleware): still no 500
+        return lock_timeout_response(request)
     if is_api_request(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return defaults.server_error(request)

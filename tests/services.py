@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -39,3 +43,64 @@ def require_redis() -> str:
 
 def database_vendor() -> str:
     return connection.vendor
+
+
+@contextlib.contextmanager
+def lock_wait(milliseconds: int) -> Iterator[None]:
+    """Let this connection wait at most ``milliseconds`` for a lock (SQLite's busy timeout, PostgreSQL's
+    lock_timeout), then put back what settings configure."""
+    from django.conf import settings
+
+    sqlite = connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"PRAGMA busy_timeout = {int(milliseconds)}" if sqlite else f"SET lock_timeout = {int(milliseconds)}"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if sqlite:
+                cursor.execute(f"PRAGMA busy_timeout = {int(float(settings.DATABASE_LOCK_TIMEOUT) * 1000)}")
+            else:
+                cursor.execute("RESET lock_timeout")
+
+
+@contextlib.contextmanager
+def write_lock_held(table: str) -> Iterator[Callable[[], None]]:
+    """Another connection holds a write lock until the block ends or the yielded ``release()`` is called.
+
+    SQLite: ``BEGIN IMMEDIATE`` (the one write lock of the file; ``table`` does not matter). PostgreSQL:
+    ``LOCK TABLE table IN EXCLUSIVE MODE`` (others may read the table, nobody may write it).
+    """
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        other: Any = sqlite3.connect(db["NAME"], isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        other = psycopg.connect(
+            dbname=db["NAME"],
+            user=db.get("USER") or "postgres",
+            password=db.get("PASSWORD") or None,
+            host=db.get("HOST") or "127.0.0.1",
+            port=db.get("PORT") or 5432,
+        )
+        other.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            if connection.vendor == "sqlite":
+                other.execute("ROLLBACK")
+            else:
+                other.rollback()
+            other.close()
+
+    try:
+        yield release
+    finally:
+        release()

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.api_errors.ApiRequestGuardMiddleware",
+    "config.db_locks.DatabaseLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,6 +92,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# DATABASE_LOCK_TIMEOUT (seconds, default 5) bounds how long a statement waits for a lock: SQLite's busy
+# timeout, PostgreSQL's lock_timeout (0 there: no limit). Transactions are short (docs/pipeline.md), so
+# a longer wait means something holds a lock far too long: the request answers 503 with Retry-After
+# (config/db_locks.py) instead of hanging, and a worker's rows wait for the sweepers.
+DATABASE_LOCK_TIMEOUT = float(os.environ.get("DATABASE_LOCK_TIMEOUT", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TRICKY: the web process and Celery worker processes share one SQLite file. WAL lets readers
     # run beside a writer, the busy timeout waits for a lock instead of failing at once, and
@@ -98,9 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
+        "timeout": DATABASE_LOCK_TIMEOUT,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and DATABASE_LOCK_TIMEOUT > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={int(DATABASE_LOCK_TIMEOUT * 1000)}"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.db_locks import write_transaction
 from executions.models import MetricSample
 from governance.models import Tenant
 
@@ -129,7 +130,7 @@ def record_metric_samples(
         )
         for item in items
     ]
-    with transaction.atomic():
+    with write_transaction():
         MetricSample.objects.bulk_create(rows)
         if check:
             for tenant_id, metric in sorted({(row.tenant_id, row.metric) for row in rows}):

@@ -7,13 +7,16 @@ batch takes the same steps with the same guarded updates, and only shares the wo
   (rule, occurrence) pairs exists yet (else one by one, where the unique constraint decides), then
   queued as ``run_executions_task`` messages of up to ``AUTOMATIONS_PIPELINE_BATCH_SIZE`` ids.
 - ``match_events``: the events' rules read once per (tenant, event type), their executions created as
-  above and the events marked dispatched, and the first batch of them evaluated (``evaluate_batch``),
-  all in one transaction; the claimed actions run after it commits (``run_attempts``).
-- ``run_executions``: the same evaluation for queued batches: the executions read with one query, the
-  tenant facts once per tenant, every evaluation recorded with one guarded UPDATE and the cleared
-  executions' webhook deliveries inserted claimed, in one transaction; then the POSTs go out in
-  parallel and every attempt and result is recorded in one more transaction, with the rules' totals
-  written once per rule.
+  above and the events marked dispatched, in one transaction; then the first batch of them is
+  evaluated and run as ``run_executions`` does.
+- ``run_executions``: the executions read with one query; conditions and governance evaluated outside
+  any transaction, the tenant facts read once per tenant (``evaluate_batch``); then one short
+  transaction records every evaluation with one guarded UPDATE and inserts the cleared executions'
+  webhook deliveries claimed (``record_batch``); then the POSTs go out in parallel and every attempt
+  and result is recorded in one more transaction, with the rules' totals written once per rule.
+
+No transaction holds a write lock while anything slow runs (a rule's conditions, governance, fact
+providers, webhook POSTs): each one only claims or records.
 
 If a worker dies anywhere in a batch, each item is left in a state the sweepers already handle (an
 undispatched event, a pending execution, a running one whose lease runs out, a claimed delivery),
@@ -33,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automations.models import AutomationRule
+from config.db_locks import write_transaction
 from executions.actions import ActionResult, get_command_builder
 from executions.actions.deliver import NO_ENDPOINT, result_of_deliveries
 from executions.choices import ExecutionStatus, TriggerSource
@@ -186,7 +190,7 @@ def _read_current_versions(rules: list[AutomationRule]) -> None:
 
 def trigger_rules(requests: list[TriggerRequest]) -> list[AutomationExecution]:
     """``trigger_rule`` for many: log the executions, then queue the pending ones in batches after commit."""
-    with transaction.atomic():
+    with write_transaction():
         created = executions_create(requests)
         pending = [e.pk for e in created if e.status == ExecutionStatus.PENDING]
         for chunk in chunks(pending):
@@ -226,19 +230,30 @@ def _take_events(event_ids: list[int]) -> list[Event]:
 def match_events(event_ids: list[int], run_here: bool = True) -> list[AutomationExecution]:
     """Create the executions of every rule the undispatched events among ``event_ids`` match, then run them.
 
-    One transaction creates the executions and marks the events dispatched (a redelivered message finds
-    them dispatched and does nothing; the (rule, "event:<id>") constraint refuses a second execution
-    anyway). On PostgreSQL it also takes other waiting events, up to a batch (``_take_events``). With
-    ``run_here`` the same transaction also evaluates the first batch of new executions and claims their
-    action attempts (``evaluate_batch``), which run after the commit; the rest are queued. Without it,
-    all are queued. Returns the executions created.
+    1. One short transaction creates the executions and marks the events dispatched (a redelivered
+       message finds them dispatched and does nothing; the (rule, "event:<id>") constraint refuses a
+       second execution anyway). On PostgreSQL it also takes other waiting events, up to a batch
+       (``_take_events``). Executions past the first batch (all of them without ``run_here``) are
+       queued after it commits.
+    2. With ``run_here``, the first batch is evaluated outside any transaction (``evaluate_batch``),
+       then recorded and its action attempts claimed in one more short transaction
+       (``record_batch``); the actions run after that commits (``run_attempts``).
+
+    Returns the executions created.
     """
+    created, here = _log_matches(event_ids, run_here)
+    if here:
+        run_attempts(record_batch(evaluate_batch(here)))
+    return created
+
+
+def _log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationExecution], list[AutomationExecution]]:
+    """Step 1 of ``match_events``: returns the executions created and those to evaluate in this process."""
     rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
-    attempts = ClaimedAttempts()
-    with transaction.atomic():
+    with write_transaction():
         events = _take_events(event_ids)
         if not events:
-            return []
+            return [], []
         requests = []
         for event in events:
             key = (event.tenant_id, event.event_type)
@@ -258,10 +273,7 @@ def match_events(event_ids: list[int], run_here: bool = True) -> list[Automation
         here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
         for chunk in chunks([e.pk for e in queued]):
             publish_on_commit("run_executions_task", chunk)
-        if here:
-            attempts = evaluate_batch(here)
-    run_attempts(attempts)
-    return created
+    return created, here
 
 
 # --- running executions --------------------------------------------------------------------------
@@ -284,8 +296,7 @@ def run_executions(execution_ids: list[int]) -> list[AutomationExecution]:
     state is left alone. Returns the executions as this call left them in memory.
     """
     executions = _load(execution_ids)
-    with transaction.atomic():
-        attempts = evaluate_batch([e for e in executions if e.status == ExecutionStatus.PENDING])
+    attempts = record_batch(evaluate_batch([e for e in executions if e.status == ExecutionStatus.PENDING]))
     for execution in executions:
         if execution.status in (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING):
             execution_run_action(execution.pk)
@@ -310,12 +321,11 @@ class ClaimedAttempts:
     started: float = field(default_factory=time.monotonic)
 
 
-def evaluate_batch(executions: list[AutomationExecution]) -> ClaimedAttempts:
-    """Evaluate pending executions, record the evaluations and claim the cleared ones' action attempts.
+def evaluate_batch(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, Evaluation]]:
+    """Conditions and governance for pending executions, each tenant's facts read once; changes nothing.
 
-    Call inside a transaction: the evaluations (one guarded UPDATE for all, or one each where
-    ``rows.supported()`` is false, and always for those awaiting approval), the claimed webhook
-    deliveries and their in-flight attempt rows commit together, before anything is sent.
+    Call outside any transaction: a rule's conditions, governance and fact providers may read much and
+    take long, and must not hold a write lock meanwhile (on SQLite the only one).
     """
     facts_by_tenant: dict[str, dict[str, Any]] = {}
     evaluated: list[tuple[AutomationExecution, Evaluation]] = []
@@ -324,20 +334,34 @@ def evaluate_batch(executions: list[AutomationExecution]) -> ClaimedAttempts:
         if tenant.pk not in facts_by_tenant:
             facts_by_tenant[tenant.pk] = tenant_facts(tenant)
         evaluated.append((execution, evaluate_pending(execution, facts=facts_by_tenant[tenant.pk])))
-    together = [pair for pair in evaluated if pair[1].status != ExecutionStatus.AWAITING_APPROVAL]
-    if not rows.supported():
-        together = []
-    won = record_evaluations(together) if together else set()
-    recorded_together = {execution.pk for execution, _evaluation in together}
-    for execution, evaluation in evaluated:
-        if execution.pk not in recorded_together and record_evaluation(execution, evaluation):
-            won.add(execution.pk)
-    claimed = [
-        (execution, evaluation.rule)
-        for execution, evaluation in evaluated
-        if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
-    ]
-    return _prepare_attempts(claimed)
+    return evaluated
+
+
+def record_batch(evaluated: list[tuple[AutomationExecution, Evaluation]]) -> ClaimedAttempts:
+    """Record evaluations and claim the cleared executions' action attempts, in one short transaction.
+
+    The evaluations (one guarded ``pending -> ...`` UPDATE for all, or one each where
+    ``rows.supported()`` is false, and always for those awaiting approval), the claimed webhook
+    deliveries and their in-flight attempt rows commit together, before anything is sent. An execution
+    another worker recorded first is not this batch's to go on with.
+    """
+    if not evaluated:
+        return ClaimedAttempts()
+    with write_transaction():
+        together = [pair for pair in evaluated if pair[1].status != ExecutionStatus.AWAITING_APPROVAL]
+        if not rows.supported():
+            together = []
+        won = record_evaluations(together) if together else set()
+        recorded_together = {execution.pk for execution, _evaluation in together}
+        for execution, evaluation in evaluated:
+            if execution.pk not in recorded_together and record_evaluation(execution, evaluation):
+                won.add(execution.pk)
+        claimed = [
+            (execution, evaluation.rule)
+            for execution, evaluation in evaluated
+            if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
+        ]
+        return _prepare_attempts(claimed)
 
 
 def _prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) -> ClaimedAttempts:
@@ -382,7 +406,7 @@ def run_attempts(attempts: ClaimedAttempts) -> None:
         posted = {}
     results: list[tuple[AutomationExecution, AutomationRule, ActionResult]] = list(attempts.decided)
     if results or posted:
-        with transaction.atomic():
+        with write_transaction():
             outcomes = deliveries_record(attempts.deliveries, posted) if posted else {}
             for index, outcome in outcomes.items():
                 execution, rule, command = attempts.sending[index]

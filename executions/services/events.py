@@ -12,10 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
+from config.db_locks import write_transaction
 from executions.choices import TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.selectors import rules_matching_event
@@ -223,7 +224,7 @@ def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
         if existing is not None:
             return EmitResult(existing.pk, item.idempotency_key, True)
     try:
-        with transaction.atomic():
+        with write_transaction():
             event = Event.objects.create(
                 tenant_id=item.tenant_id,
                 event_type=item.event_type,
@@ -285,7 +286,7 @@ def emit_events(
             errors.setdefault(f"[{index}].{field}", []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
+    with write_transaction():
         results = [_store(item, actor_id) for item in checked]
         _queue_matching(results)
     return results
@@ -364,7 +365,7 @@ def match_event(event_id: int) -> MatchResult | None:
     event = Event.objects.filter(pk=event_id).select_related("tenant").first()
     if event is None:
         return None
-    with transaction.atomic():
+    with write_transaction():
         rules = rules_matching_event(event)
         trigger_data = event_trigger_data(event)
         created: list[int] = []

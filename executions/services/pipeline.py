@@ -10,7 +10,9 @@ twice. The states (docs/pipeline.md):
     retrying --claim (when due)--> running
 
 Evaluation has no side effects outside the database, so it needs no lease: two workers may both
-evaluate a pending execution, but only one wins the final ``pending -> ...`` update. Only ``running``
+evaluate a pending execution, but only one wins the final ``pending -> ...`` update. It runs outside
+any transaction (conditions, governance and fact providers may read much and take long) and only its
+record is a write, a short one: no slow work ever holds a write lock (on SQLite, the only one). Only ``running``
 (an action attempt in progress) holds a lease, and ``action_attempts`` is the fencing token that
 lets the holder, and nobody else, record the attempt's result.
 """
@@ -38,6 +40,7 @@ from django.utils import timezone
 from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.services import RuleTotals
+from config.db_locks import write_transaction
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
@@ -169,7 +172,7 @@ def _create_execution(
     now = timezone.now()
     execution = new_execution(rule, trigger_source, trigger_data, occurrence_key, event, now, actor_id)
     try:
-        with transaction.atomic():
+        with write_transaction():
             execution.save()
     except IntegrityError:
         # The (rule, occurrence_key) unique constraint: this occurrence already has its execution.
@@ -217,6 +220,14 @@ class Evaluation:
     fields: dict[str, Any]
     rule: AutomationRule
     governance: dict[str, Any] | None = None
+
+    def fields_at(self, now: dt.datetime) -> dict[str, Any]:
+        """The values to record at ``now``: a claimed attempt's lease starts when it is recorded, not
+        when the (possibly slow) evaluation began."""
+        if self.status != ExecutionStatus.RUNNING:
+            return self.fields
+        lease = timezone.timedelta(seconds=_lease_seconds())
+        return {**self.fields, "action_started_at": now, "lease_expires_at": now + lease}
 
 
 def evaluate_pending(
@@ -324,23 +335,23 @@ def record_evaluation(execution: AutomationExecution, evaluation: Evaluation) ->
     Awaiting approval also opens the council's approval request (in one transaction with the update).
     Running claims the first action attempt in the same update: a pending row's ``action_attempts``
     never changes (no step leads back to pending), so the winner knows the new value without reading
-    it back, and ``execution`` in memory is left as the claim left it.
+    it back, and ``execution`` in memory is left as the claim left it. Nothing here evaluates: call it
+    after ``evaluate_pending``, outside the evaluation's time.
     """
     pending = [ExecutionStatus.PENDING]
+    fields = evaluation.fields_at(timezone.now())
     if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
         from executions.services.approvals import approval_request_open
 
-        with transaction.atomic():
-            won = transition_loaded(execution, pending, evaluation.status, **evaluation.fields)
+        with write_transaction():
+            won = transition_loaded(execution, pending, evaluation.status, **fields)
             if won:
                 approval_request_open(execution, evaluation.rule, evaluation.governance)
         return won
     if evaluation.status != ExecutionStatus.RUNNING:
-        return transition_loaded(execution, pending, evaluation.status, **evaluation.fields)
+        return transition_loaded(execution, pending, evaluation.status, **fields)
     attempt = execution.action_attempts + 1
-    won = transition_loaded(
-        execution, pending, evaluation.status, action_attempts=F("action_attempts") + 1, **evaluation.fields
-    )
+    won = transition_loaded(execution, pending, evaluation.status, action_attempts=F("action_attempts") + 1, **fields)
     if won:
         execution.action_attempts = attempt
     return won
@@ -476,7 +487,7 @@ def _record_result(
 ) -> AutomationExecution:
     """Record attempt ``token``'s result if this caller still holds it; an ended run counts in the rule's totals."""
     record = result_record(execution, rule, token, result, elapsed_ms)
-    with transaction.atomic():
+    with write_transaction():
         # The fencing token: only the holder of attempt ``token`` may record it.
         won = transition_loaded(
             execution, [ExecutionStatus.RUNNING], record.status, extra_filter=Q(action_attempts=token), **record.fields
@@ -553,7 +564,8 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
     names = sorted({name for _execution, evaluation in pairs for name in evaluation.fields})
     rows = []
     for execution, evaluation in pairs:
-        row = {name: evaluation.fields.get(name, getattr(execution, name)) for name in names}
+        fields = evaluation.fields_at(now)
+        row = {name: fields.get(name, getattr(execution, name)) for name in names}
         row.update(
             id=execution.pk,
             status=evaluation.status,
