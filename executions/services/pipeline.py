@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.services import RuleTotals
+from automations.validators import errors_by_field, validate_storable
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
     ActionOutcome,
@@ -623,6 +624,9 @@ def execute_rule_manually(
         context = {}
     if not isinstance(context, dict):
         raise ValidationError({"context": ["must be a JSON object"]})
+    unstorable = validate_storable(context, "context")
+    if unstorable:
+        raise ValidationError(errors_by_field(unstorable))
     if not isinstance(bypass_approval, bool):
         raise ValidationError({"bypass_approval": ["must be true or false"]})
     if bypass_approval:
