@@ -279,13 +279,20 @@ def state_from_post(post: QueryDict) -> BuilderState:
 
 
 def _number(text: str, integer: bool = False) -> Any:
-    """A number from text; text that is not one is passed on so the validator names the problem."""
+    """A number from text; text that is not one is passed on so the validator names the problem.
+
+    Whole numbers are read exactly, so one beyond 64 bits reaches the validator as itself; past
+    Python's int() digit limit (4300) it reads as an infinite float, and ``1e400`` is one too: the
+    validators refuse both with the API's messages (``config.storable``).
+    """
     text = text.strip()
-    if integer and INT_RE.match(text):
-        return int(text)
+    if INT_RE.match(text):
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
     if not integer and NUMBER_RE.match(text):
-        number = float(text)
-        return int(number) if INT_RE.match(text) else number
+        return float(text)
     return text
 
 

@@ -22,7 +22,7 @@ from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
-from automations.validators import errors_by_field, validate_rule_fields
+from automations.validators import errors_by_field, validate_rule_fields, validate_storable
 from governance import policy
 from governance.models import Tenant
 from governance.policy import Capability
@@ -66,6 +66,11 @@ def _apply(rule: AutomationRule, data: dict[str, Any]) -> None:
 
 def _validate(rule: AutomationRule) -> None:
     """Scalar fields through the shared validator, JSON fields through ``clean()``."""
+    # TRICKY: text and numbers the databases cannot store are refused before full_clean(), whose
+    # lookups (the council, unique checks) would send them to PostgreSQL and fail there.
+    unstorable = validate_storable({field: getattr(rule, field) for field in EDITABLE_FIELDS}, "")
+    if unstorable:
+        raise ValidationError(errors_by_field(unstorable))
     data = {field: getattr(rule, field) for field in EDITABLE_FIELDS if field != "assigned_council_id"}
     scalar_errors = errors_by_field(validate_rule_fields(data))
     try:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import config.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
 from automations import views
 
 app_name = "automations"
@@ -10,12 +11,12 @@ urlpatterns = [
     path("automations/builder/new", views.builder_new, name="builder-new"),
     path("automations/builder/summary", views.builder_summary, name="builder-summary"),
     path("automations/builder/test", views.builder_test, name="builder-test"),
-    path("automations/builder/<str:rule_id>", views.builder_edit, name="builder-edit"),
-    path("automations/builder/<str:rule_id>/delete", views.builder_delete, name="builder-delete"),
-    path("automations/<str:rule_id>", views.rule_detail, name="detail"),
-    path("automations/<str:rule_id>/toggle", views.rule_toggle, name="toggle"),
-    path("automations/<str:rule_id>/enabled", views.rule_set_enabled_view, name="set-enabled"),
-    path("automations/<str:rule_id>/test", views.rule_test, name="test"),
-    path("automations/<str:rule_id>/run", views.rule_run, name="run"),
-    path("automations/<str:rule_id>/executions/<int:execution_id>", views.execution_detail, name="execution"),
+    path("automations/builder/<key:rule_id>", views.builder_edit, name="builder-edit"),
+    path("automations/builder/<key:rule_id>/delete", views.builder_delete, name="builder-delete"),
+    path("automations/<key:rule_id>", views.rule_detail, name="detail"),
+    path("automations/<key:rule_id>/toggle", views.rule_toggle, name="toggle"),
+    path("automations/<key:rule_id>/enabled", views.rule_set_enabled_view, name="set-enabled"),
+    path("automations/<key:rule_id>/test", views.rule_test, name="test"),
+    path("automations/<key:rule_id>/run", views.rule_run, name="run"),
+    path("automations/<key:rule_id>/executions/<id:execution_id>", views.execution_detail, name="execution"),
 ]

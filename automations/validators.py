@@ -29,6 +29,7 @@ from automations.choices import (
     TriggerType,
 )
 from automations.cron import CronError, parse_cron
+from config.storable import json_problem_at
 from governance.choices import WEEKDAYS_BY_INDEX
 from governance.models import is_valid_timezone
 
@@ -71,6 +72,16 @@ def is_scalar(value: object) -> bool:
 
 def _add(errors: Errors, path: str, message: str) -> None:
     errors.setdefault(path, []).append(message)
+
+
+def validate_storable(value: object, path: str) -> Errors:
+    """The first text or number in ``value`` the databases cannot store, at its path (``config.storable``).
+
+    Every validator below runs it first: NUL, lone surrogates, NaN, 1e400 and 400-digit integers are
+    refused with the API's messages, and never reach a float conversion or the database.
+    """
+    found = json_problem_at(value, path)
+    return {found[0]: [found[1]]} if found else {}
 
 
 def _check_keys(errors: Errors, config: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
@@ -308,8 +319,8 @@ TRIGGER_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
 
 def validate_trigger_config(trigger_type: str, config: object) -> Errors:
     """Validate ``trigger_config`` against the schema of ``trigger_type``."""
-    errors: Errors = {}
-    if not _require_dict(errors, config, "trigger_config"):
+    errors: Errors = validate_storable(config, "trigger_config")
+    if errors or not _require_dict(errors, config, "trigger_config"):
         return errors
     validator = TRIGGER_VALIDATORS.get(trigger_type) if isinstance(trigger_type, str) else None
     if validator is None:
@@ -441,7 +452,9 @@ def _validate_group(
 
 def validate_conditions(conditions: object) -> Errors:
     """Validate the ``conditions`` list: every condition, operator, value and group."""
-    errors: Errors = {}
+    errors: Errors = validate_storable(conditions, "conditions")
+    if errors:
+        return errors
     if not isinstance(conditions, list):
         _add(errors, "conditions", "must be a list of conditions (use [] for none)")
         return errors
@@ -585,8 +598,8 @@ ACTION_CONFIG_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
 
 def validate_action_config(action_type: str, config: object) -> Errors:
     """Validate ``action_config`` against the schema of ``action_type``."""
-    errors: Errors = {}
-    if not _require_dict(errors, config, "action_config"):
+    errors: Errors = validate_storable(config, "action_config")
+    if errors or not _require_dict(errors, config, "action_config"):
         return errors
     validator = ACTION_CONFIG_VALIDATORS.get(action_type) if isinstance(action_type, str) else None
     if validator is None:
@@ -600,9 +613,9 @@ AUTO_APPROVAL_KEYS = ("max_budget", "trusted_users_only", "business_hours_only",
 
 
 def validate_auto_approval_rules(rules: object) -> Errors:
-    errors: Errors = {}
     prefix = "auto_approval_rules"
-    if not _require_dict(errors, rules, prefix):
+    errors: Errors = validate_storable(rules, prefix)
+    if errors or not _require_dict(errors, rules, prefix):
         return errors
     _check_keys(errors, rules, prefix, AUTO_APPROVAL_KEYS)  # type: ignore[arg-type]
     _optional_number(errors, rules, prefix, "max_budget", minimum=0)  # type: ignore[arg-type]
@@ -615,9 +628,17 @@ def validate_auto_approval_rules(rules: object) -> Errors:
 # --- the whole rule ------------------------------------------------------------------------------
 
 
+# Rule fields holding text or numbers that validate_rule_fields checks (the JSON fields have their own).
+SCALAR_FIELDS = ("name", "description", "category", "trigger_type", "action_type", "risk_level", "assigned_council_id")
+
+
 def validate_rule_fields(data: dict[str, Any]) -> Errors:
     """Validate the scalar fields of a rule definition (name, enums, flags)."""
     errors: Errors = {}
+    for key in SCALAR_FIELDS:
+        errors.update(validate_storable(data.get(key), key))
+    if errors:
+        return errors
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         _add(errors, "name", "this field is required")

@@ -51,7 +51,8 @@ from automations.services import (
     rule_update,
 )
 from automations.summaries import summarize_rule
-from automations.validators import Errors, validate_rule_definition
+from automations.validators import Errors, validate_rule_definition, validate_storable
+from config.storable import loads_json
 from governance.choices import Weekday
 from governance.models import Tenant
 from governance.policy import Capability
@@ -231,7 +232,14 @@ def _builder_context(
 
 
 def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
-    """The summary panel's context: the same summary service the API uses, on the unsaved body."""
+    """The summary panel's context: the same summary service the API uses, on the unsaved body.
+
+    A body with text or numbers the databases cannot store gets no summary but the reason (``unstorable``).
+    """
+    unstorable = validate_storable(data, "")
+    if unstorable:
+        path, messages = next(iter(unstorable.items()))
+        return {"summary": None, "summary_unavailable": f"{path}: {messages[0]}", "unstorable": True}
     council_id = data.get("assigned_council_id")
     council = councils_for_tenant(tenant.pk).filter(pk=council_id).first() if council_id else None
     summary = summarize_rule(data, council_name=council.name if council else None)
@@ -239,12 +247,16 @@ def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> HttpResponse:
+    # Refuse (403) before reading the form; the service checks again with the new risk level.
+    require(request, Capability.WRITE, *([rule.risk_level] if rule is not None else []))
     state = state_from_post(request.POST)
     data, errors = rule_data_from_state(state)
-    council_id = data.get("assigned_council_id")
-    if council_id and not councils_for_tenant(tenant.pk).filter(pk=council_id).exists():
-        errors.setdefault("assigned_council", []).append("choose one of this tenant's councils")
     errors = {**validate_rule_definition(data), **errors}
+    council_id = data.get("assigned_council_id")
+    # Looked up only when the validators took the id: text the database cannot hold never reaches it.
+    checked = council_id and "assigned_council_id" not in errors
+    if checked and not councils_for_tenant(tenant.pk).filter(pk=council_id).exists():
+        errors.setdefault("assigned_council", []).append("choose one of this tenant's councils")
     if not errors:
         try:
             rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
@@ -293,14 +305,19 @@ def builder_summary(request: HttpRequest) -> HttpResponse:
     """The summary panel for the form as typed (htmx, debounced)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     data, _ = rule_data_from_state(state_from_post(request.POST))
-    return render(request, "automations/partials/_summary.html", _summary_context(tenant, data))
+    context = _summary_context(tenant, data)
+    status = 400 if context.get("unstorable") else 200
+    return render(request, "automations/partials/_summary.html", context, status=status)
 
 
 def _parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
+    """A sample context typed as JSON, read by the API's parser (``loads_json``), or the reason it is refused."""
     try:
-        context = json.loads(text or "{}")
-    except ValueError as error:
+        context = loads_json(text or "{}")
+    except json.JSONDecodeError as error:
         return None, f"The sample context is not valid JSON: {error}"
+    except ValueError as error:
+        return None, f"The sample context cannot be used: {error}"
     if not isinstance(context, dict):
         return None, 'The sample context must be a JSON object, such as {"store_status": "active"}.'
     return context, ""
@@ -330,10 +347,12 @@ def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None, **extra: Any) -> HttpResponse:
-    """The Test panel: the condition rows of a ConditionReport (``results``), or the errors in ``extra``."""
+    """The Test panel: the condition rows of a ConditionReport (``results``); 400 with the errors in
+    ``extra`` when there are none because the context or the conditions were refused."""
     rows = _result_rows(results) if results is not None else None
     context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
-    return render(request, "automations/partials/_condition_results.html", context)
+    status = 400 if results is None else 200
+    return render(request, "automations/partials/_condition_results.html", context, status=status)
 
 
 @portal_view
@@ -486,8 +505,7 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = rule_get_for_tenant(tenant, rule_id)
     context, context_error = _parse_context(request.POST.get("sample_context", "{}"))
     if context is None:
-        messages.error(request, context_error)
-        return redirect("automations:detail", rule_id=rule.pk)
+        return render(request, "automations/run_refused.html", {"rule": rule, "error": context_error}, status=400)
     try:
         execution = execute_rule_manually(rule, context, request.user)
     except ValidationError as error:

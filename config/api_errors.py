@@ -160,7 +160,7 @@ class ApiRequestGuardMiddleware:
                 return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
             if length > limit:
                 return JsonResponse({"detail": f"Request body too large (limit {limit} bytes)."}, status=413)
-            from config.api_parsers import text_problem
+            from config.storable import text_problem
 
             for text in (request.path, *request.GET.keys(), *(v for _, vs in request.GET.lists() for v in vs)):
                 problem = text_problem(text)

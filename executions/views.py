@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from config.storable import database_id
 from executions.choices import ApprovalStatus
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
@@ -41,13 +42,19 @@ def _tenant(request: HttpRequest) -> Tenant:
 @portal_view
 @require_GET
 def approval_list(request: HttpRequest) -> HttpResponse:
+    return _approvals_page(request)
+
+
+def _approvals_page(request: HttpRequest, **extra: object) -> HttpResponse:
+    """The approvals page; with ``refused`` (an approval id and its field errors) it answers 400."""
     tenant = _tenant(request)
     mine = approvals_for_user(request.user, status=None).filter(tenant=tenant)
     context = {
         "pending": mine.filter(status=ApprovalStatus.PENDING),
         "decided": mine.exclude(status=ApprovalStatus.PENDING)[:20],
+        **extra,
     }
-    return render(request, "executions/approvals.html", context)
+    return render(request, "executions/approvals.html", context, status=400 if extra.get("refused") else 200)
 
 
 def _approval_for_user(request: HttpRequest, approval_id: int) -> ApprovalRequest:
@@ -76,7 +83,8 @@ def approval_decide(request: HttpRequest, approval_id: int, decision: str) -> Ht
     except ExecutionConflict as error:
         messages.error(request, f"Nothing changed: {error}.")
     except ValidationError as error:
-        messages.error(request, "; ".join(error.messages))
+        # Bad input (a reason the database cannot store): the page again, the message at its field.
+        return _approvals_page(request, refused={"approval_id": approval.pk, "errors": error.message_dict})
     return redirect("executions:approvals")
 
 
@@ -95,10 +103,15 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @portal_view
 @require_POST
 def notification_read(request: HttpRequest) -> HttpResponse:
-    """Mark one notification (``id``) or all of them read."""
+    """Mark one notification (``id``) or, without one, all of them read; an id naming no row is a 404."""
     tenant = _tenant(request)
-    raw = request.POST.get("id")
-    ids = [int(raw)] if raw and raw.isdigit() else None
+    raw = request.POST.get("id", "")
+    ids = None
+    if raw:
+        number = database_id(raw)
+        if number is None:
+            raise Http404("No such notification.")
+        ids = [number]
     notifications_mark_read(request.user, tenant.pk, ids)
     return redirect("executions:notifications")
 

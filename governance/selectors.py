@@ -7,6 +7,7 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from config.storable import text_problem
 from governance.choices import WEEKDAYS_BY_INDEX
 from governance.models import Council, Membership, Tenant, TrustedUser
 
@@ -60,8 +61,8 @@ def role_for_user(user: AbstractBaseUser, tenant_id: str) -> str | None:
 
 
 def tenant_for_user(user: AbstractBaseUser, tenant_id: str | None) -> Tenant | None:
-    """The tenant with ``tenant_id`` when the user belongs to it, else None."""
-    if not tenant_id:
+    """The tenant with ``tenant_id`` when the user belongs to it, else None (also for text no row can hold)."""
+    if not tenant_id or not isinstance(tenant_id, str) or text_problem(tenant_id):
         return None
     return tenants_for_user(user).filter(pk=tenant_id).first()
 

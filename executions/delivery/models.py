@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from automations.choices import ActionType
+from config.storable import text_problem
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus
 from executions.delivery.addresses import MAX_URL_LENGTH, InvalidWebhookURL, parse_webhook_url, url_refusal_at_save
 from executions.delivery.conf import setting
@@ -54,6 +55,13 @@ class WebhookEndpoint(models.Model):
         return f"{self.url} ({scope}, {self.tenant_id})"
 
     def clean(self) -> None:
+        unstorable = {
+            field: [problem]
+            for field in ("url", "description")
+            if (problem := text_problem(getattr(self, field) or ""))
+        }
+        if unstorable:
+            raise ValidationError(unstorable)
         try:
             parsed = parse_webhook_url(self.url, require_https=setting("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS"))
         except InvalidWebhookURL as exc:

@@ -6,10 +6,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.storable import text_problem
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.selectors import user_may_decide
@@ -159,9 +160,10 @@ def execution_approve(execution: AutomationExecution, user: AbstractBaseUser) ->
 def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, reason: str = "") -> AutomationExecution:
     """Reject an execution awaiting approval: it ends as rejected and the tenant's owners are told."""
     if not isinstance(reason, str):
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"reason": ["must be a string"]})
+    problem = text_problem(reason)
+    if problem:
+        raise ValidationError({"reason": [problem]})
     reason = reason.strip()[:2000]
     request = _request_for_decision(execution, user)
     now = timezone.now()

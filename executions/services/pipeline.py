@@ -40,6 +40,7 @@ from django.utils import timezone
 from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
 from automations.services import RuleTotals
+from automations.validators import errors_by_field, validate_storable
 from config.db_locks import write_transaction
 from executions.actions import ActionResult, UnknownActionType, get_action_handler
 from executions.choices import (
@@ -646,6 +647,9 @@ def execute_rule_manually(
         context = {}
     if not isinstance(context, dict):
         raise ValidationError({"context": ["must be a JSON object"]})
+    unstorable = validate_storable(context, "context")
+    if unstorable:
+        raise ValidationError(errors_by_field(unstorable))
     if not isinstance(bypass_approval, bool):
         raise ValidationError({"bypass_approval": ["must be true or false"]})
     policy.check(user, rule.tenant_id, Capability.RUN, rule.risk_level)

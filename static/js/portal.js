@@ -67,6 +67,14 @@
     if (summary) summary.focus();
   });
 
+  // A 400 fragment says what was refused (a sample context, a condition): show it, as for a 200.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 400) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute("data-confirm");

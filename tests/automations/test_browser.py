@@ -138,6 +138,36 @@ def test_builder_shows_errors_in_place_and_keeps_the_input(page_for, owner, tena
     screenshot(page, "builder-errors")
 
 
+def test_builder_shows_what_the_databases_cannot_store_where_it_was_typed(page_for, owner, tenant):
+    """The 400 fragments (summary, Test Conditions) are swapped in like 200s; a save is refused in place."""
+    page = page_for(owner)
+    page.goto("/portal/automations/builder/new")
+    page.get_by_label("Name", exact=True).fill("Huge")
+    page.locator("label[for=trigger-threshold]").click()
+    page.get_by_label("Metric").fill("product_count")
+    page.locator("#f-t_operator").select_option("<")
+    page.locator("#f-t_value").fill("3")
+    page.get_by_role("button", name="Add Condition").click()
+    page.locator("#cond-0-type").fill("product_count")
+    page.locator("#cond-0-operator").select_option(">")
+    page.locator("#cond-0-value").fill("1e400")
+    expect(page.locator("[data-summary]")).to_contain_text("conditions[0].value: Numbers must be finite")
+    page.locator("#cond-0-value").fill("2")
+    page.locator("#f-sample_context").fill('{"product_count": NaN}')
+    page.get_by_role("button", name="Test Conditions").click()
+    expect(page.locator("[data-error-for=sample_context]")).to_contain_text("NaN is not a JSON number")
+    page.locator("[data-panel=send_notification] input[value=owner]").check()
+    # a number input sends "" for a value that overflows a double (9 * 5000): 30 digits do reach us
+    page.get_by_text("Auto-Approval Rules").click()
+    page.locator("#f-aa_max_budget").fill("9" * 30)
+    page.get_by_role("button", name="Save Automation").click()
+    page.locator("#error-summary").wait_for()
+    assert "Whole numbers must be between" in page.locator("#f-aa_max_budget-error").inner_text()
+    assert page.locator("#f-aa_max_budget").input_value() == "9" * 30
+    assert AutomationRule.objects.filter(tenant=tenant).count() == 0
+    screenshot(page, "builder-unstorable")
+
+
 def test_list_guide_steps_toggle_persists_and_edit_opens_builder(page_for, owner, tenant, rule):
     ran = make_rule(tenant, owner, name="Weekly Campaign Generator", category="marketing")
     AutomationRule.objects.filter(pk=ran.pk).update(execution_count=8, success_count=7)
