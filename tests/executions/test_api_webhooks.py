@@ -53,6 +53,8 @@ def test_update_and_disable(owner, endpoint):
         ({"url": "ftp://example.com/x"}, "url"),
         ({"url": "http://169.254.169.254/latest"}, "url"),
         ({"url": "http://127.0.0.1:8000/"}, "url"),
+        ({"url": "http://[fec0::1]/hook"}, "url"),
+        ({"url": "https://[64:ff9b:1::808:808]/hook"}, "url"),
         ({"url": 5}, "url"),
         ({}, "url"),
         ({"url": URL, "action_type": "nope"}, "action_type"),
