@@ -14,7 +14,6 @@ from automations.conditions.evaluator import (
     describe,
 )
 from automations.conditions.operators import (
-    MAX_MATCHED_TEXT,
     OPERATORS,
     InvalidCondition,
     Operator,
@@ -23,6 +22,7 @@ from automations.conditions.operators import (
     get_operator,
     register,
 )
+from automations.patterns import MAX_MATCHED_TEXT
 
 __all__ = [
     "BUILTIN_KEYS",

@@ -376,12 +376,23 @@ def json_equal(left: object, right: object) -> bool:
 # --- display -------------------------------------------------------------------------------------
 
 MAX_SHOWN: Final = 80
+# Python refuses to turn an int of more than 4300 digits into text (ValueError, see
+# sys.get_int_max_str_digits). JSON parsing refuses such numbers, but a context built in Python can
+# hold one; it is shown by its size instead. 14,000 bits is about 4,200 digits.
+MAX_SHOWN_INT_BITS: Final = 14_000
+
+
+def int_text(value: int) -> str:
+    """``str(value)``, or ``a 5001-digit number`` for an int too large to convert."""
+    if value.bit_length() <= MAX_SHOWN_INT_BITS:
+        return str(value)
+    return f"a {math.floor(math.log10(abs(value))) + 1}-digit number"
 
 
 def show(value: object, limit: int = MAX_SHOWN) -> str:
     """A short, plain rendering for reasons: 'closed', 5, null, true, ['a', 'b'], 2025-12-01."""
     cls = value.__class__
-    quick = cls is int or cls is float or (cls is str and len(value) < limit)  # type: ignore[arg-type]
+    quick = cls is float or (cls is str and len(value) < limit)  # type: ignore[arg-type]
     text = repr(value) if quick else _show(value, 0)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -397,7 +408,9 @@ def _show(value: object, depth: int) -> str:
         return repr(value[: MAX_SHOWN + 1])
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, int | float | decimal.Decimal):
+    if isinstance(value, int):
+        return int_text(value)
+    if isinstance(value, float | decimal.Decimal):
         return str(value)
     if depth > 3:
         return "..."
@@ -417,8 +430,10 @@ MAX_JSON_DEPTH: Final = 64
 
 def json_safe(value: object, depth: int = 0) -> Any:
     """A JSON-serialisable copy: dates as ISO strings, tuples as lists, nan/inf as strings."""
-    if value is None or isinstance(value, bool | str | int):
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= MAX_SHOWN_INT_BITS else int_text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, dt.date):

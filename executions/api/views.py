@@ -41,6 +41,7 @@ from governance.selectors import caller_role_expression, member_tenant_ids
 
 EXECUTIONS_DEFAULT_LIMIT = 50
 EXECUTIONS_MAX_LIMIT = 200
+APPROVALS_MAX_LIMIT = 1_000
 MAX_ID = 2**63 - 1
 
 
@@ -214,7 +215,13 @@ class EventViewSet(ApiViewSet):
 
 
 ApprovalList = inline_serializer(
-    "ApprovalList", {"approvals": ApprovalRequestSerializer(many=True), "count": serializers.IntegerField()}
+    "ApprovalList",
+    {
+        "approvals": ApprovalRequestSerializer(many=True),
+        "count": serializers.IntegerField(help_text="All the pending approvals you may decide, not only this page."),
+        "limit": serializers.IntegerField(allow_null=True),
+        "offset": serializers.IntegerField(),
+    },
 )
 set_override(ApprovalList, "many", False)
 
@@ -225,15 +232,30 @@ class ApprovalViewSet(ApiViewSet):
     queryset = ApprovalRequest.objects.none()
     serializer_class = ApprovalRequestSerializer
 
-    @extend_schema(summary="Pending approvals you may decide", responses={200: ApprovalList})
+    @extend_schema(
+        summary="Pending approvals you may decide",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (all when absent)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Approvals to skip."),
+        ],
+        responses={200: ApprovalList},
+    )
     def list(self, request: Request) -> Response:
         from executions.selectors import approvals_decidable_by
 
+        limit, offset = inputs.read_limit_offset(request.query_params, None, APPROVALS_MAX_LIMIT)
         approvals = approvals_decidable_by(request.user)
         if not request.user.is_superuser:
             approvals = approvals.filter(tenant_id__in=member_tenant_ids(request.user))
-        approvals = list(approvals)
-        return Response({"approvals": ApprovalRequestSerializer(approvals, many=True).data, "count": len(approvals)})
+        page = approvals[offset : offset + limit] if limit is not None else approvals[offset:]
+        return Response(
+            {
+                "approvals": ApprovalRequestSerializer(page, many=True).data,
+                "count": approvals.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
 
 
 NotificationList = inline_serializer(

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.drainage import set_override
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -31,6 +32,7 @@ from governance.models import Tenant
 from governance.selectors import caller_role_expression, member_tenant_ids
 
 MAX_ID = 2**63 - 1
+ENDPOINTS_MAX_LIMIT = 1_000
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -84,7 +86,12 @@ EndpointWithSecret = inline_serializer(
 )
 EndpointList = inline_serializer(
     "WebhookEndpointList",
-    {"webhook_endpoints": WebhookEndpointSerializer(many=True), "count": serializers.IntegerField()},
+    {
+        "webhook_endpoints": WebhookEndpointSerializer(many=True),
+        "count": serializers.IntegerField(help_text="All the endpoints that match, not only this page."),
+        "limit": serializers.IntegerField(allow_null=True),
+        "offset": serializers.IntegerField(),
+    },
 )
 EndpointSingle = inline_serializer("WebhookEndpointSingle", {"webhook_endpoint": WebhookEndpointSerializer()})
 set_override(EndpointList, "many", False)
@@ -119,7 +126,14 @@ def _saved(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook endpoints", responses={200: EndpointList}),
+    list=extend_schema(
+        summary="List webhook endpoints",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (all endpoints when absent)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Endpoints to skip."),
+        ],
+        responses={200: EndpointList},
+    ),
     create=extend_schema(
         summary="Create a webhook endpoint", request=WebhookEndpointWriteSerializer, responses={201: EndpointWithSecret}
     ),
@@ -150,9 +164,16 @@ class WebhookEndpointViewSet(ApiViewSet):
         return endpoint
 
     def list(self, request: Request) -> Response:
+        limit, offset = inputs.read_limit_offset(request.query_params, None, ENDPOINTS_MAX_LIMIT)
         endpoints = self.filter_queryset(self.get_queryset())
+        page = endpoints[offset : offset + limit] if limit is not None else endpoints[offset:]
         return Response(
-            {"webhook_endpoints": WebhookEndpointSerializer(endpoints, many=True).data, "count": len(endpoints)}
+            {
+                "webhook_endpoints": WebhookEndpointSerializer(page, many=True).data,
+                "count": endpoints.count(),
+                "limit": limit,
+                "offset": offset,
+            }
         )
 
     def create(self, request: Request) -> Response:

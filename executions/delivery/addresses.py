@@ -43,6 +43,11 @@ PRIVATE_NETWORKS = tuple(
 BROADCAST = ipaddress.ip_address("255.255.255.255")
 SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+# RFC 8215 local-use translation prefix: the local translator picks the prefix length (RFC 6052), so
+# which IPv4 address an address in it reaches cannot be known here. Python 3.11 calls it global.
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+# RFC 3879 deprecated site-local addresses, still routed inside some sites. Python 3.11 calls them global.
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 
@@ -224,12 +229,15 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
 def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why we would not connect to ``address`` under the policy, or None when it is allowed.
 
-    Globally routable addresses are allowed. ``allow_private`` also allows loopback, private, link-local
-    and carrier-grade NAT ranges. Metadata, unspecified, multicast and broadcast addresses never are.
+    Globally routable addresses are allowed. ``allow_private`` also allows loopback, private, link-local,
+    site-local and carrier-grade NAT ranges. Metadata, unspecified, multicast, broadcast and local-use
+    NAT64 addresses never are, nor other special-purpose ranges.
     """
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id:
             return "an IPv6 address with a zone id"
+        if address in NAT64_LOCAL_USE:
+            return "a local-use NAT64 address (64:ff9b:1::/48), which may translate to any IPv4 address"
         inner = embedded_ipv4(address)
         if inner is not None:
             reason = address_refusal(inner, allow_private=allow_private)
@@ -242,11 +250,9 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a multicast address"
     if address == BROADCAST:
         return "the broadcast address"
-    if address.is_global:
-        return None
     kind = _local_kind(address)
     if kind is None:
-        return "not a globally routable address (reserved or special-purpose)"
+        return None if address.is_global else "not a globally routable address (reserved or special-purpose)"
     return None if allow_private else f"a {kind} address"
 
 
@@ -260,6 +266,8 @@ def _local_kind(address: IPAddress) -> str | None:
         return "carrier-grade NAT (100.64.0.0/10)"
     if any(address in network for network in PRIVATE_NETWORKS):
         return "private"
+    if address in SITE_LOCAL:
+        return "site-local (fec0::/10, deprecated)"
     return None
 
 

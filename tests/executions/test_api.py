@@ -97,7 +97,7 @@ def test_the_endpoints_need_credentials_and_a_role(tenant, owner, awaiting):
     assert anonymous.post(f"/api/executions/{awaiting.pk}/approve").status_code == 401
     viewer = staff(make_user("dave", tenant, "viewer"))
     assert viewer.post("/api/events", {"tenant_id": tenant.pk, "event_type": "x"}, format="json").status_code == 403
-    assert viewer.get("/api/approvals").json() == {"approvals": [], "count": 0}
+    assert viewer.get("/api/approvals").json() == {"approvals": [], "count": 0, "limit": None, "offset": 0}
     assert viewer.post(f"/api/executions/{awaiting.pk}/approve").status_code == 403
     assert Event.objects.count() == 1
 
@@ -119,7 +119,24 @@ def test_approvals_lists_what_the_callers_councils_may_decide(tenant, owner, col
     assert approval["execution_id"] == awaiting.pk and approval["status"] == "pending"
     assert approval["rule_name"] == "Risky restock" and approval["risk_level"] == "high"
     assert approval["execution"]["status"] == "awaiting_approval"
-    assert staff(collaborator).get("/api/approvals").json() == {"approvals": [], "count": 0}
+    assert staff(collaborator).get("/api/approvals").json() == {"approvals": [], "count": 0, "limit": None, "offset": 0}
+
+
+@pytest.mark.django_db
+def test_approvals_page_with_limit_and_offset_keeping_the_total(
+    tenant, risky_rule, active_store, council_member, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            emit_event(tenant.pk, "product_added", {"product_id": f"p{number}"}, source="store")
+    client = staff(council_member)
+
+    everything = client.get("/api/approvals").json()
+    page = client.get("/api/approvals?limit=1&offset=1").json()
+
+    assert (everything["count"], everything["limit"], everything["offset"]) == (3, None, 0)
+    assert (page["count"], page["limit"], page["offset"]) == (3, 1, 1)
+    assert [approval["id"] for approval in page["approvals"]] == [everything["approvals"][1]["id"]]
 
 
 @pytest.mark.django_db

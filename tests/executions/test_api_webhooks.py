@@ -53,6 +53,8 @@ def test_update_and_disable(owner, endpoint):
         ({"url": "ftp://example.com/x"}, "url"),
         ({"url": "http://169.254.169.254/latest"}, "url"),
         ({"url": "http://127.0.0.1:8000/"}, "url"),
+        ({"url": "http://[fec0::1]/hook"}, "url"),
+        ({"url": "https://[64:ff9b:1::808:808]/hook"}, "url"),
         ({"url": 5}, "url"),
         ({}, "url"),
         ({"url": URL, "action_type": "nope"}, "action_type"),
@@ -93,3 +95,18 @@ def test_other_tenant_sees_nothing(endpoint, other_owner):
     response = post_json(client, "/api/webhook-endpoints", {"tenant_id": "tenant_test", "url": URL})
     assert response.status_code == 403
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_list_pages_with_limit_and_offset_keeping_the_total(owner, tenant):
+    ids = [endpoint_create(tenant, f"{URL}/{number}").endpoint.pk for number in range(3)]
+    client = token_client(owner)
+
+    everything = client.get("/api/webhook-endpoints").json()
+    page = client.get("/api/webhook-endpoints?limit=1&offset=1").json()
+    clamped = client.get("/api/webhook-endpoints?limit=99999").json()
+
+    assert [endpoint["id"] for endpoint in everything["webhook_endpoints"]] == ids
+    assert (everything["count"], everything["limit"], everything["offset"]) == (3, None, 0)
+    assert [endpoint["id"] for endpoint in page["webhook_endpoints"]] == [ids[1]]
+    assert (page["count"], page["limit"], page["offset"]) == (3, 1, 1)
+    assert clamped["limit"] == 1000 and clamped["count"] == 3

@@ -126,6 +126,11 @@ REFUSED_WHEN_PRIVATE_NOT_ALLOWED = [
     ("64:ff9b::a00:1", "carries the IPv4 address 10.0.0.1"),
     ("::ffff:0:7f00:1", "carries the IPv4 address 127.0.0.1"),
     ("2001::1", "not a globally routable"),
+    ("64:ff9b:1::a00:1", "local-use NAT64"),
+    ("64:ff9b:1::808:808", "local-use NAT64"),
+    ("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64"),
+    ("fec0::1", "site-local"),
+    ("feff:ffff::1", "site-local"),
 ]
 
 
@@ -143,7 +148,18 @@ def test_global_addresses_are_allowed(address):
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "::1", "10.0.0.1", "172.31.0.1", "192.168.1.1", "fd12::1", "100.64.0.1", "fe80::1", "::ffff:7f00:1"],
+    [
+        "127.0.0.1",
+        "::1",
+        "10.0.0.1",
+        "172.31.0.1",
+        "192.168.1.1",
+        "fd12::1",
+        "100.64.0.1",
+        "fe80::1",
+        "::ffff:7f00:1",
+        "fec0::1",
+    ],
 )
 def test_allowing_private_networks_allows_local_ranges(address):
     assert address_refusal(ipaddress.ip_address(address), allow_private=True) is None
@@ -161,6 +177,7 @@ def test_allowing_private_networks_allows_local_ranges(address):
         "255.255.255.255",
         "240.0.0.1",
         "192.0.2.10",
+        "64:ff9b:1::a00:1",  # which IPv4 address it reaches depends on the local translator
     ],
 )
 def test_metadata_unspecified_and_multicast_stay_refused_even_when_private_is_allowed(address):
@@ -200,6 +217,11 @@ def test_embedded_ipv4(address, inner):
         ("http://metadata.google.internal/", True, True),
         ("https://hooks.example.com/", False, False),
         ("http://8.8.8.8/", False, False),
+        ("http://[fec0::1]/", False, True),
+        ("http://[fec0::1]/", True, False),
+        ("http://[64:ff9b:1::808:808]/", False, True),
+        ("http://[64:ff9b:1::808:808]/", True, True),
+        ("http://[64:ff9b::808:808]/", False, False),  # the well-known prefix carries 8.8.8.8
     ],
 )
 def test_save_time_check(url, allow_private, refused):
@@ -227,3 +249,12 @@ def test_an_ip_literal_is_checked_without_dns():
 def test_an_unresolvable_name_is_reported_as_such():
     with pytest.raises(DestinationUnresolvable, match="did not resolve"):
         resolve_destination(parse_webhook_url("http://no-such-host.invalid/"), allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("http://[fec0::1]/", "site-local"), ("http://[64:ff9b:1::a00:1]:8080/", "local-use NAT64")],
+)
+def test_site_local_and_local_use_nat64_literals_are_refused_at_send_time(url, reason):
+    with pytest.raises(DestinationRefused, match=reason):
+        resolve_destination(parse_webhook_url(url), allow_private=False)

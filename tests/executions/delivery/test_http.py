@@ -123,6 +123,8 @@ def test_a_closed_port_is_a_connection_error():
         ("localhost", ErrorKind.REFUSED_DESTINATION),
         ("[2002:7f00:1::]", ErrorKind.REFUSED_DESTINATION),
         ("[64:ff9b::7f00:1]", ErrorKind.REFUSED_DESTINATION),
+        ("[64:ff9b:1::7f00:1]", ErrorKind.REFUSED_DESTINATION),
+        ("[fec0::1]", ErrorKind.REFUSED_DESTINATION),
     ],
 )
 def test_ssrf_forms_are_refused_before_connecting(sink, host, kind):

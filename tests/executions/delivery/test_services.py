@@ -70,6 +70,8 @@ def test_endpoint_create_returns_the_secret_once_and_stores_it_to_sign(tenant, l
         ("http://169.254.169.254/", "metadata"),
         ("http://100.64.0.1/", "carrier-grade NAT"),
         ("http://localhost:8000/", "loopback name"),
+        ("http://[fec0::1]/", "site-local"),
+        ("http://[64:ff9b:1::a00:1]/", "local-use NAT64"),
     ],
 )
 def test_endpoint_create_refuses_bad_and_internal_urls_on_the_url_field(tenant, url, message):
