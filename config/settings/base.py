@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "governance",
     "automations",
     "executions",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a login refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +125,28 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/portal/automations"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Login throttling (django-axes) -----------------------------------------------------------------
+# Every password check (the portal and admin login forms, the API's Basic authentication) goes through
+# django.contrib.auth.authenticate(request=...), where the axes backend refuses a locked-out username and
+# address before the password is looked at. Failures are counted per (username, client address): an
+# attacker guessing alice's password from one address locks only that pair, never alice signing in from
+# her own address. `manage.py axes_reset_username alice` (or axes_reset_ip, axes_reset) unlocks early;
+# the admin lists the attempts (Axes > Access attempts) and deleting one unlocks it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful sign-in clears the pair's failures.
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The same client address as the API throttle (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES proxies).
+AXES_CLIENT_IP_CALLABLE = "governance.api.throttling.client_address"
 
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: a real broker shared by separate worker
@@ -282,6 +308,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    # Reverse proxies in front of the app. 0: the client address is REMOTE_ADDR and X-Forwarded-For is
+    # ignored (DRF's default, None, trusts any X-Forwarded-For, so a client could pick its own address
+    # and escape per-address throttling and login lockouts).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
+from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
+    """The client's address as the API throttle sees it: REMOTE_ADDR, or X-Forwarded-For's entry added by
+    the outermost of ``NUM_PROXIES`` trusted proxies. django-axes counts login failures by it too."""
+    return BaseThrottle().get_ident(request) or None
 
 
 class TokenRateThrottle(SimpleRateThrottle):
