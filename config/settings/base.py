@@ -328,6 +328,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# The OpenAPI schema (/api/schema/) and its pages (/api/docs/, /api/redoc/) are for signed-in users; on,
+# anyone may read them.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Automation rules API",
     "DESCRIPTION": "Rules (trigger -> conditions -> governance -> action), their executions and approvals. "
