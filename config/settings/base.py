@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "governance",
     "automations",
     "executions",
@@ -66,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "config.api_errors.ApiRequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "governance.context_processors.portal",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -137,6 +141,26 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/portal/automations"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Content Security Policy (django-csp) -------------------------------------------------------------
+# Scripts, styles, images and fonts come from this site only: no inline script, style element or style
+# attribute runs unless it carries the response's nonce (templates write {{ CSP_NONCE }}; the API docs
+# pages override drf-spectacular's templates to do so). No framing, no plugins, forms post here only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # Swagger UI and Redoc draw some icons from data: URLs.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Login throttling (django-axes) -----------------------------------------------------------------
 # Every password check (the portal and admin login forms, the API's Basic authentication) goes through
