@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
 
-from governance.models import Council, CouncilMember, Membership, Tenant, TrustedUser
+from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
 from governance.selectors import tenant_ids_for_user
+from governance.services import api_token_revoke
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
@@ -91,3 +92,37 @@ class TrustedUserAdmin(TenantScopedAdmin):
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "tenant__id"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens by prefix, name, user and dates; never the key (only its digest is stored, and not shown).
+
+    Tokens are made by ``manage.py api_token``; here they are listed and revoked. Superusers see every
+    token, other staff their own.
+    """
+
+    list_display = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "state"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__username"]
+    fields = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="state")
+    def state(self, token: ApiToken) -> str:
+        if token.revoked_at is not None:
+            return "revoked"
+        return "expired" if token.is_expired else "active"
+
+    @admin.action(description="Revoke selected API tokens", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = api_token_revoke(queryset)
+        self.message_user(request, f"Revoked {count} token{'s' if count != 1 else ''}.", messages.SUCCESS)

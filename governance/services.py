@@ -1,12 +1,18 @@
-"""Writes for tenants, memberships and councils."""
+"""Writes for tenants, memberships, councils and API tokens."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from governance.choices import Role
-from governance.models import Council, CouncilMember, Membership, Tenant
+from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, api_token_digest
 
 DEFAULT_COUNCIL_NAME = "Default Council"
 
@@ -45,3 +51,25 @@ def membership_set(tenant: Tenant, user: AbstractBaseUser, role: str) -> Members
     if role in DEFAULT_COUNCIL_ROLES:
         CouncilMember.objects.get_or_create(council=council, user=user)
     return membership
+
+
+# New keys: a marker that secret scanners and people can recognise, then 256 random bits.
+API_KEY_MARKER = "art_"
+
+
+def api_token_create(user: AbstractBaseUser, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Make a new API key for ``user``; return its row and the key, which is never stored nor shown again."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "An expiry must be in the future."})
+    key = API_KEY_MARKER + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, name=name, digest=api_token_digest(key), prefix=key[: ApiToken.PREFIX_LENGTH], expires_at=expires_at
+    )
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+def api_token_revoke(tokens: QuerySet[ApiToken]) -> int:
+    """Revoke the tokens in ``tokens`` that are not revoked yet; return how many were."""
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

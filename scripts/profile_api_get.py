@@ -72,11 +72,12 @@ def main() -> None:
     if args.seed:
         seed()
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from automations.models import AutomationRule
+    from governance.services import api_token_create
 
-    token = Token.objects.get(user=get_user_model().objects.get(username="bencher")).key
+    # Keys are stored hashed: each run makes a token of its own (the seeded one cannot be read back).
+    _, token = api_token_create(get_user_model().objects.get(username="bencher"), "profile_api_get")
     rules = list(AutomationRule.objects.filter(tenant_id=TENANT).values_list("pk", flat=True))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
 

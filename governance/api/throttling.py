@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from governance.models import ApiToken
+
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
@@ -39,9 +41,8 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         auth = getattr(request, "auth", None)
-        key = getattr(auth, "key", None)
-        if key:
-            ident = f"token:{key}"
+        if isinstance(auth, ApiToken):
+            ident = f"token:{auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
