@@ -77,7 +77,10 @@ def _env() -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789abcdef",
+            # Plain HTTP on a loopback port: no HTTPS redirect, no HSTS, cookies over HTTP.
             "SECURE_COOKIES": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_HSTS_SECONDS": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": DATABASE_URL,
             "API_THROTTLE_RATE": "100000000/minute",
@@ -125,7 +128,7 @@ def _wait(port: int, timeout: float = 30) -> None:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/api/schema/")
-            if connection.getresponse().status == 200:
+            if connection.getresponse().status == 401:  # up: the schema is for signed-in users
                 return
         except OSError:
             time.sleep(0.2)

@@ -7,10 +7,10 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from automations.api.views import AutomationRuleViewSet
+from config.api_docs import ApiRedocView, ApiSchemaView, ApiSwaggerView
 from executions.api.metrics import MetricSampleViewSet
 from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
@@ -41,11 +41,12 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
 
 app_name = "api"
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("schema", SpectacularAPIView.as_view()),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema")),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Signed-in users only unless API_DOCS_PUBLIC (config/api_docs.py).
+    path("schema/", ApiSchemaView.as_view(), name="schema"),
+    path("schema", ApiSchemaView.as_view()),
+    path("docs/", ApiSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs", ApiSwaggerView.as_view(url_name="api:schema")),
+    path("redoc/", ApiRedocView.as_view(url_name="api:schema"), name="redoc"),
     *router.urls,
     # Last: any other /api/ path is a JSON 404, with DEBUG on too (Django's debug 404 page is HTML).
     re_path(r"^.*$", api_not_found),

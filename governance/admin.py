@@ -17,11 +17,12 @@ from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
 
 from governance import policy
-from governance.models import Council, CouncilMember, Membership, Tenant, TrustedUser
+from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
 from governance.policy import Capability
 from governance.selectors import tenant_ids_for_user
 from governance.services import (
     TENANT_EDITABLE_FIELDS,
+    api_token_revoke,
     council_delete,
     council_member_add,
     council_member_remove,
@@ -319,3 +320,55 @@ class TrustedUserAdmin(PolicyAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TrustedUser]) -> None:
         for trusted in queryset:
             self.run_service(request, f"{trusted}", trusted_user_remove, trusted, request.user)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens by prefix, name, user and dates; never the key (only its digest is stored, and not shown).
+
+    Tokens are made by ``manage.py api_token``; here they are listed and revoked. Superusers see every
+    token, other staff their own.
+    """
+
+    list_display = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "state"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__username"]
+    fields = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    # Not Django's model permissions: any active staff user manages their own tokens (superusers: all).
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return self.has_module_permission(request) and (
+            obj is None or request.user.is_superuser or obj.user_id == request.user.pk
+        )
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    @admin.display(description="state")
+    def state(self, token: ApiToken) -> str:
+        if token.revoked_at is not None:
+            return "revoked"
+        return "expired" if token.is_expired else "active"
+
+    @admin.action(description="Revoke selected API tokens", permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = api_token_revoke(queryset)
+        self.message_user(request, f"Revoked {count} token{'s' if count != 1 else ''}.", messages.SUCCESS)

@@ -1,14 +1,16 @@
-"""Tenants, who belongs to them, and the councils that approve risky automations."""
+"""Tenants, who belongs to them, the councils that approve risky automations, and API tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, Role
 
@@ -172,3 +174,45 @@ class TrustedUser(models.Model):
         members = Membership.objects.filter(tenant_id=self.tenant_id, user_id=self.user_id)
         if self.tenant_id and self.user_id and not members.exists():
             raise ValidationError({"user": "Only a member of this tenant can be trusted in it."})
+
+
+def api_token_digest(key: str) -> str:
+    """The stored form of an API key: its SHA-256, in hex.
+
+    A fast hash is enough here, unlike for passwords: keys are random (256 bits, or 160 for keys migrated
+    from DRF's tokens), so no guess list or brute force can find one from its digest, and a salt-free
+    digest is what lets a request find its token with one indexed lookup.
+    """
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A named API key of a user. Only the key's digest is stored; the key is shown once, when made."""
+
+    PREFIX_LENGTH = 12
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False, help_text="The key's first characters.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    # Updated at most every few minutes (governance.api.authentication), never on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "api_tokens"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="api_token_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name} ({self.user})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired

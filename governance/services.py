@@ -1,4 +1,4 @@
-"""Writes for tenants, memberships, councils and trusted users.
+"""Writes for tenants, memberships, councils, trusted users and API tokens.
 
 Services a person can call take the acting ``user`` and ask the permission policy first
 (governance/policy.py); ``user=None`` is the system (seeding, the ``api_token`` command).
@@ -6,15 +6,19 @@ Services a person can call take the acting ``user`` and ask the permission polic
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from governance import policy
 from governance.choices import Role
-from governance.models import Council, CouncilMember, Membership, Tenant, TrustedUser
+from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser, api_token_digest
 from governance.policy import APPROVER_ROLES, Capability
 from governance.signals import tenant_zone_changed
 
@@ -170,3 +174,25 @@ def trusted_user_add(tenant: Tenant, member: AbstractBaseUser, user: AbstractBas
 def trusted_user_remove(trusted: TrustedUser, user: AbstractBaseUser | None = None) -> None:
     policy.check(user, trusted.tenant_id, Capability.MANAGE_TENANT)
     trusted.delete()
+
+
+# New keys: a marker that secret scanners and people can recognise, then 256 random bits.
+API_KEY_MARKER = "art_"
+
+
+def api_token_create(user: AbstractBaseUser, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """Make a new API key for ``user``; return its row and the key, which is never stored nor shown again."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "An expiry must be in the future."})
+    key = API_KEY_MARKER + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, name=name, digest=api_token_digest(key), prefix=key[: ApiToken.PREFIX_LENGTH], expires_at=expires_at
+    )
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+def api_token_revoke(tokens: QuerySet[ApiToken]) -> int:
+    """Revoke the tokens in ``tokens`` that are not revoked yet; return how many were."""
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 os.environ.setdefault("SECRET_KEY", "profile-only-secret-key-not-for-production-use-0123456789abcdef")
 os.environ.setdefault("SECURE_COOKIES", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("API_THROTTLE_RATE", "100000000/minute")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -70,11 +72,12 @@ def main() -> None:
     if args.seed:
         seed()
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from automations.models import AutomationRule
+    from governance.services import api_token_create
 
-    token = Token.objects.get(user=get_user_model().objects.get(username="bencher")).key
+    # Keys are stored hashed: each run makes a token of its own (the seeded one cannot be read back).
+    _, token = api_token_create(get_user_model().objects.get(username="bencher"), "profile_api_get")
     rules = list(AutomationRule.objects.filter(tenant_id=TENANT).values_list("pk", flat=True))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
 

@@ -48,7 +48,12 @@ def server_env(var_dir: Path) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": "schemathesis-only-secret-key-not-for-production-use-0123456789",
+            # Plain HTTP on a loopback port: no HTTPS redirect, no HSTS, cookies over HTTP.
             "SECURE_COOKIES": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            # schemathesis reads /api/schema/ without credentials.
+            "API_DOCS_PUBLIC": "1",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "AUTOMATIONS_VAR_DIR": str(var_dir),
             "DATABASE_URL": os.environ.get("SCHEMATHESIS_DATABASE_URL")

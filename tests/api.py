@@ -6,12 +6,25 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
+
+from governance.models import ApiToken
+from governance.services import api_token_create
 
 
 def token_for(user: AbstractBaseUser) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """An API key for ``user``: made on first use, then the same one for this user instance.
+
+    It is made as just used, so a request counts the queries of a token in steady use (the first use's
+    last_used_at update is tested in tests/governance/test_api_tokens.py).
+    """
+    key = getattr(user, "_test_api_key", None)
+    if key is None:
+        token, key = api_token_create(user, "tests")
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        user._test_api_key = key
+    return key
 
 
 def token_client(user: AbstractBaseUser | None, keyword: str = "Token") -> APIClient:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("AUTOMATIONS_VAR_DIR", BASE_DIR / "var"))
@@ -28,6 +31,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """A header name such as ``X-Forwarded-Proto`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``; unset -> None."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not all(part.isalnum() for part in value.replace("-", "_").split("_")):
+        raise ImproperlyConfigured(f"{name} must be a header name such as X-Forwarded-Proto, not {value!r}")
+    meta = value.upper().replace("-", "_")
+    return (meta if meta.startswith("HTTP_") else f"HTTP_{meta}", "https")
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-development-key-change-me")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -40,11 +54,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "csp",
     "governance",
     "automations",
     "executions",
@@ -52,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "config.api_errors.ApiRequestGuardMiddleware",
     "config.db_locks.DatabaseLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a login refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "governance.context_processors.portal",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -129,6 +148,48 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/portal/automations"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Content Security Policy (django-csp) -------------------------------------------------------------
+# Scripts, styles, images and fonts come from this site only: no inline script, style element or style
+# attribute runs unless it carries the response's nonce (templates write {{ CSP_NONCE }}; the API docs
+# pages override drf-spectacular's templates to do so). No framing, no plugins, forms post here only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # Swagger UI and Redoc draw some icons from data: URLs.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Login throttling (django-axes) -----------------------------------------------------------------
+# Every password check (the portal and admin login forms, the API's Basic authentication) goes through
+# django.contrib.auth.authenticate(request=...), where the axes backend refuses a locked-out username and
+# address before the password is looked at. Failures are counted per (username, client address): an
+# attacker guessing alice's password from one address locks only that pair, never alice signing in from
+# her own address. `manage.py axes_reset_username alice` (or axes_reset_ip, axes_reset) unlocks early;
+# the admin lists the attempts (Axes > Access attempts) and deleting one unlocks it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful sign-in clears the pair's failures.
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The same client address as the API throttle (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES proxies).
+AXES_CLIENT_IP_CALLABLE = "governance.api.throttling.client_address"
 
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: a real broker shared by separate worker
@@ -290,9 +351,17 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    # Reverse proxies in front of the app. 0: the client address is REMOTE_ADDR and X-Forwarded-For is
+    # ignored (DRF's default, None, trusts any X-Forwarded-For, so a client could pick its own address
+    # and escape per-address throttling and login lockouts).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# The OpenAPI schema (/api/schema/) and its pages (/api/docs/, /api/redoc/) are for signed-in users; on,
+# anyone may read them.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Automation rules API",

@@ -10,3 +10,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Pipeline tests start real worker processes with CELERY_TASK_ALWAYS_EAGER=false in their environment.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Login throttling is off for the suite: the test client's login() calls authenticate() without a request,
+# which django-axes refuses. tests/governance/test_login_throttling.py turns it on for its tests.
+AXES_ENABLED = False

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('automations', '0002_rule_next_run_at'),
         ('executions', '0006_event_actor_execution_triggered_by'),
-        ('governance', '0002_tenant_requester_cannot_approve'),
+        ('governance', '0004_tenant_requester_cannot_approve'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

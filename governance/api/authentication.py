@@ -1,52 +1,74 @@
-"""Token authentication that accepts both ``Authorization: Token <key>`` and ``Bearer <key>``."""
+"""API key authentication: ``Authorization: Token <key>`` or ``Bearer <key>``, checked against stored digests."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import logging
 
 from django.contrib.auth import get_user_model
-from django.db import connections
+from django.db import DatabaseError, connections
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from config.sql_instances import instances_from_sql, select_list
+from governance.models import ApiToken, api_token_digest
+
+logger = logging.getLogger(__name__)
 
 TOKEN_KEYWORDS = ("token", "bearer")
+# A token's last_used_at is written at most this often, so requests do not each write a row.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 
-# TRICKY: hand-written SQL: every API request runs it, and the ORM spends longer composing DRF's
-# ``Token.objects.select_related("user").get(key=key)`` than the database answers it. The same match
-# (the key, exactly) and the same user row; portable text.
+# TRICKY: hand-written SQL: every API request runs it, and the ORM spends longer composing the query than
+# the database answers it. One indexed lookup by digest gives the user row and the token's state; the
+# times are compared in SQL, so no datetime column needs converting here.
 TOKEN_USER_SQL = """
-SELECT {columns}
+SELECT {columns},
+       token_row.{token_pk} AS api_token_id,
+       token_row.{revoked_at} IS NOT NULL AS api_token_revoked,
+       token_row.{expires_at} IS NOT NULL AND token_row.{expires_at} <= %s AS api_token_expired,
+       token_row.{last_used_at} IS NULL OR token_row.{last_used_at} < %s AS api_token_used_long_ago
 FROM {tokens} token_row JOIN {users} user_row ON user_row.{user_pk} = token_row.{user_id}
-WHERE token_row.{key} = %s
+WHERE token_row.{digest} = %s
 """
+
+TOKEN_STATE_COLUMNS = ("api_token_id", "api_token_revoked", "api_token_expired", "api_token_used_long_ago")
 
 
 @functools.cache
 def token_user_sql(database: str) -> str:
     """TOKEN_USER_SQL for a database alias."""
-    from rest_framework.authtoken.models import Token
-
     user_model = get_user_model()
     connection = connections[database]
     quote = connection.ops.quote_name
+    column = lambda name: quote(ApiToken._meta.get_field(name).column)  # noqa: E731
     return TOKEN_USER_SQL.format(
         columns=select_list(user_model, "user_row", connection),
-        tokens=quote(Token._meta.db_table),
+        tokens=quote(ApiToken._meta.db_table),
         users=quote(user_model._meta.db_table),
         user_pk=quote(user_model._meta.pk.column),
-        user_id=quote(Token._meta.get_field("user").column),
-        key=quote(Token._meta.pk.column),
+        token_pk=column("id"),
+        user_id=column("user"),
+        digest=column("digest"),
+        revoked_at=column("revoked_at"),
+        expires_at=column("expires_at"),
+        last_used_at=column("last_used_at"),
     )
 
 
 class BearerOrTokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication (one key per user, ``api_token`` creates it) with a second keyword."""
+    """API keys (``ApiToken``, made by ``manage.py api_token``) after ``Token`` or ``Bearer``.
+
+    A subclass of DRF's TokenAuthentication for its ``WWW-Authenticate: Token`` answer and the schema's
+    ``tokenAuth`` scheme; the lookup is this module's.
+    """
 
     keyword = "Token"
+    model = ApiToken
 
-    def authenticate(self, request: Request) -> tuple[object, object] | None:
+    def authenticate(self, request: Request) -> tuple[object, ApiToken] | None:
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower().decode(errors="replace") not in TOKEN_KEYWORDS:
             return None
@@ -58,21 +80,41 @@ class BearerOrTokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token header: the token has invalid characters.") from error
         return self.authenticate_credentials(key)
 
-    def authenticate_credentials(self, key: str) -> tuple[object, object]:
-        """DRF's check (a token with this key, an active user), the user and token read in one query.
+    def authenticate_credentials(self, key: str) -> tuple[object, ApiToken]:
+        """The active user of an unrevoked, unexpired token with this key, and the token, in one query.
 
-        The token comes back as a loaded instance with its user attached; its ``created`` is deferred
-        (read on first use), as nothing on a request's path needs it.
+        The token comes back with only its id and user loaded (the rest is read on first use), as nothing
+        on a request's path needs more.
         """
-        model = self.get_model()
-        user_model = get_user_model()
-        db = model.objects.db
-        users = instances_from_sql(user_model, token_user_sql(db), [key])
+        db = ApiToken.objects.db
+        connection = connections[db]
+        now = timezone.now()
+        params = [
+            connection.ops.adapt_datetimefield_value(now),
+            connection.ops.adapt_datetimefield_value(now - LAST_USED_RESOLUTION),
+            api_token_digest(key),
+        ]
+        users = instances_from_sql(get_user_model(), token_user_sql(db), params)
         if not users:
             raise exceptions.AuthenticationFailed("Invalid token.")
         user = users[0]
+        state = {name: vars(user).pop(name) for name in TOKEN_STATE_COLUMNS}
+        if state["api_token_revoked"]:
+            raise exceptions.AuthenticationFailed("Token revoked.")
+        if state["api_token_expired"]:
+            raise exceptions.AuthenticationFailed("Token expired.")
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        token = model.from_db(db, [model._meta.pk.attname, "user_id"], [key, user.pk])
+        token = ApiToken.from_db(db, ["id", "user_id"], [state["api_token_id"], user.pk])
         token.user = user
+        if state["api_token_used_long_ago"]:
+            self.record_use(token, now)
         return user, token
+
+    @staticmethod
+    def record_use(token: ApiToken, now: dt.datetime) -> None:
+        """Note when the token was used; a failure (a busy SQLite file) never fails the request."""
+        try:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        except DatabaseError:
+            logger.warning("Could not record the use of API token %s", token.pk, exc_info=True)

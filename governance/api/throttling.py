@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
+from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+from governance.models import ApiToken
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
+    """The client's address as the API throttle sees it: REMOTE_ADDR, or X-Forwarded-For's entry added by
+    the outermost of ``NUM_PROXIES`` trusted proxies. django-axes counts login failures by it too."""
+    return BaseThrottle().get_ident(request) or None
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -32,9 +41,8 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         auth = getattr(request, "auth", None)
-        key = getattr(auth, "key", None)
-        if key:
-            ident = f"token:{key}"
+        if isinstance(auth, ApiToken):
+            ident = f"token:{auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:

@@ -75,6 +75,11 @@
     }
   });
 
+  // <select data-submit-on-change> submits its form (the tenant switch); no inline handlers under the CSP.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-submit-on-change]") && event.target.form) event.target.form.requestSubmit();
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute("data-confirm");

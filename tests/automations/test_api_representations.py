@@ -127,14 +127,21 @@ def test_rule_without_tenant_is_scoped_like_rule_for_user(rule, owner, other_own
 
 
 def test_token_authentication_gives_the_user_and_token(rule, owner):
-    from rest_framework.authtoken.models import Token
-
     from governance.api.authentication import BearerOrTokenAuthentication
+    from governance.models import ApiToken, api_token_digest
 
     key = token_for(owner)
     user, token = BearerOrTokenAuthentication().authenticate_credentials(key)
-    assert (user.pk, user.username, token.key, token.user_id, token.user) == (owner.pk, "alice", key, owner.pk, user)
-    assert token.created == Token.objects.get(key=key).created  # deferred, read on demand
+    stored = ApiToken.objects.get(digest=api_token_digest(key))
+    assert (user.pk, user.username, token.pk, token.user_id, token.user) == (
+        owner.pk,
+        "alice",
+        stored.pk,
+        owner.pk,
+        user,
+    )
+    assert token.name == "tests" and token.created_at == stored.created_at  # deferred, read on demand
+    assert not hasattr(user, "api_token_id")  # the query's token columns are not left on the user
     assert token_client(owner).get(f"/api/automations/{rule.pk}").status_code == 200
 
 

@@ -7,6 +7,8 @@ import yaml
 from django.contrib.staticfiles import finders
 from rest_framework.test import APIClient
 
+from tests.api import token_client
+
 pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
@@ -43,8 +45,8 @@ OPERATIONS = {
 
 
 @pytest.fixture
-def schema():
-    response = APIClient().get("/api/schema/")
+def schema(owner):
+    response = token_client(owner).get("/api/schema/")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
 
@@ -89,14 +91,16 @@ def test_token_auth_in_schema(schema):
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 
-def test_docs_page_uses_local_static_files():
-    response = APIClient().get("/api/docs/")
+def test_docs_page_uses_local_static_files(owner):
+    client = APIClient()
+    client.force_login(owner)
+    response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
-    assert APIClient().get("/api/docs").status_code == 200
+    assert client.get("/api/docs").status_code == 200
 
 
 def test_list_operations_answer_envelopes_not_arrays(schema):

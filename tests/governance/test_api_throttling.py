@@ -71,3 +71,12 @@ def test_bad_tokens_are_throttled_too(tenant, three_per_minute):
     statuses = [client.get("/api/automations").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     caches["throttle"].clear()
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_address_throttle(tenant, three_per_minute):
+    caches["throttle"].clear()
+    client = token_client(None)
+    client.credentials(HTTP_AUTHORIZATION="Token guess")
+    statuses = [client.get("/api/automations", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    caches["throttle"].clear()
