@@ -120,9 +120,10 @@ def test_portal_pages_work_under_the_policy(page_for, tenant, owner, council_mem
     page.locator("#cond-0-operator").select_option("=")
     page.locator("#cond-0-value").fill("active")
     expect(page.locator("[data-summary-conditions]")).to_have_text("Store is active")
-    page.locator("#f-sample_context").fill('{"store_status": "active"}')
+    page.locator("#f-sample_context").fill('{"store_status": "active", "product_count": 2}')
     page.get_by_role("button", name="Test Conditions").click()
-    expect(page.locator("[data-condition-result='0']")).to_have_attribute("data-passed", "true")
+    expect(page.locator("[data-condition-result='0']")).to_have_attribute("data-passed", "true")  # the threshold
+    expect(page.locator("[data-condition-result='1']")).to_have_attribute("data-passed", "true")
     watched.assert_clean("builder after htmx updates")
 
 
@@ -146,12 +147,12 @@ def test_admin_works_under_the_policy(page_for, tenant, owner, rule):
     owner.is_staff = owner.is_superuser = True
     owner.save(update_fields=["is_staff", "is_superuser"])
     watched = Watched(page_for(owner))
-    for url in ("/admin/", f"/admin/automations/automationrule/{rule.pk}/change/", "/admin/governance/tenant/add/"):
+    for url in ("/admin/", f"/admin/automations/automationrule/{rule.pk}/change/", "/admin/governance/council/add/"):
         watched.visit(url)
         watched.assert_clean(url)
-    # the admin's own scripts ran: the change list's select-all box and the add form's inline rows
-    watched.visit("/admin/governance/tenant/add/")
-    watched.page.get_by_text("Add another Membership").click()
+    # the admin's own scripts ran: the add form's inline rows (council seats)
+    watched.visit("/admin/governance/council/add/")
+    watched.page.get_by_text("Add another Council member").click()
     expect(watched.page.locator("#memberships-group tr.form-row:not(.empty-form)")).to_have_count(1)
     watched.assert_clean("admin inline add")
 
