@@ -40,3 +40,14 @@ def post_json(client: APIClient, url: str, body: Any = None) -> Any:
 
 def patch_json(client: APIClient, url: str, body: Any) -> Any:
     return client.patch(url, data=json.dumps(body), content_type="application/json")
+
+
+def staff_client(user: AbstractBaseUser) -> Any:
+    """A signed-in test client for the portal and the admin (the user is made staff)."""
+    from django.test import Client
+
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(user)
+    return client

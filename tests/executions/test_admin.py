@@ -8,17 +8,10 @@ from django.test import Client
 from executions.choices import ApprovalStatus, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.services import emit_event
+from tests.api import staff_client
 from tests.executions.conftest import make_event_rule
 
 CHANGELIST = "/admin/executions/approvalrequest/"
-
-
-def admin_client(user) -> Client:
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def two_tenants_awaiting(tenant, other_tenant, owner, other_owner, risky_rule, d
 @pytest.mark.django_db
 def test_the_approvals_list_shows_only_the_users_councils(council_member, two_tenants_awaiting):
     mine, _theirs = two_tenants_awaiting
-    response = admin_client(council_member).get(CHANGELIST)
+    response = staff_client(council_member).get(CHANGELIST)
     assert response.status_code == 200
     listed = {row.pk for row in response.context["cl"].queryset}
     assert listed == {mine.pk}
@@ -49,7 +42,7 @@ def test_approve_in_the_admin_runs_the_action_once(
     council_member, two_tenants_awaiting, django_capture_on_commit_callbacks
 ):
     mine, theirs = two_tenants_awaiting
-    client = admin_client(council_member)
+    client = staff_client(council_member)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(CHANGELIST, {"action": "approve_selected", "_selected_action": [mine.pk, theirs.pk]})
     assert response.status_code == 302
@@ -73,7 +66,7 @@ def test_approve_in_the_admin_runs_the_action_once(
 @pytest.mark.django_db
 def test_reject_in_the_admin(council_member, two_tenants_awaiting):
     mine, _ = two_tenants_awaiting
-    admin_client(council_member).post(CHANGELIST, {"action": "reject_selected", "_selected_action": [mine.pk]})
+    staff_client(council_member).post(CHANGELIST, {"action": "reject_selected", "_selected_action": [mine.pk]})
     mine.refresh_from_db()
     assert mine.status == ApprovalStatus.REJECTED
     assert AutomationExecution.objects.get(pk=mine.execution_id).status == ExecutionStatus.REJECTED
@@ -96,7 +89,7 @@ def test_a_superuser_sees_every_approval_but_decides_only_as_a_council_member(tw
 
 @pytest.mark.django_db
 def test_execution_logs_are_read_only(owner, two_tenants_awaiting):
-    client = admin_client(owner)
+    client = staff_client(owner)
     from django.contrib.auth.models import Permission
 
     owner.user_permissions.add(*Permission.objects.filter(content_type__app_label="executions"))

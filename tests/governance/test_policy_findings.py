@@ -20,20 +20,12 @@ from executions.services.approvals import approval_request_open
 from governance.models import CouncilMember, Membership, Tenant
 from governance.policy import Capability, allows
 from governance.services import membership_remove, membership_set, tenant_update
-from tests.api import post_json, token_client
+from tests.api import post_json, staff_client, token_client
 from tests.factories import make_execution, make_rule, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/executions/approvalrequest/"
-
-
-def staff_client(user) -> Client:
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def awaiting(rule, **fields) -> ApprovalRequest:
