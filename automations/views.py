@@ -56,7 +56,7 @@ from config.storable import loads_json
 from governance.choices import Weekday
 from governance.models import Tenant
 from governance.policy import Capability
-from governance.portal import allows, portal_view, require
+from governance.portal import allows, portal_view, require, writable_risks
 from governance.selectors import councils_for_tenant
 
 EXECUTIONS_PER_PAGE = 20
@@ -108,6 +108,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         "category": category,
         "category_tabs": [("", "All"), *Category.choices],
         "can_edit": allows(request, Capability.WRITE),
+        "writable_risks": writable_risks(request),
         **_list_stats(tenant),
     }
     return render(request, "automations/list.html", context)
@@ -130,7 +131,7 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     wanted = request.POST.get("enabled")
     rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request.user)
     if _is_htmx(request):
-        context = {"rule": rule, "can_edit": True, "oob": True, **_list_stats(tenant)}
+        context = {"rule": rule, "writable_risks": writable_risks(request), "oob": True, **_list_stats(tenant)}
         return render(request, "automations/partials/_toggled.html", context)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     back = request.POST.get("next")

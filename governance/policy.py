@@ -70,6 +70,11 @@ def role_allows(role: str | None, capability: str, *risk_levels: str | None) -> 
     return all(risk is None or risk in risks for risk in risk_levels)
 
 
+def risks_allowed(role: str | None, capability: str) -> frozenset[str]:
+    """The rule risk levels for which ``role`` has ``capability`` (empty: none)."""
+    return ROLE_MATRIX.get(role or "", {}).get(capability, frozenset())
+
+
 def refusal(role: str | None, capability: str, *risk_levels: str | None) -> str | None:
     """Why ``role`` may not use ``capability`` for ``risk_levels``, or None when it may."""
     if role is None:

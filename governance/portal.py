@@ -53,6 +53,11 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
+def writable_risks(request: HttpRequest) -> frozenset[str]:
+    """The risk levels of rules the user may edit, enable and disable here: per-rule buttons on lists."""
+    return policy.risks_allowed(policy.actor_role(request.user, request.tenant.pk), policy.Capability.WRITE)  # type: ignore[attr-defined]
+
+
 def require(request: HttpRequest, capability: str, *risk_levels: str | None) -> None:
     """403 for a page whose only use is a change the policy refuses (a form the user could not submit)."""
     policy.check(request.user, request.tenant.pk, capability, *risk_levels)  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ requester approving their own critical execution, and the demo's model permissio
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 
 import pytest
@@ -291,3 +292,15 @@ def test_trust_needs_a_current_membership(tenant, owner, collaborator):
     assert is_trusted_user(tenant.pk, collaborator.pk)
     Membership.objects.filter(tenant=tenant, user=collaborator).delete()  # behind the services' back
     assert not is_trusted_user(tenant.pk, collaborator.pk)
+
+
+def test_pages_offer_only_what_the_role_allows_per_rule(tenant, owner, collaborator, high_rule):
+    low = make_rule(tenant, owner, name="Low")
+    html = staff_client(collaborator).get("/portal/automations").content.decode()
+    assert f"/portal/automations/builder/{low.pk}" in html
+    assert f"/portal/automations/builder/{high_rule.pk}" not in html
+    toggles = re.findall(r'<button type="submit" class="toggle"[^>]*aria-label="Enabled: ([^"]+)"([^>]*)>', html)
+    assert {name: "disabled" in rest for name, rest in toggles} == {"Low": False, "High": True}
+    detail = staff_client(collaborator).get(f"/portal/automations/{high_rule.pk}").content.decode()
+    assert "run-button" not in detail and "builder-edit" not in detail
+    assert staff_client(collaborator).get(f"/portal/automations/builder/{high_rule.pk}").status_code == 403
