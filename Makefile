@@ -20,9 +20,12 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 ## Serve the whole product on http://127.0.0.1:8000: web, a Celery worker and beat (SQLite and a
-## file-based broker by default); Ctrl-C stops all three.
+## file-based broker by default), each restarted if it stops; Ctrl-C stops all three.
+## Another port: make run PORT=8080, or another address: make run ADDR=0.0.0.0:8080.
+PORT ?= 8000
+ADDR ?= 127.0.0.1:$(PORT)
 run: seed
-	$(PY) manage.py serve --addr 127.0.0.1:8000
+	$(PY) manage.py serve --addr $(ADDR)
 
 ## The whole suite: lint, format check and tests.
 test: lint pytest

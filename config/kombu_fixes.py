@@ -1,4 +1,5 @@
-"""A guard around a kombu Redis transport bug that stops a worker for good when Redis goes away.
+"""Guards around kombu transport bugs that stop a worker for good: Redis going away, and the embedded
+filesystem broker's partly written message files.
 
 TRICKY: when Redis drops while a worker is connected, Celery closes the broker connection and kombu's
 ``Channel.close`` tries to restore unacknowledged messages through a connection that was already
@@ -36,3 +37,50 @@ def guard_redis_channel_close() -> None:
 
     close.is_guarded = True  # type: ignore[attr-defined]
     kombu_redis.Channel.close = close
+
+
+def atomic_filesystem_messages() -> None:
+    """Make kombu's filesystem transport (the embedded broker) write each message atomically.
+
+    TRICKY: kombu's ``Channel._put`` creates the message file, then writes it. A worker polling the
+    folder in between moves and reads an empty or partial file, ``json.loads`` raises, and Celery
+    calls that unrecoverable: the worker exited (issue 14, "JSONDecodeError('Expecting value')").
+    Here the message is written under a name the reader ignores (``….msg.writing``) and renamed into
+    place with ``os.replace``, which is atomic within a folder, so a reader sees a whole file or none.
+    A file that still cannot be decoded (left by another writer, or a disk fault) is logged and
+    dropped instead of stopping the worker; the database sweepers re-queue the work it stood for.
+    """
+    import os
+    import uuid
+    from time import monotonic
+
+    from kombu.exceptions import ChannelError
+    from kombu.transport import filesystem
+    from kombu.utils.encoding import str_to_bytes
+    from kombu.utils.json import dumps
+
+    if getattr(filesystem.Channel._put, "is_atomic", False):
+        return
+    original_get = filesystem.Channel._get
+
+    def _put(self: filesystem.Channel, queue: str, payload: object, **kwargs: object) -> None:
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + ".writing"
+        try:
+            with open(partial, "wb", buffering=0) as handle:
+                handle.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _get(self: filesystem.Channel, queue: str) -> object:
+        while True:
+            try:
+                return original_get(self, queue)
+            except ValueError as error:  # a file that is not a whole JSON message: skip it, keep serving
+                logger.warning("filesystem broker: skipped an unreadable message in queue %s: %s", queue, error)
+
+    _put.is_atomic = True  # type: ignore[attr-defined]
+    filesystem.Channel._put = _put
+    filesystem.Channel._get = _get

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from executions.health import healthz, readyz
 from governance.views import tenant_switch
 
 handler400 = "config.api_errors.json_or_default_400"
@@ -12,6 +13,8 @@ handler500 = "config.api_errors.json_or_default_500"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_router", namespace="api")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

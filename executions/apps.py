@@ -10,7 +10,7 @@ class ExecutionsConfig(AppConfig):
         # the listener tasks register with Celery (autodiscovery only imports tasks.py).
         from automations.governance import register_executions_today_counter
         from automations.signals import rule_archived
-        from executions import actions, checks, signals, tasks_listeners  # noqa: F401
+        from executions import actions, checks, health, signals, tasks_listeners  # noqa: F401
         from executions.selectors import rule_executions_run_today_count
 
         signals.connect_model_events()

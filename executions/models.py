@@ -408,3 +408,16 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
+
+
+class ServiceHeartbeat(models.Model):
+    """A mark a process leaves to show it works: the worker's answers to readiness canaries."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "service_heartbeats"
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -9,7 +9,8 @@ else ``settings.AUTOMATIONS_DEFAULT_TENANT`` (single-tenant installs), else a Va
 The listeners of schedules, thresholds and behaviours add ``check_schedules()``, ``check_thresholds()``
 and ``check_behaviors()`` to this class.
 
-Standalone: ``python -m executions.worker`` (the same as ``celery -A config worker -Q events,executions,actions``).
+Standalone: ``python -m executions.worker`` (the same as
+``celery -A config worker -Q events,executions,actions,health``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from django.core.exceptions import ValidationError
 
 logger = logging.getLogger(__name__)
 
-QUEUES = ("events", "executions", "actions")
+# "health" carries only the readiness canary, so a backlog on the others never delays it.
+QUEUES = ("events", "executions", "actions", "health")
 
 
 class EventListener:

@@ -238,6 +238,7 @@ CELERY_TASK_QUEUES = {
     "events": {"exchange": "events", "routing_key": "events"},
     "executions": {"exchange": "executions", "routing_key": "executions"},
     "actions": {"exchange": "actions", "routing_key": "actions"},
+    "health": {"exchange": "health", "routing_key": "health"},
 }
 CELERY_TASK_ROUTES = {
     "executions.match_event": {"queue": "events", "routing_key": "events"},
@@ -248,6 +249,7 @@ CELERY_TASK_ROUTES = {
     "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
     "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
     "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
+    "executions.health_canary": {"queue": "health", "routing_key": "health"},
 }
 # Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered
 # message finds the row past its state and returns. One message per worker process at a time.
@@ -272,6 +274,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # --- Automations ------------------------------------------------------------------------------
 # Tenant used by AutomationWorker().event_listener.emit_event(...) when nothing names one.
 AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or None
+
+# /readyz (executions/health.py): how long the worker canary may take, and how old beat's last sent
+# periodic task may be (django-celery-beat saves last_run_at every few minutes, so allow for that).
+READYZ_CANARY_SECONDS = float(os.environ.get("READYZ_CANARY_SECONDS", "5"))
+READYZ_BEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_BEAT_MAX_AGE_SECONDS", "600"))
 # Events caused by an action carry their cause's depth + 1; executions for deeper events are blocked.
 AUTOMATIONS_MAX_CAUSATION_DEPTH = int(os.environ.get("AUTOMATIONS_MAX_CAUSATION_DEPTH", "5"))
 # A worker running an action holds it this long; past it the lease sweeper reclaims the execution.

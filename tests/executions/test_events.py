@@ -201,7 +201,7 @@ def test_the_event_listener_without_any_tenant_says_how_to_name_one(tenant):
 
 def test_the_worker_consumes_the_three_queues():
     argv = AutomationWorker(concurrency=2).worker_argv()
-    assert argv[:3] == ["worker", "-Q", "events,executions,actions"]
+    assert argv[:3] == ["worker", "-Q", "events,executions,actions,health"]
     assert "--concurrency" in argv
 
 

@@ -4,6 +4,7 @@ broker, an event posted to the web server is executed by the worker, and Ctrl-C 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -108,3 +109,125 @@ def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def started_pids(log_path: Path) -> dict[str, list[int]]:
+    """Every child serve started, in order: {"web": [pid, ...], ...}."""
+    pids: dict[str, list[int]] = {}
+    for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log_path.read_text()):
+        pids.setdefault(name, []).append(int(pid))
+    return pids
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path):
+    # given make run's install, served with a quick canary so a wedged worker is found in seconds, and
+    # sweepers that re-queue what a killed worker held after seconds instead of a minute
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local"})
+    env.update({"AUTOMATIONS_SWEEP_AFTER_SECONDS": "5", "AUTOMATIONS_EXECUTION_LEASE_SECONDS": "15"})
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    canary = ["--canary-interval", "2", "--canary-timeout", "3", "--canary-misses", "2"]
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [*manage, "serve", "--addr", f"127.0.0.1:{port}", "--concurrency", "2", *canary],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(settings.BASE_DIR),
+        )
+    base = f"http://127.0.0.1:{port}"
+    auth = f"demo_owner:{os.environ.get('DEMO_PASSWORD', 'demo-password')}"
+
+    def post_events(prefix: str, count: int) -> list[int]:
+        ids = []
+        for index in range(count):
+            body = {"tenant_id": "tenant_demo", "event_type": "product_added", "source": "store"}
+            body["idempotency_key"] = f"{prefix}-{index}"
+            status, text = http(f"{base}/api/events", body, auth=auth)
+            assert status == 202, text
+            ids.append(json.loads(text)["events"][0]["id"])
+        return ids
+
+    def executions_per_event(ids: list[int]) -> dict[int, int]:
+        with sqlite3.connect(tmp_path / "db.sqlite3", timeout=30) as db:
+            rows = db.execute(
+                f"SELECT event_id, count(*) FROM automation_executions WHERE event_id IN ({','.join('?' * len(ids))}) "
+                "AND status = 'succeeded' GROUP BY event_id",
+                ids,
+            ).fetchall()
+        return dict(rows)
+
+    try:
+        wait_for(lambda: http(f"{base}/admin/login/")[0] == 200, timeout=60, message="the web server")
+        wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=60, message="the worker")
+        first = {name: pids[0] for name, pids in started_pids(log_path).items()}
+
+        # when web and beat are killed, each comes back and the others stay up
+        for name in ("web", "beat"):
+            os.killpg(started_pids(log_path)[name][-1], signal.SIGKILL)
+            wait_for(lambda name=name: len(started_pids(log_path)[name]) == 2, timeout=30, message=f"{name} back")
+        assert alive(first["worker"])
+        wait_for(lambda: http(f"{base}/admin/login/")[0] == 200, timeout=60, message="the restarted web server")
+
+        # when the worker is killed during a burst of events, no event is lost or run twice
+        burst = post_events("burst", 10)
+        os.killpg(started_pids(log_path)["worker"][-1], signal.SIGKILL)
+        burst += post_events("after-kill", 10)
+        wait_for(lambda: len(started_pids(log_path)["worker"]) == 2, timeout=30, message="the worker back")
+        wait_for(lambda: len(executions_per_event(burst)) == len(burst), timeout=180, message="every event run")
+        assert set(executions_per_event(burst).values()) == {1}
+
+        # when the worker's pool stops consuming (alive, but wedged), the canary finds it and serve replaces it
+        worker_pid = started_pids(log_path)["worker"][-1]
+        for pool_pid in children_of(worker_pid):
+            os.kill(pool_pid, signal.SIGSTOP)
+        wedged = post_events("wedged", 3)
+        wait_for(lambda: len(started_pids(log_path)["worker"]) == 3, timeout=90, message="the wedged worker replaced")
+        assert "answered no canary" in log_path.read_text()
+        wait_for(lambda: len(executions_per_event(wedged)) == 3, timeout=180, message="the wedged events run")
+        assert all(alive(started_pids(log_path)[name][-1]) for name in ("web", "worker", "beat"))
+
+        # and Ctrl-C still stops all three
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        for pids in started_pids(log_path).values():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def test_serve_says_when_the_port_is_taken(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local"})
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, timeout=120)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*manage, "serve", "--addr", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port} is already in use" in result.stderr and "make run PORT=" in result.stderr
+    assert "Traceback" not in result.stderr

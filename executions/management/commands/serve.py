@@ -1,37 +1,114 @@
-"""Serve the whole product: the web server, a Celery worker and Celery beat, as three processes.
+"""Serve the whole product: the web server, a Celery worker and Celery beat, as three supervised processes.
 
-``make run`` calls this after migrating and seeding. Each child runs in its own process group; on
-Ctrl-C (SIGINT) or SIGTERM every child gets SIGTERM (Celery's warm shutdown), then SIGKILL after a
-grace period. If any child exits on its own, the others are stopped too and the command fails, so
-a half-running product never looks healthy.
+``make run`` calls this after migrating and seeding. Each child runs in its own process group.
+
+- A child that exits is logged and started again after a backoff (1 s, doubling up to 30 s; back to
+  1 s once it has run for a minute); the others keep running.
+- A worker that is alive but not consuming (a wedged pool) is found by the readiness canary
+  (executions/health.py): every ``--canary-interval`` seconds a canary task goes through the broker;
+  when ``--canary-misses`` in a row get no answer within ``--canary-timeout``, the worker's process
+  group is killed and started again. Nothing is lost while a child restarts: events and executions are
+  rows, and the sweepers re-queue what a lost message left behind.
+- Ctrl-C (SIGINT) or SIGTERM stops every child: SIGTERM (Celery's warm shutdown), then SIGKILL after a
+  grace period.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from executions.worker import AutomationWorker
 
 GRACE_SECONDS = 15.0
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+HEALTHY_AFTER = 60.0  # a child that ran this long starts its backoff over
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the running process, and its restart schedule."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = BACKOFF_FIRST
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+@dataclass
+class CanaryWatch:
+    """Sends canaries from a thread of its own and counts the ones no worker answered."""
+
+    interval: float
+    timeout: float
+    misses: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        from executions.health import canary_round_trip
+
+        while not self.stop.wait(self.interval):
+            try:
+                answered = canary_round_trip(self.timeout) is not None
+            except Exception:  # the broker is down: that is not the worker's fault, and it retries itself
+                answered = True
+            finally:
+                connections.close_all()
+            with self.lock:
+                self.misses = 0 if answered else self.misses + 1
+
+    def take_misses(self) -> int:
+        with self.lock:
+            return self.misses
+
+    def reset(self) -> None:
+        with self.lock:
+            self.misses = 0
+
+
+def address_in_use(addr: str) -> bool:
+    """Whether something already listens on ``host:port``."""
+    host, _, port = addr.rpartition(":")
+    with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat together until Ctrl-C."
+    help = "Run the web server, a Celery worker and Celery beat together, restarting any that stops, until Ctrl-C."
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="address:port for the web server")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
         parser.add_argument("--loglevel", default="INFO")
+        parser.add_argument("--canary-interval", type=float, default=20.0, help="seconds between worker canaries")
+        parser.add_argument("--canary-timeout", type=float, default=30.0, help="seconds a canary may take")
+        parser.add_argument(
+            "--canary-misses", type=int, default=2, help="unanswered canaries in a row before the worker is replaced"
+        )
 
     def commands(self, addr: str, concurrency: int, loglevel: str) -> dict[str, list[str]]:
         python = sys.executable
@@ -53,8 +130,16 @@ class Command(BaseCommand):
         }
 
     def handle(self, *args: Any, **options: Any) -> None:
+        addr = options["addr"]
+        if ":" not in addr or not addr.rpartition(":")[2].isdigit():
+            raise CommandError(f"--addr must be host:port, such as 127.0.0.1:8000 (got {addr!r})")
+        if address_in_use(addr):
+            raise CommandError(
+                f"{addr} is already in use: stop what runs there, or choose another port, "
+                "e.g. make run PORT=8080 (or ADDR=127.0.0.1:8080)"
+            )
         call_command("setup_periodic_tasks", verbosity=0)
-        env = {
+        self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
         }
@@ -64,45 +149,89 @@ class Command(BaseCommand):
             stopping["signal"] = signum
 
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        children: dict[str, subprocess.Popen] = {}
-        failed = ""
+        children = {
+            name: Child(name, command)
+            for name, command in self.commands(addr, options["concurrency"], options["loglevel"]).items()
+        }
+        watch = CanaryWatch(interval=options["canary_interval"], timeout=options["canary_timeout"])
+        watcher = threading.Thread(target=watch.run, name="canary", daemon=True)
         try:
-            for name, command in self.commands(options["addr"], options["concurrency"], options["loglevel"]).items():
-                # Own process group: a child's own children (worker pool, ...) are stopped with it.
-                children[name] = subprocess.Popen(command, env=env, cwd=str(settings.BASE_DIR), start_new_session=True)
-                self.stdout.write(f"started {name} (pid {children[name].pid}): {' '.join(command)}")
-            self.stdout.write(f"serving on http://{options['addr']}/ ; Ctrl-C stops web, worker and beat")
-            while stopping["signal"] is None and not failed:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        failed = f"{name} exited with status {child.returncode}"
-                        break
+            for child in children.values():
+                self._start(child)
+            self.stdout.write(f"serving on http://{addr}/ ; Ctrl-C stops web, worker and beat")
+            watcher.start()
+            while stopping["signal"] is None:
+                self._supervise(children, watch, options["canary_misses"])
                 time.sleep(0.3)
         finally:
+            watch.stop.set()
             self._stop(children)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if failed:
-            raise CommandError(f"{failed}; stopped the others")
         self.stdout.write("stopped web, worker and beat")
 
-    def _stop(self, children: dict[str, subprocess.Popen]) -> None:
+    def _start(self, child: Child) -> None:
+        # Own process group: a child's own children (worker pool, ...) are stopped with it.
+        child.process = subprocess.Popen(
+            child.command, env=self.env, cwd=str(settings.BASE_DIR), start_new_session=True
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        self.stdout.write(f"started {child.name} (pid {child.process.pid}): {' '.join(child.command)}")
+
+    def _supervise(self, children: dict[str, Child], watch: CanaryWatch, allowed_misses: int) -> None:
+        now = time.monotonic()
         for child in children.values():
-            if child.poll() is None:
-                # The child's main process only: Celery's warm shutdown stops its own pool.
-                child.send_signal(signal.SIGTERM)
+            process = child.process
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    self._start(child)
+                    if child.name == "worker":
+                        watch.reset()
+                continue
+            if process is not None and process.poll() is not None:
+                self._schedule_restart(child, f"{child.name} exited with status {process.returncode}")
+        worker = children["worker"]
+        if worker.restart_at is None and watch.take_misses() >= allowed_misses:
+            # TRICKY: a pool process killed while holding billiard's queue lock leaves the worker alive
+            # but consuming nothing; only killing its whole group and starting again recovers it.
+            self._signal_group(worker.process, signal.SIGKILL)
+            worker.process.wait()
+            watch.reset()
+            self._schedule_restart(worker, f"worker answered no canary {allowed_misses} times in a row (wedged)")
+
+    def _schedule_restart(self, child: Child, reason: str) -> None:
+        if child.process is not None:
+            self._signal_group(child.process, signal.SIGKILL)  # whatever it left in its group
+        ran = time.monotonic() - child.started_at
+        if ran >= HEALTHY_AFTER:
+            child.backoff = BACKOFF_FIRST
+        self.stderr.write(f"{reason}; restarting it in {child.backoff:g} s")
+        child.restart_at = time.monotonic() + child.backoff
+        child.backoff = min(child.backoff * 2, BACKOFF_MAX)
+
+    def _stop(self, children: dict[str, Child]) -> None:
+        running = [child for child in children.values() if child.process is not None and child.process.poll() is None]
+        for child in running:
+            # The child's main process only: Celery's warm shutdown stops its own pool.
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
-        for name, child in children.items():
+        for child in children.values():
+            if child.process is None:
+                continue
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in {GRACE_SECONDS:g}s; killing it")
-                self._signal_group(child, signal.SIGKILL)
-                child.wait()
+                self.stderr.write(f"{child.name} did not stop in {GRACE_SECONDS:g}s; killing it")
+                self._signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
             # Whatever the child left in its group (pool processes) goes too.
-            self._signal_group(child, signal.SIGKILL)
+            self._signal_group(child.process, signal.SIGKILL)
 
     @staticmethod
-    def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    def _signal_group(process: subprocess.Popen | None, signum: int) -> None:
+        if process is None:
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signum)
+            os.killpg(process.pid, signum)
