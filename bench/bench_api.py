@@ -263,6 +263,7 @@ def run() -> dict[str, object]:
             str(WORKERS),
             "--log-level",
             "warning",
+            "--no-control-socket",  # as the README's production command
         ],
         cwd=ROOT,
         env=env,

@@ -233,6 +233,7 @@ def main() -> int:
             "2",
             "--log-level",
             "warning",
+            "--no-control-socket",  # gunicorn 27 would take over another instance's $HOME/.gunicorn/gunicorn.ctl
         ],
         cwd=ROOT,
         env=env,

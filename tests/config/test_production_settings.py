@@ -35,7 +35,8 @@ def random_secret_key() -> str:
 def production_env(**overrides: str) -> dict[str, str]:
     """The environment of a fresh production process: only what the deployment sets."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SECURE_", "DJANGO_", "DEBUG"))}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=random_secret_key(), **overrides)
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=random_secret_key())
+    env.update({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", **overrides})  # the README's production broker
     return env
 
 
@@ -104,3 +105,21 @@ def test_behind_a_tls_proxy_https_requests_are_served_and_plain_ones_redirected(
     secure = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
     assert secure.status_code == 200
     assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_check_deploy_warns_when_the_throttle_counts_per_process():
+    env = production_env(CELERY_BROKER_URL="filesystem://")
+    env.pop("THROTTLE_CACHE_URL", None)
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode != 0 and "governance.W001" in result.stderr
+
+
+def test_production_shares_the_throttle_counter_through_the_broker_redis():
+    result = run(["-c", PRINT_CACHE], production_env())
+    assert result.stdout.split() == ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/0"]
+
+
+PRINT_CACHE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.CACHES['throttle']['BACKEND'], settings.CACHES['throttle']['LOCATION'])"
+)
