@@ -6,7 +6,10 @@ class AutomationsConfig(AppConfig):
     verbose_name = "Automation rules"
 
     def ready(self) -> None:
+        from automations.kinds.builtin_operators import register_builtin_operators
         from governance.signals import tenant_zone_changed
+
+        register_builtin_operators()
 
         tenant_zone_changed.connect(_reschedule_tenant_rules, dispatch_uid="automations.reschedule")
 

@@ -22,12 +22,12 @@ from automations.choices import (
     NotificationRecipient,
     TriggerType,
 )
+from automations.kinds.operators import LIST, OPERATORS, OPTIONAL, SCALAR
 from automations.validators import Errors
 
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 INT_RE = re.compile(r"^-?\d+$")
 CONDITION_FIELD_RE = re.compile(r"^cond-(\d+)-(type|operator|value|json)$")
-LIST_OPERATORS = {"in", "not_in", "between"}
 
 
 @dataclass(frozen=True)
@@ -322,11 +322,13 @@ def _scalar(text: str) -> Any:
 def _condition_value(operator: str, text: str, path: str, errors: Errors) -> tuple[bool, Any]:
     """(present, value) for one condition row's value box."""
     stripped = text.strip()
-    if operator == "exists":
+    kind = OPERATORS.get(operator)
+    shape = kind.value_shape if kind is not None else SCALAR
+    if shape == OPTIONAL:
         if stripped == "":
             return False, None
         return True, _scalar(stripped)
-    if operator in LIST_OPERATORS:
+    if shape == LIST:
         if stripped == "":
             return True, []
         if stripped.startswith("["):

@@ -21,7 +21,6 @@ from automations.choices import (
     ActionType,
     BehaviorType,
     Category,
-    ConditionOperator,
     RiskLevel,
     SchedulePattern,
     Season,
@@ -39,6 +38,7 @@ from automations.forms import (
     state_from_data,
     state_from_post,
 )
+from automations.kinds.operators import operator_choices
 from automations.models import AutomationRule
 from automations.recommendations import recommend
 from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
@@ -205,7 +205,7 @@ def _builder_context(
         "state": state,
         "errors": errors or {},
         "choices": _choices(tenant),
-        "condition_operators": ConditionOperator.choices,
+        "condition_operators": operator_choices(),
         "condition_rows": [
             {"row": row, "index": str(i), "number": str(i + 1)} for i, row in enumerate(state.conditions)
         ],
