@@ -17,11 +17,10 @@ from django.http import QueryDict
 
 from automations.choices import (
     ActionType,
-    CampaignChannel,
-    NotificationChannel,
-    NotificationRecipient,
     TriggerType,
 )
+from automations.kinds.actions import ACTION_KINDS, get_action_kind
+from automations.kinds.fields import FieldSpec
 from automations.kinds.operators import LIST, OPERATORS, OPTIONAL, SCALAR
 from automations.validators import Errors
 
@@ -29,55 +28,6 @@ NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 INT_RE = re.compile(r"^-?\d+$")
 CONDITION_FIELD_RE = re.compile(r"^cond-(\d+)-(type|operator|value|json)$")
 
-
-@dataclass(frozen=True)
-class ActionField:
-    """One input of an action's configuration form."""
-
-    key: str
-    label: str
-    kind: str  # text, textarea, json, int, number, bool, multi
-    choices: tuple[tuple[str, str], ...] = ()
-    hint: str = ""
-
-
-_TEMPLATE = ActionField("template_id", "Template", "text", hint="such as seasonal_promo")
-_WORKFLOW = ActionField("workflow_type_id", "Workflow Type", "text", hint="such as website_creation")
-_INPUTS = ActionField("inputs", "Inputs (JSON object)", "json", hint='such as {"domain": "example.com"}')
-
-ACTION_FIELDS: dict[str, tuple[ActionField, ...]] = {
-    ActionType.START_WORKFLOW: (_WORKFLOW, _TEMPLATE, _INPUTS),
-    ActionType.SEND_NOTIFICATION: (
-        ActionField("recipients", "Recipients", "multi", tuple(NotificationRecipient.choices)),
-        ActionField("subject", "Subject", "text"),
-        ActionField("message", "Message", "textarea"),
-        ActionField("channels", "Channels", "multi", tuple(NotificationChannel.choices), "in-app is always sent"),
-    ),
-    ActionType.UPDATE_PRODUCT: (
-        ActionField("product_id", "Product ID", "text", hint="empty: the product of the triggering event"),
-        ActionField("updates", "Updates (JSON object)", "json", hint='such as {"price": 9.99}'),
-    ),
-    ActionType.GENERATE_CAMPAIGN: (
-        _TEMPLATE,
-        ActionField("channels", "Channels", "multi", tuple(CampaignChannel.choices)),
-        ActionField("schedule", "Schedule", "text", hint='"immediate" or a date-time such as 2026-12-01T09:00:00Z'),
-    ),
-    ActionType.CREATE_LANDING_PAGE: (
-        _TEMPLATE,
-        ActionField("title", "Title", "text"),
-        ActionField("slug", "Slug", "text", hint="such as holiday-sale"),
-        ActionField("publish", "Publish immediately", "bool"),
-    ),
-    ActionType.ADD_PRODUCT: (
-        _TEMPLATE,
-        ActionField("count", "Count", "int", hint="1 to 100"),
-        ActionField("category", "Product category", "text"),
-    ),
-    ActionType.UPDATE_STORE: (
-        ActionField("settings", "Settings (JSON object)", "json", hint='such as {"banner": "Sale!"}'),
-    ),
-    ActionType.GENERATE_DRAFT: (_WORKFLOW, _TEMPLATE, ActionField("title", "Title", "text"), _INPUTS),
-}
 
 # Trigger inputs per trigger type: (form name, config key, kind).
 TRIGGER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -129,6 +79,12 @@ TEXT_KEYS = (
     "aa_max_frequency_per_day",
 )
 BOOL_KEYS = ("enabled", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
+
+
+def action_fields(action_type: str) -> tuple[FieldSpec, ...]:
+    """The builder inputs of an action type (its spec's fields; none for an unknown type)."""
+    kind = get_action_kind(action_type)
+    return kind.fields if kind is not None else ()
 
 
 def action_input_name(action_type: str, key: str) -> str:
@@ -224,7 +180,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
 
     config = data.get("action_config") if isinstance(data.get("action_config"), dict) else {}
     action_type = state.values["action_type"]
-    for spec in ACTION_FIELDS.get(action_type, ()):
+    for spec in action_fields(action_type):
         name = action_input_name(action_type, spec.key)
         if spec.key not in config:
             continue
@@ -268,8 +224,9 @@ def state_from_post(post: QueryDict) -> BuilderState:
         if match:
             rows.setdefault(int(match.group(1)), {})[match.group(2)] = post.get(name, "")
     state.conditions = [rows[index] for index in sorted(rows)]
-    for action_type, specs in ACTION_FIELDS.items():
-        for spec in specs:
+    for kind in ACTION_KINDS.values():
+        action_type = kind.key
+        for spec in kind.fields:
             name = action_input_name(action_type, spec.key)
             state.action[name] = post.getlist(name) if spec.kind == "multi" else post.get(name, "")
     return state
@@ -385,7 +342,7 @@ def _trigger_config(state: BuilderState) -> dict[str, Any]:
 def _action_config(state: BuilderState, errors: Errors) -> dict[str, Any]:
     action_type = state.get("action_type")
     config: dict[str, Any] = {}
-    for spec in ACTION_FIELDS.get(action_type, ()):
+    for spec in action_fields(action_type):
         raw = state.action.get(action_input_name(action_type, spec.key), "")
         path = f"action_config.{spec.key}"
         if spec.kind == "multi":

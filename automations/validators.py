@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from automations.choices import (
-    ActionType,
     BehaviorType,
     CampaignChannel,
     Category,
@@ -29,6 +28,7 @@ from automations.choices import (
 )
 from automations.conditions.operators import MAX_LIST_VALUES
 from automations.cron import CronError, parse_cron
+from automations.kinds.actions import action_kind_keys, get_action_kind
 from automations.kinds.operators import OPERATORS, OperatorKind, ValueTally, operator_keys
 from automations.patterns import MAX_RULE_PATTERN_PROGRAM, PatternError, compile_pattern
 from config.storable import json_problem_at
@@ -605,27 +605,15 @@ def validate_generate_draft(config: dict[str, Any], prefix: str) -> Errors:
     return errors
 
 
-ACTION_CONFIG_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
-    ActionType.START_WORKFLOW: validate_start_workflow,
-    ActionType.SEND_NOTIFICATION: validate_send_notification,
-    ActionType.UPDATE_PRODUCT: validate_update_product,
-    ActionType.GENERATE_CAMPAIGN: validate_generate_campaign,
-    ActionType.CREATE_LANDING_PAGE: validate_create_landing_page,
-    ActionType.ADD_PRODUCT: validate_add_product,
-    ActionType.UPDATE_STORE: validate_update_store,
-    ActionType.GENERATE_DRAFT: validate_generate_draft,
-}
-
-
 def validate_action_config(action_type: str, config: object) -> Errors:
     """Validate ``action_config`` against the schema of ``action_type``."""
     errors: Errors = validate_storable(config, "action_config")
     if errors or not _require_dict(errors, config, "action_config"):
         return errors
-    validator = ACTION_CONFIG_VALIDATORS.get(action_type) if isinstance(action_type, str) else None
-    if validator is None:
-        return errors
-    return validator(config, "action_config")  # type: ignore[arg-type]
+    kind = get_action_kind(action_type)
+    if kind is None:
+        return errors  # the action_type field reports its own error
+    return kind.validate(config, "action_config")  # type: ignore[arg-type]
 
 
 # --- governance ----------------------------------------------------------------------------------
@@ -674,7 +662,7 @@ def validate_rule_fields(data: dict[str, Any]) -> Errors:
     if category not in ("", None) and category not in Category.values:
         _add(errors, "category", f'"{category}" is not one of {_one_of(Category.values)}')
     _choice(errors, data, "", "trigger_type", TriggerType.values, required=True)
-    _choice(errors, data, "", "action_type", ActionType.values, required=True)
+    _choice(errors, data, "", "action_type", action_kind_keys(), required=True)
     if data.get("risk_level") is not None:
         _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)
     for key in ("enabled", "requires_approval"):

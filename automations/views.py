@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from automations.choices import (
-    ActionType,
     BehaviorType,
     Category,
     RiskLevel,
@@ -29,7 +28,6 @@ from automations.choices import (
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.forms import (
-    ACTION_FIELDS,
     BuilderState,
     action_input_name,
     errors_from_validation,
@@ -38,6 +36,7 @@ from automations.forms import (
     state_from_data,
     state_from_post,
 )
+from automations.kinds.actions import ACTION_KINDS, action_kind_choices
 from automations.kinds.operators import operator_choices
 from automations.models import AutomationRule
 from automations.recommendations import recommend
@@ -166,7 +165,7 @@ def _choices(tenant: Tenant) -> dict[str, Any]:
         "season": Season.choices,
         "threshold_operator": [(value, f"{value} ({label})") for value, label in ThresholdOperator.choices],
         "behavior": BehaviorType.choices,
-        "action_type": ActionType.choices,
+        "action_type": action_kind_choices(),
         "risk_level": RiskLevel.choices,
         "council": [(council.pk, council.name) for council in councils_for_tenant(tenant.pk)],
     }
@@ -176,9 +175,10 @@ def _action_panels(state: BuilderState) -> list[dict[str, Any]]:
     kinds = {"text": "text", "textarea": "textarea", "json": "textarea", "int": "number", "number": "number"}
     kinds |= {"bool": "checkbox", "multi": "multi"}
     panels = []
-    for action_type, specs in ACTION_FIELDS.items():
+    for kind in ACTION_KINDS.values():
+        action_type = kind.key
         fields = []
-        for spec in specs:
+        for spec in kind.fields:
             name = action_input_name(action_type, spec.key)
             value = state.action.get(name, [] if spec.kind == "multi" else "")
             if spec.kind == "bool":

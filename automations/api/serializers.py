@@ -7,7 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.choices import Category, RiskLevel, TriggerType
+from automations.kinds.actions import action_kind_choices
 from automations.models import AutomationRule
 from config.api_representation import boolean, choice, integer, iso_datetime, number, text
 
@@ -107,12 +108,17 @@ class RuleDefinitionFields(serializers.Serializer):
     trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
     trigger_config = serializers.DictField(help_text="Trigger-type specific; see docs/api.md.")
     conditions = serializers.ListField(child=serializers.DictField(), required=False)
-    action_type = serializers.ChoiceField(choices=ActionType.choices)
+    action_type = serializers.ChoiceField(choices=[])  # the registered action kinds, see __init__
     action_config = serializers.DictField(help_text="Action-type specific; see docs/actions.md.")
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
     requires_approval = serializers.BooleanField(required=False)
     assigned_council_id = serializers.CharField(required=False, allow_null=True)
     auto_approval_rules = serializers.DictField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read per instance, so the schema lists a host project's kinds (AUTOMATIONS_ACTION_KINDS) too.
+        self.fields["action_type"].choices = action_kind_choices()
 
 
 class RuleCreateRequestSerializer(RuleDefinitionFields):
