@@ -173,7 +173,7 @@ def _choices(tenant: Tenant) -> dict[str, Any]:
 
 def _action_panels(state: BuilderState) -> list[dict[str, Any]]:
     kinds = {"text": "text", "textarea": "textarea", "json": "textarea", "int": "number", "number": "number"}
-    kinds |= {"bool": "checkbox", "multi": "multi"}
+    kinds |= {"bool": "checkbox", "multi": "multi", "select": "select", "time": "time"}
     panels = []
     for kind in ACTION_KINDS.values():
         action_type = kind.key

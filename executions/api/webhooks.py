@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs
-from automations.choices import ActionType
+from automations.kinds.actions import action_kind_choices, action_kind_keys, get_action_kind
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 from executions.delivery.models import WebhookEndpoint
@@ -39,6 +39,11 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint without its secrets."""
 
     tenant_id = serializers.CharField(read_only=True)
+    action_type = serializers.ChoiceField(choices=[], read_only=True, allow_null=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action_type"].choices = action_kind_choices()  # host kinds too (automations.kinds)
 
     class Meta:
         model = WebhookEndpoint
@@ -62,8 +67,12 @@ class WebhookEndpointWriteSerializer(serializers.Serializer):
     tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
     url = serializers.CharField(max_length=2048)
     enabled = serializers.BooleanField(required=False)
-    action_type = serializers.ChoiceField(choices=ActionType.choices, required=False, allow_null=True)
+    action_type = serializers.ChoiceField(choices=[], required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action_type"].choices = action_kind_choices()
 
 
 class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
@@ -111,8 +120,8 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     if "description" in fields and (not isinstance(fields["description"], str) or len(fields["description"]) > 255):
         errors["description"] = ["Must be a string of at most 255 characters."]
     action_type = fields.get("action_type")
-    if action_type not in (None, "") and action_type not in ActionType.values:
-        errors["action_type"] = [f"Must be null or one of {', '.join(ActionType.values)}."]
+    if action_type not in (None, "") and get_action_kind(action_type) is None:
+        errors["action_type"] = [f"Must be null or one of {', '.join(action_kind_keys())}."]
     if errors:
         raise ValidationError(errors)
     return fields
