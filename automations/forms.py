@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from automations.choices import (
 from automations.kinds.actions import ACTION_KINDS, get_action_kind
 from automations.kinds.fields import FieldSpec
 from automations.kinds.operators import LIST, OPERATORS, OPTIONAL, SCALAR
+from automations.kinds.triggers import TRIGGER_KINDS, get_trigger_kind
 from automations.validators import Errors
 
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -29,27 +31,6 @@ INT_RE = re.compile(r"^-?\d+$")
 CONDITION_FIELD_RE = re.compile(r"^cond-(\d+)-(type|operator|value|json)$")
 
 
-# Trigger inputs per trigger type: (form name, config key, kind).
-TRIGGER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    TriggerType.EVENT: (("t_event_type", "event_type", "text"), ("t_source", "source", "text")),
-    TriggerType.THRESHOLD: (
-        ("t_metric", "metric", "text"),
-        ("t_operator", "operator", "text"),
-        ("t_value", "value", "number"),
-        ("t_for_minutes", "for_minutes", "int"),
-    ),
-    TriggerType.BEHAVIOR: (
-        ("t_behavior_type", "behavior_type", "text"),
-        ("t_timeframe_hours", "timeframe_hours", "number"),
-        ("t_min_total", "min_total", "number"),
-    ),
-}
-SCHEDULE_FIELDS_BY_PATTERN: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "daily": (),
-    "weekly": (("t_day", "day", "text"),),
-    "monthly": (("t_day_of_month", "day_of_month", "int"),),
-    "seasonal": (("t_season", "season", "text"),),
-}
 TEXT_KEYS = (
     "name",
     "description",
@@ -58,27 +39,25 @@ TEXT_KEYS = (
     "action_type",
     "risk_level",
     "assigned_council",
-    "t_event_type",
-    "t_source",
-    "t_pattern",
-    "t_day",
-    "t_day_of_month",
-    "t_season",
-    "t_time",
-    "t_timezone",
-    "t_cron",
-    "t_metric",
-    "t_operator",
-    "t_value",
-    "t_for_minutes",
-    "t_behavior_type",
-    "t_timeframe_hours",
-    "t_min_total",
     "action_budget",
     "aa_max_budget",
     "aa_max_frequency_per_day",
 )
 BOOL_KEYS = ("enabled", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
+
+
+def trigger_input_names() -> list[str]:
+    """The builder's trigger inputs: every trigger kind's fields."""
+    return [kind.input_name(spec.key) for kind in TRIGGER_KINDS.values() for spec in kind.fields]
+
+
+def shown(spec: FieldSpec, value_of: Callable[[str], Any]) -> bool:
+    """Whether a field applies, given the other keys' values (``show_when``): the weekly schedule's day."""
+    if spec.show_when is None:
+        return True
+    key, values = spec.show_when
+    value = value_of(key)
+    return (value if isinstance(value, str) else "" if value is None else _text(value)) in values
 
 
 def action_fields(action_type: str) -> tuple[FieldSpec, ...]:
@@ -153,13 +132,12 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     state.flags["requires_approval"] = bool(data.get("requires_approval", False))
 
     trigger = data.get("trigger_config") if isinstance(data.get("trigger_config"), dict) else {}
-    all_trigger_fields = [spec for specs in TRIGGER_FIELDS.values() for spec in specs]
-    all_trigger_fields += [spec for specs in SCHEDULE_FIELDS_BY_PATTERN.values() for spec in specs]
-    all_trigger_fields += [("t_pattern", "pattern", "text"), ("t_time", "time", "text"), ("t_cron", "cron", "text")]
-    all_trigger_fields += [("t_timezone", "timezone", "text")]
-    for name, key, _kind in all_trigger_fields:
-        if key in trigger and not (name == "t_day" and trigger.get("pattern") != "weekly"):
-            state.values[name] = _text(trigger[key])
+    # Every kind's inputs, not only the chosen one's: a new rule starts as an event rule whose
+    # schedule panel is already filled in (state_for_new_rule).
+    for kind in TRIGGER_KINDS.values():
+        for spec in kind.fields:
+            if spec.key in trigger and shown(spec, trigger.get):
+                state.values[kind.input_name(spec.key)] = _text(trigger[spec.key])
 
     for condition in data.get("conditions") or []:
         if (
@@ -214,7 +192,7 @@ def state_for_new_rule() -> BuilderState:
 def state_from_post(post: QueryDict) -> BuilderState:
     """The form exactly as submitted."""
     state = BuilderState()
-    for key in TEXT_KEYS:
+    for key in (*TEXT_KEYS, *trigger_input_names()):
         state.values[key] = post.get(key, "")
     for key in BOOL_KEYS:
         state.flags[key] = post.get(key) in ("on", "true", "1")
@@ -321,21 +299,17 @@ def _conditions(state: BuilderState, errors: Errors) -> list[Any]:
 
 
 def _trigger_config(state: BuilderState) -> dict[str, Any]:
-    trigger_type = state.get("trigger_type")
+    kind = get_trigger_kind(state.get("trigger_type"))
     config: dict[str, Any] = {}
-    if trigger_type == TriggerType.SCHEDULE:
-        pattern = state.get("t_pattern")
-        _put(config, "pattern", pattern, "text")
-        if pattern == "cron":
-            _put(config, "cron", state.get("t_cron"), "text")
-        else:
-            _put(config, "time", state.get("t_time"), "text")
-        for name, key, kind in SCHEDULE_FIELDS_BY_PATTERN.get(pattern, ()):
-            _put(config, key, state.get(name), kind)
-        _put(config, "timezone", state.get("t_timezone"), "text")
+    if kind is None:
         return config
-    for name, key, kind in TRIGGER_FIELDS.get(trigger_type, ()):
-        _put(config, key, state.get(name), kind)
+
+    def typed(key: str) -> str:
+        return state.get(kind.input_name(key))
+
+    for spec in kind.fields:
+        if shown(spec, typed):
+            _put(config, spec.key, typed(spec.key), spec.kind)
     return config
 
 

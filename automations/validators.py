@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 from automations.choices import (
@@ -24,12 +23,12 @@ from automations.choices import (
     SchedulePattern,
     Season,
     ThresholdOperator,
-    TriggerType,
 )
 from automations.conditions.operators import MAX_LIST_VALUES
 from automations.cron import CronError, parse_cron
 from automations.kinds.actions import action_kind_keys, get_action_kind
 from automations.kinds.operators import OPERATORS, OperatorKind, ValueTally, operator_keys
+from automations.kinds.triggers import get_trigger_kind, trigger_kind_keys
 from automations.patterns import MAX_RULE_PATTERN_PROGRAM, PatternError, compile_pattern
 from config.storable import json_problem_at
 from governance.choices import WEEKDAYS_BY_INDEX
@@ -304,23 +303,15 @@ def validate_behavior_trigger(config: dict[str, Any], prefix: str = "trigger_con
     return errors
 
 
-TRIGGER_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
-    TriggerType.EVENT: validate_event_trigger,
-    TriggerType.SCHEDULE: validate_schedule_trigger,
-    TriggerType.THRESHOLD: validate_threshold_trigger,
-    TriggerType.BEHAVIOR: validate_behavior_trigger,
-}
-
-
 def validate_trigger_config(trigger_type: str, config: object) -> Errors:
     """Validate ``trigger_config`` against the schema of ``trigger_type``."""
     errors: Errors = validate_storable(config, "trigger_config")
     if errors or not _require_dict(errors, config, "trigger_config"):
         return errors
-    validator = TRIGGER_VALIDATORS.get(trigger_type) if isinstance(trigger_type, str) else None
-    if validator is None:
+    kind = get_trigger_kind(trigger_type)
+    if kind is None:
         return errors  # the trigger_type field reports its own error
-    return validator(config, "trigger_config")  # type: ignore[arg-type]
+    return kind.validate(config, "trigger_config")  # type: ignore[arg-type]
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -661,7 +652,7 @@ def validate_rule_fields(data: dict[str, Any]) -> Errors:
     category = data.get("category", "")
     if category not in ("", None) and category not in Category.values:
         _add(errors, "category", f'"{category}" is not one of {_one_of(Category.values)}')
-    _choice(errors, data, "", "trigger_type", TriggerType.values, required=True)
+    _choice(errors, data, "", "trigger_type", trigger_kind_keys(), required=True)
     _choice(errors, data, "", "action_type", action_kind_keys(), required=True)
     if data.get("risk_level") is not None:
         _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)

@@ -7,8 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from automations.choices import Category, RiskLevel, TriggerType
+from automations.choices import Category, RiskLevel
 from automations.kinds.actions import action_kind_choices
+from automations.kinds.triggers import trigger_kind_choices
 from automations.models import AutomationRule
 from config.api_representation import boolean, choice, integer, iso_datetime, number, text
 
@@ -105,7 +106,7 @@ class RuleDefinitionFields(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
-    trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
+    trigger_type = serializers.ChoiceField(choices=[])  # the registered trigger kinds, see __init__
     trigger_config = serializers.DictField(help_text="Trigger-type specific; see docs/api.md.")
     conditions = serializers.ListField(child=serializers.DictField(), required=False)
     action_type = serializers.ChoiceField(choices=[])  # the registered action kinds, see __init__
@@ -118,6 +119,7 @@ class RuleDefinitionFields(serializers.Serializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Read per instance, so the schema lists a host project's kinds (AUTOMATIONS_ACTION_KINDS) too.
+        self.fields["trigger_type"].choices = trigger_kind_choices()
         self.fields["action_type"].choices = action_kind_choices()
 
 
