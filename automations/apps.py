@@ -11,6 +11,7 @@ class AutomationsConfig(AppConfig):
         from automations.kinds.builtin_actions import register_builtin_actions
         from automations.kinds.builtin_operators import register_builtin_operators
         from automations.kinds.builtin_triggers import register_builtin_triggers
+        from automations.kinds.operators import load_host_operators
         from automations.kinds.triggers import load_host_trigger_kinds
         from governance.signals import tenant_zone_changed
 
@@ -19,13 +20,14 @@ class AutomationsConfig(AppConfig):
         register_builtin_triggers()
         load_host_action_kinds()
         load_host_trigger_kinds()
+        load_host_operators()
         setting_changed.connect(_reload_host_kinds, dispatch_uid="automations.kinds")
 
         tenant_zone_changed.connect(_reschedule_tenant_rules, dispatch_uid="automations.reschedule")
 
 
 def _reload_host_kinds(sender: object, setting: str, **kwargs: object) -> None:
-    """``override_settings(AUTOMATIONS_*_KINDS=...)`` in a test loads (and afterwards drops) the host kinds."""
+    """``override_settings(AUTOMATIONS_*_KINDS / _OPERATORS=...)`` in a test loads (and later drops) host kinds."""
     if setting == "AUTOMATIONS_ACTION_KINDS":
         from automations.kinds.actions import load_host_action_kinds
 
@@ -34,6 +36,11 @@ def _reload_host_kinds(sender: object, setting: str, **kwargs: object) -> None:
         from automations.kinds.triggers import load_host_trigger_kinds
 
         load_host_trigger_kinds()
+    elif setting == "AUTOMATIONS_OPERATORS":
+        from automations.kinds.operators import load_host_operators
+
+        load_host_operators()
+        load_host_operators()
 
 
 def _reschedule_tenant_rules(sender: object, tenant: object, **kwargs: object) -> None:

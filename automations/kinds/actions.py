@@ -12,16 +12,12 @@ when the spec is loaded (at start-up, and again when the setting changes in a te
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
-
 from automations.kinds.fields import FieldSpec
+from automations.kinds.loading import load_host_specs
 
 Errors = dict[str, list[str]]
 
@@ -68,19 +64,4 @@ def action_kind_choices() -> list[tuple[str, str]]:
 
 def load_host_action_kinds() -> None:
     """(Re)load ``settings.AUTOMATIONS_ACTION_KINDS``: drop the previous host kinds, add the listed ones."""
-    for key in _HOST_KEYS:
-        ACTION_KINDS.pop(key, None)
-    _HOST_KEYS.clear()
-    for path in getattr(settings, "AUTOMATIONS_ACTION_KINDS", None) or ():
-        kind = import_string(path)
-        if not isinstance(kind, ActionKind):
-            raise ImproperlyConfigured(f"AUTOMATIONS_ACTION_KINDS: {path} is not an ActionKind")
-        if kind.key in ACTION_KINDS:
-            raise ImproperlyConfigured(
-                f"AUTOMATIONS_ACTION_KINDS: {path} reuses the action type {kind.key!r}; "
-                "to run a built-in differently use AUTOMATIONS_ACTION_HANDLERS"
-            )
-        register_action_kind(kind)
-        _HOST_KEYS.add(kind.key)
-        if kind.runtime:
-            importlib.import_module(kind.runtime)
+    load_host_specs("AUTOMATIONS_ACTION_KINDS", ActionKind, ACTION_KINDS, _HOST_KEYS)

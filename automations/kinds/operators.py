@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automations.kinds.loading import load_host_specs
+
 # How the builder's value box is read: one scalar, a comma-separated list, or optional (empty: no value).
 SCALAR = "scalar"
 LIST = "list"
@@ -57,12 +59,18 @@ class OperatorKind:
 
 
 OPERATORS: dict[str, OperatorKind] = {}
+_HOST_KEYS: set[str] = set()
 
 
 def register_operator(kind: OperatorKind) -> OperatorKind:
     """Add ``kind`` (a later registration under the same key replaces it)."""
     OPERATORS[kind.key] = kind
     return kind
+
+
+def load_host_operators() -> None:
+    """(Re)load ``settings.AUTOMATIONS_OPERATORS`` (dotted paths to ``OperatorKind`` objects)."""
+    load_host_specs("AUTOMATIONS_OPERATORS", OperatorKind, OPERATORS, _HOST_KEYS)
 
 
 def operator_keys() -> list[str]:

@@ -11,16 +11,12 @@ module of its listener, imported when the spec is loaded).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
-
 from automations.kinds.fields import FieldSpec
+from automations.kinds.loading import load_host_specs
 
 Errors = dict[str, list[str]]
 
@@ -76,16 +72,4 @@ def trigger_kind_choices() -> list[tuple[str, str]]:
 
 def load_host_trigger_kinds() -> None:
     """(Re)load ``settings.AUTOMATIONS_TRIGGER_KINDS``: drop the previous host kinds, add the listed ones."""
-    for key in _HOST_KEYS:
-        TRIGGER_KINDS.pop(key, None)
-    _HOST_KEYS.clear()
-    for path in getattr(settings, "AUTOMATIONS_TRIGGER_KINDS", None) or ():
-        kind = import_string(path)
-        if not isinstance(kind, TriggerKind):
-            raise ImproperlyConfigured(f"AUTOMATIONS_TRIGGER_KINDS: {path} is not a TriggerKind")
-        if kind.key in TRIGGER_KINDS:
-            raise ImproperlyConfigured(f"AUTOMATIONS_TRIGGER_KINDS: {path} reuses the trigger type {kind.key!r}")
-        register_trigger_kind(kind)
-        _HOST_KEYS.add(kind.key)
-        if kind.runtime:
-            importlib.import_module(kind.runtime)
+    load_host_specs("AUTOMATIONS_TRIGGER_KINDS", TriggerKind, TRIGGER_KINDS, _HOST_KEYS)

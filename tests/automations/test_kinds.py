@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from automations.conditions import compile_conditions, register
 from automations.conditions.operators import InvalidCondition, Predicate
-from automations.kinds.operators import OPERATORS, operator_choices, register_operator
+from automations.kinds.operators import OPERATORS, OperatorKind, operator_choices
 from automations.summaries import summarize_rule
 from automations.validators import validate_rule_definition
 from tests.host.starts_with import STARTS_WITH
@@ -25,12 +25,9 @@ RULE: dict[str, Any] = {
 
 
 @pytest.fixture
-def starts_with() -> Iterator[None]:
-    register_operator(STARTS_WITH)
-    try:
-        yield
-    finally:
-        del OPERATORS["starts_with"]
+def starts_with(settings: Any) -> None:
+    settings.AUTOMATIONS_OPERATORS = ["tests.host.starts_with.STARTS_WITH"]  # unloaded again afterwards
+    assert OPERATORS["starts_with"] is STARTS_WITH
 
 
 def with_condition(value: Any, operator: str = "starts_with") -> dict[str, Any]:
@@ -85,3 +82,19 @@ def test_an_operator_without_its_own_check_is_validated_by_building_it() -> None
         assert summarize_rule(with_condition(3, "longer_than")).conditions_description == "Product sku longer_than 3"
     finally:
         del OPERATORS["longer_than"]
+
+
+def test_the_builder_offers_a_registered_operator(owner: Any, client: Any, starts_with: None) -> None:
+    client.force_login(owner)
+    page = client.get("/portal/automations/builder/new").content.decode()
+    template = page[page.index('<template id="condition-row-template">') :]
+    assert '<option value="starts_with" >starts_with (starts with)</option>' in template
+
+
+SHADOWS_EQUALS = OperatorKind("=", "is exactly", STARTS_WITH.build)
+
+
+def test_a_host_spec_may_not_reuse_a_built_in_key(settings: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match="reuses the built-in key '='"):
+        settings.AUTOMATIONS_OPERATORS = ["tests.automations.test_kinds.SHADOWS_EQUALS"]
+    assert OPERATORS["="].label == "equals"
