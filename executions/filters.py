@@ -6,6 +6,7 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import BooleanWidget
 
@@ -55,7 +56,7 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
 class WebhookEndpointFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
     enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
-    action_type = django_filters.ChoiceFilter(choices=action_kind_choices)
+    action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_kind_choices))
 
     class Meta:
         model = WebhookEndpoint

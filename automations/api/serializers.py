@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from automations.api.fields import KindChoiceField
 from automations.choices import Category, RiskLevel
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
@@ -21,7 +22,9 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
     category = serializers.ChoiceField(choices=Category.choices, allow_blank=True, read_only=True)
     assigned_council_id = serializers.CharField(read_only=True, allow_null=True)
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    trigger_type = KindChoiceField(trigger_kind_choices, read_only=True)
     trigger_config = serializers.JSONField(read_only=True)
+    action_type = KindChoiceField(action_kind_choices, read_only=True)
     conditions = serializers.JSONField(read_only=True)
     action_config = serializers.JSONField(read_only=True)
     auto_approval_rules = serializers.JSONField(read_only=True)
@@ -106,21 +109,15 @@ class RuleDefinitionFields(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
-    trigger_type = serializers.ChoiceField(choices=[])  # the registered trigger kinds, see __init__
+    trigger_type = KindChoiceField(trigger_kind_choices)
     trigger_config = serializers.DictField(help_text="Trigger-type specific; see docs/api.md.")
     conditions = serializers.ListField(child=serializers.DictField(), required=False)
-    action_type = serializers.ChoiceField(choices=[])  # the registered action kinds, see __init__
+    action_type = KindChoiceField(action_kind_choices)
     action_config = serializers.DictField(help_text="Action-type specific; see docs/actions.md.")
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
     requires_approval = serializers.BooleanField(required=False)
     assigned_council_id = serializers.CharField(required=False, allow_null=True)
     auto_approval_rules = serializers.DictField(required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Read per instance, so the schema lists a host project's kinds (AUTOMATIONS_ACTION_KINDS) too.
-        self.fields["trigger_type"].choices = trigger_kind_choices()
-        self.fields["action_type"].choices = action_kind_choices()
 
 
 class RuleCreateRequestSerializer(RuleDefinitionFields):

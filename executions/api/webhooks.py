@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs
+from automations.api.fields import KindChoiceField
 from automations.kinds.actions import action_kind_choices, action_kind_keys, get_action_kind
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
@@ -39,11 +40,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint without its secrets."""
 
     tenant_id = serializers.CharField(read_only=True)
-    action_type = serializers.ChoiceField(choices=[], read_only=True, allow_null=True)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["action_type"].choices = action_kind_choices()  # host kinds too (automations.kinds)
+    action_type = KindChoiceField(action_kind_choices, read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookEndpoint
@@ -67,12 +64,8 @@ class WebhookEndpointWriteSerializer(serializers.Serializer):
     tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
     url = serializers.CharField(max_length=2048)
     enabled = serializers.BooleanField(required=False)
-    action_type = serializers.ChoiceField(choices=[], required=False, allow_null=True)
+    action_type = KindChoiceField(action_kind_choices, required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=255)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["action_type"].choices = action_kind_choices()
 
 
 class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
