@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import setting_changed
 
 
 class AutomationsConfig(AppConfig):
@@ -6,9 +7,40 @@ class AutomationsConfig(AppConfig):
     verbose_name = "Automation rules"
 
     def ready(self) -> None:
+        from automations.kinds.actions import load_host_action_kinds
+        from automations.kinds.builtin_actions import register_builtin_actions
+        from automations.kinds.builtin_operators import register_builtin_operators
+        from automations.kinds.builtin_triggers import register_builtin_triggers
+        from automations.kinds.operators import load_host_operators
+        from automations.kinds.triggers import load_host_trigger_kinds
         from governance.signals import tenant_zone_changed
 
+        register_builtin_operators()
+        register_builtin_actions()
+        register_builtin_triggers()
+        load_host_action_kinds()
+        load_host_trigger_kinds()
+        load_host_operators()
+        setting_changed.connect(_reload_host_kinds, dispatch_uid="automations.kinds")
+
         tenant_zone_changed.connect(_reschedule_tenant_rules, dispatch_uid="automations.reschedule")
+
+
+def _reload_host_kinds(sender: object, setting: str, **kwargs: object) -> None:
+    """``override_settings(AUTOMATIONS_*_KINDS / _OPERATORS=...)`` in a test loads (and later drops) host kinds."""
+    if setting == "AUTOMATIONS_ACTION_KINDS":
+        from automations.kinds.actions import load_host_action_kinds
+
+        load_host_action_kinds()
+    elif setting == "AUTOMATIONS_TRIGGER_KINDS":
+        from automations.kinds.triggers import load_host_trigger_kinds
+
+        load_host_trigger_kinds()
+    elif setting == "AUTOMATIONS_OPERATORS":
+        from automations.kinds.operators import load_host_operators
+
+        load_host_operators()
+        load_host_operators()
 
 
 def _reschedule_tenant_rules(sender: object, tenant: object, **kwargs: object) -> None:

@@ -1,5 +1,9 @@
 from django.db import models
 
+# TriggerType, ActionType and ConditionOperator name the built-in kinds (the spec's enum values) for code
+# that refers to one of them. The lists of kinds (choices, validation, the API schema) come from the
+# registries in automations.kinds, which also hold a host project's kinds: read those, not .choices.
+
 
 class TriggerType(models.TextChoices):
     EVENT = "event", "Event"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,89 +18,19 @@ from django.http import QueryDict
 
 from automations.choices import (
     ActionType,
-    CampaignChannel,
-    NotificationChannel,
-    NotificationRecipient,
     TriggerType,
 )
+from automations.kinds.actions import ACTION_KINDS, get_action_kind
+from automations.kinds.fields import FieldSpec
+from automations.kinds.operators import LIST, OPERATORS, OPTIONAL, SCALAR
+from automations.kinds.triggers import TRIGGER_KINDS, get_trigger_kind
 from automations.validators import Errors
 
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 INT_RE = re.compile(r"^-?\d+$")
 CONDITION_FIELD_RE = re.compile(r"^cond-(\d+)-(type|operator|value|json)$")
-LIST_OPERATORS = {"in", "not_in", "between"}
 
 
-@dataclass(frozen=True)
-class ActionField:
-    """One input of an action's configuration form."""
-
-    key: str
-    label: str
-    kind: str  # text, textarea, json, int, number, bool, multi
-    choices: tuple[tuple[str, str], ...] = ()
-    hint: str = ""
-
-
-_TEMPLATE = ActionField("template_id", "Template", "text", hint="such as seasonal_promo")
-_WORKFLOW = ActionField("workflow_type_id", "Workflow Type", "text", hint="such as website_creation")
-_INPUTS = ActionField("inputs", "Inputs (JSON object)", "json", hint='such as {"domain": "example.com"}')
-
-ACTION_FIELDS: dict[str, tuple[ActionField, ...]] = {
-    ActionType.START_WORKFLOW: (_WORKFLOW, _TEMPLATE, _INPUTS),
-    ActionType.SEND_NOTIFICATION: (
-        ActionField("recipients", "Recipients", "multi", tuple(NotificationRecipient.choices)),
-        ActionField("subject", "Subject", "text"),
-        ActionField("message", "Message", "textarea"),
-        ActionField("channels", "Channels", "multi", tuple(NotificationChannel.choices), "in-app is always sent"),
-    ),
-    ActionType.UPDATE_PRODUCT: (
-        ActionField("product_id", "Product ID", "text", hint="empty: the product of the triggering event"),
-        ActionField("updates", "Updates (JSON object)", "json", hint='such as {"price": 9.99}'),
-    ),
-    ActionType.GENERATE_CAMPAIGN: (
-        _TEMPLATE,
-        ActionField("channels", "Channels", "multi", tuple(CampaignChannel.choices)),
-        ActionField("schedule", "Schedule", "text", hint='"immediate" or a date-time such as 2026-12-01T09:00:00Z'),
-    ),
-    ActionType.CREATE_LANDING_PAGE: (
-        _TEMPLATE,
-        ActionField("title", "Title", "text"),
-        ActionField("slug", "Slug", "text", hint="such as holiday-sale"),
-        ActionField("publish", "Publish immediately", "bool"),
-    ),
-    ActionType.ADD_PRODUCT: (
-        _TEMPLATE,
-        ActionField("count", "Count", "int", hint="1 to 100"),
-        ActionField("category", "Product category", "text"),
-    ),
-    ActionType.UPDATE_STORE: (
-        ActionField("settings", "Settings (JSON object)", "json", hint='such as {"banner": "Sale!"}'),
-    ),
-    ActionType.GENERATE_DRAFT: (_WORKFLOW, _TEMPLATE, ActionField("title", "Title", "text"), _INPUTS),
-}
-
-# Trigger inputs per trigger type: (form name, config key, kind).
-TRIGGER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    TriggerType.EVENT: (("t_event_type", "event_type", "text"), ("t_source", "source", "text")),
-    TriggerType.THRESHOLD: (
-        ("t_metric", "metric", "text"),
-        ("t_operator", "operator", "text"),
-        ("t_value", "value", "number"),
-        ("t_for_minutes", "for_minutes", "int"),
-    ),
-    TriggerType.BEHAVIOR: (
-        ("t_behavior_type", "behavior_type", "text"),
-        ("t_timeframe_hours", "timeframe_hours", "number"),
-        ("t_min_total", "min_total", "number"),
-    ),
-}
-SCHEDULE_FIELDS_BY_PATTERN: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "daily": (),
-    "weekly": (("t_day", "day", "text"),),
-    "monthly": (("t_day_of_month", "day_of_month", "int"),),
-    "seasonal": (("t_season", "season", "text"),),
-}
 TEXT_KEYS = (
     "name",
     "description",
@@ -108,27 +39,31 @@ TEXT_KEYS = (
     "action_type",
     "risk_level",
     "assigned_council",
-    "t_event_type",
-    "t_source",
-    "t_pattern",
-    "t_day",
-    "t_day_of_month",
-    "t_season",
-    "t_time",
-    "t_timezone",
-    "t_cron",
-    "t_metric",
-    "t_operator",
-    "t_value",
-    "t_for_minutes",
-    "t_behavior_type",
-    "t_timeframe_hours",
-    "t_min_total",
     "action_budget",
     "aa_max_budget",
     "aa_max_frequency_per_day",
 )
 BOOL_KEYS = ("enabled", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
+
+
+def trigger_input_names() -> list[str]:
+    """The builder's trigger inputs: every trigger kind's fields."""
+    return [kind.input_name(spec.key) for kind in TRIGGER_KINDS.values() for spec in kind.fields]
+
+
+def shown(spec: FieldSpec, value_of: Callable[[str], Any]) -> bool:
+    """Whether a field applies, given the other keys' values (``show_when``): the weekly schedule's day."""
+    if spec.show_when is None:
+        return True
+    key, values = spec.show_when
+    value = value_of(key)
+    return (value if isinstance(value, str) else "" if value is None else _text(value)) in values
+
+
+def action_fields(action_type: str) -> tuple[FieldSpec, ...]:
+    """The builder inputs of an action type (its spec's fields; none for an unknown type)."""
+    kind = get_action_kind(action_type)
+    return kind.fields if kind is not None else ()
 
 
 def action_input_name(action_type: str, key: str) -> str:
@@ -197,13 +132,12 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     state.flags["requires_approval"] = bool(data.get("requires_approval", False))
 
     trigger = data.get("trigger_config") if isinstance(data.get("trigger_config"), dict) else {}
-    all_trigger_fields = [spec for specs in TRIGGER_FIELDS.values() for spec in specs]
-    all_trigger_fields += [spec for specs in SCHEDULE_FIELDS_BY_PATTERN.values() for spec in specs]
-    all_trigger_fields += [("t_pattern", "pattern", "text"), ("t_time", "time", "text"), ("t_cron", "cron", "text")]
-    all_trigger_fields += [("t_timezone", "timezone", "text")]
-    for name, key, _kind in all_trigger_fields:
-        if key in trigger and not (name == "t_day" and trigger.get("pattern") != "weekly"):
-            state.values[name] = _text(trigger[key])
+    # Every kind's inputs, not only the chosen one's: a new rule starts as an event rule whose
+    # schedule panel is already filled in (state_for_new_rule).
+    for kind in TRIGGER_KINDS.values():
+        for spec in kind.fields:
+            if spec.key in trigger and shown(spec, trigger.get):
+                state.values[kind.input_name(spec.key)] = _text(trigger[spec.key])
 
     for condition in data.get("conditions") or []:
         if (
@@ -224,7 +158,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
 
     config = data.get("action_config") if isinstance(data.get("action_config"), dict) else {}
     action_type = state.values["action_type"]
-    for spec in ACTION_FIELDS.get(action_type, ()):
+    for spec in action_fields(action_type):
         name = action_input_name(action_type, spec.key)
         if spec.key not in config:
             continue
@@ -258,7 +192,7 @@ def state_for_new_rule() -> BuilderState:
 def state_from_post(post: QueryDict) -> BuilderState:
     """The form exactly as submitted."""
     state = BuilderState()
-    for key in TEXT_KEYS:
+    for key in (*TEXT_KEYS, *trigger_input_names()):
         state.values[key] = post.get(key, "")
     for key in BOOL_KEYS:
         state.flags[key] = post.get(key) in ("on", "true", "1")
@@ -268,8 +202,9 @@ def state_from_post(post: QueryDict) -> BuilderState:
         if match:
             rows.setdefault(int(match.group(1)), {})[match.group(2)] = post.get(name, "")
     state.conditions = [rows[index] for index in sorted(rows)]
-    for action_type, specs in ACTION_FIELDS.items():
-        for spec in specs:
+    for kind in ACTION_KINDS.values():
+        action_type = kind.key
+        for spec in kind.fields:
             name = action_input_name(action_type, spec.key)
             state.action[name] = post.getlist(name) if spec.kind == "multi" else post.get(name, "")
     return state
@@ -322,11 +257,13 @@ def _scalar(text: str) -> Any:
 def _condition_value(operator: str, text: str, path: str, errors: Errors) -> tuple[bool, Any]:
     """(present, value) for one condition row's value box."""
     stripped = text.strip()
-    if operator == "exists":
+    kind = OPERATORS.get(operator)
+    shape = kind.value_shape if kind is not None else SCALAR
+    if shape == OPTIONAL:
         if stripped == "":
             return False, None
         return True, _scalar(stripped)
-    if operator in LIST_OPERATORS:
+    if shape == LIST:
         if stripped == "":
             return True, []
         if stripped.startswith("["):
@@ -362,28 +299,24 @@ def _conditions(state: BuilderState, errors: Errors) -> list[Any]:
 
 
 def _trigger_config(state: BuilderState) -> dict[str, Any]:
-    trigger_type = state.get("trigger_type")
+    kind = get_trigger_kind(state.get("trigger_type"))
     config: dict[str, Any] = {}
-    if trigger_type == TriggerType.SCHEDULE:
-        pattern = state.get("t_pattern")
-        _put(config, "pattern", pattern, "text")
-        if pattern == "cron":
-            _put(config, "cron", state.get("t_cron"), "text")
-        else:
-            _put(config, "time", state.get("t_time"), "text")
-        for name, key, kind in SCHEDULE_FIELDS_BY_PATTERN.get(pattern, ()):
-            _put(config, key, state.get(name), kind)
-        _put(config, "timezone", state.get("t_timezone"), "text")
+    if kind is None:
         return config
-    for name, key, kind in TRIGGER_FIELDS.get(trigger_type, ()):
-        _put(config, key, state.get(name), kind)
+
+    def typed(key: str) -> str:
+        return state.get(kind.input_name(key))
+
+    for spec in kind.fields:
+        if shown(spec, typed):
+            _put(config, spec.key, typed(spec.key), spec.kind)
     return config
 
 
 def _action_config(state: BuilderState, errors: Errors) -> dict[str, Any]:
     action_type = state.get("action_type")
     config: dict[str, Any] = {}
-    for spec in ACTION_FIELDS.get(action_type, ()):
+    for spec in action_fields(action_type):
         raw = state.action.get(action_input_name(action_type, spec.key), "")
         path = f"action_config.{spec.key}"
         if spec.kind == "multi":

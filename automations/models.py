@@ -11,8 +11,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.choices import Category, RiskLevel, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
+from automations.kinds.actions import action_kind_choices, get_action_kind
+from automations.kinds.triggers import get_trigger_kind, trigger_kind_choices
 from automations.schedule_times import ScheduleError, next_slot_after
 from automations.validators import (
     errors_by_field,
@@ -75,7 +77,8 @@ class AutomationRule(models.Model):
     enabled = models.BooleanField(default=True)
 
     # Trigger
-    trigger_type = models.CharField(max_length=20, choices=TriggerType.choices)
+    # Any registered trigger kind (automations.kinds): no database check lists them, see docs/extending.md.
+    trigger_type = models.CharField(max_length=20, choices=trigger_kind_choices)
     trigger_config = models.JSONField(default=empty_dict)
     # Denormalised from trigger_config for the event matcher's indexed lookup; "" for other triggers.
     event_type = models.CharField(max_length=100, blank=True, default="", editable=False)
@@ -88,7 +91,8 @@ class AutomationRule(models.Model):
     conditions = models.JSONField(default=empty_list, blank=True)
 
     # Action
-    action_type = models.CharField(max_length=40, choices=ActionType.choices)
+    # Any registered action kind (automations.kinds): no database check lists them, see docs/extending.md.
+    action_type = models.CharField(max_length=40, choices=action_kind_choices)
     action_config = models.JSONField(default=empty_dict)
 
     # Governance
@@ -146,12 +150,6 @@ class AutomationRule(models.Model):
             ),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(trigger_type__in=TriggerType.values), name="rule_trigger_type_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(action_type__in=ActionType.values), name="rule_action_type_valid"
-            ),
             models.CheckConstraint(condition=models.Q(risk_level__in=RiskLevel.values), name="rule_risk_level_valid"),
         ]
 
@@ -170,10 +168,10 @@ class AutomationRule(models.Model):
     def clean(self) -> None:
         """Validate every JSON field with its one validator; errors name the field path."""
         errors = {}
-        if self.trigger_type in TriggerType.values:
+        if get_trigger_kind(self.trigger_type) is not None:
             errors.update(validate_trigger_config(self.trigger_type, self.trigger_config))
         errors.update(validate_conditions(self.conditions))
-        if self.action_type in ActionType.values:
+        if get_action_kind(self.action_type) is not None:
             errors.update(validate_action_config(self.action_type, self.action_config))
         errors.update(validate_auto_approval_rules(self.auto_approval_rules))
         if not (self.name or "").strip():

@@ -10,25 +10,25 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 from automations.choices import (
-    ActionType,
     BehaviorType,
     CampaignChannel,
     Category,
     ConditionGroup,
-    ConditionOperator,
     NotificationChannel,
     NotificationRecipient,
     RiskLevel,
     SchedulePattern,
     Season,
     ThresholdOperator,
-    TriggerType,
 )
+from automations.conditions.operators import MAX_LIST_VALUES
 from automations.cron import CronError, parse_cron
+from automations.kinds.actions import action_kind_keys, get_action_kind
+from automations.kinds.operators import OPERATORS, OperatorKind, ValueTally, operator_keys
+from automations.kinds.triggers import get_trigger_kind, trigger_kind_keys
 from automations.patterns import MAX_RULE_PATTERN_PROGRAM, PatternError, compile_pattern
 from config.storable import json_problem_at
 from governance.choices import WEEKDAYS_BY_INDEX
@@ -44,7 +44,6 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 MAX_CONDITIONS = 50
 MAX_GROUP_DEPTH = 5
-MAX_LIST_VALUES = 1000
 MAX_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 5000
 MAX_TIMEFRAME_HOURS = 24 * 366
@@ -304,90 +303,110 @@ def validate_behavior_trigger(config: dict[str, Any], prefix: str = "trigger_con
     return errors
 
 
-TRIGGER_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
-    TriggerType.EVENT: validate_event_trigger,
-    TriggerType.SCHEDULE: validate_schedule_trigger,
-    TriggerType.THRESHOLD: validate_threshold_trigger,
-    TriggerType.BEHAVIOR: validate_behavior_trigger,
-}
-
-
 def validate_trigger_config(trigger_type: str, config: object) -> Errors:
     """Validate ``trigger_config`` against the schema of ``trigger_type``."""
     errors: Errors = validate_storable(config, "trigger_config")
     if errors or not _require_dict(errors, config, "trigger_config"):
         return errors
-    validator = TRIGGER_VALIDATORS.get(trigger_type) if isinstance(trigger_type, str) else None
-    if validator is None:
+    kind = get_trigger_kind(trigger_type)
+    if kind is None:
         return errors  # the trigger_type field reports its own error
-    return validator(config, "trigger_config")  # type: ignore[arg-type]
+    return kind.validate(config, "trigger_config")  # type: ignore[arg-type]
 
 
 # --- conditions ----------------------------------------------------------------------------------
 
-ORDERING_OPERATORS = {ConditionOperator.LT, ConditionOperator.GT, ConditionOperator.LTE, ConditionOperator.GTE}
 CONDITION_KEYS = ("type", "operator", "value")
 
 
 def _validate_condition_value(
-    errors: Errors, operator: str, condition: dict[str, Any], path: str, counter: list[int]
+    errors: Errors, operator: OperatorKind, condition: dict[str, Any], path: str, tally: ValueTally
 ) -> None:
-    value = condition.get("value")
     value_path = f"{path}.value"
-    if operator == ConditionOperator.EXISTS:
-        if "value" in condition and not isinstance(value, bool):
-            _add(errors, value_path, "exists takes true (the value is present) or false (it is missing)")
-        return
     if "value" not in condition:
-        _add(errors, value_path, "this field is required")
+        if operator.value_required:
+            _add(errors, value_path, "this field is required")
         return
-    if operator in (ConditionOperator.EQ, ConditionOperator.NEQ):
-        if not is_scalar(value):
-            _add(errors, value_path, 'must be a string, number, true, false or null; use "in" for a list')
-    elif operator in ORDERING_OPERATORS:
-        if not (is_number(value) or isinstance(value, str)) or value == "":
-            _add(errors, value_path, "must be a number, a date (YYYY-MM-DD) or a text to compare with")
-    elif operator in (ConditionOperator.CONTAINS, ConditionOperator.NOT_CONTAINS):
-        if value is None or not is_scalar(value) or value == "":
-            _add(errors, value_path, "must be a non-empty string, a number or true/false")
-    elif operator in (ConditionOperator.IN, ConditionOperator.NOT_IN):
-        if not isinstance(value, list) or not value:
-            _add(errors, value_path, "must be a non-empty list of values")
-        elif len(value) > MAX_LIST_VALUES:
-            _add(errors, value_path, f"must list at most {MAX_LIST_VALUES} values")
-        elif not all(is_scalar(item) for item in value):
-            _add(errors, value_path, "must list only strings, numbers, true, false or null")
-    elif operator == ConditionOperator.BETWEEN:
-        _validate_between(errors, value, value_path)
-    elif operator == ConditionOperator.MATCHES:
-        _validate_pattern(errors, value, value_path, counter)
+    validate = operator.validate
+    if validate is None:
+        messages = _messages_from_building(operator, condition["value"])
+    else:
+        messages = validate(condition["value"], tally)
+    for message in messages:
+        _add(errors, value_path, message)
 
 
-def _validate_between(errors: Errors, value: object, path: str) -> None:
+def _messages_from_building(operator: OperatorKind, value: Any) -> list[str]:
+    """An operator without its own check: the value must be one its ``build`` accepts."""
+    try:
+        operator.build(value)
+    except ValueError as error:  # InvalidCondition
+        return [str(error)]
+    return []
+
+
+# --- the built-in operators' value checks (automations.kinds.builtin_operators) -----------------
+
+
+def validate_scalar_value(value: Any, tally: ValueTally) -> list[str]:
+    if not is_scalar(value):
+        return ['must be a string, number, true, false or null; use "in" for a list']
+    return []
+
+
+def validate_ordering_value(value: Any, tally: ValueTally) -> list[str]:
+    if not (is_number(value) or isinstance(value, str)) or value == "":
+        return ["must be a number, a date (YYYY-MM-DD) or a text to compare with"]
+    return []
+
+
+def validate_contains_value(value: Any, tally: ValueTally) -> list[str]:
+    if value is None or not is_scalar(value) or value == "":
+        return ["must be a non-empty string, a number or true/false"]
+    return []
+
+
+def validate_list_value(value: Any, tally: ValueTally) -> list[str]:
+    if not isinstance(value, list) or not value:
+        return ["must be a non-empty list of values"]
+    if len(value) > MAX_LIST_VALUES:
+        return [f"must list at most {MAX_LIST_VALUES} values"]
+    if not all(is_scalar(item) for item in value):
+        return ["must list only strings, numbers, true, false or null"]
+    return []
+
+
+def validate_between_value(value: Any, tally: ValueTally) -> list[str]:
     if not isinstance(value, list) or len(value) != 2:
-        _add(errors, path, "must be a list of two values [lowest, highest]")
-        return
+        return ["must be a list of two values [lowest, highest]"]
     low, high = value
     both_numbers = is_number(low) and is_number(high)
     both_strings = isinstance(low, str) and isinstance(high, str) and low != "" and high != ""
     if not (both_numbers or both_strings):
-        _add(errors, path, "must be two numbers or two dates (YYYY-MM-DD)")
-    elif low > high:  # type: ignore[operator]
-        _add(errors, path, f"the lowest value {low!r} is above the highest {high!r}")
+        return ["must be two numbers or two dates (YYYY-MM-DD)"]
+    if low > high:
+        return [f"the lowest value {low!r} is above the highest {high!r}"]
+    return []
 
 
-def _validate_pattern(errors: Errors, value: object, path: str, counter: list[int]) -> None:
+def validate_pattern_value(value: Any, tally: ValueTally) -> list[str]:
     if not isinstance(value, str) or value == "":
-        _add(errors, path, "must be a regular expression")
-        return
+        return ["must be a regular expression"]
     try:
-        counter[1] += compile_pattern(value).size
+        tally.pattern_program += compile_pattern(value).size
     except PatternError as error:
-        _add(errors, path, str(error))
+        return [str(error)]
+    return []
 
 
-def _validate_condition(errors: Errors, condition: object, path: str, depth: int, counter: list[int]) -> None:
-    counter[0] += 1
+def validate_exists_value(value: Any, tally: ValueTally) -> list[str]:
+    if not isinstance(value, bool):
+        return ["exists takes true (the value is present) or false (it is missing)"]
+    return []
+
+
+def _validate_condition(errors: Errors, condition: object, path: str, depth: int, counter: list[Any]) -> None:
+    counter[0] += 1  # conditions and groups; counter[1] is the tally of the values
     if not isinstance(condition, dict):
         _add(errors, path, "must be a JSON object with type, operator and value")
         return
@@ -405,16 +424,17 @@ def _validate_condition(errors: Errors, condition: object, path: str, depth: int
         )
     operator = condition.get("operator")
     if operator is None or operator == "":
-        _add(errors, f"{path}.operator", f"this field is required; one of {_one_of(ConditionOperator.values)}")
+        _add(errors, f"{path}.operator", f"this field is required; one of {_one_of(operator_keys())}")
         return
-    if not isinstance(operator, str) or operator not in ConditionOperator.values:
-        _add(errors, f"{path}.operator", f'"{operator}" is not one of {_one_of(ConditionOperator.values)}')
+    kind = OPERATORS.get(operator) if isinstance(operator, str) else None
+    if kind is None:
+        _add(errors, f"{path}.operator", f'"{operator}" is not one of {_one_of(operator_keys())}')
         return
-    _validate_condition_value(errors, operator, condition, path, counter)
+    _validate_condition_value(errors, kind, condition, path, counter[1])
 
 
 def _validate_group(
-    errors: Errors, condition: dict[str, Any], path: str, groups: list[str], depth: int, counter: list[int]
+    errors: Errors, condition: dict[str, Any], path: str, groups: list[str], depth: int, counter: list[Any]
 ) -> None:
     if len(condition) != 1:
         _add(errors, path, f"a group is an object with exactly one key: {_one_of(ConditionGroup.values)}")
@@ -442,16 +462,17 @@ def validate_conditions(conditions: object) -> Errors:
     if not isinstance(conditions, list):
         _add(errors, "conditions", "must be a list of conditions (use [] for none)")
         return errors
-    counter = [0, 0]  # conditions and groups; RE2 instructions of the rule's patterns
+    tally = ValueTally()  # the RE2 instructions of the rule's patterns
+    counter: list[Any] = [0, tally]  # conditions and groups; the values' tally
     for index, condition in enumerate(conditions):
         _validate_condition(errors, condition, f"conditions[{index}]", 0, counter)
     if counter[0] > MAX_CONDITIONS:
         _add(errors, "conditions", f"a rule may have at most {MAX_CONDITIONS} conditions, groups included")
-    if counter[1] > MAX_RULE_PATTERN_PROGRAM:
+    if tally.pattern_program > MAX_RULE_PATTERN_PROGRAM:
         _add(
             errors,
             "conditions",
-            f"the rule's matches patterns compile to {counter[1]} RE2 instructions together, "
+            f"the rule's matches patterns compile to {tally.pattern_program} RE2 instructions together, "
             f"at most {MAX_RULE_PATTERN_PROGRAM}: use fewer or smaller counted repetitions",
         )
     return errors
@@ -575,27 +596,15 @@ def validate_generate_draft(config: dict[str, Any], prefix: str) -> Errors:
     return errors
 
 
-ACTION_CONFIG_VALIDATORS: dict[str, Callable[[dict[str, Any], str], Errors]] = {
-    ActionType.START_WORKFLOW: validate_start_workflow,
-    ActionType.SEND_NOTIFICATION: validate_send_notification,
-    ActionType.UPDATE_PRODUCT: validate_update_product,
-    ActionType.GENERATE_CAMPAIGN: validate_generate_campaign,
-    ActionType.CREATE_LANDING_PAGE: validate_create_landing_page,
-    ActionType.ADD_PRODUCT: validate_add_product,
-    ActionType.UPDATE_STORE: validate_update_store,
-    ActionType.GENERATE_DRAFT: validate_generate_draft,
-}
-
-
 def validate_action_config(action_type: str, config: object) -> Errors:
     """Validate ``action_config`` against the schema of ``action_type``."""
     errors: Errors = validate_storable(config, "action_config")
     if errors or not _require_dict(errors, config, "action_config"):
         return errors
-    validator = ACTION_CONFIG_VALIDATORS.get(action_type) if isinstance(action_type, str) else None
-    if validator is None:
-        return errors
-    return validator(config, "action_config")  # type: ignore[arg-type]
+    kind = get_action_kind(action_type)
+    if kind is None:
+        return errors  # the action_type field reports its own error
+    return kind.validate(config, "action_config")  # type: ignore[arg-type]
 
 
 # --- governance ----------------------------------------------------------------------------------
@@ -643,8 +652,8 @@ def validate_rule_fields(data: dict[str, Any]) -> Errors:
     category = data.get("category", "")
     if category not in ("", None) and category not in Category.values:
         _add(errors, "category", f'"{category}" is not one of {_one_of(Category.values)}')
-    _choice(errors, data, "", "trigger_type", TriggerType.values, required=True)
-    _choice(errors, data, "", "action_type", ActionType.values, required=True)
+    _choice(errors, data, "", "trigger_type", trigger_kind_keys(), required=True)
+    _choice(errors, data, "", "action_type", action_kind_keys(), required=True)
     if data.get("risk_level") is not None:
         _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)
     for key in ("enabled", "requires_approval"):

@@ -18,27 +18,23 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from automations.choices import (
-    ActionType,
-    BehaviorType,
     Category,
-    ConditionOperator,
     RiskLevel,
-    SchedulePattern,
-    Season,
-    ThresholdOperator,
-    TriggerType,
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.forms import (
-    ACTION_FIELDS,
     BuilderState,
     action_input_name,
     errors_from_validation,
     rule_data_from_state,
+    shown,
     state_for_new_rule,
     state_from_data,
     state_from_post,
 )
+from automations.kinds.actions import ACTION_KINDS, action_kind_choices
+from automations.kinds.operators import operator_choices
+from automations.kinds.triggers import TRIGGER_KINDS, trigger_kind_choices
 from automations.models import AutomationRule
 from automations.recommendations import recommend
 from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
@@ -53,7 +49,6 @@ from automations.services import (
 from automations.summaries import summarize_rule
 from automations.validators import Errors, validate_rule_definition, validate_storable
 from config.storable import loads_json
-from governance.choices import Weekday
 from governance.models import Tenant
 from governance.policy import Capability
 from governance.portal import allows, portal_view, require, writable_risks
@@ -161,25 +156,51 @@ def _recommend(tenant: Tenant) -> list[Any]:
 def _choices(tenant: Tenant) -> dict[str, Any]:
     return {
         "category": Category.choices,
-        "trigger_type": TriggerType.choices,
-        "pattern": SchedulePattern.choices,
-        "weekday": Weekday.choices,
-        "season": Season.choices,
-        "threshold_operator": [(value, f"{value} ({label})") for value, label in ThresholdOperator.choices],
-        "behavior": BehaviorType.choices,
-        "action_type": ActionType.choices,
+        "trigger_type": trigger_kind_choices(),
+        "action_type": action_kind_choices(),
         "risk_level": RiskLevel.choices,
         "council": [(council.pk, council.name) for council in councils_for_tenant(tenant.pk)],
     }
 
 
-def _action_panels(state: BuilderState) -> list[dict[str, Any]]:
-    kinds = {"text": "text", "textarea": "textarea", "json": "textarea", "int": "number", "number": "number"}
-    kinds |= {"bool": "checkbox", "multi": "multi"}
+# FieldSpec.kind -> the _field.html input kind.
+INPUT_KINDS = {"text": "text", "textarea": "textarea", "json": "textarea", "int": "number", "number": "number"}
+INPUT_KINDS |= {"bool": "checkbox", "multi": "multi", "select": "select", "time": "time"}
+
+
+def _trigger_panels(state: BuilderState) -> list[dict[str, Any]]:
+    """One panel per trigger kind, generated from its spec's fields."""
     panels = []
-    for action_type, specs in ACTION_FIELDS.items():
+    for kind in TRIGGER_KINDS.values():
         fields = []
-        for spec in specs:
+        for spec in kind.fields:
+            name = kind.input_name(spec.key)
+            field: dict[str, Any] = {
+                "spec": spec,
+                "name": name,
+                "value": state.get(name),
+                "show_when": "",
+                "hide": False,
+            }
+            field["input_kind"] = INPUT_KINDS[spec.kind]
+            # Errors belong to the panel of the chosen trigger only.
+            field["path"] = f"trigger_config.{spec.key}" if kind.key == state.get("trigger_type") else f"-{name}"
+            if spec.show_when is not None:
+                key, values = spec.show_when
+                field["show_when"] = f"{kind.input_name(key)}={'|'.join(values)}"
+                field["hide"] = not shown(spec, lambda other, kind=kind: state.get(kind.input_name(other)))
+            fields.append(field)
+        panels.append({"type": kind.key, "fields": fields})
+    return panels
+
+
+def _action_panels(state: BuilderState) -> list[dict[str, Any]]:
+    kinds = INPUT_KINDS
+    panels = []
+    for kind in ACTION_KINDS.values():
+        action_type = kind.key
+        fields = []
+        for spec in kind.fields:
             name = action_input_name(action_type, spec.key)
             value = state.action.get(name, [] if spec.kind == "multi" else "")
             if spec.kind == "bool":
@@ -200,25 +221,18 @@ def _builder_context(
     sample_context: str = "",
 ) -> dict[str, Any]:
     data, _ = rule_data_from_state(state)
-    pattern = state.get("t_pattern")
     return {
         "rule": rule,
         "state": state,
         "errors": errors or {},
         "choices": _choices(tenant),
-        "condition_operators": ConditionOperator.choices,
+        "condition_operators": operator_choices(),
         "condition_rows": [
             {"row": row, "index": str(i), "number": str(i + 1)} for i, row in enumerate(state.conditions)
         ],
         "empty_row": {},
+        "trigger_panels": _trigger_panels(state),
         "action_panels": _action_panels(state),
-        "hide": {
-            "day": pattern != "weekly",
-            "day_of_month": pattern != "monthly",
-            "season": pattern != "seasonal",
-            "time": pattern == "cron",
-            "cron": pattern != "cron",
-        },
         "datalists": {
             "condition_types": CONDITION_TYPES,
             "event_types": EVENT_TYPES,

@@ -6,10 +6,11 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import BooleanWidget
 
-from automations.choices import ActionType
+from automations.kinds.actions import action_kind_choices
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookEndpoint
 from executions.models import AutomationExecution
@@ -55,7 +56,7 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
 class WebhookEndpointFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
     enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
-    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+    action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_kind_choices))
 
     class Meta:
         model = WebhookEndpoint

@@ -7,7 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from automations.choices import ActionType, Category, RiskLevel, TriggerType
+from automations.api.fields import KindChoiceField
+from automations.choices import Category, RiskLevel
+from automations.kinds.actions import action_kind_choices
+from automations.kinds.triggers import trigger_kind_choices
 from automations.models import AutomationRule
 from config.api_representation import boolean, choice, integer, iso_datetime, number, text
 
@@ -19,7 +22,9 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
     category = serializers.ChoiceField(choices=Category.choices, allow_blank=True, read_only=True)
     assigned_council_id = serializers.CharField(read_only=True, allow_null=True)
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    trigger_type = KindChoiceField(trigger_kind_choices, read_only=True)
     trigger_config = serializers.JSONField(read_only=True)
+    action_type = KindChoiceField(action_kind_choices, read_only=True)
     conditions = serializers.JSONField(read_only=True)
     action_config = serializers.JSONField(read_only=True)
     auto_approval_rules = serializers.JSONField(read_only=True)
@@ -104,10 +109,10 @@ class RuleDefinitionFields(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
-    trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
+    trigger_type = KindChoiceField(trigger_kind_choices)
     trigger_config = serializers.DictField(help_text="Trigger-type specific; see docs/api.md.")
     conditions = serializers.ListField(child=serializers.DictField(), required=False)
-    action_type = serializers.ChoiceField(choices=ActionType.choices)
+    action_type = KindChoiceField(action_kind_choices)
     action_config = serializers.DictField(help_text="Action-type specific; see docs/actions.md.")
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
     requires_approval = serializers.BooleanField(required=False)

@@ -1,5 +1,7 @@
-"""The condition operators: a registry keyed by ``ConditionOperator`` value.
+"""The condition operators' tests: ``build(expected) -> Predicate`` per operator.
 
+The registry entries (``OperatorKind``: this build, the value's validation and the phrase) are in
+``automations.kinds.operators``; the built-ins are listed in ``automations.kinds.builtin_operators``.
 Each operator is built once per condition from the expected value (``build(expected) -> Predicate``):
 the coercion is chosen there, so the returned ``test(actual, zone) -> bool`` is a specialised closure
 with a fast path for the common actual type. ``test`` never raises on context data; ``reason`` explains a
@@ -29,8 +31,11 @@ from automations.conditions.values import (
     show,
     to_number,
 )
+from automations.kinds.operators import OPERATORS, SCALAR, OperatorKind, Phrase, Validate, register_operator
 from automations.patterns import PatternError, compile_pattern
-from automations.validators import MAX_LIST_VALUES
+
+# The most values an "in"/"not_in" list may hold (automations.validators checks it at save time).
+MAX_LIST_VALUES: Final = 1000
 
 TestFunction = Callable[[Any, ZoneSource], bool]
 ReasonFunction = Callable[[str, Any, ZoneSource], str]
@@ -99,41 +104,47 @@ def fast_for(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Operator:
-    """A registry entry: its key, a label for summaries, and the function building its test."""
-
-    key: str
-    label: str
-    build: Callable[[Any], Predicate]
-    sees_missing: bool = False
-    value_required: bool = True
-
-
-OPERATORS: dict[str, Operator] = {}
+Operator = OperatorKind  # the registry entry (automations.kinds.operators)
 
 
 def register(
-    key: str, *, sees_missing: bool = False, value_required: bool = True
+    key: str,
+    *,
+    sees_missing: bool = False,
+    value_required: bool = True,
+    validate: Validate | None = None,
+    phrase: Phrase | None = None,
+    value_shape: str = SCALAR,
 ) -> Callable[[Callable[[Any], Predicate]], Callable[[Any], Predicate]]:
-    """Register ``build(expected) -> Predicate`` as the operator ``key`` (a later registration replaces it)."""
+    """Register ``build(expected) -> Predicate`` as the operator ``key`` (a later registration replaces it).
+
+    A shorthand for ``register_operator(OperatorKind(...))``; the label is the key.
+    """
 
     def decorator(build: Callable[[Any], Predicate]) -> Callable[[Any], Predicate]:
         name = str(key)
-        label = ConditionOperator(name).label if name in ConditionOperator.values else name
-        OPERATORS[name] = Operator(name, label, build, sees_missing, value_required)
+        register_operator(
+            OperatorKind(
+                name,
+                name,
+                build,
+                validate=validate,
+                phrase=phrase,
+                value_shape=value_shape,
+                sees_missing=sees_missing,
+                value_required=value_required,
+            )
+        )
         return build
 
     return decorator
 
 
-def get_operator(key: object) -> Operator:
+def get_operator(key: object) -> OperatorKind:
     """The operator registered as ``key``; raises UnknownOperator listing the known keys."""
     entry = OPERATORS.get(key) if isinstance(key, str) else None
     if entry is None:
-        known = [*(name for name in ConditionOperator.values if name in OPERATORS)]
-        known += [name for name in OPERATORS if name not in known]
-        raise UnknownOperator(f"unknown operator {show(key)}; known operators: {', '.join(known)}")
+        raise UnknownOperator(f"unknown operator {show(key)}; known operators: {', '.join(OPERATORS)}")
     return entry
 
 
@@ -167,7 +178,6 @@ def equality(expected: object) -> tuple[Mode, Predicate]:
     return mode, _specialise(mode, operator.eq, slow_equals_number if isinstance(mode, NumberMode) else slow_equals)
 
 
-@register(ConditionOperator.EQ)
 def build_equals(expected: Any) -> Predicate:
     _, equals = equality(expected)
 
@@ -177,7 +187,6 @@ def build_equals(expected: Any) -> Predicate:
     return Predicate(equals.test, reason, equals.fast)
 
 
-@register(ConditionOperator.NEQ)
 def build_not_equals(expected: Any) -> Predicate:
     mode, equals = equality(expected)
     equals_test = equals.test
@@ -247,11 +256,9 @@ def _build_ordering(key: str) -> Callable[[Any], Predicate]:
     return build
 
 
-for _key in _ORDER_WORDS:
-    register(_key)(_build_ordering(_key))
+ORDERING_BUILDS: Final = {key: _build_ordering(key) for key in _ORDER_WORDS}
 
 
-@register(ConditionOperator.BETWEEN)
 def build_between(expected: Any) -> Predicate:
     if not isinstance(expected, list | tuple) or len(expected) != 2:
         raise InvalidCondition("between needs a list of two values [lowest, highest]")
@@ -330,7 +337,6 @@ def _show_values(values: list[Any]) -> str:
     return ", ".join(show(value, 40) for value in values[:5]) + (", ..." if len(values) > 5 else "")
 
 
-@register(ConditionOperator.IN)
 def build_in(expected: Any) -> Predicate:
     values = _values_list(expected, "in")
     one_of = _OneOf(values)
@@ -341,7 +347,6 @@ def build_in(expected: Any) -> Predicate:
     return Predicate(one_of, reason)
 
 
-@register(ConditionOperator.NOT_IN)
 def build_not_in(expected: Any) -> Predicate:
     values = _values_list(expected, "not_in")
     one_of = _OneOf(values)
@@ -379,7 +384,6 @@ def _not_a_container(label: str, actual: Any) -> str:
     return f"{label}: {show(actual)} is not text, a list or an object"
 
 
-@register(ConditionOperator.CONTAINS)
 def build_contains(expected: Any) -> Predicate:
     contains = _containment(expected)
 
@@ -394,7 +398,6 @@ def build_contains(expected: Any) -> Predicate:
     return Predicate(test, reason)
 
 
-@register(ConditionOperator.NOT_CONTAINS)
 def build_not_contains(expected: Any) -> Predicate:
     contains = _containment(expected)
 
@@ -412,7 +415,6 @@ def build_not_contains(expected: Any) -> Predicate:
 # --- presence and patterns -----------------------------------------------------------------------
 
 
-@register(ConditionOperator.EXISTS, sees_missing=True, value_required=False)
 def build_exists(expected: Any) -> Predicate:
     if expected is MISSING:
         expected = True
@@ -437,7 +439,6 @@ def build_exists(expected: Any) -> Predicate:
     return Predicate(absent, reason_absent)
 
 
-@register(ConditionOperator.MATCHES)
 def build_matches(expected: Any) -> Predicate:
     """RE2 (linear time) on the text's first MAX_MATCHED_TEXT characters; see automations.patterns."""
     if not isinstance(expected, str) or not expected:

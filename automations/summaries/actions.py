@@ -1,12 +1,14 @@
-"""The action in words: a clause for the summary sentence and a short description, per action type."""
+"""The action in words: a clause for the summary sentence and a short description, per action type.
+
+Each ``describe_<type>`` is the ``describe`` of its ``ActionKind`` (automations.kinds.builtin_actions).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from automations.choices import ActionType, CampaignChannel, NotificationChannel, NotificationRecipient
+from automations.choices import CampaignChannel, NotificationChannel, NotificationRecipient
+from automations.kinds.actions import ActionText, get_action_kind
 from automations.summaries.conditions import value_words
 from automations.summaries.text import (
     format_datetime,
@@ -20,12 +22,6 @@ from automations.summaries.text import (
 
 MAX_LISTED_FIELDS = 4
 MAX_LISTED_INPUTS = 5
-
-
-@dataclass(frozen=True)
-class ActionText:
-    clause: str  # follows the comma in the summary: "send a notification to the owner …"
-    description: str  # stands alone: "Send notification to owner"
 
 
 NO_ACTION = ActionText(clause="", description="No action chosen yet")
@@ -237,21 +233,9 @@ def describe_generate_draft(config: dict[str, Any]) -> ActionText:
     return ActionText(clause + budget, short + budget)
 
 
-DESCRIBERS: dict[str, Callable[[dict[str, Any]], ActionText]] = {
-    ActionType.START_WORKFLOW: describe_start_workflow,
-    ActionType.SEND_NOTIFICATION: describe_send_notification,
-    ActionType.UPDATE_PRODUCT: describe_update_product,
-    ActionType.GENERATE_CAMPAIGN: describe_generate_campaign,
-    ActionType.CREATE_LANDING_PAGE: describe_create_landing_page,
-    ActionType.ADD_PRODUCT: describe_add_product,
-    ActionType.UPDATE_STORE: describe_update_store,
-    ActionType.GENERATE_DRAFT: describe_generate_draft,
-}
-
-
 def describe_action(action_type: object, config: object) -> ActionText:
     """The action in words; a partial config gives the best phrase it can, never an error."""
-    describer = DESCRIBERS.get(action_type) if isinstance(action_type, str) else None
-    if describer is None:
+    kind = get_action_kind(action_type)
+    if kind is None:
         return NO_ACTION
-    return describer(config if isinstance(config, dict) else {})
+    return kind.describe(config if isinstance(config, dict) else {})

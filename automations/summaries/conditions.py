@@ -7,10 +7,12 @@ typed into) are left out rather than shown half-made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from automations.choices import ConditionGroup, ConditionOperator
+from automations.kinds.operators import OPERATORS, LeafWords
 from automations.summaries.text import (
     MONTHS,
     NUMERIC_STRING_RE,
@@ -90,7 +92,8 @@ def subject_words(field: str, operator: str) -> str:
     ``customer.total_spent`` -> ``customer total spent``."""
     if field in BUILT_IN_SUBJECTS:
         return BUILT_IN_SUBJECTS[field]
-    equality = operator in (ConditionOperator.EQ, ConditionOperator.NEQ, ConditionOperator.IN, ConditionOperator.NOT_IN)
+    kind = OPERATORS.get(operator)
+    equality = kind is not None and kind.status_subject
     if equality and field.endswith(STATUS_SUFFIX) and len(field) > len(STATUS_SUFFIX):
         stripped = field[: -len(STATUS_SUFFIX)]
         if stripped.strip("_.-"):
@@ -168,39 +171,97 @@ def leaf_phrase(condition: dict[str, Any], negated: bool = False) -> str | None:
     field, operator = condition.get("type"), condition.get("operator")
     if not isinstance(field, str) or not field or not isinstance(operator, str):
         return None
-    value = condition.get("value")
-    has_value = "value" in condition
-    subject = subject_words(field, operator)
-    if operator in (ConditionOperator.EQ, ConditionOperator.NEQ):
-        if not has_value or not (value is None or isinstance(value, str | bool) or is_number(value)):
-            return None
-        return _equality(field, subject, value, (operator == ConditionOperator.EQ) != negated)
-    if operator in ("<", ">", "<=", ">="):
+    kind = OPERATORS.get(operator)
+    if kind is None:
+        return None
+    leaf = LeafWords(field, subject_words(field, operator), condition.get("value"), "value" in condition, negated)
+    if kind.phrase is None:
+        return _labelled(kind.label, leaf)
+    return kind.phrase(leaf)
+
+
+def _labelled(label: str, leaf: LeafWords) -> str | None:
+    """An operator without its own phrase: "sku starts with AB", "it is not the case that sku …"."""
+    if not leaf.has_value:
+        return None
+    text = f"{leaf.subject} {label} {value_words(leaf.value)}"
+    return f"it is not the case that {text}" if leaf.negated else text
+
+
+# --- the built-in operators' phrases (automations.kinds.builtin_operators) ------------------------
+
+
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | bool) or is_number(value)
+
+
+def phrase_equals(leaf: LeafWords) -> str | None:
+    if not leaf.has_value or not _scalar(leaf.value):
+        return None
+    return _equality(leaf.field, leaf.subject, leaf.value, not leaf.negated)
+
+
+def phrase_not_equals(leaf: LeafWords) -> str | None:
+    if not leaf.has_value or not _scalar(leaf.value):
+        return None
+    return _equality(leaf.field, leaf.subject, leaf.value, leaf.negated)
+
+
+def phrase_ordering(operator: str) -> Callable[[LeafWords], str | None]:
+    def phrase(leaf: LeafWords) -> str | None:
+        value = leaf.value
         if not (is_number(value) or (isinstance(value, str) and value)):
             return None
-        return f"{subject} {_ordering(operator, value, negated)}"
-    if operator in (ConditionOperator.CONTAINS, ConditionOperator.NOT_CONTAINS):
-        if value is None or value == "" or not (isinstance(value, str | bool) or is_number(value)):
-            return None
-        contains = (operator == ConditionOperator.CONTAINS) != negated
-        return f"{subject} {'contains' if contains else 'does not contain'} {value_words(value)}"
-    if operator in (ConditionOperator.IN, ConditionOperator.NOT_IN):
-        if not isinstance(value, list) or not value:
-            return None
-        return _membership(subject, value, (operator == ConditionOperator.IN) != negated)
-    if operator == ConditionOperator.BETWEEN:
-        if not isinstance(value, list) or len(value) != 2:
-            return None
-        low, high = value_words(value[0]), value_words(value[1])
-        return f"{subject} is {'not ' if negated else ''}between {low} and {high}"
-    if operator == ConditionOperator.EXISTS:
-        present = (value is not False) != negated
-        return f"{subject} is {'set' if present else 'missing'}"
-    if operator == ConditionOperator.MATCHES:
-        if not isinstance(value, str) or not value:
-            return None
-        return f"{subject} {'does not match' if negated else 'matches'} the pattern {quote(value)}"
-    return None
+        return f"{leaf.subject} {_ordering(operator, value, leaf.negated)}"
+
+    return phrase
+
+
+def _contains(leaf: LeafWords, contains: bool) -> str | None:
+    value = leaf.value
+    if value is None or value == "" or not (isinstance(value, str | bool) or is_number(value)):
+        return None
+    return f"{leaf.subject} {'contains' if contains else 'does not contain'} {value_words(value)}"
+
+
+def phrase_contains(leaf: LeafWords) -> str | None:
+    return _contains(leaf, not leaf.negated)
+
+
+def phrase_not_contains(leaf: LeafWords) -> str | None:
+    return _contains(leaf, leaf.negated)
+
+
+def phrase_in(leaf: LeafWords) -> str | None:
+    if not isinstance(leaf.value, list) or not leaf.value:
+        return None
+    return _membership(leaf.subject, leaf.value, not leaf.negated)
+
+
+def phrase_not_in(leaf: LeafWords) -> str | None:
+    if not isinstance(leaf.value, list) or not leaf.value:
+        return None
+    return _membership(leaf.subject, leaf.value, leaf.negated)
+
+
+def phrase_between(leaf: LeafWords) -> str | None:
+    value = leaf.value
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    low, high = value_words(value[0]), value_words(value[1])
+    return f"{leaf.subject} is {'not ' if leaf.negated else ''}between {low} and {high}"
+
+
+def phrase_exists(leaf: LeafWords) -> str | None:
+    present = (leaf.value is not False) != leaf.negated
+    return f"{leaf.subject} is {'set' if present else 'missing'}"
+
+
+def phrase_matches(leaf: LeafWords) -> str | None:
+    value = leaf.value
+    if not isinstance(value, str) or not value:
+        return None
+    return f"{leaf.subject} {'does not match' if leaf.negated else 'matches'} the pattern {quote(value)}"
 
 
 # --- groups --------------------------------------------------------------------------------------

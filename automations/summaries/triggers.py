@@ -1,13 +1,15 @@
-"""The trigger in words: a clause for the summary sentence and a short description."""
+"""The trigger in words: a clause for the summary sentence and a short description.
+
+Each ``describe_<type>`` is the ``describe`` of its ``TriggerKind`` (automations.kinds.builtin_triggers).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from automations.choices import BehaviorType, SchedulePattern, Season, ThresholdOperator, TriggerType
+from automations.choices import BehaviorType, SchedulePattern, Season, ThresholdOperator
+from automations.kinds.triggers import TriggerText, get_trigger_kind
 from automations.summaries.cron_words import describe_cron
 from automations.summaries.text import (
     WEEKDAY_NAMES,
@@ -25,15 +27,6 @@ from automations.summaries.text import (
 )
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-@dataclass(frozen=True)
-class TriggerText:
-    """``clause`` follows "When" in the summary (or opens it, for schedules); ``description`` stands alone."""
-
-    clause: str
-    description: str
-    opens_sentence: bool = False  # schedules: "Every Monday at 09:00, …" instead of "When …, …"
 
 
 NO_TRIGGER = TriggerText(clause="", description="No trigger chosen yet")
@@ -234,17 +227,9 @@ def describe_behavior(config: dict[str, Any]) -> TriggerText:
     return TriggerText(clause=clause, description=capitalize(clause))
 
 
-DESCRIBERS: dict[str, Callable[[dict[str, Any]], TriggerText]] = {
-    TriggerType.EVENT: describe_event,
-    TriggerType.SCHEDULE: describe_schedule,
-    TriggerType.THRESHOLD: describe_threshold,
-    TriggerType.BEHAVIOR: describe_behavior,
-}
-
-
 def describe_trigger(trigger_type: object, config: object) -> TriggerText:
     """The trigger in words; a partial config gives the best phrase it can, never an error."""
-    describer = DESCRIBERS.get(trigger_type) if isinstance(trigger_type, str) else None
-    if describer is None:
+    kind = get_trigger_kind(trigger_type)
+    if kind is None:
         return NO_TRIGGER
-    return describer(config if isinstance(config, dict) else {})
+    return kind.describe(config if isinstance(config, dict) else {})

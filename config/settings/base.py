@@ -304,8 +304,13 @@ AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
 AUTOMATIONS_MAX_EVENTS_PER_REQUEST = 500
 # Channels approval requests and failure notices use besides the in-app notification (email, push, sms).
 AUTOMATIONS_NOTICE_CHANNELS = env_list("AUTOMATIONS_NOTICE_CHANNELS", ["email"])
-# {action_type: "dotted.path.to.handler"}: adds action types or overrides built-in handlers.
+# {action_type: "dotted.path.to.handler"}: runs a registered action kind in process instead of delivering
+# its command. It does not add a kind: AUTOMATIONS_ACTION_KINDS does (docs/extending.md).
 AUTOMATIONS_ACTION_HANDLERS: dict[str, str] = {}
+# Host action and trigger kinds: dotted paths to ActionKind / TriggerKind specs (docs/extending.md).
+AUTOMATIONS_ACTION_KINDS: list[str] = []
+AUTOMATIONS_TRIGGER_KINDS: list[str] = []
+AUTOMATIONS_OPERATORS: list[str] = []  # host condition operators: dotted paths to OperatorKind entries
 # {metric: "dotted.path"}: callables (tenant) -> value adding live facts to every rule's context.
 AUTOMATIONS_FACT_PROVIDERS: dict[str, str] = {}
 # Host models whose saves and deletes become events, without code:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from automations.validators import ACTION_CONFIG_VALIDATORS, Errors
+from automations.validators import Errors
 from executions.choices import ActionOutcome
 
 if TYPE_CHECKING:
@@ -104,12 +104,12 @@ def register(
 ) -> Callable[[ActionHandler], ActionHandler]:
     """Register the decorated function as the handler of action type ``key``.
 
-    The config validator defaults to the action type's schema in ``automations.validators``. ``command``:
+    A rule's config is validated by its action kind's spec (``automations.kinds``), not here. ``command``:
     see ``ActionEntry``; the handler must then be exactly ``deliver_command(execution, key, command(...))``.
     """
 
     def decorator(function: ActionHandler) -> ActionHandler:
-        entry = ActionEntry(str(key), function, validator or ACTION_CONFIG_VALIDATORS.get(key), command)
+        entry = ActionEntry(str(key), function, validator, command)
         _REGISTRY[str(key)] = entry
         return function
 

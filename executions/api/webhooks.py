@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs
-from automations.choices import ActionType
+from automations.api.fields import KindChoiceField
+from automations.kinds.actions import action_kind_choices, action_kind_keys, get_action_kind
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 from executions.delivery.models import WebhookEndpoint
@@ -39,6 +40,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint without its secrets."""
 
     tenant_id = serializers.CharField(read_only=True)
+    action_type = KindChoiceField(action_kind_choices, read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookEndpoint
@@ -62,7 +64,7 @@ class WebhookEndpointWriteSerializer(serializers.Serializer):
     tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
     url = serializers.CharField(max_length=2048)
     enabled = serializers.BooleanField(required=False)
-    action_type = serializers.ChoiceField(choices=ActionType.choices, required=False, allow_null=True)
+    action_type = KindChoiceField(action_kind_choices, required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
@@ -111,8 +113,8 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     if "description" in fields and (not isinstance(fields["description"], str) or len(fields["description"]) > 255):
         errors["description"] = ["Must be a string of at most 255 characters."]
     action_type = fields.get("action_type")
-    if action_type not in (None, "") and action_type not in ActionType.values:
-        errors["action_type"] = [f"Must be null or one of {', '.join(ActionType.values)}."]
+    if action_type not in (None, "") and get_action_kind(action_type) is None:
+        errors["action_type"] = [f"Must be null or one of {', '.join(action_kind_keys())}."]
     if errors:
         raise ValidationError(errors)
     return fields

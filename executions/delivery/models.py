@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from automations.choices import ActionType
+from automations.kinds.actions import action_kind_choices
 from config.storable import text_problem
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus
 from executions.delivery.addresses import MAX_URL_LENGTH, InvalidWebhookURL, parse_webhook_url, url_refusal_at_save
@@ -34,7 +34,7 @@ class WebhookEndpoint(models.Model):
     url = models.CharField(max_length=MAX_URL_LENGTH, help_text="http(s) URL the platform commands are POSTed to.")
     enabled = models.BooleanField(default=True)
     # Null: every action type. Otherwise only executions of this action type are sent here.
-    action_type = models.CharField(max_length=50, choices=ActionType.choices, null=True, blank=True)
+    action_type = models.CharField(max_length=50, choices=action_kind_choices, null=True, blank=True)
     description = models.CharField(max_length=255, blank=True, default="")
     secret = models.CharField(max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)

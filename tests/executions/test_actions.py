@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from automations.choices import ActionType
+from automations.kinds.actions import get_action_kind
 from executions.actions import (
     ActionResult,
     UnknownActionType,
@@ -46,7 +47,8 @@ def test_every_action_type_has_a_handler_named_after_it():
     for action_type in ActionType.values:
         handler = get_action_handler(action_type)
         assert handler.__name__ == f"action_{action_type}"
-        assert get_action_entry(action_type).validator is not None
+        assert get_action_entry(action_type).run is handler
+        assert get_action_kind(action_type) is not None  # the automations half: validation, builder, words
 
 
 @pytest.mark.django_db

@@ -1,0 +1,67 @@
+"""The action kind registry: one ``ActionKind`` per action type.
+
+A spec holds what the automations side knows of its action: the key (the ``action_type`` value), the
+label, the builder's fields, the config validator and the words for the summary. Its runtime half, the
+command builder, lives on the executions side (``executions/actions/<name>.py``, registered there with
+``executions.actions.register``). The built-ins are in ``automations.kinds.builtin_actions``.
+
+A host project adds kinds with ``settings.AUTOMATIONS_ACTION_KINDS``: dotted paths to ``ActionKind``
+objects. Each spec's ``runtime`` names the module that registers its command builder; it is imported
+when the spec is loaded (at start-up, and again when the setting changes in a test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from automations.kinds.fields import FieldSpec
+from automations.kinds.loading import load_host_specs
+
+Errors = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class ActionText:
+    clause: str  # follows the comma in the summary: "send a notification to the owner …"
+    description: str  # stands alone: "Send notification to owner"
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """One action type: everything but its command builder."""
+
+    key: str  # the action_type value (the spec's enum value; a contract)
+    label: str
+    fields: tuple[FieldSpec, ...]  # the builder's inputs, one per action_config key (budget is common)
+    validate: Callable[[dict[str, Any], str], Errors]  # (action_config, "action_config") -> path-keyed errors
+    describe: Callable[[dict[str, Any]], ActionText]  # the summary's clause and description
+    runtime: str = ""  # a host kind: the module that registers its command builder
+
+
+ACTION_KINDS: dict[str, ActionKind] = {}
+_HOST_KEYS: set[str] = set()
+
+
+def register_action_kind(kind: ActionKind) -> ActionKind:
+    ACTION_KINDS[kind.key] = kind
+    return kind
+
+
+def get_action_kind(key: object) -> ActionKind | None:
+    return ACTION_KINDS.get(key) if isinstance(key, str) else None
+
+
+def action_kind_keys() -> list[str]:
+    return list(ACTION_KINDS)
+
+
+def action_kind_choices() -> list[tuple[str, str]]:
+    """``(value, label)`` of every action kind, built-in first: the model's, the API's and the builder's."""
+    return [(kind.key, kind.label) for kind in ACTION_KINDS.values()]
+
+
+def load_host_action_kinds() -> None:
+    """(Re)load ``settings.AUTOMATIONS_ACTION_KINDS``: drop the previous host kinds, add the listed ones."""
+    load_host_specs("AUTOMATIONS_ACTION_KINDS", ActionKind, ACTION_KINDS, _HOST_KEYS)
