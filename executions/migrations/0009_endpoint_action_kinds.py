@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('executions', '0007_cancelled_status'),
+        ('executions', '0008_service_heartbeat'),
     ]
 
     operations = [
