@@ -1,4 +1,4 @@
-"""The pipeline in batches (executions.services.batches): the same steps and guarantees as one item at a
+"""The pipeline in batches (executions.pipeline): the same steps and guarantees as one item at a
 time, with webhooks delivered to a real local HTTP server."""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from executions.delivery.services import (
     webhook_payload,
 )
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
-from executions.services import emit_events
-from executions.services.batches import (
+from executions.pipeline import (
     TriggerRequest,
     executions_create,
     match_events,
     run_executions,
     trigger_rules,
 )
+from executions.services import emit_events
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
 from tests.factories import make_rule

@@ -337,9 +337,7 @@ def deliveries_record(
         return outcomes
     now = next(iter(claimed.claims.values()))[0].claimed_at
     succeeded = [index for index in claimed.claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
-    from executions.services.rows import supported
-
-    if succeeded and supported():
+    if succeeded:
         finished = _finish_succeeded_together(
             [claimed.claims[index][:2] for index in succeeded],
             [posted[index][0] for index in succeeded],
