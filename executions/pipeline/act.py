@@ -21,6 +21,7 @@ POSTs (parallel POSTs of other items in the batch do not count), or the in-proce
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Sent:
 def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, AutomationRule]]:
     """Claim the next action attempt of each approved, or due retrying, execution; those this caller won."""
     now = timezone.now()
-    lease_until = now + timezone.timedelta(seconds=lease_seconds())
+    lease_until = now + dt.timedelta(seconds=lease_seconds())
     claimed = []
     for execution in executions:
         fields = {

@@ -78,7 +78,7 @@ class Evaluation:
         when the (possibly slow) evaluation began."""
         if self.status != ExecutionStatus.RUNNING:
             return self.fields
-        lease = timezone.timedelta(seconds=lease_seconds())
+        lease = dt.timedelta(seconds=lease_seconds())
         return {**self.fields, "action_started_at": now, "lease_expires_at": now + lease}
 
 
@@ -172,7 +172,7 @@ def evaluate_pending(
             "governance_decision": governance,
             "execution_time_ms": elapsed_ms(),
             "action_started_at": now,
-            "lease_expires_at": now + timezone.timedelta(seconds=lease_seconds()),
+            "lease_expires_at": now + dt.timedelta(seconds=lease_seconds()),
             **approval,
             **evaluated,
         },
@@ -229,5 +229,5 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
             continue
         apply_row(execution, row)
         if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
-            approval_request_open(execution, evaluation.rule, evaluation.governance)
+            approval_request_open(execution, evaluation.rule, evaluation.governance or {})
     return won

@@ -10,6 +10,7 @@ delivery sweeper, when its deliveries end (``execution_settle_deliveries``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ def result_record(
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
     max_attempts = int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS)
-    next_attempt_at = None
-    completed_at = now
+    next_attempt_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = now
     if result.outcome == ActionOutcome.SUCCEEDED:
         status, error = ExecutionStatus.SUCCEEDED, ""
     elif result.outcome == ActionOutcome.FAILED:
@@ -88,7 +89,7 @@ def result_record(
     elif token < max_attempts:
         status = ExecutionStatus.RETRYING
         error = f"attempt {token}: {result.error or 'outcome unknown'}; retrying with the same idempotency key"
-        next_attempt_at = now + timezone.timedelta(seconds=retry_delay_seconds(token, result.retry_after_seconds))
+        next_attempt_at = now + dt.timedelta(seconds=retry_delay_seconds(token, result.retry_after_seconds))
         completed_at = None
     else:
         status = ExecutionStatus.FAILED
