@@ -146,7 +146,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
 
 
 def _insert(fresh: list[AutomationExecution]) -> list[AutomationExecution]:
-    if len(fresh) > 1 and connection.features.can_return_rows_from_bulk_insert:
+    if connection.features.can_return_rows_from_bulk_insert:
         try:
             with transaction.atomic():
                 return AutomationExecution.objects.bulk_create(fresh)
