@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from executions import services
-from executions.services import batches
+from executions import pipeline, services
 
 PIPELINE_TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
@@ -20,31 +19,31 @@ SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limi
 @shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)
 def match_event_task(event_id: int) -> None:
     """Create the executions of every rule the event matches; run the first batch here, queue the rest."""
-    batches.match_events([event_id])
+    pipeline.match_events([event_id])
 
 
 @shared_task(name="executions.match_events", **PIPELINE_TASK_OPTIONS)
 def match_events_task(event_ids: list[int]) -> None:
     """``match_event_task`` for a batch of events (one ``POST /api/events`` list, say)."""
-    batches.match_events(event_ids)
+    pipeline.match_events(event_ids)
 
 
 @shared_task(name="executions.run_executions", **PIPELINE_TASK_OPTIONS)
 def run_executions_task(execution_ids: list[int]) -> None:
     """``run_execution_task`` for a batch: one transaction per step, webhook commands sent together."""
-    batches.run_executions(execution_ids)
+    pipeline.run_executions(execution_ids)
 
 
 @shared_task(name="executions.run_execution", **PIPELINE_TASK_OPTIONS)
 def run_execution_task(execution_id: int) -> None:
     """Evaluate a pending execution and, when cleared, run its action's first attempt."""
-    services.run_execution(execution_id)
+    pipeline.run_execution(execution_id)
 
 
 @shared_task(name="executions.run_action", **PIPELINE_TASK_OPTIONS)
 def run_action_task(execution_id: int) -> None:
     """Run the next attempt of an approved or retrying execution's action."""
-    services.execution_run_action(execution_id)
+    pipeline.execution_run_action(execution_id)
 
 
 @shared_task(name="executions.sweep_outbox", **SWEEP_TASK_OPTIONS)

@@ -292,7 +292,7 @@ AUTOMATIONS_ACTION_RETRY_MAX_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_
 # The outbox sweeper re-queues events and executions untouched for this long.
 AUTOMATIONS_SWEEP_AFTER_SECONDS = int(os.environ.get("AUTOMATIONS_SWEEP_AFTER_SECONDS", "60"))
 AUTOMATIONS_SWEEP_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_SWEEP_BATCH_SIZE", "500"))
-# How many events or executions one pipeline task takes (executions.services.batches): one transaction per
+# How many events or executions one pipeline task takes (executions.pipeline): one transaction per
 # step for all of them. Keep it at or below AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY, so a batch's webhook
 # POSTs all run in parallel and the batch stays within one webhook timeout.
 AUTOMATIONS_PIPELINE_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_PIPELINE_BATCH_SIZE", "25"))

@@ -1,7 +1,7 @@
 """add_product: Add products from a template.
 
-Builds the ``product.add`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``product.add`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "product.add"
 
 
+@register_command(ActionType.ADD_PRODUCT)
 def add_product_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``product.add`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -27,9 +27,3 @@ def add_product_command(execution: AutomationExecution, config: dict[str, Any]) 
         count=int(config.get("count") or 1),
         category=config.get("category") or "",
     )
-
-
-@register(ActionType.ADD_PRODUCT, command=add_product_command)
-def action_add_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.add`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.ADD_PRODUCT, add_product_command(execution, config))

@@ -1,7 +1,7 @@
 """create_landing_page: Generate a landing page from a template.
 
-Builds the ``landing_page.create`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``landing_page.create`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "landing_page.create"
 
 
+@register_command(ActionType.CREATE_LANDING_PAGE)
 def create_landing_page_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``landing_page.create`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -28,9 +28,3 @@ def create_landing_page_command(execution: AutomationExecution, config: dict[str
         slug=config.get("slug") or "",
         publish=bool(config.get("publish", False)),
     )
-
-
-@register(ActionType.CREATE_LANDING_PAGE, command=create_landing_page_command)
-def action_create_landing_page(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``landing_page.create`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.CREATE_LANDING_PAGE, create_landing_page_command(execution, config))

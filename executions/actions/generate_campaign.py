@@ -1,7 +1,7 @@
 """generate_campaign: Create a marketing campaign from a template.
 
-Builds the ``campaign.generate`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``campaign.generate`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "campaign.generate"
 
 
+@register_command(ActionType.GENERATE_CAMPAIGN)
 def generate_campaign_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``campaign.generate`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -27,9 +27,3 @@ def generate_campaign_command(execution: AutomationExecution, config: dict[str, 
         channels=list(config.get("channels") or ["email"]),
         schedule=config.get("schedule") or "immediate",
     )
-
-
-@register(ActionType.GENERATE_CAMPAIGN, command=generate_campaign_command)
-def action_generate_campaign(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``campaign.generate`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.GENERATE_CAMPAIGN, generate_campaign_command(execution, config))

@@ -1,7 +1,7 @@
 """generate_draft: Create a workflow draft for a person to review.
 
-Builds the ``workflow_draft.generate`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``workflow_draft.generate`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "workflow_draft.generate"
 
 
+@register_command(ActionType.GENERATE_DRAFT)
 def generate_draft_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``workflow_draft.generate`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -28,9 +28,3 @@ def generate_draft_command(execution: AutomationExecution, config: dict[str, Any
         title=config.get("title") or "",
         inputs=dict(config.get("inputs") or {}),
     )
-
-
-@register(ActionType.GENERATE_DRAFT, command=generate_draft_command)
-def action_generate_draft(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``workflow_draft.generate`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.GENERATE_DRAFT, generate_draft_command(execution, config))

@@ -1,8 +1,11 @@
-"""The action handler registry: one entry per action type, each ``(execution, config) -> ActionResult``.
+"""The action kind registry: one entry per action type, each a command to deliver or an in-process run.
 
-Built-in handlers register themselves with ``@register(ActionType.X)`` when ``executions.actions`` is
-imported (from ``ExecutionsConfig.ready()``). ``settings.AUTOMATIONS_ACTION_HANDLERS`` maps an action
-type to the dotted path of a callable with the same signature; it adds types or overrides built-ins.
+An action kind declares exactly one way to run (``ActionEntry``): a command the pipeline delivers
+(``@register_command(ActionType.X)`` on its command builder) or an in-process run that receives a
+``deliver(command)`` callable (``@register_run(ActionType.X)``; ``send_notification``). Built-ins register
+when ``executions.actions`` is imported (from ``ExecutionsConfig.ready()``).
+``settings.AUTOMATIONS_ACTION_HANDLERS`` maps an action type to the dotted path of an ``ActionEntry`` or
+of an in-process run; it adds types or overrides built-ins.
 
 A handler never changes the execution's status: it reports what happened in its ``ActionResult`` and the
 pipeline records it. It must be idempotent for one execution and pass ``idempotency_key(execution)``
@@ -20,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from automations.validators import Errors
 from executions.choices import ActionOutcome
 
 if TYPE_CHECKING:
@@ -73,23 +75,30 @@ class ActionResult:
 
 
 ActionHandler = Callable[["AutomationExecution", dict[str, Any]], ActionResult]
-ConfigValidator = Callable[[dict[str, Any], str], Errors]
 CommandBuilder = Callable[["AutomationExecution", dict[str, Any]], dict[str, Any]]
+Deliver = Callable[[dict[str, Any]], ActionResult]
+InProcessRun = Callable[["AutomationExecution", dict[str, Any], Deliver], ActionResult]
 
 
 @dataclass(frozen=True)
 class ActionEntry:
-    """One registry entry: the action type, its config validator and its run function.
+    """One action kind's runtime: its key and exactly one way to run. Its config is validated by the
+    kind's spec on the automations side (``automations.kinds``), before any rule is saved.
 
-    ``command``: for a handler that only builds a platform command and hands it to ``deliver_command``,
-    the function that builds it; the pipeline then delivers a batch's commands together
-    (``executions.services.batches``) instead of calling ``run`` once per execution.
+    ``command``: builds the platform command, which the pipeline delivers to the tenant's 1..N webhook
+    endpoints for the kind (none: recorded as succeeded, "no endpoint configured"); the delivery's outcome
+    is the action's. ``run``: an in-process run ``(execution, config, deliver) -> ActionResult`` that
+    does its work here and may hand a command to ``deliver(command)``, which delivers it exactly as for a
+    command kind and returns that delivery's result. The pipeline calls one or the other, never skips it.
     """
 
     key: str
-    run: ActionHandler
-    validator: ConfigValidator | None
     command: CommandBuilder | None = None
+    run: InProcessRun | None = None
+
+    def __post_init__(self) -> None:
+        if (self.command is None) == (self.run is None):
+            raise ValueError(f'action kind "{self.key}" must declare exactly one of command= or run=')
 
 
 class UnknownActionType(LookupError):
@@ -99,25 +108,28 @@ class UnknownActionType(LookupError):
 _REGISTRY: dict[str, ActionEntry] = {}
 
 
-def register(
-    key: str, validator: ConfigValidator | None = None, command: CommandBuilder | None = None
-) -> Callable[[ActionHandler], ActionHandler]:
-    """Register the decorated function as the handler of action type ``key``.
+def register_command(key: str) -> Callable[[CommandBuilder], CommandBuilder]:
+    """Register the decorated function as the command builder of action kind ``key`` (the pipeline delivers it)."""
 
-    A rule's config is validated by its action kind's spec (``automations.kinds``), not here. ``command``:
-    see ``ActionEntry``; the handler must then be exactly ``deliver_command(execution, key, command(...))``.
-    """
+    def decorator(function: CommandBuilder) -> CommandBuilder:
+        _REGISTRY[str(key)] = ActionEntry(str(key), command=function)
+        return function
 
-    def decorator(function: ActionHandler) -> ActionHandler:
-        entry = ActionEntry(str(key), function, validator, command)
-        _REGISTRY[str(key)] = entry
+    return decorator
+
+
+def register_run(key: str) -> Callable[[InProcessRun], InProcessRun]:
+    """Register the decorated function as the in-process run of action kind ``key`` (see ``ActionEntry``)."""
+
+    def decorator(function: InProcessRun) -> InProcessRun:
+        _REGISTRY[str(key)] = ActionEntry(str(key), run=function)
         return function
 
     return decorator
 
 
 @cache
-def _import_handler(dotted_path: str) -> ActionHandler:
+def _import_override(dotted_path: str) -> Any:
     return import_string(dotted_path)
 
 
@@ -125,35 +137,40 @@ def known_action_types() -> list[str]:
     return sorted({*_REGISTRY, *getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {})})
 
 
-def get_action_handler(key: str) -> ActionHandler:
-    """The handler for action type ``key``: the settings override if any, else the built-in.
+def get_action_entry(key: str) -> ActionEntry:
+    """The action kind ``key``: the settings override if any, else the built-in (raises UnknownActionType).
 
-    Raises UnknownActionType listing the known types.
+    ``AUTOMATIONS_ACTION_HANDLERS[key]`` is the dotted path of an ``ActionEntry``, or of an in-process run
+    ``(execution, config, deliver) -> ActionResult``.
     """
     overrides: dict[str, str] = getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {}) or {}
     if key in overrides:
-        return _import_handler(overrides[key])
-    entry = _REGISTRY.get(key)
-    if entry is None:
-        raise UnknownActionType(f'no handler for action type "{key}"; known types: {", ".join(known_action_types())}')
-    return entry.run
-
-
-def get_command_builder(key: str) -> CommandBuilder | None:
-    """The built-in command builder of action type ``key``, unless settings override its handler (or none)."""
-    overrides: dict[str, str] = getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {}) or {}
-    if key in overrides:
-        return None
-    entry = _REGISTRY.get(key)
-    return entry.command if entry is not None else None
-
-
-def get_action_entry(key: str) -> ActionEntry:
-    """The built-in registry entry for ``key`` (raises UnknownActionType)."""
+        target = _import_override(overrides[key])
+        if isinstance(target, ActionEntry):
+            return target
+        return ActionEntry(key, run=target)
     entry = _REGISTRY.get(key)
     if entry is None:
         raise UnknownActionType(f'no handler for action type "{key}"; known types: {", ".join(known_action_types())}')
     return entry
+
+
+def get_action_handler(key: str) -> ActionHandler:
+    """Run action kind ``key`` for one execution, as the pipeline runs it: ``(execution, config) -> ActionResult``.
+
+    For a command kind, builds the command and delivers it; for an in-process run, calls it with a
+    ``deliver`` for that execution. Raises UnknownActionType listing the known types.
+    """
+    entry = get_action_entry(key)
+
+    def handler(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+        # The pipeline's delivery step, for one execution (the pipeline imports this registry).
+        from executions.pipeline.act import run_action_kind
+
+        return run_action_kind(entry, execution, config)
+
+    handler.__name__ = f"action_{key}"
+    return handler
 
 
 def idempotency_key(execution: AutomationExecution) -> str:

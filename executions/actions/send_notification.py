@@ -5,7 +5,8 @@ sends the message on each requested channel (``notify_users``: email through Dja
 push and sms through the pluggable channel backends, docs/notifications.md). The rule's ``subject`` and
 ``message`` are inserted as plain text, never rendered as a template (RELIABILITY-NOTES 5.4). Each user
 hears of one execution once, so a retried attempt never notifies twice. The ``notification.send``
-command is also delivered to the tenant's webhook endpoints for this action type, when there are any.
+command is also delivered to the tenant's webhook endpoints for this action type, when there are any,
+through the ``deliver`` callable the pipeline hands to an in-process run.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType, NotificationRecipient
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import ActionResult, Deliver, command_envelope, register_run
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -40,8 +40,8 @@ def recipient_user_ids(tenant_id: str, recipients: list[str]) -> list[int]:
     return sorted(ids)
 
 
-@register(ActionType.SEND_NOTIFICATION)
-def action_send_notification(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+@register_run(ActionType.SEND_NOTIFICATION)
+def action_send_notification(execution: AutomationExecution, config: dict[str, Any], deliver: Deliver) -> ActionResult:
     """Notify the recipients in-app and on their channels; deliver the ``notification.send`` command."""
     from executions.choices import NotificationKind
     from executions.services.notifications import notify_users
@@ -57,6 +57,6 @@ def action_send_notification(execution: AutomationExecution, config: dict[str, A
     notified = notify_users(
         user_ids, execution.tenant_id, NotificationKind.AUTOMATION_MESSAGE, subject, message, execution.pk, channels
     )
-    result = deliver_command(execution, ActionType.SEND_NOTIFICATION, command)
+    result = deliver(command)
     result.data.update(recipient_user_ids=user_ids, notified=notified)
     return result

@@ -1,7 +1,7 @@
 """start_workflow: Start a workflow from a template.
 
-Builds the ``workflow.start`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``workflow.start`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "workflow.start"
 
 
+@register_command(ActionType.START_WORKFLOW)
 def start_workflow_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``workflow.start`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -27,9 +27,3 @@ def start_workflow_command(execution: AutomationExecution, config: dict[str, Any
         template_id=config.get("template_id"),
         inputs=dict(config.get("inputs") or {}),
     )
-
-
-@register(ActionType.START_WORKFLOW, command=start_workflow_command)
-def action_start_workflow(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``workflow.start`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.START_WORKFLOW, start_workflow_command(execution, config))

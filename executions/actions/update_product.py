@@ -1,7 +1,7 @@
 """update_product: Change fields of a product (the configured one, else the trigger's).
 
-Builds the ``product.update`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``product.update`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -23,6 +22,7 @@ def _trigger_value(execution: AutomationExecution, key: str) -> Any:
     return data.get(key)
 
 
+@register_command(ActionType.UPDATE_PRODUCT)
 def update_product_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``product.update`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -31,9 +31,3 @@ def update_product_command(execution: AutomationExecution, config: dict[str, Any
         product_id=config.get("product_id") or _trigger_value(execution, "product_id"),
         updates=dict(config.get("updates") or {}),
     )
-
-
-@register(ActionType.UPDATE_PRODUCT, command=update_product_command)
-def action_update_product(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``product.update`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.UPDATE_PRODUCT, update_product_command(execution, config))

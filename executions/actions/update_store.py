@@ -1,7 +1,7 @@
 """update_store: Change store settings.
 
-Builds the ``store.update`` command (docs/actions.md, "Command payloads") and delivers it to the tenant's
-webhook endpoints for this action type (``deliver_command``).
+A command kind: builds the ``store.update`` command (docs/actions.md, "Command payloads"); the pipeline
+delivers it to the tenant's webhook endpoints for this action type.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ActionType
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 COMMAND = "store.update"
 
 
+@register_command(ActionType.UPDATE_STORE)
 def update_store_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     """The ``store.update`` command for this execution (docs/actions.md)."""
     return command_envelope(
@@ -25,9 +25,3 @@ def update_store_command(execution: AutomationExecution, config: dict[str, Any])
         COMMAND,
         settings=dict(config.get("settings") or {}),
     )
-
-
-@register(ActionType.UPDATE_STORE, command=update_store_command)
-def action_update_store(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    """Build the ``store.update`` command for this execution and deliver it."""
-    return deliver_command(execution, ActionType.UPDATE_STORE, update_store_command(execution, config))

@@ -7,5 +7,5 @@ Each check is a plain function the Celery beat ticks and ``AutomationWorker`` ca
   (and ``check_metric_thresholds(tenant_id, metric)`` right after a pushed sample)
 - ``executions.listeners.behavior.check_behaviors(now=None)``
 
-They hand each firing to the shared pipeline, ``executions.services.trigger_rule``.
+They hand each firing to the shared pipeline, ``executions.pipeline.trigger_rule(s)``.
 """

@@ -50,7 +50,7 @@ from executions.choices import CART_EVENT_TYPES, CustomerEventType, TriggerSourc
 from executions.models import BehaviorMatch, Event
 
 if TYPE_CHECKING:
-    from executions.services.batches import TriggerRequest
+    from executions.pipeline import TriggerRequest
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +386,7 @@ def check_behavior_rule(
 
 def _trigger_request(rule: AutomationRule, candidate: BehaviorCandidate) -> TriggerRequest:
     """The pipeline's trigger for one match: the customer and the evidence (which cart, when, how much)."""
-    from executions.services.batches import TriggerRequest
+    from executions.pipeline import TriggerRequest
 
     trigger_data = {
         "behavior_type": rule.trigger_config.get("behavior_type"),
@@ -405,7 +405,7 @@ def _fire_together(rule: AutomationRule, candidates: list[BehaviorCandidate], no
     False, with nothing written, when any of it failed (another tick recorded one of these matches
     first, say): the caller then fires each match on its own.
     """
-    from executions.services.batches import trigger_rules
+    from executions.pipeline import trigger_rules
 
     requests = [_trigger_request(rule, candidate) for candidate in candidates]
     try:
@@ -436,7 +436,7 @@ def _fire(rule: AutomationRule, candidate: BehaviorCandidate, now: dt.datetime) 
     The unique match row is the claim: if another tick recorded it first, the insert fails and the
     savepoint takes the execution back with it (the occurrence key would also have refused it).
     """
-    from executions.services import trigger_rule
+    from executions.pipeline import trigger_rule
 
     request = _trigger_request(rule, candidate)
     try:

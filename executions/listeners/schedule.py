@@ -138,7 +138,7 @@ def _record_missed(rule: AutomationRule, plan: DuePlan) -> None:
 
 def _fire_slot(rule: AutomationRule, plan: DuePlan, now: dt.datetime) -> bool:
     """Insert the fired slot row and hand the slot to the pipeline; False if it already fired."""
-    from executions.services import trigger_rule
+    from executions.pipeline import trigger_rule
 
     slot = plan.fire
     assert slot is not None

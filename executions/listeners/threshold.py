@@ -37,7 +37,7 @@ from executions.models import MetricSample, ThresholdState
 from governance.models import Tenant
 
 if TYPE_CHECKING:
-    from executions.services.batches import TriggerRequest
+    from executions.pipeline import TriggerRequest
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
 
 def _firing_request(plan: _Plan, state: CrossingState, observation: Observation) -> TriggerRequest:
     """The pipeline's trigger for one crossing: the metric, previous and current value and the threshold."""
-    from executions.services.batches import TriggerRequest
+    from executions.pipeline import TriggerRequest
 
     config = plan.rule.trigger_config
     assert state.met_since is not None
@@ -332,7 +332,7 @@ def _fire_together(plans: list[_Plan], result: ThresholdTickResult) -> bool:
     queues them in batches after commit). False, with nothing written, when any of it failed: the
     caller then fires each rule on its own.
     """
-    from executions.services.batches import trigger_rules
+    from executions.pipeline import trigger_rules
 
     written: list[_Plan] = []
     skipped = 0
@@ -359,7 +359,7 @@ def _fire_together(plans: list[_Plan], result: ThresholdTickResult) -> bool:
 
 def _fire(plan: _Plan, result: ThresholdTickResult) -> None:
     """Write the state and hand each crossing to the pipeline (the caller holds a savepoint)."""
-    from executions.services import trigger_rule
+    from executions.pipeline import trigger_rule
 
     if not _write_state(plan):
         result.skipped += 1

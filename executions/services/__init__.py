@@ -1,4 +1,4 @@
-"""The execution pipeline's public service API (docs/pipeline.md).
+"""The execution services' public API (docs/pipeline.md); the pipeline's steps are ``executions.pipeline``.
 
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
@@ -15,10 +15,29 @@ from executions.services.deliveries import (
     send_delivery,
     send_due_deliveries_and_settle,
 )
-from executions.services.events import EmitResult, MatchResult, emit_event, emit_events, match_event
+from executions.services.events import EmitResult, emit_event, emit_events
 from executions.services.notifications import notification_mark_read, notifications_mark_read, notify_users
-from executions.services.pipeline import execute_rule_manually, execution_run_action, run_execution, trigger_rule
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
+
+# The pipeline's own entries live in executions.pipeline; re-exported here, read on first use (the
+# pipeline's steps import this package's modules).
+_PIPELINE = (
+    "MatchResult",
+    "execute_rule_manually",
+    "execution_run_action",
+    "match_event",
+    "run_execution",
+    "trigger_rule",
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _PIPELINE:
+        import executions.pipeline
+
+        return getattr(executions.pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EmitResult",

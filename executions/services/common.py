@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
-from executions.choices import NotificationKind, success_for_status
+from executions.choices import success_for_status
 from executions.models import AutomationExecution
 from executions.selectors import tenant_owner_ids
 from executions.services.notifications import notify_users_on_commit
-
-if TYPE_CHECKING:
-    from automations.services import RuleTotals
 
 
 class ExecutionConflict(Exception):
@@ -68,29 +65,6 @@ def load_execution(execution_id: int) -> AutomationExecution | None:
         .filter(pk=execution_id)
         .first()
     )
-
-
-def execution_ended(
-    execution: AutomationExecution,
-    succeeded: bool,
-    execution_time_ms: float,
-    error: str,
-    totals: RuleTotals | None = None,
-) -> None:
-    """What follows a run that ended (succeeded or failed), in the transaction that recorded it.
-
-    The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
-    batch; else one update now), and a failure tells the tenant's owners after commit.
-    """
-    from automations.services import rule_record_execution
-
-    if totals is not None:
-        totals.add(execution.automation_rule_id, succeeded, execution_time_ms)
-    else:
-        rule_record_execution(execution.automation_rule, succeeded, execution_time_ms, refresh=False)
-    if not succeeded:
-        title = f'Automation "{execution.automation_rule.name}" failed'
-        notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)
 
 
 def notify_owners(execution: AutomationExecution, kind: str, title: str, body: str) -> None:

@@ -2,9 +2,9 @@
 
 An action whose deliveries are still open leaves its execution ``retrying`` (docs/actions.md). The
 delivery sweeper (``send_due_deliveries``) and the ``send_delivery`` task retry the deliveries on their
-own schedule and call ``execution_settle_deliveries`` after every attempt: once every delivery has ended,
-one guarded update moves the execution ``retrying -> succeeded | failed`` and only the caller that won it
-records the rule's totals and the failure notice, so an execution is never counted twice.
+own schedule and call ``execution_settle_deliveries`` (``executions.pipeline.record``) after every attempt:
+once every delivery has ended, one guarded update moves the execution ``retrying -> succeeded | failed`` and
+only the caller that won it records the rule's totals and the failure notice, so it is never counted twice.
 """
 
 from __future__ import annotations
@@ -12,72 +12,20 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from django.db import transaction
-from django.utils import timezone
-
-from executions.choices import ExecutionStatus
-from executions.models import AutomationExecution
-from executions.services.common import execution_ended, load_execution, transition
+from executions.pipeline.record import execution_settle_deliveries
 
 if TYPE_CHECKING:
     from executions.delivery.services import DeliveryOutcome
 
+__all__ = [
+    "enqueue_delivery",
+    "execution_settle_deliveries",
+    "on_delivery_outcome",
+    "send_delivery",
+    "send_due_deliveries_and_settle",
+]
+
 logger = logging.getLogger(__name__)
-
-
-def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None:
-    """Move a ``retrying`` execution to what its webhook deliveries add up to; returns it as it is after.
-
-    Deliveries still open: the execution stays ``retrying`` with ``next_attempt_at`` = the earliest due
-    delivery. All delivered: ``succeeded``. All ended and one failed: ``failed`` with the deliveries'
-    errors. An execution in any other state (running, already settled, or ended before a manual
-    redelivery) is left alone.
-    """
-    from executions.delivery.models import WebhookDelivery
-    from executions.delivery.selectors import execution_delivery_summary
-
-    summary = execution_delivery_summary(execution_id)
-    if summary.status is None:
-        return load_execution(execution_id)
-    if summary.status == ExecutionStatus.RETRYING:
-        if summary.next_attempt_at is not None:
-            AutomationExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RETRYING).update(
-                next_attempt_at=summary.next_attempt_at
-            )
-        return load_execution(execution_id)
-    execution = load_execution(execution_id)
-    if execution is None or execution.status != ExecutionStatus.RETRYING:
-        return execution
-    now = timezone.now()
-    succeeded = summary.status == ExecutionStatus.SUCCEEDED
-    errors = list(
-        WebhookDelivery.objects.filter(execution_id=execution_id).exclude(last_error="").values_list("id", "last_error")
-    )
-    error = "" if succeeded else "webhook delivery failed: " + "; ".join(f"delivery {i}: {e}" for i, e in errors)
-    action_result = dict(execution.action_result or {})
-    action_result.update(
-        outcome=str(summary.status),
-        delivery="delivered" if succeeded else "failed",
-        deliveries_succeeded=summary.succeeded,
-        deliveries_failed=summary.failed,
-    )
-    action_result.pop("error", None)
-    if error:
-        action_result["error"] = error
-    with transaction.atomic():
-        won = transition(
-            execution_id,
-            [ExecutionStatus.RETRYING],
-            summary.status,
-            action_result=action_result,
-            action_completed_at=now,
-            error_message=error,
-            next_attempt_at=None,
-            lease_expires_at=None,
-        )
-        if won:
-            execution_ended(execution, succeeded, execution.execution_time_ms or 0.0, error)
-    return load_execution(execution_id)
 
 
 def on_delivery_outcome(outcome: DeliveryOutcome) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -83,6 +84,18 @@ def _is_connection_error(error: BaseException) -> bool:
     except Exception:  # building the error list must never mask the original error
         return False
     return isinstance(error, errors)
+
+
+def batch_size() -> int:
+    """AUTOMATIONS_PIPELINE_BATCH_SIZE: events or executions one pipeline task takes."""
+    return max(1, int(settings.AUTOMATIONS_PIPELINE_BATCH_SIZE))
+
+
+def chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
+    """``ids`` in lists of ``size`` (default: a pipeline batch), one task message each."""
+    size = size or batch_size()
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def publish_on_commit(task_name: str, *args: Any) -> None:

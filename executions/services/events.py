@@ -1,4 +1,4 @@
-"""Events in: validate, store as the outbox row, queue matching on commit; match events to rules."""
+"""Events in: validate, store as the outbox row, queue matching on commit (``executions.pipeline.match``)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from django.utils import timezone
 
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
 from config.db_locks import write_transaction
-from executions.choices import TriggerSource
 from executions.models import AutomationExecution, Event
-from executions.selectors import rules_matching_event
-from executions.services.dispatch import publish_on_commit
+from executions.services.dispatch import chunks, publish_on_commit
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -250,8 +248,6 @@ def _queue_matching(results: list[EmitResult]) -> None:
 
     The rows are the outbox: if a publish is lost, sweep_outbox re-queues every event still undispatched.
     """
-    from executions.services.batches import chunks
-
     for chunk in chunks([result.id for result in results if not result.duplicate]):
         publish_on_commit("match_events_task", chunk)
 
@@ -328,53 +324,3 @@ def emit_event(
     result = _store(item)  # type: ignore[arg-type]
     _queue_matching([result])
     return result
-
-
-def event_trigger_data(event: Event) -> dict[str, Any]:
-    """What an event adds to the context: its payload's keys, and ``event`` with its metadata."""
-    payload = event.payload if isinstance(event.payload, dict) else {}
-    return {
-        **payload,
-        "event": {
-            "id": event.pk,
-            "type": event.event_type,
-            "source": event.source,
-            "customer_id": event.customer_id,
-            "occurred_at": event.occurred_at.isoformat(),
-            "causation_depth": event.causation_depth,
-            "payload": payload,
-        },
-    }
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    event_id: int
-    matched_rule_ids: list[str]
-    created_execution_ids: list[int]
-
-
-def match_event(event_id: int) -> MatchResult | None:
-    """Create one execution per matching rule for the event, then mark it dispatched (one transaction).
-
-    The one-event reference of ``batches.match_events`` (which the workers run). A redelivered or
-    re-swept event is harmless: the (rule, "event:<id>") unique constraint refuses a second execution.
-    """
-    from executions.services.pipeline import trigger_rule
-
-    event = Event.objects.filter(pk=event_id).select_related("tenant").first()
-    if event is None:
-        return None
-    with write_transaction():
-        rules = rules_matching_event(event)
-        trigger_data = event_trigger_data(event)
-        created: list[int] = []
-        for rule in rules:
-            logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
-            execution = trigger_rule(
-                rule, TriggerSource.EVENT, trigger_data, occurrence_key=f"event:{event.pk}", event=event
-            )
-            if execution is not None:
-                created.append(execution.pk)
-        Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
-    return MatchResult(event.pk, [rule.pk for rule in rules], created)

@@ -9,8 +9,9 @@ all its rows at once::
 
 The guard is the same compare-and-set as one row's (``status IN (...)`` plus per-row key columns such as
 the attempt token), so a row another worker moved first is simply not updated, and the ids returned are
-the rows this caller won. PostgreSQL and SQLite (3.35+, for RETURNING with UPDATE ... FROM) both run it;
-``supported()`` says whether this database does.
+the rows this caller won. PostgreSQL and SQLite (3.35+, for RETURNING with UPDATE ... FROM) run it as one
+statement; on any other database ``update_rows`` takes the rows one guarded UPDATE each, with the same
+guard and the same answer, so callers never branch on the database.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def update_rows(
     if not rows:
         return set()
     keys = tuple(keys)
+    if not supported():
+        return _update_rows_one_by_one(model, rows, keys, where or {})
     opts = model._meta
     names = list(rows[0])
     fields = {name: _field(opts, name) for name in names}
@@ -77,6 +80,20 @@ def update_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _update_rows_one_by_one(
+    model: type[Model], rows: list[dict[str, Any]], keys: tuple[str, ...], where: dict[str, Any]
+) -> set[Any]:
+    """``update_rows`` on a database without multi-row UPDATE ... FROM ... RETURNING: one guarded UPDATE a row."""
+    guard = {f"{name}__in" if isinstance(value, list | tuple) else name: value for name, value in where.items()}
+    won: set[Any] = set()
+    for row in rows:
+        match = {name: row[name] for name in keys}
+        values = {name: value for name, value in row.items() if name not in keys}
+        if model._default_manager.filter(**match, **guard).update(**values) == 1:
+            won.add(row[model._meta.pk.attname])
+    return won
 
 
 def _field(opts: Any, name: str) -> Any:

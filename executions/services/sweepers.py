@@ -20,7 +20,8 @@ from django.utils import timezone
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
 from executions.models import AutomationExecution, Event
-from executions.services.common import execution_ended, transition
+from executions.pipeline.record import execution_ended
+from executions.services.common import transition
 from executions.services.dispatch import publish_on_commit
 
 logger = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ def celery_app_on_broker():
 @pytest.fixture
 def pipeline_trigger_rule():
     """The pipeline's real ``trigger_rule``, for listener tests that wrap it (e.g. to make it fail once)."""
-    from executions.services import trigger_rule
+    from executions.pipeline import trigger_rule
 
     return trigger_rule
 

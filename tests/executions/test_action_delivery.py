@@ -9,13 +9,13 @@ import json
 import pytest
 from django.utils import timezone
 
-from executions.actions.deliver import NO_ENDPOINT
 from executions.choices import AttemptOutcome, DeliveryStatus, ExecutionStatus, NotificationKind
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery
 from executions.delivery.services import delivery_redeliver, endpoint_create
 from executions.delivery.signing import verify
 from executions.models import AutomationExecution, Notification
 from executions.periodic import PERIODIC_TASKS
+from executions.pipeline.act import NO_ENDPOINT
 from executions.services import emit_event, sweep_outbox
 from executions.services.deliveries import execution_settle_deliveries, send_due_deliveries_and_settle
 from tests.executions.conftest import make_event_rule
@@ -177,7 +177,7 @@ def test_without_an_endpoint_the_command_is_recorded(
     assert sink.requests == []
 
 
-def record_in_process(execution, config):
+def record_in_process(execution, config, deliver):
     from executions.actions import ActionResult
 
     return ActionResult.succeeded(handled_in_process=True, template=config["template_id"])

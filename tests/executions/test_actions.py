@@ -43,12 +43,23 @@ def execution_for(tenant, action_type, config, trigger_data=None):
     )
 
 
-def test_every_action_type_has_a_handler_named_after_it():
+def test_every_action_type_declares_exactly_one_way_to_run():
     for action_type in ActionType.values:
-        handler = get_action_handler(action_type)
-        assert handler.__name__ == f"action_{action_type}"
-        assert get_action_entry(action_type).run is handler
+        entry = get_action_entry(action_type)
+        assert (entry.command is None) != (entry.run is None), action_type
         assert get_action_kind(action_type) is not None  # the automations half: validation, builder, words
+        assert get_action_handler(action_type).__name__ == f"action_{action_type}"
+    assert get_action_entry("send_notification").run is not None  # the in-process kind
+    assert get_action_entry("add_product").command is not None
+
+
+def test_an_action_kind_declaring_both_or_neither_is_refused():
+    from executions.actions import ActionEntry
+
+    with pytest.raises(ValueError, match="exactly one"):
+        ActionEntry("both", command=lambda execution, config: {}, run=lambda execution, config, deliver: None)
+    with pytest.raises(ValueError, match="exactly one"):
+        ActionEntry("neither")
 
 
 @pytest.mark.django_db
@@ -98,18 +109,19 @@ def test_an_unknown_action_type_lists_the_known_ones():
     assert "launch_rocket" in str(error.value) and "add_product" in str(error.value)
 
 
-def custom_handler(execution, config):
+def custom_handler(execution, config, deliver):
     return ActionResult.succeeded(custom=True)
 
 
 @override_settings(AUTOMATIONS_ACTION_HANDLERS={"add_product": "tests.executions.test_actions.custom_handler"})
 def test_settings_override_a_built_in_handler():
-    assert get_action_handler("add_product") is custom_handler
+    assert get_action_entry("add_product").run is custom_handler
+    assert get_action_entry("add_product").command is None
 
 
 @override_settings(AUTOMATIONS_ACTION_HANDLERS={"launch_rocket": "tests.executions.test_actions.custom_handler"})
 def test_settings_add_an_action_type():
-    assert get_action_handler("launch_rocket") is custom_handler
+    assert get_action_entry("launch_rocket").run is custom_handler
 
 
 def test_an_action_result_as_stored():

@@ -1,4 +1,4 @@
-"""The pipeline in batches (executions.services.batches): the same steps and guarantees as one item at a
+"""The pipeline in batches (executions.pipeline): the same steps and guarantees as one item at a
 time, with webhooks delivered to a real local HTTP server."""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from executions.delivery.services import (
     webhook_payload,
 )
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
-from executions.services import emit_events
-from executions.services.batches import (
+from executions.pipeline import (
     TriggerRequest,
     executions_create,
     match_events,
     run_executions,
     trigger_rules,
 )
+from executions.services import emit_events
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
 from tests.factories import make_rule
@@ -266,30 +266,33 @@ def test_rule_totals_add_several_runs_in_one_update(tenant, owner):
     assert rule.last_executed_at is not None
 
 
-def test_a_second_success_in_a_batch_is_left_to_the_one_by_one_path(tenant, owner, sink, loopback_allowed):
+def test_a_second_success_is_recorded_as_a_duplicate(tenant, owner, sink, loopback_allowed):
     # given: a delivery whose first attempt is already the recorded success, and a second attempt in flight
     from executions.choices import AttemptOutcome
     from executions.delivery.http import HTTPResult
     from executions.delivery.models import DeliveryAttempt
     from executions.delivery.policy import classify
-    from executions.delivery.services.deliveries import _finish_succeeded_together
+    from executions.delivery.services.deliveries import _finish_succeeded
 
     rule = make_rule(tenant, owner)
     endpoint = endpoint_create(tenant, sink.url()).endpoint
     (execution,) = executions_create([logged(rule)])
     delivery = delivery_create(execution, endpoint, webhook_payload(execution, "add_product", {}), action_type="x")
-    DeliveryAttempt.objects.create(delivery=delivery, attempt_number=1, outcome=AttemptOutcome.SUCCEEDED, url="u")
+    first = DeliveryAttempt.objects.create(
+        delivery=delivery, attempt_number=1, outcome=AttemptOutcome.SUCCEEDED, url="u"
+    )
     second = DeliveryAttempt.objects.create(delivery=delivery, attempt_number=2, url="u")
     ok = HTTPResult(status_code=200, duration_ms=3.0, body=b"ok")
 
     # when
-    outcome = _finish_succeeded_together([(delivery, second)], [ok], [classify(ok)])
+    (outcome,) = _finish_succeeded([(delivery, second)], [ok], [classify(ok)])
 
-    # then: nothing written together; the caller records this attempt alone (as a duplicate)
-    assert outcome is None
+    # then: the second is visibly a duplicate, the first stays the one success, and the delivery has ended
     second.refresh_from_db()
-    assert second.outcome == AttemptOutcome.IN_FLIGHT
-    assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING
+    first.refresh_from_db()
+    assert (first.outcome, second.outcome) == (AttemptOutcome.SUCCEEDED, AttemptOutcome.DUPLICATE)
+    assert outcome.status == DeliveryStatus.SUCCEEDED
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SUCCEEDED
 
 
 def test_a_rule_whose_governance_breaks_fails_alone_and_its_event_is_still_matched(

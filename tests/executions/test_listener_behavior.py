@@ -281,8 +281,7 @@ def test_a_backlog_is_spread_over_ticks(tenant, owner, settings):
 
 @pytest.mark.django_db
 def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipeline_trigger_rule):
-    import executions.services
-    import executions.services.batches
+    import executions.pipeline
 
     rule = behavior_rule(tenant, owner, "abandoned_cart")
     event(tenant, "c1", "cart_updated", hours_ago(25))
@@ -295,7 +294,7 @@ def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipe
             raise RuntimeError("pipeline down")
         return pipeline_trigger_rule(rule, source, data, occurrence_key=occurrence_key, event=event)
 
-    batch_trigger = executions.services.batches.trigger_rules
+    batch_trigger = executions.pipeline.trigger_rules
 
     def flaky_batch(requests):
         # the batch holding c1's first firing fails as a whole; then each match is fired on its own
@@ -303,8 +302,8 @@ def test_a_failing_trigger_is_retried_next_tick(tenant, owner, monkeypatch, pipe
             raise RuntimeError("pipeline down")
         return batch_trigger(requests)
 
-    monkeypatch.setattr(executions.services, "trigger_rule", flaky)
-    monkeypatch.setattr(executions.services.batches, "trigger_rules", flaky_batch)
+    monkeypatch.setattr(executions.pipeline, "trigger_rule", flaky)
+    monkeypatch.setattr(executions.pipeline, "trigger_rules", flaky_batch)
     first = check_behaviors(NOW)
     assert (first.fired, first.errors) == (1, 1)
     assert not BehaviorMatch.objects.filter(rule=rule, customer_id="c1").exists()

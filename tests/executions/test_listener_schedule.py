@@ -161,20 +161,20 @@ def test_a_rule_fires_at_most_once_per_day_even_when_its_time_moves_later(tenant
 
 @pytest.mark.django_db
 def test_a_failing_trigger_rolls_back_and_the_next_tick_retries(tenant, owner, monkeypatch, pipeline_trigger_rule):
-    import executions.services
+    import executions.pipeline
 
     rule = schedule_rule(tenant, owner, {"pattern": "daily", "time": "09:00"}, utc(2026, 3, 2, 8))
 
     def broken(*args, **kwargs):
         raise RuntimeError("pipeline down")
 
-    monkeypatch.setattr(executions.services, "trigger_rule", broken)
+    monkeypatch.setattr(executions.pipeline, "trigger_rule", broken)
     result = check_schedules(utc(2026, 3, 2, 9, 0, 1))
     assert (result.fired, result.errors) == (0, 1)
     assert AutomationRule.objects.get(pk=rule.pk).next_run_at == utc(2026, 3, 2, 9)
     assert not ScheduleSlot.objects.filter(rule=rule).exists()
 
-    monkeypatch.setattr(executions.services, "trigger_rule", pipeline_trigger_rule)
+    monkeypatch.setattr(executions.pipeline, "trigger_rule", pipeline_trigger_rule)
     assert check_schedules(utc(2026, 3, 2, 9, 1, 1)).fired == 1
     assert len(executions_of(rule)) == 1
 

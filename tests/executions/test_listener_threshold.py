@@ -261,8 +261,7 @@ def test_parallel_ticks_fire_each_crossing_once(tenant, owner, pipeline_trigger_
 
 @pytest.mark.django_db
 def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owner, monkeypatch, pipeline_trigger_rule):
-    import executions.services
-    import executions.services.batches
+    import executions.pipeline
 
     rule = low_products(tenant, owner)
     push(tenant, 5, 0)
@@ -271,13 +270,13 @@ def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owne
         raise RuntimeError("pipeline down")
 
     # the pipeline fails for the batch of firings and for the one-by-one retry
-    batch_trigger = executions.services.batches.trigger_rules
-    monkeypatch.setattr(executions.services.batches, "trigger_rules", broken)
-    monkeypatch.setattr(executions.services, "trigger_rule", broken)
+    batch_trigger = executions.pipeline.trigger_rules
+    monkeypatch.setattr(executions.pipeline, "trigger_rules", broken)
+    monkeypatch.setattr(executions.pipeline, "trigger_rule", broken)
     assert push(tenant, 2, 1).errors == 1
     assert ThresholdState.objects.get(rule=rule).condition_met is False
-    monkeypatch.setattr(executions.services.batches, "trigger_rules", batch_trigger)
-    monkeypatch.setattr(executions.services, "trigger_rule", pipeline_trigger_rule)
+    monkeypatch.setattr(executions.pipeline, "trigger_rules", batch_trigger)
+    monkeypatch.setattr(executions.pipeline, "trigger_rule", pipeline_trigger_rule)
     assert check_thresholds(now=at(5)).fired == 1
     [execution] = fired(rule)
     assert execution.trigger_data["previous_value"] == 5

@@ -328,15 +328,15 @@ def test_a_rule_that_feeds_itself_stops_at_the_configured_depth(
 # --- action outcomes -----------------------------------------------------------------------------
 
 
-def raising_handler(execution, config):
+def raising_handler(execution, config, deliver):
     raise RuntimeError("the platform said no")
 
 
-def unknown_outcome_handler(execution, config):
+def unknown_outcome_handler(execution, config, deliver):
     return ActionResult.unknown("connection reset", retry_after_seconds=0, command={"key": execution.pk})
 
 
-def not_a_result_handler(execution, config):
+def not_a_result_handler(execution, config, deliver):
     return {"ok": True}
 
 
@@ -378,7 +378,7 @@ def test_an_unknown_outcome_is_retried_with_the_same_key_until_attempts_run_out(
     assert "still unknown after 3 attempts" in execution.error_message
 
 
-def later_handler(execution, config):
+def later_handler(execution, config, deliver):
     return ActionResult.unknown("timeout", retry_after_seconds=120)
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from executions.choices import ExecutionStatus
 from executions.models import AutomationExecution
+from executions.services import rows
 from executions.services.rows import supported, update_rows
 from tests.executions.conftest import make_event_rule
 from tests.factories import make_execution
@@ -14,8 +15,16 @@ from tests.factories import make_execution
 pytestmark = pytest.mark.django_db
 
 
-def test_each_row_gets_its_own_values_where_its_guard_holds(tenant, owner):
+@pytest.fixture(params=["one statement", "one row at a time"])
+def database(request, monkeypatch):
+    """The test database as it is, and as a database without multi-row UPDATE ... FROM ... RETURNING."""
     assert supported()
+    if request.param == "one row at a time":
+        monkeypatch.setattr(rows, "supported", lambda: False)
+    return request.param
+
+
+def test_each_row_gets_its_own_values_where_its_guard_holds(tenant, owner, database):
     rule = make_event_rule(tenant, owner)
     first, second, moved = (make_execution(rule, status=ExecutionStatus.RUNNING, action_attempts=1) for _ in range(3))
     AutomationExecution.objects.filter(pk=moved.pk).update(action_attempts=2)  # another worker's newer attempt

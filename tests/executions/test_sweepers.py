@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
@@ -140,7 +141,8 @@ def test_a_late_result_from_a_reclaimed_attempt_is_dropped(
     tenant, event_rule, active_store, django_capture_on_commit_callbacks
 ):
     from executions.actions import ActionResult
-    from executions.services.pipeline import _record_result, execution_run_action
+    from executions.pipeline import execution_run_action
+    from executions.pipeline.record import record_results, result_record
 
     with lose_callbacks(django_capture_on_commit_callbacks):
         execution = trigger_rule(event_rule, TriggerSource.EVENT, {}, "event:a")
@@ -151,7 +153,11 @@ def test_a_late_result_from_a_reclaimed_attempt_is_dropped(
     assert execution.status == ExecutionStatus.SUCCEEDED
 
     # the first worker wakes up and tries to record attempt 1
-    _record_result(execution, event_rule, 1, ActionResult.failed("late"), 1.0)
+    with transaction.atomic():
+        recorded = record_results(
+            [(execution, result_record(execution, event_rule, 1, ActionResult.failed("late"), 1.0))]
+        )
+    assert recorded == set()
 
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.SUCCEEDED and execution.action_result["attempt"] == 2

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from executions.actions.deliver import deliver_command
-from executions.actions.registry import ActionResult, command_envelope, register
+from executions.actions.registry import command_envelope, register_command
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -14,6 +13,7 @@ ACTION_TYPE = "issue_gift_card"
 COMMAND = "gift_card.issue"
 
 
+@register_command(ACTION_TYPE)
 def issue_gift_card_command(execution: AutomationExecution, config: dict[str, Any]) -> dict[str, Any]:
     return command_envelope(
         execution,
@@ -23,8 +23,3 @@ def issue_gift_card_command(execution: AutomationExecution, config: dict[str, An
         note=config.get("note", ""),
         customer_id=(execution.trigger_data or {}).get("customer_id"),
     )
-
-
-@register(ACTION_TYPE, command=issue_gift_card_command)
-def action_issue_gift_card(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-    return deliver_command(execution, ACTION_TYPE, issue_gift_card_command(execution, config))

@@ -337,16 +337,13 @@ def deliveries_record(
         return outcomes
     now = next(iter(claimed.claims.values()))[0].claimed_at
     succeeded = [index for index in claimed.claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
-    from executions.services.rows import supported
-
-    if succeeded and supported():
-        finished = _finish_succeeded_together(
+    if succeeded:
+        finished = _finish_succeeded(
             [claimed.claims[index][:2] for index in succeeded],
             [posted[index][0] for index in succeeded],
             [posted[index][1] for index in succeeded],
         )
-        if finished is not None:
-            outcomes.update(zip(succeeded, finished, strict=True))
+        outcomes.update(zip(succeeded, finished, strict=True))
     for index, (delivery, attempt, token) in claimed.claims.items():
         if index not in outcomes:
             result, verdict = posted[index]
@@ -508,40 +505,7 @@ def _finish(
     attempt_fields = _attempt_fields(result, verdict, finished)
     attempts = DeliveryAttempt.objects.filter(pk=attempt.pk)
     if verdict.outcome == AttemptOutcome.SUCCEEDED:
-        # savepoint=False: inside a batch's transaction this needs no savepoint of its own.
-        with transaction.atomic(savepoint=False):
-            try:
-                with transaction.atomic():
-                    attempts.update(outcome=AttemptOutcome.SUCCEEDED, **attempt_fields)
-            except IntegrityError:
-                # Another attempt of this delivery is already the recorded success: the receiver got it
-                # twice (same webhook-id, so it can tell), and we say so instead of counting it again.
-                attempts.update(outcome=AttemptOutcome.DUPLICATE, **attempt_fields)
-            # A success ends the delivery whoever holds the claim: the receiver has it.
-            moved = (
-                WebhookDelivery.objects.filter(pk=delivery.pk)
-                .exclude(status=DeliveryStatus.SUCCEEDED)
-                .update(
-                    status=DeliveryStatus.SUCCEEDED,
-                    next_attempt_at=None,
-                    claim_token="",
-                    last_status_code=result.status_code,
-                    last_error="",
-                    completed_at=finished,
-                    updated_at=finished,
-                )
-            )
-        if not moved:  # an earlier success stands: report the row as that one left it
-            return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
-        return DeliveryOutcome(
-            delivery_id=delivery.pk,
-            execution_id=delivery.execution_id,
-            status=DeliveryStatus.SUCCEEDED,
-            attempted=True,
-            next_attempt_at=None,
-            status_code=result.status_code,
-            error="",
-        )
+        return _finish_succeeded([(delivery, attempt)], [result], [verdict])[0]
 
     attempts.update(outcome=verdict.outcome, **attempt_fields)
     update: dict[str, Any] = {
@@ -580,15 +544,17 @@ def _attempt_fields(result: HTTPResult, verdict: Classification, finished: dt.da
     }
 
 
-def _finish_succeeded_together(
+def _finish_succeeded(
     claims: list[tuple[WebhookDelivery, DeliveryAttempt]], results: list[HTTPResult], verdicts: list[Classification]
-) -> list[DeliveryOutcome] | None:
-    """``_finish`` for attempts that all succeeded: two updates for all (attempts, then deliveries).
+) -> list[DeliveryOutcome]:
+    """Record attempts that succeeded (one or a batch's): two updates for all (attempts, then deliveries).
 
-    None, with nothing written, when one of the deliveries already has its recorded success (the
-    one-success constraint refuses the update): the caller then finishes each on its own.
+    A success ends the delivery whoever holds the claim: the receiver has it. When one of the deliveries
+    already has its recorded success (the one-success constraint refuses the update), each is recorded
+    on its own and that attempt as a duplicate: the receiver got it twice (same webhook-id, so it can
+    tell), and we say so instead of counting it again.
     """
-    from executions.services.rows import update_rows
+    from executions.services.rows import update_rows  # executions.services imports this package
 
     finished = timezone.now()
     attempt_rows = [
@@ -608,17 +574,21 @@ def _finish_succeeded_together(
         }
         for (delivery, _attempt), result in zip(claims, results, strict=True)
     ]
+    not_succeeded = {"status": sorted(set(DeliveryStatus.values) - {DeliveryStatus.SUCCEEDED})}
     try:
         with transaction.atomic():
             update_rows(DeliveryAttempt, attempt_rows)
-            # A success ends the delivery whoever holds the claim: the receiver has it.
-            moved = update_rows(
-                WebhookDelivery,
-                delivery_rows,
-                where={"status": sorted(set(DeliveryStatus.values) - {DeliveryStatus.SUCCEEDED})},
-            )
+            moved = update_rows(WebhookDelivery, delivery_rows, where=not_succeeded)
     except IntegrityError:
-        return None
+        moved = set()
+        for attempt_row, delivery_row in zip(attempt_rows, delivery_rows, strict=True):
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        update_rows(DeliveryAttempt, [attempt_row])
+                except IntegrityError:
+                    update_rows(DeliveryAttempt, [{**attempt_row, "outcome": AttemptOutcome.DUPLICATE}])
+                moved |= update_rows(WebhookDelivery, [delivery_row], where=not_succeeded)
     outcomes = []
     for (delivery, _attempt), result in zip(claims, results, strict=True):
         if delivery.pk not in moved:  # an earlier success stands: report the row as that one left it

@@ -1,0 +1,301 @@
+"""Step 5, the action: claim attempts, build commands, deliver them, run in-process kinds.
+
+An action kind (``executions.actions``) is either a command the pipeline delivers to the tenant's
+1..N webhook endpoints for the kind, or an in-process run that receives ``deliver(command)``.
+
+- ``claim_attempts``: the next attempt of approved or due retrying executions, one guarded UPDATE each
+  (``status``, ``action_attempts`` unchanged since read: the fencing token goes up by one).
+- ``prepare_attempts`` (inside the transaction that claimed them, or recorded the evaluations that
+  cleared them): builds each command kind's command and inserts its deliveries already claimed, with
+  their in-flight attempt rows, so they are committed before anything is sent.
+- ``run_attempts`` (after that commit): POSTs every claimed delivery in parallel, sends deliveries that
+  already existed (a retried action) on their own claim, runs in-process kinds, then records every
+  delivery attempt and every result in one transaction (``record.record_results``).
+
+``deliver_command`` is the same delivery for one command, with its own two short transactions: what an
+in-process run's ``deliver`` does.
+
+``execution_time_ms`` gains each attempt's own action time: building its command plus its own webhook
+POSTs (parallel POSTs of other items in the batch do not count), or the in-process run's time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db.models import Q
+from django.utils import timezone
+
+from automations.models import AutomationRule
+from config.db_locks import write_transaction
+from executions.actions import ActionEntry, ActionResult, UnknownActionType, get_action_entry
+from executions.choices import ActionOutcome, ExecutionStatus
+from executions.delivery.models import WebhookEndpoint
+from executions.delivery.services import (
+    DeliveryClaims,
+    DeliveryOutcome,
+    DeliveryRequest,
+    deliveries_claim,
+    deliveries_post,
+    deliveries_record,
+    delivery_create_and_send,
+    endpoints_for_action,
+    webhook_payload,
+)
+from executions.delivery.services.deliveries import webhook_id_for_execution
+from executions.models import AutomationExecution
+from executions.pipeline.batch import apply_row
+from executions.pipeline.evaluate import lease_seconds, rule_as_of
+from executions.pipeline.record import record_results, result_record
+
+logger = logging.getLogger(__name__)
+
+NO_ENDPOINT = "recorded, no endpoint configured"
+
+
+@dataclass
+class Attempt:
+    """One claimed action attempt: what runs it, and (once known) its result and own action time."""
+
+    execution: AutomationExecution
+    rule: AutomationRule
+    config: dict[str, Any]
+    entry: ActionEntry | None = None
+    command: dict[str, Any] | None = None
+    requests: list[int] = field(default_factory=list)  # indexes of its deliveries in ClaimedAttempts.deliveries
+    result: ActionResult | None = None
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class ClaimedAttempts:
+    """Attempts a transaction has claimed, with their deliveries inserted claimed, to run once it commits."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    deliveries: DeliveryClaims = field(default_factory=lambda: DeliveryClaims([], {}))
+
+
+@dataclass
+class Sent:
+    """What ``send_deliveries`` did: POST results of claimed deliveries, outcomes of the others, times."""
+
+    posted: dict[int, Any]
+    outcomes: dict[int, DeliveryOutcome]
+    durations_ms: dict[int, float]
+
+
+def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, AutomationRule]]:
+    """Claim the next action attempt of each approved, or due retrying, execution; those this caller won."""
+    now = timezone.now()
+    lease_until = now + dt.timedelta(seconds=lease_seconds())
+    claimed = []
+    for execution in executions:
+        fields = {
+            "status": ExecutionStatus.RUNNING,
+            "success": None,
+            "action_attempts": execution.action_attempts + 1,
+            "action_started_at": execution.action_started_at or now,
+            "lease_expires_at": lease_until,
+            "next_attempt_at": None,
+            "updated_at": now,
+        }
+        won = AutomationExecution.objects.filter(
+            Q(status=ExecutionStatus.APPROVED) | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now),
+            pk=execution.pk,
+            action_attempts=execution.action_attempts,
+        ).update(**fields)
+        if won == 1:
+            apply_row(execution, fields)
+            claimed.append((execution, rule_as_of(execution)))
+    return claimed
+
+
+def _config(rule: AutomationRule) -> dict[str, Any]:
+    return dict(rule.action_config) if isinstance(rule.action_config, dict) else {}
+
+
+def _build(
+    entry: ActionEntry, execution: AutomationExecution, config: dict[str, Any]
+) -> tuple[dict[str, Any] | None, ActionResult | None]:
+    """The command of a command kind, or the failed result when its builder raises or returns no dict."""
+    assert entry.command is not None
+    try:
+        command = entry.command(execution, config)
+    except Exception as error:  # the kind's boundary: a bug in a builder fails its execution, not the batch
+        logger.exception("action %s failed to build its command for execution %s", entry.key, execution.pk)
+        return None, ActionResult.failed(f"{type(error).__name__}: {error}")
+    if not isinstance(command, dict):
+        return None, ActionResult.failed(f"the {entry.key} command builder returned {command!r}, not a dict")
+    return command, None
+
+
+def _add_requests(
+    requests: list[DeliveryRequest],
+    endpoints: dict[tuple[str, str], list[WebhookEndpoint]],
+    execution: AutomationExecution,
+    action_type: str,
+    command: dict[str, Any],
+) -> list[int]:
+    """Append the command's delivery to each of the tenant's endpoints for the kind; their indexes."""
+    key = (execution.tenant_id, action_type)
+    if key not in endpoints:
+        endpoints[key] = endpoints_for_action(*key)
+    payload = webhook_payload(execution, action_type, command)
+    indexes = []
+    for endpoint in endpoints[key]:
+        indexes.append(len(requests))
+        requests.append(DeliveryRequest(execution, endpoint, payload, action_type))
+    return indexes
+
+
+def prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) -> ClaimedAttempts:
+    """Build the claimed attempts' commands and claim their deliveries (call inside the claiming transaction)."""
+    prepared = ClaimedAttempts()
+    requests: list[DeliveryRequest] = []
+    endpoints: dict[tuple[str, str], list[WebhookEndpoint]] = {}
+    for execution, rule in claimed:
+        started = time.monotonic()
+        attempt = Attempt(execution, rule, _config(rule))
+        prepared.attempts.append(attempt)
+        try:
+            attempt.entry = get_action_entry(rule.action_type)
+        except UnknownActionType as error:
+            attempt.result = ActionResult.failed(str(error))
+            continue
+        if attempt.entry.command is None:
+            continue  # an in-process run: after commit, in run_attempts
+        attempt.command, attempt.result = _build(attempt.entry, execution, attempt.config)
+        if attempt.command is not None:
+            attempt.requests = _add_requests(requests, endpoints, execution, rule.action_type, attempt.command)
+            if not attempt.requests:
+                attempt.result = ActionResult.succeeded(command=attempt.command, delivery=NO_ENDPOINT)
+        attempt.elapsed_ms += (time.monotonic() - started) * 1000
+    prepared.deliveries = deliveries_claim(requests)
+    return prepared
+
+
+def send_deliveries(claims: DeliveryClaims) -> Sent:
+    """POST the claimed deliveries in parallel (no transaction open); send the others (deliveries that
+    already existed: a retried action) on their own claim, as they stand."""
+    posted = deliveries_post(claims) if claims.claims else {}
+    sent = Sent(posted, {}, {index: float(result.duration_ms) for index, (result, _verdict) in posted.items()})
+    for index in claims.unclaimed:
+        request = claims.requests[index]
+        started = time.monotonic()
+        sent.outcomes[index] = delivery_create_and_send(
+            request.execution, request.endpoint, request.payload, action_type=request.action_type
+        )
+        sent.durations_ms[index] = (time.monotonic() - started) * 1000
+    return sent
+
+
+def record_deliveries(claims: DeliveryClaims, sent: Sent) -> dict[int, DeliveryOutcome]:
+    """Record the POSTed attempts (call inside a transaction); every request's outcome by index."""
+    outcomes = deliveries_record(claims, sent.posted) if sent.posted else {}
+    outcomes.update(sent.outcomes)
+    return outcomes
+
+
+def command_result(execution_id: int, command: dict[str, Any], outcomes: list[DeliveryOutcome]) -> ActionResult:
+    """The action's result from its deliveries' outcomes: all delivered -> succeeded; any still open ->
+    delivering (the execution waits ``retrying``); else one failed for good -> failed."""
+    data = {
+        "command": command,
+        "webhook_id": webhook_id_for_execution(execution_id),
+        "deliveries": [
+            {"id": o.delivery_id, "status": str(o.status), "status_code": o.status_code, "error": o.error}
+            for o in outcomes
+        ],
+    }
+    errors = "; ".join(f"delivery {o.delivery_id}: {o.error}" for o in outcomes if o.error) or "not delivered yet"
+    open_outcomes = [o for o in outcomes if o.retrying]
+    if open_outcomes:
+        next_attempt_at = min((o.next_attempt_at for o in open_outcomes if o.next_attempt_at), default=None)
+        return ActionResult.delivering(
+            f"webhook delivery pending: {errors}", next_attempt_at, delivery="retrying", **data
+        )
+    if any(o.failed for o in outcomes):
+        return ActionResult.failed(f"webhook delivery failed: {errors}", delivery="failed", **data)
+    return ActionResult.succeeded(delivery="delivered", **data)
+
+
+def deliver_command(execution: AutomationExecution, action_type: str, command: dict[str, Any]) -> ActionResult:
+    """Deliver one command to the tenant's endpoints for ``action_type`` now; the action's result.
+
+    The same steps as a batch's commands: deliveries inserted claimed (one short transaction), POSTed,
+    recorded (one more). An in-process run's ``deliver``.
+    """
+    requests: list[DeliveryRequest] = []
+    indexes = _add_requests(requests, {}, execution, action_type, command)
+    if not indexes:
+        return ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
+    with write_transaction():
+        claims = deliveries_claim(requests)
+    sent = send_deliveries(claims)
+    with write_transaction():
+        outcomes = record_deliveries(claims, sent)
+    return command_result(execution.pk, command, [outcomes[index] for index in indexes])
+
+
+def call_run(
+    entry: ActionEntry, execution: AutomationExecution, action_type: str, config: dict[str, Any]
+) -> ActionResult:
+    """Call an in-process run with its ``deliver``; one that raises or returns nonsense is a failed attempt."""
+    assert entry.run is not None
+    try:
+        result = entry.run(execution, config, partial(deliver_command, execution, action_type))
+    except SoftTimeLimitExceeded:
+        # TRICKY: cut off mid-call, the command may or may not have gone out: the outcome is unknown.
+        return ActionResult.unknown("the action ran past its time limit; its outcome is unknown")
+    except Exception as error:  # the kind's boundary: a bug in a run fails its execution, not the worker
+        logger.exception("action %s failed for execution %s", action_type, execution.pk)
+        return ActionResult.failed(f"{type(error).__name__}: {error}")
+    if not isinstance(result, ActionResult) or result.outcome not in ActionOutcome.values:
+        return ActionResult.failed(f"the {action_type} handler returned {result!r}, not an ActionResult")
+    return result
+
+
+def run_action_kind(entry: ActionEntry, execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+    """Run an action kind for one execution outside the pipeline's bookkeeping (``get_action_handler``)."""
+    if entry.run is not None:
+        return call_run(entry, execution, entry.key, config)
+    command, failed = _build(entry, execution, config)
+    if command is None:
+        return failed  # type: ignore[return-value]
+    return deliver_command(execution, entry.key, command)
+
+
+def run_attempts(prepared: ClaimedAttempts) -> None:
+    """Run claimed attempts after their transaction committed, then record every result in one transaction."""
+    if not prepared.attempts:
+        return
+    sent = send_deliveries(prepared.deliveries)
+    for attempt in prepared.attempts:
+        if attempt.result is None and attempt.entry is not None and attempt.entry.run is not None:
+            started = time.monotonic()
+            attempt.result = call_run(attempt.entry, attempt.execution, attempt.rule.action_type, attempt.config)
+            attempt.elapsed_ms += (time.monotonic() - started) * 1000
+    with write_transaction():
+        outcomes = record_deliveries(prepared.deliveries, sent)
+        records = []
+        for attempt in prepared.attempts:
+            if attempt.result is None:
+                assert attempt.command is not None
+                attempt.result = command_result(
+                    attempt.execution.pk, attempt.command, [outcomes[index] for index in attempt.requests]
+                )
+                attempt.elapsed_ms += sum(sent.durations_ms.get(index, 0.0) for index in attempt.requests)
+            token = attempt.execution.action_attempts
+            records.append(
+                (
+                    attempt.execution,
+                    result_record(attempt.execution, attempt.rule, token, attempt.result, attempt.elapsed_ms),
+                )
+            )
+        record_results(records)

@@ -1,0 +1,193 @@
+"""Step 2, the execution log: one ``AutomationExecution`` per trigger, pending (or blocked by loop protection).
+
+``executions_create`` is the only code that logs executions: events (``match``), schedules, thresholds,
+behaviours (``trigger_rules`` / ``trigger_rule``) and manual runs (``run.execute_rule_manually``) all
+call it. The (rule, occurrence_key) unique constraint makes a repeated occurrence create nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from automations.models import AutomationRule, RuleVersion
+from config.db_locks import write_transaction
+from executions.choices import ExecutionStatus, TriggerSource
+from executions.models import AutomationExecution, Event
+from executions.services.context import json_safe
+from executions.services.dispatch import chunks, publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    """One rule to fire. ``actor_id``: the authenticated user behind a manual run (an event's is its poster)."""
+
+    rule: AutomationRule
+    trigger_source: str
+    trigger_data: dict[str, Any] | None
+    occurrence_key: str | None = None
+    event: Event | None = None
+    actor_id: int | None = None
+
+
+def check_trigger_arguments(trigger_source: str, trigger_data: object, occurrence_key: object) -> None:
+    """Raise ValidationError naming the field when a trigger's arguments are malformed."""
+    if trigger_source not in TriggerSource.values:
+        raise ValidationError(
+            {"trigger_source": [f'"{trigger_source}" is not one of {", ".join(TriggerSource.values)}']}
+        )
+    if trigger_data is not None and not isinstance(trigger_data, dict):
+        raise ValidationError({"trigger_data": ["must be a JSON object"]})
+    if occurrence_key is not None and (not isinstance(occurrence_key, str) or not 0 < len(occurrence_key) <= 255):
+        raise ValidationError({"occurrence_key": ["must be a string of 1 to 255 characters"]})
+
+
+def loop_block_reason(event: Event | None) -> str:
+    limit = int(settings.AUTOMATIONS_MAX_CAUSATION_DEPTH)
+    if event is None or event.causation_depth <= limit:
+        return ""
+    return (
+        f"loop protection: event #{event.pk} is {event.causation_depth} actions deep "
+        f"(AUTOMATIONS_MAX_CAUSATION_DEPTH is {limit})"
+    )
+
+
+def new_execution(request: TriggerRequest, now: dt.datetime) -> AutomationExecution:
+    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason.
+
+    Its actor (``triggered_by``) is the event's poster for an event, else the request's (a manual run's caller).
+    """
+    rule, event = request.rule, request.event
+    execution = AutomationExecution(
+        automation_rule=rule,
+        tenant_id=rule.tenant_id,
+        event=event,
+        occurrence_key=request.occurrence_key,
+        rule_version_id=getattr(rule, "current_version_id", None),
+        trigger_source=request.trigger_source,
+        trigger_data=json_safe(request.trigger_data or {}),
+        triggered_at=now,
+        triggered_by_id=event.actor_id if event is not None else request.actor_id,
+    )
+    block_reason = loop_block_reason(event)
+    execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
+    execution.error_message = block_reason
+    return execution
+
+
+def read_current_versions(rules: list[AutomationRule]) -> None:
+    """Give every rule its ``current_version_id`` (as ``event_rules`` reads it along), with one query."""
+    missing = {rule.pk for rule in rules if not hasattr(rule, "current_version_id")}
+    if not missing:
+        return
+    current = RuleVersion.objects.filter(rule_id=OuterRef("pk"), version=OuterRef("version")).values("id")[:1]
+    found = dict(
+        AutomationRule.all_objects.filter(pk__in=missing)
+        .annotate(version_id=Subquery(current))
+        .values_list("pk", "version_id")
+    )
+    for rule in rules:
+        if rule.pk in missing:
+            rule.current_version_id = found.get(rule.pk)
+
+
+def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecution]:
+    """Log one execution per request; skip occurrences already logged. Returns those created, in order.
+
+    Raises ValidationError naming the field for a malformed request (nothing is created then). One
+    insert for all when the database returns ids from a bulk insert and no (rule, occurrence) pair was
+    taken meanwhile; else one insert each in its own savepoint, where the unique constraint decides.
+    Call inside a transaction to make it all or nothing.
+    """
+    for request in requests:
+        check_trigger_arguments(request.trigger_source, request.trigger_data, request.occurrence_key)
+    keyed = [r for r in requests if r.occurrence_key is not None]
+    taken = set(
+        AutomationExecution.objects.filter(
+            automation_rule_id__in={r.rule.pk for r in keyed}, occurrence_key__in={r.occurrence_key for r in keyed}
+        ).values_list("automation_rule_id", "occurrence_key")
+        if keyed
+        else ()
+    )
+    now = timezone.now()
+    read_current_versions([r.rule for r in requests])
+    fresh: list[AutomationExecution] = []
+    for request in requests:
+        if request.occurrence_key is not None:
+            pair = (request.rule.pk, request.occurrence_key)
+            if pair in taken:
+                logger.info("rule %s already has an execution for %s", request.rule.pk, request.occurrence_key)
+                continue
+            taken.add(pair)
+        fresh.append(new_execution(request, now))
+    if not fresh:
+        return []
+    created = _insert(fresh)
+    AutomationRule.all_objects.filter(pk__in={e.automation_rule_id for e in created}).update(last_triggered_at=now)
+    for execution in created:
+        if execution.status == ExecutionStatus.BLOCKED:
+            logger.warning(
+                "execution %s of rule %s blocked: %s",
+                execution.pk,
+                execution.automation_rule_id,
+                execution.error_message,
+            )
+    return created
+
+
+def _insert(fresh: list[AutomationExecution]) -> list[AutomationExecution]:
+    if connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic():
+                return AutomationExecution.objects.bulk_create(fresh)
+        except IntegrityError:
+            for execution in fresh:  # a concurrent trigger logged one of these occurrences first
+                execution.pk = None
+                execution._state.adding = True
+    created = []
+    for execution in fresh:
+        try:
+            with transaction.atomic():
+                execution.save(force_insert=True)
+        except IntegrityError:
+            # The (rule, occurrence_key) unique constraint: this occurrence already has its execution.
+            logger.info(
+                "rule %s already has an execution for %s", execution.automation_rule_id, execution.occurrence_key
+            )
+            continue
+        created.append(execution)
+    return created
+
+
+def trigger_rules(requests: list[TriggerRequest]) -> list[AutomationExecution]:
+    """Log the executions of many triggers, then queue the pending ones in batches after commit."""
+    with write_transaction():
+        created = executions_create(requests)
+        pending = [e.pk for e in created if e.status == ExecutionStatus.PENDING]
+        for chunk in chunks(pending):
+            publish_on_commit("run_executions_task", chunk)
+    return created
+
+
+def trigger_rule(
+    rule: AutomationRule,
+    trigger_source: str,
+    trigger_data: dict[str, Any] | None,
+    occurrence_key: str | None = None,
+    event: Event | None = None,
+) -> AutomationExecution | None:
+    """``trigger_rules`` for one: the execution logged (and queued after commit), or None when
+    ``occurrence_key`` already has one for this rule. Past AUTOMATIONS_MAX_CAUSATION_DEPTH it is stored
+    ``blocked`` with the reason and not queued."""
+    created = trigger_rules([TriggerRequest(rule, trigger_source, trigger_data, occurrence_key, event)])
+    return created[0] if created else None

@@ -1,0 +1,127 @@
+"""Step 1 for events: match undispatched events to the tenant's rules and log their executions.
+
+One short transaction takes the events (on PostgreSQL topped up with other waiting ones, ``SKIP
+LOCKED``), reads each (tenant, event type)'s rules once, logs the executions (``create.executions_create``)
+and marks the events dispatched. The first batch of new executions then runs in this process
+(``run.run_loaded``); the rest are queued after commit as ``run_executions_task`` batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from automations.models import AutomationRule
+from config.db_locks import write_transaction
+from executions.choices import ExecutionStatus, TriggerSource
+from executions.models import AutomationExecution, Event
+from executions.pipeline.create import TriggerRequest, executions_create
+from executions.pipeline.run import run_loaded
+from executions.selectors import event_rules, rule_accepts_event_source, rules_matching_event
+from executions.services.dispatch import batch_size, chunks, publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    event_id: int
+    matched_rule_ids: list[str]
+    created_execution_ids: list[int]
+
+
+def event_trigger_data(event: Event) -> dict[str, Any]:
+    """What an event adds to the context: its payload's keys, and ``event`` with its metadata."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    return {
+        **payload,
+        "event": {
+            "id": event.pk,
+            "type": event.event_type,
+            "source": event.source,
+            "customer_id": event.customer_id,
+            "occurred_at": event.occurred_at.isoformat(),
+            "causation_depth": event.causation_depth,
+            "payload": payload,
+        },
+    }
+
+
+def take_events(event_ids: list[int]) -> list[Event]:
+    """The undispatched events among ``event_ids``, locked for this transaction; on PostgreSQL topped up
+    with other undispatched events, oldest first, up to a batch.
+
+    ``SKIP LOCKED``: an event another worker is matching right now is left to it. Topping up turns a
+    queue of one-event messages into batches under load; the messages of events taken here then find
+    them dispatched and do nothing. (SQLite has no row locks: there each message takes its own events.)
+    """
+    undispatched = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
+    if not connection.features.has_select_for_update_skip_locked:
+        return list(undispatched.filter(pk__in=event_ids))
+    events = list(undispatched.filter(pk__in=event_ids).select_for_update(skip_locked=True))
+    room = batch_size() - len(events)
+    if room > 0:
+        others = (
+            Event.objects.filter(dispatched_at__isnull=True)
+            .exclude(pk__in=event_ids)
+            .order_by("received_at")
+            .select_for_update(skip_locked=True)[:room]
+        )
+        events.extend(others)
+    return events
+
+
+def log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationExecution], list[AutomationExecution]]:
+    """Log the events' executions and mark them dispatched; returns those created and those to run here."""
+    rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
+    with write_transaction():
+        events = take_events(event_ids)
+        if not events:
+            return [], []
+        requests = []
+        for event in events:
+            key = (event.tenant_id, event.event_type)
+            if key not in rules_by_key:
+                rules_by_key[key] = event_rules(*key)
+            trigger_data = None
+            for rule in rules_by_key[key]:
+                if not rule_accepts_event_source(rule, event.source):
+                    continue
+                logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
+                trigger_data = trigger_data or event_trigger_data(event)
+                requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
+        created = executions_create(requests)
+        Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=timezone.now())
+        pending = [e for e in created if e.status == ExecutionStatus.PENDING]
+        size = batch_size()
+        here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
+        for chunk in chunks([e.pk for e in queued]):
+            publish_on_commit("run_executions_task", chunk)
+    return created, here
+
+
+def match_events(event_ids: list[int], run_here: bool = True) -> list[AutomationExecution]:
+    """Create the executions of every rule the undispatched events among ``event_ids`` match, then run
+    the first batch of them here (all queued without ``run_here``). Returns the executions created.
+
+    A redelivered message finds its events dispatched and does nothing; the (rule, "event:<id>")
+    constraint refuses a second execution anyway.
+    """
+    created, here = log_matches(event_ids, run_here)
+    run_loaded(here)
+    return created
+
+
+def match_event(event_id: int) -> MatchResult | None:
+    """Match one event (``match_events`` with its executions queued, not run here): what matched and what
+    was created (nothing for an event already dispatched)."""
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        return None
+    matched = [rule.pk for rule in rules_matching_event(event)]
+    created = match_events([event_id], run_here=False)
+    return MatchResult(event.pk, matched, [execution.pk for execution in created])

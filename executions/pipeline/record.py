@@ -1,0 +1,232 @@
+"""Steps 6 and 7: record attempts' results, and what follows a run that ended.
+
+``record_results`` writes every result of a batch (one, or many) with one fenced ``running -> ...``
+UPDATE (``status = running AND action_attempts = <the attempt's token>``): a worker that lost its lease
+cannot overwrite a later attempt. An ended run (succeeded, failed) counts once in its rule's totals and
+a failure tells the tenant's owners (``execution_ended``); a due retry is queued; an execution whose
+webhook deliveries are still open waits ``retrying`` and is settled after commit, and again by the
+delivery sweeper, when its deliveries end (``execution_settle_deliveries``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from automations.models import AutomationRule
+from automations.services import RuleTotals, rule_record_execution
+from executions.actions import ActionResult
+from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind, success_for_status
+from executions.delivery.models import WebhookDelivery
+from executions.delivery.selectors import execution_delivery_summary
+from executions.models import AutomationExecution
+from executions.pipeline.batch import apply_row
+from executions.services import rows
+from executions.services.common import load_execution, notify_owners, transition
+from executions.services.context import json_safe
+from executions.services.dispatch import publish_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay_seconds(attempt: int, requested: float | None = None) -> float:
+    """Backoff before attempt ``attempt + 1``: the handler's wish, else base * 2**(attempt-1) with jitter, capped."""
+    if requested is not None:
+        return max(0.0, float(requested))
+    base = float(settings.AUTOMATIONS_ACTION_RETRY_BASE_SECONDS)
+    cap = float(settings.AUTOMATIONS_ACTION_RETRY_MAX_SECONDS)
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+@dataclass
+class ResultRecord:
+    """How attempt ``token``'s result is recorded: the status it leads to and the values written."""
+
+    token: int
+    status: str
+    fields: dict[str, Any]
+    awaiting_delivery: bool
+    retry_now: bool  # a retry that is due at once: queue run_action after commit
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
+
+
+def result_record(
+    execution: AutomationExecution, rule: AutomationRule, token: int, result: ActionResult, elapsed_ms: float
+) -> ResultRecord:
+    """Decide how attempt ``token``'s result is recorded (no database access).
+
+    Succeeded and failed end the run. An unknown outcome is retried with the same idempotency key after
+    a backoff while attempts remain, else fails; open webhook deliveries leave it ``retrying`` until the
+    delivery schedule settles it. ``execution_time_ms`` adds ``elapsed_ms`` (this item's own action time)
+    to what the execution had (its evaluation, earlier attempts).
+    """
+    now = timezone.now()
+    total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
+    max_attempts = int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS)
+    next_attempt_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = now
+    if result.outcome == ActionOutcome.SUCCEEDED:
+        status, error = ExecutionStatus.SUCCEEDED, ""
+    elif result.outcome == ActionOutcome.FAILED:
+        status, error = ExecutionStatus.FAILED, result.error or "the action failed"
+    elif result.awaiting_delivery:
+        # The webhook deliveries are open: their own schedule retries them and settles the execution.
+        status, error = ExecutionStatus.RETRYING, result.error or "webhook delivery pending"
+        next_attempt_at = result.delivery_next_attempt_at
+        completed_at = None
+    elif token < max_attempts:
+        status = ExecutionStatus.RETRYING
+        error = f"attempt {token}: {result.error or 'outcome unknown'}; retrying with the same idempotency key"
+        next_attempt_at = now + dt.timedelta(seconds=retry_delay_seconds(token, result.retry_after_seconds))
+        completed_at = None
+    else:
+        status = ExecutionStatus.FAILED
+        error = f"the outcome is still unknown after {token} attempts: {result.error or 'no detail'}"
+    fields = {
+        "action_result": json_result(result, rule.action_type, token),
+        "action_completed_at": completed_at,
+        "error_message": error,
+        "execution_time_ms": total_ms,
+        "lease_expires_at": None,
+        "next_attempt_at": next_attempt_at,
+    }
+    retry_now = (
+        status == ExecutionStatus.RETRYING
+        and not result.awaiting_delivery
+        and next_attempt_at is not None
+        and next_attempt_at <= now
+    )
+    return ResultRecord(token, status, fields, result.awaiting_delivery, retry_now)
+
+
+def json_result(result: ActionResult, action_type: str, token: int) -> Any:
+    return json_safe({**result.as_dict(), "action_type": action_type, "attempt": token})
+
+
+def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> set[int]:
+    """Record attempts' results (call inside a transaction): one fenced update for all, totals once per
+    rule; executions whose deliveries are still open are settled after commit. Returns the ids recorded."""
+    now = timezone.now()
+    written = [
+        {
+            "id": execution.pk,
+            "action_attempts": record.token,
+            "status": record.status,
+            "success": success_for_status(record.status),
+            "updated_at": now,
+            **record.fields,
+        }
+        for execution, record in records
+    ]
+    # The fencing token: only the holder of attempt ``token`` records it (key column action_attempts).
+    won = rows.update_rows(
+        AutomationExecution, written, keys=("id", "action_attempts"), where={"status": [ExecutionStatus.RUNNING]}
+    )
+    totals = RuleTotals()
+    for (execution, record), row in zip(records, written, strict=True):
+        if execution.pk not in won:
+            logger.warning(
+                "execution %s: attempt %s lost its lease before recording; its result is dropped",
+                execution.pk,
+                record.token,
+            )
+            continue
+        apply_row(execution, row)
+        if record.ended:
+            succeeded = record.status == ExecutionStatus.SUCCEEDED
+            execution_ended(
+                execution, succeeded, record.fields["execution_time_ms"], record.fields["error_message"], totals
+            )
+        if record.retry_now:
+            publish_on_commit("run_action_task", execution.pk)
+        if record.awaiting_delivery:
+            # A sweeper may have finished the deliveries while this attempt ran (it cannot settle a
+            # running execution): settle once this commits. Guarded, so only one caller records the end.
+            transaction.on_commit(partial(execution_settle_deliveries, execution.pk))
+    totals.record()
+    return won
+
+
+def execution_ended(
+    execution: AutomationExecution,
+    succeeded: bool,
+    execution_time_ms: float,
+    error: str,
+    totals: RuleTotals | None = None,
+) -> None:
+    """What follows a run that ended (succeeded or failed), in the transaction that recorded it.
+
+    The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
+    batch; else one update now), and a failure tells the tenant's owners after commit.
+    """
+    if totals is not None:
+        totals.add(execution.automation_rule_id, succeeded, execution_time_ms)
+    else:
+        rule_record_execution(execution.automation_rule, succeeded, execution_time_ms, refresh=False)
+    if not succeeded:
+        title = f'Automation "{execution.automation_rule.name}" failed'
+        notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)
+
+
+def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None:
+    """Move a ``retrying`` execution to what its webhook deliveries add up to; returns it as it is after.
+
+    Deliveries still open: the execution stays ``retrying`` with ``next_attempt_at`` = the earliest due
+    delivery. All delivered: ``succeeded``. All ended and one failed: ``failed`` with the deliveries'
+    errors. An execution in any other state (running, already settled, or ended before a manual
+    redelivery) is left alone. One guarded update decides, so only one caller records the end.
+    """
+    summary = execution_delivery_summary(execution_id)
+    if summary.status is None:
+        return load_execution(execution_id)
+    if summary.status == ExecutionStatus.RETRYING:
+        if summary.next_attempt_at is not None:
+            AutomationExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RETRYING).update(
+                next_attempt_at=summary.next_attempt_at
+            )
+        return load_execution(execution_id)
+    execution = load_execution(execution_id)
+    if execution is None or execution.status != ExecutionStatus.RETRYING:
+        return execution
+    now = timezone.now()
+    succeeded = summary.status == ExecutionStatus.SUCCEEDED
+    errors = list(
+        WebhookDelivery.objects.filter(execution_id=execution_id).exclude(last_error="").values_list("id", "last_error")
+    )
+    error = "" if succeeded else "webhook delivery failed: " + "; ".join(f"delivery {i}: {e}" for i, e in errors)
+    action_result = dict(execution.action_result or {})
+    action_result.update(
+        outcome=str(summary.status),
+        delivery="delivered" if succeeded else "failed",
+        deliveries_succeeded=summary.succeeded,
+        deliveries_failed=summary.failed,
+    )
+    action_result.pop("error", None)
+    if error:
+        action_result["error"] = error
+    with transaction.atomic():
+        won = transition(
+            execution_id,
+            [ExecutionStatus.RETRYING],
+            summary.status,
+            action_result=action_result,
+            action_completed_at=now,
+            error_message=error,
+            next_attempt_at=None,
+            lease_expires_at=None,
+        )
+        if won:
+            execution_ended(execution, succeeded, execution.execution_time_ms or 0.0, error)
+    return load_execution(execution_id)
