@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
 from automations.api.views import AutomationRuleViewSet
-from config.api_docs import ApiRedocView, ApiSchemaView, ApiSwaggerView
+from config.api_docs import ApiSchemaView, ApiSwaggerView
 from executions.api.metrics import MetricSampleViewSet
 from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
@@ -46,7 +46,6 @@ urlpatterns = [
     path("schema", ApiSchemaView.as_view()),
     path("docs/", ApiSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("docs", ApiSwaggerView.as_view(url_name="api:schema")),
-    path("redoc/", ApiRedocView.as_view(url_name="api:schema"), name="redoc"),
     *router.urls,
     # Last: any other /api/ path is a JSON 404, with DEBUG on too (Django's debug 404 page is HTML).
     re_path(r"^.*$", api_not_found),

@@ -9,7 +9,7 @@ from tests.api import token_client
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/api/docs/", "/api/docs", "/api/redoc/"]
+PAGES = ["/api/docs/", "/api/docs"]
 SCHEMAS = ["/api/schema/", "/api/schema"]
 
 
