@@ -371,7 +371,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# The OpenAPI schema (/api/schema/) and its pages (/api/docs/, /api/redoc/) are for signed-in users; on,
+# The OpenAPI schema (/api/schema/) and its pages (/api/docs/) are for signed-in users; on,
 # anyone may read them.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
