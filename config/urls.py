@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from executions.health import healthz, readyz
+from executions.monitoring import metrics
 from governance.views import tenant_switch
 
 handler400 = "config.api_errors.json_or_default_400"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_router", namespace="api")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -279,6 +279,12 @@ AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or Non
 # periodic task may be (django-celery-beat saves last_run_at every few minutes, so allow for that).
 READYZ_CANARY_SECONDS = float(os.environ.get("READYZ_CANARY_SECONDS", "5"))
 READYZ_BEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_BEAT_MAX_AGE_SECONDS", "600"))
+
+# Prometheus scrape at /metrics (docs/operations.md, "Metrics"): served to a request carrying
+# "Authorization: Bearer <METRICS_TOKEN>"; with no token set, to loopback clients only where
+# METRICS_ALLOW_LOOPBACK is on (local settings); otherwise 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", False)
 # Events caused by an action carry their cause's depth + 1; executions for deeper events are blocked.
 AUTOMATIONS_MAX_CAUSATION_DEPTH = int(os.environ.get("AUTOMATIONS_MAX_CAUSATION_DEPTH", "5"))
 # A worker running an action holds it this long; past it the lease sweeper reclaims the execution.

@@ -22,6 +22,7 @@ from automations.models import AutomationRule, RuleVersion
 from config.db_locks import write_transaction
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution, Event
+from executions.monitoring import count_ended
 from executions.services.context import json_safe
 from executions.services.dispatch import chunks, publish_on_commit
 
@@ -134,6 +135,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
         return []
     created = _insert(fresh)
     AutomationRule.all_objects.filter(pk__in={e.automation_rule_id for e in created}).update(last_triggered_at=now)
+    count_ended(execution for execution in created if execution.status == ExecutionStatus.BLOCKED)
     for execution in created:
         if execution.status == ExecutionStatus.BLOCKED:
             logger.warning(

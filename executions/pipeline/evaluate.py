@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule
-from executions.choices import ExecutionStatus, TriggerSource, success_for_status
+from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource, success_for_status
 from executions.models import AutomationExecution
+from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
 from executions.services import rows
 from executions.services.approvals import approval_request_open
@@ -230,4 +231,7 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
         apply_row(execution, row)
         if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
             approval_request_open(execution, evaluation.rule, evaluation.governance or {})
+    count_ended(
+        execution for execution, _evaluation in pairs if execution.pk in won and execution.status in ENDED_STATUSES
+    )
     return won

@@ -28,6 +28,7 @@ from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind,
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.selectors import execution_delivery_summary
 from executions.models import AutomationExecution
+from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
 from executions.services import rows
 from executions.services.common import load_execution, notify_owners, transition
@@ -171,6 +172,7 @@ def execution_ended(
     The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
     batch; else one update now), and a failure tells the tenant's owners after commit.
     """
+    count_action_ended(execution, succeeded)
     if totals is not None:
         totals.add(execution.automation_rule_id, succeeded, execution_time_ms)
     else:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.prometheus import count_executions_ended
 from config.storable import text_problem
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.models import ApprovalRequest, AutomationExecution
@@ -175,6 +176,7 @@ def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, rea
         )
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
+        count_executions_ended([(ExecutionStatus.REJECTED.value, str(execution.trigger_source), None)])
         rule_name = execution.automation_rule.name
         notify_owners(execution, NotificationKind.EXECUTION_REJECTED, f'Automation "{rule_name}" was rejected', message)
     logger.info("execution %s rejected by user %s", execution.pk, user.pk)
@@ -192,20 +194,21 @@ def approvals_cancel_for_rule(rule: AutomationRule) -> int:
     pending = list(
         ApprovalRequest.objects.filter(
             execution__automation_rule_id=rule.pk, status=ApprovalStatus.PENDING
-        ).values_list("pk", "execution_id")
+        ).values_list("pk", "execution_id", "execution__trigger_source")
     )
     cancelled = 0
-    for request_id, execution_id in pending:
+    for request_id, execution_id, trigger_source in pending:
         won = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
             status=ApprovalStatus.CANCELLED, decided_at=now, decision_note="the rule was archived"
         )
         if won:
-            transition(
+            if transition(
                 execution_id,
                 [ExecutionStatus.AWAITING_APPROVAL],
                 ExecutionStatus.CANCELLED,
                 error_message="cancelled: the rule was archived while this execution awaited approval",
-            )
+            ):
+                count_executions_ended([(ExecutionStatus.CANCELLED.value, trigger_source, None)])
             cancelled += 1
     if cancelled:
         logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
 from config.db_locks import write_transaction
+from config.prometheus import count_events_accepted
 from executions.models import AutomationExecution, Event
 from executions.services.dispatch import chunks, publish_on_commit
 from governance.models import Tenant
@@ -244,10 +245,12 @@ def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
 
 
 def _queue_matching(results: list[EmitResult]) -> None:
-    """Queue the new events' matching after commit, in batches of AUTOMATIONS_PIPELINE_BATCH_SIZE.
+    """Queue the new events' matching after commit, in batches of AUTOMATIONS_PIPELINE_BATCH_SIZE, and
+    count them as accepted then.
 
     The rows are the outbox: if a publish is lost, sweep_outbox re-queues every event still undispatched.
     """
+    count_events_accepted(sum(not result.duplicate for result in results))
     for chunk in chunks([result.id for result in results if not result.duplicate]):
         publish_on_commit("match_events_task", chunk)
 

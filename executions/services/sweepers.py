@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from config.prometheus import count_sweeper_recoveries
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
 from executions.models import AutomationExecution, Event
@@ -107,6 +108,7 @@ def sweep_outbox(
     }
     if any(result.values()):
         logger.info("outbox sweep: %s", result)
+        count_sweeper_recoveries(result)
     return result
 
 
@@ -168,4 +170,5 @@ def sweep_expired_leases(now: dt.datetime | None = None, batch_size: int | None 
     result = {key: counts[key] for key in ("leases_retried", "leases_failed", "errors")}
     if any(result.values()):
         logger.warning("lease sweep: %s", result)
+        count_sweeper_recoveries(result)
     return result

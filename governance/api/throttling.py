@@ -9,7 +9,9 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from config.prometheus import count_rate_limit_refusal
 from governance.models import ApiToken
+from governance.selectors import tenant_ids_for_user
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -63,7 +65,13 @@ class TokenRateThrottle(SimpleRateThrottle):
         except ValueError:  # expired between add and incr
             self.cache.add(key, 1, timeout=self.duration + 1)
             count = 1
-        return count <= self.num_requests
+        if count <= self.num_requests:
+            return True
+        # The label is the caller's tenant (tenants, comma-joined); '' for anonymous callers and superusers.
+        user = getattr(request, "user", None)
+        member = user is not None and user.is_authenticated and not user.is_superuser
+        count_rate_limit_refusal(",".join(sorted(tenant_ids_for_user(user))) if member else "")
+        return False
 
     def wait(self) -> float | None:
         return max(0.0, self.window_end - self.timer())

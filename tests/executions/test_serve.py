@@ -96,6 +96,21 @@ def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
             return row[0] if row and row[0] == "succeeded" else None
 
         assert wait_for(executed, timeout=60, message="the worker to run the event") == "succeeded"
+
+        # and /metrics (loopback, no token under make run) adds up what web and worker processes counted
+        with sqlite3.connect(tmp_path / "db.sqlite3", timeout=30) as db:
+            ran = db.execute("SELECT count(*) FROM automation_executions WHERE status = 'succeeded'").fetchone()[0]
+
+        def scraped() -> str | None:
+            status, text = http(f"{base}/metrics")
+            assert status == 200, text[:500]
+            expected = f'automations_executions_ended_total{{status="succeeded",trigger_source="event"}} {float(ran)}'
+            return text if expected in text else None
+
+        text = wait_for(scraped, timeout=30, message="the worker's counts in /metrics")
+        assert "automations_events_accepted_total 1.0" in text
+        assert f'automations_pipeline_latency_seconds_count{{trigger_source="event"}} {float(ran)}' in text
+        assert "automations_oldest_undispatched_event_age_seconds 0.0" in text
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
             beat_entries = db.execute("SELECT count(*) FROM django_celery_beat_periodictask WHERE enabled").fetchone()
         assert beat_entries[0] >= 2

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.prometheus import count_webhook_attempt
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
 from executions.delivery.conf import setting
 from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
@@ -261,7 +262,9 @@ def _post_claimed(
         "User-Agent": setting("AUTOMATIONS_WEBHOOK_USER_AGENT"),
     }
     result = post_webhook(endpoint.url, body, headers, client_options())
-    return result, classify(result)
+    verdict = classify(result)
+    count_webhook_attempt(str(verdict.outcome), result.duration_ms)
+    return result, verdict
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +40,14 @@ GRACE_SECONDS = 15.0
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a child that ran this long starts its backoff over
+
+
+def metrics_dir() -> Path:
+    """The children's shared Prometheus directory (multi-process mode), emptied: counts start at zero."""
+    path = Path(settings.VAR_DIR) / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 @dataclass
@@ -142,6 +152,7 @@ class Command(BaseCommand):
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
+            "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(metrics_dir()),
         }
         stopping = {"signal": None}
 
