@@ -163,6 +163,11 @@ class AutomationRule(models.Model):
             kwargs["update_fields"] = {*update_fields, "event_type"}
         super().save(*args, **kwargs)
 
+    @property
+    def log_fields(self) -> dict[str, object]:
+        """The ids a log line about this rule carries (``extra=``; JSON logs show them)."""
+        return {"tenant_id": self.tenant_id, "rule_id": self.pk}
+
     # --- validation ------------------------------------------------------------------------------
 
     def clean(self) -> None:

@@ -122,6 +122,16 @@ class AutomationExecution(models.Model):
         return f"execution {self.pk} of {self.automation_rule_id} ({self.status})"
 
     @property
+    def log_fields(self) -> dict[str, object]:
+        """The ids a log line about this execution carries (``extra=``; JSON logs show them)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "rule_id": self.automation_rule_id,
+            "execution_id": self.pk,
+            "event_id": self.event_id,
+        }
+
+    @property
     def is_open(self) -> bool:
         return self.status not in ENDED_STATUSES
 
@@ -178,6 +188,11 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk} ({self.tenant_id})"
+
+    @property
+    def log_fields(self) -> dict[str, object]:
+        """The ids a log line about this event carries (``extra=``; JSON logs show them)."""
+        return {"tenant_id": self.tenant_id, "event_id": self.pk}
 
 
 class MetricSample(models.Model):

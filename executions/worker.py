@@ -82,11 +82,12 @@ class AutomationWorker:
             argv += ["--concurrency", str(self.concurrency)]
         return argv
 
-    def command(self, *options: str) -> list[str]:
-        """The command that runs this worker in a process of its own, with extra worker ``options``."""
+    def command(self, *options: str, global_options: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """The command that runs this worker in a process of its own, with extra worker ``options`` (and
+        Celery's ``global_options``, such as ``--quiet``, before the subcommand)."""
         import sys
 
-        return [sys.executable, "-m", "celery", "-A", "config", *self.worker_argv(), *options]
+        return [sys.executable, "-m", "celery", "-A", "config", *global_options, *self.worker_argv(), *options]
 
     def check_schedules(self, now: dt.datetime | None = None) -> Any:
         """One pass of the schedule listener: fire every due slot (Testing Guide §3)."""

@@ -345,7 +345,7 @@ def check_behaviors(now: dt.datetime | None = None) -> BehaviorTickResult:
         try:
             check_behavior_rule(rule, now, catchup, result, limit)
         except Exception:
-            logger.exception("behaviour check failed for rule %s", rule.pk)
+            logger.exception("behaviour check failed for rule %s", rule.pk, extra=rule.log_fields)
             result.errors += 1
     return result
 
@@ -375,7 +375,7 @@ def check_behavior_rule(
                     fired = _fire(rule, candidate, now)
                 except Exception:
                     # Its savepoint rolled back, match row included: the next tick tries it again.
-                    logger.exception("rule %s: firing %s failed", rule.pk, candidate.occurrence)
+                    logger.exception("rule %s: firing %s failed", rule.pk, candidate.occurrence, extra=rule.log_fields)
                     result.errors += 1
                     continue
                 if fired:
@@ -425,7 +425,9 @@ def _fire_together(rule: AutomationRule, candidates: list[BehaviorCandidate], no
                 ]
             )
     except Exception:  # IntegrityError from a concurrent tick, or one bad match: retried one by one
-        logger.info("rule %s: %s matches fired one by one", rule.pk, len(candidates), exc_info=True)
+        logger.info(
+            "rule %s: %s matches fired one by one", rule.pk, len(candidates), exc_info=True, extra=rule.log_fields
+        )
         return False
     return True
 

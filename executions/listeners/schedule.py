@@ -74,7 +74,7 @@ def check_schedules(now: dt.datetime | None = None) -> ScheduleTickResult:
                 fire_due_schedule(rule, now, grace, result)
             except Exception:
                 # A sweep never stops on one rule; the slot is retried next tick while within grace.
-                logger.exception("schedule tick failed for rule %s", rule.pk)
+                logger.exception("schedule tick failed for rule %s", rule.pk, extra=rule.log_fields)
                 result.errors += 1
     return result
 
@@ -88,7 +88,9 @@ def fire_due_schedule(rule: AutomationRule, now: dt.datetime, grace: dt.timedelt
         plan = plan_due(rule.trigger_config, rule.tenant.timezone, due_at, now, grace)
     except ScheduleError as error:
         # An old bad row: stop scheduling it instead of failing every minute.
-        logger.warning("rule %s: schedule cannot be computed, no longer scheduled: %s", rule.pk, error)
+        logger.warning(
+            "rule %s: schedule cannot be computed, no longer scheduled: %s", rule.pk, error, extra=rule.log_fields
+        )
         AutomationRule.all_objects.filter(pk=rule.pk, next_run_at=due_at).update(next_run_at=None)
         result.errors += 1
         return
@@ -133,6 +135,7 @@ def _record_missed(rule: AutomationRule, plan: DuePlan) -> None:
         len(plan.missed),
         "+" if plan.more_missed else "",
         format_utc(plan.missed[0].utc),
+        extra=rule.log_fields,
     )
 
 
@@ -147,7 +150,9 @@ def _fire_slot(rule: AutomationRule, plan: DuePlan, now: dt.datetime) -> bool:
         with transaction.atomic():
             row.save(force_insert=True)
     except IntegrityError:
-        logger.info("rule %s: slot %s already fired (or its period has)", rule.pk, format_utc(slot.utc))
+        logger.info(
+            "rule %s: slot %s already fired (or its period has)", rule.pk, format_utc(slot.utc), extra=rule.log_fields
+        )
         return False
     trigger_data = {
         **slot.as_trigger_data(),

@@ -154,7 +154,9 @@ def _pull(rules: list[AutomationRule], now: dt.datetime) -> dict[tuple[str, str]
         try:
             pulled[(tenant_id, metric)] = pull_observation(providers[metric], tenants[tenant_id], now)
         except Exception:
-            logger.exception("metric provider for %s failed for tenant %s", metric, tenant_id)
+            logger.exception(
+                "metric provider for %s failed for tenant %s", metric, tenant_id, extra={"tenant_id": tenant_id}
+            )
             pulled[(tenant_id, metric)] = None
     return pulled
 
@@ -235,7 +237,7 @@ def _apply(
         try:
             plan = _plan(rule, found, now)
         except Exception:
-            logger.exception("threshold check failed for rule %s", rule.pk)
+            logger.exception("threshold check failed for rule %s", rule.pk, extra=rule.log_fields)
             result.errors += 1
             continue
         if plan is not None:
@@ -290,7 +292,7 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
                 except IntegrityError:
                     result.skipped += 1  # another check wrote this rule's first state or crossing first
                 except Exception:
-                    logger.exception("threshold firing failed for rule %s", plan.rule.pk)
+                    logger.exception("threshold firing failed for rule %s", plan.rule.pk, extra=plan.rule.log_fields)
                     result.errors += 1
         for plan in plans:
             if not plan.fires and plan.row is not None:

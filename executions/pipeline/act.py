@@ -128,7 +128,12 @@ def _build(
     try:
         command = entry.command(execution, config)
     except Exception as error:  # the kind's boundary: a bug in a builder fails its execution, not the batch
-        logger.exception("action %s failed to build its command for execution %s", entry.key, execution.pk)
+        logger.exception(
+            "action %s failed to build its command for execution %s",
+            entry.key,
+            execution.pk,
+            extra=execution.log_fields,
+        )
         return None, ActionResult.failed(f"{type(error).__name__}: {error}")
     if not isinstance(command, dict):
         return None, ActionResult.failed(f"the {entry.key} command builder returned {command!r}, not a dict")
@@ -254,7 +259,7 @@ def call_run(
         # TRICKY: cut off mid-call, the command may or may not have gone out: the outcome is unknown.
         return ActionResult.unknown("the action ran past its time limit; its outcome is unknown")
     except Exception as error:  # the kind's boundary: a bug in a run fails its execution, not the worker
-        logger.exception("action %s failed for execution %s", action_type, execution.pk)
+        logger.exception("action %s failed for execution %s", action_type, execution.pk, extra=execution.log_fields)
         return ActionResult.failed(f"{type(error).__name__}: {error}")
     if not isinstance(result, ActionResult) or result.outcome not in ActionOutcome.values:
         return ActionResult.failed(f"the {action_type} handler returned {result!r}, not an ActionResult")

@@ -127,7 +127,12 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
         if request.occurrence_key is not None:
             pair = (request.rule.pk, request.occurrence_key)
             if pair in taken:
-                logger.info("rule %s already has an execution for %s", request.rule.pk, request.occurrence_key)
+                logger.info(
+                    "rule %s already has an execution for %s",
+                    request.rule.pk,
+                    request.occurrence_key,
+                    extra=request.rule.log_fields,
+                )
                 continue
             taken.add(pair)
         fresh.append(new_execution(request, now))
@@ -143,6 +148,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
                 execution.pk,
                 execution.automation_rule_id,
                 execution.error_message,
+                extra=execution.log_fields,
             )
     return created
 
@@ -164,7 +170,10 @@ def _insert(fresh: list[AutomationExecution]) -> list[AutomationExecution]:
         except IntegrityError:
             # The (rule, occurrence_key) unique constraint: this occurrence already has its execution.
             logger.info(
-                "rule %s already has an execution for %s", execution.automation_rule_id, execution.occurrence_key
+                "rule %s already has an execution for %s",
+                execution.automation_rule_id,
+                execution.occurrence_key,
+                extra={**execution.log_fields, "execution_id": None},
             )
             continue
         created.append(execution)

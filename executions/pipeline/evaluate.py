@@ -117,7 +117,12 @@ def evaluate_pending(
     except DatabaseError:
         raise  # transient: the task fails, the sweeper re-queues the still-pending execution
     except Exception as error:  # a stored definition that no longer evaluates: fail this run, never loop
-        logger.exception("rule %s: conditions could not be evaluated for execution %s", rule.pk, execution.pk)
+        logger.exception(
+            "rule %s: conditions could not be evaluated for execution %s",
+            rule.pk,
+            execution.pk,
+            extra=execution.log_fields,
+        )
         return Evaluation(
             ExecutionStatus.FAILED,
             {
@@ -137,7 +142,9 @@ def evaluate_pending(
     except DatabaseError:
         raise
     except Exception as error:  # a policy that no longer evaluates: fail this run, never hold up a batch
-        logger.exception("rule %s: governance could not decide for execution %s", rule.pk, execution.pk)
+        logger.exception(
+            "rule %s: governance could not decide for execution %s", rule.pk, execution.pk, extra=execution.log_fields
+        )
         return Evaluation(
             ExecutionStatus.FAILED,
             {

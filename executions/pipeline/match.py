@@ -91,7 +91,13 @@ def log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationEx
             for rule in rules_by_key[key]:
                 if not rule_accepts_event_source(rule, event.source):
                     continue
-                logger.info("Event trigger matched: rule %s for %s #%s", rule.pk, event.event_type, event.pk)
+                logger.info(
+                    "Event trigger matched: rule %s for %s #%s",
+                    rule.pk,
+                    event.event_type,
+                    event.pk,
+                    extra={**event.log_fields, "rule_id": rule.pk},
+                )
                 trigger_data = trigger_data or event_trigger_data(event)
                 requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
         created = executions_create(requests)

@@ -142,6 +142,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
                 "execution %s: attempt %s lost its lease before recording; its result is dropped",
                 execution.pk,
                 record.token,
+                extra=execution.log_fields,
             )
             continue
         apply_row(execution, row)

@@ -153,7 +153,7 @@ def execution_approve(execution: AutomationExecution, user: AbstractBaseUser) ->
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
         publish_on_commit("run_action_task", execution.pk)
-    logger.info("execution %s approved by user %s", execution.pk, user.pk)
+    logger.info("execution %s approved by user %s", execution.pk, user.pk, extra=execution.log_fields)
     execution.refresh_from_db()
     return execution
 
@@ -179,7 +179,7 @@ def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, rea
         count_executions_ended([(ExecutionStatus.REJECTED.value, str(execution.trigger_source), None)])
         rule_name = execution.automation_rule.name
         notify_owners(execution, NotificationKind.EXECUTION_REJECTED, f'Automation "{rule_name}" was rejected', message)
-    logger.info("execution %s rejected by user %s", execution.pk, user.pk)
+    logger.info("execution %s rejected by user %s", execution.pk, user.pk, extra=execution.log_fields)
     execution.refresh_from_db()
     return execution
 
@@ -211,5 +211,5 @@ def approvals_cancel_for_rule(rule: AutomationRule) -> int:
                 count_executions_ended([(ExecutionStatus.CANCELLED.value, trigger_source, None)])
             cancelled += 1
     if cancelled:
-        logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled)
+        logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled, extra=rule.log_fields)
     return cancelled

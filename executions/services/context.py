@@ -68,7 +68,9 @@ def provider_facts(tenant: Tenant) -> dict[str, Any]:
         try:
             value = _provider(path)(tenant)
         except Exception:  # a provider is a boundary: third-party code, logged and skipped
-            logger.exception("fact provider %s for %s failed for tenant %s", path, metric, tenant.pk)
+            logger.exception(
+                "fact provider %s for %s failed for tenant %s", path, metric, tenant.pk, extra={"tenant_id": tenant.pk}
+            )
             continue
         if value is not None:
             facts[metric] = json_safe(value)

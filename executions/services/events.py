@@ -240,7 +240,7 @@ def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
         # TRICKY: a concurrent emit with the same key won the unique constraint; answer with its row.
         existing = Event.objects.only("id").get(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key)
         return EmitResult(existing.pk, item.idempotency_key, True)
-    logger.info("Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id)
+    logger.info("Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id, extra=event.log_fields)
     return EmitResult(event.pk, item.idempotency_key, False)
 
 

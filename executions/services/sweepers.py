@@ -48,7 +48,7 @@ def _requeue_events(now: dt.datetime, cutoff: dt.datetime, limit: int, counts: C
                 publish_on_commit("match_event_task", event_id)
                 counts["events_requeued"] += 1
         except Exception:  # a sweep goes on past one bad row
-            logger.exception("could not re-queue event %s", event_id)
+            logger.exception("could not re-queue event %s", event_id, extra={"event_id": event_id})
             counts["errors"] += 1
 
 
@@ -70,7 +70,7 @@ def _requeue_executions(
                 publish_on_commit(task_name, execution_id)
                 counts[label] += 1
         except Exception:  # a sweep goes on past one bad row
-            logger.exception("could not re-queue execution %s", execution_id)
+            logger.exception("could not re-queue execution %s", execution_id, extra={"execution_id": execution_id})
             counts["errors"] += 1
 
 
@@ -165,7 +165,7 @@ def sweep_expired_leases(now: dt.datetime | None = None, batch_size: int | None 
         try:
             _reclaim(execution_id, token, now, counts)
         except Exception:  # a sweep goes on past one bad row
-            logger.exception("could not reclaim execution %s", execution_id)
+            logger.exception("could not reclaim execution %s", execution_id, extra={"execution_id": execution_id})
             counts["errors"] += 1
     result = {key: counts[key] for key in ("leases_retried", "leases_failed", "errors")}
     if any(result.values()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import structlog
 from django.core.cache import caches
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -21,6 +22,11 @@ def client_address(request: HttpRequest | Request) -> str | None:
     """The client's address as the API throttle sees it: REMOTE_ADDR, or X-Forwarded-For's entry added by
     the outermost of ``NUM_PROXIES`` trusted proxies. django-axes counts login failures by it too."""
     return BaseThrottle().get_ident(request) or None
+
+
+def bind_client_address(request: HttpRequest, **kwargs: object) -> None:
+    """Web log lines carry the client address the throttle and django-axes use (never a forged header)."""
+    structlog.contextvars.bind_contextvars(ip=client_address(request))
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.executions.delivery.sink import Sink
 from tests.executions.workers import wait_for
 
 pytestmark = pytest.mark.slow
@@ -246,3 +247,91 @@ def test_serve_says_when_the_port_is_taken(tmp_path):
     assert result.returncode != 0
     assert f"127.0.0.1:{port} is already in use" in result.stderr and "make run PORT=" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_path):
+    # given make run's install with LOG_FORMAT=json, a webhook receiver with a signing secret, an API token
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        {
+            "AUTOMATIONS_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "LOG_FORMAT": "json",
+            "AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        }
+    )
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, timeout=120)
+    sink = Sink().start()
+    create_endpoint = (
+        "from executions.delivery.services.endpoints import endpoint_create; from governance.models import Tenant; "
+        f"print(endpoint_create(Tenant.objects.get(pk='tenant_demo'), {sink.url()!r}, "
+        "action_type='create_landing_page').secret)"
+    )
+    made = subprocess.run(
+        [*manage, "shell", "-c", create_endpoint], env=env, capture_output=True, text=True, timeout=60
+    )
+    secret = made.stdout.strip().splitlines()[-1]
+    assert secret.startswith("whsec_"), made.stdout + made.stderr
+    made = subprocess.run(
+        [*manage, "api_token", "demo_owner", "--tenant", "tenant_demo"], env=env, capture_output=True, text=True
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    password = os.environ.get("DEMO_PASSWORD", "demo-password")
+    marker = "payload-marker-5f0c2d"
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [*manage, "serve", "--addr", f"127.0.0.1:{port}", "--concurrency", "1"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(settings.BASE_DIR),
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=60, message="the worker")
+
+        # when events are posted with Basic auth and with the token, and the worker delivers the webhooks
+        event = {"tenant_id": "tenant_demo", "event_type": "product_added", "source": "store"}
+        status, body = http(f"{base}/api/events", {**event, "payload": {"note": marker}}, auth=f"demo_owner:{password}")
+        assert status == 202, body
+        request = urllib.request.Request(
+            f"{base}/api/events",
+            data=json.dumps({**event, "payload": {"note": marker + "-2"}}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        assert sink.wait_for_requests(2, timeout=60), "the webhooks"
+        signature = sink.requests[0].headers["webhook-signature"]
+        webhook_body = sink.requests[0].body.decode()
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=60) == 0
+    finally:
+        sink.close()
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+    # then every line is one JSON object with a level, a logger and a timestamp, but for the notice Celery
+    # prints straight to the terminal from its signal handler (documented in docs/operations.md)
+    text = log_path.read_text()
+    raw = [line for line in text.splitlines() if line.strip()]
+    assert [line for line in raw if not line.startswith("{")] == ["worker: Warm shutdown (MainProcess)"]
+    lines = [json.loads(line) for line in raw if line.startswith("{")]
+    assert all({"event", "level", "logger", "timestamp"} <= set(line) for line in lines)
+    # pipeline lines carry the tenant, rule and event ids; web lines the request id, user and address
+    matched = [line for line in lines if line["logger"] == "executions.pipeline.match"]
+    assert len(matched) >= 2
+    assert all(line["tenant_id"] == "tenant_demo" and line["rule_id"] and line["event_id"] for line in matched)
+    finished = [line for line in lines if line["event"] == "request_finished" and "/api/events" in line["request"]]
+    assert len(finished) == 2
+    assert all(line["request_id"] and line["user_id"] and line["ip"] == "127.0.0.1" for line in finished)
+    assert {line["code"] for line in finished} == {202}
+    # and nothing secret or private is in the logs: passwords, tokens, signing secrets, signatures, webhook
+    # bodies, event payloads
+    for private in (password, token, secret, signature, webhook_body, marker):
+        assert private not in text, private

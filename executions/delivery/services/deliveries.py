@@ -528,7 +528,12 @@ def _finish(
         update.update(status=DeliveryStatus.FAILED, next_attempt_at=None, completed_at=finished)
     moved = WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token, status__in=OPEN).update(**update)
     if not moved:
-        logger.warning("delivery %s: claim lost before attempt %s finished", delivery.pk, attempt.attempt_number)
+        logger.warning(
+            "delivery %s: claim lost before attempt %s finished",
+            delivery.pk,
+            attempt.attempt_number,
+            extra={"tenant_id": delivery.tenant_id, "execution_id": delivery.execution_id, "delivery_id": delivery.pk},
+        )
     if verdict.disable_endpoint:
         endpoint_disable(endpoint, f"The receiver answered 410 Gone on {finished:%Y-%m-%d %H:%M} UTC.", now=finished)
     return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import logging
 import os
 import shutil
 import signal
@@ -35,6 +37,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from executions.worker import AutomationWorker
+
+logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 15.0
 BACKOFF_FIRST = 1.0
@@ -123,11 +127,13 @@ class Command(BaseCommand):
     def commands(self, addr: str, concurrency: int, loglevel: str) -> dict[str, list[str]]:
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        celery = [python, "-m", "celery", "-A", "config"]
+        # JSON logs: no banners (Celery's --quiet), so every line of the children's logs is one JSON object.
+        quiet = ["--quiet"] if settings.LOG_FORMAT == "json" else []
+        celery = [python, "-m", "celery", "-A", "config", *quiet]
         return {
             "web": [python, manage, "runserver", addr, "--noreload"],
             "worker": AutomationWorker(concurrency=concurrency, loglevel=loglevel).command(
-                "--hostname", f"automations-{os.getpid()}@%h"
+                "--hostname", f"automations-{os.getpid()}@%h", global_options=quiet
             ),
             "beat": [
                 *celery,
@@ -148,7 +154,7 @@ class Command(BaseCommand):
                 f"{addr} is already in use: stop what runs there, or choose another port, "
                 "e.g. make run PORT=8080 (or ADDR=127.0.0.1:8080)"
             )
-        call_command("setup_periodic_tasks", verbosity=0)
+        call_command("setup_periodic_tasks", verbosity=0, stdout=io.StringIO())  # its list is for humans
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
@@ -169,7 +175,7 @@ class Command(BaseCommand):
         try:
             for child in children.values():
                 self._start(child)
-            self.stdout.write(f"serving on http://{addr}/ ; Ctrl-C stops web, worker and beat")
+            logger.info("serving on http://%s/ ; Ctrl-C stops web, worker and beat", addr)
             watcher.start()
             while stopping["signal"] is None:
                 self._supervise(children, watch, options["canary_misses"])
@@ -179,16 +185,18 @@ class Command(BaseCommand):
             self._stop(children)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        self.stdout.write("stopped web, worker and beat")
+        logger.info("stopped web, worker and beat")
 
     def _start(self, child: Child) -> None:
-        # Own process group: a child's own children (worker pool, ...) are stopped with it.
+        # Own process group: a child's own children (worker pool, ...) are stopped with it. With JSON logs
+        # the web server's stdout (runserver's banner; its request lines are logged) is dropped.
+        banner = subprocess.DEVNULL if settings.LOG_FORMAT == "json" and child.name == "web" else None
         child.process = subprocess.Popen(
-            child.command, env=self.env, cwd=str(settings.BASE_DIR), start_new_session=True
+            child.command, env=self.env, cwd=str(settings.BASE_DIR), start_new_session=True, stdout=banner
         )
         child.started_at = time.monotonic()
         child.restart_at = None
-        self.stdout.write(f"started {child.name} (pid {child.process.pid}): {' '.join(child.command)}")
+        logger.info("started %s (pid %s): %s", child.name, child.process.pid, " ".join(child.command))
 
     def _supervise(self, children: dict[str, Child], watch: CanaryWatch, allowed_misses: int) -> None:
         now = time.monotonic()
@@ -218,7 +226,7 @@ class Command(BaseCommand):
         ran = time.monotonic() - child.started_at
         if ran >= HEALTHY_AFTER:
             child.backoff = BACKOFF_FIRST
-        self.stderr.write(f"{reason}; restarting it in {child.backoff:g} s")
+        logger.warning("%s; restarting it in %g s", reason, child.backoff)
         child.restart_at = time.monotonic() + child.backoff
         child.backoff = min(child.backoff * 2, BACKOFF_MAX)
 
@@ -234,7 +242,7 @@ class Command(BaseCommand):
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.stderr.write(f"{child.name} did not stop in {GRACE_SECONDS:g}s; killing it")
+                logger.warning("%s did not stop in %gs; killing it", child.name, GRACE_SECONDS)
                 self._signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
             # Whatever the child left in its group (pool processes) goes too.
