@@ -160,8 +160,17 @@ class Event(models.Model):
     )
     # 0 for events from outside; an event caused by an action carries its cause's depth + 1.
     causation_depth = models.PositiveSmallIntegerField(default=0)
+    # TRICKY: no database constraint. A foreign key into automation_executions (deferred, as Django makes
+    # them on PostgreSQL) is checked at commit with a lock on that table, so a lock held there (a long
+    # migration, LOCK TABLE) stalled every event's ingestion, even with this column NULL. emit_event checks
+    # the execution exists; executions are never deleted while the events they caused are kept.
     caused_by_execution = models.ForeignKey(
-        AutomationExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="caused_events"
+        AutomationExecution,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="caused_events",
+        db_constraint=False,
     )
     # Set once the event has been matched against rules; null rows are the outbox the sweeper re-queues.
     dispatched_at = models.DateTimeField(null=True, blank=True)

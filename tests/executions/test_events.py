@@ -27,7 +27,9 @@ def test_an_event_is_stored_and_matching_is_queued_only_on_commit(tenant, django
             occurred_at="2026-11-26T10:00:00Z",
         )
 
-    assert len(callbacks) == 1
+    # one publish of its matching (and the metrics' count), both waiting for the commit
+    published = [cb.args for cb in callbacks if getattr(cb, "args", None) and cb.args[0] == "match_events_task"]
+    assert published == [("match_events_task", [result.id])]
     event = Event.objects.get(pk=result.id)
     assert (event.event_type, event.source, event.customer_id) == ("product_added", "store", "42")
     assert event.payload == {"product_id": "prod_1"}

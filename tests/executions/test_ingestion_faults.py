@@ -1,0 +1,80 @@
+"""Faults found by fault injection (issue 14, item 9), each reproduced against a real database.
+
+- Overlapping batches stamping ``last_triggered_at`` deadlocked on ``automation_rules``: the stamp now
+  skips rows another transaction holds, so it never waits for them.
+- A lock on ``automation_executions`` stalled ``POST /api/events`` through the deferred foreign key
+  ``automation_events.caused_by_execution_id``: ingestion now takes no constraint into that table.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from automations.models import AutomationRule
+from executions.models import Event
+from executions.pipeline.create import rules_mark_triggered
+from tests.api import post_json, token_client
+from tests.executions.conftest import make_event_rule
+from tests.services import lock_wait, write_lock_held
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def other_connection() -> psycopg.Connection:
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname=db["NAME"],
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+    )
+
+
+def test_stamping_rules_never_waits_for_a_row_another_batch_holds(tenant, owner):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite locks the whole database; the PostgreSQL run covers it)")
+    held = make_event_rule(tenant, owner, name="Held")
+    free = make_event_rule(tenant, owner, name="Free")
+    other = other_connection()
+    try:
+        # another batch holds the first rule's row, as a concurrent stamp or totals update does
+        other.execute("BEGIN")
+        other.execute("SELECT id FROM automation_rules WHERE id = %s FOR UPDATE", [held.pk])
+        now = timezone.now()
+        # this batch would have waited on it (and, with the other waiting back, deadlocked): a wait of
+        # more than 200 ms would raise here
+        with lock_wait(200), transaction.atomic():
+            stamped = rules_mark_triggered({held.pk, free.pk}, now)
+    finally:
+        other.rollback()
+        other.close()
+    assert stamped == 1
+    assert AutomationRule.all_objects.get(pk=free.pk).last_triggered_at == now
+    assert AutomationRule.all_objects.get(pk=held.pk).last_triggered_at is None
+
+
+def test_rules_are_stamped_on_sqlite_and_postgresql(tenant, owner):
+    rules = [make_event_rule(tenant, owner, name=f"Rule {n}") for n in range(3)]
+    now = timezone.now()
+    with transaction.atomic():
+        assert rules_mark_triggered({rule.pk for rule in rules}, now) == 3
+    assert set(AutomationRule.all_objects.values_list("last_triggered_at", flat=True)) == {now}
+
+
+def test_events_are_accepted_while_the_executions_table_is_locked(tenant, owner):
+    # given another connection holding the executions table (a long migration, a manual LOCK TABLE)
+    if connection.vendor != "postgresql":
+        pytest.skip("table locks: PostgreSQL only (SQLite has one lock for the whole file; test_db_locks covers it)")
+    client = token_client(owner)
+    with write_lock_held("automation_executions"), lock_wait(500):
+        # when an event is posted: its insert takes no lock on that table, at once or at commit
+        response = post_json(
+            client, "/api/events", {"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": "k1"}
+        )
+    # then it is accepted (a wait past 500 ms would have answered 503)
+    assert response.status_code == 202, response.content
+    assert Event.objects.filter(idempotency_key="k1").exists()
