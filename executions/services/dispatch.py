@@ -1,13 +1,18 @@
-"""Queueing pipeline tasks: only after commit, with a bounded publish that never hangs the caller.
+"""Queueing pipeline tasks: only after commit, sent by a background thread so no caller waits on the broker.
 
 The broker carries wake-ups, not data: every task works from a row that is already committed, and
 the sweepers re-queue rows whose message was never published or was lost. So a publish that fails
-is logged and dropped, never raised to the caller (an API request, a signal receiver, a task).
+is logged and dropped, never raised to the caller (an API request, a signal receiver, a task), and a
+publish that hangs (a frozen broker) holds up only the publisher thread, never a request: the 202 of
+``POST /api/events`` depends on the commit alone.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -98,6 +103,80 @@ def chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
+class BackgroundPublisher:
+    """One daemon thread per process that sends task messages in order, so callers never wait on the broker.
+
+    Its queue is bounded (``capacity``): when a stalled broker lets it fill, further messages are dropped
+    with a log line, and the sweepers re-queue their rows. Made lazily, and again after a fork (gunicorn
+    and Celery prefork children each get their own thread). At exit it sends what it holds for up to
+    ``EXIT_GRACE_SECONDS``; anything left then waits for the sweepers too.
+    """
+
+    EXIT_GRACE_SECONDS = 2.0
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self.pid = 0
+        self.messages: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue(maxsize=capacity)
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, task_name: str, *args: Any) -> bool:
+        """Hand a message to the thread; False when the queue is full (the sweepers will re-queue it)."""
+        self._ensure_thread()
+        try:
+            self.messages.put_nowait((task_name, args))
+        except queue.Full:
+            logger.warning("publish queue full (%s): %s%r left to the sweeper", self.capacity, task_name, args)
+            return False
+        return True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every submitted message has been sent (or given up on), False after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.messages.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _ensure_thread(self) -> None:
+        if self.pid == os.getpid() and self.thread is not None and self.thread.is_alive():
+            return
+        with self.lock:
+            if self.pid != os.getpid():  # a forked child: the parent's queue and thread are not ours
+                self.messages = queue.Queue(maxsize=self.capacity)
+                self.pid = os.getpid()
+                self.thread = None
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="task-publisher", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        messages = self.messages
+        while True:
+            task_name, args = messages.get()
+            try:
+                publish(task_name, *args)
+            except Exception:  # one bad message must not stop the thread
+                logger.exception("could not publish %s%r; the sweeper will re-queue it", task_name, args)
+            finally:
+                messages.task_done()
+
+
+publisher = BackgroundPublisher()
+atexit.register(lambda: publisher.wait_idle(BackgroundPublisher.EXIT_GRACE_SECONDS))
+
+
+def publish_soon(task_name: str, *args: Any) -> None:
+    """Send ``task_name(*args)`` from the background publisher (at once, in this thread, when tasks run
+    eagerly: tests and ``CELERY_TASK_ALWAYS_EAGER``)."""
+    if _task(task_name).app.conf.task_always_eager:
+        publish(task_name, *args)
+    else:
+        publisher.submit(task_name, *args)
+
+
 def publish_on_commit(task_name: str, *args: Any) -> None:
     """Queue ``task_name(*args)`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(partial(publish, task_name, *args))
+    transaction.on_commit(partial(publish_soon, task_name, *args))

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from executions.models import AutomationExecution, Event
 from executions.services import emit_event, emit_events
-from executions.services.dispatch import broker_marked_down, publish, reset_broker_state
+from executions.services.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from executions.worker import AutomationWorker
 
 
@@ -164,6 +164,7 @@ def test_emit_answers_while_the_broker_is_down_and_leaves_the_event_to_the_sweep
         # then
         assert not thread.is_alive(), "emit_events hung on the broker"
         assert len(results[0]) == 21
+        assert publisher.wait_idle(30)  # the background publisher tried, failed fast, and gave up
         assert broker_marked_down()  # later publishes skip the broker for a few seconds
         assert publish("match_event_task", results[0][0].id) is False
         assert Event.objects.filter(dispatched_at__isnull=True).count() == 21

@@ -2,11 +2,17 @@
 
 - Overlapping batches stamping ``last_triggered_at`` deadlocked on ``automation_rules``: the stamp now
   skips rows another transaction holds, so it never waits for them.
+- A frozen broker (Redis under SIGSTOP) held every ``POST /api/events`` for up to 20 s in the publish:
+  the publish now happens in a background thread, and the 202 depends on the commit alone.
 - A lock on ``automation_executions`` stalled ``POST /api/events`` through the deferred foreign key
   ``automation_events.caused_by_execution_id``: ingestion now takes no constraint into that table.
 """
 
 from __future__ import annotations
+
+import contextlib
+import socket
+import threading
 
 import psycopg
 import pytest
@@ -16,6 +22,7 @@ from django.utils import timezone
 from automations.models import AutomationRule
 from executions.models import Event
 from executions.pipeline.create import rules_mark_triggered
+from executions.services.dispatch import publisher, reset_broker_state
 from tests.api import post_json, token_client
 from tests.executions.conftest import make_event_rule
 from tests.services import lock_wait, write_lock_held
@@ -78,3 +85,49 @@ def test_events_are_accepted_while_the_executions_table_is_locked(tenant, owner)
     # then it is accepted (a wait past 500 ms would have answered 503)
     assert response.status_code == 202, response.content
     assert Event.objects.filter(idempotency_key="k1").exists()
+
+
+class FrozenBroker:
+    """A TCP port that takes connections and never answers: a broker stopped with SIGSTOP, as seen."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.server.accept()[0])
+
+    def thaw(self) -> None:
+        """Close everything: the clients waiting on it get an error at once, new ones are refused."""
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone leaves it listening)
+        self.server.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def test_a_frozen_broker_never_holds_up_an_accepted_event(tenant, owner, celery_app_on_broker):
+    broker = FrozenBroker()
+    client = token_client(owner)
+    try:
+        with celery_app_on_broker(broker.url, {"socket_connect_timeout": 2, "socket_timeout": 30}):
+            # when an event is posted while the broker takes connections but answers nothing
+            response = post_json(
+                client, "/api/events", {"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": "f1"}
+            )
+            # then it is accepted while its wake-up message is still stuck on the broker, not before
+            assert response.status_code == 202, response.content
+            assert publisher.messages.unfinished_tasks == 1
+            assert Event.objects.get(idempotency_key="f1").dispatched_at is None  # the outbox row waits
+            broker.thaw()
+            assert publisher.wait_idle(30)
+    finally:
+        broker.thaw()
+        reset_broker_state()

@@ -13,7 +13,7 @@ from executions.listeners.metrics import _queue_check as queue_check
 from executions.listeners.metrics import record_metric_samples
 from executions.listeners.threshold import check_metric_thresholds, check_thresholds
 from executions.models import AutomationExecution, MetricSample, ThresholdState
-from executions.services.dispatch import publish
+from executions.services.dispatch import publish_soon
 from tests.executions.workers import race
 from tests.factories import make_rule
 
@@ -106,8 +106,8 @@ def test_a_pushed_sample_is_checked_right_after_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": 2})
     # the threshold check, then the fired execution's run (the rest count metrics)
-    queued = [cb.func.__name__ for cb in callbacks if getattr(cb, "func", None) in (queue_check, publish)]
-    assert queued == ["_queue_check", "publish"]
+    queued = [cb.func.__name__ for cb in callbacks if getattr(cb, "func", None) in (queue_check, publish_soon)]
+    assert queued == ["_queue_check", "publish_soon"]
     [execution] = fired(rule)
     assert execution.trigger_source == TriggerSource.THRESHOLD
     data = execution.trigger_data

@@ -13,7 +13,7 @@ import pytest
 from executions.choices import ExecutionStatus
 from executions.models import AutomationExecution, Event, MetricSample
 from executions.services import emit_event
-from executions.services.dispatch import broker_marked_down, publish, reset_broker_state
+from executions.services.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from tests.executions.conftest import make_event_rule
 from tests.executions.workers import WorkerProcess, app_on_broker, wait_for
 from tests.services import missing_service, port_is_open
@@ -100,6 +100,7 @@ def test_the_worker_recovers_after_a_redis_restart_and_nothing_is_lost(redis_ser
             thread.join(timeout=30)
             assert answered, "emit_event hung while Redis was down"
             during = answered[0]
+            assert publisher.wait_idle(30)  # its publish, in the background, failed
             assert broker_marked_down()
             assert Event.objects.get(pk=during).dispatched_at is None
 
