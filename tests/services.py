@@ -41,6 +41,19 @@ def require_redis() -> str:
     return REDIS_URL
 
 
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def require_rabbitmq() -> str:
+    """The RabbitMQ URL for tests, or skip/fail when RabbitMQ is not reachable."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(RABBITMQ_URL)
+    if not port_is_open(parsed.hostname or "127.0.0.1", parsed.port or 5672):
+        missing_service(f"RabbitMQ is not reachable at {RABBITMQ_URL} (set TEST_RABBITMQ_URL)")
+    return RABBITMQ_URL
+
+
 def database_vendor() -> str:
     return connection.vendor
 

@@ -220,6 +220,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # process), so it bounds throughput at about concurrency / polling_interval messages a second.
         "polling_interval": 0.05,
     }
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ: publisher confirms, so a publish returns once the broker has the message.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,

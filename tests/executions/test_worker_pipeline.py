@@ -33,7 +33,7 @@ FAST_RECOVERY_ENV = {
 }
 
 
-@pytest.fixture(params=["filesystem", "redis"])
+@pytest.fixture(params=["filesystem", "redis", "rabbitmq"])
 def broker(request, tmp_path):
     broker = Broker(request.param, tmp_path)
     broker.purge()

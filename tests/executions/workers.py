@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from executions.worker import AutomationWorker
-from tests.services import require_redis
+from tests.services import require_rabbitmq, require_redis
 
 
 def filesystem_transport_options(folder: Path) -> dict[str, Any]:
@@ -156,7 +156,8 @@ class WorkerProcess:
 
 
 class Broker:
-    """Where a test's worker and this process meet: a fresh filesystem folder or a Redis database."""
+    """Where a test's worker and this process meet: a fresh filesystem folder, a Redis database or
+    RabbitMQ's default virtual host (its queues purged)."""
 
     def __init__(self, kind: str, tmp_path: Path) -> None:
         self.kind = kind
@@ -165,6 +166,10 @@ class Broker:
             self.url = require_redis()
             self.folder = None
             self.transport_options = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
+        elif kind == "rabbitmq":
+            self.url = require_rabbitmq()
+            self.folder = None
+            self.transport_options = {"confirm_publish": True}
         else:
             self.url = "filesystem://"
             self.folder = tmp_path / "broker"
@@ -175,6 +180,15 @@ class Broker:
             import redis
 
             redis.Redis.from_url(self.url).flushdb()
+        elif self.kind == "rabbitmq":
+            from django.conf import settings
+            from kombu import Connection
+
+            with Connection(self.url, connect_timeout=5) as conn:
+                for queue in settings.CELERY_TASK_QUEUES:
+                    # a queue not declared yet has nothing in it (the error closes only its own channel)
+                    with contextlib.suppress(Exception), conn.channel() as channel:
+                        channel.queue_purge(queue)
 
     def worker(self, extra_env: dict[str, str] | None = None, name: str = "worker") -> WorkerProcess:
         return WorkerProcess(self.url, self.folder, self.tmp_path / f"{name}.log", extra_env or {})
