@@ -51,27 +51,34 @@ def event_trigger_data(event: Event) -> dict[str, Any]:
     }
 
 
-def take_events(event_ids: list[int]) -> list[Event]:
-    """The undispatched events among ``event_ids``, locked for this transaction; on PostgreSQL topped up
-    with other undispatched events, oldest first, up to a batch.
+def holds_write_lock() -> bool:
+    """True when this transaction excludes every other writer: SQLite with ``transaction_mode`` IMMEDIATE
+    (this project's setting), where ``BEGIN IMMEDIATE`` takes the database's one write lock."""
+    options = connection.settings_dict.get("OPTIONS", {})
+    return connection.vendor == "sqlite" and str(options.get("transaction_mode", "")).upper() == "IMMEDIATE"
 
-    ``SKIP LOCKED``: an event another worker is matching right now is left to it. Topping up turns a
-    queue of one-event messages into batches under load; the messages of events taken here then find
-    them dispatched and do nothing. (SQLite has no row locks: there each message takes its own events.)
+
+def take_events(event_ids: list[int]) -> list[Event]:
+    """The undispatched events among ``event_ids``, topped up with other undispatched events, oldest
+    first, up to a batch; call inside the write transaction that marks them dispatched.
+
+    Topping up turns a queue of one-event messages into batches under load (one wake-up carries many
+    events); the messages of events taken here then find them dispatched and do nothing. No event is
+    taken twice: on PostgreSQL the rows are locked ``SKIP LOCKED`` (an event another worker is matching
+    right now is left to it); on SQLite the transaction holds the database's write lock from its
+    ``BEGIN IMMEDIATE``, so no other transaction can take or mark anything until this one commits.
+    Elsewhere each message takes only its own events.
     """
     undispatched = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
-    if not connection.features.has_select_for_update_skip_locked:
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    if not skip_locked and not holds_write_lock():
         return list(undispatched.filter(pk__in=event_ids))
-    events = list(undispatched.filter(pk__in=event_ids).select_for_update(skip_locked=True))
+    mine = undispatched.filter(pk__in=event_ids)
+    events = list(mine.select_for_update(skip_locked=True) if skip_locked else mine)
     room = batch_size() - len(events)
     if room > 0:
-        others = (
-            Event.objects.filter(dispatched_at__isnull=True)
-            .exclude(pk__in=event_ids)
-            .order_by("received_at")
-            .select_for_update(skip_locked=True)[:room]
-        )
-        events.extend(others)
+        others = Event.objects.filter(dispatched_at__isnull=True).exclude(pk__in=event_ids).order_by("received_at")
+        events.extend(others.select_for_update(skip_locked=True)[:room] if skip_locked else others[:room])
     return events
 
 

@@ -213,7 +213,7 @@ def test_trigger_rules_runs_what_it_logs(tenant, owner, active_store, django_cap
     assert set(AutomationExecution.objects.values_list("status", flat=True)) == {ExecutionStatus.SUCCEEDED}
 
 
-def test_matching_takes_other_waiting_events_where_rows_can_be_skipped_when_locked(
+def test_matching_takes_other_waiting_events_up_to_a_batch(
     tenant, owner, active_store, settings, django_capture_on_commit_callbacks
 ):
     # given: five events stored, none matched yet (their messages not delivered)
@@ -225,11 +225,30 @@ def test_matching_takes_other_waiting_events_where_rows_can_be_skipped_when_lock
     # when: the first event's message arrives
     created = match_events([results[0].id])
 
-    # then: PostgreSQL takes a batch (its own event, then the oldest others); SQLite only its own
-    expected = 4 if connection.features.has_select_for_update_skip_locked else 1
-    assert len(created) == expected
-    assert Event.objects.filter(dispatched_at__isnull=False).count() == expected
-    assert created[0].event_id == results[0].id
+    # then: it takes a batch, its own event first, then the oldest others (PostgreSQL: rows locked SKIP
+    # LOCKED; SQLite: under the write lock of BEGIN IMMEDIATE)
+    assert len(created) == 4
+    assert Event.objects.filter(dispatched_at__isnull=False).count() == 4
+    assert [execution.event_id for execution in created] == [result.id for result in results[:4]]
+
+
+def test_without_an_exclusive_write_lock_sqlite_takes_only_the_messages_events(
+    tenant, owner, active_store, settings, django_capture_on_commit_callbacks
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's transaction modes; PostgreSQL tops up with SKIP LOCKED")
+    settings.AUTOMATIONS_PIPELINE_BATCH_SIZE = 4
+    make_event_rule(tenant, owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        results = emit_events(product_events(tenant, 5))
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("transaction_mode")
+    options["transaction_mode"] = "DEFERRED"  # another writer could read the same events meanwhile
+    try:
+        created = match_events([results[0].id])
+    finally:
+        options["transaction_mode"] = saved
+    assert [execution.event_id for execution in created] == [results[0].id]
 
 
 def test_a_retried_action_finds_its_delivery_and_sends_it_once(tenant, owner, sink, loopback_allowed):

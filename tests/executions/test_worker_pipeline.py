@@ -255,3 +255,44 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, start_worker, tenant, o
         assert execution.action_result["command"]["idempotency_key"] == f"automation-execution-{execution.pk}"
     acting.refresh_from_db()
     assert (acting.execution_count, acting.success_count) == (total_events, total_events)
+
+
+@pytest.fixture
+def embedded_broker(tmp_path):
+    """make run's broker (kombu's filesystem transport) with the test database (SQLite under make test)."""
+    broker = Broker("filesystem", tmp_path)
+    with app_on_broker(broker.url, broker.transport_options):
+        yield broker
+
+
+def test_two_workers_take_waiting_events_in_batches_and_match_each_once(embedded_broker, tenant, owner):
+    # given 300 events, one per message (as one event per HTTP call sends them), waiting for two workers
+    MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
+    rule = make_event_rule(tenant, owner)
+    event_ids = [
+        emit_event(tenant.pk, "product_added", {"n": n}, source="store", idempotency_key=f"one-{n}").id
+        for n in range(300)
+    ]
+    # when two worker processes start on them at once
+    workers = [embedded_broker.worker(name=f"w{n}").start() for n in range(2)]
+    try:
+        for worker in workers:
+            worker.wait_ready()
+        wait_for(
+            lambda: AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED).count() == 300,
+            timeout=120,
+            message="every event's execution",
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+
+    # then each event was matched exactly once, and the wake-ups took the others waiting along
+    assert not Event.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).exists()
+    pairs = AutomationExecution.objects.values("event_id").annotate(n=Count("id")).order_by()
+    assert {pair["event_id"] for pair in pairs} == set(event_ids) and all(pair["n"] == 1 for pair in pairs)
+    rule.refresh_from_db()
+    assert (rule.execution_count, rule.success_count) == (300, 300)
+    # events taken by one wake-up are marked dispatched by one update, with one timestamp
+    takes = Event.objects.filter(pk__in=event_ids).values("dispatched_at").distinct().count()
+    assert takes < 300, "every wake-up took only its own event"
