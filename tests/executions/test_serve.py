@@ -42,6 +42,18 @@ def alive(pid: int) -> bool:
     return not (status.exists() and "State:\tZ" in status.read_text())
 
 
+def stop(serve: subprocess.Popen) -> None:
+    """Stop serve as Ctrl-C does, so it stops its children (each in a session of its own, which a
+    SIGKILL of serve would leave running); SIGKILL only if it does not stop."""
+    if serve.poll() is None:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+
+
 def http(url: str, body: dict | None = None, auth: str = "") -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
@@ -122,9 +134,7 @@ def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
         assert serve.wait(timeout=60) == 0, log_path.read_text()[-3000:]
         wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=10, message="every child to exit")
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        stop(serve)
 
 
 def started_pids(log_path: Path) -> dict[str, list[int]]:
@@ -223,9 +233,7 @@ def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path)
         serve.send_signal(signal.SIGINT)
         assert serve.wait(timeout=60) == 0, log_path.read_text()[-3000:]
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        stop(serve)
         for pids in started_pids(log_path).values():
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -312,9 +320,7 @@ def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_pat
         assert serve.wait(timeout=60) == 0
     finally:
         sink.close()
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        stop(serve)
 
     # then every line is one JSON object with a level, a logger and a timestamp, but for the notice Celery
     # prints straight to the terminal from its signal handler (documented in docs/operations.md)
