@@ -35,6 +35,12 @@ DEFAULTS: dict[str, Any] = {
     # How many webhook POSTs of one pipeline batch may be in flight at once (threads in the worker process).
     # With a batch no larger than this, a batch takes at most about one total timeout.
     "AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY": 25,
+    # At most this many POSTs to one endpoint at once per worker process; the rest wait in its own queue.
+    # A receiver that hangs then holds this many threads, never the pool.
+    "AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY": 4,
+    # Seconds a pipeline batch waits for its POSTs; one still running is left to its thread, which records
+    # it when it answers (the execution waits "retrying" meanwhile). Matching never waits on a receiver longer.
+    "AUTOMATIONS_WEBHOOK_INLINE_WAIT": 0.5,
     # Optional CA bundle for https endpoints (None: the system's trust store).
     "AUTOMATIONS_WEBHOOK_CA_BUNDLE": None,
     # Dotted path of a callable taking a delivery id, called after commit when a delivery is made due by

@@ -52,7 +52,7 @@ from executions.delivery.services.deliveries import webhook_id_for_execution
 from executions.models import AutomationExecution
 from executions.pipeline.batch import apply_row
 from executions.pipeline.evaluate import lease_seconds, rule_as_of
-from executions.pipeline.record import record_results, result_record
+from executions.pipeline.record import execution_settle_deliveries, record_results, result_record
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) 
 def send_deliveries(claims: DeliveryClaims) -> Sent:
     """POST the claimed deliveries in parallel (no transaction open); send the others (deliveries that
     already existed: a retried action) on their own claim, as they stand."""
-    posted = deliveries_post(claims) if claims.claims else {}
+    posted = deliveries_post(claims, settle=execution_settle_deliveries) if claims.claims else {}
     sent = Sent(posted, {}, {index: float(result.duration_ms) for index, (result, _verdict) in posted.items()})
     for index in claims.unclaimed:
         request = claims.requests[index]
@@ -201,8 +201,9 @@ def send_deliveries(claims: DeliveryClaims) -> Sent:
 
 
 def record_deliveries(claims: DeliveryClaims, sent: Sent) -> dict[int, DeliveryOutcome]:
-    """Record the POSTed attempts (call inside a transaction); every request's outcome by index."""
-    outcomes = deliveries_record(claims, sent.posted) if sent.posted else {}
+    """Record the POSTed attempts (call inside a transaction); every request's outcome by index (a POST
+    still in flight: its delivery as claimed, open)."""
+    outcomes = deliveries_record(claims, sent.posted) if claims.claims else {}
     outcomes.update(sent.outcomes)
     return outcomes
 

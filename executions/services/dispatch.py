@@ -56,12 +56,18 @@ def _task(name: str) -> Any:
     return getattr(tasks, name)
 
 
-def publish(task_name: str, *args: Any) -> bool:
-    """Send one task message now; True when the broker took it, False when it is left to the sweeper."""
+def publish(task_name: str, *args: Any, eager: bool = True) -> bool:
+    """Send one task message now; True when the broker took it, False when it is left to the sweeper.
+
+    Tasks running eagerly (tests, ``CELERY_TASK_ALWAYS_EAGER``) run here and now, unless ``eager`` is
+    off: the background publisher's messages were meant for a broker, and are dropped (left to the
+    sweeper) if the app turned eager meanwhile (a test that restored it).
+    """
     task = _task(task_name)
     if task.app.conf.task_always_eager:
-        task.apply_async(args=args)
-        return True
+        if eager:
+            task.apply_async(args=args)
+        return eager
     if broker_marked_down():
         logger.info("broker marked down; %s%r left to the sweeper", task.name, args)
         return False
@@ -157,7 +163,7 @@ class BackgroundPublisher:
         while True:
             task_name, args = messages.get()
             try:
-                publish(task_name, *args)
+                publish(task_name, *args, eager=False)
             except Exception:  # one bad message must not stop the thread
                 logger.exception("could not publish %s%r; the sweeper will re-queue it", task_name, args)
             finally:

@@ -221,6 +221,8 @@ def test_execution_time_is_each_items_own_action_time_in_a_batch(
     tenant, owner, active_store, sink, other_sink, loopback_allowed
 ):
     # given: two executions in one batch, one delivered to a receiver that answers at once, one to a slow one
+    # (within the batch's wait for its POSTs)
+    loopback_allowed.AUTOMATIONS_WEBHOOK_INLINE_WAIT = 5
     sink.default = Reply()
     other_sink.default = Reply(delay=0.6)
     fast_rule = make_rule(tenant, owner, **{**EVENT_RULE, "name": "fast", "action_type": "add_product"})

@@ -13,22 +13,27 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.db_locks import write_transaction
 from config.prometheus import count_webhook_attempt
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
 from executions.delivery.conf import setting
 from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
+from executions.delivery.lanes import EndpointLanes
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from executions.delivery.policy import Classification, classify, retry_delay
 from executions.delivery.selectors import deliveries_due
@@ -320,14 +325,69 @@ def deliveries_claim(requests: list[DeliveryRequest]) -> DeliveryClaims:
     return DeliveryClaims(requests, _insert_claimed(requests, fresh))
 
 
-def deliveries_post(claimed: DeliveryClaims) -> dict[int, tuple[HTTPResult, Classification]]:
-    """POST every claimed delivery, up to AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY in parallel (no database
-    access, no transaction open); request index -> (result, verdict)."""
+def deliveries_post(
+    claimed: DeliveryClaims, settle: Callable[[int], object] | None = None
+) -> dict[int, tuple[HTTPResult, Classification]]:
+    """POST every claimed delivery on this process's webhook threads and wait for them at most
+    AUTOMATIONS_WEBHOOK_INLINE_WAIT (no transaction open); request index -> (result, verdict) of those
+    answered by then.
+
+    At most AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY POSTs go to one endpoint at once (``EndpointLanes``),
+    so a receiver that hangs holds a few threads and never the caller: a POST still running after the
+    wait is left to its thread, which records its attempt when it ends and calls ``settle`` with the
+    execution id (the pipeline's settlement). Its index is missing from the answer, and
+    ``deliveries_record`` reports its delivery still open. Should this process die first, the claim's
+    lease runs out and the sweeper sends it again with the same ``webhook-id``.
+    """
     if not claimed.claims:
         return {}
     now = next(iter(claimed.claims.values()))[0].claimed_at
-    pairs = [(delivery, claimed.requests[index].endpoint) for index, (delivery, _, _) in claimed.claims.items()]
-    return dict(zip(claimed.claims, _post_all(pairs, now), strict=True))
+    lanes = _lanes()
+    futures = {
+        index: lanes.submit(
+            claimed.requests[index].endpoint.pk,
+            partial(_post_claimed, delivery, claimed.requests[index].endpoint, now),
+        )
+        for index, (delivery, _, _) in claimed.claims.items()
+    }
+    wait(futures.values(), timeout=float(setting("AUTOMATIONS_WEBHOOK_INLINE_WAIT")))
+    answered: dict[int, tuple[HTTPResult, Classification]] = {}
+    for index, future in futures.items():
+        if future.done():
+            answered[index] = future.result()
+            continue
+        delivery, attempt, token = claimed.claims[index]
+        late = partial(_record_late, delivery, attempt, token, claimed.requests[index].endpoint, now, settle)
+        future.add_done_callback(late)
+    return answered
+
+
+def _record_late(
+    delivery: WebhookDelivery,
+    attempt: DeliveryAttempt,
+    token: str,
+    endpoint: WebhookEndpoint,
+    now: dt.datetime,
+    settle: Callable[[int], object] | None,
+    future: Future[tuple[HTTPResult, Classification]],
+) -> None:
+    """Record a POST that answered after its batch stopped waiting, then settle its execution (on the
+    webhook thread; never raises: a failure leaves the claim to the sweeper, after its lease)."""
+    try:
+        result, verdict = future.result()
+        with write_transaction():
+            _finish(delivery, attempt, token, endpoint, result, verdict, now)
+        if settle is not None:
+            settle(delivery.execution_id)
+    except Exception:
+        logger.exception(
+            "delivery %s: could not record its late attempt; the sweeper will send it again",
+            delivery.pk,
+            extra={"tenant_id": delivery.tenant_id, "execution_id": delivery.execution_id, "delivery_id": delivery.pk},
+        )
+    finally:
+        if threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
+            db_connection.close()  # the pool's threads outlive the batch: hold no connection between POSTs
 
 
 def deliveries_record(
@@ -339,7 +399,10 @@ def deliveries_record(
     if not claimed.claims:
         return outcomes
     now = next(iter(claimed.claims.values()))[0].claimed_at
-    succeeded = [index for index in claimed.claims if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
+    for index, (delivery, _attempt, _token) in claimed.claims.items():
+        if index not in posted:  # still in flight: recorded by its thread when it answers
+            outcomes[index] = _outcome(delivery, attempted=True)
+    succeeded = [index for index in posted if posted[index][1].outcome == AttemptOutcome.SUCCEEDED]
     if succeeded:
         finished = _finish_succeeded(
             [claimed.claims[index][:2] for index in succeeded],
@@ -348,7 +411,7 @@ def deliveries_record(
         )
         outcomes.update(zip(succeeded, finished, strict=True))
     for index, (delivery, attempt, token) in claimed.claims.items():
-        if index not in outcomes:
+        if index not in outcomes and index in posted:
             result, verdict = posted[index]
             endpoint = claimed.requests[index].endpoint
             outcomes[index] = _finish(delivery, attempt, token, endpoint, result, verdict, now)
@@ -404,29 +467,25 @@ def _insert_claimed(
     }
 
 
-def _post_all(
-    pairs: list[tuple[WebhookDelivery, WebhookEndpoint]], now: dt.datetime
-) -> list[tuple[HTTPResult, Classification]]:
-    """POST every claimed delivery, in parallel threads when there are several; results in order."""
-    if len(pairs) == 1:
-        return [_post_claimed(pairs[0][0], pairs[0][1], now)]
-    return list(_post_pool().map(lambda pair: _post_claimed(pair[0], pair[1], now), pairs))
+POOL_THREAD_PREFIX = "webhook"
+_lanes_of_process: tuple[int, EndpointLanes] | None = None
 
 
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _post_pool() -> ThreadPoolExecutor:
-    """This process's pool of AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY threads for webhook POSTs.
+def _lanes() -> EndpointLanes:
+    """This process's lanes over its pool of AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY threads for webhook POSTs.
 
     Made on first use in each process (a forked worker process makes its own: threads do not survive
     a fork) and kept, so a batch does not start threads of its own.
     """
-    global _pool
-    if _pool is None or _pool[0] != os.getpid():
+    global _lanes_of_process
+    limit = int(setting("AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY"))
+    if _lanes_of_process is None or _lanes_of_process[0] != os.getpid():
         workers = max(1, int(setting("AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY")))
-        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook"))
-    return _pool[1]
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_THREAD_PREFIX)
+        _lanes_of_process = (os.getpid(), EndpointLanes(pool, limit))
+    lanes = _lanes_of_process[1]
+    lanes.limit = max(1, limit)  # read at each batch, as every delivery setting is
+    return lanes
 
 
 def delivery_body(payload: dict[str, Any]) -> bytes:
