@@ -30,9 +30,12 @@ run: seed
 ## The whole suite: lint, format check and tests.
 test: lint pytest
 
+## Style, the import contracts (pyproject.toml [tool.importlinter]) and models without a migration.
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
 
 format: install
 	$(PY) -m ruff check --fix .
@@ -56,4 +59,4 @@ schemathesis: install
 	$(PY) scripts/run_schemathesis.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis .import_linter_cache

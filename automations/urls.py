@@ -5,6 +5,9 @@ from automations import views
 
 app_name = "automations"
 
+# The rule pages that show executions (details, Run now, one execution) are executions.rule_pages'; the
+# project serves both lists in this namespace (config/portal_urls.py).
+
 urlpatterns = [
     path("automations", views.rule_list, name="list"),
     path("automations/recommendations", views.recommendations, name="recommendations"),
@@ -13,10 +16,7 @@ urlpatterns = [
     path("automations/builder/test", views.builder_test, name="builder-test"),
     path("automations/builder/<key:rule_id>", views.builder_edit, name="builder-edit"),
     path("automations/builder/<key:rule_id>/delete", views.builder_delete, name="builder-delete"),
-    path("automations/<key:rule_id>", views.rule_detail, name="detail"),
     path("automations/<key:rule_id>/toggle", views.rule_toggle, name="toggle"),
     path("automations/<key:rule_id>/enabled", views.rule_set_enabled_view, name="set-enabled"),
     path("automations/<key:rule_id>/test", views.rule_test, name="test"),
-    path("automations/<key:rule_id>/run", views.rule_run, name="run"),
-    path("automations/<key:rule_id>/executions/<id:execution_id>", views.execution_detail, name="execution"),
 ]

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -36,6 +35,7 @@ from automations.kinds.actions import ACTION_KINDS, action_kind_choices
 from automations.kinds.operators import operator_choices
 from automations.kinds.triggers import TRIGGER_KINDS, trigger_kind_choices
 from automations.models import AutomationRule
+from automations.page_facts import page_facts
 from automations.recommendations import recommend
 from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import (
@@ -82,7 +82,7 @@ def _timezones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def _is_htmx(request: HttpRequest) -> bool:
+def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
@@ -110,11 +110,9 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 
 
 def _list_stats(tenant: Tenant) -> dict[str, Any]:
-    from executions.selectors import tenant_executions_since_count
-
     since = timezone.now() - dt.timedelta(hours=24)
     counts = rule_counts(rule_list_for_tenant(tenant))
-    return {"counts": counts, "executions_24h": tenant_executions_since_count(tenant.pk, since)}
+    return {"counts": counts, "executions_24h": page_facts.executions_since(tenant.pk, since)}
 
 
 @portal_view
@@ -125,7 +123,7 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = rule_get_for_tenant(tenant, rule_id)
     wanted = request.POST.get("enabled")
     rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request.user)
-    if _is_htmx(request):
+    if is_htmx(request):
         context = {"rule": rule, "writable_risks": writable_risks(request), "oob": True, **_list_stats(tenant)}
         return render(request, "automations/partials/_toggled.html", context)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
@@ -145,9 +143,7 @@ def recommendations(request: HttpRequest) -> HttpResponse:
 
 
 def _recommend(tenant: Tenant) -> list[Any]:
-    from executions.selectors import tenant_latest_metric_values
-
-    return recommend(tenant, tenant_latest_metric_values(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
+    return recommend(tenant, page_facts.latest_metric_values(tenant.pk), limit=RECOMMENDATIONS_SHOWN)
 
 
 # --- builder -------------------------------------------------------------------------------------
@@ -242,11 +238,11 @@ def _builder_context(
         "sample_context": sample_context or json.dumps(SAMPLE_CONTEXT, indent=2),
         "form_action": request.path,
         "can_delete": rule is not None and allows(request, Capability.DELETE, rule.risk_level),
-        **_summary_context(tenant, data),
+        **summary_context(tenant, data),
     }
 
 
-def _summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
+def summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
     """The summary panel's context: the same summary service the API uses, on the unsaved body.
 
     A body with text or numbers the databases cannot store gets no summary but the reason (``unstorable``).
@@ -320,12 +316,12 @@ def builder_summary(request: HttpRequest) -> HttpResponse:
     """The summary panel for the form as typed (htmx, debounced)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     data, _ = rule_data_from_state(state_from_post(request.POST))
-    context = _summary_context(tenant, data)
+    context = summary_context(tenant, data)
     status = 400 if context.get("unstorable") else 200
     return render(request, "automations/partials/_summary.html", context, status=status)
 
 
-def _parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
+def parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
     """A sample context typed as JSON, read by the API's parser (``loads_json``), or the reason it is refused."""
     try:
         context = loads_json(text or "{}")
@@ -338,7 +334,7 @@ def _parse_context(text: str) -> tuple[dict[str, Any] | None, str]:
     return context, ""
 
 
-def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """ConditionResult.as_dict() rows (live or stored on an execution) with display text."""
     rows = []
     for item in results:
@@ -364,7 +360,7 @@ def _result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None, **extra: Any) -> HttpResponse:
     """The Test panel: the condition rows of a ConditionReport (``results``); 400 with the errors in
     ``extra`` when there are none because the context or the conditions were refused."""
-    rows = _result_rows(results) if results is not None else None
+    rows = result_rows(results) if results is not None else None
     context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
     status = 400 if results is None else 200
     return render(request, "automations/partials/_condition_results.html", context, status=status)
@@ -376,7 +372,7 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     """Test Conditions: each condition of the unsaved form against the sample context."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     data, errors = rule_data_from_state(state_from_post(request.POST))
-    context, context_error = _parse_context(request.POST.get("sample_context", ""))
+    context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
     # Only what a test reads must be valid: a form without a name yet can still test its conditions.
@@ -406,61 +402,12 @@ def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 
 @portal_view
-@require_GET
-def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
-    from executions.selectors import rule_execution_overview, rule_execution_stats, rule_executions
-
-    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    rule = rule_get_for_tenant(tenant, rule_id)
-    now = timezone.now()
-    page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {
-        "rule": rule,
-        "stats": rule_execution_overview(rule, now),
-        "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
-        "page": page,
-        "can_edit": allows(request, Capability.WRITE, rule.risk_level),
-        "can_delete": allows(request, Capability.DELETE, rule.risk_level),
-        "can_test": allows(request, Capability.TEST, rule.risk_level),
-        "can_run": allows(request, Capability.RUN, rule.risk_level),
-        "sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
-        **_summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
-    }
-    if _is_htmx(request) and request.GET.get("page"):
-        return render(request, "executions/partials/_execution_table.html", context)
-    return render(request, "automations/detail.html", context)
-
-
-def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
-    """Bars for a small SVG chart of the stats selector's ``executions_by_day``, scaled to the busiest day."""
-    width, height, gap = 600, 120, 2
-    bar_width = width / max(len(days), 1)
-    peak = max((day["total"] for day in days), default=0) or 1
-    bars = []
-    for index, day in enumerate(days):
-        bar_height = round(day["total"] / peak * (height - 20), 1)
-        bars.append(
-            {
-                "x": round(index * bar_width + gap / 2, 1),
-                "y": round(height - 14 - bar_height, 1),
-                "w": round(bar_width - gap, 1),
-                "h": bar_height,
-                "day": dt.date.fromisoformat(day["date"]),
-                "count": day["total"],
-                "failed": day["failed"],
-            }
-        )
-    total = sum(day["total"] for day in days)
-    return {"bars": bars, "width": width, "height": height, "peak": peak, "total": total, "days": days}
-
-
-@portal_view
 @require_POST
 def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     """The details page's Test: the saved rule's conditions against a sample context."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    context, context_error = _parse_context(request.POST.get("sample_context", ""))
+    context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
     return _results_response(request, rule_test_conditions(rule, context, request.user).results)
@@ -475,56 +422,3 @@ def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule_set_enabled(rule, request.POST.get("enabled") == "true", request.user)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("automations:detail", rule_id=rule.pk)
-
-
-@portal_view
-@require_GET
-def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> HttpResponse:
-    from executions.selectors import execution_get_for_rule
-
-    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    rule = rule_get_for_tenant(tenant, rule_id)
-    execution = execution_get_for_rule(rule, execution_id)
-    context = {
-        "rule": rule,
-        "execution": execution,
-        "condition_rows": _result_rows(
-            execution.condition_results if isinstance(execution.condition_results, list) else []
-        ),
-        "trigger_data": json.dumps(execution.trigger_data, indent=2, default=str),
-        "action_result": json.dumps(execution.action_result, indent=2, default=str)
-        if execution.action_result is not None
-        else "",
-        **_execution_extras(execution),
-    }
-    return render(request, "executions/detail.html", context)
-
-
-def _execution_extras(execution: Any) -> dict[str, Any]:
-    """The governance decision the pipeline recorded and the approval request, if one was opened."""
-    from executions.selectors import execution_approval
-
-    approval = execution_approval(execution)
-    decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
-    approver = approval.decided_by.get_username() if approval and approval.decided_by else ""
-    return {"approval": approval, "decision": decision, "approver_name": approver}
-
-
-@portal_view
-@require_POST
-def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
-    """Run now: the pipeline's manual execution with the details page's sample context."""
-    from executions.services import execute_rule_manually
-
-    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    rule = rule_get_for_tenant(tenant, rule_id)
-    context, context_error = _parse_context(request.POST.get("sample_context", "{}"))
-    if context is None:
-        return render(request, "automations/run_refused.html", {"rule": rule, "error": context_error}, status=400)
-    try:
-        execution = execute_rule_manually(rule, context, request.user)
-    except ValidationError as error:
-        messages.error(request, "; ".join(error.messages))
-        return redirect("automations:detail", rule_id=rule.pk)
-    messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
-    return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)

@@ -9,9 +9,9 @@ from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from automations.api.views import AutomationRuleViewSet
 from config.api_docs import ApiSchemaView, ApiSwaggerView
 from executions.api.metrics import MetricSampleViewSet
+from executions.api.rules import AutomationViewSet
 from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
 
@@ -25,7 +25,7 @@ class OptionalSlashRouter(DefaultRouter):
 
 
 router = OptionalSlashRouter()
-router.register("automations", AutomationRuleViewSet, basename="automation")
+router.register("automations", AutomationViewSet, basename="automation")
 router.register("executions", AutomationExecutionViewSet, basename="execution")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("metrics", MetricSampleViewSet, basename="metric")

@@ -22,6 +22,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/tenant", tenant_switch, name="tenant-switch"),
-    path("portal/", include("automations.urls")),
+    path("portal/", include("config.portal_urls")),
     path("portal/", include("executions.urls")),
 ]

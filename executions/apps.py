@@ -9,11 +9,19 @@ class ExecutionsConfig(AppConfig):
         # Built-in action handlers register themselves on import; receivers and checks connect here;
         # the listener tasks register with Celery (autodiscovery only imports tasks.py).
         from automations.governance import register_executions_today_counter
+        from automations.page_facts import page_facts
         from automations.signals import rule_archived
         from executions import actions, checks, health, signals, tasks_listeners  # noqa: F401
-        from executions.selectors import rule_executions_run_today_count
+        from executions.selectors import (
+            rule_executions_run_today_count,
+            tenant_executions_since_count,
+            tenant_latest_metric_values,
+        )
 
         signals.connect_model_events()
         rule_archived.connect(signals.cancel_approvals_of_archived_rule, dispatch_uid="executions.cancel_approvals")
         # max_frequency_per_day counts our own execution rows; governance sits below us, so we hand it down.
         register_executions_today_counter(rule_executions_run_today_count)
+        # The rules list shows how many executions ran today, and recommendations read the latest metrics.
+        page_facts.executions_since = tenant_executions_since_count
+        page_facts.latest_metric_values = tenant_latest_metric_values

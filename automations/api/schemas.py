@@ -8,13 +8,6 @@ from rest_framework import serializers
 
 from automations.api.serializers import AutomationRuleSerializer
 
-
-def _executions_serializer(**kwargs: object) -> serializers.Serializer:
-    from executions.api.serializers import ExecutionSerializer
-
-    return ExecutionSerializer(**kwargs)
-
-
 RuleEnvelope = inline_serializer(
     "RuleEnvelope", {"automation": AutomationRuleSerializer(), "message": serializers.CharField()}
 )
@@ -37,23 +30,6 @@ RuleOverviewStats = inline_serializer(
         "success_rate": serializers.FloatField(allow_null=True),
         "avg_execution_time_ms": serializers.FloatField(allow_null=True),
         "last_24h_executions": serializers.IntegerField(),
-    },
-)
-RuleDetail = inline_serializer(
-    "RuleDetail",
-    {
-        "automation": AutomationRuleSerializer(),
-        "stats": RuleOverviewStats,
-        "recent_executions": _executions_serializer(many=True),
-    },
-)
-ExecutionList = inline_serializer(
-    "ExecutionList",
-    {
-        "executions": _executions_serializer(many=True),
-        "count": serializers.IntegerField(),
-        "limit": serializers.IntegerField(),
-        "offset": serializers.IntegerField(),
     },
 )
 RuleStats = inline_serializer(
@@ -83,7 +59,6 @@ RuleStats = inline_serializer(
 )
 # List actions answer these envelopes, not arrays of them.
 set_override(RuleList, "many", False)
-set_override(ExecutionList, "many", False)
 
 ConditionResults = inline_serializer(
     "ConditionResult",
@@ -111,9 +86,6 @@ TestConditionsResult = inline_serializer(
             many=True,
         ),
     },
-)
-ExecuteResult = inline_serializer(
-    "ExecuteResult", {"execution": _executions_serializer(), "message": serializers.CharField()}
 )
 Summary = inline_serializer(
     "RuleSummary",

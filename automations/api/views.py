@@ -43,20 +43,15 @@ from automations.services import (
 )
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
-
-# TRICKY: executions -> automations is the import direction; these enums are plain choices, read-only here.
-from executions.choices import ExecutionStatus, TriggerSource
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
 from governance.models import Council, Tenant
 
-EXECUTIONS_DEFAULT_LIMIT = 50
-EXECUTIONS_MAX_LIMIT = 200
 LIST_MAX_LIMIT = 10_000
 
 RULE_ID = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="automation_<hex>")
 
 
-def _service_call(function: Any, *args: Any, **kwargs: Any) -> Any:
+def call_service(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a write service, turning its Django ValidationError into a 400."""
     try:
         return function(*args, **kwargs)
@@ -102,14 +97,18 @@ def _draft_rule(request: Request, data: Any) -> AutomationRule:
     create=extend_schema(
         summary="Create an automation", request=RuleCreateRequestSerializer, responses={201: schemas.RuleEnvelope}
     ),
-    retrieve=extend_schema(summary="Get an automation", responses={200: schemas.RuleDetail}),
     partial_update=extend_schema(
         summary="Update an automation", request=RuleUpdateRequestSerializer, responses={200: schemas.RuleEnvelope}
     ),
     destroy=extend_schema(summary="Delete (archive) an automation", responses={200: schemas.RuleDeleted}),
 )
 class AutomationRuleViewSet(ApiViewSet):
-    """Automation rules of the caller's tenants."""
+    """Automation rules of the caller's tenants: their definitions, tests and summaries.
+
+    What concerns their executions (a rule with its recent runs, its history and stats, manual runs) is
+    added on the executions side (``executions.api.rules.AutomationViewSet``, the class the router serves),
+    as imports point executions -> automations.
+    """
 
     queryset = AutomationRule.objects.all()
     serializer_class = AutomationRuleSerializer
@@ -174,22 +173,8 @@ class AutomationRuleViewSet(ApiViewSet):
         require(request, tenant_id, Capability.WRITE, _risk_of(definition))
         _check_council(tenant_id, fields)
         tenant = Tenant.objects.get(pk=tenant_id)
-        rule = _service_call(rule_create, tenant, fields, request.user)
+        rule = call_service(rule_create, tenant, fields, request.user)
         return Response(self.envelope(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
-
-    def retrieve(self, request: Request, pk: str) -> Response:
-        from executions.api.serializers import ExecutionSerializer
-        from executions.selectors import rule_overview_and_recent_executions
-
-        rule = self.rule(Capability.READ, with_tenant=False)
-        overview, recent_executions = rule_overview_and_recent_executions(rule)
-        return Response(
-            {
-                "automation": AutomationRuleSerializer(rule).data,
-                "stats": overview,
-                "recent_executions": ExecutionSerializer(recent_executions, many=True).data,
-            }
-        )
 
     def partial_update(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.WRITE)
@@ -201,7 +186,7 @@ class AutomationRuleViewSet(ApiViewSet):
         inputs.validate_rule_body(definition)
         require(request, rule.tenant_id, Capability.WRITE, _risk_of(definition))
         _check_council(rule.tenant_id, fields)
-        rule = _service_call(rule_update, rule, fields, request.user)
+        rule = call_service(rule_update, rule, fields, request.user)
         return Response(self.envelope(rule, "Automation rule updated successfully"))
 
     def destroy(self, request: Request, pk: str) -> Response:
@@ -220,51 +205,6 @@ class AutomationRuleViewSet(ApiViewSet):
     def disable(self, request: Request, pk: str) -> Response:
         rule = rule_set_enabled(self.rule(Capability.WRITE), False, request.user)
         return Response(self.envelope(rule, "Automation rule disabled"))
-
-    # --- reads about executions ------------------------------------------------------------------
-
-    @extend_schema(
-        summary="Execution history",
-        parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
-            OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
-            OpenApiParameter("trigger_source", OpenApiTypes.STR, enum=TriggerSource.values),
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Triggered at or after (ISO 8601)."),
-            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Triggered before (ISO 8601)."),
-        ],
-        responses={200: schemas.ExecutionList},
-    )
-    @action(detail=True, methods=["get"], filterset_class=None)
-    def executions(self, request: Request, pk: str) -> Response:
-        from executions.api.serializers import ExecutionSerializer
-        from executions.filters import AutomationExecutionFilterSet
-
-        rule = self.rule(Capability.READ)
-        filterset = AutomationExecutionFilterSet(
-            request.query_params, queryset=rule.executions.select_related("rule_version")
-        )
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
-        executions = filterset.qs.order_by("-triggered_at", "-id")
-        page = executions[offset : offset + limit]
-        return Response(
-            {
-                "executions": ExecutionSerializer(page, many=True).data,
-                "count": executions.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
-
-    @extend_schema(summary="Execution stats", responses={200: schemas.RuleStats})
-    @action(detail=True, methods=["get"], filterset_class=None)
-    def stats(self, request: Request, pk: str) -> Response:
-        from executions.selectors import rule_execution_stats
-
-        return Response(rule_execution_stats(self.rule(Capability.READ)))
 
     # --- conditions, summaries, runs ----------------------------------------------------------------
 
@@ -318,33 +258,6 @@ class AutomationRuleViewSet(ApiViewSet):
         inputs.validate_rule_body(definition)
         definition.pop("assigned_council_id", None)
         return Response(summarize_rule(definition).as_dict())
-
-    @extend_schema(
-        summary="Execute an automation", request=ExecuteRequestSerializer, responses={200: schemas.ExecuteResult}
-    )
-    @action(detail=True, methods=["post"], filterset_class=None)
-    def execute(self, request: Request, pk: str) -> Response:
-        rule = self.rule(Capability.RUN)
-        from executions.api.serializers import ExecutionSerializer
-        from executions.services import execute_rule_manually
-
-        body = inputs.require_object(request.data or {})
-        context = inputs.read_context(body)
-        bypass = inputs.read_bool(body, "bypass_approval", False)
-        # A run a caller starts is always manual (the spec's body carries "manual"); any other label is a 400.
-        if body.get("trigger_source", TriggerSource.MANUAL) != TriggerSource.MANUAL:
-            raise ValidationError(
-                {"trigger_source": ['A run you start is always "manual": send "manual" or leave trigger_source out.']}
-            )
-        if bypass:
-            require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
-        execution = _service_call(execute_rule_manually, rule, context, request.user, bypass_approval=bypass)
-        return Response(
-            {
-                "execution": ExecutionSerializer(execution).data,
-                "message": f"Execution {execution.pk} is {execution.status}",
-            }
-        )
 
     @extend_schema(
         summary="Recommend automations", request=RecommendRequestSerializer, responses={200: schemas.Recommendations}

@@ -97,7 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "governance.context_processors.portal",
+                "executions.context_processors.portal",
                 "csp.context_processors.nonce",
             ],
         },

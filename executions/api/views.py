@@ -19,9 +19,10 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from automations.api import inputs, schemas
+from automations.api import inputs
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
+from executions.api.schemas import ExecutionList
 from executions.api.serializers import (
     ApprovalRequestSerializer,
     ExecutionSerializer,
@@ -75,7 +76,7 @@ ExecutionDecision = inline_serializer(
             OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
             OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
         ],
-        responses={200: schemas.ExecutionList},
+        responses={200: ExecutionList},
     ),
     retrieve=extend_schema(summary="Get an execution", responses={200: ExecutionSerializer}),
 )

@@ -1,4 +1,5 @@
-"""Template context for the portal header: the user's tenants, the current one and the navigation."""
+"""Template context for the portal header: the user's tenants, the current one and the navigation (with the
+approvals and notifications waiting, so it lives with them, on the executions side)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from executions.selectors import approvals_decidable_by, unread_notification_count
 from governance.portal import current_tenant
 from governance.selectors import tenants_for_user
 
 
 def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
     """Links after "Automations", with how many approvals wait and notifications are unread."""
-    from executions.selectors import approvals_decidable_by, unread_notification_count
-
     pending = approvals_decidable_by(request.user).filter(tenant_id=tenant_id).count() if tenant_id else 0
     unread = unread_notification_count(request.user, tenant_id) if tenant_id else 0
     return [

@@ -1,0 +1,27 @@
+"""Facts the rules pages show that other apps own (how many executions ran, the tenant's latest metric
+values), handed in by those apps when they start (``executions.apps``), so imports keep pointing
+executions -> automations. Until one is handed in, the pages show nothing for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _no_executions(tenant_id: str, since: dt.datetime) -> int:
+    return 0
+
+
+def _no_metric_values(tenant_id: str) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class PageFacts:
+    executions_since: Callable[[str, dt.datetime], int] = _no_executions
+    latest_metric_values: Callable[[str], dict[str, Any]] = _no_metric_values
+
+
+page_facts = PageFacts()

@@ -1,0 +1,104 @@
+"""The rules API with what concerns their executions: a rule with its recent runs, its execution history
+and stats, and manual runs. It extends the rules viewset of ``automations.api.views`` from the executions
+side (imports point executions -> automations); the router serves this class at ``/api/automations``."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from automations.api import inputs
+from automations.api.schemas import RuleStats
+from automations.api.serializers import AutomationRuleSerializer, ExecuteRequestSerializer
+from automations.api.views import AutomationRuleViewSet, call_service
+from executions.api.schemas import ExecuteResult, ExecutionList, RuleDetail
+from executions.api.serializers import ExecutionSerializer
+from executions.choices import ExecutionStatus, TriggerSource
+from executions.filters import AutomationExecutionFilterSet
+from executions.pipeline import execute_rule_manually
+from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
+from governance.api.permissions import Capability, require
+
+EXECUTIONS_DEFAULT_LIMIT = 50
+EXECUTIONS_MAX_LIMIT = 200
+
+
+class AutomationViewSet(AutomationRuleViewSet):
+    """Automation rules of the caller's tenants."""
+
+    @extend_schema(summary="Get an automation", responses={200: RuleDetail})
+    def retrieve(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.READ, with_tenant=False)
+        overview, recent_executions = rule_overview_and_recent_executions(rule)
+        return Response(
+            {
+                "automation": AutomationRuleSerializer(rule).data,
+                "stats": overview,
+                "recent_executions": ExecutionSerializer(recent_executions, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Execution history",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
+            OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
+            OpenApiParameter("trigger_source", OpenApiTypes.STR, enum=TriggerSource.values),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Triggered at or after (ISO 8601)."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Triggered before (ISO 8601)."),
+        ],
+        responses={200: ExecutionList},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def executions(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.READ)
+        filterset = AutomationExecutionFilterSet(
+            request.query_params, queryset=rule.executions.select_related("rule_version")
+        )
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+        executions = filterset.qs.order_by("-triggered_at", "-id")
+        page = executions[offset : offset + limit]
+        return Response(
+            {
+                "executions": ExecutionSerializer(page, many=True).data,
+                "count": executions.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    @extend_schema(summary="Execution stats", responses={200: RuleStats})
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def stats(self, request: Request, pk: str) -> Response:
+        return Response(rule_execution_stats(self.rule(Capability.READ)))
+
+    @extend_schema(summary="Execute an automation", request=ExecuteRequestSerializer, responses={200: ExecuteResult})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def execute(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.RUN)
+
+        body = inputs.require_object(request.data or {})
+        context = inputs.read_context(body)
+        bypass = inputs.read_bool(body, "bypass_approval", False)
+        # A run a caller starts is always manual (the spec's body carries "manual"); any other label is a 400.
+        if body.get("trigger_source", TriggerSource.MANUAL) != TriggerSource.MANUAL:
+            raise ValidationError(
+                {"trigger_source": ['A run you start is always "manual": send "manual" or leave trigger_source out.']}
+            )
+        if bypass:
+            require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
+        execution = call_service(execute_rule_manually, rule, context, request.user, bypass_approval=bypass)
+        return Response(
+            {
+                "execution": ExecutionSerializer(execution).data,
+                "message": f"Execution {execution.pk} is {execution.status}",
+            }
+        )

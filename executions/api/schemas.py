@@ -1,0 +1,34 @@
+"""Response envelopes of the rules API that carry executions (the OpenAPI schema; views build plain dicts)."""
+
+from __future__ import annotations
+
+from drf_spectacular.drainage import set_override
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from automations.api.schemas import RuleOverviewStats
+from automations.api.serializers import AutomationRuleSerializer
+from executions.api.serializers import ExecutionSerializer
+
+RuleDetail = inline_serializer(
+    "RuleDetail",
+    {
+        "automation": AutomationRuleSerializer(),
+        "stats": RuleOverviewStats,
+        "recent_executions": ExecutionSerializer(many=True),
+    },
+)
+ExecutionList = inline_serializer(
+    "ExecutionList",
+    {
+        "executions": ExecutionSerializer(many=True),
+        "count": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(),
+    },
+)
+# The list action answers this envelope, not an array of them.
+set_override(ExecutionList, "many", False)
+ExecuteResult = inline_serializer(
+    "ExecuteResult", {"execution": ExecutionSerializer(), "message": serializers.CharField()}
+)
