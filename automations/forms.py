@@ -361,16 +361,3 @@ def rule_data_from_state(state: BuilderState) -> tuple[dict[str, Any], Errors]:
         "auto_approval_rules": auto_approval,
     }
     return data, errors
-
-
-def errors_from_validation(message_dict: dict[str, list[str]]) -> Errors:
-    """Service errors ({"trigger_config": ["trigger_config.time: ..."]}) back to path-keyed errors."""
-    errors: Errors = {}
-    for field_name, messages in message_dict.items():
-        for message in messages:
-            path, separator, rest = message.partition(": ")
-            if separator and (path == field_name or path.startswith((f"{field_name}.", f"{field_name}["))):
-                errors.setdefault(path, []).append(rest)
-            else:
-                errors.setdefault(field_name, []).append(message)
-    return errors

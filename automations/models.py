@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from automations.choices import Category, RiskLevel, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
-from automations.kinds.actions import action_kind_choices, get_action_kind
-from automations.kinds.triggers import get_trigger_kind, trigger_kind_choices
+from automations.kinds.actions import action_kind_choices
+from automations.kinds.triggers import trigger_kind_choices
 from automations.schedule_times import ScheduleError, next_slot_after
-from automations.validators import (
-    errors_by_field,
-    validate_action_config,
-    validate_auto_approval_rules,
-    validate_conditions,
-    validate_trigger_config,
-)
+from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +38,13 @@ DEFINITION_FIELDS = (
     "assigned_council_id",
     "auto_approval_rules",
 )
+
+
+# The fields a rule's validation reads: its definition and whether it is enabled.
+EDITABLE_FIELDS = (*DEFINITION_FIELDS, "enabled")
+# Names a save(update_fields=...) may give for them (a foreign key saves under its field name).
+_VALIDATED_SAVE_NAMES = frozenset({*EDITABLE_FIELDS, "assigned_council"})
+_DEFINITION_SAVE_NAMES = frozenset({*DEFINITION_FIELDS, "assigned_council"})
 
 
 def new_rule_id() -> str:
@@ -157,11 +158,37 @@ class AutomationRule(models.Model):
         return self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.event_type = self.derived_event_type()
+        """Refuse an invalid definition with the services' ``RuleValidationError`` (unless this exact state
+        was validated already: the services validate once, then save), and version an edit made outside
+        the services (the ORM, the shell): a changed definition gets the next version and its snapshot.
+
+        Not covered: ``QuerySet.update()`` and ``bulk_create()``, which never call ``save()``.
+        """
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "trigger_config" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "event_type"}
+        touched = None if update_fields is None else set(update_fields)
+        if touched is None or touched & _VALIDATED_SAVE_NAMES:
+            self.check_definition()
+        self.event_type = self.derived_event_type()
+        if touched is not None and "trigger_config" in touched:
+            kwargs["update_fields"] = touched = {*touched, "event_type"}
+        # The services version their own edits (with the editor) and say so for that one save; any other
+        # edit is versioned here.
+        versions_here = not self.__dict__.pop("_versions_handled", False) and (
+            touched is None or bool(touched & _DEFINITION_SAVE_NAMES)
+        )
+        snapshot = versions_here and self._state.adding
+        if versions_here and not self._state.adding:
+            stored = AutomationRule.all_objects.filter(pk=self.pk).values(*DEFINITION_FIELDS).first()
+            if stored is not None and stored != self.definition():
+                AutomationRule.all_objects.filter(pk=self.pk).update(version=models.F("version") + 1)
+                self.version = AutomationRule.all_objects.values_list("version", flat=True).get(pk=self.pk)
+                if touched is not None:
+                    kwargs["update_fields"] = {*touched, "version"}
+                snapshot = True
         super().save(*args, **kwargs)
+        if snapshot:
+            definition = self.definition()
+            RuleVersion.objects.get_or_create(rule=self, version=self.version, defaults={"definition": definition})
 
     @property
     def log_fields(self) -> dict[str, object]:
@@ -170,23 +197,50 @@ class AutomationRule(models.Model):
 
     # --- validation ------------------------------------------------------------------------------
 
+    def definition_errors(self, absent: frozenset[str] = frozenset()) -> Errors:
+        """Every problem of this rule's definition, keyed by field path; {} when it is valid.
+
+        The one validation of a rule: the services raise it (``check_definition``), ``save()`` refuses
+        it, the admin's form shows it (``clean``), the API nests its paths and the builder shows them.
+        """
+        data = {field: getattr(self, field) for field in EDITABLE_FIELDS if field not in absent}
+        # TRICKY: text and numbers the databases cannot store are refused first, before any lookup
+        # (the council's) would send them to PostgreSQL and fail there.
+        unstorable = validate_storable(data, "")
+        if unstorable:
+            return {path.lstrip("."): messages for path, messages in unstorable.items()}
+        errors = validate_rule_definition(data)
+        council_id = self.assigned_council_id
+        if council_id and "assigned_council_id" not in errors:
+            from governance.models import Council
+
+            if not Council.objects.filter(pk=council_id, tenant_id=self.tenant_id).exists():
+                errors["assigned_council_id"] = ["No such council in this tenant."]
+        return errors
+
+    def check_definition(self, absent: frozenset[str] = frozenset()) -> None:
+        """Raise ``RuleValidationError`` for an invalid definition; a state once found valid is not
+        validated again (the service validates, then saves). ``absent``: fields the caller did not give
+        (a new rule's required JSON fields then say so, rather than checking the empty default)."""
+        state = self._validation_state()
+        if not absent and state is not None and getattr(self, "_valid_state", None) == state:
+            return
+        errors = self.definition_errors(absent)
+        if errors:
+            raise RuleValidationError(errors)
+        self._valid_state = state
+
+    def _validation_state(self) -> str | None:
+        """The validated values as text; None when they cannot be written out (then nothing is cached)."""
+        values = {field: getattr(self, field) for field in EDITABLE_FIELDS}
+        try:
+            return json.dumps([self.tenant_id, values], sort_keys=True, default=str)
+        except (TypeError, ValueError):  # e.g. an integer too long to print: it is refused anyway
+            return None
+
     def clean(self) -> None:
-        """Validate every JSON field with its one validator; errors name the field path."""
-        errors = {}
-        if get_trigger_kind(self.trigger_type) is not None:
-            errors.update(validate_trigger_config(self.trigger_type, self.trigger_config))
-        errors.update(validate_conditions(self.conditions))
-        if get_action_kind(self.action_type) is not None:
-            errors.update(validate_action_config(self.action_type, self.action_config))
-        errors.update(validate_auto_approval_rules(self.auto_approval_rules))
-        if not (self.name or "").strip():
-            errors.setdefault("name", []).append("this field is required")
-        grouped = errors_by_field(errors)
-        council = self.assigned_council if self.assigned_council_id else None
-        if council is not None and self.tenant_id and council.tenant_id != self.tenant_id:
-            grouped.setdefault("assigned_council", []).append("the council belongs to another tenant")
-        if grouped:
-            raise ValidationError(grouped)
+        """Django's model validation (the admin's form): the definition's one validation."""
+        self.check_definition()
 
     def derived_event_type(self) -> str:
         if self.trigger_type != TriggerType.EVENT or not isinstance(self.trigger_config, dict):

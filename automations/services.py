@@ -19,16 +19,14 @@ from django.utils import timezone
 
 from automations.choices import TriggerType
 from automations.governance import trusted_facts
-from automations.models import DEFINITION_FIELDS, AutomationRule, RuleVersion
+from automations.models import EDITABLE_FIELDS, AutomationRule, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
-from automations.validators import errors_by_field, validate_rule_fields, validate_storable
 from governance import policy
 from governance.models import Tenant
 from governance.policy import Capability
 
-# Fields a caller may set on create or update; tracking and bookkeeping fields are the system's.
-EDITABLE_FIELDS = (*DEFINITION_FIELDS, "enabled")
+# Fields a caller may set on create or update (EDITABLE_FIELDS); tracking and bookkeeping are the system's.
 # TRICKY: an update saves only these, never the running totals, which record_execution changes
 # concurrently with database-side updates that a full save() would overwrite with stale values.
 UPDATE_SAVE_FIELDS = [
@@ -64,23 +62,12 @@ def _apply(rule: AutomationRule, data: dict[str, Any]) -> None:
         setattr(rule, key, value)
 
 
-def _validate(rule: AutomationRule) -> None:
-    """Scalar fields through the shared validator, JSON fields through ``clean()``."""
-    # TRICKY: text and numbers the databases cannot store are refused before full_clean(), whose
-    # lookups (the council, unique checks) would send them to PostgreSQL and fail there.
-    unstorable = validate_storable({field: getattr(rule, field) for field in EDITABLE_FIELDS}, "")
-    if unstorable:
-        raise ValidationError(errors_by_field(unstorable))
-    data = {field: getattr(rule, field) for field in EDITABLE_FIELDS if field != "assigned_council_id"}
-    scalar_errors = errors_by_field(validate_rule_fields(data))
-    try:
-        rule.full_clean()
-    except ValidationError as error:
-        for field, messages in error.message_dict.items():
-            scalar_errors.setdefault(field, [])
-            scalar_errors[field].extend(m for m in messages if m not in scalar_errors[field])
-    if scalar_errors:
-        raise ValidationError(scalar_errors)
+def _validate(rule: AutomationRule, absent: frozenset[str] = frozenset()) -> None:
+    """The rule's one validation (``AutomationRule.definition_errors``): raises ``RuleValidationError``
+    with the messages keyed by field path; the save that follows does not validate the same state again.
+    The service versions its own edits (with the editor), so ``save()`` does not."""
+    rule.check_definition(absent)
+    rule._versions_handled = True  # type: ignore[attr-defined]
 
 
 def _snapshot(rule: AutomationRule, user: AbstractBaseUser | None) -> RuleVersion:
@@ -99,7 +86,7 @@ def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | N
     _refuse_unknown_fields(data)
     rule = AutomationRule(tenant=tenant, created_by=_user_or_none(user))
     _apply(rule, {**CREATE_DEFAULTS, **data})
-    _validate(rule)
+    _validate(rule, frozenset({"trigger_config", "action_config"}) - set(data))
     policy.check(user, tenant.pk, Capability.WRITE, rule.risk_level)
     rule.next_run_at = rule.compute_next_run_at(timezone.now())
     rule.save()

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from automations.choices import (
     BehaviorType,
     CampaignChannel,
@@ -676,6 +678,20 @@ def validate_rule_definition(data: dict[str, Any]) -> Errors:
         errors.update(validate_action_config(data.get("action_type", ""), data["action_config"]))
     errors.update(validate_auto_approval_rules(data.get("auto_approval_rules", {})))
     return errors
+
+
+class RuleValidationError(ValidationError):
+    """A rule definition's problems: ``paths`` maps each field path (``trigger_config.time``,
+    ``conditions[1].operator``) to its messages, as data. Django surfaces (forms, the admin) see them
+    grouped by model field (``message_dict``); the API nests the paths; the builder shows them per path."""
+
+    def __init__(self, paths: Errors) -> None:
+        self.paths = {path: list(messages) for path, messages in paths.items()}
+        grouped = errors_by_field(self.paths)
+        # The model field is assigned_council (its column assigned_council_id): forms know the field.
+        if "assigned_council_id" in grouped:
+            grouped.setdefault("assigned_council", []).extend(grouped.pop("assigned_council_id"))
+        super().__init__(grouped)
 
 
 def top_level_field(path: str) -> str:

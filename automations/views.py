@@ -10,7 +10,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -24,7 +23,6 @@ from automations.filters import AutomationRuleFilterSet
 from automations.forms import (
     BuilderState,
     action_input_name,
-    errors_from_validation,
     rule_data_from_state,
     shown,
     state_for_new_rule,
@@ -47,7 +45,7 @@ from automations.services import (
     rule_update,
 )
 from automations.summaries import summarize_rule
-from automations.validators import Errors, validate_rule_definition, validate_storable
+from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from config.storable import loads_json
 from governance.models import Tenant
 from governance.policy import Capability
@@ -261,18 +259,13 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
     # Refuse (403) before reading the form; the service checks again with the new risk level.
     require(request, Capability.WRITE, *([rule.risk_level] if rule is not None else []))
     state = state_from_post(request.POST)
+    # The form's own problems (a field that does not parse); the rule itself is validated by the service.
     data, errors = rule_data_from_state(state)
-    errors = {**validate_rule_definition(data), **errors}
-    council_id = data.get("assigned_council_id")
-    # Looked up only when the validators took the id: text the database cannot hold never reaches it.
-    checked = council_id and "assigned_council_id" not in errors
-    if checked and not councils_for_tenant(tenant.pk).filter(pk=council_id).exists():
-        errors.setdefault("assigned_council", []).append("choose one of this tenant's councils")
     if not errors:
         try:
             rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
-        except ValidationError as error:
-            errors = errors_from_validation(error.message_dict)
+        except RuleValidationError as error:
+            errors = error.paths  # the service's messages keyed by path, as data
     if errors:
         context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
         return render(request, "automations/builder.html", context, status=400)

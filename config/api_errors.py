@@ -64,6 +64,9 @@ def nest_error_paths(errors: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def django_validation_detail(error: DjangoValidationError) -> Any:
+    paths = getattr(error, "paths", None)  # a RuleValidationError: messages keyed by field path, as data
+    if isinstance(paths, dict):
+        return nest_error_paths(paths)
     if hasattr(error, "error_dict"):
         return {
             field if field != "__all__" else "non_field_errors": messages

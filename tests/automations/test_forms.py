@@ -9,7 +9,6 @@ from django.http import QueryDict
 
 from automations.demo import SAMPLE_AUTOMATIONS
 from automations.forms import (
-    errors_from_validation,
     rule_data_from_state,
     state_from_data,
     state_from_post,
@@ -103,8 +102,3 @@ def test_typed_values_are_kept_and_read_as_numbers_lists_and_json():
     ]
     assert list(errors) == ["action_config.inputs"]
     assert "trigger_config.for_minutes" in validate_rule_definition(data)
-
-
-def test_service_errors_are_split_back_into_paths():
-    grouped = {"trigger_config": ["trigger_config.time: bad time"], "name": ["this field is required"]}
-    assert errors_from_validation(grouped) == {"trigger_config.time": ["bad time"], "name": ["this field is required"]}

@@ -109,7 +109,8 @@ def test_portal_urls_take_ids_up_to_64_bits() -> None:
 RULE_CHANGES: list[tuple[str, dict[str, Any], str]] = [
     ("nul-name", {"name": "Low\x00Alert"}, "name"),
     ("surrogate-description", {"description": "\ud800"}, "description"),
-    ("nul-council", {"assigned_council_id": "council\x00"}, "assigned_council_id"),
+    # the model field (its column is assigned_council_id); the API keeps the path assigned_council_id
+    ("nul-council", {"assigned_council_id": "council\x00"}, "assigned_council"),
     ("nul-event-type", {"trigger_config": {"metric": "a\x00", "operator": "<", "value": 3}}, "trigger_config"),
     ("400-digit-condition", {"conditions": [{"type": "n", "operator": "=", "value": 10**400}]}, "conditions"),
     ("nan-condition", {"conditions": [{"type": "n", "operator": ">", "value": NAN}]}, "conditions"),
