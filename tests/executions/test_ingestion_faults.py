@@ -118,7 +118,8 @@ def test_a_frozen_broker_never_holds_up_an_accepted_event(tenant, owner, celery_
     broker = FrozenBroker()
     client = token_client(owner)
     try:
-        with celery_app_on_broker(broker.url, {"socket_connect_timeout": 2, "socket_timeout": 30}):
+        # max_retries: once thawed (connections refused), the publish gives up instead of reconnecting for ever
+        with celery_app_on_broker(broker.url, {"socket_connect_timeout": 2, "socket_timeout": 30, "max_retries": 1}):
             # when an event is posted while the broker takes connections but answers nothing
             response = post_json(
                 client, "/api/events", {"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": "f1"}

@@ -69,25 +69,37 @@ def http(url: str, body: dict | None = None, auth: str = "") -> tuple[int, str]:
         return 0, ""
 
 
-def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
-    # given a fresh install under its own var/ directory, migrated and seeded as make run does
+MANAGE = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+
+
+def install(tmp_path: Path, seed: bool = True, **extra_env: str) -> dict[str, str]:
+    """make run's install under its own var/ directory (migrated, and seeded as make run does); its env."""
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local"})
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, timeout=120)
+    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local", **extra_env})
+    for command in (["migrate", "--noinput"], *([["seed_demo"]] if seed else [])):
+        subprocess.run([*MANAGE, *command], env=env, check=True, capture_output=True, timeout=120)
+    return env
+
+
+def start_serve(env: dict[str, str], tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, Path]:
+    """``manage.py serve`` on a free port, its output in serve.log: (process, base URL, log path)."""
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         serve = subprocess.Popen(
-            [*manage, "serve", "--addr", f"127.0.0.1:{port}", "--concurrency", "1"],
+            [*MANAGE, "serve", "--addr", f"127.0.0.1:{port}", *options],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=str(settings.BASE_DIR),
         )
+    return serve, f"http://127.0.0.1:{port}", log_path
+
+
+def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
+    # given a fresh install under its own var/ directory, migrated and seeded as make run does
+    serve, base, log_path = start_serve(install(tmp_path), tmp_path, "--concurrency", "1")
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_for(lambda: http(f"{base}/admin/login/")[0] == 200, timeout=60, message="the web server")
         pids = {name: int(pid) for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log_path.read_text())}
         assert set(pids) == {"web", "worker", "beat"}
@@ -160,24 +172,9 @@ def children_of(pid: int) -> list[int]:
 def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path):
     # given make run's install, served with a quick canary so a wedged worker is found in seconds, and
     # sweepers that re-queue what a killed worker held after seconds instead of a minute
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local"})
-    env.update({"AUTOMATIONS_SWEEP_AFTER_SECONDS": "5", "AUTOMATIONS_EXECUTION_LEASE_SECONDS": "15"})
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, timeout=120)
-    port = free_port()
-    log_path = tmp_path / "serve.log"
+    env = install(tmp_path, AUTOMATIONS_SWEEP_AFTER_SECONDS="5", AUTOMATIONS_EXECUTION_LEASE_SECONDS="15")
     canary = ["--canary-interval", "2", "--canary-timeout", "3", "--canary-misses", "2"]
-    with log_path.open("wb") as log:
-        serve = subprocess.Popen(
-            [*manage, "serve", "--addr", f"127.0.0.1:{port}", "--concurrency", "2", *canary],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(settings.BASE_DIR),
-        )
-    base = f"http://127.0.0.1:{port}"
+    serve, base, log_path = start_serve(env, tmp_path, "--concurrency", "2", *canary)
     auth = f"demo_owner:{os.environ.get('DEMO_PASSWORD', 'demo-password')}"
 
     def post_events(prefix: str, count: int) -> list[int]:
@@ -241,16 +238,13 @@ def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path)
 
 
 def test_serve_says_when_the_port_is_taken(tmp_path):
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local"})
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, timeout=120)
+    env = install(tmp_path, seed=False)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [*manage, "serve", "--addr", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=60
+            [*MANAGE, "serve", "--addr", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode != 0
     assert f"127.0.0.1:{port} is already in use" in result.stderr and "make run PORT=" in result.stderr
@@ -259,18 +253,7 @@ def test_serve_says_when_the_port_is_taken(tmp_path):
 
 def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_path):
     # given make run's install with LOG_FORMAT=json, a webhook receiver with a signing secret, an API token
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update(
-        {
-            "AUTOMATIONS_VAR_DIR": str(tmp_path),
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "LOG_FORMAT": "json",
-            "AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-        }
-    )
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, timeout=120)
+    env = install(tmp_path, LOG_FORMAT="json", AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")
     sink = Sink().start()
     create_endpoint = (
         "from executions.delivery.services.endpoints import endpoint_create; from governance.models import Tenant; "
@@ -278,28 +261,18 @@ def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_pat
         "action_type='create_landing_page').secret)"
     )
     made = subprocess.run(
-        [*manage, "shell", "-c", create_endpoint], env=env, capture_output=True, text=True, timeout=60
+        [*MANAGE, "shell", "-c", create_endpoint], env=env, capture_output=True, text=True, timeout=60
     )
     secret = made.stdout.strip().splitlines()[-1]
     assert secret.startswith("whsec_"), made.stdout + made.stderr
     made = subprocess.run(
-        [*manage, "api_token", "demo_owner", "--tenant", "tenant_demo"], env=env, capture_output=True, text=True
+        [*MANAGE, "api_token", "demo_owner", "--tenant", "tenant_demo"], env=env, capture_output=True, text=True
     )
     token = made.stdout.strip().splitlines()[-1]
     password = os.environ.get("DEMO_PASSWORD", "demo-password")
     marker = "payload-marker-5f0c2d"
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        serve = subprocess.Popen(
-            [*manage, "serve", "--addr", f"127.0.0.1:{port}", "--concurrency", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(settings.BASE_DIR),
-        )
+    serve, base, log_path = start_serve(env, tmp_path, "--concurrency", "1")
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=60, message="the worker")
 
         # when events are posted with Basic auth and with the token, and the worker delivers the webhooks
