@@ -17,6 +17,7 @@ from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.schedule_times import ScheduleError, next_slot_after
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
+from governance.models import Council
 
 logger = logging.getLogger(__name__)
 
@@ -211,11 +212,9 @@ class AutomationRule(models.Model):
             return {path.lstrip("."): messages for path, messages in unstorable.items()}
         errors = validate_rule_definition(data)
         council_id = self.assigned_council_id
-        if council_id and "assigned_council_id" not in errors:
-            from governance.models import Council
-
-            if not Council.objects.filter(pk=council_id, tenant_id=self.tenant_id).exists():
-                errors["assigned_council_id"] = ["No such council in this tenant."]
+        checked = council_id and "assigned_council_id" not in errors  # a stored-safe id only reaches the database
+        if checked and not Council.objects.filter(pk=council_id, tenant_id=self.tenant_id).exists():
+            errors["assigned_council_id"] = ["No such council in this tenant."]
         return errors
 
     def check_definition(self, absent: frozenset[str] = frozenset()) -> None:

@@ -259,9 +259,12 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
     # Refuse (403) before reading the form; the service checks again with the new risk level.
     require(request, Capability.WRITE, *([rule.risk_level] if rule is not None else []))
     state = state_from_post(request.POST)
-    # The form's own problems (a field that does not parse); the rule itself is validated by the service.
+    # The rule is validated by the service; when a field does not even parse, the same validator runs on
+    # the rest as a preview, so every problem shows at once.
     data, errors = rule_data_from_state(state)
-    if not errors:
+    if errors:
+        errors = {**validate_rule_definition(data), **errors}
+    else:
         try:
             rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
         except RuleValidationError as error:

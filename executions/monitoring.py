@@ -61,7 +61,7 @@ def count_action_ended(execution: AutomationExecution, succeeded: bool) -> None:
 
 
 class QueueGauges(Collector):
-    """Gauges read from the database at each scrape (one query each, on partial indexes)."""
+    """Gauges read from the database at each scrape: three aggregate queries (events, executions, approvals)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()

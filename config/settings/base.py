@@ -431,7 +431,7 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
 # django-structlog's RequestMiddleware: a request id (and the user) on every web line and one
 # request_finished line per request. Its client address comes from the API throttle's rule (NUM_PROXIES),
-# bound in config/log_format.py's receiver, never from a header a client can forge.
+# bound by governance.api.throttling.bind_client_address, never from a header a client can forge.
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO  # django.request already warns about each 4xx

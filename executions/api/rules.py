@@ -17,14 +17,12 @@ from automations.api.serializers import AutomationRuleSerializer, ExecuteRequest
 from automations.api.views import AutomationRuleViewSet, call_service
 from executions.api.schemas import ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
+from executions.api.views import execution_page
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
 from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
 from governance.api.permissions import Capability, require
-
-EXECUTIONS_DEFAULT_LIMIT = 50
-EXECUTIONS_MAX_LIMIT = 200
 
 
 class AutomationViewSet(AutomationRuleViewSet):
@@ -63,17 +61,7 @@ class AutomationViewSet(AutomationRuleViewSet):
         )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
-        executions = filterset.qs.order_by("-triggered_at", "-id")
-        page = executions[offset : offset + limit]
-        return Response(
-            {
-                "executions": ExecutionSerializer(page, many=True).data,
-                "count": executions.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return Response(execution_page(request, filterset.qs.order_by("-triggered_at", "-id")))
 
     @extend_schema(summary="Execution stats", responses={200: RuleStats})
     @action(detail=True, methods=["get"], filterset_class=None)
@@ -84,7 +72,6 @@ class AutomationViewSet(AutomationRuleViewSet):
     @action(detail=True, methods=["post"], filterset_class=None)
     def execute(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.RUN)
-
         body = inputs.require_object(request.data or {})
         context = inputs.read_context(body)
         bypass = inputs.read_bool(body, "bypass_approval", False)

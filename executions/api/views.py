@@ -42,6 +42,20 @@ from governance.selectors import caller_role_expression, member_tenant_ids
 
 EXECUTIONS_DEFAULT_LIMIT = 50
 EXECUTIONS_MAX_LIMIT = 200
+
+
+def execution_page(request: Request, executions: QuerySet[AutomationExecution]) -> dict[str, Any]:
+    """One page of executions (``limit``/``offset``, default 50, at most 200) in the list envelope."""
+    limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
+    page = executions[offset : offset + limit]
+    return {
+        "executions": ExecutionSerializer(page, many=True).data,
+        "count": executions.count(),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 APPROVALS_MAX_LIMIT = 1_000
 MAX_ID = 2**63 - 1
 
@@ -110,17 +124,7 @@ class AutomationExecutionViewSet(ApiViewSet):
         return execution
 
     def list(self, request: Request) -> Response:
-        executions = self.filter_queryset(self.get_queryset())
-        limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
-        page = executions[offset : offset + limit]
-        return Response(
-            {
-                "executions": ExecutionSerializer(page, many=True).data,
-                "count": executions.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return Response(execution_page(request, self.filter_queryset(self.get_queryset())))
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(ExecutionSerializer(self.execution(Capability.READ)).data)

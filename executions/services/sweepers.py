@@ -147,7 +147,7 @@ def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -
             error_message=f"{message}, and no attempts remain",
         )
         if failed:
-            execution = AutomationExecution.objects.select_related("automation_rule").get(pk=execution_id)
+            execution = AutomationExecution.objects.select_related("automation_rule", "event").get(pk=execution_id)
             execution_ended(execution, False, execution.execution_time_ms or 0.0, execution.error_message)
             counts["leases_failed"] += 1
 

@@ -121,6 +121,29 @@ def test_the_builder_shows_the_same_message(tenant, owner):
     assert AutomationRule.all_objects.count() == 0
 
 
+def test_a_field_that_does_not_parse_still_shows_every_other_problem(tenant, owner):
+    message = bad_pattern_message(tenant)
+    post = {
+        "name": "Half broken",
+        "category": "product",
+        "trigger_type": "threshold",
+        "t_metric": "product_count",
+        "t_operator": "<",
+        "t_value": "3",
+        "cond-0-type": "product_name",
+        "cond-0-operator": "matches",
+        "cond-0-value": "(",
+        "action_type": "start_workflow",
+        "a_start_workflow__workflow_type_id": "w",
+        "a_start_workflow__inputs": "{not json",
+        "risk_level": "low",
+    }
+    page = staff_client(owner).post("/portal/automations/builder/new", post).content.decode()
+    assert "<code>action_config.inputs</code>" in page  # the field that does not parse
+    assert html.escape(message) in page  # and the rule's own problem, from the same validator
+    assert AutomationRule.all_objects.count() == 0
+
+
 def test_the_admin_shows_the_same_message(tenant, owner):
     message = bad_pattern_message(tenant)
     owner.is_superuser = True
