@@ -7,6 +7,7 @@ class AutomationsConfig(AppConfig):
     verbose_name = "Automation rules"
 
     def ready(self) -> None:
+        from automations import checks  # noqa: F401  (registers the settings checks)
         from automations.kinds.actions import load_host_action_kinds
         from automations.kinds.builtin_actions import register_builtin_actions
         from automations.kinds.builtin_operators import register_builtin_operators
@@ -27,20 +28,16 @@ class AutomationsConfig(AppConfig):
 
 
 def _reload_host_kinds(sender: object, setting: str, **kwargs: object) -> None:
-    """``override_settings(AUTOMATIONS_*_KINDS / _OPERATORS=...)`` in a test loads (and later drops) host kinds."""
-    if setting == "AUTOMATIONS_ACTION_KINDS":
-        from automations.kinds.actions import load_host_action_kinds
+    """``override_settings(AUTOMATIONS=...)`` in a test loads (and afterwards drops) host kinds and operators."""
+    if setting != "AUTOMATIONS":
+        return
+    from automations.kinds.actions import load_host_action_kinds
+    from automations.kinds.operators import load_host_operators
+    from automations.kinds.triggers import load_host_trigger_kinds
 
-        load_host_action_kinds()
-    elif setting == "AUTOMATIONS_TRIGGER_KINDS":
-        from automations.kinds.triggers import load_host_trigger_kinds
-
-        load_host_trigger_kinds()
-    elif setting == "AUTOMATIONS_OPERATORS":
-        from automations.kinds.operators import load_host_operators
-
-        load_host_operators()
-        load_host_operators()
+    load_host_action_kinds()
+    load_host_trigger_kinds()
+    load_host_operators()
 
 
 def _reschedule_tenant_rules(sender: object, tenant: object, **kwargs: object) -> None:

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from automations.choices import TriggerType
+from automations.conditions.threshold import explain_threshold
 from automations.models import AutomationRule
 from config.sql_instances import instances_from_sql, select_list
 from governance.decisions import GovernanceFacts
@@ -111,14 +112,6 @@ class ConditionReport:
         }
 
 
-def threshold_trigger_condition(rule: AutomationRule) -> dict[str, Any] | None:
-    """A threshold trigger's comparison written as a condition (metric, operator, value), else None."""
-    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-    if rule.trigger_type != TriggerType.THRESHOLD or "metric" not in config:
-        return None
-    return {"type": config.get("metric"), "operator": config.get("operator"), "value": config.get("value")}
-
-
 def conditions_summary(results: list[dict[str, Any]]) -> str:
     """ "All 2 conditions passed" or "1 of 2 conditions failed: <reasons>"."""
     total = len(results)
@@ -140,12 +133,11 @@ def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: 
     """
     from automations.conditions import compile_conditions
 
-    checks = list(rule.conditions or [])
-    trigger_condition = threshold_trigger_condition(rule)
-    if trigger_condition is not None:
-        checks.insert(0, trigger_condition)
-    compiled = compile_conditions(checks, rule.tenant.timezone if rule.tenant_id else "UTC")
+    compiled = compile_conditions(list(rule.conditions or []), rule.tenant.timezone if rule.tenant_id else "UTC")
     results = [result.as_dict() for result in compiled.explain(context)]
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    if rule.trigger_type == TriggerType.THRESHOLD and "metric" in config:
+        results.insert(0, explain_threshold(config, context).as_dict())  # the tick's own comparison
     met = all(result["passed"] for result in results)
     decision = rule.approval_decision(context, facts)
     return ConditionReport(

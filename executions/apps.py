@@ -6,12 +6,12 @@ class ExecutionsConfig(AppConfig):
     verbose_name = "Executions"
 
     def ready(self) -> None:
-        # Built-in action handlers register themselves on import; receivers and checks connect here;
+        # Built-in action handlers register themselves on import; receivers connect here;
         # the listener tasks register with Celery (autodiscovery only imports tasks.py).
         from automations.governance import register_executions_today_counter
         from automations.page_facts import page_facts
         from automations.signals import rule_archived
-        from executions import actions, checks, health, signals, tasks_listeners  # noqa: F401
+        from executions import actions, health, signals, tasks_listeners  # noqa: F401
         from executions.selectors import (
             rule_executions_run_today_count,
             tenant_executions_since_count,

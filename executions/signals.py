@@ -19,10 +19,10 @@ Two ways in:
    Bad input raises ``ValidationError`` naming the field, to the sender. The event is stored in the
    sender's transaction and matched only after it commits: a rolled-back request dispatches nothing.
 
-2. ``settings.AUTOMATIONS_MODEL_EVENTS`` turns a host model's ``post_save``/``post_delete`` into events
+2. ``AUTOMATIONS["MODEL_EVENTS"]`` turns a host model's ``post_save``/``post_delete`` into events
    without code::
 
-       AUTOMATIONS_MODEL_EVENTS = {
+       AUTOMATIONS["MODEL_EVENTS"] = {
            "shop.Product": {
                "created": "product_added",       # event type on create (leave out to ignore creates)
                "updated": "product_updated",     # on update
@@ -45,12 +45,13 @@ import uuid
 from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
+
+from automations.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +82,14 @@ def emit_automation_event(sender: Any, **kwargs: Any) -> Any:
 
 @cache
 def model_events_config() -> dict[str, dict[str, Any]]:
-    """AUTOMATIONS_MODEL_EVENTS keyed by lower-case model label."""
-    mapping = getattr(settings, "AUTOMATIONS_MODEL_EVENTS", {}) or {}
+    """AUTOMATIONS["MODEL_EVENTS"] keyed by lower-case model label."""
+    mapping = app_settings.MODEL_EVENTS
     return {str(label).lower(): dict(config) for label, config in mapping.items() if isinstance(config, dict)}
 
 
 @receiver(setting_changed, dispatch_uid="executions.model_events_setting_changed")
 def _reset_model_events(setting: str, **kwargs: Any) -> None:
-    if setting == "AUTOMATIONS_MODEL_EVENTS":
+    if setting == "AUTOMATIONS":
         model_events_config.cache_clear()
 
 

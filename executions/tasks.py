@@ -3,7 +3,7 @@
 Pipeline tasks acknowledge late and are re-queued when their worker dies: safe because every step
 they take is claimed by a guarded update, so a redelivery finds the row past its state and returns.
 Their hard time limit (CELERY_TASK_TIME_LIMIT) stays below the execution lease, which stays far
-below Redis's visibility timeout (checked by ``executions.checks``).
+below Redis's visibility timeout (checked by ``automations.checks``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
     worker.start()                              # runs a Celery worker for the events, executions and actions queues
 
 The event's tenant comes from the payload's ``tenant_id``, else ``AutomationWorker(tenant_id=...)``,
-else ``settings.AUTOMATIONS_DEFAULT_TENANT`` (single-tenant installs), else a ValidationError says so.
+else ``AUTOMATIONS["DEFAULT_TENANT"]`` (single-tenant installs), else a ValidationError says so.
 The listeners of schedules, thresholds and behaviours add ``check_schedules()``, ``check_thresholds()``
 and ``check_behaviors()`` to this class.
 
@@ -19,8 +19,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from automations.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,15 @@ class EventListener:
         self.worker = worker
 
     def tenant_for(self, payload: dict[str, Any]) -> str:
-        """The payload's tenant_id, else the worker's, else AUTOMATIONS_DEFAULT_TENANT; else ValidationError."""
-        for candidate in (payload.get("tenant_id"), self.worker.tenant_id, settings.AUTOMATIONS_DEFAULT_TENANT):
+        """The payload's tenant_id, else the worker's, else AUTOMATIONS["DEFAULT_TENANT"]; else ValidationError."""
+        for candidate in (payload.get("tenant_id"), self.worker.tenant_id, app_settings.DEFAULT_TENANT):
             if candidate not in (None, ""):
                 return str(candidate)
         raise ValidationError(
             {
                 "tenant_id": [
                     "no tenant for this event: put tenant_id in the payload, create AutomationWorker(tenant_id=...), "
-                    "or set AUTOMATIONS_DEFAULT_TENANT"
+                    "or set AUTOMATIONS['DEFAULT_TENANT']"
                 ]
             }
         )

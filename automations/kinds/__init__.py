@@ -5,5 +5,5 @@ validators, the builder form, the summaries, the choices and the API schema read
 nothing else lists the kinds. The registry modules import nothing of the project but ``choices``, so
 every consumer may import them; the built-in specs (``builtin_*``), which point at functions in the
 validators and summaries, are registered by ``AutomationsConfig.ready()`` together with the host
-project's ``AUTOMATIONS_ACTION_KINDS``. See docs/extending.md.
+project's ``AUTOMATIONS["ACTION_KINDS"]``. See docs/extending.md.
 """

@@ -5,7 +5,7 @@ label, the builder's fields, the config validator and the words for the summary.
 command builder, lives on the executions side (``executions/actions/<name>.py``, registered there with
 ``executions.actions.register``). The built-ins are in ``automations.kinds.builtin_actions``.
 
-A host project adds kinds with ``settings.AUTOMATIONS_ACTION_KINDS``: dotted paths to ``ActionKind``
+A host project adds kinds with ``AUTOMATIONS["ACTION_KINDS"]``: dotted paths to ``ActionKind``
 objects. Each spec's ``runtime`` names the module that registers its command builder; it is imported
 when the spec is loaded (at start-up, and again when the setting changes in a test).
 """
@@ -63,5 +63,5 @@ def action_kind_choices() -> list[tuple[str, str]]:
 
 
 def load_host_action_kinds() -> None:
-    """(Re)load ``settings.AUTOMATIONS_ACTION_KINDS``: drop the previous host kinds, add the listed ones."""
-    load_host_specs("AUTOMATIONS_ACTION_KINDS", ActionKind, ACTION_KINDS, _HOST_KEYS)
+    """(Re)load ``AUTOMATIONS["ACTION_KINDS"]``: drop the previous host kinds, add the listed ones."""
+    load_host_specs("ACTION_KINDS", ActionKind, ACTION_KINDS, _HOST_KEYS)

@@ -69,8 +69,8 @@ def register_operator(kind: OperatorKind) -> OperatorKind:
 
 
 def load_host_operators() -> None:
-    """(Re)load ``settings.AUTOMATIONS_OPERATORS`` (dotted paths to ``OperatorKind`` objects)."""
-    load_host_specs("AUTOMATIONS_OPERATORS", OperatorKind, OPERATORS, _HOST_KEYS)
+    """(Re)load ``AUTOMATIONS["OPERATORS"]`` (dotted paths to ``OperatorKind`` objects)."""
+    load_host_specs("OPERATORS", OperatorKind, OPERATORS, _HOST_KEYS)
 
 
 def operator_keys() -> list[str]:

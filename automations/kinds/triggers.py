@@ -5,7 +5,7 @@ label, the builder's fields (the builder's panel is generated from them), the co
 words for the summary. Its listener, which notices when the trigger fires and starts the rule's
 executions, lives on the executions side (``executions/listeners/``). The built-ins are in
 ``automations.kinds.builtin_triggers``; a host project adds kinds with
-``settings.AUTOMATIONS_TRIGGER_KINDS`` (dotted paths to ``TriggerKind`` objects; ``runtime`` names the
+``AUTOMATIONS["TRIGGER_KINDS"]`` (dotted paths to ``TriggerKind`` objects; ``runtime`` names the
 module of its listener, imported when the spec is loaded).
 """
 
@@ -71,5 +71,5 @@ def trigger_kind_choices() -> list[tuple[str, str]]:
 
 
 def load_host_trigger_kinds() -> None:
-    """(Re)load ``settings.AUTOMATIONS_TRIGGER_KINDS``: drop the previous host kinds, add the listed ones."""
-    load_host_specs("AUTOMATIONS_TRIGGER_KINDS", TriggerKind, TRIGGER_KINDS, _HOST_KEYS)
+    """(Re)load ``AUTOMATIONS["TRIGGER_KINDS"]``: drop the previous host kinds, add the listed ones."""
+    load_host_specs("TRIGGER_KINDS", TriggerKind, TRIGGER_KINDS, _HOST_KEYS)

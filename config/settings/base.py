@@ -11,6 +11,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from automations.conf import settings_from_environ
 from config.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -204,7 +205,7 @@ AXES_CLIENT_IP_CALLABLE = "governance.api.throttling.client_address"
 BROKER_DIR = Path(os.environ.get("AUTOMATIONS_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 # TRICKY: Redis redelivers an unacknowledged message after this many seconds. Every acks_late task's
-# hard time limit and the execution lease must stay far below it (checked by executions.checks).
+# hard time limit and the execution lease must stay far below it (checked by automations.checks).
 REDIS_VISIBILITY_TIMEOUT = int(os.environ.get("REDIS_VISIBILITY_TIMEOUT", "3600"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
@@ -280,8 +281,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Automations ------------------------------------------------------------------------------
-# Tenant used by AutomationWorker().event_listener.emit_event(...) when nothing names one.
-AUTOMATIONS_DEFAULT_TENANT = os.environ.get("AUTOMATIONS_DEFAULT_TENANT") or None
+# The service's settings, one dict (automations/conf.py holds every key's default; docs/settings.md is the
+# table). Any key can be set from the environment as AUTOMATIONS_<KEY>, e.g. AUTOMATIONS_PIPELINE_BATCH_SIZE=50.
+AUTOMATIONS = settings_from_environ(os.environ)
 
 # /readyz (executions/health.py): how long the worker canary may take, and how old beat's last sent
 # periodic task may be (django-celery-beat saves last_run_at every few minutes, so allow for that).
@@ -293,53 +295,6 @@ READYZ_BEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_BEAT_MAX_AGE_SECONDS"
 # METRICS_ALLOW_LOOPBACK is on (local settings); otherwise 404.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", False)
-# Events caused by an action carry their cause's depth + 1; executions for deeper events are blocked.
-AUTOMATIONS_MAX_CAUSATION_DEPTH = int(os.environ.get("AUTOMATIONS_MAX_CAUSATION_DEPTH", "5"))
-# A worker running an action holds it this long; past it the lease sweeper reclaims the execution.
-# Must exceed CELERY_TASK_TIME_LIMIT (the worker is dead by then) and stay far below the visibility timeout.
-AUTOMATIONS_EXECUTION_LEASE_SECONDS = int(os.environ.get("AUTOMATIONS_EXECUTION_LEASE_SECONDS", "60"))
-# An action whose outcome stays unknown is attempted at most this many times (same idempotency key).
-AUTOMATIONS_ACTION_MAX_ATTEMPTS = int(os.environ.get("AUTOMATIONS_ACTION_MAX_ATTEMPTS", "5"))
-# Backoff between attempts of an action with an unknown outcome: base * 2**(attempt-1), capped.
-AUTOMATIONS_ACTION_RETRY_BASE_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_RETRY_BASE_SECONDS", "30"))
-AUTOMATIONS_ACTION_RETRY_MAX_SECONDS = float(os.environ.get("AUTOMATIONS_ACTION_RETRY_MAX_SECONDS", "3600"))
-# The outbox sweeper re-queues events and executions untouched for this long.
-AUTOMATIONS_SWEEP_AFTER_SECONDS = int(os.environ.get("AUTOMATIONS_SWEEP_AFTER_SECONDS", "60"))
-AUTOMATIONS_SWEEP_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_SWEEP_BATCH_SIZE", "500"))
-# How many events or executions one pipeline task takes (executions.pipeline): one transaction per
-# step for all of them. Keep it at or below AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY, so a batch's webhook
-# POSTs all run in parallel and the batch stays within one webhook timeout.
-AUTOMATIONS_PIPELINE_BATCH_SIZE = int(os.environ.get("AUTOMATIONS_PIPELINE_BATCH_SIZE", "25"))
-# After a failed publish, skip publishing for this long (the sweeper catches up), so a batch of
-# events ingested while the broker is down answers fast.
-AUTOMATIONS_PUBLISH_BACKOFF_SECONDS = float(os.environ.get("AUTOMATIONS_PUBLISH_BACKOFF_SECONDS", "5"))
-# Ingestion limits.
-AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
-AUTOMATIONS_MAX_EVENTS_PER_REQUEST = 500
-# Channels approval requests and failure notices use besides the in-app notification (email, push, sms).
-AUTOMATIONS_NOTICE_CHANNELS = env_list("AUTOMATIONS_NOTICE_CHANNELS", ["email"])
-# {action_type: "dotted.path.to.handler"}: runs a registered action kind in process instead of delivering
-# its command. It does not add a kind: AUTOMATIONS_ACTION_KINDS does (docs/extending.md).
-AUTOMATIONS_ACTION_HANDLERS: dict[str, str] = {}
-# Host action and trigger kinds: dotted paths to ActionKind / TriggerKind specs (docs/extending.md).
-AUTOMATIONS_ACTION_KINDS: list[str] = []
-AUTOMATIONS_TRIGGER_KINDS: list[str] = []
-AUTOMATIONS_OPERATORS: list[str] = []  # host condition operators: dotted paths to OperatorKind entries
-# {metric: "dotted.path"}: callables (tenant) -> value adding live facts to every rule's context.
-AUTOMATIONS_FACT_PROVIDERS: dict[str, str] = {}
-# Host models whose saves and deletes become events, without code:
-# {"app_label.Model": {"created": "product_added", "updated": "product_updated", "deleted": "product_removed",
-#                      "tenant_attribute": "tenant_id", "source": "store"}}
-AUTOMATIONS_MODEL_EVENTS: dict[str, dict[str, str]] = {}
-# How late a schedule slot may still fire after downtime; older missed slots are recorded, not fired.
-AUTOMATIONS_SCHEDULE_GRACE_SECONDS = int(os.environ.get("AUTOMATIONS_SCHEDULE_GRACE_SECONDS", "3600"))
-# Pull providers for threshold metrics: {"store_traffic": "shop.metrics.store_traffic"}, each (tenant) -> value.
-# Metrics without one use the latest sample pushed through POST /api/metrics.
-AUTOMATIONS_METRIC_PROVIDERS: dict[str, str] = {}
-# Behaviours that became true longer ago than this are not fired (new rules don't replay history).
-AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS = float(os.environ.get("AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", "24"))
-# Matches fired per behaviour rule and tick; a backlog (a new rule, downtime) spreads over later ticks.
-AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = int(os.environ.get("AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", "500"))
 
 # --- REST API ---------------------------------------------------------------------------------
 # Bodies over this size are refused with 413 before they are read (events and rules are small).
@@ -405,22 +360,7 @@ SPECTACULAR_SETTINGS = {
         "config.api_router.schema_postprocessing_hook",
     ],
 }
-# --- Webhook delivery (executions/delivery; defaults and the rest in executions/delivery/conf.py) --------
-# Loopback, private, link-local and CGNAT destinations are refused unless this is on (self-hosted, tests).
-AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
-AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS = env_bool("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS", False)
-# Seconds the previous signing secret keeps signing after a rotation.
-AUTOMATIONS_WEBHOOK_SECRET_GRACE = int(os.environ.get("AUTOMATIONS_WEBHOOK_SECRET_GRACE", 24 * 3600))
-# A delivery made due by hand (redelivery) is sent on commit by the send_delivery task.
-AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = "executions.services.deliveries.enqueue_delivery"
-# Timeouts and the claim lease (defaults in executions/delivery/conf.py); the env lets fault tests shorten them.
-for _name in ("CONNECT_TIMEOUT", "READ_TIMEOUT", "TOTAL_TIMEOUT", "CLAIM_LEASE"):
-    if os.environ.get(f"AUTOMATIONS_WEBHOOK_{_name}"):
-        globals()[f"AUTOMATIONS_WEBHOOK_{_name}"] = float(os.environ[f"AUTOMATIONS_WEBHOOK_{_name}"])
-
-# --- Notification channels (executions/notifications/channels.py) ------------------------------------
-# {"push": "dotted.path.Backend", "sms": "dotted.path.Backend"}; unset channels log "not configured".
-AUTOMATIONS_NOTIFICATION_CHANNELS: dict[str, str] = {}
+# --- Email (the built-in notification channel; others: AUTOMATIONS["NOTIFICATION_CHANNELS"]) ------------
 # Email is the built-in channel; production.py picks the SMTP backend and host.
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "automations@localhost")

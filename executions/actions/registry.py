@@ -4,7 +4,7 @@ An action kind declares exactly one way to run (``ActionEntry``): a command the 
 (``@register_command(ActionType.X)`` on its command builder) or an in-process run that receives a
 ``deliver(command)`` callable (``@register_run(ActionType.X)``; ``send_notification``). Built-ins register
 when ``executions.actions`` is imported (from ``ExecutionsConfig.ready()``).
-``settings.AUTOMATIONS_ACTION_HANDLERS`` maps an action type to the dotted path of an ``ActionEntry`` or
+``AUTOMATIONS["ACTION_HANDLERS"]`` maps an action type to the dotted path of an ``ActionEntry`` or
 of an in-process run; it adds types or overrides built-ins.
 
 A handler never changes the execution's status: it reports what happened in its ``ActionResult`` and the
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from automations.conf import app_settings
 from executions.choices import ActionOutcome
 
 if TYPE_CHECKING:
@@ -134,16 +134,16 @@ def _import_override(dotted_path: str) -> Any:
 
 
 def known_action_types() -> list[str]:
-    return sorted({*_REGISTRY, *getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {})})
+    return sorted({*_REGISTRY, *app_settings.ACTION_HANDLERS})
 
 
 def get_action_entry(key: str) -> ActionEntry:
     """The action kind ``key``: the settings override if any, else the built-in (raises UnknownActionType).
 
-    ``AUTOMATIONS_ACTION_HANDLERS[key]`` is the dotted path of an ``ActionEntry``, or of an in-process run
+    ``AUTOMATIONS["ACTION_HANDLERS"][key]`` is the dotted path of an ``ActionEntry``, or of an in-process run
     ``(execution, config, deliver) -> ActionResult``.
     """
-    overrides: dict[str, str] = getattr(settings, "AUTOMATIONS_ACTION_HANDLERS", {}) or {}
+    overrides: dict[str, str] = app_settings.ACTION_HANDLERS
     if key in overrides:
         target = _import_override(overrides[key])
         if isinstance(target, ActionEntry):

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from automations.conf import app_settings
 from automations.kinds.actions import action_kind_choices
 from config.storable import text_problem
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus
 from executions.delivery.addresses import MAX_URL_LENGTH, InvalidWebhookURL, parse_webhook_url, url_refusal_at_save
-from executions.delivery.conf import setting
 
 
 def empty_dict() -> dict:
@@ -63,10 +63,10 @@ class WebhookEndpoint(models.Model):
         if unstorable:
             raise ValidationError(unstorable)
         try:
-            parsed = parse_webhook_url(self.url, require_https=setting("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS"))
+            parsed = parse_webhook_url(self.url, require_https=app_settings.WEBHOOK_REQUIRE_HTTPS)
         except InvalidWebhookURL as exc:
             raise ValidationError({"url": str(exc)}) from None
-        refusal = url_refusal_at_save(parsed, allow_private=setting("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS"))
+        refusal = url_refusal_at_save(parsed, allow_private=app_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
         if refusal:
             raise ValidationError({"url": f"Webhooks may not go there: {refusal}."})
 

@@ -1,21 +1,15 @@
-"""The delivery policy as pure functions: what an answer means, and how long to wait before retrying.
+"""What a webhook answer means for its delivery, as a pure function (no ORM).
 
-No ORM. Settings are read through ``executions.delivery.conf``.
+How long to wait before a retry, and whether one remains, is ``executions.retries``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from executions.choices import AttemptOutcome
-from executions.delivery.conf import setting
 from executions.delivery.http import PERMANENT_ERROR_KINDS, HTTPResult
+from executions.retries import parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -47,37 +41,3 @@ def classify(result: HTTPResult) -> Classification:
     if code == 410:
         return Classification(AttemptOutcome.FAILED, "HTTP 410 Gone: endpoint disabled", disable_endpoint=True)
     return Classification(AttemptOutcome.FAILED, f"HTTP {code}")
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or timezone.now())).total_seconds())
-
-
-def retry_delay(
-    round_attempt: int, *, retry_after: float | None = None, rng: random.Random | None = None
-) -> dt.timedelta | None:
-    """The wait before the next attempt after failed attempt ``round_attempt``, or None when out of attempts.
-
-    Full jitter: uniform in [0, step], step from AUTOMATIONS_WEBHOOK_RETRY_SCHEDULE; at least 1 s, and never
-    shorter than a Retry-After (itself capped at AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER).
-    """
-    schedule: Sequence[float] = setting("AUTOMATIONS_WEBHOOK_RETRY_SCHEDULE")
-    if round_attempt > len(schedule):
-        return None
-    step = float(schedule[round_attempt - 1])
-    seconds = max(1.0, (rng or random).uniform(0, step))
-    if retry_after is not None:
-        seconds = max(seconds, min(retry_after, float(setting("AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER"))))
-    return dt.timedelta(seconds=seconds)

@@ -21,7 +21,7 @@ With T = ``timeframe_hours`` and "now" the tick's time:
 - ``dormant_customer``: the customer's last event of any kind is at least T old. Occurrence: that
   last event, so a customer who comes back and goes quiet again fires again.
 
-Only behaviours that became true in the last ``AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS`` (default 24) are
+Only behaviours that became true in the last ``AUTOMATIONS["BEHAVIOR_CATCHUP_HOURS"]`` (default 24) are
 considered: a new rule does not fire for every cart abandoned years ago, and a tick that was down for
 less than that catches up. ``BehaviorMatch`` (unique per rule, customer and occurrence) is the fence
 against a second tick or worker; trigger_rule's occurrence key ``behavior:<customer>:<occurrence>``
@@ -36,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KT
@@ -44,6 +43,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from automations.choices import BehaviorType, TriggerType
+from automations.conf import app_settings
 from automations.models import AutomationRule
 from automations.schedule_times import format_utc
 from executions.choices import CART_EVENT_TYPES, CustomerEventType, TriggerSource
@@ -117,13 +117,13 @@ def get_behavior_detector(key: str) -> Detector:
 
 
 def behavior_catchup() -> dt.timedelta:
-    hours = getattr(settings, "AUTOMATIONS_BEHAVIOR_CATCHUP_HOURS", None)
+    hours = app_settings.BEHAVIOR_CATCHUP_HOURS
     return DEFAULT_CATCHUP if hours is None else dt.timedelta(hours=hours)
 
 
 def behavior_max_fires() -> int:
-    """Matches fired per rule and tick (``AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK``); a backlog spreads out."""
-    return int(getattr(settings, "AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK", None) or DEFAULT_MAX_FIRES_PER_TICK)
+    """Matches fired per rule and tick (``AUTOMATIONS["BEHAVIOR_MAX_FIRES_PER_TICK"]``); a backlog spreads out."""
+    return int(app_settings.BEHAVIOR_MAX_FIRES_PER_TICK or DEFAULT_MAX_FIRES_PER_TICK)
 
 
 def _limited(rows: QuerySet[Any], window: BehaviorWindow) -> QuerySet[Any]:

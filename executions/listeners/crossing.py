@@ -1,4 +1,6 @@
-"""Pure threshold-crossing logic: compare a value, step the per-rule state, say whether to fire.
+"""Pure threshold-crossing logic: step the per-rule state with a comparison's answer, say whether to fire.
+
+The comparison itself is ``automations.conditions.threshold.compare``, the one previews use too.
 
 A rule fires when its comparison goes from false to true (an unknown first state counts as false),
 never again while it stays true, and again after it has been false and crosses anew. With
@@ -12,48 +14,9 @@ States (Grafana's names): normal (not met), pending (met, not yet fired), firing
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
 
 Value = float | int | str | None
-
-COMPARISONS = {
-    "<": lambda actual, expected: actual < expected,
-    ">": lambda actual, expected: actual > expected,
-    "<=": lambda actual, expected: actual <= expected,
-    ">=": lambda actual, expected: actual >= expected,
-    "=": lambda actual, expected: actual == expected,
-    "!=": lambda actual, expected: actual != expected,
-}
-
-
-def as_number(value: object) -> float | None:
-    """A finite number from a number or a numeric string ("12.5"); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def compare(operator: str, actual: Value, threshold: object) -> bool | None:
-    """Whether ``actual <operator> threshold`` holds; None when either side is not a number.
-
-    Threshold rules compare numbers. A text sample (a store status) is not comparable, so it leaves
-    the rule's state as it was rather than counting as false.
-    """
-    comparison = COMPARISONS.get(operator)
-    left, right = as_number(actual), as_number(threshold)
-    if comparison is None or left is None or right is None:
-        return None
-    return bool(comparison(left, right))
 
 
 @dataclass(frozen=True)

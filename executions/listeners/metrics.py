@@ -3,10 +3,11 @@
 The default provider of every metric is "the latest pushed sample" (``MetricSample`` rows, written by
 ``record_metric_samples``). A host project registers pull providers per metric in settings::
 
-    AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": "shop.metrics.store_traffic"}
+    AUTOMATIONS["METRIC_PROVIDERS"] = {"store_traffic": "shop.metrics.store_traffic"}
 
-each a callable ``(tenant) -> number | str | None`` (None: no value now). The five-minute threshold
-tick calls each pull provider once per (tenant, metric) that an enabled rule watches.
+each a callable ``(tenant) -> number | str | None`` (None: no value now), registered once for the whole
+project (``executions.providers``). The five-minute threshold tick calls each pull provider once per
+(tenant, metric) that an enabled rule watches.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from config.db_locks import write_transaction
 from executions.models import MetricSample
@@ -155,17 +154,6 @@ def latest_observation(tenant_id: str, metric: str) -> Observation | None:
 
 
 # --- pull providers ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def _load_providers(paths: tuple[tuple[str, str], ...]) -> dict[str, Callable[[Tenant], Any]]:
-    return {metric: import_string(path) for metric, path in paths}
-
-
-def metric_providers() -> dict[str, Callable[[Tenant], Any]]:
-    """Pull providers from settings ``AUTOMATIONS_METRIC_PROVIDERS`` ({metric: dotted path})."""
-    configured = getattr(settings, "AUTOMATIONS_METRIC_PROVIDERS", None) or {}
-    return _load_providers(tuple(sorted(configured.items())))
 
 
 def pull_observation(provider: Callable[[Tenant], Any], tenant: Tenant, now: dt.datetime) -> Observation | None:

@@ -4,7 +4,7 @@ Beat runs ``check_schedules`` every minute. It reads only rules whose indexed ``
 (cost follows the due rules, not all rules) and for each one:
 
 1. plans the slots (``automations.schedule_times.plan_due``): after downtime only the latest missed
-   slot fires, and only while it is at most the grace period late (``AUTOMATIONS_SCHEDULE_GRACE_SECONDS``,
+   slot fires, and only while it is at most the grace period late (``AUTOMATIONS["SCHEDULE_GRACE_SECONDS"]``,
    default one hour); older slots are recorded as missed, never fired in a burst;
 2. claims the rule with a compare-and-set on ``next_run_at`` (advancing it to the next slot after now),
    so a second beat or a second worker that read the same row does nothing;
@@ -21,12 +21,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from automations.choices import TriggerType
+from automations.conf import app_settings
 from automations.models import AutomationRule
 from automations.schedule_times import DuePlan, ScheduleError, Slot, format_utc, plan_due
 from executions.choices import ScheduleSlotStatus, TriggerSource
@@ -48,8 +48,8 @@ class ScheduleTickResult:
 
 
 def schedule_grace() -> dt.timedelta:
-    """How late a slot may still fire (settings ``AUTOMATIONS_SCHEDULE_GRACE_SECONDS``, default 3600)."""
-    seconds = getattr(settings, "AUTOMATIONS_SCHEDULE_GRACE_SECONDS", None)
+    """How late a slot may still fire (settings ``AUTOMATIONS["SCHEDULE_GRACE_SECONDS"]``, default 3600)."""
+    seconds = app_settings.SCHEDULE_GRACE_SECONDS
     return DEFAULT_GRACE if seconds is None else dt.timedelta(seconds=seconds)
 
 

@@ -28,12 +28,14 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from automations.choices import TriggerType
+from automations.conditions.threshold import compare
 from automations.models import AutomationRule
 from automations.schedule_times import format_utc
 from executions.choices import TriggerSource
-from executions.listeners.crossing import CrossingState, compare, step_crossing
-from executions.listeners.metrics import Observation, metric_providers, pull_observation
+from executions.listeners.crossing import CrossingState, step_crossing
+from executions.listeners.metrics import Observation, pull_observation
 from executions.models import MetricSample, ThresholdState
+from executions.providers import metric_providers
 from governance.models import Tenant
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 A channel backend is any class with a ``name`` and ``send(user, subject, body) -> ChannelResult``
 (see ``ChannelBackend``). Built-ins register under their channel key; the setting
-``AUTOMATIONS_NOTIFICATION_CHANNELS = {"push": "dotted.path.Class", "sms": ...}`` adds or overrides
+``AUTOMATIONS["NOTIFICATION_CHANNELS"] = {"push": "dotted.path.Class", "sms": ...}`` adds or overrides
 entries. A channel with no backend gets ``NotConfiguredChannel``, which logs and reports "not_configured".
 See docs/notifications.md.
 """
@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from automations.conf import app_settings
+
 logger = logging.getLogger(__name__)
 
-SETTING = "AUTOMATIONS_NOTIFICATION_CHANNELS"
 # The channels send_notification knows (automations.choices.NotificationChannel).
 KNOWN_CHANNELS = ("email", "push", "sms")
 
@@ -93,7 +93,9 @@ class NotConfiguredChannel:
 
     def send(self, user: AbstractBaseUser, subject: str, body: str) -> ChannelResult:
         logger.info("notification channel %r has no backend; nothing sent to user %s", self.name, user.pk)
-        detail = f'No backend for "{self.name}": set {SETTING}["{self.name}"] to a backend class.'
+        detail = (
+            f'No backend for "{self.name}": set AUTOMATIONS["NOTIFICATION_CHANNELS"]["{self.name}"] to a backend class.'
+        )
         return ChannelResult(self.name, user.pk, ChannelStatus.NOT_CONFIGURED, detail)
 
 
@@ -119,13 +121,13 @@ register_channel("email")(EmailChannel)
 
 
 def channel_names() -> list[str]:
-    configured = getattr(settings, SETTING, None) or {}
+    configured = app_settings.NOTIFICATION_CHANNELS
     return sorted(set(KNOWN_CHANNELS) | set(_REGISTRY) | set(configured))
 
 
 def get_channel(name: str) -> ChannelBackend:
     """A backend instance for channel ``name``: from settings, else registered, else not configured."""
-    configured: dict[str, Any] = getattr(settings, SETTING, None) or {}
+    configured: dict[str, Any] = app_settings.NOTIFICATION_CHANNELS
     if name in configured:
         target = configured[name]
         factory = import_string(target) if isinstance(target, str) else target

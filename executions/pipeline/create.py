@@ -12,12 +12,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from automations.conf import app_settings
 from automations.models import AutomationRule, RuleVersion
 from config.db_locks import write_transaction
 from executions.choices import ExecutionStatus, TriggerSource
@@ -54,12 +54,12 @@ def check_trigger_arguments(trigger_source: str, trigger_data: object, occurrenc
 
 
 def loop_block_reason(event: Event | None) -> str:
-    limit = int(settings.AUTOMATIONS_MAX_CAUSATION_DEPTH)
+    limit = int(app_settings.MAX_CAUSATION_DEPTH)
     if event is None or event.causation_depth <= limit:
         return ""
     return (
         f"loop protection: event #{event.pk} is {event.causation_depth} actions deep "
-        f"(AUTOMATIONS_MAX_CAUSATION_DEPTH is {limit})"
+        f"(AUTOMATIONS['MAX_CAUSATION_DEPTH'] is {limit})"
     )
 
 
@@ -217,7 +217,7 @@ def trigger_rule(
     event: Event | None = None,
 ) -> AutomationExecution | None:
     """``trigger_rules`` for one: the execution logged (and queued after commit), or None when
-    ``occurrence_key`` already has one for this rule. Past AUTOMATIONS_MAX_CAUSATION_DEPTH it is stored
+    ``occurrence_key`` already has one for this rule. Past AUTOMATIONS["MAX_CAUSATION_DEPTH"] it is stored
     ``blocked`` with the reason and not queued."""
     created = trigger_rules([TriggerRequest(rule, trigger_source, trigger_data, occurrence_key, event)])
     return created[0] if created else None

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError
 from django.utils import timezone
 
+from automations.conf import app_settings
 from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule
 from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource, success_for_status
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def lease_seconds() -> int:
-    return int(settings.AUTOMATIONS_EXECUTION_LEASE_SECONDS)
+    return int(app_settings.EXECUTION_LEASE_SECONDS)
 
 
 def rule_as_of(execution: AutomationExecution) -> AutomationRule:

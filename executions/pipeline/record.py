@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,22 +28,13 @@ from executions.delivery.selectors import execution_delivery_summary
 from executions.models import AutomationExecution
 from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
+from executions.retries import action_may_retry, action_retry_delay_seconds
 from executions.services import rows
 from executions.services.common import load_execution, notify_owners, transition
 from executions.services.context import json_safe
 from executions.services.dispatch import publish_on_commit
 
 logger = logging.getLogger(__name__)
-
-
-def retry_delay_seconds(attempt: int, requested: float | None = None) -> float:
-    """Backoff before attempt ``attempt + 1``: the handler's wish, else base * 2**(attempt-1) with jitter, capped."""
-    if requested is not None:
-        return max(0.0, float(requested))
-    base = float(settings.AUTOMATIONS_ACTION_RETRY_BASE_SECONDS)
-    cap = float(settings.AUTOMATIONS_ACTION_RETRY_MAX_SECONDS)
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
-    return delay * random.uniform(0.8, 1.2)
 
 
 @dataclass
@@ -75,7 +64,6 @@ def result_record(
     """
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
-    max_attempts = int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS)
     next_attempt_at: dt.datetime | None = None
     completed_at: dt.datetime | None = now
     if result.outcome == ActionOutcome.SUCCEEDED:
@@ -87,10 +75,10 @@ def result_record(
         status, error = ExecutionStatus.RETRYING, result.error or "webhook delivery pending"
         next_attempt_at = result.delivery_next_attempt_at
         completed_at = None
-    elif token < max_attempts:
+    elif action_may_retry(token):
         status = ExecutionStatus.RETRYING
         error = f"attempt {token}: {result.error or 'outcome unknown'}; retrying with the same idempotency key"
-        next_attempt_at = now + dt.timedelta(seconds=retry_delay_seconds(token, result.retry_after_seconds))
+        next_attempt_at = now + dt.timedelta(seconds=action_retry_delay_seconds(token, result.retry_after_seconds))
         completed_at = None
     else:
         status = ExecutionStatus.FAILED

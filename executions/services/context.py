@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from executions.providers import metric_providers
 from executions.selectors import tenant_latest_metric_values
 from governance.choices import WEEKDAYS_BY_INDEX
 
@@ -52,24 +50,23 @@ def builtin_facts(tenant: Tenant, moment: dt.datetime | None = None) -> dict[str
     }
 
 
-@cache
-def _provider(dotted_path: str) -> Any:
-    return import_string(dotted_path)
-
-
 def provider_facts(tenant: Tenant) -> dict[str, Any]:
-    """Facts from ``settings.AUTOMATIONS_FACT_PROVIDERS`` ({metric: "dotted.path"}, each ``(tenant) -> value``).
+    """Facts from the metric providers (``AUTOMATIONS["METRIC_PROVIDERS"]``, each ``(tenant) -> value``).
 
     A provider that fails or returns None is left out (and logged): one broken source must not stop
     every rule of the tenant.
     """
     facts: dict[str, Any] = {}
-    for metric, path in (getattr(settings, "AUTOMATIONS_FACT_PROVIDERS", {}) or {}).items():
+    for metric, provider in metric_providers().items():
         try:
-            value = _provider(path)(tenant)
+            value = provider(tenant)
         except Exception:  # a provider is a boundary: third-party code, logged and skipped
             logger.exception(
-                "fact provider %s for %s failed for tenant %s", path, metric, tenant.pk, extra={"tenant_id": tenant.pk}
+                "metric provider %r for %s failed for tenant %s",
+                provider,
+                metric,
+                tenant.pk,
+                extra={"tenant_id": tenant.pk},
             )
             continue
         if value is not None:
@@ -91,7 +88,7 @@ def build_context(
     """The context for one run of ``rule``; later layers win.
 
     1. built-ins (``now``, ``date``, ``time``, ``weekday``, ... in the tenant's time zone);
-    2. the tenant's latest facts (``MetricSample`` rows, then ``AUTOMATIONS_FACT_PROVIDERS``);
+    2. the tenant's latest facts (``MetricSample`` rows, then ``AUTOMATIONS["METRIC_PROVIDERS"]``);
     3. the trigger's data (event payload and ``event`` metadata, metric values, schedule slot, ...);
     4. for manual runs, the caller's context.
 

@@ -70,7 +70,7 @@ def send_due_deliveries_and_settle(limit: int = 100, budget_seconds: float = 35.
 
 
 def enqueue_delivery(delivery_id: int) -> None:
-    """AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY: queue the send_delivery task (after commit, by the caller)."""
+    """AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"]: queue the send_delivery task (after commit, by the caller)."""
     from executions.services.dispatch import publish_soon
 
     publish_soon("send_delivery_task", delivery_id)

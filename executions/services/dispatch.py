@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
 
+from automations.conf import app_settings
+
 logger = logging.getLogger(__name__)
 
 # TRICKY: after one failed publish every later publish in this process is skipped for a few seconds.
@@ -39,7 +41,7 @@ def broker_marked_down() -> bool:
 def mark_broker_down() -> None:
     global _broker_down_until
     with _lock:
-        _broker_down_until = time.monotonic() + float(settings.AUTOMATIONS_PUBLISH_BACKOFF_SECONDS)
+        _broker_down_until = time.monotonic() + float(app_settings.PUBLISH_BACKOFF_SECONDS)
 
 
 def reset_broker_state() -> None:
@@ -98,8 +100,8 @@ def _is_connection_error(error: BaseException) -> bool:
 
 
 def batch_size() -> int:
-    """AUTOMATIONS_PIPELINE_BATCH_SIZE: events or executions one pipeline task takes."""
-    return max(1, int(settings.AUTOMATIONS_PIPELINE_BATCH_SIZE))
+    """AUTOMATIONS["PIPELINE_BATCH_SIZE"]: events or executions one pipeline task takes."""
+    return max(1, int(app_settings.PIPELINE_BATCH_SIZE))
 
 
 def chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:

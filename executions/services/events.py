@@ -9,12 +9,12 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError
 from django.utils import timezone
 
+from automations.conf import app_settings
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
 from config.db_locks import write_transaction
 from config.prometheus import count_events_accepted
@@ -118,7 +118,7 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
         except (TypeError, ValueError):
             _add(errors, "payload", "must contain only JSON values")
         else:
-            limit = settings.AUTOMATIONS_MAX_EVENT_PAYLOAD_BYTES
+            limit = app_settings.MAX_EVENT_PAYLOAD_BYTES
             if len(encoded.encode()) > limit:
                 _add(errors, "payload", f"must be at most {limit} bytes as JSON")
             payload = json.loads(encoded)
@@ -245,7 +245,7 @@ def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
 
 
 def _queue_matching(results: list[EmitResult]) -> None:
-    """Queue the new events' matching after commit, in batches of AUTOMATIONS_PIPELINE_BATCH_SIZE, and
+    """Queue the new events' matching after commit, in batches of AUTOMATIONS["PIPELINE_BATCH_SIZE"], and
     count them as accepted then.
 
     The rows are the outbox: if a publish is lost, sweep_outbox re-queues every event still undispatched.
@@ -267,7 +267,7 @@ def emit_events(
     """
     if not isinstance(items, list) or not items:
         raise ValidationError({"events": ["send one event object or a non-empty list of them"]})
-    limit = settings.AUTOMATIONS_MAX_EVENTS_PER_REQUEST
+    limit = app_settings.MAX_EVENTS_PER_REQUEST
     if len(items) > limit:
         raise ValidationError({"events": [f"send at most {limit} events at once"]})
     errors: Errors = {}

@@ -7,12 +7,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from automations.conf import app_settings
 from executions.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def notice_channels() -> tuple[str, ...]:
     """The channels approval requests and failure notices go out on, besides in-app."""
-    return tuple(getattr(settings, "AUTOMATIONS_NOTICE_CHANNELS", ()) or ())
+    return tuple(app_settings.NOTICE_CHANNELS)
 
 
 def notify_users(

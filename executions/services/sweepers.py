@@ -12,11 +12,11 @@ import datetime as dt
 import logging
 from collections import Counter
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from automations.conf import app_settings
 from config.prometheus import count_sweeper_recoveries
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 def _batch_size(batch_size: int | None) -> int:
-    return int(batch_size or settings.AUTOMATIONS_SWEEP_BATCH_SIZE)
+    return int(batch_size or app_settings.SWEEP_BATCH_SIZE)
 
 
 def _requeue_events(now: dt.datetime, cutoff: dt.datetime, limit: int, counts: Counter) -> None:
@@ -85,7 +85,7 @@ def sweep_outbox(
     4. executions retrying whose next attempt is due -> run_action.
     """
     now = now or timezone.now()
-    seconds = settings.AUTOMATIONS_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    seconds = app_settings.SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
     cutoff = now - dt.timedelta(seconds=float(seconds))
     limit = _batch_size(batch_size)
     counts: Counter = Counter()
@@ -121,7 +121,7 @@ def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -
     """
     expired = Q(action_attempts=token, lease_expires_at__lt=now)
     message = f"attempt {token}: the worker was lost while the action ran; its outcome is unknown"
-    if token < int(settings.AUTOMATIONS_ACTION_MAX_ATTEMPTS):
+    if token < int(app_settings.ACTION_MAX_ATTEMPTS):
         with transaction.atomic():
             reclaimed = transition(
                 execution_id,

@@ -26,7 +26,10 @@ RULE: dict[str, Any] = {
 
 @pytest.fixture
 def starts_with(settings: Any) -> None:
-    settings.AUTOMATIONS_OPERATORS = ["tests.host.starts_with.STARTS_WITH"]  # unloaded again afterwards
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "OPERATORS": ["tests.host.starts_with.STARTS_WITH"],
+    }  # unloaded again afterwards
     assert OPERATORS["starts_with"] is STARTS_WITH
 
 
@@ -96,5 +99,5 @@ SHADOWS_EQUALS = OperatorKind("=", "is exactly", STARTS_WITH.build)
 
 def test_a_host_spec_may_not_reuse_a_built_in_key(settings: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="reuses the built-in key '='"):
-        settings.AUTOMATIONS_OPERATORS = ["tests.automations.test_kinds.SHADOWS_EQUALS"]
+        settings.AUTOMATIONS = {**settings.AUTOMATIONS, "OPERATORS": ["tests.automations.test_kinds.SHADOWS_EQUALS"]}
     assert OPERATORS["="].label == "equals"

@@ -88,5 +88,5 @@ def other_sink():
 @pytest.fixture
 def loopback_allowed(settings):
     """Only tests that deliver to a local sink turn this on; the default refuses loopback."""
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
     return settings

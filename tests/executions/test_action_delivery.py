@@ -154,7 +154,7 @@ def test_a_permanent_4xx_fails_at_once_and_a_redelivery_is_sent_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         delivery_redeliver(delivery)
 
-    # then: sent at once (AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY), same webhook-id; totals untouched
+    # then: sent at once (AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"]), same webhook-id; totals untouched
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert [r.headers["webhook-id"] for r in sink.requests] == [f"execution_{execution.pk}"] * 2
@@ -186,7 +186,7 @@ def record_in_process(execution, config, deliver):
 def test_an_in_process_handler_replaces_delivery(
     tenant, owner, event_rule, active_store, sink, created_endpoint, settings, django_capture_on_commit_callbacks
 ):
-    settings.AUTOMATIONS_ACTION_HANDLERS = {"add_product": f"{__name__}.record_in_process"}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "ACTION_HANDLERS": {"add_product": f"{__name__}.record_in_process"}}
 
     emit(tenant, django_capture_on_commit_callbacks)
 

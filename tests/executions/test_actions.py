@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 
 from automations.choices import ActionType
 from automations.kinds.actions import get_action_kind
@@ -17,6 +16,7 @@ from executions.actions import (
 from executions.choices import ActionOutcome, TriggerSource
 from executions.models import AutomationExecution
 from tests.factories import make_rule
+from tests.overrides import override_automations
 
 CONFIGS = {
     "start_workflow": (
@@ -113,13 +113,13 @@ def custom_handler(execution, config, deliver):
     return ActionResult.succeeded(custom=True)
 
 
-@override_settings(AUTOMATIONS_ACTION_HANDLERS={"add_product": "tests.executions.test_actions.custom_handler"})
+@override_automations(ACTION_HANDLERS={"add_product": "tests.executions.test_actions.custom_handler"})
 def test_settings_override_a_built_in_handler():
     assert get_action_entry("add_product").run is custom_handler
     assert get_action_entry("add_product").command is None
 
 
-@override_settings(AUTOMATIONS_ACTION_HANDLERS={"launch_rocket": "tests.executions.test_actions.custom_handler"})
+@override_automations(ACTION_HANDLERS={"launch_rocket": "tests.executions.test_actions.custom_handler"})
 def test_settings_add_an_action_type():
     assert get_action_entry("launch_rocket").run is custom_handler
 

@@ -50,7 +50,7 @@ def test_a_list_of_events_becomes_one_delivered_execution_per_matching_rule(
     tenant, owner, active_store, sink, loopback_allowed, settings, django_capture_on_commit_callbacks
 ):
     # given: two batches' worth of events, a rule for their source and one for another source
-    settings.AUTOMATIONS_PIPELINE_BATCH_SIZE = 10
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "PIPELINE_BATCH_SIZE": 10}
     store_rule = make_event_rule(tenant, owner)
     make_event_rule(
         tenant, owner, name="Only from the POS", trigger_config={"event_type": "product_added", "source": "pos"}
@@ -217,7 +217,7 @@ def test_matching_takes_other_waiting_events_up_to_a_batch(
     tenant, owner, active_store, settings, django_capture_on_commit_callbacks
 ):
     # given: five events stored, none matched yet (their messages not delivered)
-    settings.AUTOMATIONS_PIPELINE_BATCH_SIZE = 4
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "PIPELINE_BATCH_SIZE": 4}
     make_event_rule(tenant, owner)
     with django_capture_on_commit_callbacks(execute=False):
         results = emit_events(product_events(tenant, 5))
@@ -237,7 +237,7 @@ def test_without_an_exclusive_write_lock_sqlite_takes_only_the_messages_events(
 ):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's transaction modes; PostgreSQL tops up with SKIP LOCKED")
-    settings.AUTOMATIONS_PIPELINE_BATCH_SIZE = 4
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "PIPELINE_BATCH_SIZE": 4}
     make_event_rule(tenant, owner)
     with django_capture_on_commit_callbacks(execute=False):
         results = emit_events(product_events(tenant, 5))

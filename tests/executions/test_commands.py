@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from executions.checks import check_pipeline_timing
+from automations.checks import check_pipeline_timing
+from tests.overrides import override_automations
 
 
 @pytest.mark.django_db
@@ -46,11 +47,13 @@ def test_the_shipped_timing_passes_its_check():
     assert check_pipeline_timing() == []
 
 
-@override_settings(AUTOMATIONS_EXECUTION_LEASE_SECONDS=30, CELERY_TASK_TIME_LIMIT=50)
+@override_settings(CELERY_TASK_TIME_LIMIT=50)
+@override_automations(EXECUTION_LEASE_SECONDS=30)
 def test_a_lease_shorter_than_the_time_limit_is_reported():
-    assert [problem.id for problem in check_pipeline_timing()] == ["executions.W001"]
+    assert [problem.id for problem in check_pipeline_timing()] == ["automations.W001"]
 
 
-@override_settings(CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 300}, AUTOMATIONS_EXECUTION_LEASE_SECONDS=60)
+@override_settings(CELERY_BROKER_TRANSPORT_OPTIONS={"visibility_timeout": 300})
+@override_automations(EXECUTION_LEASE_SECONDS=60)
 def test_a_lease_near_the_visibility_timeout_is_reported():
-    assert "executions.W002" in [problem.id for problem in check_pipeline_timing()]
+    assert "automations.W002" in [problem.id for problem in check_pipeline_timing()]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from executions.models import MetricSample
 from executions.services import build_context
 from executions.services.context import builtin_facts
 from governance.models import Tenant
+from tests.overrides import override_automations
 
 
 def store_status_provider(tenant):
@@ -64,8 +64,8 @@ def test_the_latest_sample_of_each_metric_is_the_fact(rule):
 
 
 @pytest.mark.django_db
-@override_settings(
-    AUTOMATIONS_FACT_PROVIDERS={
+@override_automations(
+    METRIC_PROVIDERS={
         "store_status": "tests.executions.test_context.store_status_provider",
         "traffic": "tests.executions.test_context.broken_provider",
         "launch_date": "tests.executions.test_context.visitors_provider",

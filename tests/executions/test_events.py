@@ -7,12 +7,12 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.test import override_settings
 
 from executions.models import AutomationExecution, Event
 from executions.services import emit_event, emit_events
 from executions.services.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from executions.worker import AutomationWorker
+from tests.overrides import override_automations
 
 
 @pytest.mark.django_db
@@ -184,7 +184,7 @@ def test_the_event_listener_takes_the_tenant_from_the_payload_first(tenant, othe
 @pytest.mark.django_db
 def test_the_event_listener_falls_back_to_the_worker_then_the_setting(tenant, other_tenant):
     by_worker = AutomationWorker(tenant_id=other_tenant.pk).event_listener.emit_event("product_added", {})
-    with override_settings(AUTOMATIONS_DEFAULT_TENANT=tenant.pk):
+    with override_automations(DEFAULT_TENANT=tenant.pk):
         by_setting = AutomationWorker().event_listener.emit_event(
             "product_added", {"product_id": "p"}, source="store", idempotency_key="spec-example"
         )
@@ -194,11 +194,11 @@ def test_the_event_listener_falls_back_to_the_worker_then_the_setting(tenant, ot
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_DEFAULT_TENANT=None)
+@override_automations(DEFAULT_TENANT=None)
 def test_the_event_listener_without_any_tenant_says_how_to_name_one(tenant):
     with pytest.raises(ValidationError) as error:
         AutomationWorker().event_listener.emit_event("product_added", {"product_id": "p"})
-    assert "AUTOMATIONS_DEFAULT_TENANT" in error.value.message_dict["tenant_id"][0]
+    assert "AUTOMATIONS['DEFAULT_TENANT']" in error.value.message_dict["tenant_id"][0]
     assert Event.objects.count() == 0
 
 

@@ -1,5 +1,5 @@
 """A receiver that hangs holds up no one else (issue 14, item 9): a pipeline batch waits for its webhook
-POSTs at most AUTOMATIONS_WEBHOOK_INLINE_WAIT, and at most AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY POSTs
+POSTs at most AUTOMATIONS["WEBHOOK_INLINE_WAIT"], and at most AUTOMATIONS["WEBHOOK_ENDPOINT_CONCURRENCY"] POSTs
 go to one endpoint at once; the POSTs still running record their own attempts when they answer."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def test_a_hanging_receiver_of_one_tenant_holds_up_no_other_tenant(
 ):
     # given tenant A's receiver, which answers only when released, and tenant B's, which answers at once
     settings = loopback_allowed
-    settings.AUTOMATIONS_WEBHOOK_INLINE_WAIT = 0.3
-    settings.AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_INLINE_WAIT": 0.3}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ENDPOINT_CONCURRENCY": 2}
     for shop, user in ((tenant, owner), (other_tenant, other_owner)):
         MetricSample.objects.create(tenant=shop, metric="store_status", value_text="active")
         make_event_rule(shop, user)

@@ -38,7 +38,7 @@ def gift_card_rule(**action_config: object) -> dict[str, object]:
 
 @pytest.fixture
 def host_kinds(settings):
-    settings.AUTOMATIONS_ACTION_KINDS = HOST_KINDS  # setting_changed reloads the registry
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "ACTION_KINDS": HOST_KINDS}  # setting_changed reloads the registry
     assert get_action_kind("issue_gift_card") is not None
     yield
     # pytest-django restores the setting afterwards, and the registry drops the host kind again.

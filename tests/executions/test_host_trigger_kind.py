@@ -34,7 +34,7 @@ def inventory_rule(**trigger_config: object) -> dict[str, object]:
 
 @pytest.fixture
 def host_trigger(settings):
-    settings.AUTOMATIONS_TRIGGER_KINDS = ["tests.host.inventory.INVENTORY_COUNT"]
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "TRIGGER_KINDS": ["tests.host.inventory.INVENTORY_COUNT"]}
     assert get_trigger_kind("inventory_count") is not None
 
 

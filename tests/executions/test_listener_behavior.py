@@ -270,7 +270,7 @@ def test_a_match_row_already_there_means_no_second_firing(tenant, owner):
 
 @pytest.mark.django_db
 def test_a_backlog_is_spread_over_ticks(tenant, owner, settings):
-    settings.AUTOMATIONS_BEHAVIOR_MAX_FIRES_PER_TICK = 2
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "BEHAVIOR_MAX_FIRES_PER_TICK": 2}
     rule = behavior_rule(tenant, owner, "dormant_customer")
     for index in range(5):
         event(tenant, f"c{index}", "customer_active", hours_ago(25 + index))

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from executions.listeners.crossing import CrossingState, compare, step_crossing
+from automations.conditions.threshold import compare
+from executions.listeners.crossing import CrossingState, step_crossing
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 

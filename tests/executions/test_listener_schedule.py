@@ -107,7 +107,7 @@ def test_after_downtime_only_the_latest_slot_within_grace_fires(tenant, owner):
 
 @pytest.mark.django_db
 def test_a_slot_later_than_grace_is_recorded_missed_and_not_fired(tenant, owner, settings):
-    settings.AUTOMATIONS_SCHEDULE_GRACE_SECONDS = 3600
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "SCHEDULE_GRACE_SECONDS": 3600}
     rule = schedule_rule(tenant, owner, {"pattern": "daily", "time": "09:00"}, utc(2026, 3, 2, 8))
 
     result = check_schedules(utc(2026, 3, 2, 10, 0, 1))

@@ -14,6 +14,7 @@ from executions.listeners.metrics import record_metric_samples
 from executions.listeners.threshold import check_metric_thresholds, check_thresholds
 from executions.models import AutomationExecution, MetricSample, ThresholdState
 from executions.services.dispatch import publish_soon
+from tests.api import post_json, token_client
 from tests.executions.workers import race
 from tests.factories import make_rule
 
@@ -215,7 +216,10 @@ def test_disabled_rules_are_not_checked(tenant, owner, pipeline_trigger_rule):
 
 @pytest.mark.django_db
 def test_pull_provider_crossings(tenant, owner, settings, pipeline_trigger_rule):
-    settings.AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": f"{__name__}.traffic_provider"}
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "METRIC_PROVIDERS": {"store_traffic": f"{__name__}.traffic_provider"},
+    }
     rule = make_rule(tenant, owner, trigger_config={"metric": "store_traffic", "operator": ">", "value": 100})
     results = []
     for minute, value in enumerate([50, 150, 200, 80, 120, None, 130]):
@@ -230,7 +234,10 @@ def test_pull_provider_crossings(tenant, owner, settings, pipeline_trigger_rule)
 
 @pytest.mark.django_db
 def test_a_failing_provider_skips_its_rules_only(tenant, owner, settings, pipeline_trigger_rule):
-    settings.AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": f"{__name__}.broken_provider"}
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "METRIC_PROVIDERS": {"store_traffic": f"{__name__}.broken_provider"},
+    }
     broken = make_rule(tenant, owner, trigger_config={"metric": "store_traffic", "operator": ">", "value": 1})
     fine = low_products(tenant, owner)
     record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": 1}, now=at(0), check=False)
@@ -284,3 +291,22 @@ def test_a_failing_trigger_keeps_the_state_and_the_next_check_fires(tenant, owne
     assert check_thresholds(now=at(5)).fired == 1
     [execution] = fired(rule)
     assert execution.trigger_data["previous_value"] == 5
+
+
+# --- one comparison: the tick and Test Conditions answer alike ---------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [2, 3, 50, "2", " 2.5 ", "open", 2.999])
+def test_test_conditions_says_what_the_tick_does(tenant, owner, value):
+    """Test Conditions (API) passes the trigger's comparison exactly when the tick would fire on that value."""
+    rule = low_products(tenant, owner)
+    answer = post_json(
+        token_client(owner), f"/api/automations/{rule.pk}/test-conditions", {"context": {"product_count": value}}
+    )
+    record_metric_samples({"tenant_id": tenant.pk, "metric": "product_count", "value": value}, now=at(0), check=False)
+    check_metric_thresholds(tenant.pk, "product_count", now=at(0))
+
+    first = answer.data["results"][0]
+    assert first["condition"] == {"type": "product_count", "operator": "<", "value": 3}
+    assert first["passed"] is bool(fired(rule))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import override_settings
 from django.utils import timezone
 
 from automations.services import rule_update
@@ -22,6 +21,7 @@ from executions.services import (
 )
 from tests.executions.conftest import make_event_rule
 from tests.factories import make_user
+from tests.overrides import override_automations
 
 PRODUCT = {"product_id": "prod_123", "store_id": "store_456"}
 
@@ -307,7 +307,7 @@ def test_an_event_caused_by_an_action_is_one_level_deeper(
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_MAX_CAUSATION_DEPTH=1)
+@override_automations(MAX_CAUSATION_DEPTH=1)
 def test_a_rule_that_feeds_itself_stops_at_the_configured_depth(
     tenant, event_rule, active_store, django_capture_on_commit_callbacks
 ):
@@ -348,7 +348,7 @@ def not_a_result_handler(execution, config, deliver):
 def test_a_failing_handler_fails_the_execution_and_tells_the_owner(
     tenant, owner, event_rule, active_store, django_capture_on_commit_callbacks, handler, message
 ):
-    with override_settings(AUTOMATIONS_ACTION_HANDLERS={"add_product": f"tests.executions.test_pipeline.{handler}"}):
+    with override_automations(ACTION_HANDLERS={"add_product": f"tests.executions.test_pipeline.{handler}"}):
         emit_product_added(tenant, django_capture_on_commit_callbacks)
 
     execution = AutomationExecution.objects.get()
@@ -361,9 +361,9 @@ def test_a_failing_handler_fails_the_execution_and_tells_the_owner(
 
 
 @pytest.mark.django_db
-@override_settings(
-    AUTOMATIONS_ACTION_HANDLERS={"add_product": "tests.executions.test_pipeline.unknown_outcome_handler"},
-    AUTOMATIONS_ACTION_MAX_ATTEMPTS=3,
+@override_automations(
+    ACTION_HANDLERS={"add_product": "tests.executions.test_pipeline.unknown_outcome_handler"},
+    ACTION_MAX_ATTEMPTS=3,
 )
 def test_an_unknown_outcome_is_retried_with_the_same_key_until_attempts_run_out(
     tenant, event_rule, active_store, django_capture_on_commit_callbacks
@@ -383,7 +383,7 @@ def later_handler(execution, config, deliver):
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_ACTION_HANDLERS={"add_product": "tests.executions.test_pipeline.later_handler"})
+@override_automations(ACTION_HANDLERS={"add_product": "tests.executions.test_pipeline.later_handler"})
 def test_an_unknown_outcome_waits_in_the_database_for_its_next_attempt(
     tenant, event_rule, active_store, django_capture_on_commit_callbacks
 ):

@@ -77,10 +77,10 @@ def sinks():
 
 @pytest.fixture
 def short_webhooks(settings):
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    settings.AUTOMATIONS_WEBHOOK_CONNECT_TIMEOUT = 1.0
-    settings.AUTOMATIONS_WEBHOOK_READ_TIMEOUT = 0.2
-    settings.AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT = 0.3
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_CONNECT_TIMEOUT": 1.0}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_READ_TIMEOUT": 0.2}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_TOTAL_TIMEOUT": 0.3}
     return settings
 
 
@@ -222,7 +222,7 @@ def test_execution_time_is_each_items_own_action_time_in_a_batch(
 ):
     # given: two executions in one batch, one delivered to a receiver that answers at once, one to a slow one
     # (within the batch's wait for its POSTs)
-    loopback_allowed.AUTOMATIONS_WEBHOOK_INLINE_WAIT = 5
+    loopback_allowed.AUTOMATIONS = {**loopback_allowed.AUTOMATIONS, "WEBHOOK_INLINE_WAIT": 5}
     sink.default = Reply()
     other_sink.default = Reply(delay=0.6)
     fast_rule = make_rule(tenant, owner, **{**EVENT_RULE, "name": "fast", "action_type": "add_product"})
@@ -262,7 +262,7 @@ def test_an_in_process_kind_runs_in_a_batch_and_delivers_through_the_pipeline(
     tenant, owner, active_store, sink, loopback_allowed, settings
 ):
     # given: add_product replaced by an in-process run, and an endpoint for it
-    settings.AUTOMATIONS_ACTION_HANDLERS = {"add_product": f"{__name__}.run_and_deliver"}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "ACTION_HANDLERS": {"add_product": f"{__name__}.run_and_deliver"}}
     rule = make_rule(tenant, owner, **EVENT_RULE)
     endpoint_create(tenant, sink.url())
     executions = executions_create([TriggerRequest(rule, TriggerSource.EVENT, {}, f"event:{n}") for n in range(3)])

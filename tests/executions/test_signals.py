@@ -1,15 +1,15 @@
-"""Signals in, events out: the documented automation_event signal and AUTOMATIONS_MODEL_EVENTS."""
+"""Signals in, events out: the documented automation_event signal and AUTOMATIONS["MODEL_EVENTS"]."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.test import override_settings
 
 from executions.models import AutomationExecution, Event
 from executions.signals import automation_event
 from governance.models import Council
+from tests.overrides import override_automations
 
 # Council stands in for a host model: it has a tenant_id, like a shop's Product would.
 COUNCIL_EVENTS = {
@@ -51,7 +51,7 @@ def test_a_bad_signal_is_refused_naming_the_field(tenant):
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_MODEL_EVENTS=COUNCIL_EVENTS)
+@override_automations(MODEL_EVENTS=COUNCIL_EVENTS)
 def test_a_mapped_models_saves_and_deletes_become_events(tenant):
     council = Council.objects.create(tenant=tenant, name="Pricing")
     council.name = "Pricing council"
@@ -68,7 +68,7 @@ def test_a_mapped_models_saves_and_deletes_become_events(tenant):
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_MODEL_EVENTS={"governance.Council": {"created": "council_added"}})
+@override_automations(MODEL_EVENTS={"governance.Council": {"created": "council_added"}})
 def test_only_the_mapped_changes_become_events(tenant):
     council = Council.objects.create(tenant=tenant, name="Pricing")
     council.save()
@@ -77,16 +77,14 @@ def test_only_the_mapped_changes_become_events(tenant):
 
 
 @pytest.mark.django_db
-@override_settings(
-    AUTOMATIONS_MODEL_EVENTS={"governance.Council": {"created": "council_added", "tenant_attribute": "nope"}}
-)
+@override_automations(MODEL_EVENTS={"governance.Council": {"created": "council_added", "tenant_attribute": "nope"}})
 def test_an_instance_without_a_tenant_is_skipped_not_an_error(tenant):
     Council.objects.create(tenant=tenant, name="Pricing")
     assert Event.objects.count() == 0
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_MODEL_EVENTS=COUNCIL_EVENTS)
+@override_automations(MODEL_EVENTS=COUNCIL_EVENTS)
 def test_a_failed_save_dispatches_nothing(tenant, django_capture_on_commit_callbacks):
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 from django.db import transaction
 from django.db.models import F
-from django.test import override_settings
 from django.utils import timezone
 
 from executions.choices import ExecutionStatus, NotificationKind, TriggerSource
 from executions.models import AutomationExecution, Event, Notification
 from executions.services import emit_event, execution_approve, sweep_expired_leases, sweep_outbox, trigger_rule
 from executions.services.common import transition
+from tests.overrides import override_automations
 
 LATER = dt.timedelta(seconds=120)
 
@@ -114,7 +114,7 @@ def test_a_dead_workers_action_is_retried_once_its_lease_expires_with_the_same_k
 
 
 @pytest.mark.django_db
-@override_settings(AUTOMATIONS_ACTION_MAX_ATTEMPTS=1)
+@override_automations(ACTION_MAX_ATTEMPTS=1)
 def test_a_dead_workers_action_with_no_attempts_left_fails_and_tells_the_owner(
     tenant, owner, event_rule, django_capture_on_commit_callbacks
 ):

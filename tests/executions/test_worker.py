@@ -50,7 +50,7 @@ def test_testing_guide_worker_section(tenant, owner, eager_celery):
 
 
 def test_emit_without_any_tenant_is_a_clear_error(db, settings):
-    settings.AUTOMATIONS_DEFAULT_TENANT = None
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "DEFAULT_TENANT": None}
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as caught:

@@ -18,6 +18,7 @@ import pytest
 from django.db.models import Count, Q
 from rest_framework.test import APIClient
 
+from automations.conf import app_settings
 from executions.choices import AttemptOutcome, ExecutionStatus
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery
 from executions.delivery.services import endpoint_create
@@ -51,7 +52,7 @@ REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 @pytest.fixture
 def platform(tenant, owner, sink, settings):
     """An active store, an add_product rule on product_added, and an endpoint for every action at the sink."""
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
     MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
     rule = make_event_rule(tenant, owner)
     created = endpoint_create(tenant, sink.url())
@@ -139,7 +140,7 @@ def test_a_worker_killed_mid_delivery_loses_no_webhook(tenant, platform, sink, t
     # one batch of POSTs in flight), or on a claim that outlived its lease on this loaded machine, and
     # always with the same webhook-id (asserted above)
     repeats = len(sink.requests) - total
-    assert 0 <= repeats <= 2 * settings.AUTOMATIONS_PIPELINE_BATCH_SIZE + 10, repeats
+    assert 0 <= repeats <= 2 * app_settings.PIPELINE_BATCH_SIZE + 10, repeats
     assert DeliveryAttempt.objects.filter(outcome=AttemptOutcome.IN_FLIGHT).count() == 0
 
 

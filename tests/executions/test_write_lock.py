@@ -49,7 +49,7 @@ SLOW = SlowProvider()
 
 
 def slow_report(tenant: Any) -> Any:
-    """The registered AUTOMATIONS_FACT_PROVIDERS entry (a dotted path needs a module-level callable)."""
+    """The registered AUTOMATIONS["METRIC_PROVIDERS"] entry (a dotted path needs a module-level callable)."""
     return SLOW(tenant)
 
 
@@ -57,7 +57,7 @@ def slow_report(tenant: Any) -> Any:
 def slow_provider(settings) -> Iterator[SlowProvider]:
     global SLOW
     SLOW = SlowProvider()
-    settings.AUTOMATIONS_FACT_PROVIDERS = {"report": f"{__name__}.slow_report"}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "METRIC_PROVIDERS": {"report": f"{__name__}.slow_report"}}
     yield SLOW
     SLOW.release.set()
 
@@ -165,7 +165,7 @@ def test_a_worker_that_meets_a_held_lock_leaves_its_work_to_the_sweeper(
 
     reset_broker_state()
     app.conf.task_always_eager = True
-    settings.AUTOMATIONS_FACT_PROVIDERS = {}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "METRIC_PROVIDERS": {}}
     sweep_outbox(older_than_seconds=0)
     execution = AutomationExecution.objects.get(automation_rule=event_rule)
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.error_message

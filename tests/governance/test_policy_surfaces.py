@@ -510,7 +510,10 @@ def expected(operation: Operation, role: str) -> bool:
 @pytest.mark.parametrize("operation, surface, role", CASES)
 def test_every_surface_follows_the_documented_role_matrix(world, operation, surface, role, settings):
     # given
-    settings.AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = ""  # redelivery waits for the sweeper: nothing is sent
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "WEBHOOK_ENQUEUE_DELIVERY": "",
+    }  # redelivery waits for the sweeper: nothing is sent
     make_user("frank", world.tenant, "council").council_memberships.all().delete()  # an unseated council member
     allowed = expected(operation, role)
     # when

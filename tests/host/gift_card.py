@@ -1,7 +1,7 @@
 """A host action kind, ``issue_gift_card``: its spec (the automations half).
 
 Its command builder is ``tests.host.gift_card_command`` (the runtime half), named by ``runtime``;
-``settings.AUTOMATIONS_ACTION_KINDS = ["tests.host.gift_card.GIFT_CARD"]`` adds it.
+``AUTOMATIONS["ACTION_KINDS"] = ["tests.host.gift_card.GIFT_CARD"]`` adds it.
 """
 
 from __future__ import annotations

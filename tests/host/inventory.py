@@ -1,7 +1,7 @@
 """A host trigger kind, ``inventory_count``: its spec (the automations half).
 
 Its listener is ``tests.host.inventory_listener`` (the runtime half), named by ``runtime``;
-``settings.AUTOMATIONS_TRIGGER_KINDS = ["tests.host.inventory.INVENTORY_COUNT"]`` adds it.
+``AUTOMATIONS["TRIGGER_KINDS"] = ["tests.host.inventory.INVENTORY_COUNT"]`` adds it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@
   ``endpoints_for_action``, ``send_due_deliveries`` (the sweeper), ``delivery_redeliver``.
 """
 
-from executions.delivery.policy import classify, parse_retry_after, retry_delay
+from executions.delivery.policy import classify
 from executions.delivery.services.deliveries import (
     DeliveryClaims,
     DeliveryOutcome,
@@ -40,6 +40,7 @@ from executions.delivery.services.endpoints import (
     endpoint_save_new,
     endpoint_update,
 )
+from executions.retries import delivery_retry_delay, parse_retry_after
 
 __all__ = [
     "CreatedEndpoint",
@@ -58,6 +59,7 @@ __all__ = [
     "delivery_create",
     "delivery_create_and_send",
     "delivery_redeliver",
+    "delivery_retry_delay",
     "delivery_send",
     "endpoint_create",
     "endpoint_disable",
@@ -67,7 +69,6 @@ __all__ = [
     "endpoint_update",
     "endpoints_for_action",
     "parse_retry_after",
-    "retry_delay",
     "send_due_deliveries",
     "webhook_id_for_execution",
     "webhook_payload",

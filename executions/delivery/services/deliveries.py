@@ -28,17 +28,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from automations.checks import webhook_claim_lease_problem
+from automations.conf import app_settings
 from config.db_locks import write_transaction
 from config.prometheus import count_webhook_attempt
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
-from executions.delivery.conf import setting
 from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
 from executions.delivery.lanes import EndpointLanes
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from executions.delivery.policy import Classification, classify, retry_delay
+from executions.delivery.policy import Classification, classify
 from executions.delivery.selectors import deliveries_due
 from executions.delivery.services.endpoints import endpoint_disable
 from executions.delivery.signing import webhook_headers
+from executions.retries import delivery_retry_delay
 from governance import policy
 from governance.policy import Capability
 
@@ -264,7 +266,7 @@ def _post_claimed(
     headers = {
         **webhook_headers(endpoint.signing_secrets(now), delivery.webhook_id, body),
         "Content-Type": "application/json",
-        "User-Agent": setting("AUTOMATIONS_WEBHOOK_USER_AGENT"),
+        "User-Agent": app_settings.WEBHOOK_USER_AGENT,
     }
     result = post_webhook(endpoint.url, body, headers, client_options())
     verdict = classify(result)
@@ -329,10 +331,10 @@ def deliveries_post(
     claimed: DeliveryClaims, settle: Callable[[int], object] | None = None
 ) -> dict[int, tuple[HTTPResult, Classification]]:
     """POST every claimed delivery on this process's webhook threads and wait for them at most
-    AUTOMATIONS_WEBHOOK_INLINE_WAIT (no transaction open); request index -> (result, verdict) of those
+    AUTOMATIONS["WEBHOOK_INLINE_WAIT"] (no transaction open); request index -> (result, verdict) of those
     answered by then.
 
-    At most AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY POSTs go to one endpoint at once (``EndpointLanes``),
+    At most AUTOMATIONS["WEBHOOK_ENDPOINT_CONCURRENCY"] POSTs go to one endpoint at once (``EndpointLanes``),
     so a receiver that hangs holds a few threads and never the caller: a POST still running after the
     wait is left to its thread, which records its attempt when it ends and calls ``settle`` with the
     execution id (the pipeline's settlement). Its index is missing from the answer, and
@@ -350,7 +352,7 @@ def deliveries_post(
         )
         for index, (delivery, _, _) in claimed.claims.items()
     }
-    wait(futures.values(), timeout=float(setting("AUTOMATIONS_WEBHOOK_INLINE_WAIT")))
+    wait(futures.values(), timeout=float(app_settings.WEBHOOK_INLINE_WAIT))
     answered: dict[int, tuple[HTTPResult, Classification]] = {}
     for index, future in futures.items():
         if future.done():
@@ -472,15 +474,15 @@ _lanes_of_process: tuple[int, EndpointLanes] | None = None
 
 
 def _lanes() -> EndpointLanes:
-    """This process's lanes over its pool of AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY threads for webhook POSTs.
+    """This process's lanes over its pool of AUTOMATIONS["WEBHOOK_BATCH_CONCURRENCY"] threads for webhook POSTs.
 
     Made on first use in each process (a forked worker process makes its own: threads do not survive
     a fork) and kept, so a batch does not start threads of its own.
     """
     global _lanes_of_process
-    limit = int(setting("AUTOMATIONS_WEBHOOK_ENDPOINT_CONCURRENCY"))
+    limit = int(app_settings.WEBHOOK_ENDPOINT_CONCURRENCY)
     if _lanes_of_process is None or _lanes_of_process[0] != os.getpid():
-        workers = max(1, int(setting("AUTOMATIONS_WEBHOOK_BATCH_CONCURRENCY")))
+        workers = max(1, int(app_settings.WEBHOOK_BATCH_CONCURRENCY))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_THREAD_PREFIX)
         _lanes_of_process = (os.getpid(), EndpointLanes(pool, limit))
     lanes = _lanes_of_process[1]
@@ -495,26 +497,22 @@ def delivery_body(payload: dict[str, Any]) -> bytes:
 
 def client_options() -> ClientOptions:
     return ClientOptions(
-        allow_private=setting("AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
-        require_https=setting("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS"),
-        connect_timeout=float(setting("AUTOMATIONS_WEBHOOK_CONNECT_TIMEOUT")),
-        read_timeout=float(setting("AUTOMATIONS_WEBHOOK_READ_TIMEOUT")),
-        total_timeout=float(setting("AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT")),
-        max_response_bytes=int(setting("AUTOMATIONS_WEBHOOK_MAX_RESPONSE_BYTES")),
-        ca_bundle=setting("AUTOMATIONS_WEBHOOK_CA_BUNDLE"),
+        allow_private=app_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        require_https=app_settings.WEBHOOK_REQUIRE_HTTPS,
+        connect_timeout=float(app_settings.WEBHOOK_CONNECT_TIMEOUT),
+        read_timeout=float(app_settings.WEBHOOK_READ_TIMEOUT),
+        total_timeout=float(app_settings.WEBHOOK_TOTAL_TIMEOUT),
+        max_response_bytes=int(app_settings.WEBHOOK_MAX_RESPONSE_BYTES),
+        ca_bundle=app_settings.WEBHOOK_CA_BUNDLE,
     )
 
 
 def claim_lease() -> dt.timedelta:
     """How long a claim keeps a delivery; it must outlast the slowest request, or two could overlap."""
-    lease = float(setting("AUTOMATIONS_WEBHOOK_CLAIM_LEASE"))
-    total = float(setting("AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT"))
-    slowest = total + float(setting("AUTOMATIONS_WEBHOOK_CONNECT_TIMEOUT"))
-    if lease <= slowest:
-        raise ImproperlyConfigured(
-            f"AUTOMATIONS_WEBHOOK_CLAIM_LEASE ({lease:g} s) must exceed the total plus connect timeout ({slowest:g} s)."
-        )
-    return dt.timedelta(seconds=lease)
+    problem = webhook_claim_lease_problem(app_settings)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    return dt.timedelta(seconds=float(app_settings.WEBHOOK_CLAIM_LEASE))
 
 
 def _claim(
@@ -578,7 +576,7 @@ def _finish(
     }
     delay = None
     if verdict.outcome == AttemptOutcome.RETRYABLE:
-        delay = retry_delay(delivery.round_attempt_count, retry_after=verdict.retry_after)
+        delay = delivery_retry_delay(delivery.round_attempt_count, retry_after=verdict.retry_after)
     if delay is not None:
         update.update(status=DeliveryStatus.RETRYING, next_attempt_at=now + delay)
     else:
@@ -600,7 +598,7 @@ def _finish(
 
 def _attempt_fields(result: HTTPResult, verdict: Classification, finished: dt.datetime) -> dict[str, Any]:
     """What an attempt row records of its response."""
-    excerpt_chars = int(setting("AUTOMATIONS_WEBHOOK_RESPONSE_EXCERPT_CHARS"))
+    excerpt_chars = int(app_settings.WEBHOOK_RESPONSE_EXCERPT_CHARS)
     return {
         "status_code": result.status_code,
         "duration_ms": result.duration_ms,
@@ -746,7 +744,7 @@ def delivery_redeliver(
     """Make a failed delivery due again with a fresh retry schedule and the same ``webhook-id``.
 
     New attempts are numbered on from the old ones. The delivery is sent by the sweeper, or at once
-    (after commit) through AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY when that names a callable.
+    (after commit) through AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"] when that names a callable.
     PermissionDenied unless ``user`` may manage the tenant's webhooks.
     """
     policy.check(user, delivery.tenant_id, Capability.MANAGE_WEBHOOKS)
@@ -773,7 +771,7 @@ def delivery_redeliver(
 
 
 def _enqueue_on_commit(delivery_id: int) -> None:
-    path = setting("AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY")
+    path = app_settings.WEBHOOK_ENQUEUE_DELIVERY
     if not path:
         return
     enqueue = import_string(path) if isinstance(path, str) else path

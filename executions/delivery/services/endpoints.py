@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
 
-from executions.delivery.conf import setting
+from automations.conf import app_settings
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.signing import generate_secret
 from governance import policy
@@ -88,7 +88,7 @@ def endpoint_rotate_secret(
     """
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     now = now or timezone.now()
-    grace = dt.timedelta(seconds=setting("AUTOMATIONS_WEBHOOK_SECRET_GRACE"))
+    grace = dt.timedelta(seconds=app_settings.WEBHOOK_SECRET_GRACE)
     new_secret = generate_secret()
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         previous_secret=F("secret"),

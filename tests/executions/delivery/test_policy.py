@@ -9,7 +9,8 @@ import pytest
 
 from executions.choices import AttemptOutcome
 from executions.delivery.http import ErrorKind, HTTPResult
-from executions.delivery.policy import classify, parse_retry_after, retry_delay
+from executions.delivery.policy import classify
+from executions.retries import delivery_retry_delay, parse_retry_after
 
 
 def answer(code: int | None, headers: dict[str, str] | None = None, kind: str = "") -> HTTPResult:
@@ -58,17 +59,17 @@ def test_retry_delays_follow_the_schedule_with_full_jitter():
     schedule = [30, 60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800]
 
     for attempt, step in enumerate(schedule, start=1):
-        delays = [retry_delay(attempt, rng=rng).total_seconds() for _ in range(50)]
+        delays = [delivery_retry_delay(attempt, rng=rng).total_seconds() for _ in range(50)]
         assert all(1 <= delay <= step for delay in delays)
         assert max(delays) - min(delays) > step / 4  # spread over the step, not a fixed wait
-    assert retry_delay(len(schedule) + 1) is None
+    assert delivery_retry_delay(len(schedule) + 1) is None
 
 
 def test_retry_after_lengthens_but_is_capped(settings):
-    settings.AUTOMATIONS_WEBHOOK_MAX_RETRY_AFTER = 3600
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_MAX_RETRY_AFTER": 3600}
 
-    assert retry_delay(1, retry_after=600).total_seconds() == 600
-    assert retry_delay(1, retry_after=10**9).total_seconds() == 3600
+    assert delivery_retry_delay(1, retry_after=600).total_seconds() == 600
+    assert delivery_retry_delay(1, retry_after=10**9).total_seconds() == 3600
 
 
 @pytest.mark.parametrize(

@@ -229,7 +229,7 @@ def test_a_redirect_to_an_internal_address_is_a_failure_not_followed(execution, 
 
 
 def test_a_timeout_is_retryable(settings, execution, endpoint_with_secret, sink):
-    settings.AUTOMATIONS_WEBHOOK_READ_TIMEOUT = 0.3
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_READ_TIMEOUT": 0.3}
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(delay=2))
 
@@ -250,7 +250,7 @@ def test_a_connection_error_is_retryable(execution, tenant, loopback_allowed):
 
 
 def test_the_delivery_fails_when_the_schedule_runs_out(settings, execution, endpoint_with_secret, sink):
-    settings.AUTOMATIONS_WEBHOOK_RETRY_SCHEDULE = [10, 20]
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_RETRY_SCHEDULE": [10, 20]}
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.default = Reply(status=503)
     now = timezone.now()
@@ -265,11 +265,11 @@ def test_the_delivery_fails_when_the_schedule_runs_out(settings, execution, endp
 
 def test_a_destination_refused_at_send_time_fails_without_a_request(settings, execution, tenant, sink):
     # given an endpoint saved while loopback was allowed, by name, so the save-time check cannot see it
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
     endpoint = endpoint_create(tenant, f"http://localhost:{sink.port}/hook").endpoint
     delivery = new_delivery(execution, endpoint)
     # when the policy no longer allows it
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}
 
     outcome = delivery_send(delivery.pk)
 
@@ -339,7 +339,7 @@ def test_execution_summary_maps_deliveries_onto_an_execution_status(execution, t
 def test_redeliver_sends_a_failed_delivery_again_with_the_same_webhook_id(
     settings, execution, endpoint_with_secret, sink
 ):
-    settings.AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = None
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ENQUEUE_DELIVERY": None}
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=400))
     assert delivery_send(delivery.pk).failed
@@ -376,7 +376,10 @@ def test_redeliver_refuses_while_the_endpoint_is_disabled(execution, endpoint_wi
 def test_redeliver_enqueues_after_commit_when_configured(
     settings, execution, endpoint_with_secret, sink, django_capture_on_commit_callbacks
 ):
-    settings.AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = "executions.delivery.services.delivery_send"
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "WEBHOOK_ENQUEUE_DELIVERY": "executions.delivery.services.delivery_send",
+    }
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=400))
     delivery_send(delivery.pk)
@@ -393,7 +396,7 @@ def test_redeliver_enqueues_after_commit_when_configured(
 
 
 def test_rotation_signs_with_both_secrets_during_the_grace_period_only(settings, rule, endpoint_with_secret, sink):
-    settings.AUTOMATIONS_WEBHOOK_SECRET_GRACE = 24 * 3600
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_SECRET_GRACE": 24 * 3600}
     endpoint, old_secret = endpoint_with_secret.endpoint, endpoint_with_secret.secret
     rotated_at = timezone.now()
 
@@ -427,7 +430,7 @@ def test_rotating_twice_keeps_only_the_latest_previous_secret(tenant):
 
 
 def test_a_claim_lease_shorter_than_a_request_is_a_configuration_error(settings, execution, endpoint_with_secret):
-    settings.AUTOMATIONS_WEBHOOK_CLAIM_LEASE = 10
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_CLAIM_LEASE": 10}
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
 
     with pytest.raises(ImproperlyConfigured, match="CLAIM_LEASE"):

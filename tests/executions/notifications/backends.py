@@ -1,4 +1,4 @@
-"""Channel backends plugged in through AUTOMATIONS_NOTIFICATION_CHANNELS in the tests (and the docs)."""
+"""Channel backends plugged in through AUTOMATIONS["NOTIFICATION_CHANNELS"] in the tests (and the docs)."""
 
 from __future__ import annotations
 

@@ -91,18 +91,21 @@ def test_an_unreachable_smtp_server_is_a_failed_result(settings, tenant):
 
 @pytest.mark.parametrize("channel", ["push", "sms"])
 def test_push_and_sms_without_a_backend_report_not_configured(settings, tenant, channel):
-    settings.AUTOMATIONS_NOTIFICATION_CHANNELS = {}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "NOTIFICATION_CHANNELS": {}}
     user = make_user("gus", tenant, "owner")
 
     result = send_via_channel(channel, user, "s", "b")
 
     assert result.status == ChannelStatus.NOT_CONFIGURED
-    assert f'AUTOMATIONS_NOTIFICATION_CHANNELS["{channel}"]' in result.detail
+    assert f'AUTOMATIONS["NOTIFICATION_CHANNELS"]["{channel}"]' in result.detail
     assert isinstance(get_channel(channel), NotConfiguredChannel)
 
 
 def test_a_backend_plugged_in_from_settings_is_used(settings, tenant):
-    settings.AUTOMATIONS_NOTIFICATION_CHANNELS = {"sms": "tests.executions.notifications.backends.RecordingSMSBackend"}
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "NOTIFICATION_CHANNELS": {"sms": "tests.executions.notifications.backends.RecordingSMSBackend"},
+    }
     backends.SENT.clear()
     user = make_user("hana", tenant, "owner")
 
@@ -114,7 +117,10 @@ def test_a_backend_plugged_in_from_settings_is_used(settings, tenant):
 
 
 def test_a_failing_backend_is_reported_as_failed_not_raised(settings, tenant):
-    settings.AUTOMATIONS_NOTIFICATION_CHANNELS = {"push": "tests.executions.notifications.backends.BrokenPushBackend"}
+    settings.AUTOMATIONS = {
+        **settings.AUTOMATIONS,
+        "NOTIFICATION_CHANNELS": {"push": "tests.executions.notifications.backends.BrokenPushBackend"},
+    }
     user = make_user("ivan", tenant, "owner")
 
     result = send_via_channel("push", user, "s", "b")
@@ -124,7 +130,7 @@ def test_a_failing_backend_is_reported_as_failed_not_raised(settings, tenant):
 
 def test_settings_can_override_the_email_channel(settings, tenant):
     recording = "tests.executions.notifications.backends.RecordingSMSBackend"
-    settings.AUTOMATIONS_NOTIFICATION_CHANNELS = {"email": recording}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "NOTIFICATION_CHANNELS": {"email": recording}}
     backends.SENT.clear()
 
     send_via_channel("email", make_user("jo", tenant, "owner", email="jo@shop.test"), "s", "b")
@@ -138,12 +144,12 @@ def test_an_unknown_channel_names_the_known_ones(tenant):
 
 
 def test_results_serialise_for_the_action_result(settings, tenant):
-    settings.AUTOMATIONS_NOTIFICATION_CHANNELS = {}
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "NOTIFICATION_CHANNELS": {}}
     user = make_user("lou", tenant, "owner")
 
     assert send_via_channel("push", user, "s", "b").as_dict() == {
         "channel": "push",
         "user_id": user.pk,
         "status": "not_configured",
-        "detail": 'No backend for "push": set AUTOMATIONS_NOTIFICATION_CHANNELS["push"] to a backend class.',
+        "detail": 'No backend for "push": set AUTOMATIONS["NOTIFICATION_CHANNELS"]["push"] to a backend class.',
     }
