@@ -412,7 +412,7 @@ AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS = env_bool("AUTOMATIONS_WEBHOOK_REQUIRE_HTTPS"
 # Seconds the previous signing secret keeps signing after a rotation.
 AUTOMATIONS_WEBHOOK_SECRET_GRACE = int(os.environ.get("AUTOMATIONS_WEBHOOK_SECRET_GRACE", 24 * 3600))
 # A delivery made due by hand (redelivery) is sent on commit by the send_delivery task.
-AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = "executions.services.deliveries.enqueue_delivery"
+AUTOMATIONS_WEBHOOK_ENQUEUE_DELIVERY = "executions.services.delivery_settlement.enqueue_delivery"
 # Timeouts and the claim lease (defaults in executions/delivery/conf.py); the env lets fault tests shorten them.
 for _name in ("CONNECT_TIMEOUT", "READ_TIMEOUT", "TOTAL_TIMEOUT", "CLAIM_LEASE"):
     if os.environ.get(f"AUTOMATIONS_WEBHOOK_{_name}"):

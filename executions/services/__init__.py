@@ -10,7 +10,7 @@ Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``se
 from executions.services.approvals import execution_approve, execution_reject
 from executions.services.common import ExecutionConflict
 from executions.services.context import build_context
-from executions.services.deliveries import (
+from executions.services.delivery_settlement import (
     execution_settle_deliveries,
     send_delivery,
     send_due_deliveries_and_settle,
