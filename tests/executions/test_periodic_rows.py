@@ -12,6 +12,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from executions.periodic import PeriodicEntry
+
 SWEEPER = {"queue": "executions", "exchange": "executions", "routing_key": "executions", "description": ""}
 TICK = {"queue": None, "exchange": None, "routing_key": None}
 COMMON = {
@@ -164,8 +166,30 @@ def test_a_drifted_entry_is_put_back_and_an_entry_an_admin_disabled_stays_disabl
     PeriodicTask.objects.filter(name="automations: check thresholds").update(
         task="executions.elsewhere", crontab=other_crontab, expire_seconds=3, enabled=False
     )
+    # queue and description follow the entry too (one registry: each field the entry names is the entry's)
+    PeriodicTask.objects.filter(name="automations: check schedules").update(queue="actions", routing_key="actions")
+    PeriodicTask.objects.filter(name="executions: reclaim expired leases").update(description="edited")
 
     call_command("setup_periodic_tasks", stdout=io.StringIO())
 
     disabled = {"executions: sweep the outbox", "automations: check thresholds"}
     assert beat_rows() == [{**row, "enabled": row["name"] not in disabled} for row in EXPECTED_ROWS]
+
+
+def test_an_entry_runs_on_an_interval_or_a_crontab_minute_and_expires_before_its_next_run():
+    assert PeriodicEntry("a", "t", every_seconds=60).expire_seconds == 54
+    assert PeriodicEntry("a", "t", minute="*/5", expire_seconds=290).schedule_text == "at minute */5 UTC"
+    for wrong in ({}, {"every_seconds": 60, "minute": "*"}, {"minute": "*"}):
+        with pytest.raises(ValueError):
+            PeriodicEntry("a", "t", **wrong)
+
+
+@pytest.mark.django_db
+def test_the_command_lists_every_entry_with_its_schedule():
+    out = io.StringIO()
+    call_command("setup_periodic_tasks", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "executions: sweep the outbox: executions.sweep_outbox every 30 s, expires 27s"
+    assert lines[4] == "automations: check thresholds: executions.check_thresholds at minute */5 UTC, expires 290s"
+    assert len(lines) == len(EXPECTED_ROWS)
