@@ -161,7 +161,7 @@ class AutomationsSettings:
         default=None, metadata=_doc("CA bundle for https endpoints; None: the system's trust store.")
     )
     WEBHOOK_ENQUEUE_DELIVERY: str | None = field(
-        default="executions.services.deliveries.enqueue_delivery",
+        default="executions.services.delivery_settlement.enqueue_delivery",
         metadata=_doc(
             "Dotted path of a callable (delivery id) called after commit when a delivery is made due by hand; "
             "None or empty: the next sweep sends it."

@@ -292,7 +292,7 @@ class AutomationRule(models.Model):
         is data anyone may forge): ``facts`` come from trusted sources, by default the server clock, no
         actor, the rule's own budget and our own execution counts (docs/governance.md).
         """
-        from automations.governance import rule_approval_decision
+        from automations.approval_facts import rule_approval_decision
 
         return rule_approval_decision(self, facts)
 

@@ -17,8 +17,8 @@ from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
+from automations.approval_facts import trusted_facts
 from automations.choices import TriggerType
-from automations.governance import trusted_facts
 from automations.models import EDITABLE_FIELDS, AutomationRule, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived

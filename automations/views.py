@@ -15,12 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from automations.choices import (
-    Category,
-    RiskLevel,
-)
-from automations.filters import AutomationRuleFilterSet
-from automations.forms import (
+from automations.builder_state import (
     BuilderState,
     action_input_name,
     rule_data_from_state,
@@ -29,6 +24,11 @@ from automations.forms import (
     state_from_data,
     state_from_post,
 )
+from automations.choices import (
+    Category,
+    RiskLevel,
+)
+from automations.filters import AutomationRuleFilterSet
 from automations.kinds.actions import ACTION_KINDS, action_kind_choices
 from automations.kinds.operators import operator_choices
 from automations.kinds.triggers import TRIGGER_KINDS, trigger_kind_choices

@@ -143,6 +143,7 @@ def bench_schedules() -> dict[str, Any]:
 
 def bench_thresholds() -> dict[str, Any]:
     from django.conf import settings
+    from django.test.utils import override_settings
 
     from automations.models import AutomationRule
     from executions.listeners.threshold import check_thresholds
@@ -175,17 +176,14 @@ def bench_thresholds() -> dict[str, Any]:
     for tenant in tenants:
         TRAFFIC[tenant.pk] = rng.randrange(0, 600)
 
-    previous = getattr(settings, "AUTOMATIONS_METRIC_PROVIDERS", {})
-    settings.AUTOMATIONS_METRIC_PROVIDERS = {"store_traffic": f"{__name__}.traffic_provider"}
-    try:
+    providers = {"store_traffic": f"{__name__}.traffic_provider"}
+    with override_settings(AUTOMATIONS={**settings.AUTOMATIONS, "METRIC_PROVIDERS": providers}):
         first_ms, first = _timed(check_thresholds, NOW)
         for tenant in tenants[: THRESHOLD_TENANTS // 2]:  # half the tenants' traffic moves
             TRAFFIC[tenant.pk] = rng.randrange(0, 600)
         second_ms, second = _timed(check_thresholds, NOW + dt.timedelta(minutes=5))
         promote_ms, promote = _timed(check_thresholds, NOW + dt.timedelta(minutes=10))
         steady_ms, steady = _timed(check_thresholds, NOW + dt.timedelta(minutes=15))
-    finally:
-        settings.AUTOMATIONS_METRIC_PROVIDERS = previous
     return {
         "threshold_rules": THRESHOLD_RULES,
         "threshold_first_tick_s": round(first_ms / 1000, 2),

@@ -11,6 +11,9 @@ Figures (issue 4):
 - ``latency_p50_ms`` / ``latency_p99_ms``: from an event accepted (``emit_event`` returned) to its
   webhook arriving at the sink, with events offered one by one at 100/s. Target p99 <= 250 ms.
   ``latency_at_low_rate_*``: the same at 5/s (below capacity: no queue in front of an event).
+- ``neighbour_*``: tenant A's endpoint hangs (answers after ``BENCH_HANG_SECONDS``, past the read
+  timeout) while tenants A and B each offer ``NEIGHBOUR_RATE`` events/s; B's event -> webhook latency.
+  Target: B's p99 under 1 s (issue 14: a hanging receiver must not stall other tenants' deliveries).
 - ``match_lookup_*``: the time of ``match_event``'s rule lookup (``rules_matching_event``) with 10 rules
   in the database, then with 100,000 rules over 10,000 tenants. Target: within 2x.
 
@@ -35,6 +38,8 @@ LOW_RATE = int(os.environ.get("BENCH_PIPELINE_LOW_RATE", "5"))
 WORKERS = int(os.environ.get("BENCH_PIPELINE_WORKERS", "1"))
 # Celery's own default, as the README's production command runs it: one worker process per CPU.
 CONCURRENCY = int(os.environ.get("BENCH_PIPELINE_CONCURRENCY", str(os.cpu_count() or 1)))
+NEIGHBOUR_RATE = int(os.environ.get("BENCH_NEIGHBOUR_RATE", "20"))  # events per second and tenant
+HANG_SECONDS = float(os.environ.get("BENCH_HANG_SECONDS", "20"))
 MATCH_TENANTS = 10_000
 MATCH_RULES_PER_TENANT = 10
 TABLES = (
@@ -52,9 +57,12 @@ TABLES = (
 
 
 class SinkServer:
-    """A local HTTP receiver: records (arrival time, execution id) per request, answers 200."""
+    """A local HTTP receiver: records (arrival time, execution id) per request, answers 200.
 
-    def __init__(self) -> None:
+    ``hang_seconds``: wait that long before answering (a receiver that hangs); the arrival is still recorded.
+    """
+
+    def __init__(self, hang_seconds: float = 0.0) -> None:
         self.arrivals: dict[int, float] = {}
         self.requests = 0
         self.lock = threading.Lock()
@@ -72,6 +80,8 @@ class SinkServer:
                     sink.requests += 1
                     sink.arrivals.setdefault(execution_id, arrived)
                 del body
+                if hang_seconds:
+                    time.sleep(hang_seconds)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -191,14 +201,14 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def _setup_tenant(sink_url: str) -> Any:
+def _setup_tenant(sink_url: str, tenant_id: str = "bench_pipeline") -> Any:
     from executions.delivery.services import endpoint_create
     from executions.models import MetricSample
     from governance.models import Tenant
     from tests.factories import make_rule
 
-    Tenant.objects.filter(id="bench_pipeline").delete()
-    tenant = Tenant.objects.create(id="bench_pipeline", name="Bench shop", timezone="UTC")
+    Tenant.objects.filter(id=tenant_id).delete()
+    tenant = Tenant.objects.create(id=tenant_id, name=f"Bench shop {tenant_id}", timezone="UTC")
     MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
     rule = make_rule(
         tenant,
@@ -212,8 +222,10 @@ def _setup_tenant(sink_url: str) -> Any:
         risk_level="low",
     )
     from django.conf import settings
+    from django.test.utils import override_settings
 
-    settings.AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    # The sink is on loopback; override_settings tells app_settings (a plain assignment would not).
+    override_settings(AUTOMATIONS={**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}).enable()
     endpoint_create(tenant, sink_url, action_type="add_product")
     return tenant, rule
 
@@ -292,6 +304,46 @@ def bench_latency(tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: 
         f"{label}_p99_ms": round(_percentile(latencies, 0.99), 1),
         f"{label}_max_ms": round(max(latencies, default=float("nan")), 1),
     }
+
+
+def bench_neighbour(tenant_b: Any, rule_b: Any, sink_b: SinkServer, seconds: int) -> dict[str, Any]:
+    """Tenant A's receiver hangs; both tenants offer events at the same rate; B's event -> webhook latency."""
+    from executions.models import AutomationExecution
+    from executions.services import emit_event
+
+    hanging = SinkServer(hang_seconds=HANG_SECONDS).start()
+    try:
+        tenant_a, _rule_a = _setup_tenant(hanging.url, tenant_id="bench_hanging")
+        already = _succeeded(rule_b)
+        accepted_at: dict[int, float] = {}
+        total = NEIGHBOUR_RATE * seconds
+        interval = 1.0 / NEIGHBOUR_RATE
+        start = time.monotonic()
+        for index in range(total):
+            pause = start + index * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            emit_event(tenant_a.pk, "product_added", {"n": index}, source="store")
+            result = emit_event(tenant_b.pk, "product_added", {"n": index}, source="store")
+            accepted_at[result.id] = time.time()
+        done = _wait(lambda: _succeeded(rule_b) - already >= total, timeout=300, interval=0.2)
+        pairs = dict(AutomationExecution.objects.filter(event_id__in=list(accepted_at)).values_list("event_id", "pk"))
+        latencies = [
+            (sink_b.arrivals[pairs[event_id]] - accepted) * 1000
+            for event_id, accepted in accepted_at.items()
+            if event_id in pairs and pairs[event_id] in sink_b.arrivals
+        ]
+        return {
+            "neighbour_rate_per_tenant": NEIGHBOUR_RATE,
+            "neighbour_hang_seconds": HANG_SECONDS,
+            "neighbour_hanging_posts_received": hanging.requests,
+            "neighbour_b_all_delivered": done and len(latencies) == total,
+            "neighbour_b_p50_ms": round(_percentile(latencies, 0.5), 1),
+            "neighbour_b_p99_ms": round(_percentile(latencies, 0.99), 1),
+            "neighbour_b_max_ms": round(max(latencies, default=float("nan")), 1),
+        }
+    finally:
+        hanging.close()
 
 
 def _lookup_ms(event: Any, runs: int = 300) -> float:
@@ -391,6 +443,8 @@ def run() -> dict[str, Any]:
         time.sleep(1)
         # Below capacity: what one event costs end to end when nothing queues in front of it.
         figures.update(bench_latency(tenant, rule, sink, LOW_RATE, LATENCY_SECONDS, "latency_at_low_rate"))
+        time.sleep(1)
+        figures.update(bench_neighbour(tenant, rule, sink, LATENCY_SECONDS))
     finally:
         _stop_workers(processes)
         sink.close()

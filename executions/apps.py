@@ -8,7 +8,7 @@ class ExecutionsConfig(AppConfig):
     def ready(self) -> None:
         # Built-in action handlers register themselves on import; receivers connect here;
         # the listener tasks register with Celery (autodiscovery only imports tasks.py).
-        from automations.governance import register_executions_today_counter
+        from automations.approval_facts import register_executions_today_counter
         from automations.page_facts import page_facts
         from automations.signals import rule_archived
         from executions import actions, health, signals, tasks_listeners  # noqa: F401

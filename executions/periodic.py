@@ -1,75 +1,155 @@
-"""The periodic (beat) entries of the project: one entry per check, never one per rule.
+"""The project's one registry of periodic (beat) entries: one entry per check, never one per rule.
 
 ``setup_periodic_tasks`` (a management command, run by ``make run`` and in production after
-``migrate``) creates or updates each entry as a django-celery-beat ``PeriodicTask`` so it shows in
-the admin. Other apps add theirs with ``register_periodic_task`` (e.g. schedules every minute,
-thresholds every 5, behaviours every 10). Every entry expires shortly before its next run, so a
-backlog after an outage does not pile up copies of the same sweep.
+``migrate``) creates or updates each registered entry as a django-celery-beat ``PeriodicTask``, so it
+shows in the admin. An entry runs every ``every_seconds`` or at a crontab ``minute`` of every hour (UTC),
+and expires shortly before its next run, so a backlog after an outage does not pile up copies of the
+same check. Other apps add theirs with ``register_periodic_task``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from django_celery_beat.models import PeriodicTask
 
 
 @dataclass(frozen=True)
 class PeriodicEntry:
+    """One beat entry: either ``every_seconds`` (an interval) or ``minute`` (a crontab minute field, UTC).
+
+    ``expire_seconds``: a run not started by then is dropped, the next one covers it; an interval entry
+    defaults to 90% of its interval, a crontab entry names it. ``queue``: the queue beat sends to (None:
+    the task's route in CELERY_TASK_ROUTES decides). ``enabled`` is not here: it is the admin's.
+    """
+
     name: str
     task: str
-    every_seconds: int
-    queue: str = "executions"
+    every_seconds: int | None = None
+    minute: str | None = None
+    expire_seconds: int | None = None
+    queue: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.every_seconds is None) == (self.minute is None):
+            raise ValueError(f"{self.name}: give every_seconds or minute, not both or neither")
+        if self.expire_seconds is None:
+            if self.every_seconds is None:
+                raise ValueError(f"{self.name}: a crontab entry needs expire_seconds")
+            object.__setattr__(self, "expire_seconds", max(1, int(self.every_seconds * 0.9)))
 
     @property
-    def expire_seconds(self) -> int:
-        return max(1, int(self.every_seconds * 0.9))
+    def schedule_text(self) -> str:
+        return f"every {self.every_seconds} s" if self.every_seconds is not None else f"at minute {self.minute} UTC"
 
 
 PERIODIC_TASKS: dict[str, PeriodicEntry] = {}
 
 
 def register_periodic_task(entry: PeriodicEntry) -> PeriodicEntry:
-    """Add (or replace, by name) a beat entry that setup_periodic_tasks creates."""
+    """Add (or replace, by name) an entry that ``setup_periodic_tasks`` creates."""
     PERIODIC_TASKS[entry.name] = entry
     return entry
 
 
-register_periodic_task(PeriodicEntry("executions: sweep the outbox", "executions.sweep_outbox", every_seconds=30))
-register_periodic_task(PeriodicEntry("executions: reclaim expired leases", "executions.sweep_leases", every_seconds=30))
-# Every minute, expiring after 54 s: retries and lost claims of webhook deliveries (docs/webhooks.md).
+# The pipeline's sweepers (docs/pipeline.md); deliveries every minute: retries and lost claims (docs/webhooks.md).
 register_periodic_task(
-    PeriodicEntry("executions: send due webhook deliveries", "executions.send_due_deliveries", every_seconds=60)
+    PeriodicEntry(
+        "executions: sweep the outbox",
+        "executions.sweep_outbox",
+        every_seconds=30,
+        queue="executions",
+    )
+)
+register_periodic_task(
+    PeriodicEntry(
+        "executions: reclaim expired leases",
+        "executions.sweep_leases",
+        every_seconds=30,
+        queue="executions",
+    )
+)
+register_periodic_task(
+    PeriodicEntry(
+        "executions: send due webhook deliveries",
+        "executions.send_due_deliveries",
+        every_seconds=60,
+        queue="executions",
+    )
+)
+# The listeners' ticks (docs/listeners.md).
+register_periodic_task(
+    PeriodicEntry(
+        "automations: check schedules",
+        "executions.check_schedules",
+        minute="*",
+        expire_seconds=55,
+        description="Fire due schedule slots.",
+    )
+)
+register_periodic_task(
+    PeriodicEntry(
+        "automations: check thresholds",
+        "executions.check_thresholds",
+        minute="*/5",
+        expire_seconds=290,
+        description="Evaluate threshold rules (pull providers, for_minutes).",
+    )
+)
+register_periodic_task(
+    PeriodicEntry(
+        "automations: check behaviours",
+        "executions.check_behaviors",
+        minute="*/10",
+        expire_seconds=590,
+        description="Match customers to behaviour rules.",
+    )
 )
 
 
-def setup_periodic_tasks() -> list[str]:
-    """Create or update every registered entry; returns their names. Safe to run again."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+@transaction.atomic
+def setup_periodic_tasks() -> list[PeriodicTask]:
+    """Create or update every registered entry, in registration order; safe to run again.
 
-    names = []
+    Task, schedule, expiry, queue and description follow the entry; ``enabled`` is set only on
+    creation, so an entry an admin turned off stays off. A row already as wanted is not saved.
+    """
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+
+    tasks = []
     for entry in PERIODIC_TASKS.values():
-        interval, _ = IntervalSchedule.objects.get_or_create(every=entry.every_seconds, period=IntervalSchedule.SECONDS)
-        # ``enabled`` is set only on creation: an entry an admin turned off stays off.
-        PeriodicTask.objects.update_or_create(
-            name=entry.name,
-            defaults={
-                "task": entry.task,
-                "interval": interval,
-                "crontab": None,
-                "queue": entry.queue,
-                "routing_key": entry.queue,
-                "exchange": entry.queue,
-                "expire_seconds": entry.expire_seconds,
-            },
-            create_defaults={
-                "task": entry.task,
-                "interval": interval,
-                "queue": entry.queue,
-                "routing_key": entry.queue,
-                "exchange": entry.queue,
-                "expire_seconds": entry.expire_seconds,
-                "enabled": True,
-            },
-        )
-        names.append(entry.name)
+        interval = crontab = None
+        if entry.every_seconds is not None:
+            interval, _ = IntervalSchedule.objects.get_or_create(
+                every=entry.every_seconds, period=IntervalSchedule.SECONDS
+            )
+        else:
+            crontab, _ = CrontabSchedule.objects.get_or_create(
+                minute=entry.minute, hour="*", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+            )
+        wanted = {
+            "task": entry.task,
+            "interval": interval,
+            "crontab": crontab,
+            "expire_seconds": entry.expire_seconds,
+            "queue": entry.queue,
+            "exchange": entry.queue,
+            "routing_key": entry.queue,
+            "description": entry.description,
+        }
+        task = PeriodicTask.objects.select_related("interval", "crontab").filter(name=entry.name).first()
+        if task is None:
+            task = PeriodicTask(name=entry.name, enabled=True, **wanted)
+            task.save()
+        elif any(getattr(task, key) != value for key, value in wanted.items()):
+            for key, value in wanted.items():
+                setattr(task, key, value)
+            task.save()
+        tasks.append(task)
     PeriodicTasks.update_changed()
-    return names
+    return tasks

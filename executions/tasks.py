@@ -59,9 +59,9 @@ def sweep_leases_task() -> dict[str, int]:
 
 
 @shared_task(name="executions.send_delivery", **PIPELINE_TASK_OPTIONS)
-def send_delivery_task(delivery_id: int) -> None:
+def send_and_settle_delivery_task(delivery_id: int) -> None:
     """Send one due webhook delivery (claimed by a guarded update) and settle its execution."""
-    services.send_delivery(delivery_id)
+    services.send_and_settle_delivery(delivery_id)
 
 
 @shared_task(name="executions.send_due_deliveries", **SWEEP_TASK_OPTIONS)

@@ -63,6 +63,6 @@ def contains(values: Any, item: str) -> bool:
 
 @register.simple_tag
 def action_input(action_type: str, key: str) -> str:
-    from automations.forms import action_input_name
+    from automations.builder_state import action_input_name
 
     return action_input_name(action_type, key)

@@ -19,8 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError
 from django.utils import timezone
 
+from automations.approval_facts import trusted_facts
 from automations.conf import app_settings
-from automations.governance import trusted_facts
 from automations.models import DEFINITION_FIELDS, AutomationRule
 from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource, success_for_status
 from executions.models import AutomationExecution

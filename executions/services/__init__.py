@@ -2,7 +2,7 @@
 
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
-Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_delivery``,
+Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_and_settle_delivery``,
 ``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``,
 ``notification_mark_read``, ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
 """
@@ -10,9 +10,9 @@ Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``se
 from executions.services.approvals import execution_approve, execution_reject
 from executions.services.common import ExecutionConflict
 from executions.services.context import build_context
-from executions.services.deliveries import (
+from executions.services.delivery_settlement import (
     execution_settle_deliveries,
-    send_delivery,
+    send_and_settle_delivery,
     send_due_deliveries_and_settle,
 )
 from executions.services.events import EmitResult, emit_event, emit_events
@@ -56,7 +56,7 @@ __all__ = [
     "notifications_mark_read",
     "notify_users",
     "run_execution",
-    "send_delivery",
+    "send_and_settle_delivery",
     "send_due_deliveries_and_settle",
     "sweep_expired_leases",
     "sweep_outbox",

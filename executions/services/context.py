@@ -1,6 +1,6 @@
 """The context a rule's conditions see (docs/pipeline.md, "The context").
 
-Governance reads none of it: its facts are ``automations.governance.TrustedFacts`` (the run's
+Governance reads none of it: its facts are ``automations.approval_facts.TrustedFacts`` (the run's
 authenticated actor, the server clock, the rule's own budget, our own execution counts), so a
 ``now``, ``user_id`` or ``budget`` in a payload or a caller's context is ordinary data.
 """

@@ -17,7 +17,7 @@ from executions.models import AutomationExecution, Notification
 from executions.periodic import PERIODIC_TASKS
 from executions.pipeline.act import NO_ENDPOINT
 from executions.services import emit_event, sweep_outbox
-from executions.services.deliveries import execution_settle_deliveries, send_due_deliveries_and_settle
+from executions.services.delivery_settlement import execution_settle_deliveries, send_due_deliveries_and_settle
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
 from tests.executions.notifications.test_channels import smtp_server  # noqa: F401  (fixture)

@@ -19,7 +19,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from automations import governance
+from automations import approval_facts
 from executions.choices import ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.signals import automation_event
@@ -38,10 +38,10 @@ ACTIVE = {"store_status": "active"}  # what the event rule's condition needs
 
 @pytest.fixture
 def server_clock(monkeypatch) -> Callable[[dt.datetime], None]:
-    """Freeze the clock governance decides by (``automations.governance.server_now``) at Saturday noon."""
+    """Freeze the clock governance decides by (``automations.approval_facts.server_now``) at Saturday noon."""
 
     def freeze(moment: dt.datetime) -> None:
-        monkeypatch.setattr(governance, "server_now", lambda: moment)
+        monkeypatch.setattr(approval_facts, "server_now", lambda: moment)
 
     freeze(SATURDAY_NOON)
     return freeze

@@ -2,7 +2,7 @@
 
 - ``endpoints``: ``endpoint_create`` (returns the secret, once), ``endpoint_update``, ``endpoint_rotate_secret``,
   ``endpoint_disable``, ``endpoint_enable``.
-- ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send`` (claim, sign,
+- ``deliveries``: ``deliveries_create_for_execution``, ``delivery_create``, ``delivery_send_attempt`` (claim, sign,
   POST, record, schedule), ``delivery_create_and_send`` (a new delivery inserted claimed, then sent),
   ``deliveries_claim`` / ``deliveries_post`` / ``deliveries_record`` (the same for a pipeline batch, in the
   batch's transactions: one insert, parallel POSTs, one recording step),
@@ -25,7 +25,7 @@ from executions.delivery.services.deliveries import (
     delivery_create,
     delivery_create_and_send,
     delivery_redeliver,
-    delivery_send,
+    delivery_send_attempt,
     endpoints_for_action,
     send_due_deliveries,
     webhook_id_for_execution,
@@ -60,7 +60,7 @@ __all__ = [
     "delivery_create_and_send",
     "delivery_redeliver",
     "delivery_retry_delay",
-    "delivery_send",
+    "delivery_send_attempt",
     "endpoint_create",
     "endpoint_disable",
     "endpoint_enable",

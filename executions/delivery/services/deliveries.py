@@ -56,7 +56,7 @@ OPEN = sorted(OPEN_DELIVERY_STATUSES)
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """Where a delivery stands after ``delivery_send``; ``attempted`` says whether this call sent it."""
+    """Where a delivery stands after ``delivery_send_attempt``; ``attempted`` says whether this call sent it."""
 
     delivery_id: int
     execution_id: int
@@ -177,7 +177,7 @@ def deliveries_create_for_execution(
 # --- Sending ------------------------------------------------------------------------------------
 
 
-def delivery_send(
+def delivery_send_attempt(
     delivery_id: int, *, now: dt.datetime | None = None, loaded: WebhookDelivery | None = None
 ) -> DeliveryOutcome:
     """Send a due delivery once, record the attempt and schedule what follows; return where it stands.
@@ -216,10 +216,10 @@ def delivery_create_and_send(
     """The delivery of ``payload`` for (execution, endpoint), sent once now; where it stands afterwards.
 
     A new delivery is inserted already claimed for its first attempt, with that attempt's in-flight row,
-    in one transaction: the same state ``delivery_create`` then ``delivery_send``'s claim would leave,
+    in one transaction: the same state ``delivery_create`` then ``delivery_send_attempt``'s claim would leave,
     one commit instead of two (the (execution, endpoint) unique constraint admits one inserter, as the
     guarded UPDATE admits one claimer). An existing delivery (a retried action) goes through
-    ``delivery_send`` as it is: sent if it is open and due, else reported as it stands.
+    ``delivery_send_attempt`` as it is: sent if it is open and due, else reported as it stands.
     """
     if endpoint.tenant_id != execution.tenant_id:
         raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
@@ -246,7 +246,7 @@ def delivery_create_and_send(
             )
     except IntegrityError:
         existing = WebhookDelivery.objects.select_related("endpoint").get(execution=execution, endpoint=endpoint)
-        return delivery_send(existing.pk, loaded=existing)
+        return delivery_send_attempt(existing.pk, loaded=existing)
     return _send_claimed(delivery, attempt, token, endpoint, now)
 
 
@@ -718,7 +718,7 @@ def send_due_deliveries(
     for delivery_id in deliveries_due(now, limit=limit):
         counts.due += 1
         try:
-            outcome = delivery_send(delivery_id, now=now)
+            outcome = delivery_send_attempt(delivery_id, now=now)
             if outcome.attempted and on_outcome is not None:
                 on_outcome(outcome)
         except Exception:  # a sweep survives one bad row; the id is in the log

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from executions.choices import DeliveryStatus
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
-from executions.delivery.services import delivery_create, delivery_send, endpoint_create
+from executions.delivery.services import delivery_create, delivery_send_attempt, endpoint_create
 from tests.executions.delivery.conftest import make_execution
 from tests.executions.delivery.sink import Reply
 from tests.factories import make_rule, make_user
@@ -134,7 +134,7 @@ def test_delivery_admin_lists_attempts_and_redelivers(superuser_client, rule, te
     endpoint = endpoint_create(tenant, sink.url()).endpoint
     delivery = delivery_create(make_execution(rule), endpoint, {"n": 1})
     sink.reply(Reply(status=418, body=b"teapot says no"))
-    delivery_send(delivery.pk)
+    delivery_send_attempt(delivery.pk)
 
     page = superuser_client.get(reverse("admin:executions_webhookdelivery_change", args=[delivery.pk]))
     assert "teapot says no" in page.content.decode() and "418" in page.content.decode()

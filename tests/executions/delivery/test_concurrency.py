@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from executions.choices import AttemptOutcome, DeliveryStatus
-from executions.delivery.services import claim_lease, delivery_create, delivery_send, send_due_deliveries
+from executions.delivery.services import claim_lease, delivery_create, delivery_send_attempt, send_due_deliveries
 from tests.executions.delivery.sink import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,7 +55,7 @@ def test_concurrent_sends_of_one_delivery_send_it_once(execution, endpoint_with_
 
     def send():
         barrier.wait()
-        return delivery_send(delivery.pk, now=now)
+        return delivery_send_attempt(delivery.pk, now=now)
 
     # when they all try
     workers = [in_thread(send) for _ in range(8)]
@@ -77,12 +77,12 @@ def test_a_stale_worker_finishing_after_a_resend_is_recorded_as_a_duplicate(exec
     delivery = delivery_create(execution, endpoint_with_secret.endpoint, {"n": 1})
     sink.reply(Reply(delay=1.0), Reply())
     started = timezone.now()
-    worker_a, results_a = in_thread(delivery_send, delivery.pk, now=started)
+    worker_a, results_a = in_thread(delivery_send_attempt, delivery.pk, now=started)
     assert sink.wait_for_requests(1)
 
     # when B sends after the lease (A is still waiting for its answer)
     later = started + claim_lease() + dt.timedelta(seconds=1)
-    result_b = delivery_send(delivery.pk, now=later)
+    result_b = delivery_send_attempt(delivery.pk, now=later)
     worker_a.join(30)
 
     # then both requests carried one webhook-id, and only one attempt is the recorded success
@@ -96,10 +96,10 @@ def test_a_stale_worker_failing_after_a_success_does_not_undo_it(execution, endp
     delivery = delivery_create(execution, endpoint_with_secret.endpoint, {"n": 1})
     sink.reply(Reply(status=503, delay=1.0), Reply())
     started = timezone.now()
-    worker_a, _ = in_thread(delivery_send, delivery.pk, now=started)
+    worker_a, _ = in_thread(delivery_send_attempt, delivery.pk, now=started)
     assert sink.wait_for_requests(1)
 
-    delivery_send(delivery.pk, now=started + claim_lease() + dt.timedelta(seconds=1))
+    delivery_send_attempt(delivery.pk, now=started + claim_lease() + dt.timedelta(seconds=1))
     worker_a.join(30)
 
     delivery.refresh_from_db()
@@ -118,8 +118,8 @@ def subprocess_database_url() -> str:
     pytest.skip(f"no subprocess URL for {connection.vendor}")
 
 
-WORKER = "import sys, django; django.setup(); from executions.delivery.services import delivery_send; " + (
-    "delivery_send(int(sys.argv[1]))"
+WORKER = "import sys, django; django.setup(); from executions.delivery.services import delivery_send_attempt; " + (
+    "delivery_send_attempt(int(sys.argv[1]))"
 )
 
 

@@ -17,7 +17,7 @@ from executions.delivery.services import (
     delivery_body,
     delivery_create,
     delivery_redeliver,
-    delivery_send,
+    delivery_send_attempt,
     endpoint_create,
     endpoint_disable,
     endpoint_enable,
@@ -115,7 +115,7 @@ def test_disable_and_enable_keep_and_clear_the_reason(tenant):
 def test_a_delivery_is_signed_so_the_documented_recipe_verifies_it(execution, endpoint_with_secret, sink):
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     assert outcome.succeeded and outcome.attempted
     assert outcome.execution_status == ExecutionStatus.SUCCEEDED
@@ -135,7 +135,7 @@ def test_the_body_is_the_same_bytes_on_every_attempt(execution, endpoint_with_se
     sink.reply(Reply(status=500))
     now = timezone.now()
 
-    delivery_send(delivery.pk, now=now)
+    delivery_send_attempt(delivery.pk, now=now)
     send_due_deliveries(now + dt.timedelta(minutes=1))
 
     first, second = sink.requests
@@ -150,7 +150,7 @@ def test_500_then_200_retries_from_the_database_and_records_one_success(executio
     now = timezone.now()
 
     # when the first attempt fails
-    first = delivery_send(delivery.pk, now=now)
+    first = delivery_send_attempt(delivery.pk, now=now)
 
     # then it is retrying, with the next time in the database, within the first step of the schedule
     assert first.retrying and first.execution_status == ExecutionStatus.RETRYING
@@ -180,7 +180,7 @@ def test_429_waits_at_least_retry_after(execution, endpoint_with_secret, sink):
     sink.reply(Reply(status=429, headers={"Retry-After": "120"}))
     now = timezone.now()
 
-    outcome = delivery_send(delivery.pk, now=now)
+    outcome = delivery_send_attempt(delivery.pk, now=now)
 
     assert outcome.retrying
     assert outcome.next_attempt_at >= now + dt.timedelta(seconds=120)
@@ -194,13 +194,13 @@ def test_410_fails_at_once_and_disables_the_endpoint(execution, rule, endpoint_w
     gone, waiting = new_delivery(execution, endpoint), new_delivery(make_execution(rule), endpoint)
     sink.reply(Reply(status=410))
 
-    outcome = delivery_send(gone.pk)
+    outcome = delivery_send_attempt(gone.pk)
 
     assert outcome.failed and outcome.execution_status == ExecutionStatus.FAILED
     endpoint.refresh_from_db()
     assert not endpoint.enabled and "410" in endpoint.disabled_reason
     # the endpoint's other deliveries fail without a request
-    assert delivery_send(waiting.pk).failed
+    assert delivery_send_attempt(waiting.pk).failed
     assert len(sink.requests) == 1
     assert not waiting.attempts.exists()
 
@@ -209,7 +209,7 @@ def test_400_fails_at_once_without_retry(execution, endpoint_with_secret, sink):
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=400, body=b"bad command"))
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     assert outcome.failed and outcome.status_code == 400
     assert attempts_of(delivery) == [(1, 400, AttemptOutcome.FAILED)]
@@ -221,7 +221,7 @@ def test_a_redirect_to_an_internal_address_is_a_failure_not_followed(execution, 
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=307, headers={"Location": other_sink.url("/internal")}))
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     assert outcome.failed
     assert "redirect" in outcome.error and other_sink.url("/internal") in outcome.error
@@ -233,7 +233,7 @@ def test_a_timeout_is_retryable(settings, execution, endpoint_with_secret, sink)
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(delay=2))
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     assert outcome.retrying and outcome.status_code is None
     attempt = delivery.attempts.get()
@@ -244,7 +244,7 @@ def test_a_connection_error_is_retryable(execution, tenant, loopback_allowed):
     endpoint = endpoint_create(tenant, "http://127.0.0.1:9/").endpoint  # discard port: nothing listens
     delivery = new_delivery(execution, endpoint)
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     assert outcome.retrying and "Connection failed" in outcome.error
 
@@ -255,7 +255,7 @@ def test_the_delivery_fails_when_the_schedule_runs_out(settings, execution, endp
     sink.default = Reply(status=503)
     now = timezone.now()
 
-    outcomes = [delivery_send(delivery.pk, now=now + dt.timedelta(minutes=minute)) for minute in (0, 1, 2, 3)]
+    outcomes = [delivery_send_attempt(delivery.pk, now=now + dt.timedelta(minutes=minute)) for minute in (0, 1, 2, 3)]
 
     assert [outcome.status for outcome in outcomes] == ["retrying", "retrying", "failed", "failed"]
     assert [outcome.attempted for outcome in outcomes] == [True, True, True, False]
@@ -271,7 +271,7 @@ def test_a_destination_refused_at_send_time_fails_without_a_request(settings, ex
     # when the policy no longer allows it
     settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}
 
-    outcome = delivery_send(delivery.pk)
+    outcome = delivery_send_attempt(delivery.pk)
 
     # then the resolved address is refused and nothing is sent
     assert outcome.failed
@@ -282,7 +282,7 @@ def test_a_destination_refused_at_send_time_fails_without_a_request(settings, ex
 def test_a_delivery_not_yet_due_is_not_sent(execution, endpoint_with_secret, sink):
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
 
-    outcome = delivery_send(delivery.pk, now=timezone.now() - dt.timedelta(minutes=1))
+    outcome = delivery_send_attempt(delivery.pk, now=timezone.now() - dt.timedelta(minutes=1))
 
     assert not outcome.attempted and outcome.status == DeliveryStatus.PENDING
     assert sink.requests == []
@@ -324,10 +324,10 @@ def test_execution_summary_maps_deliveries_onto_an_execution_status(execution, t
     assert execution_delivery_summary(execution.pk).status is None
     first, second = new_delivery(execution, good), new_delivery(execution, bad)
 
-    delivery_send(first.pk)
+    delivery_send_attempt(first.pk)
     assert execution_delivery_summary(execution.pk).status == ExecutionStatus.RETRYING
     sink.reply(Reply(status=404))
-    delivery_send(second.pk)
+    delivery_send_attempt(second.pk)
 
     summary = execution_delivery_summary(execution.pk)
     assert (summary.status, summary.succeeded, summary.failed, summary.open) == (ExecutionStatus.FAILED, 1, 1, 0)
@@ -342,7 +342,7 @@ def test_redeliver_sends_a_failed_delivery_again_with_the_same_webhook_id(
     settings.AUTOMATIONS = {**settings.AUTOMATIONS, "WEBHOOK_ENQUEUE_DELIVERY": None}
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=400))
-    assert delivery_send(delivery.pk).failed
+    assert delivery_send_attempt(delivery.pk).failed
 
     delivery_redeliver(delivery)
     counts = send_due_deliveries()
@@ -364,7 +364,7 @@ def test_redeliver_refuses_a_delivery_that_has_not_failed(execution, endpoint_wi
 def test_redeliver_refuses_while_the_endpoint_is_disabled(execution, endpoint_with_secret, sink):
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=410))
-    delivery_send(delivery.pk)
+    delivery_send_attempt(delivery.pk)
 
     with pytest.raises(ValidationError, match="Enable it"):
         delivery_redeliver(delivery)
@@ -378,11 +378,11 @@ def test_redeliver_enqueues_after_commit_when_configured(
 ):
     settings.AUTOMATIONS = {
         **settings.AUTOMATIONS,
-        "WEBHOOK_ENQUEUE_DELIVERY": "executions.delivery.services.delivery_send",
+        "WEBHOOK_ENQUEUE_DELIVERY": "executions.delivery.services.delivery_send_attempt",
     }
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
     sink.reply(Reply(status=400))
-    delivery_send(delivery.pk)
+    delivery_send_attempt(delivery.pk)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         delivery_redeliver(delivery)
@@ -405,14 +405,14 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period_only(settings,
     assert new_secret != old_secret
     # during the grace period both secrets verify
     during = new_delivery(make_execution(rule), endpoint)
-    delivery_send(during.pk, now=rotated_at + dt.timedelta(hours=23))
+    delivery_send_attempt(during.pk, now=rotated_at + dt.timedelta(hours=23))
     request = sink.requests[-1]
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     verify(new_secret, request.headers, request.body)
     verify(old_secret, request.headers, request.body)
     # after it only the new one does
     after = new_delivery(make_execution(rule), endpoint)
-    delivery_send(after.pk, now=rotated_at + dt.timedelta(hours=25))
+    delivery_send_attempt(after.pk, now=rotated_at + dt.timedelta(hours=25))
     request = sink.requests[-1]
     verify(new_secret, request.headers, request.body)
     with pytest.raises(WebhookVerificationError):
@@ -434,7 +434,7 @@ def test_a_claim_lease_shorter_than_a_request_is_a_configuration_error(settings,
     delivery = new_delivery(execution, endpoint_with_secret.endpoint)
 
     with pytest.raises(ImproperlyConfigured, match="CLAIM_LEASE"):
-        delivery_send(delivery.pk)
+        delivery_send_attempt(delivery.pk)
     assert not DeliveryAttempt.objects.exists()
 
 
@@ -451,7 +451,7 @@ def documented_verify():
 
 def test_the_snippet_in_the_docs_verifies_a_real_delivery(execution, endpoint_with_secret, sink):
     verify_as_documented = documented_verify()
-    delivery_send(new_delivery(execution, endpoint_with_secret.endpoint).pk)
+    delivery_send_attempt(new_delivery(execution, endpoint_with_secret.endpoint).pk)
     [request] = sink.requests
 
     verify_as_documented(endpoint_with_secret.secret, request.headers, request.body)

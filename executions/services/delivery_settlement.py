@@ -1,10 +1,12 @@
-"""Webhook deliveries and the execution they carry: settle the execution when its deliveries end.
+"""Delivery outcomes glued to executions: send a delivery, then settle the execution it carries.
 
-An action whose deliveries are still open leaves its execution ``retrying`` (docs/actions.md). The
-delivery sweeper (``send_due_deliveries``) and the ``send_delivery`` task retry the deliveries on their
-own schedule and call ``execution_settle_deliveries`` (``executions.pipeline.record``) after every attempt:
-once every delivery has ended, one guarded update moves the execution ``retrying -> succeeded | failed`` and
-only the caller that won it records the rule's totals and the failure notice, so it is never counted twice.
+The delivery layer (``executions.delivery.services``) only sends; this module settles. An action whose
+deliveries are still open leaves its execution ``retrying`` (docs/actions.md). The delivery sweeper
+(``send_due_deliveries_and_settle``) and the ``executions.send_delivery`` task (``send_and_settle_delivery``)
+retry the deliveries on their own schedule and call ``execution_settle_deliveries``
+(``executions.pipeline.record``) after every attempt: once every delivery has ended, one guarded update moves
+the execution ``retrying -> succeeded | failed`` and only the caller that won it records the rule's totals
+and the failure notice, so it is never counted twice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ __all__ = [
     "enqueue_delivery",
     "execution_settle_deliveries",
     "on_delivery_outcome",
-    "send_delivery",
+    "send_and_settle_delivery",
     "send_due_deliveries_and_settle",
 ]
 
@@ -33,13 +35,13 @@ def on_delivery_outcome(outcome: DeliveryOutcome) -> None:
     execution_settle_deliveries(outcome.execution_id)
 
 
-def send_delivery(delivery_id: int) -> DeliveryOutcome | None:
+def send_and_settle_delivery(delivery_id: int) -> DeliveryOutcome | None:
     """Send one due delivery (claim-guarded, so a duplicate message sends nothing) and settle its execution."""
     from executions.delivery.models import WebhookDelivery
-    from executions.delivery.services import delivery_send
+    from executions.delivery.services import delivery_send_attempt
 
     try:
-        outcome = delivery_send(delivery_id)
+        outcome = delivery_send_attempt(delivery_id)
     except WebhookDelivery.DoesNotExist:
         logger.info("delivery %s no longer exists", delivery_id)
         return None
@@ -70,7 +72,7 @@ def send_due_deliveries_and_settle(limit: int = 100, budget_seconds: float = 35.
 
 
 def enqueue_delivery(delivery_id: int) -> None:
-    """AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"]: queue the send_delivery task (after commit, by the caller)."""
+    """AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"]: queue ``executions.send_delivery`` (after commit, by the caller)."""
     from executions.services.dispatch import publish_soon
 
-    publish_soon("send_delivery_task", delivery_id)
+    publish_soon("send_and_settle_delivery_task", delivery_id)

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from automations import governance
-from automations.governance import trusted_facts
+from automations import approval_facts
+from automations.approval_facts import trusted_facts
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution
 from governance.models import TrustedUser
@@ -81,9 +81,9 @@ def test_business_hours_use_the_tenant_zone_and_days(tenant):
 def test_business_hours_follow_the_server_clock_not_the_context(tenant, monkeypatch):
     rule = make_rule(tenant, auto_approval_rules={"business_hours_only": True})
     saturday = THURSDAY_10_UTC + dt.timedelta(days=2)
-    monkeypatch.setattr(governance, "server_now", lambda: saturday)
+    monkeypatch.setattr(approval_facts, "server_now", lambda: saturday)
     assert rule.should_auto_approve({"now": THURSDAY_10_UTC.isoformat()}) is False
-    monkeypatch.setattr(governance, "server_now", lambda: THURSDAY_10_UTC)
+    monkeypatch.setattr(approval_facts, "server_now", lambda: THURSDAY_10_UTC)
     assert rule.should_auto_approve({"now": saturday.isoformat()}) is True
 
 

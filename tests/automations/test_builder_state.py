@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from django.http import QueryDict
 
-from automations.demo import SAMPLE_AUTOMATIONS
-from automations.forms import (
+from automations.builder_state import (
     rule_data_from_state,
     state_from_data,
     state_from_post,
 )
+from automations.demo import SAMPLE_AUTOMATIONS
 from automations.validators import validate_rule_definition
 
 DEFAULTS: dict[str, Any] = {
