@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from automations.models import AutomationRule, RuleVersion
 from automations.services import EDITABLE_FIELDS, rule_archive, rule_create, rule_update
 from governance.admin import PolicyAdmin
-from governance.policy import Capability
+from governance.roles import Capability
 
 
 class RuleVersionInline(admin.TabularInline):

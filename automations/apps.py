@@ -8,17 +8,13 @@ class AutomationsConfig(AppConfig):
 
     def ready(self) -> None:
         from automations import checks  # noqa: F401  (registers the settings checks)
+        from automations.builtin_kinds import register_builtin_kinds
         from automations.kinds.actions import load_host_action_kinds
-        from automations.kinds.builtin_actions import register_builtin_actions
-        from automations.kinds.builtin_operators import register_builtin_operators
-        from automations.kinds.builtin_triggers import register_builtin_triggers
         from automations.kinds.operators import load_host_operators
         from automations.kinds.triggers import load_host_trigger_kinds
         from governance.signals import tenant_zone_changed
 
-        register_builtin_operators()
-        register_builtin_actions()
-        register_builtin_triggers()
+        register_builtin_kinds()
         load_host_action_kinds()
         load_host_trigger_kinds()
         load_host_operators()

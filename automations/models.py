@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, FloatField, Value, When
+from django.db.models.functions import Cast, Now
 
+from automations.approval_facts import rule_approval_decision
 from automations.choices import Category, RiskLevel, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.kinds.actions import action_kind_choices
@@ -65,6 +68,10 @@ class LiveRuleManager(models.Manager["AutomationRule"]):
 
     def get_queryset(self) -> models.QuerySet[AutomationRule]:
         return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+# The running totals ``add_runs`` writes.
+TOTALS_FIELDS = ("execution_count", "success_count", "failure_count", "average_execution_time_ms", "last_executed_at")
 
 
 class AutomationRule(models.Model):
@@ -292,18 +299,36 @@ class AutomationRule(models.Model):
         is data anyone may forge): ``facts`` come from trusted sources, by default the server clock, no
         actor, the rule's own budget and our own execution counts (docs/governance.md).
         """
-        from automations.approval_facts import rule_approval_decision
-
         return rule_approval_decision(self, facts)
 
     def should_auto_approve(self, context: dict[str, Any] | None = None, facts: GovernanceFacts | None = None) -> bool:
         return self.approval_decision(context, facts).auto_approved
 
     def record_execution(self, success: bool, execution_time_ms: float) -> None:
-        """Add one execution to the running totals with a single database-side update."""
-        from automations.services import rule_record_execution
+        """Add one execution to the running totals with a single database-side update, then read them back."""
+        AutomationRule.add_runs(self.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))
+        self.refresh_from_db(fields=TOTALS_FIELDS)
 
-        rule_record_execution(self, success, execution_time_ms)
+    @staticmethod
+    def add_runs(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float) -> None:
+        """Add ``count`` runs to a rule's totals in a single UPDATE, so concurrent recorders never lose a count.
+
+        The new average is computed from the row's old values inside the same statement:
+        avg' = (avg * n + sum of the new times) / (n + count).
+        """
+        old_count = Cast(F("execution_count"), FloatField())
+        AutomationRule.all_objects.filter(pk=rule_id).update(
+            execution_count=F("execution_count") + count,
+            success_count=F("success_count") + succeeded,
+            failure_count=F("failure_count") + failed,
+            average_execution_time_ms=Case(
+                When(execution_count=0, then=Value(float(total_ms) / count)),
+                default=(F("average_execution_time_ms") * old_count + Value(float(total_ms)))
+                / (old_count + Value(float(count))),
+                output_field=FloatField(),
+            ),
+            last_executed_at=Now(),
+        )
 
 
 class RuleVersion(models.Model):

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from automations.choices import TriggerType
+from automations.conditions import compile_conditions
 from automations.conditions.threshold import explain_threshold
 from automations.models import AutomationRule
 from config.sql_instances import instances_from_sql, select_list
@@ -131,8 +132,6 @@ def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: 
     For a threshold rule the trigger's own comparison is checked too and comes first. The governance
     answer uses ``facts`` (the caller's trusted facts, ``trusted_facts``), never the sample context.
     """
-    from automations.conditions import compile_conditions
-
     compiled = compile_conditions(list(rule.conditions or []), rule.tenant.timezone if rule.tenant_id else "UTC")
     results = [result.as_dict() for result in compiled.explain(context)]
     config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}

@@ -13,8 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, FloatField, Value, When
-from django.db.models.functions import Cast, Now
+from django.db.models import F
 from django.utils import timezone
 
 from automations.approval_facts import trusted_facts
@@ -24,7 +23,7 @@ from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
 from governance import policy
 from governance.models import Tenant
-from governance.policy import Capability
+from governance.roles import Capability
 
 # Fields a caller may set on create or update (EDITABLE_FIELDS); tracking and bookkeeping are the system's.
 # TRICKY: an update saves only these, never the running totals, which record_execution changes
@@ -213,36 +212,13 @@ class RuleTotals:
     def record(self) -> None:
         """Write every rule's sums (call inside the transaction that recorded the runs), then forget them."""
         for rule_id, (count, succeeded, failed, total_ms) in sorted(self.runs.items()):
-            rule_record_executions(rule_id, int(count), int(succeeded), int(failed), total_ms)
+            AutomationRule.add_runs(rule_id, int(count), int(succeeded), int(failed), total_ms)
         self.runs.clear()
 
 
-def rule_record_executions(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float) -> None:
-    """Add ``count`` runs to a rule's totals in a single UPDATE, so concurrent recorders never lose a count.
-
-    The new average is computed from the row's old values inside the same statement:
-    avg' = (avg * n + sum of the new times) / (n + count).
-    """
-    old_count = Cast(F("execution_count"), FloatField())
-    AutomationRule.all_objects.filter(pk=rule_id).update(
-        execution_count=F("execution_count") + count,
-        success_count=F("success_count") + succeeded,
-        failure_count=F("failure_count") + failed,
-        average_execution_time_ms=Case(
-            When(execution_count=0, then=Value(float(total_ms) / count)),
-            default=(F("average_execution_time_ms") * old_count + Value(float(total_ms)))
-            / (old_count + Value(float(count))),
-            output_field=FloatField(),
-        ),
-        last_executed_at=Now(),
-    )
-
-
 def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float, refresh: bool = True) -> None:
-    """Add one run to the rule's totals (``rule_record_executions``); with ``refresh`` the object reads them back."""
-    rule_record_executions(rule.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))
-    if not refresh:
-        return
-    rule.refresh_from_db(
-        fields=["execution_count", "success_count", "failure_count", "average_execution_time_ms", "last_executed_at"]
-    )
+    """Add one run to the rule's totals (``AutomationRule.add_runs``); with ``refresh`` the object reads them back."""
+    if refresh:
+        rule.record_execution(success, execution_time_ms)
+    else:
+        AutomationRule.add_runs(rule.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))

@@ -347,7 +347,7 @@ def _messages_from_building(operator: OperatorKind, value: Any) -> list[str]:
     return []
 
 
-# --- the built-in operators' value checks (automations.kinds.builtin_operators) -----------------
+# --- the built-in operators' value checks (automations.builtin_kinds.operators) -----------------
 
 
 def validate_scalar_value(value: Any, tally: ValueTally) -> list[str]:

@@ -48,8 +48,8 @@ from automations.summaries import summarize_rule
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from config.storable import loads_json
 from governance.models import Tenant
-from governance.policy import Capability
 from governance.portal import allows, portal_view, require, writable_risks
+from governance.roles import Capability
 from governance.selectors import councils_for_tenant
 
 EXECUTIONS_PER_PAGE = 20

@@ -35,8 +35,8 @@ from executions.selectors import (
     rule_executions,
 )
 from governance.models import Tenant
-from governance.policy import Capability
 from governance.portal import allows, portal_view
+from governance.roles import Capability
 
 
 @portal_view

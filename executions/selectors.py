@@ -15,6 +15,7 @@ from django.utils import timezone
 from config.sql_instances import instances_from_sql, select_list
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
+from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -327,7 +328,6 @@ def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
 
 def _seated_with_approver_role(council_path: str, user: AbstractBaseUser) -> dict[str, Any]:
     """Filters for a council (at ``council_path``) whose tenant gives ``user`` a role that approves."""
-    from governance.policy import APPROVER_ROLES
 
     return {
         f"{council_path}tenant__memberships__user_id": user.pk,

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from governance import policy
 from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
-from governance.policy import Capability
+from governance.roles import Capability
 from governance.selectors import tenant_ids_for_user
 from governance.services import (
     TENANT_EDITABLE_FIELDS,

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, Role
+from governance.roles import APPROVER_ROLES
 
 
 def validate_timezone_name(value: str) -> None:
@@ -145,7 +146,6 @@ class CouncilMember(models.Model):
 
     def clean(self) -> None:
         """A seat needs a role that approves in the council's tenant (docs/governance.md)."""
-        from governance.policy import APPROVER_ROLES
 
         if self.council_id is None or self.user_id is None:
             return

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from governance import policy
 from governance.models import Tenant
+from governance.roles import Capability, risks_allowed
 from governance.selectors import tenant_for_user, tenants_for_user
 
 SESSION_KEY = "current_tenant_id"
@@ -55,7 +56,7 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def writable_risks(request: HttpRequest) -> frozenset[str]:
     """The risk levels of rules the user may edit, enable and disable here: per-rule buttons on lists."""
-    return policy.risks_allowed(policy.actor_role(request.user, request.tenant.pk), policy.Capability.WRITE)  # type: ignore[attr-defined]
+    return risks_allowed(policy.actor_role(request.user, request.tenant.pk), Capability.WRITE)  # type: ignore[attr-defined]
 
 
 def require(request: HttpRequest, capability: str, *risk_levels: str | None) -> None:

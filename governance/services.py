@@ -19,7 +19,7 @@ from django.utils import timezone
 from governance import policy
 from governance.choices import Role
 from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser, api_token_digest
-from governance.policy import APPROVER_ROLES, Capability
+from governance.roles import APPROVER_ROLES, Capability
 from governance.signals import tenant_zone_changed
 
 DEFAULT_COUNCIL_NAME = "Default Council"

@@ -27,6 +27,7 @@ from automations.api.serializers import (
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.models import AutomationRule
+from automations.recommendations import recommend
 from automations.selectors import (
     rule_counts,
     rule_for_user,
@@ -41,6 +42,7 @@ from automations.services import (
     rule_test_conditions,
     rule_update,
 )
+from automations.summaries import summarize_rule
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
@@ -219,8 +221,6 @@ class AutomationRuleViewSet(ApiViewSet):
     @action(detail=True, methods=["get"], filterset_class=None)
     def summary(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.READ)
-        from automations.summaries import summarize_rule
-
         council = rule.assigned_council.name if rule.assigned_council_id else None
         return Response(summarize_rule(rule, council_name=council).as_dict())
 
@@ -235,8 +235,6 @@ class AutomationRuleViewSet(ApiViewSet):
         body = inputs.require_object(request.data)
         tenant_id = resolve_tenant_id(request, body)
         require(request, tenant_id, Capability.READ)
-        from automations.summaries import summarize_rule
-
         fields = inputs.rule_fields_from_body(body)
         definition = inputs.create_definition({"name": "Unsaved rule", **fields})
         inputs.validate_rule_body(definition)
@@ -251,8 +249,6 @@ class AutomationRuleViewSet(ApiViewSet):
         body = inputs.require_object(request.data or {})
         tenant_id = resolve_tenant_id(request, body)
         require(request, tenant_id, Capability.READ)
-        from automations.recommendations import recommend
-
         context = inputs.read_context(body)
         recommendations = [item.as_dict() for item in recommend(Tenant.objects.get(pk=tenant_id), context)]
         return Response({"recommendations": recommendations, "count": len(recommendations)})

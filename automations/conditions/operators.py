@@ -1,7 +1,7 @@
 """The condition operators' tests: ``build(expected) -> Predicate`` per operator.
 
 The registry entries (``OperatorKind``: this build, the value's validation and the phrase) are in
-``automations.kinds.operators``; the built-ins are listed in ``automations.kinds.builtin_operators``.
+``automations.kinds.operators``; the built-ins are listed in ``automations.builtin_kinds.operators``.
 Each operator is built once per condition from the expected value (``build(expected) -> Predicate``):
 the coercion is chosen there, so the returned ``test(actual, zone) -> bool`` is a specialised closure
 with a fast path for the common actual type. ``test`` never raises on context data; ``reason`` explains a

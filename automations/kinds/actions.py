@@ -3,7 +3,7 @@
 A spec holds what the automations side knows of its action: the key (the ``action_type`` value), the
 label, the builder's fields, the config validator and the words for the summary. Its runtime half, the
 command builder, lives on the executions side (``executions/actions/<name>.py``, registered there with
-``executions.actions.register``). The built-ins are in ``automations.kinds.builtin_actions``.
+``executions.actions.register``). The built-ins are in ``automations.builtin_kinds.actions``.
 
 A host project adds kinds with ``AUTOMATIONS["ACTION_KINDS"]``: dotted paths to ``ActionKind``
 objects. Each spec's ``runtime`` names the module that registers its command builder; it is imported

@@ -4,7 +4,7 @@ A spec holds what the automations side knows of its trigger: the key (the ``trig
 label, the builder's fields (the builder's panel is generated from them), the config validator and the
 words for the summary. Its listener, which notices when the trigger fires and starts the rule's
 executions, lives on the executions side (``executions/listeners/``). The built-ins are in
-``automations.kinds.builtin_triggers``; a host project adds kinds with
+``automations.builtin_kinds.triggers``; a host project adds kinds with
 ``AUTOMATIONS["TRIGGER_KINDS"]`` (dotted paths to ``TriggerKind`` objects; ``runtime`` names the
 module of its listener, imported when the spec is loaded).
 """

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from automations.choices import ThresholdOperator, TriggerType
+from automations.models import AutomationRule
 from automations.recommendations.catalogue import CATALOGUE, Contribution, Template
 from automations.recommendations.signals import Signals
 from automations.summaries import summarize_rule
@@ -93,8 +94,6 @@ def _running_shapes(tenant: Tenant | None) -> set[tuple[str, ...]]:
     """The shapes of the tenant's live (not archived) rules, enabled or not."""
     if tenant is None:
         return set()
-    from automations.models import AutomationRule
-
     rows = AutomationRule.objects.filter(tenant=tenant).values_list("trigger_type", "trigger_config", "action_type")
     return {shape for row in rows if (shape := rule_shape(*row)) is not None}
 

@@ -8,16 +8,14 @@ Phrasing rules: docs/summaries.md.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from automations.models import AutomationRule
 from automations.summaries.actions import describe_action
 from automations.summaries.conditions import describe_conditions, store_state
 from automations.summaries.governance import council_words, governance_description, needs_approval
 from automations.summaries.text import article, capitalize, quote
 from automations.summaries.triggers import describe_trigger
-
-if TYPE_CHECKING:
-    from automations.models import AutomationRule
 
 __all__ = ["RuleSummary", "quote", "summarize_rule"]
 
@@ -38,8 +36,6 @@ class RuleSummary:
 
 def _definition(rule_or_data: AutomationRule | dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
     """The rule body as a dict, and the assigned council's name for a saved rule."""
-    from automations.models import AutomationRule
-
     if isinstance(rule_or_data, AutomationRule):
         council = rule_or_data.assigned_council if rule_or_data.assigned_council_id else None
         return rule_or_data.definition(), council.name if council is not None else None

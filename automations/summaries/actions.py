@@ -1,6 +1,6 @@
 """The action in words: a clause for the summary sentence and a short description, per action type.
 
-Each ``describe_<type>`` is the ``describe`` of its ``ActionKind`` (automations.kinds.builtin_actions).
+Each ``describe_<type>`` is the ``describe`` of its ``ActionKind`` (automations.builtin_kinds.actions).
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def _labelled(label: str, leaf: LeafWords) -> str | None:
     return f"it is not the case that {text}" if leaf.negated else text
 
 
-# --- the built-in operators' phrases (automations.kinds.builtin_operators) ------------------------
+# --- the built-in operators' phrases (automations.builtin_kinds.operators) ------------------------
 
 
 def _scalar(value: object) -> bool:

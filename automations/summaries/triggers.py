@@ -1,6 +1,6 @@
 """The trigger in words: a clause for the summary sentence and a short description.
 
-Each ``describe_<type>`` is the ``describe`` of its ``TriggerKind`` (automations.kinds.builtin_triggers).
+Each ``describe_<type>`` is the ``describe`` of its ``TriggerKind`` (automations.builtin_kinds.triggers).
 """
 
 from __future__ import annotations

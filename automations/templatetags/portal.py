@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+from automations.builder_state import action_input_name
+
 register = template.Library()
 
 
@@ -63,6 +65,4 @@ def contains(values: Any, item: str) -> bool:
 
 @register.simple_tag
 def action_input(action_type: str, key: str) -> str:
-    from automations.builder_state import action_input_name
-
     return action_input_name(action_type, key)

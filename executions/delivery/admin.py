@@ -20,7 +20,7 @@ from executions.delivery.services import (
     endpoint_update,
 )
 from governance.admin import PolicyAdmin
-from governance.policy import Capability
+from governance.roles import Capability
 
 
 def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:

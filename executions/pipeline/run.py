@@ -29,7 +29,7 @@ from executions.pipeline.evaluate import evaluate, record_evaluations
 from executions.selectors import user_may_decide
 from executions.services.common import load_execution
 from governance import policy
-from governance.policy import Capability
+from governance.roles import Capability
 from governance.selectors import default_council
 
 WAITING = (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING)

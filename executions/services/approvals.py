@@ -19,7 +19,7 @@ from executions.services.common import ExecutionConflict, notify_owners, transit
 from executions.services.dispatch import publish_on_commit
 from executions.services.notifications import notify_users_on_commit
 from governance import policy
-from governance.policy import Capability
+from governance.roles import Capability
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule

@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 
-from governance.policy import Capability, check_role, role_allows
+from governance.policy import check_role
+from governance.roles import Capability, role_allows
 from governance.selectors import roles_for_user
 
 __all__ = ["Capability", "request_roles", "request_tenant_ids", "require", "require_role", "resolve_tenant_id"]

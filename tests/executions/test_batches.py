@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from automations.services import rule_record_executions
+from automations.models import AutomationRule
 from executions.choices import ApprovalStatus, DeliveryStatus, ExecutionStatus, NotificationKind, TriggerSource
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.services import (
@@ -276,8 +276,8 @@ def test_a_retried_action_finds_its_delivery_and_sends_it_once(tenant, owner, si
 
 def test_rule_totals_add_several_runs_in_one_update(tenant, owner):
     rule = make_rule(tenant, owner)
-    rule_record_executions(rule.pk, 2, 1, 1, 30.0)
-    rule_record_executions(rule.pk, 1, 1, 0, 60.0)
+    AutomationRule.add_runs(rule.pk, 2, 1, 1, 30.0)
+    AutomationRule.add_runs(rule.pk, 1, 1, 0, 60.0)
 
     rule.refresh_from_db()
     assert (rule.execution_count, rule.success_count, rule.failure_count) == (3, 2, 1)

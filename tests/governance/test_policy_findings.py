@@ -19,7 +19,8 @@ from executions.models import ApprovalRequest, AutomationExecution
 from executions.services import ExecutionConflict, execute_rule_manually, execution_approve
 from executions.services.approvals import approval_request_open
 from governance.models import CouncilMember, Membership, Tenant
-from governance.policy import Capability, allows
+from governance.policy import allows
+from governance.roles import Capability
 from governance.services import membership_remove, membership_set, tenant_update
 from tests.api import post_json, staff_client, token_client
 from tests.factories import make_execution, make_rule, make_tenant, make_user

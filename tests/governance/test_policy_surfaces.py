@@ -533,8 +533,8 @@ def test_every_surface_follows_the_documented_role_matrix(world, operation, surf
 
 
 def test_the_documented_matrix_is_the_policy():
-    """Every docs row a test walks is also what governance.policy.ROLE_MATRIX says (one table)."""
-    from governance.policy import Capability, role_allows
+    """Every docs row a test walks is also what governance.roles.ROLE_MATRIX says (one table)."""
+    from governance.roles import Capability, role_allows
 
     by_row = {
         "Create a low- or medium-risk rule": (Capability.WRITE, "low"),

@@ -42,7 +42,7 @@ from executions.delivery.services.endpoints import endpoint_disable
 from executions.delivery.signing import webhook_headers
 from executions.retries import delivery_retry_delay
 from governance import policy
-from governance.policy import Capability
+from governance.roles import Capability
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

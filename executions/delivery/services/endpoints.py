@@ -14,7 +14,7 @@ from automations.conf import app_settings
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.signing import generate_secret
 from governance import policy
-from governance.policy import Capability
+from governance.roles import Capability
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
