@@ -14,6 +14,7 @@ from automations.models import AutomationRule, RuleVersion
 from automations.services import EDITABLE_FIELDS, rule_archive, rule_create, rule_update
 from governance.admin import PolicyAdmin
 from governance.policy import Capability
+from governance.users import request_user
 
 
 class RuleVersionInline(admin.TabularInline):
@@ -106,9 +107,9 @@ class AutomationRuleAdmin(PolicyAdmin):
         if "assigned_council" in form.cleaned_data:
             data["assigned_council"] = form.cleaned_data["assigned_council"]
         if change:
-            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request.user)
+            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request_user(request))
         else:
-            saved = rule_create(form.cleaned_data["tenant"], data, request.user)
+            saved = rule_create(form.cleaned_data["tenant"], data, request_user(request))
         obj.pk, obj.version = saved.pk, saved.version
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict, set, list]:
@@ -117,15 +118,17 @@ class AutomationRuleAdmin(PolicyAdmin):
         return names, {"automation rules": len(names)}, set(), []
 
     def delete_model(self, request: HttpRequest, obj: AutomationRule) -> None:
-        rule_archive(obj, request.user)
+        rule_archive(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
         for rule in queryset:
-            self.run_service(request, rule.name, rule_archive, rule, request.user)
+            self.run_service(request, rule.name, rule_archive, rule, request_user(request))
 
     @admin.action(description="Archive selected rules (executions are kept)", permissions=["delete"])
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
-        count = sum(self.run_service(request, rule.name, rule_archive, rule, request.user) for rule in queryset)
+        count = sum(
+            self.run_service(request, rule.name, rule_archive, rule, request_user(request)) for rule in queryset
+        )
         if count:
             self.message_user(request, f"Archived {count} rule(s).", messages.SUCCESS)
 

@@ -51,6 +51,7 @@ from governance.models import Tenant
 from governance.policy import Capability
 from governance.portal import allows, portal_view, require, writable_risks
 from governance.selectors import councils_for_tenant
+from governance.users import request_user
 
 EXECUTIONS_PER_PAGE = 20
 RECOMMENDATIONS_SHOWN = 8
@@ -120,7 +121,7 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     wanted = request.POST.get("enabled")
-    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request.user)
+    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request_user(request))
     if is_htmx(request):
         context = {"rule": rule, "writable_risks": writable_risks(request), "oob": True, **_list_stats(tenant)}
         return render(request, "automations/partials/_toggled.html", context)
@@ -266,7 +267,11 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
         errors = {**validate_rule_definition(data), **errors}
     else:
         try:
-            rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
+            rule = (
+                rule_create(tenant, data, request_user(request))
+                if rule is None
+                else rule_update(rule, data, request_user(request))
+            )
         except RuleValidationError as error:
             errors = error.paths  # the service's messages keyed by path, as data
     if errors:
@@ -376,7 +381,7 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     errors = {**tested, **errors}
     if errors:
         return _results_response(request, None, definition_errors=errors)
-    report = rule_test_conditions(rule_draft(tenant, data), context, request.user)
+    report = rule_test_conditions(rule_draft(tenant, data), context, request_user(request))
     return _results_response(request, report.results)
 
 
@@ -387,7 +392,7 @@ def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     if request.method == "POST":
-        rule_archive(rule, request.user)
+        rule_archive(rule, request_user(request))
         messages.success(request, f"Deleted “{rule.name}”.")
         return redirect("automations:list")
     require(request, Capability.DELETE, rule.risk_level)
@@ -406,7 +411,7 @@ def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    return _results_response(request, rule_test_conditions(rule, context, request.user).results)
+    return _results_response(request, rule_test_conditions(rule, context, request_user(request)).results)
 
 
 @portal_view
@@ -415,6 +420,6 @@ def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Enable/Disable buttons on the details page."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    rule_set_enabled(rule, request.POST.get("enabled") == "true", request.user)
+    rule_set_enabled(rule, request.POST.get("enabled") == "true", request_user(request))
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("automations:detail", rule_id=rule.pk)

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -281,9 +281,7 @@ def rules_matching_event(event: Event) -> list[AutomationRule]:
     ]
 
 
-def approvals_for_user(
-    user: AbstractBaseUser, status: str | None = ApprovalStatus.PENDING
-) -> QuerySet[ApprovalRequest]:
+def approvals_for_user(user: User, status: str | None = ApprovalStatus.PENDING) -> QuerySet[ApprovalRequest]:
     """Approval requests of the councils the user sits on (all of them for a superuser), newest first."""
     requests = ApprovalRequest.objects.select_related(
         "execution", "execution__automation_rule", "council", "tenant", "decided_by"
@@ -297,7 +295,7 @@ def approvals_for_user(
     return requests.order_by("-requested_at", "-id")
 
 
-def approvals_decidable_by(user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
+def approvals_decidable_by(user: User) -> QuerySet[ApprovalRequest]:
     """Pending approval requests the user may decide: those of councils the user sits on."""
     return (
         ApprovalRequest.objects.select_related("execution", "execution__automation_rule", "council", "tenant")
@@ -310,7 +308,7 @@ def approvals_decidable_by(user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
     )
 
 
-def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
+def user_may_decide(council_id: str | None, user: User) -> bool:
     """Whether ``user`` sits on the council *and* still has a role that approves in its tenant.
 
     A seat left behind after a demotion or a removed membership decides nothing.
@@ -325,7 +323,7 @@ def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
     return seats.exists()
 
 
-def _seated_with_approver_role(council_path: str, user: AbstractBaseUser) -> dict[str, Any]:
+def _seated_with_approver_role(council_path: str, user: User) -> dict[str, Any]:
     """Filters for a council (at ``council_path``) whose tenant gives ``user`` a role that approves."""
     from governance.policy import APPROVER_ROLES
 
@@ -363,7 +361,7 @@ def execution_get_for_rule(rule: AutomationRule, execution_id: int) -> Automatio
     return execution
 
 
-def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[Notification]:
+def notifications_for_user(user: User, tenant_id: str) -> QuerySet[Notification]:
     """The user's in-app notifications in one tenant, newest first."""
     return (
         Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id)
@@ -372,7 +370,7 @@ def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[N
     )
 
 
-def unread_notification_count(user: AbstractBaseUser, tenant_id: str) -> int:
+def unread_notification_count(user: User, tenant_id: str) -> int:
     return Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True).count()
 
 

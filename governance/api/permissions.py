@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from governance.policy import Capability, check_role, role_allows
 from governance.selectors import roles_for_user
+from governance.users import request_user
 
 __all__ = ["Capability", "request_roles", "request_tenant_ids", "require", "require_role", "resolve_tenant_id"]
 
@@ -19,7 +20,7 @@ def request_roles(request: Request) -> dict[str, str]:
     """The caller's ``{tenant_id: role}``, looked up once per request."""
     roles = getattr(request, "_tenant_roles", None)
     if roles is None:
-        roles = roles_for_user(request.user)
+        roles = roles_for_user(request_user(request))
         request._tenant_roles = roles
     return roles
 

@@ -45,7 +45,7 @@ from governance import policy
 from governance.policy import Capability
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from executions.models import AutomationExecution
 
@@ -739,7 +739,7 @@ def send_due_deliveries(
 
 
 def delivery_redeliver(
-    delivery: WebhookDelivery, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+    delivery: WebhookDelivery, *, now: dt.datetime | None = None, user: User | None = None
 ) -> WebhookDelivery:
     """Make a failed delivery due again with a fresh retry schedule and the same ``webhook-id``.
 
