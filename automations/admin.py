@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -17,12 +17,15 @@ from governance.policy import Capability
 from governance.users import request_user
 
 
+_RULE_VERSION_FIELDS = ["version", "changed_by", "changed_at", "definition"]  # shown, never edited here
+
+
 class RuleVersionInline(admin.TabularInline):
     model = RuleVersion
     extra = 0
     can_delete = False
-    fields = ["version", "changed_by", "changed_at", "definition"]
-    readonly_fields = fields
+    fields = _RULE_VERSION_FIELDS
+    readonly_fields = _RULE_VERSION_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -95,8 +98,8 @@ class AutomationRuleAdmin(PolicyAdmin):
     inlines = [RuleVersionInline]
     actions = ["archive_selected"]
 
-    def risk_levels(self, obj: AutomationRule | None) -> tuple[str, ...]:
-        return (obj.risk_level,) if obj is not None else ()
+    def risk_levels(self, obj: Model | None) -> tuple[str, ...]:
+        return (obj.risk_level,) if isinstance(obj, AutomationRule) else ()
 
     def get_readonly_fields(self, request: HttpRequest, obj: AutomationRule | None = None) -> list[str]:
         # The tenant is chosen once; moving a rule between tenants would move its audit trail.

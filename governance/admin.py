@@ -168,13 +168,16 @@ class TrustedUserForm(UsernameFormMixin):
         fields = ["tenant", "user"]
 
 
+_MEMBERSHIP_INLINE_FIELDS = ["user", "role", "created_at"]  # shown, never edited here
+
+
 class MembershipInline(admin.TabularInline):
     """Who belongs to the tenant; memberships are changed on the Membership pages (through the services)."""
 
     model = Membership
     extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = fields
+    fields = _MEMBERSHIP_INLINE_FIELDS
+    readonly_fields = _MEMBERSHIP_INLINE_FIELDS
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -201,7 +204,7 @@ class TenantAdmin(PolicyAdmin):
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_active and request.user.is_superuser
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
@@ -285,7 +288,7 @@ class CouncilMemberAdmin(PolicyAdmin):
     list_filter = [("council__tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "council__name"]
 
-    def has_change_permission(self, request: HttpRequest, obj: CouncilMember | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # a seat is added or removed
 
     def save_model(self, request: HttpRequest, obj: CouncilMember, form: forms.ModelForm, change: bool) -> None:
@@ -308,7 +311,7 @@ class TrustedUserAdmin(PolicyAdmin):
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "tenant__id"]
 
-    def has_change_permission(self, request: HttpRequest, obj: TrustedUser | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # trust is added or removed
 
     def save_model(self, request: HttpRequest, obj: TrustedUser, form: forms.ModelForm, change: bool) -> None:
@@ -323,6 +326,10 @@ class TrustedUserAdmin(PolicyAdmin):
             self.run_service(request, f"{trusted}", trusted_user_remove, trusted, request_user(request))
 
 
+# Shown, never edited here.
+_API_TOKEN_FIELDS = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """API tokens by prefix, name, user and dates; never the key (only its digest is stored, and not shown).
@@ -334,8 +341,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "state"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "name", "user__username"]
-    fields = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = _API_TOKEN_FIELDS
+    readonly_fields = _API_TOKEN_FIELDS
     actions = ["revoke_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -82,7 +84,7 @@ def roles_for_user(user: User) -> dict[str, str]:
     return dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
 
 
-def member_tenant_ids(user: User) -> QuerySet[Membership]:
+def member_tenant_ids(user: User) -> QuerySet[Membership, Mapping[str, Any]]:
     """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query."""
     return Membership.objects.filter(user_id=user.pk).values("tenant_id")
 

@@ -21,7 +21,7 @@ def request_roles(request: Request) -> dict[str, str]:
     roles = getattr(request, "_tenant_roles", None)
     if roles is None:
         roles = roles_for_user(request_user(request))
-        request._tenant_roles = roles
+        request._tenant_roles = roles  # type: ignore[attr-defined]  # cached on the request object
     return roles
 
 
