@@ -16,8 +16,7 @@ from governance.admin import PolicyAdmin
 from governance.policy import Capability
 from governance.users import request_user
 
-
-_RULE_VERSION_FIELDS = ["version", "changed_by", "changed_at", "definition"]  # shown, never edited here
+_RULE_VERSION_FIELDS = ("version", "changed_by", "changed_at", "definition")  # shown, never edited here
 
 
 class RuleVersionInline(admin.TabularInline):

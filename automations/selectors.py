@@ -75,7 +75,7 @@ def rule_without_tenant_for_user(user: User, rule_id: str) -> AutomationRule | N
     sql = rule_with_role_sql(AutomationRule.objects.db, user.is_superuser)
     params = [Role.OWNER.value if user.is_superuser else user.pk, rule_id]
     rules = instances_from_sql(AutomationRule, sql, params)
-    if not rules or rules[0].caller_role is None:
+    if not rules or rules[0].caller_role is None:  # type: ignore[attr-defined]  # the SQL's alias
         return None
     return rules[0]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -31,7 +32,7 @@ from automations.forms import (
 )
 from automations.kinds.actions import ACTION_KINDS, action_kind_choices
 from automations.kinds.operators import operator_choices
-from automations.kinds.triggers import TRIGGER_KINDS, trigger_kind_choices
+from automations.kinds.triggers import TRIGGER_KINDS, TriggerKind, trigger_kind_choices
 from automations.models import AutomationRule
 from automations.page_facts import page_facts
 from automations.recommendations import recommend
@@ -163,6 +164,11 @@ INPUT_KINDS = {"text": "text", "textarea": "textarea", "json": "textarea", "int"
 INPUT_KINDS |= {"bool": "checkbox", "multi": "multi", "select": "select", "time": "time"}
 
 
+def _state_value(state: BuilderState, kind: TriggerKind) -> Callable[[str], Any]:
+    """The builder's value of another of ``kind``'s fields, by its key."""
+    return lambda key: state.get(kind.input_name(key))
+
+
 def _trigger_panels(state: BuilderState) -> list[dict[str, Any]]:
     """One panel per trigger kind, generated from its spec's fields."""
     panels = []
@@ -183,7 +189,7 @@ def _trigger_panels(state: BuilderState) -> list[dict[str, Any]]:
             if spec.show_when is not None:
                 key, values = spec.show_when
                 field["show_when"] = f"{kind.input_name(key)}={'|'.join(values)}"
-                field["hide"] = not shown(spec, lambda other, kind=kind: state.get(kind.input_name(other)))
+                field["hide"] = not shown(spec, _state_value(state, kind))
             fields.append(field)
         panels.append({"type": kind.key, "fields": fields})
     return panels
@@ -267,18 +273,18 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
         errors = {**validate_rule_definition(data), **errors}
     else:
         try:
-            rule = (
+            saved = (
                 rule_create(tenant, data, request_user(request))
                 if rule is None
                 else rule_update(rule, data, request_user(request))
             )
         except RuleValidationError as error:
             errors = error.paths  # the service's messages keyed by path, as data
-    if errors:
-        context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
-        return render(request, "automations/builder.html", context, status=400)
-    messages.success(request, f"Saved “{rule.name}”.")
-    return redirect("automations:list")
+        else:
+            messages.success(request, f"Saved “{saved.name}”.")
+            return redirect("automations:list")
+    context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
+    return render(request, "automations/builder.html", context, status=400)
 
 
 @portal_view

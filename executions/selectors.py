@@ -152,13 +152,14 @@ def rule_overview_and_recent_executions(
     ran = [str(status) for status in ACTION_RAN_STATUSES]
     params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk, rule.pk, limit]
     rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
-    first = rows[0]
-    total = int(first.overview_ran or 0)
+    # The overview's SQL aliases, read along on the first row.
+    first = {name: getattr(rows[0], f"overview_{name}") for name in ("ran", "succeeded", "avg_ms", "last_24h")}
+    total = int(first["ran"] or 0)
     overview = {
         "total_executions": total,
-        "success_rate": _rate(int(first.overview_succeeded or 0), total),
-        "avg_execution_time_ms": _round(first.overview_avg_ms),
-        "last_24h_executions": int(first.overview_last_24h or 0),
+        "success_rate": _rate(int(first["succeeded"] or 0), total),
+        "avg_execution_time_ms": _round(first["avg_ms"]),
+        "last_24h_executions": int(first["last_24h"] or 0),
     }
     return overview, [row for row in rows if row.pk is not None]
 

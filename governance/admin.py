@@ -168,7 +168,7 @@ class TrustedUserForm(UsernameFormMixin):
         fields = ["tenant", "user"]
 
 
-_MEMBERSHIP_INLINE_FIELDS = ["user", "role", "created_at"]  # shown, never edited here
+_MEMBERSHIP_INLINE_FIELDS = ("user", "role", "created_at")  # shown, never edited here
 
 
 class MembershipInline(admin.TabularInline):
@@ -327,7 +327,7 @@ class TrustedUserAdmin(PolicyAdmin):
 
 
 # Shown, never edited here.
-_API_TOKEN_FIELDS = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+_API_TOKEN_FIELDS = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
 
 
 @admin.register(ApiToken)

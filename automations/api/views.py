@@ -133,7 +133,8 @@ class AutomationRuleViewSet(ApiViewSet):
     def rule(self, capability: str, risk_level: str | None = None, with_tenant: bool = True) -> AutomationRule:
         """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
         rule = self.get_object(with_tenant)
-        require_role(rule.caller_role, capability, risk_level or rule.risk_level)
+        # caller_role: annotated (or the SQL's alias) by the selectors, which return a plain AutomationRule type.
+        require_role(rule.caller_role, capability, risk_level or rule.risk_level)  # type: ignore[attr-defined]
         return rule
 
     @staticmethod
@@ -222,7 +223,7 @@ class AutomationRuleViewSet(ApiViewSet):
         rule = self.rule(Capability.READ)
         from automations.summaries import summarize_rule
 
-        council = rule.assigned_council.name if rule.assigned_council_id else None
+        council = rule.assigned_council.name if rule.assigned_council is not None else None
         return Response(summarize_rule(rule, council_name=council).as_dict())
 
     @extend_schema(

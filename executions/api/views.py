@@ -164,7 +164,8 @@ class AutomationExecutionViewSet(ApiViewSet):
 class EventRequestSerializer(serializers.Serializer):
     tenant_id = serializers.CharField(required=False, help_text="Optional when you belong to exactly one tenant.")
     event_type = serializers.CharField(max_length=100)
-    source = serializers.CharField(required=False, allow_blank=True)
+    # The metaclass takes declared fields off the class; the stubs see it shadow Field.source.
+    source = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
     payload = serializers.DictField(required=False)
     idempotency_key = serializers.CharField(required=False, help_text="A repeated key returns the original event.")
     customer_id = serializers.CharField(required=False, allow_blank=True)
