@@ -79,7 +79,7 @@ def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None
     """The get endpoint's stats: totals of executions whose action ran, and those of the last 24 hours."""
     now = now or timezone.now()
     ran = [str(status) for status in ACTION_RAN_STATUSES]
-    params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
+    params: list[Any] = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
     connection = connections[AutomationExecution.objects.db]
     with connection.cursor() as cursor:
         cursor.execute(OVERVIEW_SQL.format(table=connection.ops.quote_name(AutomationExecution._meta.db_table)), params)
