@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -100,7 +100,13 @@ class WebhookEndpointAdmin(PolicyAdmin):
             messages.success(request, f"Enabled {done} endpoint(s).")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+if TYPE_CHECKING:  # generic in the stubs only
+    _AttemptInline = admin.TabularInline[DeliveryAttempt, WebhookDelivery]
+else:
+    _AttemptInline = admin.TabularInline
+
+
+class DeliveryAttemptInline(_AttemptInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
