@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from config.storable import text_problem
@@ -84,9 +84,11 @@ def roles_for_user(user: User) -> dict[str, str]:
     return dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
 
 
-def member_tenant_ids(user: User) -> QuerySet[Membership, Mapping[str, Any]]:
-    """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query."""
-    return Membership.objects.filter(user_id=user.pk).values("tenant_id")
+def member_tenant_ids(user: User | AnonymousUser) -> QuerySet[Membership, Mapping[str, Any]]:
+    """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query (none
+    for an anonymous user: the schema generator calls ``get_queryset`` without signing in)."""
+    memberships = Membership.objects.none() if user.pk is None else Membership.objects.filter(user_id=user.pk)
+    return memberships.values("tenant_id")
 
 
 def caller_role_expression(user: User, tenant_field: str = "tenant_id") -> object:

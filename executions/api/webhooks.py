@@ -153,7 +153,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     filterset_class = WebhookEndpointFilterSet
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
-        user = request_user(self.request)
+        user = self.request.user
         endpoints = WebhookEndpoint.objects.order_by("tenant_id", "id")
         return endpoints if user.is_superuser else endpoints.filter(tenant_id__in=member_tenant_ids(user))
 
