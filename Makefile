@@ -30,11 +30,13 @@ run: seed
 ## The whole suite: lint, format check and tests.
 test: lint pytest
 
-## Style, the import contracts (pyproject.toml [tool.importlinter]) and models without a migration.
+## Style, the import contracts (pyproject.toml [tool.importlinter]), types (mypy with the Django, DRF and
+## Celery stubs, pyproject.toml [tool.mypy]) and models without a migration.
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 format: install

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -14,14 +14,17 @@ from automations.models import AutomationRule, RuleVersion
 from automations.services import EDITABLE_FIELDS, rule_archive, rule_create, rule_update
 from governance.admin import PolicyAdmin
 from governance.roles import Capability
+from governance.users import request_user
+
+_RULE_VERSION_FIELDS = ("version", "changed_by", "changed_at", "definition")  # shown, never edited here
 
 
 class RuleVersionInline(admin.TabularInline):
     model = RuleVersion
     extra = 0
     can_delete = False
-    fields = ["version", "changed_by", "changed_at", "definition"]
-    readonly_fields = fields
+    fields = _RULE_VERSION_FIELDS
+    readonly_fields = _RULE_VERSION_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -94,8 +97,8 @@ class AutomationRuleAdmin(PolicyAdmin):
     inlines = [RuleVersionInline]
     actions = ["archive_selected"]
 
-    def risk_levels(self, obj: AutomationRule | None) -> tuple[str, ...]:
-        return (obj.risk_level,) if obj is not None else ()
+    def risk_levels(self, obj: Model | None) -> tuple[str, ...]:
+        return (obj.risk_level,) if isinstance(obj, AutomationRule) else ()
 
     def get_readonly_fields(self, request: HttpRequest, obj: AutomationRule | None = None) -> list[str]:
         # The tenant is chosen once; moving a rule between tenants would move its audit trail.
@@ -106,9 +109,9 @@ class AutomationRuleAdmin(PolicyAdmin):
         if "assigned_council" in form.cleaned_data:
             data["assigned_council"] = form.cleaned_data["assigned_council"]
         if change:
-            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request.user)
+            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request_user(request))
         else:
-            saved = rule_create(form.cleaned_data["tenant"], data, request.user)
+            saved = rule_create(form.cleaned_data["tenant"], data, request_user(request))
         obj.pk, obj.version = saved.pk, saved.version
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict, set, list]:
@@ -117,15 +120,17 @@ class AutomationRuleAdmin(PolicyAdmin):
         return names, {"automation rules": len(names)}, set(), []
 
     def delete_model(self, request: HttpRequest, obj: AutomationRule) -> None:
-        rule_archive(obj, request.user)
+        rule_archive(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
         for rule in queryset:
-            self.run_service(request, rule.name, rule_archive, rule, request.user)
+            self.run_service(request, rule.name, rule_archive, rule, request_user(request))
 
     @admin.action(description="Archive selected rules (executions are kept)", permissions=["delete"])
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[AutomationRule]) -> None:
-        count = sum(self.run_service(request, rule.name, rule_archive, rule, request.user) for rule in queryset)
+        count = sum(
+            self.run_service(request, rule.name, rule_archive, rule, request_user(request)) for rule in queryset
+        )
         if count:
             self.message_user(request, f"Archived {count} rule(s).", messages.SUCCESS)
 

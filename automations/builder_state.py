@@ -131,7 +131,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     state.flags["enabled"] = bool(data.get("enabled", True))
     state.flags["requires_approval"] = bool(data.get("requires_approval", False))
 
-    trigger = data.get("trigger_config") if isinstance(data.get("trigger_config"), dict) else {}
+    trigger = data["trigger_config"] if isinstance(data.get("trigger_config"), dict) else {}
     # Every kind's inputs, not only the chosen one's: a new rule starts as an event rule whose
     # schedule panel is already filled in (state_for_new_rule).
     for kind in TRIGGER_KINDS.values():
@@ -156,7 +156,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
         else:
             state.conditions.append({"json": json.dumps(condition, indent=2)})
 
-    config = data.get("action_config") if isinstance(data.get("action_config"), dict) else {}
+    config = data["action_config"] if isinstance(data.get("action_config"), dict) else {}
     action_type = state.values["action_type"]
     for spec in action_fields(action_type):
         name = action_input_name(action_type, spec.key)
@@ -174,7 +174,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     if "budget" in config:
         state.values["action_budget"] = _text(config["budget"])
 
-    rules = data.get("auto_approval_rules") if isinstance(data.get("auto_approval_rules"), dict) else {}
+    rules = data["auto_approval_rules"] if isinstance(data.get("auto_approval_rules"), dict) else {}
     state.values["aa_max_budget"] = _text(rules.get("max_budget"))
     state.values["aa_max_frequency_per_day"] = _text(rules.get("max_frequency_per_day"))
     state.flags["aa_trusted_users_only"] = bool(rules.get("trusted_users_only"))

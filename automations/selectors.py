@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -20,7 +20,7 @@ from governance.decisions import GovernanceFacts
 from governance.models import Membership, Tenant
 
 
-def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
+def rules_for_user(user: User) -> QuerySet[AutomationRule]:
     """Live rules of the user's tenants (all for a superuser); scoping is a subquery, not an extra query."""
     from governance.selectors import member_tenant_ids
 
@@ -28,7 +28,7 @@ def rules_for_user(user: AbstractBaseUser) -> QuerySet[AutomationRule]:
     return rules if user.is_superuser else rules.filter(tenant_id__in=member_tenant_ids(user))
 
 
-def rule_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+def rule_for_user(user: User, rule_id: str) -> AutomationRule | None:
     """One live rule of the user's tenants, with ``caller_role`` (the user's role in its tenant), or None.
 
     The role annotation is also the scope: a rule outside the user's tenants has no role (NULL).
@@ -68,7 +68,7 @@ def rule_with_role_sql(database: str, superuser: bool) -> str:
     )
 
 
-def rule_without_tenant_for_user(user: AbstractBaseUser, rule_id: str) -> AutomationRule | None:
+def rule_without_tenant_for_user(user: User, rule_id: str) -> AutomationRule | None:
     """rule_for_user's rule and ``caller_role`` in one cheaper query, without the tenant row joined
     (reading ``rule.tenant`` would cost a query): for endpoints that only show the rule."""
     from governance.choices import Role
@@ -76,7 +76,7 @@ def rule_without_tenant_for_user(user: AbstractBaseUser, rule_id: str) -> Automa
     sql = rule_with_role_sql(AutomationRule.objects.db, user.is_superuser)
     params = [Role.OWNER.value if user.is_superuser else user.pk, rule_id]
     rules = instances_from_sql(AutomationRule, sql, params)
-    if not rules or rules[0].caller_role is None:
+    if not rules or rules[0].caller_role is None:  # type: ignore[attr-defined]  # the SQL's alias
         return None
     return rules[0]
 

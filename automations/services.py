@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -46,7 +46,7 @@ CREATE_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+def _user_or_none(user: User | None) -> User | None:
     return user if user is not None and user.is_authenticated else None
 
 
@@ -69,14 +69,14 @@ def _validate(rule: AutomationRule, absent: frozenset[str] = frozenset()) -> Non
     rule._versions_handled = True  # type: ignore[attr-defined]
 
 
-def _snapshot(rule: AutomationRule, user: AbstractBaseUser | None) -> RuleVersion:
+def _snapshot(rule: AutomationRule, user: User | None) -> RuleVersion:
     return RuleVersion.objects.create(
         rule=rule, version=rule.version, definition=rule.definition(), changed_by=_user_or_none(user)
     )
 
 
 @transaction.atomic
-def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
+def rule_create(tenant: Tenant, data: dict[str, Any], user: User | None = None) -> AutomationRule:
     """Validate and store a new rule at version 1; raises ValidationError naming each field path.
 
     PermissionDenied unless ``user`` may write rules of the new rule's risk level in ``tenant``.
@@ -94,7 +94,7 @@ def rule_create(tenant: Tenant, data: dict[str, Any], user: AbstractBaseUser | N
 
 
 @transaction.atomic
-def rule_update(rule: AutomationRule, changes: dict[str, Any], user: AbstractBaseUser | None = None) -> AutomationRule:
+def rule_update(rule: AutomationRule, changes: dict[str, Any], user: User | None = None) -> AutomationRule:
     """Apply a partial update; a change to the definition bumps the version and snapshots it.
 
     PermissionDenied unless ``user`` may write rules of the risk level before and after the change.
@@ -129,7 +129,7 @@ def _schedule_inputs(rule: AutomationRule) -> tuple[Any, ...]:
     return (rule.trigger_type, rule.trigger_config, rule.enabled, rule.deleted_at)
 
 
-def rule_set_enabled(rule: AutomationRule, enabled: bool, user: AbstractBaseUser | None = None) -> AutomationRule:
+def rule_set_enabled(rule: AutomationRule, enabled: bool, user: User | None = None) -> AutomationRule:
     """Turn a rule on or off; not a definition change, so the version stays.
 
     Enabling a schedule rule computes its next slot from now, so slots that passed while it was off
@@ -165,7 +165,7 @@ def rules_reschedule(tenant: Tenant | None = None, now: dt.datetime | None = Non
 
 
 @transaction.atomic
-def rule_archive(rule: AutomationRule, user: AbstractBaseUser | None = None) -> AutomationRule:
+def rule_archive(rule: AutomationRule, user: User | None = None) -> AutomationRule:
     """Archive ("delete") a rule: it leaves every list and stops firing; executions stay for audit.
 
     Its executions still awaiting approval are cancelled (receivers of ``rule_archived``), so no
@@ -186,9 +186,7 @@ def rule_draft(tenant: Tenant, definition: dict[str, Any]) -> AutomationRule:
     return AutomationRule(tenant=tenant, **{key: value for key, value in definition.items() if key in settable})
 
 
-def rule_test_conditions(
-    rule: AutomationRule, context: dict[str, Any], user: AbstractBaseUser | None = None
-) -> ConditionReport:
+def rule_test_conditions(rule: AutomationRule, context: dict[str, Any], user: User | None = None) -> ConditionReport:
     """Test Conditions for a saved or unsaved rule: what would happen with ``context`` (no side effects).
 
     PermissionDenied unless ``user`` may test rules of the rule's risk level in its tenant.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
 
@@ -57,7 +57,7 @@ def _one_of(values: list[str] | tuple[str, ...]) -> str:
     return ", ".join(values)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """A JSON number (booleans are not numbers here), finite."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -260,6 +260,8 @@ def _validate_season(errors: Errors, config: dict[str, Any], prefix: str) -> Non
         if not (isinstance(value, int) and not isinstance(value, bool)) or not 1 <= value <= highest:
             _add(errors, f"{prefix}.{key}", f"must be a whole number from 1 to {highest}")
     if f"{prefix}.month" in errors or f"{prefix}.day" in errors:
+        return
+    if not isinstance(month, int) or not isinstance(day, int):  # refused just above
         return
     try:
         dt.date(2024, month, day)  # a leap year, so 29 February is allowed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -31,7 +32,7 @@ from automations.choices import (
 from automations.filters import AutomationRuleFilterSet
 from automations.kinds.actions import ACTION_KINDS, action_kind_choices
 from automations.kinds.operators import operator_choices
-from automations.kinds.triggers import TRIGGER_KINDS, trigger_kind_choices
+from automations.kinds.triggers import TRIGGER_KINDS, TriggerKind, trigger_kind_choices
 from automations.models import AutomationRule
 from automations.page_facts import page_facts
 from automations.recommendations import recommend
@@ -51,6 +52,7 @@ from governance.models import Tenant
 from governance.portal import allows, portal_view, require, writable_risks
 from governance.roles import Capability
 from governance.selectors import councils_for_tenant
+from governance.users import request_user
 
 EXECUTIONS_PER_PAGE = 20
 RECOMMENDATIONS_SHOWN = 8
@@ -120,7 +122,7 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     wanted = request.POST.get("enabled")
-    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request.user)
+    rule_set_enabled(rule, (not rule.enabled) if wanted is None else wanted == "true", request_user(request))
     if is_htmx(request):
         context = {"rule": rule, "writable_risks": writable_risks(request), "oob": True, **_list_stats(tenant)}
         return render(request, "automations/partials/_toggled.html", context)
@@ -162,6 +164,11 @@ INPUT_KINDS = {"text": "text", "textarea": "textarea", "json": "textarea", "int"
 INPUT_KINDS |= {"bool": "checkbox", "multi": "multi", "select": "select", "time": "time"}
 
 
+def _state_value(state: BuilderState, kind: TriggerKind) -> Callable[[str], Any]:
+    """The builder's value of another of ``kind``'s fields, by its key."""
+    return lambda key: state.get(kind.input_name(key))
+
+
 def _trigger_panels(state: BuilderState) -> list[dict[str, Any]]:
     """One panel per trigger kind, generated from its spec's fields."""
     panels = []
@@ -182,7 +189,7 @@ def _trigger_panels(state: BuilderState) -> list[dict[str, Any]]:
             if spec.show_when is not None:
                 key, values = spec.show_when
                 field["show_when"] = f"{kind.input_name(key)}={'|'.join(values)}"
-                field["hide"] = not shown(spec, lambda other, kind=kind: state.get(kind.input_name(other)))
+                field["hide"] = not shown(spec, _state_value(state, kind))
             fields.append(field)
         panels.append({"type": kind.key, "fields": fields})
     return panels
@@ -266,14 +273,18 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
         errors = {**validate_rule_definition(data), **errors}
     else:
         try:
-            rule = rule_create(tenant, data, request.user) if rule is None else rule_update(rule, data, request.user)
+            saved = (
+                rule_create(tenant, data, request_user(request))
+                if rule is None
+                else rule_update(rule, data, request_user(request))
+            )
         except RuleValidationError as error:
             errors = error.paths  # the service's messages keyed by path, as data
-    if errors:
-        context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
-        return render(request, "automations/builder.html", context, status=400)
-    messages.success(request, f"Saved “{rule.name}”.")
-    return redirect("automations:list")
+        else:
+            messages.success(request, f"Saved “{saved.name}”.")
+            return redirect("automations:list")
+    context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
+    return render(request, "automations/builder.html", context, status=400)
 
 
 @portal_view
@@ -376,7 +387,7 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     errors = {**tested, **errors}
     if errors:
         return _results_response(request, None, definition_errors=errors)
-    report = rule_test_conditions(rule_draft(tenant, data), context, request.user)
+    report = rule_test_conditions(rule_draft(tenant, data), context, request_user(request))
     return _results_response(request, report.results)
 
 
@@ -387,7 +398,7 @@ def builder_delete(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     if request.method == "POST":
-        rule_archive(rule, request.user)
+        rule_archive(rule, request_user(request))
         messages.success(request, f"Deleted “{rule.name}”.")
         return redirect("automations:list")
     require(request, Capability.DELETE, rule.risk_level)
@@ -406,7 +417,7 @@ def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    return _results_response(request, rule_test_conditions(rule, context, request.user).results)
+    return _results_response(request, rule_test_conditions(rule, context, request_user(request)).results)
 
 
 @portal_view
@@ -415,6 +426,6 @@ def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Enable/Disable buttons on the details page."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
-    rule_set_enabled(rule, request.POST.get("enabled") == "true", request.user)
+    rule_set_enabled(rule, request.POST.get("enabled") == "true", request_user(request))
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("automations:detail", rule_id=rule.pk)

@@ -27,15 +27,14 @@ class ApiSchemaView(SpectacularAPIView):
     permission_classes = [ApiDocsPermission]
 
 
-class LoginRedirectMixin:
+class LoginRedirectMixin(APIView):
     """For HTML pages: no or bad credentials send the browser to the login page instead of a 401."""
 
-    request: Request
-
-    def handle_exception(self, exc: Exception) -> HttpResponseBase:
+    # DRF finalizes any HttpResponseBase a handler returns; the stubs say Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             return redirect_to_login(self.request.get_full_path())
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
 class ApiSwaggerView(LoginRedirectMixin, SpectacularSwaggerView):

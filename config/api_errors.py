@@ -96,11 +96,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         response = _json_error(status.HTTP_503_SERVICE_UNAVAILABLE, LOCK_DETAIL)
         response["Retry-After"] = str(retry_after_seconds())
         return response
-    response = exception_handler(exc, context)
-    if response is not None:
-        if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, list):
-            response.data = {"non_field_errors": response.data}
-        return response
+    handled = exception_handler(exc, context)
+    if handled is not None:
+        if isinstance(exc, exceptions.ValidationError) and isinstance(handled.data, list):
+            handled.data = {"non_field_errors": handled.data}
+        return handled
     view = context.get("view")
     logger.exception("Unhandled error in %s", type(view).__name__ if view else "API view", exc_info=exc)
     return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -115,7 +115,7 @@ def json_or_default_400(request: HttpRequest, exception: Exception | None = None
         return lock_timeout_response(request)
     if is_api_request(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
-    return defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception or SuspiciousOperation())
 
 
 def json_or_default_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

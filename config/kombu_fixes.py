@@ -13,6 +13,7 @@ long before that.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def guard_redis_channel_close() -> None:
             logger.warning("Redis channel closed after its connection was released; unacked restore skipped: %s", error)
 
     close.is_guarded = True  # type: ignore[attr-defined]
-    kombu_redis.Channel.close = close
+    kombu_redis.Channel.close = close  # type: ignore[method-assign]  # the patch is the point
 
 
 def atomic_filesystem_messages() -> None:
@@ -74,7 +75,7 @@ def atomic_filesystem_messages() -> None:
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self: filesystem.Channel, queue: str) -> object:
+    def _get(self: filesystem.Channel, queue: str) -> dict[str, Any]:
         while True:
             try:
                 return original_get(self, queue)
@@ -82,5 +83,5 @@ def atomic_filesystem_messages() -> None:
                 logger.warning("filesystem broker: skipped an unreadable message in queue %s: %s", queue, error)
 
     _put.is_atomic = True  # type: ignore[attr-defined]
-    filesystem.Channel._put = _put
-    filesystem.Channel._get = _get
+    filesystem.Channel._put = _put  # type: ignore[method-assign]  # the patch is the point
+    filesystem.Channel._get = _get  # type: ignore[method-assign]

@@ -42,15 +42,28 @@ _PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[type[models.Mo
 def select_list(model: type[models.Model], table_alias: str, connection: BaseDatabaseWrapper) -> str:
     """``alias."column", ...`` for every concrete field of ``model``, in field order."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{table_alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+    return ", ".join(f"{table_alias}.{quote(_column(field))}" for field in model._meta.concrete_fields)
+
+
+def _column(field: models.Field[Any, Any] | models.ForeignObjectRel) -> str:
+    """A concrete field's column: Django calls a field concrete when its column is not None."""
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise ValueError(f"{field} has no column.")
+    return column
+
+
+def column_of(model: type[models.Model], field_name: str) -> str:
+    """The column of ``model``'s concrete field ``field_name`` (for hand-written SQL)."""
+    return _column(model._meta.get_field(field_name))
 
 
 def row_plan(model: type[models.Model], columns: Sequence[str], connection: BaseDatabaseWrapper) -> RowPlan:
     """RawQuerySet.resolve_model_init_order and its converters, for result ``columns``."""
     identifier = connection.introspection.identifier_converter
     names = [identifier(column) for column in columns]
-    fields_by_column = {identifier(field.column): field for field in model._meta.fields}
-    init_fields = [field for field in model._meta.fields if identifier(field.column) in names]
+    fields_by_column = {identifier(_column(field)): field for field in model._meta.concrete_fields}
+    init_fields = [field for field in model._meta.concrete_fields if identifier(_column(field)) in names]
     if model._meta.pk not in init_fields:
         raise ValueError("Hand-written SQL for model instances must select the primary key.")
     compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, connection.alias)
@@ -58,10 +71,11 @@ def row_plan(model: type[models.Model], columns: Sequence[str], connection: Base
     columns_as_expressions = [field.get_col(model._meta.db_table) if field else None for field in fields]
     return RowPlan(
         init_names=[field.attname for field in init_fields],
-        init_positions=[names.index(identifier(field.column)) for field in init_fields],
+        init_positions=[names.index(identifier(_column(field))) for field in init_fields],
+        # A column without a field is None, as in RawQuerySet; the stubs want an Expression for each.
         converters=[
             (position, converters, expression)
-            for position, (converters, expression) in compiler.get_converters(columns_as_expressions).items()
+            for position, (converters, expression) in compiler.get_converters(columns_as_expressions).items()  # type: ignore[arg-type]
         ],
         extra_columns=[(name, position) for position, name in enumerate(names) if name not in fields_by_column],
     )

@@ -15,6 +15,7 @@ from executions.models import ApprovalRequest, AutomationExecution, Event, Metri
 from executions.selectors import approvals_for_user
 from executions.services import ExecutionConflict, execution_approve, execution_reject
 from governance.admin import PolicyAdmin
+from governance.users import request_user
 
 
 class ReadOnlyAdmin(PolicyAdmin):
@@ -79,7 +80,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     # The list shows only the approvals of councils the user sits on with a role that approves
     # (the same selector as the portal); deciding asks the policy again in the service.
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return approvals_for_user(request.user, status=None)
+        return approvals_for_user(request_user(request), status=None)
 
     @admin.display(description="rule")
     def rule_name(self, request_row: ApprovalRequest) -> str:
@@ -90,9 +91,9 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         for approval in queryset.filter(status=ApprovalStatus.PENDING).select_related("execution"):
             try:
                 if verb == "approve":
-                    execution_approve(approval.execution, request.user)
+                    execution_approve(approval.execution, request_user(request))
                 else:
-                    execution_reject(approval.execution, request.user, "rejected in the admin")
+                    execution_reject(approval.execution, request_user(request), "rejected in the admin")
                 done += 1
             except (PermissionDenied, ExecutionConflict) as error:
                 refused.append(f"execution {approval.execution_id}: {error}")

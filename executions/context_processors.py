@@ -11,12 +11,13 @@ from django.urls import reverse
 from executions.selectors import approvals_decidable_by, unread_notification_count
 from governance.portal import current_tenant
 from governance.selectors import tenants_for_user
+from governance.users import request_user
 
 
 def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
     """Links after "Automations", with how many approvals wait and notifications are unread."""
-    pending = approvals_decidable_by(request.user).filter(tenant_id=tenant_id).count() if tenant_id else 0
-    unread = unread_notification_count(request.user, tenant_id) if tenant_id else 0
+    pending = approvals_decidable_by(request_user(request)).filter(tenant_id=tenant_id).count() if tenant_id else 0
+    unread = unread_notification_count(request_user(request), tenant_id) if tenant_id else 0
     return [
         {"label": "Approvals", "url": reverse("executions:approvals"), "count": pending},
         {"label": "Notifications", "url": reverse("executions:notifications"), "count": unread},

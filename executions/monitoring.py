@@ -41,7 +41,7 @@ def _accepted_at(execution: AutomationExecution) -> dt.datetime | None:
     (the normal path), else read; the execution's triggered_at for triggers without an event."""
     if execution.event_id is None:
         return execution.triggered_at
-    if AutomationExecution.event.is_cached(execution):  # type: ignore[attr-defined]
+    if AutomationExecution.event.is_cached(execution) and execution.event is not None:
         return execution.event.received_at
     return Event.objects.filter(pk=execution.event_id).values_list("received_at", flat=True).first()
 

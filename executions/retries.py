@@ -39,7 +39,7 @@ def action_retry_delay_seconds(attempt: int, requested: float | None = None) -> 
         return max(0.0, float(requested))
     base = float(app_settings.ACTION_RETRY_BASE_SECONDS)
     cap = float(app_settings.ACTION_RETRY_MAX_SECONDS)
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = min(cap, base * 2.0 ** max(0, attempt - 1))
     return delay * random.uniform(0.8, 1.2)
 
 

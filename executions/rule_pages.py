@@ -37,6 +37,7 @@ from executions.selectors import (
 from governance.models import Tenant
 from governance.portal import allows, portal_view
 from governance.roles import Capability
+from governance.users import request_user
 
 
 @portal_view
@@ -125,7 +126,7 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     if context is None:
         return render(request, "automations/run_refused.html", {"rule": rule, "error": context_error}, status=400)
     try:
-        execution = execute_rule_manually(rule, context, request.user)
+        execution = execute_rule_manually(rule, context, request_user(request))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect("automations:detail", rule_id=rule.pk)

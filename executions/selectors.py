@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -80,7 +80,7 @@ def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None
     """The get endpoint's stats: totals of executions whose action ran, and those of the last 24 hours."""
     now = now or timezone.now()
     ran = [str(status) for status in ACTION_RAN_STATUSES]
-    params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
+    params: list[Any] = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
     connection = connections[AutomationExecution.objects.db]
     with connection.cursor() as cursor:
         cursor.execute(OVERVIEW_SQL.format(table=connection.ops.quote_name(AutomationExecution._meta.db_table)), params)
@@ -153,13 +153,14 @@ def rule_overview_and_recent_executions(
     ran = [str(status) for status in ACTION_RAN_STATUSES]
     params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk, rule.pk, limit]
     rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
-    first = rows[0]
-    total = int(first.overview_ran or 0)
+    # The overview's SQL aliases, read along on the first row.
+    first = {name: getattr(rows[0], f"overview_{name}") for name in ("ran", "succeeded", "avg_ms", "last_24h")}
+    total = int(first["ran"] or 0)
     overview = {
         "total_executions": total,
-        "success_rate": _rate(int(first.overview_succeeded or 0), total),
-        "avg_execution_time_ms": _round(first.overview_avg_ms),
-        "last_24h_executions": int(first.overview_last_24h or 0),
+        "success_rate": _rate(int(first["succeeded"] or 0), total),
+        "avg_execution_time_ms": _round(first["avg_ms"]),
+        "last_24h_executions": int(first["last_24h"] or 0),
     }
     return overview, [row for row in rows if row.pk is not None]
 
@@ -282,9 +283,7 @@ def rules_matching_event(event: Event) -> list[AutomationRule]:
     ]
 
 
-def approvals_for_user(
-    user: AbstractBaseUser, status: str | None = ApprovalStatus.PENDING
-) -> QuerySet[ApprovalRequest]:
+def approvals_for_user(user: User, status: str | None = ApprovalStatus.PENDING) -> QuerySet[ApprovalRequest]:
     """Approval requests of the councils the user sits on (all of them for a superuser), newest first."""
     requests = ApprovalRequest.objects.select_related(
         "execution", "execution__automation_rule", "council", "tenant", "decided_by"
@@ -298,7 +297,7 @@ def approvals_for_user(
     return requests.order_by("-requested_at", "-id")
 
 
-def approvals_decidable_by(user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
+def approvals_decidable_by(user: User) -> QuerySet[ApprovalRequest]:
     """Pending approval requests the user may decide: those of councils the user sits on."""
     return (
         ApprovalRequest.objects.select_related("execution", "execution__automation_rule", "council", "tenant")
@@ -311,7 +310,7 @@ def approvals_decidable_by(user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
     )
 
 
-def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
+def user_may_decide(council_id: str | None, user: User) -> bool:
     """Whether ``user`` sits on the council *and* still has a role that approves in its tenant.
 
     A seat left behind after a demotion or a removed membership decides nothing.
@@ -326,7 +325,7 @@ def user_may_decide(council_id: str | None, user: AbstractBaseUser) -> bool:
     return seats.exists()
 
 
-def _seated_with_approver_role(council_path: str, user: AbstractBaseUser) -> dict[str, Any]:
+def _seated_with_approver_role(council_path: str, user: User) -> dict[str, Any]:
     """Filters for a council (at ``council_path``) whose tenant gives ``user`` a role that approves."""
 
     return {
@@ -363,7 +362,7 @@ def execution_get_for_rule(rule: AutomationRule, execution_id: int) -> Automatio
     return execution
 
 
-def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[Notification]:
+def notifications_for_user(user: User, tenant_id: str) -> QuerySet[Notification]:
     """The user's in-app notifications in one tenant, newest first."""
     return (
         Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id)
@@ -372,7 +371,7 @@ def notifications_for_user(user: AbstractBaseUser, tenant_id: str) -> QuerySet[N
     )
 
 
-def unread_notification_count(user: AbstractBaseUser, tenant_id: str) -> int:
+def unread_notification_count(user: User, tenant_id: str) -> int:
     return Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True).count()
 
 

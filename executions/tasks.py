@@ -8,12 +8,23 @@ below Redis's visibility timeout (checked by ``automations.checks``).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from celery import shared_task
 
 from executions import pipeline, services
 
-PIPELINE_TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
-SWEEP_TASK_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
+
+class TaskOptions(TypedDict, total=False):
+    acks_late: bool
+    reject_on_worker_lost: bool
+    ignore_result: bool
+    soft_time_limit: int
+    time_limit: int
+
+
+PIPELINE_TASK_OPTIONS: TaskOptions = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+SWEEP_TASK_OPTIONS: TaskOptions = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
 
 
 @shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)

@@ -27,6 +27,7 @@ from executions.selectors import approvals_for_user, notifications_for_user
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
 from governance.models import Tenant
 from governance.portal import portal_view
+from governance.users import request_user
 
 NOTIFICATIONS_PER_PAGE = 25
 DELIVERIES_SHOWN = 50
@@ -48,7 +49,7 @@ def approval_list(request: HttpRequest) -> HttpResponse:
 def _approvals_page(request: HttpRequest, **extra: object) -> HttpResponse:
     """The approvals page; with ``refused`` (an approval id and its field errors) it answers 400."""
     tenant = _tenant(request)
-    mine = approvals_for_user(request.user, status=None).filter(tenant=tenant)
+    mine = approvals_for_user(request_user(request), status=None).filter(tenant=tenant)
     context = {
         "pending": mine.filter(status=ApprovalStatus.PENDING),
         "decided": mine.exclude(status=ApprovalStatus.PENDING)[:20],
@@ -58,7 +59,9 @@ def _approvals_page(request: HttpRequest, **extra: object) -> HttpResponse:
 
 
 def _approval_for_user(request: HttpRequest, approval_id: int) -> ApprovalRequest:
-    approval = approvals_for_user(request.user, status=None).filter(tenant=_tenant(request), pk=approval_id).first()
+    approval = (
+        approvals_for_user(request_user(request), status=None).filter(tenant=_tenant(request), pk=approval_id).first()
+    )
     if approval is None:
         raise Http404("No such approval request.")
     return approval
@@ -75,10 +78,10 @@ def approval_decide(request: HttpRequest, approval_id: int, decision: str) -> Ht
     rule_name = execution.automation_rule.name
     try:
         if decision == "approve":
-            execution_approve(execution, request.user)
+            execution_approve(execution, request_user(request))
             messages.success(request, f"Approved “{rule_name}” (execution #{execution.pk}).")
         else:
-            execution_reject(execution, request.user, request.POST.get("reason", ""))
+            execution_reject(execution, request_user(request), request.POST.get("reason", ""))
             messages.success(request, f"Rejected “{rule_name}” (execution #{execution.pk}).")
     except ExecutionConflict as error:
         messages.error(request, f"Nothing changed: {error}.")
@@ -95,7 +98,7 @@ def approval_decide(request: HttpRequest, approval_id: int, decision: str) -> Ht
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
-    notifications = notifications_for_user(request.user, tenant.pk)
+    notifications = notifications_for_user(request_user(request), tenant.pk)
     page = Paginator(notifications, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "executions/notifications.html", {"page": page})
 
@@ -112,7 +115,7 @@ def notification_read(request: HttpRequest) -> HttpResponse:
         if number is None:
             raise Http404("No such notification.")
         ids = [number]
-    notifications_mark_read(request.user, tenant.pk, ids)
+    notifications_mark_read(request_user(request), tenant.pk, ids)
     return redirect("executions:notifications")
 
 
@@ -120,7 +123,7 @@ def notification_read(request: HttpRequest) -> HttpResponse:
 
 
 def _endpoint_for_request(request: HttpRequest, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = endpoints_for_user(request.user).filter(tenant=_tenant(request), pk=endpoint_id).first()
+    endpoint = endpoints_for_user(request_user(request)).filter(tenant=_tenant(request), pk=endpoint_id).first()
     if endpoint is None:
         raise Http404("No such webhook endpoint.")
     return endpoint
@@ -128,9 +131,9 @@ def _endpoint_for_request(request: HttpRequest, endpoint_id: int) -> WebhookEndp
 
 def _webhooks_page(request: HttpRequest, **extra: object) -> HttpResponse:
     tenant = _tenant(request)
-    endpoints = endpoints_for_user(request.user).filter(tenant=tenant).order_by("id")
+    endpoints = endpoints_for_user(request_user(request)).filter(tenant=tenant).order_by("id")
     deliveries = (
-        deliveries_for_user(request.user)
+        deliveries_for_user(request_user(request))
         .filter(tenant=tenant)
         .select_related("endpoint", "execution")
         .order_by("-created_at", "-id")[:DELIVERIES_SHOWN]
@@ -152,7 +155,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
     typed = {"url": request.POST.get("url", "").strip(), "description": request.POST.get("description", "").strip()}
     try:
-        created = endpoint_create(tenant, typed["url"], description=typed["description"], user=request.user)
+        created = endpoint_create(tenant, typed["url"], description=typed["description"], user=request_user(request))
     except ValidationError as error:
         return _webhooks_page(request, errors=error.message_dict, typed=typed)
     return _webhooks_page(request, secret=created.secret, secret_endpoint=created.endpoint)
@@ -162,7 +165,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint_for_request(request, endpoint_id)
-    secret = endpoint_rotate_secret(endpoint, user=request.user)
+    secret = endpoint_rotate_secret(endpoint, user=request_user(request))
     return _webhooks_page(request, secret=secret, secret_endpoint=endpoint, rotated=True)
 
 
@@ -170,11 +173,13 @@ def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @require_POST
 def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
     tenant = _tenant(request)
-    delivery: WebhookDelivery | None = deliveries_for_user(request.user).filter(tenant=tenant, pk=delivery_id).first()
+    delivery: WebhookDelivery | None = (
+        deliveries_for_user(request_user(request)).filter(tenant=tenant, pk=delivery_id).first()
+    )
     if delivery is None:
         raise Http404("No such delivery.")
     try:
-        delivery_redeliver(delivery, user=request.user)
+        delivery_redeliver(delivery, user=request_user(request))
         messages.success(request, f"Delivery #{delivery.pk} will be sent again.")
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))

@@ -33,6 +33,7 @@ from governance.services import (
     trusted_user_add,
     trusted_user_remove,
 )
+from governance.users import request_user
 
 
 class PolicyAdmin(admin.ModelAdmin):
@@ -88,7 +89,7 @@ class PolicyAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{f"{self.tenant_lookup}__in": tenant_ids_for_user(request.user)})
+        return queryset.filter(**{f"{self.tenant_lookup}__in": tenant_ids_for_user(request_user(request))})
 
     def writable_tenant_ids(self, request: HttpRequest) -> list[str]:
         """Tenants the user may add or change rows in: the only ones a form offers."""
@@ -167,13 +168,16 @@ class TrustedUserForm(UsernameFormMixin):
         fields = ["tenant", "user"]
 
 
+_MEMBERSHIP_INLINE_FIELDS = ("user", "role", "created_at")  # shown, never edited here
+
+
 class MembershipInline(admin.TabularInline):
     """Who belongs to the tenant; memberships are changed on the Membership pages (through the services)."""
 
     model = Membership
     extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = fields
+    fields = _MEMBERSHIP_INLINE_FIELDS
+    readonly_fields = _MEMBERSHIP_INLINE_FIELDS
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -200,7 +204,7 @@ class TenantAdmin(PolicyAdmin):
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_active and request.user.is_superuser
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
@@ -209,7 +213,7 @@ class TenantAdmin(PolicyAdmin):
             obj.save()
             return
         changes = {name: form.cleaned_data[name] for name in TENANT_EDITABLE_FIELDS if name in form.cleaned_data}
-        tenant_update(obj, changes, request.user)
+        tenant_update(obj, changes, request_user(request))
 
 
 @admin.register(Membership)
@@ -225,15 +229,15 @@ class MembershipAdmin(PolicyAdmin):
         return ["tenant", "user"] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Membership, form: forms.ModelForm, change: bool) -> None:
-        saved = membership_set(obj.tenant, obj.user, obj.role, request.user)
+        saved = membership_set(obj.tenant, obj.user, obj.role, request_user(request))
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        membership_remove(obj, request.user)
+        membership_remove(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         for membership in queryset.select_related("tenant", "user"):
-            self.run_service(request, f"{membership}", membership_remove, membership, request.user)
+            self.run_service(request, f"{membership}", membership_remove, membership, request_user(request))
 
 
 class CouncilMemberInline(admin.TabularInline):
@@ -257,22 +261,22 @@ class CouncilAdmin(PolicyAdmin):
         return ["tenant", "is_default"] if obj is not None else ["is_default"]
 
     def save_model(self, request: HttpRequest, obj: Council, form: forms.ModelForm, change: bool) -> None:
-        council_save(obj, request.user)
+        council_save(obj, request_user(request))
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         seats = formset.save(commit=False)
         for seat in formset.deleted_objects:
-            council_member_remove(seat, request.user)
+            council_member_remove(seat, request_user(request))
         for seat in seats:
             if seat.pk is None:
-                council_member_add(form.instance, seat.user, request.user)
+                council_member_add(form.instance, seat.user, request_user(request))
 
     def delete_model(self, request: HttpRequest, obj: Council) -> None:
-        council_delete(obj, request.user)
+        council_delete(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Council]) -> None:
         for council in queryset:
-            self.run_service(request, council.name, council_delete, council, request.user)
+            self.run_service(request, council.name, council_delete, council, request_user(request))
 
 
 @admin.register(CouncilMember)
@@ -284,19 +288,19 @@ class CouncilMemberAdmin(PolicyAdmin):
     list_filter = [("council__tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "council__name"]
 
-    def has_change_permission(self, request: HttpRequest, obj: CouncilMember | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # a seat is added or removed
 
     def save_model(self, request: HttpRequest, obj: CouncilMember, form: forms.ModelForm, change: bool) -> None:
-        saved = council_member_add(obj.council, obj.user, request.user)
+        saved = council_member_add(obj.council, obj.user, request_user(request))
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: CouncilMember) -> None:
-        council_member_remove(obj, request.user)
+        council_member_remove(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CouncilMember]) -> None:
         for seat in queryset.select_related("council"):
-            self.run_service(request, f"{seat}", council_member_remove, seat, request.user)
+            self.run_service(request, f"{seat}", council_member_remove, seat, request_user(request))
 
 
 @admin.register(TrustedUser)
@@ -307,19 +311,23 @@ class TrustedUserAdmin(PolicyAdmin):
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "tenant__id"]
 
-    def has_change_permission(self, request: HttpRequest, obj: TrustedUser | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # trust is added or removed
 
     def save_model(self, request: HttpRequest, obj: TrustedUser, form: forms.ModelForm, change: bool) -> None:
-        saved = trusted_user_add(obj.tenant, obj.user, request.user)
+        saved = trusted_user_add(obj.tenant, obj.user, request_user(request))
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: TrustedUser) -> None:
-        trusted_user_remove(obj, request.user)
+        trusted_user_remove(obj, request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TrustedUser]) -> None:
         for trusted in queryset:
-            self.run_service(request, f"{trusted}", trusted_user_remove, trusted, request.user)
+            self.run_service(request, f"{trusted}", trusted_user_remove, trusted, request_user(request))
+
+
+# Shown, never edited here.
+_API_TOKEN_FIELDS = ("prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
 
 
 @admin.register(ApiToken)
@@ -333,13 +341,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at", "state"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "name", "user__username"]
-    fields = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = _API_TOKEN_FIELDS
+    readonly_fields = _API_TOKEN_FIELDS
     actions = ["revoke_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request).select_related("user")
-        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+        return queryset if request.user.is_superuser else queryset.filter(user=request_user(request))
 
     # Not Django's model permissions: any active staff user manages their own tokens (superusers: all).
     def has_module_permission(self, request: HttpRequest) -> bool:

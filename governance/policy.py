@@ -19,19 +19,18 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied
 
 from governance.roles import refusal, role_allows
+from governance.selectors import role_for_user, roles_for_user
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 
-def actor_role(actor: AbstractBaseUser, tenant_id: str) -> str | None:
+def actor_role(actor: User, tenant_id: str) -> str | None:
     """The actor's role in the tenant right now ("owner" for a superuser), or None."""
-    from governance.selectors import role_for_user
-
     return role_for_user(actor, tenant_id)
 
 
-def allows(actor: AbstractBaseUser | None, tenant_id: str, capability: str, *risk_levels: str | None) -> bool:
+def allows(actor: User | AnonymousUser | None, tenant_id: str, capability: str, *risk_levels: str | None) -> bool:
     """Whether ``actor`` (None: the system) may use ``capability`` in the tenant for ``risk_levels``."""
     if actor is None:
         return True
@@ -40,7 +39,7 @@ def allows(actor: AbstractBaseUser | None, tenant_id: str, capability: str, *ris
     return role_allows(actor_role(actor, tenant_id), capability, *risk_levels)
 
 
-def check(actor: AbstractBaseUser | None, tenant_id: str, capability: str, *risk_levels: str | None) -> None:
+def check(actor: User | AnonymousUser | None, tenant_id: str, capability: str, *risk_levels: str | None) -> None:
     """Raise PermissionDenied (with the reason) unless ``actor`` may use ``capability`` for ``risk_levels``.
 
     The role is read at the moment of the check, so a demotion takes effect on the next call.
@@ -61,10 +60,8 @@ def check_role(role: str | None, capability: str, *risk_levels: str | None) -> N
         raise PermissionDenied(reason)
 
 
-def tenant_ids_allowing(actor: AbstractBaseUser, capability: str) -> list[str]:
+def tenant_ids_allowing(actor: User | AnonymousUser, capability: str) -> list[str]:
     """The tenants in which ``actor`` has ``capability`` (for some risk level)."""
-    from governance.selectors import roles_for_user
-
     if not actor.is_authenticated or not actor.is_active:
         return []
     return sorted(tenant for tenant, role in roles_for_user(actor).items() if role_allows(role, capability))
@@ -75,7 +72,7 @@ def tenant_ids_allowing(actor: AbstractBaseUser, capability: str) -> list[str]:
 RISK_ORDER = ("low", "medium", "high", "critical")
 
 
-def requester_may_approve(setting: str, risk_level: str, requester_id: object, approver: AbstractBaseUser) -> bool:
+def requester_may_approve(setting: str, risk_level: str, requester_id: object, approver: User) -> bool:
     """The tenant's "the requester cannot approve" setting: ``setting`` is the lowest risk level it
     covers (``Tenant.requester_cannot_approve``; "never" turns it off). The requester is the user who
     triggered the execution (a manual run's caller, an event's poster); none for listeners and signals.

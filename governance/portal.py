@@ -13,15 +13,16 @@ from governance import policy
 from governance.models import Tenant
 from governance.roles import Capability, risks_allowed
 from governance.selectors import tenant_for_user, tenants_for_user
+from governance.users import request_user
 
 SESSION_KEY = "current_tenant_id"
 
 
 def current_tenant(request: HttpRequest) -> Tenant | None:
     """The session's tenant when the user still belongs to it, else the user's first tenant."""
-    tenant = tenant_for_user(request.user, request.session.get(SESSION_KEY))
+    tenant = tenant_for_user(request_user(request), request.session.get(SESSION_KEY))
     if tenant is None:
-        tenant = tenants_for_user(request.user).order_by("id").first()
+        tenant = tenants_for_user(request_user(request)).order_by("id").first()
         if tenant is not None:
             request.session[SESSION_KEY] = tenant.pk
     return tenant
@@ -56,7 +57,7 @@ def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def writable_risks(request: HttpRequest) -> frozenset[str]:
     """The risk levels of rules the user may edit, enable and disable here: per-rule buttons on lists."""
-    return risks_allowed(policy.actor_role(request.user, request.tenant.pk), Capability.WRITE)  # type: ignore[attr-defined]
+    return risks_allowed(policy.actor_role(request_user(request), request.tenant.pk), Capability.WRITE)  # type: ignore[attr-defined]
 
 
 def require(request: HttpRequest, capability: str, *risk_levels: str | None) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from config.storable import text_problem
@@ -12,7 +14,7 @@ from governance.choices import WEEKDAYS_BY_INDEX
 from governance.models import Council, Membership, Tenant, TrustedUser
 
 
-def tenant_ids_for_user(user: AbstractBaseUser) -> list[str]:
+def tenant_ids_for_user(user: User) -> list[str]:
     """The ids of every tenant the user belongs to (all of them for a superuser)."""
     if not user.is_authenticated:
         return []
@@ -21,7 +23,7 @@ def tenant_ids_for_user(user: AbstractBaseUser) -> list[str]:
     return list(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
 
 
-def tenants_for_user(user: AbstractBaseUser) -> QuerySet[Tenant]:
+def tenants_for_user(user: User) -> QuerySet[Tenant]:
     if user.is_superuser:
         return Tenant.objects.all()
     return Tenant.objects.filter(memberships__user=user)
@@ -51,7 +53,7 @@ def is_within_business_hours(tenant: Tenant, moment: dt.datetime) -> bool:
     return tenant.business_hours_start <= local.time().replace(tzinfo=None) < tenant.business_hours_end
 
 
-def role_for_user(user: AbstractBaseUser, tenant_id: str) -> str | None:
+def role_for_user(user: User, tenant_id: str) -> str | None:
     """The user's role in the tenant ("owner" for a superuser), or None when not a member."""
     if not user.is_authenticated:
         return None
@@ -60,7 +62,7 @@ def role_for_user(user: AbstractBaseUser, tenant_id: str) -> str | None:
     return Membership.objects.filter(user=user, tenant_id=tenant_id).values_list("role", flat=True).first()
 
 
-def tenant_for_user(user: AbstractBaseUser, tenant_id: str | None) -> Tenant | None:
+def tenant_for_user(user: User, tenant_id: str | None) -> Tenant | None:
     """The tenant with ``tenant_id`` when the user belongs to it, else None (also for text no row can hold)."""
     if not tenant_id or not isinstance(tenant_id, str) or text_problem(tenant_id):
         return None
@@ -71,7 +73,7 @@ def councils_for_tenant(tenant_id: str) -> QuerySet[Council]:
     return Council.objects.filter(tenant_id=tenant_id).order_by("-is_default", "name")
 
 
-def roles_for_user(user: AbstractBaseUser) -> dict[str, str]:
+def roles_for_user(user: User) -> dict[str, str]:
     """``{tenant_id: role}`` for every tenant the user belongs to; a superuser owns them all."""
     from governance.choices import Role
 
@@ -82,12 +84,14 @@ def roles_for_user(user: AbstractBaseUser) -> dict[str, str]:
     return dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
 
 
-def member_tenant_ids(user: AbstractBaseUser) -> QuerySet[Membership]:
-    """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query."""
-    return Membership.objects.filter(user_id=user.pk).values("tenant_id")
+def member_tenant_ids(user: User | AnonymousUser) -> QuerySet[Membership, Mapping[str, Any]]:
+    """The user's tenant ids as a subquery (``tenant_id__in=``), so scoping costs no extra query (none
+    for an anonymous user: the schema generator calls ``get_queryset`` without signing in)."""
+    memberships = Membership.objects.none() if user.pk is None else Membership.objects.filter(user_id=user.pk)
+    return memberships.values("tenant_id")
 
 
-def caller_role_expression(user: AbstractBaseUser, tenant_field: str = "tenant_id") -> object:
+def caller_role_expression(user: User, tenant_field: str = "tenant_id") -> object:
     """An annotation with the user's role in each row's tenant (None when not a member)."""
     from django.db.models import OuterRef, Subquery, Value
 

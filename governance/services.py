@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -50,7 +50,7 @@ def tenant_get_or_create(tenant_id: str, name: str | None = None, timezone: str 
 
 
 @transaction.atomic
-def tenant_update(tenant: Tenant, changes: dict[str, Any], user: AbstractBaseUser | None = None) -> Tenant:
+def tenant_update(tenant: Tenant, changes: dict[str, Any], user: User | None = None) -> Tenant:
     """Change a tenant's settings (never its id); a new time zone reschedules its rules.
 
     PermissionDenied unless ``user`` may manage the tenant; ValidationError naming each field.
@@ -81,9 +81,7 @@ def council_ensure_default(tenant: Tenant) -> Council:
     return council
 
 
-def _refuse_losing_last_owner(
-    tenant: Tenant, member: AbstractBaseUser, new_role: str | None, user: AbstractBaseUser | None
-) -> None:
+def _refuse_losing_last_owner(tenant: Tenant, member: User, new_role: str | None, user: User | None) -> None:
     """A person cannot demote or remove a tenant's last owner: nobody could manage it (or approve its
     critical rules) afterwards. The system (``user=None``, e.g. the ``api_token`` command) may."""
     if new_role == Role.OWNER or user is None:
@@ -93,16 +91,14 @@ def _refuse_losing_last_owner(
         raise ValidationError({"role": "A tenant needs at least one owner: make someone else owner first."})
 
 
-def _drop_seats_without_role(tenant: Tenant, member: AbstractBaseUser, role: str | None) -> None:
+def _drop_seats_without_role(tenant: Tenant, member: User, role: str | None) -> None:
     """Council seats follow the role: a member whose role no longer approves leaves the tenant's councils."""
     if role not in APPROVER_ROLES:
         CouncilMember.objects.filter(council__tenant=tenant, user=member).delete()
 
 
 @transaction.atomic
-def membership_set(
-    tenant: Tenant, member: AbstractBaseUser, role: str, user: AbstractBaseUser | None = None
-) -> Membership:
+def membership_set(tenant: Tenant, member: User, role: str, user: User | None = None) -> Membership:
     """Give ``member`` the ``role`` in ``tenant``; owners and council members join the default council,
     and a member whose new role does not approve leaves every council of the tenant.
 
@@ -121,7 +117,7 @@ def membership_set(
 
 
 @transaction.atomic
-def membership_remove(membership: Membership, user: AbstractBaseUser | None = None) -> None:
+def membership_remove(membership: Membership, user: User | None = None) -> None:
     """Remove a member from a tenant with their council seats and trust there."""
     tenant, member = membership.tenant, membership.user
     policy.check(user, tenant.pk, Capability.MANAGE_TENANT)
@@ -131,7 +127,7 @@ def membership_remove(membership: Membership, user: AbstractBaseUser | None = No
     membership.delete()
 
 
-def council_save(council: Council, user: AbstractBaseUser | None = None) -> Council:
+def council_save(council: Council, user: User | None = None) -> Council:
     """Create or rename a council of the tenant."""
     policy.check(user, council.tenant_id, Capability.MANAGE_TENANT)
     council.full_clean()
@@ -139,16 +135,14 @@ def council_save(council: Council, user: AbstractBaseUser | None = None) -> Coun
     return council
 
 
-def council_delete(council: Council, user: AbstractBaseUser | None = None) -> None:
+def council_delete(council: Council, user: User | None = None) -> None:
     policy.check(user, council.tenant_id, Capability.MANAGE_TENANT)
     if council.is_default:
         raise ValidationError({"is_default": "The default council cannot be deleted."})
     council.delete()
 
 
-def council_member_add(
-    council: Council, member: AbstractBaseUser, user: AbstractBaseUser | None = None
-) -> CouncilMember:
+def council_member_add(council: Council, member: User, user: User | None = None) -> CouncilMember:
     """Seat ``member`` on ``council``; only members whose role approves may sit (CouncilMember.clean)."""
     policy.check(user, council.tenant_id, Capability.MANAGE_TENANT)
     seat = CouncilMember(council=council, user=member)
@@ -157,12 +151,12 @@ def council_member_add(
     return seat
 
 
-def council_member_remove(seat: CouncilMember, user: AbstractBaseUser | None = None) -> None:
+def council_member_remove(seat: CouncilMember, user: User | None = None) -> None:
     policy.check(user, seat.council.tenant_id, Capability.MANAGE_TENANT)
     seat.delete()
 
 
-def trusted_user_add(tenant: Tenant, member: AbstractBaseUser, user: AbstractBaseUser | None = None) -> TrustedUser:
+def trusted_user_add(tenant: Tenant, member: User, user: User | None = None) -> TrustedUser:
     """Trust ``member`` for ``trusted_users_only`` auto-approval; only members of the tenant can be trusted."""
     policy.check(user, tenant.pk, Capability.MANAGE_TENANT)
     trusted = TrustedUser(tenant=tenant, user=member)
@@ -171,7 +165,7 @@ def trusted_user_add(tenant: Tenant, member: AbstractBaseUser, user: AbstractBas
     return trusted
 
 
-def trusted_user_remove(trusted: TrustedUser, user: AbstractBaseUser | None = None) -> None:
+def trusted_user_remove(trusted: TrustedUser, user: User | None = None) -> None:
     policy.check(user, trusted.tenant_id, Capability.MANAGE_TENANT)
     trusted.delete()
 
@@ -180,7 +174,7 @@ def trusted_user_remove(trusted: TrustedUser, user: AbstractBaseUser | None = No
 API_KEY_MARKER = "art_"
 
 
-def api_token_create(user: AbstractBaseUser, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+def api_token_create(user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
     """Make a new API key for ``user``; return its row and the key, which is never stored nor shown again."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "An expiry must be in the future."})

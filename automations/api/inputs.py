@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
@@ -77,6 +77,10 @@ def read_bool(data: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+@overload
+def read_int(params: QueryDict, key: str, default: int, minimum: int, maximum: int) -> int: ...
+@overload
+def read_int(params: QueryDict, key: str, default: int | None, minimum: int, maximum: int) -> int | None: ...
 def read_int(params: QueryDict, key: str, default: int | None, minimum: int, maximum: int) -> int | None:
     """An integer query parameter; values above ``maximum`` are clamped to it."""
     raw = params.get(key)
@@ -91,6 +95,10 @@ def read_int(params: QueryDict, key: str, default: int | None, minimum: int, max
     return min(value, maximum)
 
 
+@overload
+def read_limit_offset(params: QueryDict, default_limit: int, max_limit: int) -> tuple[int, int]: ...
+@overload
+def read_limit_offset(params: QueryDict, default_limit: int | None, max_limit: int) -> tuple[int | None, int]: ...
 def read_limit_offset(params: QueryDict, default_limit: int | None, max_limit: int) -> tuple[int | None, int]:
     limit = read_int(params, "limit", default_limit, minimum=1, maximum=max_limit)
     offset = read_int(params, "offset", 0, minimum=0, maximum=MAX_OFFSET) or 0

@@ -127,7 +127,7 @@ class RuleCreateRequestSerializer(RuleDefinitionFields):
 class RuleUpdateRequestSerializer(RuleDefinitionFields):
     """Every field optional: a partial rule."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.required = False
@@ -136,14 +136,17 @@ class RuleUpdateRequestSerializer(RuleDefinitionFields):
 class RuleDraftRequestSerializer(RuleCreateRequestSerializer):
     """An unsaved rule, for the summary and test-conditions previews."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             field.required = name in {"trigger_type", "action_type"}
 
 
 class ContextRequestSerializer(serializers.Serializer):
-    context = serializers.DictField(required=False, help_text="The trigger context, e.g. {'product_count': 2}.")
+    # The metaclass takes declared fields off the class; the stubs see it shadow Field.context.
+    context = serializers.DictField(  # type: ignore[assignment]
+        required=False, help_text="The trigger context, e.g. {'product_count': 2}."
+    )
 
 
 class DraftTestConditionsRequestSerializer(ContextRequestSerializer):

@@ -47,6 +47,7 @@ from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
 from governance.models import Tenant
+from governance.users import request_user
 
 LIST_MAX_LIMIT = 10_000
 
@@ -110,7 +111,7 @@ class AutomationRuleViewSet(ApiViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[AutomationRule]:
-        return rules_for_user(self.request.user).order_by("-created_at", "id")
+        return rules_for_user(request_user(self.request)).order_by("-created_at", "id")
 
     def get_serializer_class(self) -> type:
         return {
@@ -126,7 +127,7 @@ class AutomationRuleViewSet(ApiViewSet):
     def get_object(self, with_tenant: bool = True) -> AutomationRule:
         # No list filters on a single rule: ?enabled=false must not turn GET /<id> into a 404.
         find = rule_for_user if with_tenant else rule_without_tenant_for_user
-        rule = find(self.request.user, self.kwargs["pk"])
+        rule = find(request_user(self.request), self.kwargs["pk"])
         if rule is None:
             raise NotFound("No such automation in your tenants.")
         return rule
@@ -134,7 +135,8 @@ class AutomationRuleViewSet(ApiViewSet):
     def rule(self, capability: str, risk_level: str | None = None, with_tenant: bool = True) -> AutomationRule:
         """The addressed rule (404 outside the caller's tenants), after the role check (403)."""
         rule = self.get_object(with_tenant)
-        require_role(rule.caller_role, capability, risk_level or rule.risk_level)
+        # caller_role: annotated (or the SQL's alias) by the selectors, which return a plain AutomationRule type.
+        require_role(rule.caller_role, capability, risk_level or rule.risk_level)  # type: ignore[attr-defined]
         return rule
 
     @staticmethod
@@ -163,7 +165,7 @@ class AutomationRuleViewSet(ApiViewSet):
         fields = inputs.rule_fields_from_body(body)
         # The service validates the rule (once) and checks the role for its risk level.
         tenant = Tenant.objects.get(pk=tenant_id)
-        rule = call_service(rule_create, tenant, fields, request.user)
+        rule = call_service(rule_create, tenant, fields, request_user(request))
         return Response(self.envelope(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -172,24 +174,24 @@ class AutomationRuleViewSet(ApiViewSet):
         if "tenant_id" in body and body["tenant_id"] != rule.tenant_id:
             raise ValidationError({"tenant_id": ["A rule cannot move to another tenant."]})
         fields = inputs.rule_fields_from_body(body)
-        rule = call_service(rule_update, rule, fields, request.user)
+        rule = call_service(rule_update, rule, fields, request_user(request))
         return Response(self.envelope(rule, "Automation rule updated successfully"))
 
     def destroy(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.DELETE)
-        rule_archive(rule, request.user)
+        rule_archive(rule, request_user(request))
         return Response({"id": rule.pk, "message": "Automation rule deleted successfully"})
 
     @extend_schema(summary="Enable an automation", request=None, responses={200: schemas.RuleEnvelope})
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str) -> Response:
-        rule = rule_set_enabled(self.rule(Capability.WRITE), True, request.user)
+        rule = rule_set_enabled(self.rule(Capability.WRITE), True, request_user(request))
         return Response(self.envelope(rule, "Automation rule enabled"))
 
     @extend_schema(summary="Disable an automation", request=None, responses={200: schemas.RuleEnvelope})
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk: str) -> Response:
-        rule = rule_set_enabled(self.rule(Capability.WRITE), False, request.user)
+        rule = rule_set_enabled(self.rule(Capability.WRITE), False, request_user(request))
         return Response(self.envelope(rule, "Automation rule disabled"))
 
     # --- conditions, summaries, runs ----------------------------------------------------------------
@@ -203,7 +205,7 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.TEST)
         context = inputs.read_context(request.data)
-        return Response(rule_test_conditions(rule, context, request.user).as_dict())
+        return Response(rule_test_conditions(rule, context, request_user(request)).as_dict())
 
     @extend_schema(
         summary="Test an unsaved rule's conditions",
@@ -215,13 +217,13 @@ class AutomationRuleViewSet(ApiViewSet):
     def test_conditions_draft(self, request: Request) -> Response:
         body = inputs.require_object(request.data)
         rule = _draft_rule(request, body.get("rule", {}))
-        return Response(rule_test_conditions(rule, inputs.read_context(body), request.user).as_dict())
+        return Response(rule_test_conditions(rule, inputs.read_context(body), request_user(request)).as_dict())
 
     @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})
     @action(detail=True, methods=["get"], filterset_class=None)
     def summary(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.READ)
-        council = rule.assigned_council.name if rule.assigned_council_id else None
+        council = rule.assigned_council.name if rule.assigned_council is not None else None
         return Response(summarize_rule(rule, council_name=council).as_dict())
 
     @extend_schema(

@@ -51,11 +51,11 @@ class _InstanceCache:
 def compiled_conditions_for_rule(rule: AutomationRule) -> CompiledConditions:
     """The rule's conditions, compiled once per version (and again if ``rule.conditions`` is replaced)."""
     try:
-        cached = rule._compiled_conditions  # type: ignore[attr-defined]
+        cached: _InstanceCache = rule._compiled_conditions  # type: ignore[attr-defined]  # set by _compile_for_rule
     except AttributeError:
         pass
     else:
-        if cached.source is rule.conditions and cached.version == rule.version:
+        if cached.source is rule.conditions and cached.version == rule.version and cached.compiled is not None:
             return cached.compiled
     return _compile_for_rule(rule)
 

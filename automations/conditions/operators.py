@@ -31,7 +31,8 @@ from automations.conditions.values import (
     show,
     to_number,
 )
-from automations.kinds.operators import OPERATORS, SCALAR, OperatorKind, Phrase, Validate, register_operator
+from automations.kinds.operators import OPERATORS as OPERATORS  # re-exported: automations.conditions
+from automations.kinds.operators import SCALAR, OperatorKind, Phrase, Validate, register_operator
 from automations.patterns import PatternError, compile_pattern
 
 # The most values an "in"/"not_in" list may hold (automations.validators checks it at save time).

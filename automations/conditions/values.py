@@ -14,7 +14,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 UTC_ZONE: Final = zoneinfo.ZoneInfo("UTC")
 
@@ -122,7 +122,7 @@ def to_number(value: object) -> int | float | decimal.Decimal | None:
     return None
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float | decimal.Decimal]:
     """An int, float or Decimal that is not a bool (finite or not)."""
     return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -11,7 +11,15 @@ from django.utils.module_loading import import_string
 from automations.conf import app_settings
 
 
-def load_host_specs(setting: str, spec_class: type, registry: dict[str, Any], host_keys: set[str]) -> None:
+class _Spec(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+_SpecT = TypeVar("_SpecT", bound=_Spec)
+
+
+def load_host_specs(setting: str, spec_class: type[_SpecT], registry: dict[str, Any], host_keys: set[str]) -> None:
     """(Re)load ``AUTOMATIONS[setting]``, a list of dotted paths to ``spec_class`` objects, into ``registry``.
 
     The previous host specs (``host_keys``) are dropped first, so a test's ``override_settings`` loads
@@ -29,5 +37,6 @@ def load_host_specs(setting: str, spec_class: type, registry: dict[str, Any], ho
             raise ImproperlyConfigured(f"AUTOMATIONS[{setting!r}]: {path} reuses the built-in key {spec.key!r}")
         registry[spec.key] = spec
         host_keys.add(spec.key)
-        if getattr(spec, "runtime", ""):
-            importlib.import_module(spec.runtime)
+        runtime = getattr(spec, "runtime", "")
+        if runtime:
+            importlib.import_module(runtime)

@@ -27,7 +27,7 @@ MIN_SCORE = 0.05
 MAX_SCORE = 0.99
 MAX_REASONS = 3
 
-DIRECTIONS = {
+DIRECTIONS: dict[str, str] = {
     ThresholdOperator.LT: "below",
     ThresholdOperator.LTE: "below",
     ThresholdOperator.GT: "above",

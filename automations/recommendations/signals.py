@@ -27,11 +27,11 @@ SEASON_ALIASES = {
 
 
 def _count(value: object) -> int | float | None:
-    return value if is_number(value) and value >= 0 else None  # type: ignore[operator,return-value]
+    return value if is_number(value) and value >= 0 else None
 
 
 def _percentage(value: object) -> float | None:
-    return float(value) if is_number(value) and 0 <= value <= 100 else None  # type: ignore[arg-type,operator]
+    return float(value) if is_number(value) and 0 <= value <= 100 else None
 
 
 def _performance(value: object) -> str | None:

@@ -26,17 +26,17 @@ MAX_LISTED_INPUTS = 5
 
 NO_ACTION = ActionText(clause="", description="No action chosen yet")
 
-RECIPIENTS = {
+RECIPIENTS: dict[str, tuple[str, str]] = {
     NotificationRecipient.OWNER: ("the owner", "owner"),
     NotificationRecipient.COLLABORATORS: ("the collaborators", "collaborators"),
     NotificationRecipient.COUNCILS: ("the councils", "councils"),
 }
-NOTIFICATION_CHANNELS = {
+NOTIFICATION_CHANNELS: dict[str, str] = {
     NotificationChannel.EMAIL: "email",
     NotificationChannel.PUSH: "push",
     NotificationChannel.SMS: "SMS",
 }
-CAMPAIGN_CHANNELS = {
+CAMPAIGN_CHANNELS: dict[str, str] = {
     CampaignChannel.EMAIL: "email",
     CampaignChannel.SOCIAL: "social media",
     CampaignChannel.ADS: "ads",
@@ -196,8 +196,8 @@ def describe_create_landing_page(config: dict[str, Any]) -> ActionText:
 
 def describe_add_product(config: dict[str, Any]) -> ActionText:
     count = config.get("count")
-    many = isinstance(count, int) and not isinstance(count, bool) and count > 1
-    what = f"{format_number(count)} products" if many else "a product"
+    many = count if isinstance(count, int) and not isinstance(count, bool) and count > 1 else None
+    what = f"{format_number(many)} products" if many else "a product"
     template = _template(config)
     category = _text(config, "category")
     clause = f"add {what}"
@@ -206,7 +206,7 @@ def describe_add_product(config: dict[str, Any]) -> ActionText:
     if category:
         clause += f" to the {name_or_quote(category)} category"
     budget = _budget(config)
-    short = f"Add {format_number(count)} products" if many else "Add a product"
+    short = f"Add {format_number(many)} products" if many else "Add a product"
     if template:
         short += f" from {template[4:]}"
     return ActionText(clause + budget, short + budget)

@@ -49,7 +49,7 @@ def value_words(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_number(value):
-        return format_number(value)  # type: ignore[arg-type]
+        return format_number(value)
     if isinstance(value, str):
         if value == "":
             return "empty"

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
+from typing import TypeGuard
 
 MONTHS = (
     "January",
@@ -43,7 +44,7 @@ TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?$")
 WHITESPACE_RUN_RE = re.compile(r"\s*[\r\n\t]+\s*")
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """A finite JSON number; booleans are not numbers here."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 

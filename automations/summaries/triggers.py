@@ -51,7 +51,7 @@ KNOWN_EVENTS = {
     "customer_active": "a customer is active",
 }
 
-SEASON_PHRASES = {
+SEASON_PHRASES: dict[str, str] = {
     Season.BLACK_FRIDAY: "on Black Friday",
     Season.CYBER_MONDAY: "on Cyber Monday",
     Season.VALENTINES_DAY: "on Valentine's Day",
@@ -65,7 +65,7 @@ SEASON_PHRASES = {
 }
 
 # (summary verb, description verb) per threshold operator; the spec words "<" differently in each.
-THRESHOLD_VERBS = {
+THRESHOLD_VERBS: dict[str, tuple[str, str]] = {
     ThresholdOperator.LT: ("drops below {v}", "falls below {v}"),
     ThresholdOperator.GT: ("rises above {v}", "rises above {v}"),
     ThresholdOperator.LTE: ("falls to {v} or below", "falls to {v} or below"),
@@ -74,7 +74,7 @@ THRESHOLD_VERBS = {
     ThresholdOperator.NEQ: ("is no longer {v}", "is no longer {v}"),
 }
 # When the value is not typed in yet.
-THRESHOLD_VERBS_NO_VALUE = {
+THRESHOLD_VERBS_NO_VALUE: dict[str, str] = {
     ThresholdOperator.LT: "drops below a threshold",
     ThresholdOperator.GT: "rises above a threshold",
     ThresholdOperator.LTE: "falls to a threshold or below",

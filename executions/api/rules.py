@@ -23,6 +23,7 @@ from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
 from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
 from governance.api.permissions import Capability, require
+from governance.users import request_user
 
 
 class AutomationViewSet(AutomationRuleViewSet):
@@ -82,7 +83,7 @@ class AutomationViewSet(AutomationRuleViewSet):
             )
         if bypass:
             require(request, rule.tenant_id, Capability.BYPASS_APPROVAL, rule.risk_level)
-        execution = call_service(execute_rule_manually, rule, context, request.user, bypass_approval=bypass)
+        execution = call_service(execute_rule_manually, rule, context, request_user(request), bypass_approval=bypass)
         return Response(
             {
                 "execution": ExecutionSerializer(execution).data,

@@ -66,7 +66,10 @@ def execution_rule_version(execution: AutomationExecution) -> int | None:
     if not execution.rule_version_id:
         return None
     number_read = getattr(execution, "rule_version_number", None)
-    return number_read if number_read is not None else execution.rule_version.version
+    if number_read is not None:
+        return number_read
+    version = execution.rule_version
+    return version.version if version is not None else None
 
 
 def execution_representation(execution: AutomationExecution) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from executions.filters import WebhookEndpointFilterSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
 from governance.models import Tenant
 from governance.selectors import caller_role_expression, member_tenant_ids
+from governance.users import request_user
 
 MAX_ID = 2**63 - 1
 ENDPOINTS_MAX_LIMIT = 1_000
@@ -158,7 +159,7 @@ class WebhookEndpointViewSet(ApiViewSet):
 
     def endpoint(self, capability: str) -> WebhookEndpoint:
         pk = int(self.kwargs["pk"])
-        endpoints = WebhookEndpoint.objects.annotate(caller_role=caller_role_expression(self.request.user))
+        endpoints = WebhookEndpoint.objects.annotate(caller_role=caller_role_expression(request_user(self.request)))
         endpoint = endpoints.filter(pk=pk, caller_role__isnull=False).first() if pk <= MAX_ID else None
         if endpoint is None:
             raise NotFound("No such webhook endpoint in your tenants.")
@@ -192,7 +193,7 @@ class WebhookEndpointViewSet(ApiViewSet):
             action_type=fields.get("action_type") or None,
             description=fields.get("description", ""),
             enabled=fields.get("enabled", True),
-            user=request.user,
+            user=request_user(request),
         )
         return Response(
             {
@@ -211,7 +212,7 @@ class WebhookEndpointViewSet(ApiViewSet):
         body = inputs.require_object(request.data)
         if "tenant_id" in body and body["tenant_id"] != endpoint.tenant_id:
             raise ValidationError({"tenant_id": ["An endpoint cannot move to another tenant."]})
-        endpoint = _saved(endpoint_update, endpoint, _fields(body), user=request.user)
+        endpoint = _saved(endpoint_update, endpoint, _fields(body), user=request_user(request))
         return Response(
             {"webhook_endpoint": WebhookEndpointSerializer(endpoint).data, "message": "Webhook endpoint updated"}
         )
@@ -220,7 +221,7 @@ class WebhookEndpointViewSet(ApiViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         endpoint = self.endpoint(Capability.MANAGE_WEBHOOKS)
-        secret = endpoint_rotate_secret(endpoint, user=request.user)
+        secret = endpoint_rotate_secret(endpoint, user=request_user(request))
         return Response(
             {
                 "webhook_endpoint": WebhookEndpointSerializer(endpoint).data,

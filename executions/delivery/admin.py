@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,6 +21,7 @@ from executions.delivery.services import (
 )
 from governance.admin import PolicyAdmin
 from governance.roles import Capability
+from governance.users import request_user
 
 
 def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:
@@ -42,7 +43,7 @@ class WebhookEndpointAdmin(PolicyAdmin):
     actions = ("rotate_secret", "disable_endpoints", "enable_endpoints")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
-        return endpoints_for_user(request.user).select_related("tenant")
+        return endpoints_for_user(request_user(request)).select_related("tenant")
 
     def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> tuple[str, ...]:
         # An endpoint never moves between tenants: its deliveries and secret belong to this one.
@@ -62,16 +63,16 @@ class WebhookEndpointAdmin(PolicyAdmin):
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:
             fields = ("url", "enabled", "action_type", "description")
-            endpoint_update(obj, {name: getattr(obj, name) for name in fields}, user=request.user)
+            endpoint_update(obj, {name: getattr(obj, name) for name in fields}, user=request_user(request))
             return
-        secret = endpoint_save_new(obj, user=request.user)
+        secret = endpoint_save_new(obj, user=request_user(request))
         messages.warning(request, _secret_message(obj, secret, "created"))
 
     @admin.action(description="Rotate signing secret (the old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             try:
-                secret = endpoint_rotate_secret(endpoint, user=request.user)
+                secret = endpoint_rotate_secret(endpoint, user=request_user(request))
             except PermissionDenied as error:
                 self.message_user(request, f"Endpoint {endpoint.pk}: {error}", messages.ERROR)
                 continue
@@ -81,7 +82,9 @@ class WebhookEndpointAdmin(PolicyAdmin):
     def disable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         reason = f"Disabled by {request.user.get_username()} in the admin."
         done = sum(
-            self.run_service(request, f"Endpoint {endpoint.pk}", endpoint_disable, endpoint, reason, user=request.user)
+            self.run_service(
+                request, f"Endpoint {endpoint.pk}", endpoint_disable, endpoint, reason, user=request_user(request)
+            )
             for endpoint in queryset
         )
         if done:
@@ -90,14 +93,20 @@ class WebhookEndpointAdmin(PolicyAdmin):
     @admin.action(description="Enable selected endpoints")
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         done = sum(
-            self.run_service(request, f"Endpoint {endpoint.pk}", endpoint_enable, endpoint, user=request.user)
+            self.run_service(request, f"Endpoint {endpoint.pk}", endpoint_enable, endpoint, user=request_user(request))
             for endpoint in queryset
         )
         if done:
             messages.success(request, f"Enabled {done} endpoint(s).")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+if TYPE_CHECKING:  # generic in the stubs only
+    _AttemptInline = admin.TabularInline[DeliveryAttempt, WebhookDelivery]
+else:
+    _AttemptInline = admin.TabularInline
+
+
+class DeliveryAttemptInline(_AttemptInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
@@ -158,7 +167,7 @@ class WebhookDeliveryAdmin(PolicyAdmin):
     actions = ("redeliver",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return deliveries_for_user(request.user).select_related("endpoint", "execution")
+        return deliveries_for_user(request_user(request)).select_related("endpoint", "execution")
 
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return self.may(request, Capability.MANAGE_WEBHOOKS)
@@ -166,7 +175,9 @@ class WebhookDeliveryAdmin(PolicyAdmin):
     @admin.action(description="Redeliver selected failed deliveries (same webhook-id)", permissions=["redeliver"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         done = sum(
-            self.run_service(request, f"Delivery {delivery.pk}", delivery_redeliver, delivery, user=request.user)
+            self.run_service(
+                request, f"Delivery {delivery.pk}", delivery_redeliver, delivery, user=request_user(request)
+            )
             for delivery in queryset.select_related("endpoint")
         )
         if done:

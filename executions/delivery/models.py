@@ -6,6 +6,7 @@ Imported by ``executions.models`` so that they belong to the executions app and 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -18,7 +19,7 @@ from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryS
 from executions.delivery.addresses import MAX_URL_LENGTH, InvalidWebhookURL, parse_webhook_url, url_refusal_at_save
 
 
-def empty_dict() -> dict:
+def empty_dict() -> dict[str, Any]:
     return {}
 
 

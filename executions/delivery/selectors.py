@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from executions.choices import OPEN_DELIVERY_STATUSES, DeliveryStatus, ExecutionStatus
@@ -21,7 +21,7 @@ def deliveries_due(now: dt.datetime, *, limit: int = 100) -> list[int]:
     )
 
 
-def endpoints_for_user(user: AbstractBaseUser) -> QuerySet[WebhookEndpoint]:
+def endpoints_for_user(user: User) -> QuerySet[WebhookEndpoint]:
     """The endpoints of every tenant the user belongs to (all for a superuser)."""
     from governance.selectors import tenant_ids_for_user
 
@@ -30,7 +30,7 @@ def endpoints_for_user(user: AbstractBaseUser) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(tenant_id__in=tenant_ids_for_user(user))
 
 
-def deliveries_for_user(user: AbstractBaseUser) -> QuerySet[WebhookDelivery]:
+def deliveries_for_user(user: User) -> QuerySet[WebhookDelivery]:
     """The deliveries of every tenant the user belongs to (all for a superuser)."""
     from governance.selectors import tenant_ids_for_user
 

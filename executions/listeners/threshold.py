@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -140,7 +141,7 @@ def check_metric_thresholds(tenant_id: str, metric: str, now: dt.datetime | None
 # --- steps -------------------------------------------------------------------------------------
 
 
-def _pull(rules: list[AutomationRule], now: dt.datetime) -> dict[tuple[str, str], Observation | None]:
+def _pull(rules: Sequence[AutomationRule], now: dt.datetime) -> dict[tuple[str, str], Observation | None]:
     """Ask each pull provider once per (tenant, metric) an enabled rule watches."""
     providers = metric_providers()
     pairs = {
@@ -226,7 +227,7 @@ def _plan(rule: AutomationRule, observations: list[Observation], now: dt.datetim
 
 
 def _apply(
-    rules: list[AutomationRule], observations: dict[str, list[Observation]], now: dt.datetime
+    rules: Sequence[AutomationRule], observations: dict[str, list[Observation]], now: dt.datetime
 ) -> ThresholdTickResult:
     """Plan every rule in memory, then write the changed states and fire, a batch per transaction."""
     result = ThresholdTickResult(rules=len(rules))

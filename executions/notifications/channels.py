@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
@@ -63,7 +63,7 @@ class ChannelBackend(Protocol):
 
     name: str
 
-    def send(self, user: AbstractBaseUser, subject: str, body: str) -> ChannelResult: ...
+    def send(self, user: User, subject: str, body: str) -> ChannelResult: ...
 
 
 class EmailChannel:
@@ -71,7 +71,7 @@ class EmailChannel:
 
     name = "email"
 
-    def send(self, user: AbstractBaseUser, subject: str, body: str) -> ChannelResult:
+    def send(self, user: User, subject: str, body: str) -> ChannelResult:
         address = getattr(user, "email", "") or ""
         if not address:
             return ChannelResult(self.name, user.pk, ChannelStatus.NO_ADDRESS, "The user has no email address.")
@@ -91,7 +91,7 @@ class NotConfiguredChannel:
     def __init__(self, name: str = "") -> None:
         self.name = name
 
-    def send(self, user: AbstractBaseUser, subject: str, body: str) -> ChannelResult:
+    def send(self, user: User, subject: str, body: str) -> ChannelResult:
         logger.info("notification channel %r has no backend; nothing sent to user %s", self.name, user.pk)
         detail = (
             f'No backend for "{self.name}": set AUTOMATIONS["NOTIFICATION_CHANNELS"]["{self.name}"] to a backend class.'
@@ -147,7 +147,7 @@ def _named(backend: Any, name: str) -> ChannelBackend:
     return backend
 
 
-def send_via_channel(channel: str, user: AbstractBaseUser, subject: str, body: str) -> ChannelResult:
+def send_via_channel(channel: str, user: User, subject: str, body: str) -> ChannelResult:
     """Send on one channel to one user; never raises for a backend's failure (reported as "failed").
 
     Raises ``UnknownChannel`` for a channel name nobody knows (a bad definition, refused at save time).

@@ -99,7 +99,7 @@ def read_current_versions(rules: list[AutomationRule]) -> None:
     )
     for rule in rules:
         if rule.pk in missing:
-            rule.current_version_id = found.get(rule.pk)
+            rule.current_version_id = found.get(rule.pk)  # type: ignore[attr-defined]  # as event_rules annotates it
 
 
 def rules_mark_triggered(rule_ids: set[str], now: dt.datetime) -> int:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -85,7 +85,7 @@ class Evaluation:
 
 def evaluate_pending(
     execution: AutomationExecution,
-    bypass_user: AbstractBaseUser | None = None,
+    bypass_user: User | None = None,
     facts: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Conditions, then governance, for a pending execution; changes nothing (see ``record_evaluations``).
@@ -190,7 +190,7 @@ def evaluate_pending(
 
 
 def evaluate(
-    executions: list[AutomationExecution], bypass_user: AbstractBaseUser | None = None
+    executions: list[AutomationExecution], bypass_user: User | None = None
 ) -> list[tuple[AutomationExecution, Evaluation]]:
     """``evaluate_pending`` for pending executions, each tenant's facts read once; changes nothing.
 

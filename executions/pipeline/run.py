@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from automations.models import AutomationRule
@@ -35,7 +35,7 @@ from governance.selectors import default_council
 WAITING = (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING)
 
 
-def run_loaded(executions: list[AutomationExecution], bypass_user: AbstractBaseUser | None = None) -> None:
+def run_loaded(executions: list[AutomationExecution], bypass_user: User | None = None) -> None:
     """Take the executions (loaded, in memory) as far as they can go now; leaves them as it moved them.
 
     ``bypass_user``: a manual run's council member who skips the governance step.
@@ -86,7 +86,7 @@ def execution_run_action(execution_id: int) -> AutomationExecution | None:
 def execute_rule_manually(
     rule: AutomationRule,
     context: dict[str, Any] | None,
-    user: AbstractBaseUser,
+    user: User,
     bypass_approval: bool = False,
 ) -> AutomationExecution:
     """Run ``rule`` now with the caller's context, in this request, up to the action's first attempt.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -87,7 +87,7 @@ def execution_requester_id(execution: AutomationExecution) -> str | None:
     return str(execution.triggered_by_id) if execution.triggered_by_id is not None else None
 
 
-def _request_for_decision(execution: AutomationExecution, user: AbstractBaseUser) -> ApprovalRequest:
+def _request_for_decision(execution: AutomationExecution, user: User) -> ApprovalRequest:
     """The pending request ``user`` may decide now, checked at decision time, in this order:
 
     1. the policy: the user's role in the tenant *now* allows approving (a demoted or removed member
@@ -122,7 +122,7 @@ def _request_for_decision(execution: AutomationExecution, user: AbstractBaseUser
     return request
 
 
-def _claim_decision(request: ApprovalRequest, status: str, user: AbstractBaseUser, now: Any, note: str) -> None:
+def _claim_decision(request: ApprovalRequest, status: str, user: User, now: Any, note: str) -> None:
     # TRICKY: the conditional update is the decision. Of two members clicking at once, one updates a
     # row and the other updates none and is told it was already decided.
     won = ApprovalRequest.objects.filter(pk=request.pk, status=ApprovalStatus.PENDING).update(
@@ -133,7 +133,7 @@ def _claim_decision(request: ApprovalRequest, status: str, user: AbstractBaseUse
         raise ExecutionConflict(f"execution {request.execution_id} was already {current}")
 
 
-def execution_approve(execution: AutomationExecution, user: AbstractBaseUser) -> AutomationExecution:
+def execution_approve(execution: AutomationExecution, user: User) -> AutomationExecution:
     """Approve an execution awaiting approval; it continues at the action step on a worker.
 
     Raises PermissionDenied when ``user`` is not on the council, ExecutionConflict when the
@@ -158,7 +158,7 @@ def execution_approve(execution: AutomationExecution, user: AbstractBaseUser) ->
     return execution
 
 
-def execution_reject(execution: AutomationExecution, user: AbstractBaseUser, reason: str = "") -> AutomationExecution:
+def execution_reject(execution: AutomationExecution, user: User, reason: str = "") -> AutomationExecution:
     """Reject an execution awaiting approval: it ends as rejected and the tenant's owners are told."""
     if not isinstance(reason, str):
         raise ValidationError({"reason": ["must be a string"]})

@@ -92,8 +92,8 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
     """Check one event's fields (no database); returns the normalised input or errors keyed by field."""
     errors: Errors = {}
     unknown = sorted(set(data) - set(EVENT_FIELDS))
-    for key in unknown:
-        _add(errors, key, f"unknown field; expected one of {', '.join(EVENT_FIELDS)}")
+    for name in unknown:
+        _add(errors, name, f"unknown field; expected one of {', '.join(EVENT_FIELDS)}")
 
     tenant_id = data.get("tenant_id")
     if tenant_id is None or tenant_id == "":
@@ -163,6 +163,8 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
 
     if errors:
         return None, errors
+    # What the checks above made sure of, for the type checker.
+    assert isinstance(tenant_id, str) and isinstance(event_type, str) and isinstance(key, str) and moment is not None
     return (
         EventInput(
             tenant_id=tenant_id,
@@ -171,7 +173,7 @@ def validate_event_input(data: dict[str, Any]) -> tuple[EventInput | None, Error
             source=source,
             idempotency_key=key,
             customer_id=customer_id,
-            occurred_at=moment,  # type: ignore[arg-type]
+            occurred_at=moment,
             causation_depth=depth,
             caused_by_execution_id=cause,
             key_generated=key_generated,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -88,7 +88,7 @@ def notify_users_on_commit(
     )
 
 
-def notifications_mark_read(user: AbstractBaseUser, tenant_id: str, ids: list[int] | None = None) -> int:
+def notifications_mark_read(user: User, tenant_id: str, ids: list[int] | None = None) -> int:
     """Mark the user's unread notifications in the tenant read (only ``ids`` when given); returns how many."""
     unread = Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True)
     if ids is not None:

@@ -23,6 +23,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from config.sql_instances import column_of
+
 
 def supported() -> bool:
     """True when the database runs ``update_rows`` (PostgreSQL, or SQLite 3.35 and newer)."""
@@ -52,7 +54,7 @@ def update_rows(
     fields = {name: _field(opts, name) for name in names}
     quote = connection.ops.quote_name
     table = quote(opts.db_table)
-    pk = quote(opts.pk.column)
+    pk = quote(column_of(model, opts.pk.name))
     columns = ", ".join(quote(fields[name].column) for name in names)
     placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
     params: list[Any] = [fields[name].get_db_prep_save(row[name], connection) for row in rows for name in names]

@@ -14,6 +14,7 @@ from collections import Counter
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from automations.conf import app_settings
@@ -53,7 +54,7 @@ def _requeue_events(now: dt.datetime, cutoff: dt.datetime, limit: int, counts: C
 
 
 def _requeue_executions(
-    status: str, task_name: str, due: Q, now: dt.datetime, limit: int, counts: Counter, label: str
+    status: str, task_name: str, due: Q | Combinable, now: dt.datetime, limit: int, counts: Counter, label: str
 ) -> None:
     rows = (
         AutomationExecution.objects.filter(due, status=status)
@@ -95,7 +96,7 @@ def sweep_outbox(
     _requeue_executions(ExecutionStatus.APPROVED, "run_action_task", stale, now, limit, counts, "approved_requeued")
     # A retry is due once next_attempt_at has passed; queued once when it falls due (updated_at is
     # still older than next_attempt_at), then again only after a quiet window.
-    due_retry = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
+    due_retry: Q | Combinable = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
     # An execution waiting on open webhook deliveries is retried by the delivery sweeper, not here; once
     # they have all ended (and nothing settled it) run_action settles it through its handler.
     due_retry &= ~Exists(

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from config.sql_instances import instances_from_sql, select_list
+from config.sql_instances import column_of, instances_from_sql, select_list
 from governance.models import ApiToken, api_token_digest
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ def token_user_sql(database: str) -> str:
     user_model = get_user_model()
     connection = connections[database]
     quote = connection.ops.quote_name
-    column = lambda name: quote(ApiToken._meta.get_field(name).column)  # noqa: E731
+    column = lambda name: quote(column_of(ApiToken, name))  # noqa: E731
     return TOKEN_USER_SQL.format(
         columns=select_list(user_model, "user_row", connection),
         tokens=quote(ApiToken._meta.db_table),
         users=quote(user_model._meta.db_table),
-        user_pk=quote(user_model._meta.pk.column),
+        user_pk=quote(column_of(user_model, user_model._meta.pk.name)),
         token_pk=column("id"),
         user_id=column("user"),
         digest=column("digest"),

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from governance.policy import check_role
 from governance.roles import Capability, role_allows
 from governance.selectors import roles_for_user
+from governance.users import request_user
 
 __all__ = ["Capability", "request_roles", "request_tenant_ids", "require", "require_role", "resolve_tenant_id"]
 
@@ -20,8 +21,8 @@ def request_roles(request: Request) -> dict[str, str]:
     """The caller's ``{tenant_id: role}``, looked up once per request."""
     roles = getattr(request, "_tenant_roles", None)
     if roles is None:
-        roles = roles_for_user(request.user)
-        request._tenant_roles = roles
+        roles = roles_for_user(request_user(request))
+        request._tenant_roles = roles  # type: ignore[attr-defined]  # cached on the request object
     return roles
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def client_address(request: HttpRequest | Request) -> str | None:
     """The client's address as the API throttle sees it: REMOTE_ADDR, or X-Forwarded-For's entry added by
     the outermost of ``NUM_PROXIES`` trusted proxies. django-axes counts login failures by it too."""
-    return BaseThrottle().get_ident(request) or None
+    # get_ident reads only request.META, which a Django request has too; the stubs want a DRF Request.
+    return BaseThrottle().get_ident(request) or None  # type: ignore[arg-type]
 
 
 def bind_client_address(request: HttpRequest, **kwargs: object) -> None:
@@ -41,6 +42,9 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     scope = "api"
     cache_alias = "throttle"
+    # Set by SimpleRateThrottle.__init__ from the rate (None without one); the stubs do not declare them.
+    num_requests: int | None
+    duration: int | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,25 +62,26 @@ class TokenRateThrottle(SimpleRateThrottle):
         return f"throttle:{self.scope}:{ident}"
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        if self.rate is None:
+        if self.rate is None or self.num_requests is None or self.duration is None:
             return True
+        duration = self.duration
         base = self.get_cache_key(request, view)
         now = self.timer()
-        window = int(now // self.duration)
-        self.window_end = (window + 1) * self.duration
+        window = int(now // duration)
+        self.window_end = (window + 1) * duration
         key = f"{base}:{window}"
-        self.cache.add(key, 0, timeout=self.duration + 1)
+        self.cache.add(key, 0, timeout=duration + 1)
         try:
             count = self.cache.incr(key)
         except ValueError:  # expired between add and incr
-            self.cache.add(key, 1, timeout=self.duration + 1)
+            self.cache.add(key, 1, timeout=duration + 1)
             count = 1
         if count <= self.num_requests:
             return True
         # The label is the caller's tenant (tenants, comma-joined); '' for anonymous callers and superusers.
         user = getattr(request, "user", None)
         member = user is not None and user.is_authenticated and not user.is_superuser
-        count_rate_limit_refusal(",".join(sorted(tenant_ids_for_user(user))) if member else "")
+        count_rate_limit_refusal(",".join(sorted(tenant_ids_for_user(user))) if user is not None and member else "")
         return False
 
     def wait(self) -> float | None:

@@ -45,7 +45,7 @@ from governance import policy
 from governance.roles import Capability
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from executions.models import AutomationExecution
 
@@ -297,6 +297,14 @@ class DeliveryClaims:
     claims: dict[int, tuple[WebhookDelivery, DeliveryAttempt, str]]
 
     @property
+    def claimed_at(self) -> dt.datetime:
+        """The claims' ``claimed_at``: one moment for the batch (there must be a claim)."""
+        moment = next(iter(self.claims.values()))[0].claimed_at
+        if moment is None:  # never: a claimed row is inserted with its claimed_at
+            raise ValueError("A claimed delivery without claimed_at.")
+        return moment
+
+    @property
     def unclaimed(self) -> list[int]:
         return [index for index in range(len(self.requests)) if index not in self.claims]
 
@@ -343,7 +351,7 @@ def deliveries_post(
     """
     if not claimed.claims:
         return {}
-    now = next(iter(claimed.claims.values()))[0].claimed_at
+    now = claimed.claimed_at
     lanes = _lanes()
     futures = {
         index: lanes.submit(
@@ -400,7 +408,7 @@ def deliveries_record(
     outcomes: dict[int, DeliveryOutcome] = {}
     if not claimed.claims:
         return outcomes
-    now = next(iter(claimed.claims.values()))[0].claimed_at
+    now = claimed.claimed_at
     for index, (delivery, _attempt, _token) in claimed.claims.items():
         if index not in posted:  # still in flight: recorded by its thread when it answers
             outcomes[index] = _outcome(delivery, attempted=True)
@@ -739,7 +747,7 @@ def send_due_deliveries(
 
 
 def delivery_redeliver(
-    delivery: WebhookDelivery, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+    delivery: WebhookDelivery, *, now: dt.datetime | None = None, user: User | None = None
 ) -> WebhookDelivery:
     """Make a failed delivery due again with a fresh retry schedule and the same ``webhook-id``.
 
@@ -749,7 +757,10 @@ def delivery_redeliver(
     """
     policy.check(user, delivery.tenant_id, Capability.MANAGE_WEBHOOKS)
     now = now or timezone.now()
-    endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()  # fresh: enabled may have changed
+    # Fresh: enabled may have changed.
+    endpoint = (
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first() if delivery.endpoint_id is not None else None
+    )
     if endpoint is None:
         raise ValidationError({"endpoint": "The endpoint was deleted; this delivery cannot be sent again."})
     if not endpoint.enabled:

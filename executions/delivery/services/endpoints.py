@@ -17,7 +17,7 @@ from governance import policy
 from governance.roles import Capability
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from governance.models import Tenant
 
@@ -39,7 +39,7 @@ def endpoint_create(
     action_type: str | None = None,
     description: str = "",
     enabled: bool = True,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> CreatedEndpoint:
     """Create an endpoint with a new secret; return both. The secret is never shown again."""
     endpoint = WebhookEndpoint(
@@ -49,7 +49,7 @@ def endpoint_create(
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
-def endpoint_save_new(endpoint: WebhookEndpoint, *, user: AbstractBaseUser | None = None) -> str:
+def endpoint_save_new(endpoint: WebhookEndpoint, *, user: User | None = None) -> str:
     """Give an unsaved endpoint its secret, validate and save it; return the secret (admin's path)."""
     if endpoint.pk is not None:
         raise ValueError("endpoint_save_new() is for endpoints not saved yet.")
@@ -60,9 +60,7 @@ def endpoint_save_new(endpoint: WebhookEndpoint, *, user: AbstractBaseUser | Non
     return endpoint.secret
 
 
-def endpoint_update(
-    endpoint: WebhookEndpoint, data: dict[str, Any], *, user: AbstractBaseUser | None = None
-) -> WebhookEndpoint:
+def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any], *, user: User | None = None) -> WebhookEndpoint:
     """Change the URL, enabled flag, action type or description; refuse anything else by name."""
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     unknown = sorted(set(data) - set(ENDPOINT_EDITABLE_FIELDS))
@@ -80,7 +78,7 @@ def endpoint_update(
 
 
 def endpoint_rotate_secret(
-    endpoint: WebhookEndpoint, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+    endpoint: WebhookEndpoint, *, now: dt.datetime | None = None, user: User | None = None
 ) -> str:
     """Replace the secret; the previous one keeps signing for the grace period. Return the new secret.
 
@@ -102,7 +100,7 @@ def endpoint_rotate_secret(
 
 
 def endpoint_disable(
-    endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime | None = None, user: AbstractBaseUser | None = None
+    endpoint: WebhookEndpoint, reason: str, *, now: dt.datetime | None = None, user: User | None = None
 ) -> None:
     """Stop sending to the endpoint and say why (shown in admin and API)."""
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
@@ -113,7 +111,7 @@ def endpoint_disable(
     endpoint.refresh_from_db()
 
 
-def endpoint_enable(endpoint: WebhookEndpoint, *, user: AbstractBaseUser | None = None) -> None:
+def endpoint_enable(endpoint: WebhookEndpoint, *, user: User | None = None) -> None:
     """Send to the endpoint again and clear the reason it was disabled."""
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(

@@ -160,7 +160,7 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
             "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(metrics_dir()),
         }
-        stopping = {"signal": None}
+        stopping: dict[str, int | None] = {"signal": None}
 
         def request_stop(signum: int, frame: Any) -> None:
             stopping["signal"] = signum
@@ -212,7 +212,7 @@ class Command(BaseCommand):
             if process is not None and process.poll() is not None:
                 self._schedule_restart(child, f"{child.name} exited with status {process.returncode}")
         worker = children["worker"]
-        if worker.restart_at is None and watch.take_misses() >= allowed_misses:
+        if worker.restart_at is None and worker.process is not None and watch.take_misses() >= allowed_misses:
             # TRICKY: a pool process killed while holding billiard's queue lock leaves the worker alive
             # but consuming nothing; only killing its whole group and starting again recovers it.
             self._signal_group(worker.process, signal.SIGKILL)
@@ -231,10 +231,11 @@ class Command(BaseCommand):
         child.backoff = min(child.backoff * 2, BACKOFF_MAX)
 
     def _stop(self, children: dict[str, Child]) -> None:
-        running = [child for child in children.values() if child.process is not None and child.process.poll() is None]
-        for child in running:
-            # The child's main process only: Celery's warm shutdown stops its own pool.
-            child.process.send_signal(signal.SIGTERM)
+        running = [child.process for child in children.values() if child.process is not None]
+        for process in running:
+            if process.poll() is None:
+                # The child's main process only: Celery's warm shutdown stops its own pool.
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
         for child in children.values():
             if child.process is None:
