@@ -6,12 +6,13 @@ class ExecutionsConfig(AppConfig):
     verbose_name = "Executions"
 
     def ready(self) -> None:
-        # Built-in action handlers register themselves on import; receivers connect here;
-        # the listener tasks register with Celery (autodiscovery only imports tasks.py).
+        # Built-in action handlers register themselves on import; receivers connect here; every task
+        # registers with Celery in every process (publishers look tasks up by name, executions.dispatch;
+        # autodiscovery would import tasks.py only where the worker starts).
         from automations.approval_facts import register_executions_today_counter
         from automations.page_facts import page_facts
         from automations.signals import rule_archived
-        from executions import actions, health, signals, tasks_listeners  # noqa: F401
+        from executions import actions, health, signals, tasks, tasks_listeners  # noqa: F401
         from executions.selectors import (
             rule_executions_run_today_count,
             tenant_executions_since_count,

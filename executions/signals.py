@@ -104,7 +104,7 @@ def _attribute(instance: Model, dotted: str) -> Any:
 
 def model_payload(instance: Model, fields: list[str] | None) -> dict[str, Any]:
     """The instance's fields as JSON values, with ``model`` and ``object_id``."""
-    from executions.services.context import json_safe
+    from executions.context import json_safe
 
     values: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
@@ -167,6 +167,6 @@ def connect_model_events() -> None:
 
 def cancel_approvals_of_archived_rule(sender: Any, rule: Any, **kwargs: Any) -> None:
     """``automations.signals.rule_archived``: the archived rule's pending approvals are cancelled."""
-    from executions.services.approvals import approvals_cancel_for_rule
+    from executions.approvals import approvals_cancel_for_rule
 
     approvals_cancel_for_rule(rule)

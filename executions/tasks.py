@@ -12,7 +12,7 @@ from typing import TypedDict
 
 from celery import shared_task
 
-from executions import pipeline, services
+from executions import pipeline, services, task_names
 
 
 class TaskOptions(TypedDict, total=False):
@@ -27,55 +27,55 @@ PIPELINE_TASK_OPTIONS: TaskOptions = {"acks_late": True, "reject_on_worker_lost"
 SWEEP_TASK_OPTIONS: TaskOptions = {"acks_late": False, "ignore_result": True, "soft_time_limit": 40, "time_limit": 50}
 
 
-@shared_task(name="executions.match_event", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.MATCH_EVENT, **PIPELINE_TASK_OPTIONS)
 def match_event_task(event_id: int) -> None:
     """Create the executions of every rule the event matches; run the first batch here, queue the rest."""
     pipeline.match_events([event_id])
 
 
-@shared_task(name="executions.match_events", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.MATCH_EVENTS, **PIPELINE_TASK_OPTIONS)
 def match_events_task(event_ids: list[int]) -> None:
     """``match_event_task`` for a batch of events (one ``POST /api/events`` list, say)."""
     pipeline.match_events(event_ids)
 
 
-@shared_task(name="executions.run_executions", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.RUN_EXECUTIONS, **PIPELINE_TASK_OPTIONS)
 def run_executions_task(execution_ids: list[int]) -> None:
     """``run_execution_task`` for a batch: one transaction per step, webhook commands sent together."""
     pipeline.run_executions(execution_ids)
 
 
-@shared_task(name="executions.run_execution", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.RUN_EXECUTION, **PIPELINE_TASK_OPTIONS)
 def run_execution_task(execution_id: int) -> None:
     """Evaluate a pending execution and, when cleared, run its action's first attempt."""
     pipeline.run_execution(execution_id)
 
 
-@shared_task(name="executions.run_action", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.RUN_ACTION, **PIPELINE_TASK_OPTIONS)
 def run_action_task(execution_id: int) -> None:
     """Run the next attempt of an approved or retrying execution's action."""
     pipeline.execution_run_action(execution_id)
 
 
-@shared_task(name="executions.sweep_outbox", **SWEEP_TASK_OPTIONS)
+@shared_task(name=task_names.SWEEP_OUTBOX, **SWEEP_TASK_OPTIONS)
 def sweep_outbox_task() -> dict[str, int]:
     """Re-queue events never matched and executions stuck pending, approved or due for a retry."""
     return services.sweep_outbox()
 
 
-@shared_task(name="executions.sweep_leases", **SWEEP_TASK_OPTIONS)
+@shared_task(name=task_names.SWEEP_LEASES, **SWEEP_TASK_OPTIONS)
 def sweep_leases_task() -> dict[str, int]:
     """Reclaim executions left running by a worker that died."""
     return services.sweep_expired_leases()
 
 
-@shared_task(name="executions.send_delivery", **PIPELINE_TASK_OPTIONS)
+@shared_task(name=task_names.SEND_DELIVERY, **PIPELINE_TASK_OPTIONS)
 def send_and_settle_delivery_task(delivery_id: int) -> None:
     """Send one due webhook delivery (claimed by a guarded update) and settle its execution."""
     services.send_and_settle_delivery(delivery_id)
 
 
-@shared_task(name="executions.send_due_deliveries", **SWEEP_TASK_OPTIONS)
+@shared_task(name=task_names.SEND_DUE_DELIVERIES, **SWEEP_TASK_OPTIONS)
 def send_due_deliveries_task() -> dict[str, int]:
     """Send the webhook deliveries whose next attempt is due; settle the executions that ended."""
     return services.send_due_deliveries_and_settle()

@@ -155,24 +155,6 @@ def get_action_entry(key: str) -> ActionEntry:
     return entry
 
 
-def get_action_handler(key: str) -> ActionHandler:
-    """Run action kind ``key`` for one execution, as the pipeline runs it: ``(execution, config) -> ActionResult``.
-
-    For a command kind, builds the command and delivers it; for an in-process run, calls it with a
-    ``deliver`` for that execution. Raises UnknownActionType listing the known types.
-    """
-    entry = get_action_entry(key)
-
-    def handler(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
-        # The pipeline's delivery step, for one execution (the pipeline imports this registry).
-        from executions.pipeline.act import run_action_kind
-
-        return run_action_kind(entry, execution, config)
-
-    handler.__name__ = f"action_{key}"
-    return handler
-
-
 def idempotency_key(execution: AutomationExecution) -> str:
     """The key every attempt of an execution's action sends downstream: the same on every retry."""
     return f"automation-execution-{execution.pk}"

@@ -44,7 +44,7 @@ def recipient_user_ids(tenant_id: str, recipients: list[str]) -> list[int]:
 def action_send_notification(execution: AutomationExecution, config: dict[str, Any], deliver: Deliver) -> ActionResult:
     """Notify the recipients in-app and on their channels; deliver the ``notification.send`` command."""
     from executions.choices import NotificationKind
-    from executions.services.notifications import notify_users
+    from executions.notifications.notices import notify_users
 
     recipients = [str(r) for r in config.get("recipients") or []]
     channels = [str(c) for c in config.get("channels") or []]

@@ -26,6 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.db_locks import write_transaction
+from executions import task_names
+from executions.dispatch import publish_soon
 from executions.models import MetricSample
 from governance.models import Tenant
 
@@ -138,13 +140,9 @@ def record_metric_samples(
 
 
 def _queue_check(tenant_id: str, metric: str) -> None:
-    from executions.tasks_listeners import check_metric_thresholds_task
-
-    try:
-        check_metric_thresholds_task.delay(tenant_id, metric)
-    except Exception:
-        # The sample is stored; the five-minute tick still evaluates it. A broker blip only delays.
-        logger.exception("could not queue the threshold check of %s/%s", tenant_id, metric)
+    """Queue the threshold check of the tenant's metric; if the broker is away, the five-minute tick
+    still evaluates the stored sample (a blip only delays it)."""
+    publish_soon(task_names.CHECK_METRIC_THRESHOLDS, tenant_id, metric)
 
 
 def latest_observation(tenant_id: str, metric: str) -> Observation | None:

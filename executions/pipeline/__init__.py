@@ -14,6 +14,7 @@ One module per step, each with one implementation:
 - ``batch``: loading executions, applying written rows.
 """
 
+from executions.pipeline.act import get_action_handler
 from executions.pipeline.create import TriggerRequest, executions_create, trigger_rule, trigger_rules
 from executions.pipeline.match import MatchResult, match_event, match_events
 from executions.pipeline.record import execution_settle_deliveries
@@ -31,6 +32,7 @@ __all__ = [
     "execution_run_action",
     "execution_settle_deliveries",
     "executions_create",
+    "get_action_handler",
     "match_event",
     "match_events",
     "run_execution",

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from automations.models import AutomationRule
 from config.db_locks import write_transaction
-from executions.actions import ActionEntry, ActionResult, UnknownActionType, get_action_entry
+from executions.actions import ActionEntry, ActionHandler, ActionResult, UnknownActionType, get_action_entry
 from executions.choices import ActionOutcome, ExecutionStatus
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services import (
@@ -265,6 +265,21 @@ def call_run(
     if not isinstance(result, ActionResult) or result.outcome not in ActionOutcome.values:
         return ActionResult.failed(f"the {action_type} handler returned {result!r}, not an ActionResult")
     return result
+
+
+def get_action_handler(key: str) -> ActionHandler:
+    """Run action kind ``key`` for one execution, as the pipeline runs it: ``(execution, config) -> ActionResult``.
+
+    For a command kind, builds the command and delivers it; for an in-process run, calls it with a
+    ``deliver`` for that execution. Raises UnknownActionType listing the known types.
+    """
+    entry = get_action_entry(key)
+
+    def handler(execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:
+        return run_action_kind(entry, execution, config)
+
+    handler.__name__ = f"action_{key}"
+    return handler
 
 
 def run_action_kind(entry: ActionEntry, execution: AutomationExecution, config: dict[str, Any]) -> ActionResult:

@@ -20,11 +20,12 @@ from django.utils import timezone
 from automations.conf import app_settings
 from automations.models import AutomationRule, RuleVersion
 from config.db_locks import write_transaction
+from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
+from executions.context import json_safe
+from executions.dispatch import chunks, publish_on_commit
 from executions.models import AutomationExecution, Event
 from executions.monitoring import count_ended
-from executions.services.context import json_safe
-from executions.services.dispatch import chunks, publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def trigger_rules(requests: list[TriggerRequest]) -> list[AutomationExecution]:
         created = executions_create(requests)
         pending = [e.pk for e in created if e.status == ExecutionStatus.PENDING]
         for chunk in chunks(pending):
-            publish_on_commit("run_executions_task", chunk)
+            publish_on_commit(task_names.RUN_EXECUTIONS, chunk)
     return created
 
 

@@ -22,13 +22,13 @@ from django.utils import timezone
 from automations.approval_facts import trusted_facts
 from automations.conf import app_settings
 from automations.models import DEFINITION_FIELDS, AutomationRule
+from executions import rows
+from executions.approvals import approval_request_open
 from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource, success_for_status
+from executions.context import build_context, json_safe, tenant_facts
 from executions.models import AutomationExecution
 from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
-from executions.services import rows
-from executions.services.approvals import approval_request_open
-from executions.services.context import build_context, json_safe, tenant_facts
 
 logger = logging.getLogger(__name__)
 

@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from automations.models import AutomationRule
 from config.db_locks import write_transaction
+from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
+from executions.dispatch import batch_size, chunks, publish_on_commit
 from executions.models import AutomationExecution, Event
 from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.run import run_loaded
 from executions.selectors import event_rules, rule_accepts_event_source, rules_matching_event
-from executions.services.dispatch import batch_size, chunks, publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationEx
         size = batch_size()
         here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
         for chunk in chunks([e.pk for e in queued]):
-            publish_on_commit("run_executions_task", chunk)
+            publish_on_commit(task_names.RUN_EXECUTIONS, chunk)
     return created, here
 
 

@@ -21,18 +21,18 @@ from django.utils import timezone
 
 from automations.models import AutomationRule
 from automations.services import RuleTotals, rule_record_execution
+from executions import rows, task_names
 from executions.actions import ActionResult
 from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind, success_for_status
+from executions.context import json_safe
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.selectors import execution_delivery_summary
+from executions.dispatch import publish_on_commit
 from executions.models import AutomationExecution
 from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
 from executions.retries import action_may_retry, action_retry_delay_seconds
-from executions.services import rows
-from executions.services.common import load_execution, notify_owners, transition
-from executions.services.context import json_safe
-from executions.services.dispatch import publish_on_commit
+from executions.transitions import load_execution, notify_owners, transition
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
                 execution, succeeded, record.fields["execution_time_ms"], record.fields["error_message"], totals
             )
         if record.retry_now:
-            publish_on_commit("run_action_task", execution.pk)
+            publish_on_commit(task_names.RUN_ACTION, execution.pk)
         if record.awaiting_delivery:
             # A sweeper may have finished the deliveries while this attempt ran (it cannot settle a
             # running execution): settle once this commits. Guarded, so only one caller records the end.

@@ -27,7 +27,7 @@ from executions.pipeline.batch import load_executions
 from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.evaluate import evaluate, record_evaluations
 from executions.selectors import user_may_decide
-from executions.services.common import load_execution
+from executions.transitions import load_execution
 from governance import policy
 from governance.roles import Capability
 from governance.selectors import default_council

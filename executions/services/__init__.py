@@ -7,37 +7,25 @@ Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``se
 ``notification_mark_read``, ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
 """
 
-from executions.services.approvals import execution_approve, execution_reject
-from executions.services.common import ExecutionConflict
-from executions.services.context import build_context
+from executions.approvals import execution_approve, execution_reject
+from executions.context import build_context
+from executions.notifications.notices import notification_mark_read, notifications_mark_read, notify_users
+from executions.pipeline import (
+    MatchResult,
+    execute_rule_manually,
+    execution_run_action,
+    match_event,
+    run_execution,
+    trigger_rule,
+)
 from executions.services.delivery_settlement import (
     execution_settle_deliveries,
     send_and_settle_delivery,
     send_due_deliveries_and_settle,
 )
 from executions.services.events import EmitResult, emit_event, emit_events
-from executions.services.notifications import notification_mark_read, notifications_mark_read, notify_users
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
-
-# The pipeline's own entries live in executions.pipeline; re-exported here, read on first use (the
-# pipeline's steps import this package's modules).
-_PIPELINE = (
-    "MatchResult",
-    "execute_rule_manually",
-    "execution_run_action",
-    "match_event",
-    "run_execution",
-    "trigger_rule",
-)
-
-
-def __getattr__(name: str) -> object:
-    if name in _PIPELINE:
-        import executions.pipeline
-
-        return getattr(executions.pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from executions.transitions import ExecutionConflict
 
 __all__ = [
     "EmitResult",

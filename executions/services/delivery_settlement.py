@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from executions import task_names
 from executions.pipeline.record import execution_settle_deliveries
 
 if TYPE_CHECKING:
@@ -73,6 +74,6 @@ def send_due_deliveries_and_settle(limit: int = 100, budget_seconds: float = 35.
 
 def enqueue_delivery(delivery_id: int) -> None:
     """AUTOMATIONS["WEBHOOK_ENQUEUE_DELIVERY"]: queue ``executions.send_delivery`` (after commit, by the caller)."""
-    from executions.services.dispatch import publish_soon
+    from executions.dispatch import publish_soon
 
-    publish_soon("send_and_settle_delivery_task", delivery_id)
+    publish_soon(task_names.SEND_DELIVERY, delivery_id)

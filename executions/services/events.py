@@ -18,8 +18,9 @@ from automations.conf import app_settings
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
 from config.db_locks import write_transaction
 from config.prometheus import count_events_accepted
+from executions import task_names
+from executions.dispatch import chunks, publish_on_commit
 from executions.models import AutomationExecution, Event
-from executions.services.dispatch import chunks, publish_on_commit
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def _queue_matching(results: list[EmitResult]) -> None:
     """
     count_events_accepted(sum(not result.duplicate for result in results))
     for chunk in chunks([result.id for result in results if not result.duplicate]):
-        publish_on_commit("match_events_task", chunk)
+        publish_on_commit(task_names.MATCH_EVENTS, chunk)
 
 
 def emit_events(

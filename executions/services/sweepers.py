@@ -19,12 +19,13 @@ from django.utils import timezone
 
 from automations.conf import app_settings
 from config.prometheus import count_sweeper_recoveries
+from executions import task_names
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
+from executions.dispatch import publish_on_commit
 from executions.models import AutomationExecution, Event
 from executions.pipeline.record import execution_ended
-from executions.services.common import transition
-from executions.services.dispatch import publish_on_commit
+from executions.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def _requeue_events(now: dt.datetime, cutoff: dt.datetime, limit: int, counts: C
                 requeued_at=now
             )
             if claimed:
-                publish_on_commit("match_event_task", event_id)
+                publish_on_commit(task_names.MATCH_EVENT, event_id)
                 counts["events_requeued"] += 1
         except Exception:  # a sweep goes on past one bad row
             logger.exception("could not re-queue event %s", event_id, extra={"event_id": event_id})
@@ -92,8 +93,10 @@ def sweep_outbox(
     counts: Counter = Counter()
     _requeue_events(now, cutoff, limit, counts)
     stale = Q(updated_at__lt=cutoff)
-    _requeue_executions(ExecutionStatus.PENDING, "run_execution_task", stale, now, limit, counts, "pending_requeued")
-    _requeue_executions(ExecutionStatus.APPROVED, "run_action_task", stale, now, limit, counts, "approved_requeued")
+    _requeue_executions(
+        ExecutionStatus.PENDING, task_names.RUN_EXECUTION, stale, now, limit, counts, "pending_requeued"
+    )
+    _requeue_executions(ExecutionStatus.APPROVED, task_names.RUN_ACTION, stale, now, limit, counts, "approved_requeued")
     # A retry is due once next_attempt_at has passed; queued once when it falls due (updated_at is
     # still older than next_attempt_at), then again only after a quiet window.
     due_retry: Q | Combinable = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
@@ -102,7 +105,9 @@ def sweep_outbox(
     due_retry &= ~Exists(
         WebhookDelivery.objects.filter(execution_id=OuterRef("pk"), status__in=sorted(OPEN_DELIVERY_STATUSES))
     )
-    _requeue_executions(ExecutionStatus.RETRYING, "run_action_task", due_retry, now, limit, counts, "retries_queued")
+    _requeue_executions(
+        ExecutionStatus.RETRYING, task_names.RUN_ACTION, due_retry, now, limit, counts, "retries_queued"
+    )
     result = {
         key: counts[key]
         for key in ("events_requeued", "pending_requeued", "approved_requeued", "retries_queued", "errors")
@@ -134,7 +139,7 @@ def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -
                 error_message=f"{message}; retrying with the same idempotency key",
             )
             if reclaimed:
-                publish_on_commit("run_action_task", execution_id)
+                publish_on_commit(task_names.RUN_ACTION, execution_id)
                 counts["leases_retried"] += 1
         return
     with transaction.atomic():

@@ -197,8 +197,8 @@ def test_an_in_process_handler_replaces_delivery(
 
 
 def test_each_handler_sends_its_own_command(tenant, owner, sink, created_endpoint, loopback_allowed):
-    from executions.actions import get_action_handler
     from executions.delivery.services import endpoint_create as create
+    from executions.pipeline import get_action_handler
     from tests.executions.delivery.conftest import make_execution
 
     create(tenant, sink.url("/all"))  # an endpoint for every action type
@@ -263,7 +263,7 @@ def test_send_notification_emails_and_notifies_in_app_as_plain_text(
     assert all(message in e.content.decode() for e in inbox_server.envelopes)
 
     # when the same execution's action runs again (a retry), nobody hears twice
-    from executions.actions import get_action_handler
+    from executions.pipeline import get_action_handler
 
     get_action_handler("send_notification")(execution, rule.action_config)
     assert inbox.count() == 2 and len(inbox_server.envelopes) == 2

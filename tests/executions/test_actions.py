@@ -10,11 +10,11 @@ from executions.actions import (
     ActionResult,
     UnknownActionType,
     get_action_entry,
-    get_action_handler,
     idempotency_key,
 )
 from executions.choices import ActionOutcome, TriggerSource
 from executions.models import AutomationExecution
+from executions.pipeline import get_action_handler
 from tests.factories import make_rule
 from tests.overrides import override_automations
 

@@ -73,14 +73,14 @@ def test_two_workers_running_one_execution_take_each_step_once(tenant, event_rul
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # keep trigger_rule's own dispatch out of it: we are the workers
     try:
-        from executions.services.dispatch import mark_broker_down
+        from executions.dispatch import mark_broker_down
 
         mark_broker_down()  # publishing is skipped: only the racing calls below run the execution
         execution = trigger_rule(event_rule, TriggerSource.EVENT, {}, "event:race")
         outcomes = race(*[lambda: run_execution(execution.pk) for _ in range(4)])
     finally:
         app.conf.task_always_eager = eager
-        from executions.services.dispatch import reset_broker_state
+        from executions.dispatch import reset_broker_state
 
         reset_broker_state()
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from executions.context import builtin_facts
 from executions.models import MetricSample
 from executions.services import build_context
-from executions.services.context import builtin_facts
 from governance.models import Tenant
 from tests.overrides import override_automations
 

@@ -8,9 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from executions import task_names
+from executions.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from executions.models import AutomationExecution, Event
 from executions.services import emit_event, emit_events
-from executions.services.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from executions.worker import AutomationWorker
 from tests.overrides import override_automations
 
@@ -28,8 +29,8 @@ def test_an_event_is_stored_and_matching_is_queued_only_on_commit(tenant, django
         )
 
     # one publish of its matching (and the metrics' count), both waiting for the commit
-    published = [cb.args for cb in callbacks if getattr(cb, "args", None) and cb.args[0] == "match_events_task"]
-    assert published == [("match_events_task", [result.id])]
+    published = [cb.args for cb in callbacks if getattr(cb, "args", None) and cb.args[0] == task_names.MATCH_EVENTS]
+    assert published == [(task_names.MATCH_EVENTS, [result.id])]
     event = Event.objects.get(pk=result.id)
     assert (event.event_type, event.source, event.customer_id) == ("product_added", "store", "42")
     assert event.payload == {"product_id": "prod_1"}
@@ -166,7 +167,7 @@ def test_emit_answers_while_the_broker_is_down_and_leaves_the_event_to_the_sweep
         assert len(results[0]) == 21
         assert publisher.wait_idle(30)  # the background publisher tried, failed fast, and gave up
         assert broker_marked_down()  # later publishes skip the broker for a few seconds
-        assert publish("match_event_task", results[0][0].id) is False
+        assert publish(task_names.MATCH_EVENT, results[0][0].id) is False
         assert Event.objects.filter(dispatched_at__isnull=True).count() == 21
     reset_broker_state()
 

@@ -20,9 +20,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from automations.models import AutomationRule
+from executions.dispatch import publisher, reset_broker_state
 from executions.models import Event
 from executions.pipeline.create import rules_mark_triggered
-from executions.services.dispatch import publisher, reset_broker_state
 from tests.api import post_json, token_client
 from tests.executions.conftest import make_event_rule
 from tests.services import lock_wait, write_lock_held

@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 
 from automations.services import rule_update
 from executions.choices import TriggerSource
+from executions.dispatch import publish_soon
 from executions.listeners.metrics import _queue_check as queue_check
 from executions.listeners.metrics import record_metric_samples
 from executions.listeners.threshold import check_metric_thresholds, check_thresholds
 from executions.models import AutomationExecution, MetricSample, ThresholdState
-from executions.services.dispatch import publish_soon
 from tests.api import post_json, token_client
 from tests.executions.workers import race
 from tests.factories import make_rule

@@ -486,7 +486,7 @@ def test_notices_also_go_out_by_email_once(
 
     emit_product_added(tenant, django_capture_on_commit_callbacks)
     execution = AutomationExecution.objects.get()
-    from executions.services.notifications import notify_users
+    from executions.notifications.notices import notify_users
 
     again = notify_users(
         [owner.pk], tenant.pk, NotificationKind.APPROVAL_REQUESTED, "again", "", execution.pk, ["email"]

@@ -1,14 +1,14 @@
-"""One guarded UPDATE for many rows (executions.services.rows), on the test database (SQLite or PostgreSQL)."""
+"""One guarded UPDATE for many rows (executions.rows), on the test database (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 import pytest
 from django.utils import timezone
 
+from executions import rows
 from executions.choices import ExecutionStatus
 from executions.models import AutomationExecution
-from executions.services import rows
-from executions.services.rows import supported, update_rows
+from executions.rows import supported, update_rows
 from tests.executions.conftest import make_event_rule
 from tests.factories import make_execution
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from executions.choices import ExecutionStatus, NotificationKind, TriggerSource
 from executions.models import AutomationExecution, Event, Notification
 from executions.services import emit_event, execution_approve, sweep_expired_leases, sweep_outbox, trigger_rule
-from executions.services.common import transition
+from executions.transitions import transition
 from tests.overrides import override_automations
 
 LATER = dt.timedelta(seconds=120)

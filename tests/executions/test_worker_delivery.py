@@ -19,12 +19,13 @@ from django.db.models import Count, Q
 from rest_framework.test import APIClient
 
 from automations.conf import app_settings
+from executions import task_names
 from executions.choices import AttemptOutcome, ExecutionStatus
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery
 from executions.delivery.services import endpoint_create
+from executions.dispatch import publish, reset_broker_state
 from executions.models import AutomationExecution, Event, MetricSample
 from executions.services import emit_events
-from executions.services.dispatch import publish, reset_broker_state
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply, Sink
 from tests.executions.test_worker_recovery import RedisServer
@@ -61,9 +62,9 @@ def platform(tenant, owner, sink, settings):
 
 def sweep() -> None:
     """What beat does: the outbox, the leases and the due deliveries."""
-    publish("sweep_outbox_task")
-    publish("sweep_leases_task")
-    publish("send_due_deliveries_task")
+    publish(task_names.SWEEP_OUTBOX)
+    publish(task_names.SWEEP_LEASES)
+    publish(task_names.SEND_DUE_DELIVERIES)
 
 
 def delivered_execution_ids(sink: Sink) -> dict[int, set[str]]:
@@ -194,7 +195,7 @@ def test_ingestion_keeps_accepting_while_redis_is_down_and_everything_is_process
 
             # then everything is processed by the same worker, the sweepers draining the outage backlog
             def processed() -> bool:
-                publish("sweep_outbox_task")
+                publish(task_names.SWEEP_OUTBOX)
                 time.sleep(1)
                 return (
                     AutomationExecution.objects.filter(event_id__in=event_ids, status=ExecutionStatus.SUCCEEDED).count()

@@ -14,10 +14,11 @@ from django.db.models import Count
 from django.test import Client
 from rest_framework.test import APIClient
 
+from executions import task_names
 from executions.choices import ENDED_STATUSES, OPEN_STATUSES, ExecutionStatus
+from executions.dispatch import publish
 from executions.models import ApprovalRequest, AutomationExecution, Event, MetricSample
 from executions.services import ExecutionConflict, emit_event, emit_events, execution_approve
-from executions.services.dispatch import publish
 from tests.executions.conftest import make_event_rule
 from tests.executions.workers import Broker, app_on_broker, race, wait_for
 
@@ -160,7 +161,7 @@ def test_the_sweepers_on_a_real_worker_recover_lost_messages(
     broker, start_worker, tenant, owner, django_capture_on_commit_callbacks
 ):
     # given messages the broker never got: events and an execution stored while "the broker was down"
-    from executions.services.dispatch import mark_broker_down, publisher, reset_broker_state
+    from executions.dispatch import mark_broker_down, publisher, reset_broker_state
 
     MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
     restock = make_event_rule(tenant, owner)
@@ -175,8 +176,8 @@ def test_the_sweepers_on_a_real_worker_recover_lost_messages(
 
     # when the beat entries fire (sent by hand here)
     def swept() -> bool:
-        publish("sweep_outbox_task")
-        publish("sweep_leases_task")
+        publish(task_names.SWEEP_OUTBOX)
+        publish(task_names.SWEEP_LEASES)
         time.sleep(1)
         return AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED).count() == 3
 
@@ -227,8 +228,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, start_worker, tenant, o
     start_worker("second", env=FAST_RECOVERY_ENV)
 
     def finished() -> bool:
-        publish("sweep_outbox_task")
-        publish("sweep_leases_task")
+        publish(task_names.SWEEP_OUTBOX)
+        publish(task_names.SWEEP_LEASES)
         time.sleep(1.5)
         return (
             not Event.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).exists()

@@ -10,10 +10,11 @@ import time
 
 import pytest
 
+from executions import task_names
 from executions.choices import ExecutionStatus
+from executions.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from executions.models import AutomationExecution, Event, MetricSample
 from executions.services import emit_event
-from executions.services.dispatch import broker_marked_down, publish, publisher, reset_broker_state
 from tests.executions.conftest import make_event_rule
 from tests.executions.workers import WorkerProcess, app_on_broker, wait_for
 from tests.services import missing_service, port_is_open
@@ -115,7 +116,7 @@ def test_the_worker_recovers_after_a_redis_restart_and_nothing_is_lost(redis_ser
 
             # and the sweeper drains the event stored during the outage
             def drained() -> bool:
-                publish("sweep_outbox_task")
+                publish(task_names.SWEEP_OUTBOX)
                 time.sleep(1)
                 return AutomationExecution.objects.filter(event_id=during, status=ExecutionStatus.SUCCEEDED).exists()
 

@@ -66,7 +66,7 @@ def slow_provider(settings) -> Iterator[SlowProvider]:
 def no_dispatch() -> Iterator[None]:
     """Nothing is published (eager off, broker marked down): the test runs each pipeline step itself."""
     from config.celery import app
-    from executions.services.dispatch import mark_broker_down, reset_broker_state
+    from executions.dispatch import mark_broker_down, reset_broker_state
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
@@ -161,7 +161,7 @@ def test_a_worker_that_meets_a_held_lock_leaves_its_work_to_the_sweeper(
     assert AutomationExecution.objects.exclude(status=ExecutionStatus.PENDING).count() == 0
     # ... and the outbox sweeper brings the work back: it runs once
     from config.celery import app
-    from executions.services.dispatch import reset_broker_state
+    from executions.dispatch import reset_broker_state
 
     reset_broker_state()
     app.conf.task_always_eager = True

@@ -50,7 +50,7 @@ def _reset_connections(app: Any) -> None:
 def app_on_broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterator[Any]:
     """Point this process's Celery app at ``url`` (eager off) inside the block; restore it after."""
     from config.celery import app
-    from executions.services.dispatch import publisher, reset_broker_state
+    from executions.dispatch import publisher, reset_broker_state
 
     saved = (app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager)
     app.conf.broker_url = url

@@ -14,10 +14,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from automations.services import rule_archive
+from executions.approvals import approval_request_open
 from executions.choices import ApprovalStatus, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.services import ExecutionConflict, execute_rule_manually, execution_approve
-from executions.services.approvals import approval_request_open
 from governance.models import CouncilMember, Membership, Tenant
 from governance.policy import allows
 from governance.roles import Capability

@@ -22,11 +22,11 @@ from django.contrib.admin.utils import quote
 from django.test import Client
 
 from automations.models import AutomationRule
+from executions.approvals import approval_request_open
 from executions.choices import ApprovalStatus, DeliveryStatus, ExecutionStatus
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.services import endpoint_create
 from executions.models import ApprovalRequest, AutomationExecution, Event
-from executions.services.approvals import approval_request_open
 from governance.models import CouncilMember, Membership, Tenant, TrustedUser
 from governance.selectors import default_council
 from tests.api import patch_json, post_json, token_client

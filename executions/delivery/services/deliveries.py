@@ -627,7 +627,7 @@ def _finish_succeeded(
     on its own and that attempt as a duplicate: the receiver got it twice (same webhook-id, so it can
     tell), and we say so instead of counting it again.
     """
-    from executions.services.rows import update_rows  # executions.services imports this package
+    from executions.rows import update_rows  # executions.services imports this package
 
     finished = timezone.now()
     attempt_rows = [

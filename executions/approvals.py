@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from config.prometheus import count_executions_ended
 from config.storable import text_problem
+from executions import task_names
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
+from executions.dispatch import publish_on_commit
 from executions.models import ApprovalRequest, AutomationExecution
+from executions.notifications.notices import notify_users_on_commit
 from executions.selectors import user_may_decide
-from executions.services.common import ExecutionConflict, notify_owners, transition
-from executions.services.dispatch import publish_on_commit
-from executions.services.notifications import notify_users_on_commit
+from executions.transitions import ExecutionConflict, notify_owners, transition
 from governance import policy
 from governance.roles import Capability
 
@@ -152,7 +153,7 @@ def execution_approve(execution: AutomationExecution, user: User) -> AutomationE
         )
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
-        publish_on_commit("run_action_task", execution.pk)
+        publish_on_commit(task_names.RUN_ACTION, execution.pk)
     logger.info("execution %s approved by user %s", execution.pk, user.pk, extra=execution.log_fields)
     execution.refresh_from_db()
     return execution

@@ -52,10 +52,11 @@ def reset_broker_state() -> None:
 
 
 def _task(name: str) -> Any:
-    # Imported here: tasks import the services, which queue tasks.
-    from executions import tasks
+    """The registered task called ``name`` (``executions.task_names``): looked up in the Celery app, never
+    imported, so what queues a task does not depend on the module that defines it."""
+    from config.celery import app
 
-    return getattr(tasks, name)
+    return app.tasks[name]
 
 
 def publish(task_name: str, *args: Any, eager: bool = True) -> bool:

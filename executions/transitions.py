@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from executions.choices import success_for_status
 from executions.models import AutomationExecution
+from executions.notifications.notices import notify_users_on_commit
 from executions.selectors import tenant_owner_ids
-from executions.services.notifications import notify_users_on_commit
 
 
 class ExecutionConflict(Exception):
