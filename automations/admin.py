@@ -109,9 +109,11 @@ class AutomationRuleAdmin(PolicyAdmin):
         if "assigned_council" in form.cleaned_data:
             data["assigned_council"] = form.cleaned_data["assigned_council"]
         if change:
-            saved = rule_update(AutomationRule.all_objects.get(pk=obj.pk), data, request_user(request))
+            saved = rule_update(
+                AutomationRule.all_objects.get(pk=obj.pk), data, request_user(request), validated_as=obj
+            )
         else:
-            saved = rule_create(form.cleaned_data["tenant"], data, request_user(request))
+            saved = rule_create(form.cleaned_data["tenant"], data, request_user(request), validated_as=obj)
         obj.pk, obj.version = saved.pk, saved.version
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list[str], dict, set, list]:

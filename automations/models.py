@@ -236,6 +236,11 @@ class AutomationRule(models.Model):
             raise RuleValidationError(errors)
         self._valid_state = state
 
+    def adopt_validated_state(self, other: AutomationRule) -> None:
+        """Take over ``other``'s validated state: ``check_definition`` then skips only when this instance
+        holds exactly the tenant and values ``other`` was validated with (the admin's form validated a copy)."""
+        self._valid_state = getattr(other, "_valid_state", None)
+
     def _validation_state(self) -> str | None:
         """The validated values as text; None when they cannot be written out (then nothing is cached)."""
         values = {field: getattr(self, field) for field in EDITABLE_FIELDS}

@@ -61,10 +61,15 @@ def _apply(rule: AutomationRule, data: dict[str, Any]) -> None:
         setattr(rule, key, value)
 
 
-def _validate(rule: AutomationRule, absent: frozenset[str] = frozenset()) -> None:
+def _validate(
+    rule: AutomationRule, absent: frozenset[str] = frozenset(), validated_as: AutomationRule | None = None
+) -> None:
     """The rule's one validation (``AutomationRule.definition_errors``): raises ``RuleValidationError``
     with the messages keyed by field path; the save that follows does not validate the same state again.
-    The service versions its own edits (with the editor), so ``save()`` does not."""
+    ``validated_as``: a copy the caller already validated (the admin's form did), trusted only for exactly
+    the same tenant and values. The service versions its own edits (with the editor), so ``save()`` does not."""
+    if validated_as is not None:
+        rule.adopt_validated_state(validated_as)
     rule.check_definition(absent)
     rule._versions_handled = True  # type: ignore[attr-defined]
 
@@ -76,16 +81,19 @@ def _snapshot(rule: AutomationRule, user: User | None) -> RuleVersion:
 
 
 @transaction.atomic
-def rule_create(tenant: Tenant, data: dict[str, Any], user: User | None = None) -> AutomationRule:
+def rule_create(
+    tenant: Tenant, data: dict[str, Any], user: User | None = None, *, validated_as: AutomationRule | None = None
+) -> AutomationRule:
     """Validate and store a new rule at version 1; raises ValidationError naming each field path.
 
     PermissionDenied unless ``user`` may write rules of the new rule's risk level in ``tenant``.
+    ``validated_as``: see ``_validate``.
     """
     policy.check(user, tenant.pk, Capability.WRITE)
     _refuse_unknown_fields(data)
     rule = AutomationRule(tenant=tenant, created_by=_user_or_none(user))
     _apply(rule, {**CREATE_DEFAULTS, **data})
-    _validate(rule, frozenset({"trigger_config", "action_config"}) - set(data))
+    _validate(rule, frozenset({"trigger_config", "action_config"}) - set(data), validated_as)
     policy.check(user, tenant.pk, Capability.WRITE, rule.risk_level)
     rule.next_run_at = rule.compute_next_run_at(timezone.now())
     rule.save()
@@ -94,10 +102,17 @@ def rule_create(tenant: Tenant, data: dict[str, Any], user: User | None = None) 
 
 
 @transaction.atomic
-def rule_update(rule: AutomationRule, changes: dict[str, Any], user: User | None = None) -> AutomationRule:
+def rule_update(
+    rule: AutomationRule,
+    changes: dict[str, Any],
+    user: User | None = None,
+    *,
+    validated_as: AutomationRule | None = None,
+) -> AutomationRule:
     """Apply a partial update; a change to the definition bumps the version and snapshots it.
 
     PermissionDenied unless ``user`` may write rules of the risk level before and after the change.
+    ``validated_as``: see ``_validate``.
     """
     risk_before = rule.risk_level
     policy.check(user, rule.tenant_id, Capability.WRITE, risk_before)
@@ -105,7 +120,7 @@ def rule_update(rule: AutomationRule, changes: dict[str, Any], user: User | None
     before = rule.definition()
     schedule_before = _schedule_inputs(rule)
     _apply(rule, changes)
-    _validate(rule)
+    _validate(rule, validated_as=validated_as)
     policy.check(user, rule.tenant_id, Capability.WRITE, risk_before, rule.risk_level)
     definition_changed = rule.definition() != before
     save_fields = list(UPDATE_SAVE_FIELDS)

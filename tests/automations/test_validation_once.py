@@ -153,3 +153,43 @@ def test_the_admin_shows_the_same_message(tenant, owner):
     assert response.status_code == 200  # the form again, with the error
     assert html.escape(f"conditions[0].value: {message}") in response.content.decode()
     assert AutomationRule.all_objects.count() == 0
+
+
+@pytest.fixture
+def validations(monkeypatch):
+    """Counts every run of the one validation (``AutomationRule.definition_errors``)."""
+    calls: list[str] = []
+    original = AutomationRule.definition_errors
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AutomationRule, "definition_errors", counted)
+    return calls
+
+
+def test_an_admin_save_validates_once(tenant, owner, validations):
+    owner.is_superuser = True
+    owner.save(update_fields=["is_superuser"])
+    client = staff_client(owner)
+
+    created = client.post("/admin/automations/automationrule/add/", admin_rule_form("Made here", "low", tenant.pk))
+    assert created.status_code == 302
+    rule = AutomationRule.objects.get(name="Made here")
+    assert validations == ["Made here"]  # the form's check; the service and save() trust that exact state
+
+    validations.clear()
+    form = {**admin_rule_form("Made here", "low", tenant.pk), "description": "edited"}
+    form.pop("tenant")  # chosen once, read-only on change
+    edited = client.post(f"/admin/automations/automationrule/{rule.pk}/change/", form)
+    assert edited.status_code == 302
+    assert validations == ["Made here"]
+    rule.refresh_from_db()
+    assert (rule.description, rule.version) == ("edited", 2)
+
+
+def test_a_service_call_validates_once(tenant, validations):
+    rule = rule_create(tenant, {**LOW_PRODUCT_ALERT, "name": "Once"})
+    rule_update(rule, {"description": "again"})
+    assert validations == ["Once", "Once"]  # one per call, none from the saves that follow
