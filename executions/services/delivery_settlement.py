@@ -53,7 +53,8 @@ def send_and_settle_delivery(delivery_id: int) -> DeliveryOutcome | None:
 
 def send_due_deliveries_and_settle(limit: int = 100, budget_seconds: float = 35.0) -> dict[str, int]:
     """The delivery sweeper: send due deliveries in batches of ``limit`` for up to ``budget_seconds``, settling
-    the executions they carry; returns counts."""
+    the executions they carry; returns counts. A batch's POSTs run at once, per-endpoint lanes keeping a
+    hanging receiver to its own; one still unanswered at the deadline records itself when it answers."""
     import time
     from dataclasses import asdict
 
@@ -62,7 +63,8 @@ def send_due_deliveries_and_settle(limit: int = 100, budget_seconds: float = 35.
     deadline = time.monotonic() + budget_seconds
     counts: dict[str, int] = {}
     while True:
-        batch = asdict(send_due_deliveries(limit=limit, on_outcome=on_delivery_outcome))
+        remaining = max(0.0, deadline - time.monotonic())
+        batch = asdict(send_due_deliveries(limit=limit, on_outcome=on_delivery_outcome, wait_seconds=remaining))
         for key, value in batch.items():
             counts[key] = counts.get(key, 0) + value
         if batch["due"] < limit or batch["attempted"] == 0 or time.monotonic() > deadline:

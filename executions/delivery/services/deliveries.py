@@ -100,6 +100,7 @@ class SweepCounts:
     failed: int = 0
     skipped: int = 0
     errors: int = 0
+    in_flight: int = 0  # POSTed, still unanswered when the sweep stopped waiting: recorded by their thread
 
 
 # --- Creating deliveries ------------------------------------------------------------------------
@@ -715,28 +716,60 @@ def send_due_deliveries(
     *,
     limit: int = 100,
     on_outcome: Callable[[DeliveryOutcome], None] | None = None,
+    wait_seconds: float | None = None,
 ) -> SweepCounts:
-    """Send every delivery due at ``now`` (up to ``limit``), one by one; return counts.
+    """Send every delivery due at ``now`` (up to ``limit``); return counts.
 
     Due deliveries include retries whose time has come and claims whose lease ran out (a worker died
-    mid-request). ``on_outcome`` is called after each attempt, e.g. to move the execution's status.
+    mid-request). Each is claimed here (a guarded UPDATE), then all are POSTed at once through this
+    process's per-endpoint lanes, as a pipeline batch's are: at most WEBHOOK_ENDPOINT_CONCURRENCY to one
+    endpoint, so a receiver that hangs holds its own lane and the other endpoints' retries go out beside
+    it. The sweep waits ``wait_seconds`` for the answers (default: the slowest request, total plus connect
+    timeout) and records them here; a POST still running then records itself when it ends (``in_flight``).
+    ``on_outcome`` is called after each recorded attempt, e.g. to move the execution's status.
     """
     now = now or timezone.now()
     counts = SweepCounts()
-    for delivery_id in deliveries_due(now, limit=limit):
+    due = WebhookDelivery.objects.select_related("endpoint").filter(pk__in=deliveries_due(now, limit=limit))
+    claims: list[tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint]] = []
+    for delivery in due.order_by("next_attempt_at", "id"):
         counts.due += 1
         try:
-            outcome = delivery_send_attempt(delivery_id, now=now)
-            if outcome.attempted and on_outcome is not None:
-                on_outcome(outcome)
+            claim = _claim_due(delivery, now)
         except Exception:  # a sweep survives one bad row; the id is in the log
-            logger.exception("delivery %s: send failed in the sweep", delivery_id)
+            logger.exception("delivery %s: could not be claimed in the sweep", delivery.pk)
             counts.errors += 1
             continue
-        if not outcome.attempted:
+        if claim is None or isinstance(claim, DeliveryOutcome):  # not sent: not due, taken, or ended unsent
             counts.skipped += 1
-            continue
+        else:
+            claims.append(claim)
+    if not claims:
+        return counts
+    lanes = _lanes()
+    futures = [
+        lanes.submit(endpoint.pk, partial(_post_claimed, delivery, endpoint, now))
+        for delivery, _, _, endpoint in claims
+    ]
+    if wait_seconds is None:
+        wait_seconds = float(app_settings.WEBHOOK_TOTAL_TIMEOUT) + float(app_settings.WEBHOOK_CONNECT_TIMEOUT)
+    wait(futures, timeout=max(0.0, wait_seconds))
+    for (delivery, attempt, token, endpoint), future in zip(claims, futures, strict=True):
         counts.attempted += 1
+        if not future.done():
+            counts.in_flight += 1
+            settle = None if on_outcome is None else partial(_settle_late, on_outcome, delivery.pk)
+            future.add_done_callback(partial(_record_late, delivery, attempt, token, endpoint, now, settle))
+            continue
+        try:
+            result, verdict = future.result()
+            outcome = _finish(delivery, attempt, token, endpoint, result, verdict, now)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        except Exception:  # a sweep survives one bad row; its claim's lease brings it back
+            logger.exception("delivery %s: send failed in the sweep", delivery.pk)
+            counts.errors += 1
+            continue
         if outcome.succeeded:
             counts.succeeded += 1
         elif outcome.failed:
@@ -744,6 +777,28 @@ def send_due_deliveries(
         else:
             counts.retrying += 1
     return counts
+
+
+def _claim_due(
+    delivery: WebhookDelivery, now: dt.datetime
+) -> tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint] | DeliveryOutcome | None:
+    """Claim a due delivery for one attempt (as ``delivery_send_attempt`` does before it POSTs): the claim,
+    an outcome when it ends without an attempt, or None when it is not due or someone else has it."""
+    if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+        return None
+    endpoint = delivery.endpoint
+    if endpoint is None or not endpoint.enabled:
+        reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
+        return _fail_without_attempt(delivery, reason, now)
+    claimed = _claim(delivery, endpoint, now)
+    if claimed is None:
+        return None
+    return (*claimed, endpoint)
+
+
+def _settle_late(on_outcome: Callable[[DeliveryOutcome], None], delivery_id: int, execution_id: int) -> None:
+    """After a late answer is recorded: the sweep's ``on_outcome`` with where the delivery now stands."""
+    on_outcome(_outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=True))
 
 
 def delivery_redeliver(
