@@ -271,7 +271,13 @@ def bench_throughput(tenant: Any, rule: Any, sink: SinkServer) -> dict[str, Any]
     }
 
 
-def bench_latency(tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: int, label: str) -> dict[str, Any]:
+def bench_latency(
+    tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: int, label: str, alongside: Any = None
+) -> dict[str, Any]:
+    """Events offered one by one at ``rate``/s for ``seconds``; each one's accepted -> webhook latency.
+
+    ``alongside``: another tenant that sends one event beside each measured one (not measured).
+    """
     from executions.models import AutomationExecution
     from executions.services import emit_event
 
@@ -285,6 +291,8 @@ def bench_latency(tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: 
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+        if alongside is not None:
+            emit_event(alongside.pk, "product_added", {"n": index}, source="store")
         result = emit_event(tenant.pk, "product_added", {"n": index}, source="store")
         accepted_at[result.id] = time.time()
     offered_rate = total / (time.monotonic() - start)
@@ -308,40 +316,11 @@ def bench_latency(tenant: Any, rule: Any, sink: SinkServer, rate: int, seconds: 
 
 def bench_neighbour(tenant_b: Any, rule_b: Any, sink_b: SinkServer, seconds: int) -> dict[str, Any]:
     """Tenant A's receiver hangs; both tenants offer events at the same rate; B's event -> webhook latency."""
-    from executions.models import AutomationExecution
-    from executions.services import emit_event
-
     hanging = SinkServer(hang_seconds=HANG_SECONDS).start()
     try:
         tenant_a, _rule_a = _setup_tenant(hanging.url, tenant_id="bench_hanging")
-        already = _succeeded(rule_b)
-        accepted_at: dict[int, float] = {}
-        total = NEIGHBOUR_RATE * seconds
-        interval = 1.0 / NEIGHBOUR_RATE
-        start = time.monotonic()
-        for index in range(total):
-            pause = start + index * interval - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            emit_event(tenant_a.pk, "product_added", {"n": index}, source="store")
-            result = emit_event(tenant_b.pk, "product_added", {"n": index}, source="store")
-            accepted_at[result.id] = time.time()
-        done = _wait(lambda: _succeeded(rule_b) - already >= total, timeout=300, interval=0.2)
-        pairs = dict(AutomationExecution.objects.filter(event_id__in=list(accepted_at)).values_list("event_id", "pk"))
-        latencies = [
-            (sink_b.arrivals[pairs[event_id]] - accepted) * 1000
-            for event_id, accepted in accepted_at.items()
-            if event_id in pairs and pairs[event_id] in sink_b.arrivals
-        ]
-        return {
-            "neighbour_rate_per_tenant": NEIGHBOUR_RATE,
-            "neighbour_hang_seconds": HANG_SECONDS,
-            "neighbour_hanging_posts_received": hanging.requests,
-            "neighbour_b_all_delivered": done and len(latencies) == total,
-            "neighbour_b_p50_ms": round(_percentile(latencies, 0.5), 1),
-            "neighbour_b_p99_ms": round(_percentile(latencies, 0.99), 1),
-            "neighbour_b_max_ms": round(max(latencies, default=float("nan")), 1),
-        }
+        figures = bench_latency(tenant_b, rule_b, sink_b, NEIGHBOUR_RATE, seconds, "neighbour_b", alongside=tenant_a)
+        return {"neighbour_hang_seconds": HANG_SECONDS, "neighbour_hanging_posts_received": hanging.requests, **figures}
     finally:
         hanging.close()
 

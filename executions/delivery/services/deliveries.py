@@ -198,16 +198,10 @@ def delivery_send_attempt(
         delivery = loaded
     else:
         delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
-        return _outcome(delivery, attempted=False)
-    endpoint = delivery.endpoint
-    if endpoint is None or not endpoint.enabled:
-        reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
-        return _fail_without_attempt(delivery, reason, now)
-    claimed = _claim(delivery, endpoint, now)
-    if claimed is None:
-        return _outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=False)
-    delivery, attempt, token = claimed
+    claim = _claim_due(delivery, now)
+    if isinstance(claim, DeliveryOutcome):
+        return claim
+    delivery, attempt, token, endpoint = claim
     return _send_claimed(delivery, attempt, token, endpoint, now)
 
 
@@ -740,7 +734,7 @@ def send_due_deliveries(
             logger.exception("delivery %s: could not be claimed in the sweep", delivery.pk)
             counts.errors += 1
             continue
-        if claim is None or isinstance(claim, DeliveryOutcome):  # not sent: not due, taken, or ended unsent
+        if isinstance(claim, DeliveryOutcome):  # not sent: not due, taken by another, or ended unsent
             counts.skipped += 1
         else:
             claims.append(claim)
@@ -781,18 +775,18 @@ def send_due_deliveries(
 
 def _claim_due(
     delivery: WebhookDelivery, now: dt.datetime
-) -> tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint] | DeliveryOutcome | None:
-    """Claim a due delivery for one attempt (as ``delivery_send_attempt`` does before it POSTs): the claim,
-    an outcome when it ends without an attempt, or None when it is not due or someone else has it."""
+) -> tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint] | DeliveryOutcome:
+    """Claim a due delivery for one attempt: the claim, or where it stands when nothing is to be sent
+    (not due, someone else has it, or it ended without an attempt because its endpoint is gone or off)."""
     if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
-        return None
+        return _outcome(delivery, attempted=False)
     endpoint = delivery.endpoint
     if endpoint is None or not endpoint.enabled:
         reason = "The endpoint was deleted." if endpoint is None else _disabled_message(endpoint)
         return _fail_without_attempt(delivery, reason, now)
     claimed = _claim(delivery, endpoint, now)
     if claimed is None:
-        return None
+        return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=False)
     return (*claimed, endpoint)
 
 
