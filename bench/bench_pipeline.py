@@ -82,10 +82,13 @@ class SinkServer:
                 del body
                 if hang_seconds:
                     time.sleep(hang_seconds)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a hanging answer after the sender's timeout: it has gone, as intended
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
