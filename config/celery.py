@@ -4,11 +4,11 @@ import os
 
 from celery import Celery
 
-from config.kombu_fixes import atomic_filesystem_messages, guard_redis_channel_close
+from config.kombu_fixes import atomic_filesystem_messages, guard_redis_released_channels
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-guard_redis_channel_close()
+guard_redis_released_channels()
 atomic_filesystem_messages()
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

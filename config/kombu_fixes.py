@@ -8,6 +8,12 @@ as unrecoverable and the worker exits instead of reconnecting (the regression fa
 RELIABILITY-NOTES 1.3). Skipping the restore is safe here: the messages stay in Redis's unacked set and
 kombu restores them after the visibility timeout, and our sweepers re-queue the work from the database
 long before that.
+
+The same released channel breaks a late acknowledgement: a task received before Redis dropped and
+finished after the worker reconnected acks through its old channel, kombu's ``QoS.ack`` builds a client
+from the released connection, the same ``AttributeError`` escapes the event loop and the worker stops
+("Unrecoverable error"). Such an ack (or reject) is skipped and logged: the message stays in Redis's
+unacked set, comes back after the visibility timeout, and the guarded claims make its second run a no-op.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def guard_redis_channel_close() -> None:
-    """Make kombu's Redis ``Channel.close`` survive a connection that is already gone."""
+def guard_redis_released_channels() -> None:
+    """Make kombu's Redis ``Channel.close`` and ``QoS.ack``/``reject`` survive a connection already gone."""
     try:
         from kombu.transport import redis as kombu_redis
     except ImportError:  # the redis client is not installed: nothing to guard
@@ -38,6 +44,30 @@ def guard_redis_channel_close() -> None:
 
     close.is_guarded = True  # type: ignore[attr-defined]
     kombu_redis.Channel.close = close  # type: ignore[method-assign]  # the patch is the point
+
+    original_ack, original_reject = kombu_redis.QoS.ack, kombu_redis.QoS.reject
+
+    def released(qos: kombu_redis.QoS, delivery_tag: str, what: str) -> bool:
+        if getattr(qos.channel.connection, "client", None) is not None:
+            return False
+        logger.warning(
+            "%s of message %s skipped: its Redis channel was released when the connection dropped; "
+            "Redis gives the message back after the visibility timeout",
+            what,
+            delivery_tag,
+        )
+        return True
+
+    def ack(self: kombu_redis.QoS, delivery_tag: str) -> None:
+        if not released(self, delivery_tag, "ack"):
+            original_ack(self, delivery_tag)
+
+    def reject(self: kombu_redis.QoS, delivery_tag: str, requeue: bool = False) -> None:
+        if not released(self, delivery_tag, "reject"):
+            original_reject(self, delivery_tag, requeue=requeue)
+
+    kombu_redis.QoS.ack = ack  # type: ignore[method-assign]  # the patch is the point
+    kombu_redis.QoS.reject = reject  # type: ignore[method-assign]
 
 
 def atomic_filesystem_messages() -> None:
