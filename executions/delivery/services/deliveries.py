@@ -338,8 +338,10 @@ def deliveries_post(
     answered by then.
 
     At most AUTOMATIONS["WEBHOOK_ENDPOINT_CONCURRENCY"] POSTs go to one endpoint at once (``EndpointLanes``),
-    so a receiver that hangs holds a few threads and never the caller: a POST still running after the
-    wait is left to its thread, which records its attempt when it ends and calls ``settle`` with the
+    so a receiver that hangs holds a few threads and never the caller. POSTs to an endpoint that still has
+    POSTs running from an earlier batch (a slow or hanging receiver: every batch waits for its own) are
+    not waited for at all, so the other endpoints' answers are recorded at once. A POST still running
+    after the wait is left to its thread, which records its attempt when it ends and calls ``settle`` with the
     execution id (the pipeline's settlement). Its index is missing from the answer, and
     ``deliveries_record`` reports its delivery still open. Should this process die first, the claim's
     lease runs out and the sweeper sends it again with the same ``webhook-id``.
@@ -348,6 +350,7 @@ def deliveries_post(
         return {}
     now = claimed.claimed_at
     lanes = _lanes()
+    slow = {request.endpoint.pk for request in claimed.requests if lanes.in_flight(request.endpoint.pk)}
     futures = {
         index: lanes.submit(
             claimed.requests[index].endpoint.pk,
@@ -355,7 +358,8 @@ def deliveries_post(
         )
         for index, (delivery, _, _) in claimed.claims.items()
     }
-    wait(futures.values(), timeout=float(app_settings.WEBHOOK_INLINE_WAIT))
+    awaited = [future for index, future in futures.items() if claimed.requests[index].endpoint.pk not in slow]
+    wait(awaited, timeout=float(app_settings.WEBHOOK_INLINE_WAIT))
     answered: dict[int, tuple[HTTPResult, Classification]] = {}
     for index, future in futures.items():
         if future.done():
