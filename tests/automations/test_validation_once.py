@@ -9,6 +9,7 @@ import html
 import json
 
 import pytest
+from django.contrib.admin.utils import quote
 
 import automations.models
 from automations.models import AutomationRule, RuleVersion
@@ -182,8 +183,9 @@ def test_an_admin_save_validates_once(tenant, owner, validations):
     validations.clear()
     form = {**admin_rule_form("Made here", "low", tenant.pk), "description": "edited"}
     form.pop("tenant")  # chosen once, read-only on change
-    edited = client.post(f"/admin/automations/automationrule/{rule.pk}/change/", form)
-    assert edited.status_code == 302
+    # (the admin escapes "_" in ids: quote, or "automation_12ab…" reads as "automation\x12ab…")
+    edited = client.post(f"/admin/automations/automationrule/{quote(rule.pk)}/change/", form)
+    assert edited.status_code == 302 and edited.url == "/admin/automations/automationrule/"
     assert validations == ["Made here"]
     rule.refresh_from_db()
     assert (rule.description, rule.version) == ("edited", 2)
