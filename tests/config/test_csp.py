@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 from playwright.sync_api import expect
 
 from executions.services import execute_rule_manually
@@ -145,7 +146,8 @@ def test_admin_works_under_the_policy(page_for, tenant, owner, rule):
     owner.is_staff = owner.is_superuser = True
     owner.save(update_fields=["is_staff", "is_superuser"])
     watched = Watched(page_for(owner))
-    for url in ("/admin/", f"/admin/automations/automationrule/{rule.pk}/change/", "/admin/governance/council/add/"):
+    change = f"/admin/automations/automationrule/{quote(rule.pk)}/change/"  # the admin escapes "_" in ids
+    for url in ("/admin/", change, "/admin/governance/council/add/"):
         watched.visit(url)
         watched.assert_clean(url)
     # the admin's own scripts ran: the add form's inline rows (council seats)
