@@ -1,8 +1,8 @@
 """System checks: every ``AUTOMATIONS`` setting and every invariant between settings, in one place.
 
-``manage.py check`` (run by ``migrate``, ``runserver``, ``serve`` and the Celery worker's start-up)
-reports them. The invariants are plain functions, so the code that depends on one (the webhook claim
-lease) asks the same function at run time rather than restating it.
+``manage.py check`` (run by ``migrate``, ``runserver``, ``serve`` and the production recipe's
+``check --deploy``) reports them. The invariants are plain functions, so the code that depends on one
+(the webhook claim lease) asks the same function at run time rather than restating it.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def webhook_claim_lease_problem(values: AutomationsSettings) -> str | None:
 def _type_matches(name: str, value: Any) -> bool:
     default = default_value(name)
     if value is None:
-        return default is None or SETTING_FIELDS[name].type in ("str | None", "int | None")
+        return default is None or str(SETTING_FIELDS[name].type).endswith("| None")
     if default is None or isinstance(default, str):
         return isinstance(value, str)
     if isinstance(default, bool):

@@ -227,11 +227,3 @@ class RuleTotals:
         for rule_id, (count, succeeded, failed, total_ms) in sorted(self.runs.items()):
             AutomationRule.add_runs(rule_id, int(count), int(succeeded), int(failed), total_ms)
         self.runs.clear()
-
-
-def rule_record_execution(rule: AutomationRule, success: bool, execution_time_ms: float, refresh: bool = True) -> None:
-    """Add one run to the rule's totals (``AutomationRule.add_runs``); with ``refresh`` the object reads them back."""
-    if refresh:
-        rule.record_execution(success, execution_time_ms)
-    else:
-        AutomationRule.add_runs(rule.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from executions import task_names
+
 if TYPE_CHECKING:
     from django_celery_beat.models import PeriodicTask
 
@@ -61,7 +63,7 @@ def register_periodic_task(entry: PeriodicEntry) -> PeriodicEntry:
 register_periodic_task(
     PeriodicEntry(
         "executions: sweep the outbox",
-        "executions.sweep_outbox",
+        task_names.SWEEP_OUTBOX,
         every_seconds=30,
         queue="executions",
     )
@@ -69,7 +71,7 @@ register_periodic_task(
 register_periodic_task(
     PeriodicEntry(
         "executions: reclaim expired leases",
-        "executions.sweep_leases",
+        task_names.SWEEP_LEASES,
         every_seconds=30,
         queue="executions",
     )
@@ -77,7 +79,7 @@ register_periodic_task(
 register_periodic_task(
     PeriodicEntry(
         "executions: send due webhook deliveries",
-        "executions.send_due_deliveries",
+        task_names.SEND_DUE_DELIVERIES,
         every_seconds=60,
         queue="executions",
     )
@@ -86,7 +88,7 @@ register_periodic_task(
 register_periodic_task(
     PeriodicEntry(
         "automations: check schedules",
-        "executions.check_schedules",
+        task_names.CHECK_SCHEDULES,
         minute="*",
         expire_seconds=55,
         description="Fire due schedule slots.",
@@ -95,7 +97,7 @@ register_periodic_task(
 register_periodic_task(
     PeriodicEntry(
         "automations: check thresholds",
-        "executions.check_thresholds",
+        task_names.CHECK_THRESHOLDS,
         minute="*/5",
         expire_seconds=290,
         description="Evaluate threshold rules (pull providers, for_minutes).",
@@ -104,7 +106,7 @@ register_periodic_task(
 register_periodic_task(
     PeriodicEntry(
         "automations: check behaviours",
-        "executions.check_behaviors",
+        task_names.CHECK_BEHAVIORS,
         minute="*/10",
         expire_seconds=590,
         description="Match customers to behaviour rules.",

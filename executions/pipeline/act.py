@@ -185,10 +185,15 @@ def prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) 
     return prepared
 
 
+def _settle_execution(outcome: DeliveryOutcome) -> None:
+    """A late webhook answer was recorded: settle the execution it carries."""
+    execution_settle_deliveries(outcome.execution_id)
+
+
 def send_deliveries(claims: DeliveryClaims) -> Sent:
     """POST the claimed deliveries in parallel (no transaction open); send the others (deliveries that
     already existed: a retried action) on their own claim, as they stand."""
-    posted = deliveries_post(claims, settle=execution_settle_deliveries) if claims.claims else {}
+    posted = deliveries_post(claims, on_late_outcome=_settle_execution) if claims.claims else {}
     sent = Sent(posted, {}, {index: float(result.duration_ms) for index, (result, _verdict) in posted.items()})
     for index in claims.unclaimed:
         request = claims.requests[index]

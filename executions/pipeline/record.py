@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from automations.services import RuleTotals, rule_record_execution
+from automations.services import RuleTotals
 from executions import rows, task_names
 from executions.actions import ActionResult
 from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind, success_for_status
@@ -165,7 +165,9 @@ def execution_ended(
     if totals is not None:
         totals.add(execution.automation_rule_id, succeeded, execution_time_ms)
     else:
-        rule_record_execution(execution.automation_rule, succeeded, execution_time_ms, refresh=False)
+        AutomationRule.add_runs(
+            execution.automation_rule_id, 1, int(succeeded), int(not succeeded), float(execution_time_ms)
+        )
     if not succeeded:
         title = f'Automation "{execution.automation_rule.name}" failed'
         notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)

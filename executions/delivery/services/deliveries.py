@@ -331,43 +331,58 @@ def deliveries_claim(requests: list[DeliveryRequest]) -> DeliveryClaims:
 
 
 def deliveries_post(
-    claimed: DeliveryClaims, settle: Callable[[int], object] | None = None
+    claimed: DeliveryClaims, on_late_outcome: Callable[[DeliveryOutcome], object] | None = None
 ) -> dict[int, tuple[HTTPResult, Classification]]:
     """POST every claimed delivery on this process's webhook threads and wait for them at most
     AUTOMATIONS["WEBHOOK_INLINE_WAIT"] (no transaction open); request index -> (result, verdict) of those
-    answered by then.
+    answered by then (``post_in_lanes``).
 
-    At most AUTOMATIONS["WEBHOOK_ENDPOINT_CONCURRENCY"] POSTs go to one endpoint at once (``EndpointLanes``),
-    so a receiver that hangs holds a few threads and never the caller. POSTs to an endpoint that still has
-    POSTs running from an earlier batch (a slow or hanging receiver: every batch waits for its own) are
-    not waited for at all, so the other endpoints' answers are recorded at once. A POST still running
-    after the wait is left to its thread, which records its attempt when it ends and calls ``settle`` with the
-    execution id (the pipeline's settlement). Its index is missing from the answer, and
-    ``deliveries_record`` reports its delivery still open. Should this process die first, the claim's
-    lease runs out and the sweeper sends it again with the same ``webhook-id``.
+    A POST still running after the wait records its attempt when it ends and calls ``on_late_outcome``
+    (the pipeline's settlement). Its index is missing from the answer, and ``deliveries_record`` reports
+    its delivery still open. Should this process die first, the claim's lease runs out and the sweeper
+    sends it again with the same ``webhook-id``.
     """
     if not claimed.claims:
         return {}
-    now = claimed.claimed_at
+    indexes = list(claimed.claims)
+    items = [(*claimed.claims[index], claimed.requests[index].endpoint) for index in indexes]
+    answered = post_in_lanes(items, claimed.claimed_at, float(app_settings.WEBHOOK_INLINE_WAIT), on_late_outcome)
+    return {indexes[position]: answer for position, answer in answered.items()}
+
+
+ClaimedDelivery = tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint]  # delivery, attempt, token
+
+
+def post_in_lanes(
+    claims: list[ClaimedDelivery],
+    now: dt.datetime,
+    wait_seconds: float,
+    on_late_outcome: Callable[[DeliveryOutcome], object] | None,
+) -> dict[int, tuple[HTTPResult, Classification]]:
+    """POST claimed deliveries through this process's per-endpoint lanes and wait up to ``wait_seconds``;
+    position in ``claims`` -> (result, verdict) of those answered by then. Used by pipeline batches and
+    the delivery sweep alike.
+
+    At most AUTOMATIONS["WEBHOOK_ENDPOINT_CONCURRENCY"] POSTs go to one endpoint at once (``EndpointLanes``),
+    so a receiver that hangs holds a few threads and never the caller. POSTs to an endpoint that still has
+    POSTs running from an earlier call (a slow or hanging receiver: every call waits for its own) are not
+    waited for at all, so the other endpoints' answers come back at once. A POST still running after the
+    wait is left to its thread, which records its attempt when it ends (``_record_late``).
+    """
     lanes = _lanes()
-    slow = {request.endpoint.pk for request in claimed.requests if lanes.in_flight(request.endpoint.pk)}
-    futures = {
-        index: lanes.submit(
-            claimed.requests[index].endpoint.pk,
-            partial(_post_claimed, delivery, claimed.requests[index].endpoint, now),
-        )
-        for index, (delivery, _, _) in claimed.claims.items()
-    }
-    awaited = [future for index, future in futures.items() if claimed.requests[index].endpoint.pk not in slow]
-    wait(awaited, timeout=float(app_settings.WEBHOOK_INLINE_WAIT))
+    slow = {endpoint.pk for *_, endpoint in claims if lanes.in_flight(endpoint.pk)}
+    futures = [
+        lanes.submit(endpoint.pk, partial(_post_claimed, delivery, endpoint, now))
+        for delivery, _, _, endpoint in claims
+    ]
+    awaited = [future for future, (*_, endpoint) in zip(futures, claims, strict=True) if endpoint.pk not in slow]
+    wait(awaited, timeout=max(0.0, wait_seconds))
     answered: dict[int, tuple[HTTPResult, Classification]] = {}
-    for index, future in futures.items():
+    for position, (future, (delivery, attempt, token, endpoint)) in enumerate(zip(futures, claims, strict=True)):
         if future.done():
-            answered[index] = future.result()
-            continue
-        delivery, attempt, token = claimed.claims[index]
-        late = partial(_record_late, delivery, attempt, token, claimed.requests[index].endpoint, now, settle)
-        future.add_done_callback(late)
+            answered[position] = future.result()
+        else:
+            future.add_done_callback(partial(_record_late, delivery, attempt, token, endpoint, now, on_late_outcome))
     return answered
 
 
@@ -377,17 +392,17 @@ def _record_late(
     token: str,
     endpoint: WebhookEndpoint,
     now: dt.datetime,
-    settle: Callable[[int], object] | None,
+    on_outcome: Callable[[DeliveryOutcome], object] | None,
     future: Future[tuple[HTTPResult, Classification]],
 ) -> None:
-    """Record a POST that answered after its batch stopped waiting, then settle its execution (on the
-    webhook thread; never raises: a failure leaves the claim to the sweeper, after its lease)."""
+    """Record a POST that answered after its caller stopped waiting, then hand on where its delivery stands
+    (on the webhook thread; never raises: a failure leaves the claim to the sweeper, after its lease)."""
     try:
         result, verdict = future.result()
         with write_transaction():
-            _finish(delivery, attempt, token, endpoint, result, verdict, now)
-        if settle is not None:
-            settle(delivery.execution_id)
+            outcome = _finish(delivery, attempt, token, endpoint, result, verdict, now)
+        if on_outcome is not None:
+            on_outcome(outcome)
     except Exception:
         logger.exception(
             "delivery %s: could not record its late attempt; the sweeper will send it again",
@@ -729,7 +744,7 @@ def send_due_deliveries(
     now = now or timezone.now()
     counts = SweepCounts()
     due = WebhookDelivery.objects.select_related("endpoint").filter(pk__in=deliveries_due(now, limit=limit))
-    claims: list[tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint]] = []
+    claims: list[ClaimedDelivery] = []
     for delivery in due.order_by("next_attempt_at", "id"):
         counts.due += 1
         try:
@@ -744,23 +759,16 @@ def send_due_deliveries(
             claims.append(claim)
     if not claims:
         return counts
-    lanes = _lanes()
-    futures = [
-        lanes.submit(endpoint.pk, partial(_post_claimed, delivery, endpoint, now))
-        for delivery, _, _, endpoint in claims
-    ]
     if wait_seconds is None:
         wait_seconds = float(app_settings.WEBHOOK_TOTAL_TIMEOUT) + float(app_settings.WEBHOOK_CONNECT_TIMEOUT)
-    wait(futures, timeout=max(0.0, wait_seconds))
-    for (delivery, attempt, token, endpoint), future in zip(claims, futures, strict=True):
+    answered = post_in_lanes(claims, now, wait_seconds, on_outcome)
+    for position, (delivery, attempt, token, endpoint) in enumerate(claims):
         counts.attempted += 1
-        if not future.done():
+        if position not in answered:
             counts.in_flight += 1
-            settle = None if on_outcome is None else partial(_settle_late, on_outcome, delivery.pk)
-            future.add_done_callback(partial(_record_late, delivery, attempt, token, endpoint, now, settle))
             continue
         try:
-            result, verdict = future.result()
+            result, verdict = answered[position]
             outcome = _finish(delivery, attempt, token, endpoint, result, verdict, now)
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -777,9 +785,7 @@ def send_due_deliveries(
     return counts
 
 
-def _claim_due(
-    delivery: WebhookDelivery, now: dt.datetime
-) -> tuple[WebhookDelivery, DeliveryAttempt, str, WebhookEndpoint] | DeliveryOutcome:
+def _claim_due(delivery: WebhookDelivery, now: dt.datetime) -> ClaimedDelivery | DeliveryOutcome:
     """Claim a due delivery for one attempt: the claim, or where it stands when nothing is to be sent
     (not due, someone else has it, or it ended without an attempt because its endpoint is gone or off)."""
     if not delivery.is_open or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
@@ -792,11 +798,6 @@ def _claim_due(
     if claimed is None:
         return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=False)
     return (*claimed, endpoint)
-
-
-def _settle_late(on_outcome: Callable[[DeliveryOutcome], None], delivery_id: int, execution_id: int) -> None:
-    """After a late answer is recorded: the sweep's ``on_outcome`` with where the delivery now stands."""
-    on_outcome(_outcome(WebhookDelivery.objects.get(pk=delivery_id), attempted=True))
 
 
 def delivery_redeliver(
