@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -177,12 +178,19 @@ def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path)
     serve, base, log_path = start_serve(env, tmp_path, "--concurrency", "2", *canary)
     auth = f"demo_owner:{os.environ.get('DEMO_PASSWORD', 'demo-password')}"
 
-    def post_events(prefix: str, count: int) -> list[int]:
+    def post_events(prefix: str, count: int, retry_for: float = 0) -> list[int]:
+        """Post events as a client does: with an idempotency key, and (for ``retry_for`` seconds) again with
+        the same key when the server does not answer 202 (a stopped pool process may hold SQLite's write
+        lock until serve replaces the worker)."""
         ids = []
         for index in range(count):
             body = {"tenant_id": "tenant_demo", "event_type": "product_added", "source": "store"}
             body["idempotency_key"] = f"{prefix}-{index}"
+            deadline = time.monotonic() + retry_for
             status, text = http(f"{base}/api/events", body, auth=auth)
+            while status != 202 and time.monotonic() < deadline:
+                time.sleep(1)
+                status, text = http(f"{base}/api/events", body, auth=auth)
             assert status == 202, text
             ids.append(json.loads(text)["events"][0]["id"])
         return ids
@@ -220,7 +228,7 @@ def test_serve_restarts_a_child_that_dies_or_wedges_and_loses_no_event(tmp_path)
         worker_pid = started_pids(log_path)["worker"][-1]
         for pool_pid in children_of(worker_pid):
             os.kill(pool_pid, signal.SIGSTOP)
-        wedged = post_events("wedged", 3)
+        wedged = post_events("wedged", 3, retry_for=90)
         wait_for(lambda: len(started_pids(log_path)["worker"]) == 3, timeout=90, message="the wedged worker replaced")
         assert "answered no canary" in log_path.read_text()
         wait_for(lambda: len(executions_per_event(wedged)) == 3, timeout=180, message="the wedged events run")
