@@ -109,6 +109,19 @@ class AutomationsSettings:
     BEHAVIOR_MAX_FIRES_PER_TICK: int = field(
         default=500, metadata=_doc("Matches fired per behaviour rule and tick; a backlog spreads out.")
     )
+    # --- history (docs/operations.md, "History retention")
+    HISTORY_RETENTION_DAYS: int = field(
+        default=90,
+        metadata=_doc(
+            "Events (customer activity included) and metric samples are kept this many days, then pruned "
+            "hourly. Kept longer: events that started an execution, each metric's latest sample, and a "
+            "tenant's events within its longest behaviour timeframe plus BEHAVIOR_CATCHUP_HOURS."
+        ),
+    )
+    HISTORY_PRUNE_BATCH_SIZE: int = field(
+        default=1000,
+        metadata=_doc("Rows one pruning statement deletes; a run stops after 50 batches of each kind."),
+    )
     # --- notices
     NOTICE_CHANNELS: list[str] = field(
         default_factory=lambda: ["email"],

@@ -188,6 +188,7 @@ class Event(models.Model):
                 fields=["received_at"], condition=models.Q(dispatched_at__isnull=True), name="event_undispatched"
             ),
             models.Index(fields=["tenant", "event_type", "-occurred_at"], name="event_tenant_type_recent"),
+            models.Index(fields=["occurred_at"], name="event_occurred"),
             models.Index(
                 fields=["tenant", "customer_id", "event_type", "occurred_at"],
                 condition=~models.Q(customer_id=""),
@@ -217,7 +218,10 @@ class MetricSample(models.Model):
     class Meta:
         db_table = "automation_metric_samples"
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "metric", "-recorded_at"], name="metric_latest")]
+        indexes = [
+            models.Index(fields=["tenant", "metric", "-recorded_at"], name="metric_latest"),
+            models.Index(fields=["recorded_at"], name="metric_sample_recorded"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(value_number__isnull=True) | models.Q(value_text__isnull=True),

@@ -113,6 +113,18 @@ register_periodic_task(
     )
 )
 
+# History retention (executions/services/history.py).
+register_periodic_task(
+    PeriodicEntry(
+        "executions: prune old history",
+        task_names.PRUNE_HISTORY,
+        minute="17",
+        expire_seconds=3000,
+        queue="executions",
+        description="Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
+    )
+)
+
 
 @transaction.atomic
 def setup_periodic_tasks() -> list[PeriodicTask]:

@@ -79,3 +79,9 @@ def send_and_settle_delivery_task(delivery_id: int) -> None:
 def send_due_deliveries_task() -> dict[str, int]:
     """Send the webhook deliveries whose next attempt is due; settle the executions that ended."""
     return services.send_due_deliveries_and_settle()
+
+
+@shared_task(name=task_names.PRUNE_HISTORY, **SWEEP_TASK_OPTIONS)
+def prune_history_task() -> dict[str, int | bool]:
+    """Delete events and metric samples older than AUTOMATIONS["HISTORY_RETENTION_DAYS"], in batches."""
+    return services.prune_history().as_dict()

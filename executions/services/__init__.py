@@ -5,6 +5,7 @@ Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_
 Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_and_settle_delivery``,
 ``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``,
 ``notification_mark_read``, ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
+History: ``prune_history``, ``history_kept_since``.
 """
 
 from executions.approvals import execution_approve, execution_reject
@@ -24,12 +25,14 @@ from executions.services.delivery_settlement import (
     send_due_deliveries_and_settle,
 )
 from executions.services.events import EmitResult, emit_event, emit_events
+from executions.services.history import HistoryPruneResult, history_kept_since, prune_history
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
 from executions.transitions import ExecutionConflict
 
 __all__ = [
     "EmitResult",
     "ExecutionConflict",
+    "HistoryPruneResult",
     "MatchResult",
     "build_context",
     "emit_event",
@@ -39,10 +42,12 @@ __all__ = [
     "execution_reject",
     "execution_run_action",
     "execution_settle_deliveries",
+    "history_kept_since",
     "match_event",
     "notification_mark_read",
     "notifications_mark_read",
     "notify_users",
+    "prune_history",
     "run_execution",
     "send_and_settle_delivery",
     "send_due_deliveries_and_settle",

@@ -81,6 +81,15 @@ EXPECTED_ROWS = [
         "description": "Match customers to behaviour rules.",
         **TICK,
     },
+    {
+        "name": "executions: prune old history",
+        "task": "executions.prune_history",
+        "interval": None,
+        "crontab": ("17", "*", "*", "*", "*", "UTC"),
+        "expire_seconds": 3000,
+        **SWEEPER,
+        "description": "Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
+    },
 ]
 EXPECTED_ROWS = [{**COMMON, **row} for row in EXPECTED_ROWS]
 
@@ -141,7 +150,7 @@ def test_setup_periodic_tasks_makes_exactly_these_rows_and_schedules():
     assert beat_rows() == EXPECTED_ROWS
     assert schedule_rows() == (
         [(30, "seconds"), (60, "seconds")],
-        [(minute, "*", "*", "*", "*", "UTC") for minute in ("*", "*/5", "*/10")],
+        [(minute, "*", "*", "*", "*", "UTC") for minute in ("*", "*/5", "*/10", "17")],
     )
 
 

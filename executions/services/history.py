@@ -1,0 +1,163 @@
+"""How long the tenants' history is kept, and the pruning that keeps it so (docs/operations.md).
+
+History is what backtests replay and behaviour rules read: events (customer activity is events with a
+``customer_id``) and metric samples. ``AUTOMATIONS["HISTORY_RETENTION_DAYS"]`` (default 90) bounds it;
+``prune_history`` (an hourly beat entry) deletes what is older, in batches of
+``HISTORY_PRUNE_BATCH_SIZE`` rows, each batch its own short transaction, at most ``MAX_BATCHES`` of each
+kind per run (the next run goes on). Never pruned:
+
+- an event not yet matched (the outbox), or one that started an execution (it is part of that
+  execution's audit trail; the execution's ``event`` is protected);
+- a tenant's events within its longest enabled behaviour timeframe plus ``BEHAVIOR_CATCHUP_HOURS``:
+  "no order for 120 days" needs 120 days of orders, whatever the retention says;
+- each metric's latest sample: it is the metric's current value for thresholds and contexts.
+
+An event's idempotency key is remembered as long as the event is kept: a key reused after its event
+was pruned is a new event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.deletion import ProtectedError
+from django.utils import timezone
+
+from automations.choices import TriggerType
+from automations.conf import app_settings
+from automations.models import AutomationRule
+from config.db_locks import write_transaction
+from executions.models import AutomationExecution, BehaviorMatch, Event, MetricSample
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCHES: Final = 50  # per kind and run
+
+
+@dataclass(frozen=True)
+class HistoryPruneResult:
+    events_deleted: int
+    samples_deleted: int
+    complete: bool  # False: a run stopped at MAX_BATCHES with more to prune
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "events_deleted": self.events_deleted,
+            "samples_deleted": self.samples_deleted,
+            "complete": self.complete,
+        }
+
+
+def retention() -> dt.timedelta:
+    return dt.timedelta(days=app_settings.HISTORY_RETENTION_DAYS)
+
+
+def behavior_windows() -> dict[str, dt.timedelta]:
+    """{tenant id: its longest enabled behaviour timeframe plus the catch-up}, for tenants that have one."""
+    catchup = dt.timedelta(hours=float(app_settings.BEHAVIOR_CATCHUP_HOURS))
+    windows: dict[str, dt.timedelta] = {}
+    rules = AutomationRule.objects.filter(trigger_type=TriggerType.BEHAVIOR, enabled=True)
+    for tenant_id, config in rules.values_list("tenant_id", "trigger_config"):
+        hours = config.get("timeframe_hours") if isinstance(config, dict) else None
+        if isinstance(hours, int | float) and not isinstance(hours, bool) and hours > 0:
+            window = dt.timedelta(hours=float(hours)) + catchup
+            windows[tenant_id] = max(window, windows.get(tenant_id, window))
+    return windows
+
+
+def history_kept_since(tenant_id: str, now: dt.datetime | None = None) -> dt.datetime:
+    """The oldest instant whose events and samples are still kept for the tenant (what a backtest may read)."""
+    now = now or timezone.now()
+    window = max(retention(), behavior_windows().get(tenant_id, dt.timedelta(0)))
+    return now - window
+
+
+def prunable_events(now: dt.datetime) -> QuerySet[Event]:
+    """Events past their tenant's window, matched, and without an execution, oldest first."""
+    cutoff = now - retention()
+    longer = {tenant_id: now - window for tenant_id, window in behavior_windows().items() if now - window < cutoff}
+    past_window = Q(occurred_at__lt=cutoff) & ~Q(tenant_id__in=list(longer))
+    for tenant_id, tenant_cutoff in longer.items():
+        past_window |= Q(tenant_id=tenant_id, occurred_at__lt=tenant_cutoff)
+    started_one = Exists(AutomationExecution.objects.filter(event_id=OuterRef("pk")))
+    return (
+        Event.objects.filter(past_window, received_at__lt=cutoff, dispatched_at__isnull=False)
+        .exclude(started_one)
+        .order_by("occurred_at", "pk")
+    )
+
+
+def prunable_samples(now: dt.datetime) -> QuerySet[MetricSample]:
+    """Samples past the retention that are not their metric's latest, oldest first."""
+    newer = MetricSample.objects.filter(tenant_id=OuterRef("tenant_id"), metric=OuterRef("metric")).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at")) | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
+    )
+    return (
+        MetricSample.objects.filter(recorded_at__lt=now - retention())
+        .filter(Exists(newer))
+        .order_by("recorded_at", "pk")
+    )
+
+
+def _delete_events(ids: list[int]) -> int:
+    with write_transaction():
+        BehaviorMatch.objects.filter(event_id__in=ids).update(event=None)
+        # An execution may reference an event only from matching, which these were done with long ago;
+        # the exclusion is checked again here, inside the transaction.
+        ids = list(
+            Event.objects.filter(pk__in=ids)
+            .exclude(Exists(AutomationExecution.objects.filter(event_id=OuterRef("pk"))))
+            .values_list("pk", flat=True)
+        )
+        deleted, _ = Event.objects.filter(pk__in=ids).delete()
+    return deleted
+
+
+def _delete_samples(ids: list[int]) -> int:
+    with write_transaction():
+        deleted, _ = MetricSample.objects.filter(pk__in=ids).delete()
+    return deleted
+
+
+def prune_history(now: dt.datetime | None = None, batch_size: int | None = None) -> HistoryPruneResult:
+    """Delete events and metric samples older than the retention (see the module docstring), in batches."""
+    now = now or timezone.now()
+    size = int(batch_size or app_settings.HISTORY_PRUNE_BATCH_SIZE)
+    complete = True
+    events_deleted = samples_deleted = 0
+    for _ in range(MAX_BATCHES):
+        ids = list(prunable_events(now).values_list("pk", flat=True)[:size])
+        if not ids:
+            break
+        try:
+            events_deleted += _delete_events(ids)
+        except ProtectedError:  # an execution appeared for one of them: leave the batch to the next run
+            logger.warning("history pruning: a batch of events gained an execution; skipped this run")
+            complete = False
+            break
+        if len(ids) < size:
+            break
+    else:
+        complete = False
+    for _ in range(MAX_BATCHES):
+        ids = list(prunable_samples(now).values_list("pk", flat=True)[:size])
+        if not ids:
+            break
+        samples_deleted += _delete_samples(ids)
+        if len(ids) < size:
+            break
+    else:
+        complete = False
+    if events_deleted or samples_deleted:
+        logger.info(
+            "history pruned: %s events, %s metric samples older than %s days%s",
+            events_deleted,
+            samples_deleted,
+            app_settings.HISTORY_RETENTION_DAYS,
+            "" if complete else " (more next run)",
+        )
+    return HistoryPruneResult(events_deleted, samples_deleted, complete)
