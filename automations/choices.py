@@ -30,6 +30,14 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical - Always requires approval"
 
 
+class RuleStateChangeKind(models.TextChoices):
+    """A change to a rule that is not a new definition (those are ``RuleVersion`` rows)."""
+
+    ENABLED = "enabled", "Enabled"
+    DISABLED = "disabled", "Disabled"
+    ARCHIVED = "archived", "Archived"
+
+
 class Category(models.TextChoices):
     MARKETING = "marketing", "Marketing"
     STORE = "store", "Store"

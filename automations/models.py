@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast, Now
+from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
-from automations.choices import Category, RiskLevel, TriggerType
+from automations.choices import Category, RiskLevel, RuleStateChangeKind, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
@@ -346,6 +347,8 @@ class RuleVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     changed_at = models.DateTimeField(auto_now_add=True)
+    # Set when this version was made by restoring an earlier one (POST …/versions/<n>/restore).
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "automation_rule_versions"
@@ -354,3 +357,23 @@ class RuleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} v{self.version}"
+
+
+class RuleStateChange(models.Model):
+    """A rule turned on, off or archived: its history beside the versions (which record definitions)."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="state_changes")
+    kind = models.CharField(max_length=20, choices=RuleStateChangeKind.choices)
+    version = models.PositiveIntegerField(help_text="The rule's version when it changed.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "automation_rule_state_changes"
+        ordering = ["rule_id", "-changed_at", "-id"]
+        indexes = [models.Index(fields=["rule", "-changed_at"], name="rule_state_change_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.kind} at v{self.version}"

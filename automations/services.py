@@ -17,8 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from automations.approval_facts import trusted_facts
-from automations.choices import TriggerType
-from automations.models import EDITABLE_FIELDS, AutomationRule, RuleVersion
+from automations.choices import RuleStateChangeKind, TriggerType
+from automations.models import DEFINITION_FIELDS, EDITABLE_FIELDS, AutomationRule, RuleStateChange, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
 from governance import policy
@@ -74,10 +74,18 @@ def _validate(
     rule._versions_handled = True  # type: ignore[attr-defined]
 
 
-def _snapshot(rule: AutomationRule, user: User | None) -> RuleVersion:
+def _snapshot(rule: AutomationRule, user: User | None, restored_from: int | None = None) -> RuleVersion:
     return RuleVersion.objects.create(
-        rule=rule, version=rule.version, definition=rule.definition(), changed_by=_user_or_none(user)
+        rule=rule,
+        version=rule.version,
+        definition=rule.definition(),
+        changed_by=_user_or_none(user),
+        restored_from=restored_from,
     )
+
+
+def _record_state_change(rule: AutomationRule, kind: RuleStateChangeKind, user: User | None) -> None:
+    RuleStateChange.objects.create(rule=rule, kind=kind, version=rule.version, changed_by=_user_or_none(user))
 
 
 @transaction.atomic
@@ -108,12 +116,15 @@ def rule_update(
     user: User | None = None,
     *,
     validated_as: AutomationRule | None = None,
+    restored_from: int | None = None,
 ) -> AutomationRule:
     """Apply a partial update; a change to the definition bumps the version and snapshots it.
 
     PermissionDenied unless ``user`` may write rules of the risk level before and after the change.
-    ``validated_as``: see ``_validate``.
+    ``validated_as``: see ``_validate``. ``restored_from``: the version whose definition this is
+    (``rule_restore_version``). A change of ``enabled`` is recorded as a ``RuleStateChange``.
     """
+    was_enabled = rule.enabled
     risk_before = rule.risk_level
     policy.check(user, rule.tenant_id, Capability.WRITE, risk_before)
     _refuse_unknown_fields(changes)
@@ -135,8 +146,30 @@ def rule_update(
         rule.version = AutomationRule.all_objects.values_list("version", flat=True).get(pk=rule.pk)
     rule.save(update_fields=save_fields)
     if definition_changed:
-        _snapshot(rule, user)
+        _snapshot(rule, user, restored_from)
+    if rule.enabled != was_enabled:
+        _record_state_change(rule, RuleStateChangeKind.ENABLED if rule.enabled else RuleStateChangeKind.DISABLED, user)
     return rule
+
+
+class UnknownVersion(LookupError):
+    """The rule has no version of that number."""
+
+
+@transaction.atomic
+def rule_restore_version(rule: AutomationRule, number: int, user: User | None = None) -> AutomationRule:
+    """Make version ``number``'s definition the rule's current one, as a new version that says so.
+
+    An edit like any other (``rule_update``): validated again (a council deleted since is refused, naming
+    the field), and PermissionDenied unless ``user`` may write rules of both the current and the restored
+    risk level. Restoring the definition the rule already has changes nothing. Raises UnknownVersion.
+    """
+    version = RuleVersion.objects.filter(rule=rule, version=number).first()
+    if version is None:
+        raise UnknownVersion(f"{rule.pk} has no version {number}")
+    definition = version.definition if isinstance(version.definition, dict) else {}
+    changes = {field: definition[field] for field in DEFINITION_FIELDS if field in definition}
+    return rule_update(rule, changes, user, restored_from=number)
 
 
 def _schedule_inputs(rule: AutomationRule) -> tuple[Any, ...]:
@@ -144,8 +177,9 @@ def _schedule_inputs(rule: AutomationRule) -> tuple[Any, ...]:
     return (rule.trigger_type, rule.trigger_config, rule.enabled, rule.deleted_at)
 
 
+@transaction.atomic
 def rule_set_enabled(rule: AutomationRule, enabled: bool, user: User | None = None) -> AutomationRule:
-    """Turn a rule on or off; not a definition change, so the version stays.
+    """Turn a rule on or off; not a definition change, so the version stays (a ``RuleStateChange`` records it).
 
     Enabling a schedule rule computes its next slot from now, so slots that passed while it was off
     never fire; disabling clears it. PermissionDenied unless ``user`` may write the rule.
@@ -158,6 +192,8 @@ def rule_set_enabled(rule: AutomationRule, enabled: bool, user: User | None = No
         rule.next_run_at = rule.compute_next_run_at(timezone.now())
         fields.append("next_run_at")
     rule.save(update_fields=fields)
+    if enabled != was_enabled:
+        _record_state_change(rule, RuleStateChangeKind.ENABLED if enabled else RuleStateChangeKind.DISABLED, user)
     return rule
 
 
@@ -191,6 +227,7 @@ def rule_archive(rule: AutomationRule, user: User | None = None) -> AutomationRu
     rule.enabled = False
     rule.next_run_at = None
     rule.save(update_fields=["deleted_at", "enabled", "next_run_at", "updated_at"])
+    _record_state_change(rule, RuleStateChangeKind.ARCHIVED, user)
     rule_archived.send(sender=AutomationRule, rule=rule, user=_user_or_none(user))
     return rule
 

@@ -117,3 +117,39 @@ Recommendations = inline_serializer(
         "count": serializers.IntegerField(),
     },
 )
+RuleVersions = inline_serializer(
+    "RuleVersions",
+    {
+        "rule_id": serializers.CharField(),
+        "current_version": serializers.IntegerField(),
+        "versions": inline_serializer(
+            "RuleVersion",
+            {
+                "version": serializers.IntegerField(),
+                "change": serializers.ChoiceField(choices=["created", "edited", "restored"]),
+                "restored_from": serializers.IntegerField(allow_null=True),
+                "changed_by": serializers.CharField(allow_null=True),
+                "changed_at": serializers.DateTimeField(),
+                "current": serializers.BooleanField(),
+                "changes": inline_serializer(
+                    "RuleFieldChange",
+                    {"field": serializers.CharField(), "was": serializers.JSONField(), "now": serializers.JSONField()},
+                    many=True,
+                ),
+                "description": serializers.ListField(child=serializers.CharField()),
+                "definition": serializers.DictField(),
+            },
+            many=True,
+        ),
+        "state_changes": inline_serializer(
+            "RuleStateChange",
+            {
+                "kind": serializers.ChoiceField(choices=["enabled", "disabled", "archived"]),
+                "version": serializers.IntegerField(),
+                "changed_by": serializers.CharField(allow_null=True),
+                "changed_at": serializers.DateTimeField(),
+            },
+            many=True,
+        ),
+    },
+)

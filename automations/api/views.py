@@ -28,6 +28,7 @@ from automations.api.serializers import (
 from automations.filters import AutomationRuleFilterSet
 from automations.models import AutomationRule
 from automations.recommendations import recommend
+from automations.rule_history import rule_state_changes, rule_version_history, state_change_as_dict
 from automations.selectors import (
     rule_counts,
     rule_for_user,
@@ -35,9 +36,11 @@ from automations.selectors import (
     rules_for_user,
 )
 from automations.services import (
+    UnknownVersion,
     rule_archive,
     rule_create,
     rule_draft,
+    rule_restore_version,
     rule_set_enabled,
     rule_test_conditions,
     rule_update,
@@ -254,3 +257,37 @@ class AutomationRuleViewSet(ApiViewSet):
         context = inputs.read_context(body)
         recommendations = [item.as_dict() for item in recommend(Tenant.objects.get(pk=tenant_id), context)]
         return Response({"recommendations": recommendations, "count": len(recommendations)})
+
+    # --- history and undo ------------------------------------------------------------------------
+
+    @extend_schema(
+        summary="A rule's versions, what each changed, and when it was turned on or off",
+        responses={200: schemas.RuleVersions},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def versions(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.READ)
+        return Response(
+            {
+                "rule_id": rule.pk,
+                "current_version": rule.version,
+                "versions": [entry.as_dict() for entry in rule_version_history(rule)],
+                "state_changes": [state_change_as_dict(change) for change in rule_state_changes(rule)],
+            }
+        )
+
+    @extend_schema(
+        summary="Restore an earlier version (as a new version)",
+        request=None,
+        parameters=[OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={200: schemas.RuleEnvelope},
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore", filterset_class=None)
+    def restore_version(self, request: Request, pk: str, number: str) -> Response:
+        # The role check for the current risk level here, for the restored one in the service.
+        rule = self.rule(Capability.WRITE)
+        try:
+            rule = call_service(rule_restore_version, rule, int(number), request_user(request))
+        except UnknownVersion:
+            raise NotFound(f"This automation has no version {int(number)}.") from None
+        return Response(self.envelope(rule, f"Version {int(number)} restored as version {rule.version}"))
