@@ -12,7 +12,8 @@ class ExecutionsConfig(AppConfig):
         from automations.approval_facts import register_executions_today_counter
         from automations.page_facts import page_facts
         from automations.signals import rule_archived
-        from executions import actions, health, signals, tasks, tasks_listeners  # noqa: F401
+        from automations.warnings import register_warning_check
+        from executions import actions, health, rule_warnings, signals, tasks, tasks_listeners  # noqa: F401
         from executions.selectors import (
             rule_executions_run_today_count,
             tenant_executions_since_count,
@@ -26,3 +27,6 @@ class ExecutionsConfig(AppConfig):
         # The rules list shows how many executions ran today, and recommendations read the latest metrics.
         page_facts.executions_since = tenant_executions_since_count
         page_facts.latest_metric_values = tenant_latest_metric_values
+        # Rule warnings that read the tenant's events, metrics and runs (automations.warnings).
+        register_warning_check(rule_warnings.check_unknown_keys)
+        register_warning_check(rule_warnings.check_threshold_met)

@@ -11,6 +11,18 @@ from automations.api.serializers import AutomationRuleSerializer
 RuleEnvelope = inline_serializer(
     "RuleEnvelope", {"automation": AutomationRuleSerializer(), "message": serializers.CharField()}
 )
+RuleSaved = inline_serializer(
+    "RuleSaved",
+    {
+        "automation": AutomationRuleSerializer(),
+        "message": serializers.CharField(),
+        "warnings": inline_serializer(
+            "RuleWarning",
+            {"code": serializers.CharField(), "message": serializers.CharField(), "field": serializers.CharField()},
+            many=True,
+        ),
+    },
+)
 RuleDeleted = inline_serializer("RuleDeleted", {"id": serializers.CharField(), "message": serializers.CharField()})
 RuleList = inline_serializer(
     "RuleList",

@@ -46,6 +46,7 @@ from automations.services import (
     rule_update,
 )
 from automations.summaries import summarize_rule
+from automations.warnings import rule_warnings
 from config.api_errors import django_validation_detail
 from config.api_views import ApiViewSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
@@ -92,10 +93,10 @@ def _draft_rule(request: Request, data: Any) -> AutomationRule:
         responses={200: schemas.RuleList},
     ),
     create=extend_schema(
-        summary="Create an automation", request=RuleCreateRequestSerializer, responses={201: schemas.RuleEnvelope}
+        summary="Create an automation", request=RuleCreateRequestSerializer, responses={201: schemas.RuleSaved}
     ),
     partial_update=extend_schema(
-        summary="Update an automation", request=RuleUpdateRequestSerializer, responses={200: schemas.RuleEnvelope}
+        summary="Update an automation", request=RuleUpdateRequestSerializer, responses={200: schemas.RuleSaved}
     ),
     destroy=extend_schema(summary="Delete (archive) an automation", responses={200: schemas.RuleDeleted}),
 )
@@ -146,6 +147,11 @@ class AutomationRuleViewSet(ApiViewSet):
     def envelope(rule: AutomationRule, message: str) -> dict[str, Any]:
         return {"automation": AutomationRuleSerializer(rule).data, "message": message}
 
+    @classmethod
+    def saved(cls, rule: AutomationRule, message: str) -> dict[str, Any]:
+        """The envelope of a create or an edit, with the rule's warnings (docs/warnings.md)."""
+        return {**cls.envelope(rule, message), "warnings": [warning.as_dict() for warning in rule_warnings(rule)]}
+
     # --- the resource --------------------------------------------------------------------------
 
     def list(self, request: Request) -> Response:
@@ -169,7 +175,7 @@ class AutomationRuleViewSet(ApiViewSet):
         # The service validates the rule (once) and checks the role for its risk level.
         tenant = Tenant.objects.get(pk=tenant_id)
         rule = call_service(rule_create, tenant, fields, request_user(request))
-        return Response(self.envelope(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
+        return Response(self.saved(rule, "Automation rule created successfully"), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.WRITE)
@@ -178,7 +184,7 @@ class AutomationRuleViewSet(ApiViewSet):
             raise ValidationError({"tenant_id": ["A rule cannot move to another tenant."]})
         fields = inputs.rule_fields_from_body(body)
         rule = call_service(rule_update, rule, fields, request_user(request))
-        return Response(self.envelope(rule, "Automation rule updated successfully"))
+        return Response(self.saved(rule, "Automation rule updated successfully"))
 
     def destroy(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.DELETE)

@@ -1,0 +1,89 @@
+"""The rule warnings that read the tenant's history (registered in ``ExecutionsConfig.ready``): a condition
+on a key the tenant's data never has, and a threshold already met when the rule is saved. The others,
+and how warnings reach the API and the builder, are in ``automations.warnings`` (docs/warnings.md)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Any
+
+from automations.choices import TriggerType
+from automations.conditions.threshold import compare
+from automations.models import AutomationRule
+from automations.warnings import RuleWarning
+from executions.context import builtin_facts, tenant_facts
+from executions.models import AutomationExecution, Event, ThresholdState
+
+RECENT_EVENTS = 500
+RECENT_EXECUTIONS = 200
+
+
+def known_context_keys(rule: AutomationRule) -> set[str]:
+    """The top-level keys the tenant's contexts have had lately: built-ins, metrics and providers, the
+    payloads of its recent events and the trigger data of its recent runs."""
+    tenant = rule.tenant
+    keys = set(builtin_facts(tenant)) | set(tenant_facts(tenant)) | {"event"}
+    for payload in (
+        Event.objects.filter(tenant_id=tenant.pk).order_by("-id").values_list("payload", flat=True)[:RECENT_EVENTS]
+    ):
+        if isinstance(payload, dict):
+            keys.update(payload)
+    runs = AutomationExecution.objects.filter(tenant_id=tenant.pk).order_by("-id")
+    for trigger_data in runs.values_list("trigger_data", flat=True)[:RECENT_EXECUTIONS]:
+        if isinstance(trigger_data, dict):
+            keys.update(trigger_data)
+    return {key for key in keys if isinstance(key, str)}
+
+
+def _condition_paths(conditions: Any, prefix: str = "conditions") -> Iterator[tuple[str, str]]:
+    """(field path of the condition's type, the context key it reads) for every leaf, groups included."""
+    if isinstance(conditions, list):
+        for index, condition in enumerate(conditions):
+            yield from _condition_paths(condition, f"{prefix}[{index}]")
+    elif isinstance(conditions, dict):
+        for group in ("all", "any", "not"):
+            if group in conditions and len(conditions) == 1:
+                yield from _condition_paths(conditions[group], f"{prefix}.{group}")
+                return
+        path = conditions.get("type")
+        if isinstance(path, str) and path:
+            yield f"{prefix}.type", path.split(".", 1)[0]
+
+
+def check_unknown_keys(rule: AutomationRule) -> Iterator[RuleWarning]:
+    paths = list(_condition_paths(rule.conditions))
+    if not paths or not rule.tenant_id:
+        return
+    known = known_context_keys(rule)
+    if len(known) <= len(builtin_facts(rule.tenant)) + 1:
+        return  # a tenant with no events, metrics or runs yet: nothing to compare with
+    for field, key in paths:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        yield RuleWarning(
+            "unknown_context_key",
+            f"No recent event, metric or run of this tenant has {key}: this condition fails while it is missing.{hint}",
+            field,
+        )
+
+
+def check_threshold_met(rule: AutomationRule) -> Iterator[RuleWarning]:
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    if rule.trigger_type != TriggerType.THRESHOLD or not rule.tenant_id:
+        return
+    metric = config.get("metric")
+    value = tenant_facts(rule.tenant).get(metric) if isinstance(metric, str) else None
+    if value is None or compare(str(config.get("operator")), value, config.get("value")) is not True:
+        return
+    state = ThresholdState.objects.filter(rule_id=rule.pk).first() if rule.pk else None
+    described = f"{metric} is {value} now, which already meets {config.get('operator')} {config.get('value')}"
+    if state is not None and state.condition_met:
+        what = "it will not fire again until the value stops meeting it and crosses back"
+    elif config.get("for_minutes"):
+        what = f"it fires once the value has held for {config.get('for_minutes')} minutes (checked every 5 minutes)"
+    else:
+        what = "it fires at the next check (within 5 minutes), then not again until the value crosses anew"
+    yield RuleWarning("threshold_already_met", f"{described}: {what}.", "trigger_config.value")
