@@ -235,10 +235,14 @@ class MetricSample(models.Model):
     @property
     def value(self) -> float | int | str | None:
         """The sample's value: a number (whole numbers as int) or a text."""
-        if self.value_number is not None:
-            number = self.value_number
-            return int(number) if number.is_integer() else number
-        return self.value_text
+        return self.value_of(self.value_number, self.value_text)
+
+    @staticmethod
+    def value_of(number: float | None, text: str | None) -> float | int | str | None:
+        """A sample's value from its two columns (for rows read with ``values_list``)."""
+        if number is not None:
+            return int(number) if float(number).is_integer() else number
+        return text
 
 
 class ApprovalRequest(models.Model):

@@ -71,7 +71,7 @@ def _risk_of(definition: dict[str, Any]) -> str | None:
     return risk if isinstance(risk, str) else None
 
 
-def _draft_rule(request: Request, data: Any) -> AutomationRule:
+def draft_rule_from_request(request: Request, data: Any) -> AutomationRule:
     """An unsaved rule from a body, validated, in a tenant the caller may test in."""
     body = inputs.require_object(data)
     tenant_id = resolve_tenant_id(request, body)
@@ -225,7 +225,7 @@ class AutomationRuleViewSet(ApiViewSet):
     @action(detail=False, methods=["post"], url_path="test-conditions", filterset_class=None)
     def test_conditions_draft(self, request: Request) -> Response:
         body = inputs.require_object(request.data)
-        rule = _draft_rule(request, body.get("rule", {}))
+        rule = draft_rule_from_request(request, body.get("rule", {}))
         return Response(rule_test_conditions(rule, inputs.read_context(body), request_user(request)).as_dict())
 
     @extend_schema(summary="Plain English summary", responses={200: schemas.Summary})

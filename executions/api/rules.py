@@ -4,8 +4,11 @@ side (imports point executions -> automations); the router serves this class at 
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -14,10 +17,12 @@ from rest_framework.response import Response
 from automations.api import inputs
 from automations.api.schemas import RuleStats
 from automations.api.serializers import AutomationRuleSerializer, ExecuteRequestSerializer
-from automations.api.views import AutomationRuleViewSet, call_service
-from executions.api.schemas import ExecuteResult, ExecutionList, RuleDetail
+from automations.api.views import AutomationRuleViewSet, call_service, draft_rule_from_request
+from automations.models import AutomationRule
+from executions.api.schemas import BacktestResultSchema, ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
+from executions.backtest import DEFAULT_DAYS, MAX_DAYS, BacktestUnavailable, backtest_rule
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
@@ -90,3 +95,40 @@ class AutomationViewSet(AutomationRuleViewSet):
                 "message": f"Execution {execution.pk} is {execution.status}",
             }
         )
+
+    # --- backtests ---------------------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Backtest: what the rule would have done over its tenant's history",
+        request=inline_serializer("BacktestRequest", {"days": serializers.IntegerField(required=False)}),
+        responses={200: BacktestResultSchema},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def backtest(self, request: Request, pk: str) -> Response:
+        rule = self.rule(Capability.TEST)
+        body = inputs.require_object(request.data or {})
+        return Response(_backtest(rule, body))
+
+    @extend_schema(
+        summary="Backtest an unsaved rule",
+        operation_id="automations_backtest_draft",
+        request=inline_serializer(
+            "BacktestDraftRequest", {"rule": serializers.DictField(), "days": serializers.IntegerField(required=False)}
+        ),
+        responses={200: BacktestResultSchema},
+    )
+    @action(detail=False, methods=["post"], url_path="backtest", filterset_class=None)
+    def backtest_draft(self, request: Request) -> Response:
+        body = inputs.require_object(request.data)
+        rule = draft_rule_from_request(request, body.get("rule", {}))
+        return Response(_backtest(rule, body))
+
+
+def _backtest(rule: AutomationRule, body: dict[str, Any]) -> dict[str, Any]:
+    days = body.get("days", DEFAULT_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise ValidationError({"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
+    try:
+        return backtest_rule(rule, days).as_dict()
+    except BacktestUnavailable as error:
+        raise ValidationError({"trigger_type": [f"{str(error)[:1].upper()}{str(error)[1:]}."]}) from None

@@ -32,3 +32,47 @@ set_override(ExecutionList, "many", False)
 ExecuteResult = inline_serializer(
     "ExecuteResult", {"execution": ExecutionSerializer(), "message": serializers.CharField()}
 )
+
+BacktestResultSchema = inline_serializer(
+    "BacktestResult",
+    {
+        "days": serializers.IntegerField(),
+        "window": inline_serializer(
+            "BacktestWindow", {"from": serializers.DateTimeField(), "to": serializers.DateTimeField()}
+        ),
+        "triggers_seen": serializers.IntegerField(),
+        "would_fire": serializers.IntegerField(),
+        "by_day": inline_serializer(
+            "BacktestDay", {"date": serializers.DateField(), "would_fire": serializers.IntegerField()}, many=True
+        ),
+        "conditions": inline_serializer(
+            "BacktestCondition",
+            {
+                "condition": serializers.JSONField(),
+                "passed": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "missing": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+        "governance": inline_serializer(
+            "BacktestGovernance",
+            {
+                "auto_approved": serializers.IntegerField(),
+                "needs_approval": serializers.IntegerField(),
+                "held_by_cap": serializers.IntegerField(),
+            },
+        ),
+        "per_day_estimate": serializers.FloatField(),
+        "samples": inline_serializer(
+            "BacktestSample",
+            {
+                "at": serializers.DateTimeField(),
+                "trigger_data": serializers.DictField(),
+                "why": serializers.CharField(),
+            },
+            many=True,
+        ),
+        "warnings": serializers.ListField(child=serializers.CharField()),
+    },
+)

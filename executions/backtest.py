@@ -1,0 +1,385 @@
+"""Backtest: what a rule would have done over the tenant's stored history (docs/backtest.md).
+
+It replays the history through the live logic and writes nothing (no execution, no delivery, no approval):
+
+- event rules: the tenant's stored events of the rule's type (and source) in the window, oldest first,
+  each as the matcher would have seen it (``match.event_trigger_data``);
+- threshold rules: the metric's stored samples, stepped through the live crossing logic
+  (``listeners.crossing.step_crossing``) from its first stored sample (crossings before the window are
+  not reported), with the five-minute tick promoting a pending ``for_minutes`` crossing as the live tick does;
+- schedule rules: the schedule's slots in the window (``schedule_times.slots_between``);
+- behaviour rules: not yet (the answer says so: ``BacktestUnavailable``).
+
+Each trigger's context is the one the run would have had where it can be known: the built-ins at the
+trigger's moment, each stored metric's value as of that moment, then the trigger's data. Values from a
+metric provider are today's (a warning says so). Conditions are the rule's compiled conditions; each
+would-fire run goes through the governance decision table with trusted facts of its moment: its actor
+(the event's authenticated poster), the rule's budget, the tenant's business hours, and the runs this
+replay counted that local day (``max_frequency_per_day``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.utils import timezone
+
+from automations.approval_facts import rule_budget
+from automations.choices import TriggerType
+from automations.conditions import compile_conditions
+from automations.conditions.context import make_getter
+from automations.conditions.threshold import compare
+from automations.conditions.values import MISSING
+from automations.models import AutomationRule
+from automations.schedule_times import ScheduleError, format_utc, slots_between
+from automations.summaries.text import plural
+from executions.context import builtin_facts, json_safe
+from executions.models import Event, MetricSample
+from executions.pipeline.match import event_trigger_data
+from executions.providers import metric_providers
+from executions.selectors import rule_accepts_event_source
+from executions.services.history import history_kept_since
+from governance.decisions import ApprovalDecision, decide_auto_approval
+from governance.selectors import is_trusted_user, is_within_business_hours
+
+DEFAULT_DAYS: Final = 30
+MAX_DAYS: Final = 90
+MAX_SAMPLES: Final = 10
+TICK: Final = dt.timedelta(minutes=5)  # the live threshold tick
+READ_CHUNK: Final = 2000
+CAP_RULE: Final = "max_frequency_per_day"
+
+
+class BacktestUnavailable(ValueError):
+    """This rule's trigger cannot be backtested (yet); the message says why."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    at: dt.datetime
+    data: dict[str, Any]
+    actor_id: int | None = None
+    label: str = ""
+
+
+@dataclass
+class ConditionTally:
+    condition: Any
+    passed: int = 0
+    failed: int = 0
+    missing: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"condition": self.condition, "passed": self.passed, "failed": self.failed, "missing": self.missing}
+
+
+@dataclass
+class BacktestResult:
+    days: int
+    window_from: dt.datetime
+    window_to: dt.datetime
+    triggers_seen: int = 0
+    would_fire: int = 0
+    by_day: dict[dt.date, int] = field(default_factory=dict)
+    conditions: list[ConditionTally] = field(default_factory=list)
+    governance: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fired_at: list[dt.datetime] = field(default_factory=list)  # every would-fire moment (tests compare with live)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "window": {"from": self.window_from.isoformat(), "to": self.window_to.isoformat()},
+            "triggers_seen": self.triggers_seen,
+            "would_fire": self.would_fire,
+            "by_day": [{"date": day.isoformat(), "would_fire": count} for day, count in sorted(self.by_day.items())],
+            "conditions": [tally.as_dict() for tally in self.conditions],
+            "governance": {key: self.governance[key] for key in ("auto_approved", "needs_approval", "held_by_cap")},
+            "per_day_estimate": round(self.would_fire / self.days, 2),
+            "samples": self.samples,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class ReplayFacts:
+    """``GovernanceFacts`` for one replayed run: trusted sources as of the trigger's moment."""
+
+    rule: AutomationRule
+    actor_id: int | None
+    moment: dt.datetime
+    runs_that_day: int
+    trusted: dict[int, bool]
+
+    def budget(self) -> float | None:
+        return rule_budget(self.rule)
+
+    def user_is_trusted(self) -> bool:
+        if self.actor_id is None:
+            return False
+        if self.actor_id not in self.trusted:
+            self.trusted[self.actor_id] = is_trusted_user(self.rule.tenant_id, self.actor_id)
+        return self.trusted[self.actor_id]
+
+    def within_business_hours(self) -> bool:
+        return is_within_business_hours(self.rule.tenant, self.moment)
+
+    def executions_today(self) -> int:
+        return self.runs_that_day
+
+
+class MetricTimeline:
+    """Each stored metric's samples of the tenant in time order, read as of a moment."""
+
+    def __init__(self, tenant_id: str, metrics: set[str], until: dt.datetime) -> None:
+        self.times: dict[str, list[dt.datetime]] = {}
+        self.values: dict[str, list[Any]] = {}
+        if not metrics:
+            return
+        rows = (
+            MetricSample.objects.filter(tenant_id=tenant_id, metric__in=sorted(metrics), recorded_at__lte=until)
+            .order_by("recorded_at", "id")
+            .values_list("metric", "recorded_at", "value_number", "value_text")
+        )
+        for metric, recorded_at, number, text in rows.iterator(chunk_size=READ_CHUNK):
+            value = MetricSample.value_of(number, text)
+            self.times.setdefault(metric, []).append(recorded_at)
+            self.values.setdefault(metric, []).append(value)
+
+    def as_of(self, moment: dt.datetime) -> dict[str, Any]:
+        facts = {}
+        for metric, times in self.times.items():
+            index = bisect.bisect_right(times, moment)
+            if index:
+                facts[metric] = self.values[metric][index - 1]
+        return facts
+
+
+def _condition_keys(conditions: Any) -> set[str]:
+    """The first segment of every path the conditions read (groups included)."""
+    keys: set[str] = set()
+    if isinstance(conditions, list):
+        for condition in conditions:
+            keys |= _condition_keys(condition)
+    elif isinstance(conditions, dict):
+        for group in ("all", "any", "not"):
+            if group in conditions and len(conditions) == 1:
+                return _condition_keys(conditions[group])
+        path = conditions.get("type")
+        if isinstance(path, str) and path:
+            keys.add(path.split(".", 1)[0])
+    return keys
+
+
+def _stored_metrics(tenant_id: str) -> set[str]:
+    return set(MetricSample.objects.filter(tenant_id=tenant_id).values_list("metric", flat=True).distinct())
+
+
+# --- triggers ------------------------------------------------------------------------------------
+
+
+def _event_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    events = Event.objects.filter(
+        tenant_id=rule.tenant_id, event_type=config.get("event_type"), occurred_at__gte=start, occurred_at__lte=end
+    ).order_by("occurred_at", "id")
+    for event in events.iterator(chunk_size=READ_CHUNK):
+        if rule_accepts_event_source(rule, event.source):
+            yield Trigger(event.occurred_at, event_trigger_data(event), event.actor_id, f"event #{event.pk}")
+
+
+def _schedule_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
+    try:
+        slots = slots_between(rule.trigger_config, rule.tenant.timezone, start, end, limit=MAX_DAYS * 24 * 60)
+    except ScheduleError as error:
+        raise BacktestUnavailable(f"the schedule cannot be read: {error}") from None
+    for slot in slots:
+        yield Trigger(slot.utc, slot.as_trigger_data(), None, f"slot {slot.local:%a %d %b %H:%M}")
+
+
+def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
+    """Each crossing the live listener would have fired, from the stored samples (``step_crossing``)."""
+    from executions.listeners.crossing import CrossingState, step_crossing
+
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    metric, operator, threshold = config.get("metric"), str(config.get("operator")), config.get("value")
+    for_minutes = float(config.get("for_minutes") or 0)
+    samples = MetricSample.objects.filter(tenant_id=rule.tenant_id, metric=metric)
+    # The whole stored history is stepped (it is bounded by the retention), so the window starts from
+    # the state a live rule would be in; crossings before the window are not reported.
+    state = CrossingState()
+
+    def fired(step_state: CrossingState, at: dt.datetime) -> Trigger:
+        assert step_state.met_since is not None
+        data = {
+            "metric": metric,
+            "operator": config.get("operator"),
+            "threshold": threshold,
+            "for_minutes": config.get("for_minutes") or 0,
+            "previous_value": step_state.value_before_crossing,
+            "current_value": step_state.last_value,
+            "met_since": format_utc(step_state.met_since),
+            "crossing": step_state.crossings,
+            "observed_at": format_utc(step_state.last_observed_at or at),
+        }
+        return Trigger(at, data, None, f"{metric} crossing at {at:%d %b %H:%M}")
+
+    def promote_until(limit: dt.datetime) -> Iterator[Trigger]:
+        """The tick that promotes a pending crossing before ``limit`` (a later sample or the window's end)."""
+        nonlocal state
+        if not state.condition_met or state.fired_at is not None or state.met_since is None:
+            return
+        due = state.met_since + dt.timedelta(minutes=for_minutes)
+        tick = _next_tick(due)
+        if tick < limit and tick <= end:
+            step = step_crossing(state, True, state.last_value, state.last_observed_at or tick, tick, for_minutes)
+            state = step.state
+            if step.fire and tick >= start:
+                yield fired(state, tick)
+
+    history = (
+        samples.filter(recorded_at__lte=end)
+        .order_by("recorded_at", "id")
+        .values_list("recorded_at", "value_number", "value_text")
+    )
+    for recorded_at, number, text in history.iterator(chunk_size=READ_CHUNK):
+        yield from promote_until(recorded_at)
+        value = MetricSample.value_of(number, text)
+        step = step_crossing(state, compare(operator, value, threshold), value, recorded_at, recorded_at, for_minutes)
+        state = step.state
+        if step.fire and recorded_at >= start:
+            yield fired(state, recorded_at)
+    yield from promote_until(end + TICK)
+
+
+def _next_tick(moment: dt.datetime) -> dt.datetime:
+    """The first five-minute tick (UTC, on the minute) at or after ``moment``."""
+    floor = moment.replace(second=0, microsecond=0, minute=moment.minute - moment.minute % 5)
+    return floor if floor >= moment else floor + TICK
+
+
+def _triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
+    if rule.trigger_type == TriggerType.EVENT:
+        return _event_triggers(rule, start, end)
+    if rule.trigger_type == TriggerType.SCHEDULE:
+        return _schedule_triggers(rule, start, end)
+    if rule.trigger_type == TriggerType.THRESHOLD:
+        return _threshold_triggers(rule, start, end)
+    raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
+
+
+# --- the replay ----------------------------------------------------------------------------------
+
+
+def _why(trigger: Trigger, moment_local: dt.datetime, passed: int, decision: ApprovalDecision) -> str:
+    conditions = "no conditions" if not passed else f"{plural(passed, 'condition')} passed"
+    governance = "would run at once" if decision.auto_approved else f"would wait for approval ({decision.reason})"
+    return f"{trigger.label} on {moment_local:%a %d %b %H:%M}: {conditions}; {governance}"
+
+
+def backtest_rule(rule: AutomationRule, days: int = DEFAULT_DAYS, now: dt.datetime | None = None) -> BacktestResult:
+    """Replay ``rule`` (saved or not) over the last ``days`` of its tenant's history; writes nothing.
+
+    Raises BacktestUnavailable for a trigger that cannot be replayed yet.
+    """
+    if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD):
+        raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
+    now = now or timezone.now()
+    tenant = rule.tenant
+    zone = tenant.zone
+    start, end = now - dt.timedelta(days=days), now
+    result = BacktestResult(days, start, end)
+    kept_since = history_kept_since(tenant.pk, now)
+    if start < kept_since and rule.trigger_type != TriggerType.SCHEDULE:
+        result.warnings.append(
+            f"History is kept {(now - kept_since).days} days: the first {(kept_since - start).days} days of "
+            "this window have no events or samples left, so they count as quiet."
+        )
+    first_day = start.astimezone(zone).date()
+    for offset in range((end.astimezone(zone).date() - first_day).days + 1):
+        result.by_day[first_day + dt.timedelta(days=offset)] = 0
+
+    conditions = rule.conditions if isinstance(rule.conditions, list) else []
+    compiled = compile_conditions(conditions, tenant.timezone)
+    singles = [compile_conditions([condition], tenant.timezone) for condition in conditions]
+    getters = [
+        make_getter(condition["type"])
+        if isinstance(condition, dict) and isinstance(condition.get("type"), str)
+        else None
+        for condition in conditions
+    ]
+    result.conditions = [ConditionTally(condition) for condition in conditions]
+    keys = _condition_keys(conditions)
+    builtins_needed = bool(keys & set(builtin_facts(tenant, now)))
+    providers = set(metric_providers())
+    stored = _stored_metrics(tenant.pk)
+    timeline = MetricTimeline(
+        tenant.pk,
+        (keys & stored)
+        | ({rule.trigger_config.get("metric")} & stored if rule.trigger_type == TriggerType.THRESHOLD else set()),
+        end,
+    )
+    provider_keys = sorted(keys & providers)
+    provider_values: dict[str, Any] = {}
+    if provider_keys:
+        from executions.context import provider_facts
+
+        provider_values = {key: value for key, value in provider_facts(tenant).items() if key in provider_keys}
+        result.warnings.append(
+            f"{', '.join(provider_keys)} come from a live provider with no history: today's values are used."
+        )
+    if rule.trigger_type == TriggerType.SCHEDULE:
+        unknowable = sorted(keys - stored - providers - set(builtin_facts(tenant, now)))
+        if unknowable:
+            result.warnings.append(
+                f"{', '.join(unknowable)} cannot be known for past schedule slots (not a stored metric or "
+                "built-in): conditions on them count as missing."
+            )
+
+    runs_per_day: Counter[dt.date] = Counter()
+    trusted: dict[int, bool] = {}
+    for trigger in _triggers(rule, start, end):
+        result.triggers_seen += 1
+        context: dict[str, Any] = {}
+        if builtins_needed:
+            context.update(builtin_facts(tenant, trigger.at))
+        context.update(timeline.as_of(trigger.at))
+        context.update(provider_values)
+        context.update(json_safe(trigger.data) if trigger.data else {})
+        for tally, single, get in zip(result.conditions, singles, getters, strict=True):
+            if single.matches(context):
+                tally.passed += 1
+            elif get is not None and get(context) is MISSING:
+                tally.missing += 1
+            else:
+                tally.failed += 1
+        if not compiled.matches(context):
+            continue
+        local_day = trigger.at.astimezone(zone).date()
+        facts = ReplayFacts(rule, trigger.actor_id, trigger.at, runs_per_day[local_day], trusted)
+        decision = decide_auto_approval(rule.risk_level, rule.requires_approval, rule.auto_approval_rules, facts)
+        runs_per_day[local_day] += 1
+        result.would_fire += 1
+        result.fired_at.append(trigger.at)
+        result.by_day[local_day] = result.by_day.get(local_day, 0) + 1
+        if decision.auto_approved:
+            result.governance["auto_approved"] += 1
+        elif any(check.rule == CAP_RULE and not check.passed for check in decision.checks):
+            result.governance["held_by_cap"] += 1
+        else:
+            result.governance["needs_approval"] += 1
+        if len(result.samples) < MAX_SAMPLES:
+            result.samples.append(
+                {
+                    "at": trigger.at.isoformat(),
+                    "trigger_data": json_safe(trigger.data),
+                    "why": _why(trigger, trigger.at.astimezone(zone), len(conditions), decision),
+                }
+            )
+    return result
