@@ -209,3 +209,26 @@ def test_signed_out_pages_fit_a_phone(page_for, long_data):
     page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state("networkidle")
     assert_fits_phone(page, "logged-out")
+
+
+def test_error_states_fit_a_phone(page_for, long_data):
+    rule = long_data["rule"]
+    page = page_for(long_data["owner"], viewport=PHONE)
+    # the builder refusing a rule: the error summary and the messages beside their inputs
+    page.goto(f"/portal/automations/builder/{rule.pk}")
+    page.get_by_label("Name", exact=True).fill("")
+    page.locator("#cond-1-value").fill("x" * 300)
+    page.locator("#save-automation").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    assert_fits_phone(page, "builder-errors")
+    # Run now with a sample context that is not JSON: the run-refused page (a page of its own, 400)
+    page.goto(f"/portal/automations/{rule.pk}")
+    page.evaluate(
+        """() => { const form = document.querySelector("#run-button").form;
+        const input = document.createElement("input"); input.type = "hidden"; input.name = "sample_context";
+        input.value = "{not json " + "x".repeat(200); form.appendChild(input); }"""
+    )
+    with page.expect_navigation():
+        page.locator("#run-button").click()
+    expect(page.locator("#refused-title")).to_be_visible()
+    assert_fits_phone(page, "run-refused")
