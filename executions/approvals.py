@@ -16,7 +16,7 @@ from executions import task_names
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.dispatch import publish_on_commit
 from executions.models import ApprovalRequest, AutomationExecution
-from executions.notifications.notices import notify_users_on_commit
+from executions.notifications.notices import notices_mark_done, notify_users_on_commit
 from executions.selectors import user_may_decide
 from executions.transitions import ExecutionConflict, notify_owners, transition
 from governance import policy
@@ -123,6 +123,16 @@ def _request_for_decision(execution: AutomationExecution, user: User) -> Approva
     return request
 
 
+def execution_decision_refusal(execution: AutomationExecution, user: User) -> str | None:
+    """Why ``user`` may not decide the execution's approval now, or None when they may: the checks of
+    ``execution_approve`` and ``execution_reject``, asked before offering their buttons (the admin)."""
+    try:
+        _request_for_decision(execution, user)
+    except (PermissionDenied, ExecutionConflict) as error:
+        return str(error)
+    return None
+
+
 def _claim_decision(request: ApprovalRequest, status: str, user: User, now: Any, note: str) -> None:
     # TRICKY: the conditional update is the decision. Of two members clicking at once, one updates a
     # row and the other updates none and is told it was already decided.
@@ -153,6 +163,7 @@ def execution_approve(execution: AutomationExecution, user: User) -> AutomationE
         )
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
+        notices_mark_done(execution.pk, NotificationKind.APPROVAL_REQUESTED)
         publish_on_commit(task_names.RUN_ACTION, execution.pk)
     logger.info("execution %s approved by user %s", execution.pk, user.pk, extra=execution.log_fields)
     execution.refresh_from_db()
@@ -178,6 +189,7 @@ def execution_reject(execution: AutomationExecution, user: User, reason: str = "
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
         count_executions_ended([(ExecutionStatus.REJECTED.value, str(execution.trigger_source), None)])
+        notices_mark_done(execution.pk, NotificationKind.APPROVAL_REQUESTED)
         rule_name = execution.automation_rule.name
         notify_owners(execution, NotificationKind.EXECUTION_REJECTED, f'Automation "{rule_name}" was rejected', message)
     logger.info("execution %s rejected by user %s", execution.pk, user.pk, extra=execution.log_fields)
@@ -210,6 +222,7 @@ def approvals_cancel_for_rule(rule: AutomationRule) -> int:
                 error_message="cancelled: the rule was archived while this execution awaited approval",
             ):
                 count_executions_ended([(ExecutionStatus.CANCELLED.value, trigger_source, None)])
+            notices_mark_done(execution_id, NotificationKind.APPROVAL_REQUESTED)
             cancelled += 1
     if cancelled:
         logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled, extra=rule.log_fields)

@@ -88,6 +88,17 @@ def notify_users_on_commit(
     )
 
 
+def notices_mark_done(execution_id: int, kind: str) -> int:
+    """Mark every recipient's notice of ``kind`` about the execution read: the thing it asked for is done
+    (an approval was decided, on whichever surface, or cancelled). Returns how many were still unread.
+
+    An approval notice sent to a whole council is one row per member; once anyone decides, it no longer
+    waits in the others' inboxes or in their unread counts.
+    """
+    unread = Notification.objects.filter(execution_id=execution_id, kind=kind, read_at__isnull=True)
+    return unread.update(read_at=timezone.now())
+
+
 def notifications_mark_read(user: User, tenant_id: str, ids: list[int] | None = None) -> int:
     """Mark the user's unread notifications in the tenant read (only ``ids`` when given); returns how many."""
     unread = Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True)

@@ -2,15 +2,21 @@
 
 Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_rule``,
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
-Approvals: ``execution_approve``, ``execution_reject``. Webhook deliveries: ``send_and_settle_delivery``,
-``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices: ``notify_users``,
-``notification_mark_read``, ``notifications_mark_read``. Sweepers: ``sweep_outbox``, ``sweep_expired_leases``.
+Approvals: ``execution_approve``, ``execution_reject``, ``execution_decision_refusal``. Webhook deliveries:
+``send_and_settle_delivery``, ``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices:
+``notify_users``, ``notification_mark_read``, ``notifications_mark_read``, ``notices_mark_done``. Sweepers:
+``sweep_outbox``, ``sweep_expired_leases``.
 History: ``prune_history``, ``history_kept_since``.
 """
 
-from executions.approvals import execution_approve, execution_reject
+from executions.approvals import execution_approve, execution_decision_refusal, execution_reject
 from executions.context import build_context
-from executions.notifications.notices import notification_mark_read, notifications_mark_read, notify_users
+from executions.notifications.notices import (
+    notices_mark_done,
+    notification_mark_read,
+    notifications_mark_read,
+    notify_users,
+)
 from executions.pipeline import (
     MatchResult,
     execute_rule_manually,
@@ -39,11 +45,13 @@ __all__ = [
     "emit_events",
     "execute_rule_manually",
     "execution_approve",
+    "execution_decision_refusal",
     "execution_reject",
     "execution_run_action",
     "execution_settle_deliveries",
     "history_kept_since",
     "match_event",
+    "notices_mark_done",
     "notification_mark_read",
     "notifications_mark_read",
     "notify_users",
