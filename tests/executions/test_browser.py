@@ -75,3 +75,40 @@ def test_council_member_approves_in_the_browser(page_for, tenant, owner, council
     expect(page.locator("[data-approver]")).to_have_text("carol")
     expect(page.locator("[data-approval-status]")).to_have_text("Approved")
     screenshot(page, "execution-approved")
+
+
+def test_webhook_endpoint_receives_one_action_type_and_a_400_reads_once(
+    page_for, owner, tenant, sink, loopback_allowed
+):
+    from executions.services import execute_rule_manually
+    from tests.executions.delivery.sink import Reply
+    from tests.factories import make_rule
+
+    page = page_for(owner)
+    page.goto("/portal/settings/webhooks")
+    page.get_by_label("URL").fill(sink.url())
+    page.get_by_label("Receives").select_option("add_product")
+    page.get_by_role("button", name="Add endpoint").click()
+    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
+    assert endpoint.action_type == "add_product"
+    page.goto("/portal/settings/webhooks")
+    expect(page.locator(f"[data-endpoint-id='{endpoint.pk}'] [data-endpoint-action-type]")).to_contain_text(
+        "add_product"
+    )
+    # given an add_product run whose command the receiver refuses with 400
+    sink.default = Reply(status=400, body=b"no")
+    rule = make_rule(
+        tenant,
+        owner,
+        name="Restock",
+        action_type="add_product",
+        action_config={"template_id": "basic_tee", "count": 1},
+    )
+    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    assert execution.status == "failed" and len(sink.requests) == 1
+    # then the deliveries table says "HTTP 400" once
+    page.goto("/portal/settings/webhooks")
+    row = page.locator("[data-delivery-id]").first
+    expect(row.locator("[data-last-result]")).to_have_text("HTTP 400")
+    assert row.inner_text().count("HTTP 400") == 1
+    screenshot(page, "webhooks-action-type-and-last-result")

@@ -77,6 +77,72 @@ def test_another_tenants_endpoint_and_delivery_are_404(client, tenant, other_own
     assert "hooks.example.com/d" not in client.get("/portal/settings/webhooks").content.decode()
 
 
+def test_the_endpoint_form_picks_the_action_type_it_receives_and_the_table_shows_it(owner_client, tenant):
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert '<select id="f-action-type" name="action_type">' in html
+    assert '<option value="add_product">' in html and '<option value="">All action types</option>' in html
+    response = owner_client.post(
+        "/portal/settings/webhooks/new", {"url": "https://hooks.example.com/p", "action_type": "add_product"}
+    )
+    assert response.status_code == 200
+    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
+    assert endpoint.action_type == "add_product"
+    owner_client.post("/portal/settings/webhooks/new", {"url": "https://hooks.example.com/all", "action_type": ""})
+    every = WebhookEndpoint.objects.get(tenant=tenant, url="https://hooks.example.com/all")
+    assert every.action_type is None
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert f'<tr data-endpoint-id="{endpoint.pk}">' in html
+    assert 'data-endpoint-action-type="add_product"><code>add_product</code>' in html
+    assert 'data-endpoint-action-type="">all action types</td>' in html
+
+
+def test_an_unknown_action_type_is_refused_beside_the_select(owner_client, tenant):
+    response = owner_client.post(
+        "/portal/settings/webhooks/new", {"url": "https://hooks.example.com/q", "action_type": "launch_rocket"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="f-action-type-error"' in html and "launch_rocket" in html
+    assert not WebhookEndpoint.objects.filter(tenant=tenant).exists()
+
+
+@pytest.mark.parametrize(
+    ("status_code", "error", "shown"),
+    [
+        (400, "HTTP 400", "HTTP 400"),
+        (410, "HTTP 410 Gone: endpoint disabled", "HTTP 410 Gone: endpoint disabled"),
+        (500, "connection reset", "HTTP 500: connection reset"),
+        (None, "timed out after 10 s", "timed out after 10 s"),
+        (204, "", "HTTP 204"),
+    ],
+)
+def test_a_deliverys_last_result_names_the_status_once(status_code, error, shown):
+    delivery = WebhookDelivery(last_status_code=status_code, last_error=error)
+    assert delivery.last_result == shown
+
+
+def test_last_result_on_the_page_reads_http_400_once(owner_client, tenant, rule):
+    from executions.models import AutomationExecution
+
+    created = endpoint_create(tenant, "https://hooks.example.com/r")
+    execution = AutomationExecution(automation_rule=rule, tenant=tenant, trigger_source="manual")
+    execution.set_status("failed")
+    execution.save()
+    WebhookDelivery.objects.create(
+        tenant=tenant,
+        execution=execution,
+        endpoint=created.endpoint,
+        webhook_id="msg_2",
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        last_status_code=400,
+        last_error="HTTP 400",
+    )
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert '<td class="small" data-last-result>HTTP 400</td>' in html
+    assert html.count("HTTP 400") == 1
+
+
 def test_webhook_forms_need_csrf(owner, tenant):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
