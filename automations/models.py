@@ -291,7 +291,7 @@ class AutomationRule(models.Model):
 
     @property
     def success_rate(self) -> float | None:
-        """Successes among the runs that succeeded or failed; runs only recorded count in neither (None: no such run)."""
+        """Successes among the runs that succeeded or failed (runs only recorded are in neither); None: no such run."""
         decided = self.success_count + self.failure_count
         if not decided:
             return None

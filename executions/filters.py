@@ -6,13 +6,12 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import BooleanWidget
 
 from automations.kinds.actions import action_kind_choices
-from django.db.models import QuerySet
-
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookEndpoint
 from executions.models import AutomationExecution, outcome_q

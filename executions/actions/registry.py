@@ -35,7 +35,8 @@ class ActionResult:
 
     ``outcome`` is succeeded, recorded (nothing received the command: only recorded, no error), failed
     (known not to have taken effect, or refused: never retried) or unknown (it may have taken effect:
-    retried with the same idempotency key, after ``retry_after_seconds`` when given). ``data`` is stored in the execution's ``action_result``.
+    retried with the same idempotency key, after ``retry_after_seconds`` when given). ``data`` is stored
+    in the execution's ``action_result``.
     """
 
     outcome: str
@@ -92,9 +93,9 @@ class ActionEntry:
 
     ``command``: builds the platform command, which the pipeline delivers to the tenant's 1..N webhook
     endpoints for the kind (none: the result is ``recorded``, "not_delivered": the run is recorded only);
-    the delivery's outcome is the action's. ``run``: an in-process run ``(execution, config, deliver) -> ActionResult`` that
-    does its work here and may hand a command to ``deliver(command)``, which delivers it exactly as for a
-    command kind and returns that delivery's result. The pipeline calls one or the other, never skips it.
+    the delivery's outcome is the action's. ``run``: an in-process run ``(execution, config, deliver) ->
+    ActionResult`` that does its work here and may hand a command to ``deliver(command)``, which
+    delivers it exactly as for a command kind and returns that delivery's result. The pipeline calls one or the other, never skips it.
     """
 
     key: str
