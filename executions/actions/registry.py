@@ -95,7 +95,8 @@ class ActionEntry:
     endpoints for the kind (none: the result is ``recorded``, "not_delivered": the run is recorded only);
     the delivery's outcome is the action's. ``run``: an in-process run ``(execution, config, deliver) ->
     ActionResult`` that does its work here and may hand a command to ``deliver(command)``, which
-    delivers it exactly as for a command kind and returns that delivery's result. The pipeline calls one or the other, never skips it.
+    delivers it exactly as for a command kind and returns that delivery's result.
+    The pipeline calls one or the other, never skips it.
     """
 
     key: str

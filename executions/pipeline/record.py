@@ -60,8 +60,8 @@ def result_record(
     Succeeded and failed end the run; recorded (nothing received the command) ends it ``succeeded`` with
     ``recorded_only`` set, the one place that outcome is decided. An unknown outcome is retried with the
     same idempotency key after a backoff while attempts remain, else fails; open webhook deliveries leave
-    it ``retrying`` until the delivery schedule settles it. ``execution_time_ms`` adds ``elapsed_ms`` (this item's own action time)
-    to what the execution had (its evaluation, earlier attempts).
+    it ``retrying`` until the delivery schedule settles it. ``execution_time_ms`` adds ``elapsed_ms``
+    (this item's own action time) to what the execution had (its evaluation, earlier attempts).
     """
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
