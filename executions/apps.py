@@ -14,6 +14,7 @@ class ExecutionsConfig(AppConfig):
         from automations.signals import rule_archived
         from executions import actions, health, signals, tasks, tasks_listeners  # noqa: F401
         from executions.selectors import (
+            action_only_recorded,
             rule_executions_run_today_count,
             tenant_executions_since_count,
             tenant_latest_metric_values,
@@ -26,3 +27,5 @@ class ExecutionsConfig(AppConfig):
         # The rules list shows how many executions ran today, and recommendations read the latest metrics.
         page_facts.executions_since = tenant_executions_since_count
         page_facts.latest_metric_values = tenant_latest_metric_values
+        # The rule's page and the builder warn when nothing receives the action's commands.
+        page_facts.action_only_recorded = action_only_recorded

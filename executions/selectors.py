@@ -244,6 +244,20 @@ def rule_execution_stats(
     }
 
 
+def action_only_recorded(tenant_id: str, action_type: str) -> bool:
+    """Whether a run of ``action_type`` would only be recorded now: a command kind that no enabled webhook
+    endpoint of the tenant receives (the pipeline's ``not_delivered`` result). In-process kinds
+    (send_notification) and unknown types do something here or fail: False."""
+    from executions.actions import UnknownActionType, get_action_entry
+    from executions.delivery.selectors import endpoints_receiving
+
+    try:
+        entry = get_action_entry(action_type)
+    except UnknownActionType:
+        return False
+    return entry.command is not None and not endpoints_receiving(tenant_id, action_type).exists()
+
+
 def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:
     """The latest value of each of the tenant's metrics, from ``MetricSample`` rows (two indexed queries)."""
     from django.db.models import Max, Q
