@@ -72,7 +72,14 @@ class LiveRuleManager(models.Manager["AutomationRule"]):
 
 
 # The running totals ``add_runs`` writes.
-TOTALS_FIELDS = ("execution_count", "success_count", "failure_count", "average_execution_time_ms", "last_executed_at")
+TOTALS_FIELDS = (
+    "execution_count",
+    "success_count",
+    "failure_count",
+    "recorded_only_count",
+    "average_execution_time_ms",
+    "last_executed_at",
+)
 
 
 class AutomationRule(models.Model):
@@ -119,6 +126,9 @@ class AutomationRule(models.Model):
     execution_count = models.PositiveIntegerField(default=0)
     success_count = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0)
+    # Runs that ended without error but whose command nothing received (no webhook endpoint for the action
+    # type): counted apart, neither a success nor a failure. execution_count = success + failure + this.
+    recorded_only_count = models.PositiveIntegerField(default=0)
     average_execution_time_ms = models.FloatField(default=0.0)
 
     # Bookkeeping
@@ -282,9 +292,11 @@ class AutomationRule(models.Model):
 
     @property
     def success_rate(self) -> float | None:
-        if not self.execution_count:
+        """Successes among the runs that succeeded or failed (runs only recorded are in neither); None: no such run."""
+        decided = self.success_count + self.failure_count
+        if not decided:
             return None
-        return self.success_count / self.execution_count
+        return self.success_count / decided
 
     # --- the spec's methods: each delegates ------------------------------------------------------
 
@@ -310,14 +322,21 @@ class AutomationRule(models.Model):
     def should_auto_approve(self, context: dict[str, Any] | None = None, facts: GovernanceFacts | None = None) -> bool:
         return self.approval_decision(context, facts).auto_approved
 
-    def record_execution(self, success: bool, execution_time_ms: float) -> None:
-        """Add one execution to the running totals with a single database-side update, then read them back."""
-        AutomationRule.add_runs(self.pk, 1, 1 if success else 0, 0 if success else 1, float(execution_time_ms))
+    def record_execution(self, success: bool, execution_time_ms: float, recorded_only: bool = False) -> None:
+        """Add one execution to the running totals with a single database-side update, then read them back.
+
+        ``recorded_only``: a run that ended without error but whose command nothing received; it counts in
+        ``recorded_only_count``, not in ``success_count``.
+        """
+        recorded = 1 if success and recorded_only else 0
+        succeeded = 1 if success and not recorded else 0
+        AutomationRule.add_runs(self.pk, 1, succeeded, 0 if success else 1, float(execution_time_ms), recorded)
         self.refresh_from_db(fields=TOTALS_FIELDS)
 
     @staticmethod
-    def add_runs(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float) -> None:
-        """Add ``count`` runs to a rule's totals in a single UPDATE, so concurrent recorders never lose a count.
+    def add_runs(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float, recorded: int = 0) -> None:
+        """Add ``count`` runs (``succeeded`` + ``failed`` + ``recorded`` only) to a rule's totals in a single
+        UPDATE, so concurrent recorders never lose a count.
 
         The new average is computed from the row's old values inside the same statement:
         avg' = (avg * n + sum of the new times) / (n + count).
@@ -327,6 +346,7 @@ class AutomationRule(models.Model):
             execution_count=F("execution_count") + count,
             success_count=F("success_count") + succeeded,
             failure_count=F("failure_count") + failed,
+            recorded_only_count=F("recorded_only_count") + recorded,
             average_execution_time_ms=Case(
                 When(execution_count=0, then=Value(float(total_ms) / count)),
                 default=(F("average_execution_time_ms") * old_count + Value(float(total_ms)))

@@ -18,10 +18,16 @@ def _no_metric_values(tenant_id: str) -> dict[str, Any]:
     return {}
 
 
+def _not_known(tenant_id: str, action_type: str) -> bool:
+    return False
+
+
 @dataclass
 class PageFacts:
     executions_since: Callable[[str, dt.datetime], int] = _no_executions
     latest_metric_values: Callable[[str], dict[str, Any]] = _no_metric_values
+    # Whether a run of this action type would only be recorded: nothing in the tenant receives its command.
+    action_only_recorded: Callable[[str, str], bool] = _not_known
 
 
 page_facts = PageFacts()

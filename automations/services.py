@@ -251,16 +251,17 @@ def rule_test_conditions(rule: AutomationRule, context: dict[str, Any], user: Us
 class RuleTotals:
     """Runs to add to rules' totals, summed per rule (a batch writes them with one update per rule)."""
 
-    runs: dict[str, list[float]] = field(default_factory=dict)  # rule id -> [count, succeeded, failed, ms]
+    # rule id -> [count, succeeded, failed, ms, recorded only]
+    runs: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, rule_id: str, success: bool, execution_time_ms: float) -> None:
-        sums = self.runs.setdefault(rule_id, [0, 0, 0, 0.0])
+    def add(self, rule_id: str, success: bool, execution_time_ms: float, recorded_only: bool = False) -> None:
+        sums = self.runs.setdefault(rule_id, [0, 0, 0, 0.0, 0])
         sums[0] += 1
-        sums[1 if success else 2] += 1
+        sums[4 if success and recorded_only else 1 if success else 2] += 1
         sums[3] += float(execution_time_ms)
 
     def record(self) -> None:
         """Write every rule's sums (call inside the transaction that recorded the runs), then forget them."""
-        for rule_id, (count, succeeded, failed, total_ms) in sorted(self.runs.items()):
-            AutomationRule.add_runs(rule_id, int(count), int(succeeded), int(failed), total_ms)
+        for rule_id, (count, succeeded, failed, total_ms, recorded) in sorted(self.runs.items()):
+            AutomationRule.add_runs(rule_id, int(count), int(succeeded), int(failed), total_ms, int(recorded))
         self.runs.clear()

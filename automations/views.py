@@ -248,7 +248,8 @@ def _builder_context(
 
 
 def summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
-    """The summary panel's context: the same summary service the API uses, on the unsaved body.
+    """The summary panel's context: the same summary service the API uses, on the unsaved body, and
+    whether nothing receives the action's commands (the panel then warns the rule will only record).
 
     A body with text or numbers the databases cannot store gets no summary but the reason (``unstorable``).
     """
@@ -259,7 +260,14 @@ def summary_context(tenant: Tenant, data: dict[str, Any]) -> dict[str, Any]:
     council_id = data.get("assigned_council_id")
     council = councils_for_tenant(tenant.pk).filter(pk=council_id).first() if council_id else None
     summary = summarize_rule(data, council_name=council.name if council else None)
-    return {"summary": summary, "has_conditions": bool(data.get("conditions"))}
+    action_type = str(data.get("action_type") or "")
+    only_recorded = bool(action_type) and page_facts.action_only_recorded(tenant.pk, action_type)
+    return {
+        "summary": summary,
+        "has_conditions": bool(data.get("conditions")),
+        # "No endpoint receives <type> commands: this rule will only record what it would do."
+        "only_recorded_action": action_type if only_recorded else "",
+    }
 
 
 def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> HttpResponse:

@@ -49,10 +49,11 @@ class AutomationExecutionAdmin(ReadOnlyAdmin):
         "triggered_at",
         "conditions_met",
         "success",
+        "recorded_only",
         "action_attempts",
         "execution_time_ms",
     ]
-    list_filter = ["status", "trigger_source", "success", "required_approval"]
+    list_filter = ["status", "recorded_only", "trigger_source", "success", "required_approval"]
     search_fields = ["id", "automation_rule__id", "automation_rule__name", "occurrence_key", "tenant__id"]
     list_select_related = ["automation_rule", "tenant"]
     date_hierarchy = "triggered_at"

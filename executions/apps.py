@@ -15,6 +15,7 @@ class ExecutionsConfig(AppConfig):
         from automations.warnings import register_warning_check
         from executions import actions, health, rule_warnings, signals, tasks, tasks_listeners  # noqa: F401
         from executions.selectors import (
+            action_only_recorded,
             rule_executions_run_today_count,
             tenant_executions_since_count,
             tenant_latest_metric_values,
@@ -30,3 +31,5 @@ class ExecutionsConfig(AppConfig):
         # Rule warnings that read the tenant's events, metrics and runs (automations.warnings).
         register_warning_check(rule_warnings.check_unknown_keys)
         register_warning_check(rule_warnings.check_threshold_met)
+        # The rule's page and the builder warn when nothing receives the action's commands.
+        page_facts.action_only_recorded = action_only_recorded

@@ -99,6 +99,23 @@ class ActionOutcome(models.TextChoices):
     # The command may or may not have taken effect (a timeout, a lost connection): retry it with the
     # same idempotency key.
     UNKNOWN = "unknown", "Unknown (retry with the same idempotency key)"
+    # Nothing received the command (no enabled webhook endpoint for its action type): it was only
+    # recorded. The run ends ``succeeded`` (no error) but is an outcome of its own (ExecutionOutcome).
+    RECORDED = "recorded", "Recorded only (nothing received it)"
+
+
+class ExecutionOutcome(models.TextChoices):
+    """What a run came to, as pages and stats tell it apart: its status, except that a succeeded run whose
+    command nothing received (``AutomationExecution.recorded_only``) is ``recorded_only``."""
+
+    RECORDED_ONLY = "recorded_only", "Recorded only (nothing received it)"
+
+
+# The values of an execution's ``outcome``: every status, and recorded_only.
+OUTCOME_CHOICES = [*ExecutionStatus.choices, *ExecutionOutcome.choices]
+
+# ``action_result["delivery"]`` of a command nothing received.
+NOT_DELIVERED = "not_delivered"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -6,14 +6,15 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import BooleanWidget
 
 from automations.kinds.actions import action_kind_choices
-from executions.choices import ExecutionStatus, TriggerSource
+from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookEndpoint
-from executions.models import AutomationExecution
+from executions.models import AutomationExecution, outcome_q
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -40,6 +41,12 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 class AutomationExecutionFilterSet(django_filters.FilterSet):
     success = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    outcome = django_filters.ChoiceFilter(
+        choices=OUTCOME_CHOICES,
+        method="filter_outcome",
+        help_text="A status, or recorded_only (succeeded, but nothing received the command); succeeded then "
+        "means something received it.",
+    )
     trigger_source = django_filters.ChoiceFilter(choices=TriggerSource.choices)
     since = UtcIsoDateTimeFilter(
         field_name="triggered_at", lookup_expr="gte", help_text="Triggered at or after (ISO 8601)."
@@ -50,7 +57,12 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AutomationExecution
-        fields = ["success", "status", "trigger_source", "since", "until", "tenant_id", "automation_rule_id"]
+        fields = ["success", "status", "outcome", "trigger_source", "since", "until", "tenant_id", "automation_rule_id"]
+
+    def filter_outcome(
+        self, queryset: QuerySet[AutomationExecution], name: str, value: str
+    ) -> QuerySet[AutomationExecution]:
+        return queryset.filter(outcome_q(value)) if value else queryset
 
 
 class WebhookEndpointFilterSet(django_filters.FilterSet):

@@ -11,6 +11,7 @@ from executions.choices import (
     OPEN_STATUSES,
     UNSUCCESSFUL_ENDED_STATUSES,
     ApprovalStatus,
+    ExecutionOutcome,
     ExecutionStatus,
     NotificationKind,
     ScheduleSlotStatus,
@@ -25,6 +26,16 @@ def empty_dict() -> dict:
 
 def empty_list() -> list:
     return []
+
+
+def outcome_q(outcome: str) -> models.Q:
+    """Executions whose ``outcome`` is ``outcome``: succeeded runs something received apart from those only
+    recorded (``recorded_only``), every other outcome by its status. Filters and stats use this."""
+    if outcome == ExecutionOutcome.RECORDED_ONLY:
+        return models.Q(status=ExecutionStatus.SUCCEEDED, recorded_only=True)
+    if outcome == ExecutionStatus.SUCCEEDED:
+        return models.Q(status=ExecutionStatus.SUCCEEDED, recorded_only=False)
+    return models.Q(status=outcome)
 
 
 class AutomationExecution(models.Model):
@@ -62,6 +73,9 @@ class AutomationExecution(models.Model):
     action_result = models.JSONField(null=True, blank=True)
 
     success = models.BooleanField(null=True, blank=True)
+    # A succeeded run whose command nothing received (no enabled webhook endpoint for its action type):
+    # it was only recorded. Never shown as a success; stats count it apart (``outcome``).
+    recorded_only = models.BooleanField(default=False)
     error_message = models.TextField(blank=True, default="")
     execution_time_ms = models.FloatField(null=True, blank=True)
 
@@ -116,6 +130,10 @@ class AutomationExecution(models.Model):
                 ),
                 name="execution_success_matches_status",
             ),
+            models.CheckConstraint(
+                condition=models.Q(recorded_only=False) | models.Q(status=ExecutionStatus.SUCCEEDED),
+                name="execution_recorded_only_succeeded",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,10 +153,25 @@ class AutomationExecution(models.Model):
     def is_open(self) -> bool:
         return self.status not in ENDED_STATUSES
 
+    @property
+    def outcome(self) -> str:
+        """What the run came to: its status, except ``recorded_only`` for a succeeded run nothing received."""
+        if self.recorded_only and self.status == ExecutionStatus.SUCCEEDED:
+            return str(ExecutionOutcome.RECORDED_ONLY)
+        return str(self.status)
+
+    @property
+    def outcome_label(self) -> str:
+        if self.outcome == ExecutionOutcome.RECORDED_ONLY:
+            return str(ExecutionOutcome.RECORDED_ONLY.label)
+        return str(self.get_status_display())
+
     def set_status(self, status: str) -> None:
-        """Set status and the success flag that goes with it."""
+        """Set status and the success flag that goes with it (a run is recorded only once succeeded)."""
         self.status = status
         self.success = success_for_status(status)
+        if status != ExecutionStatus.SUCCEEDED:
+            self.recorded_only = False
 
 
 class Event(models.Model):

@@ -30,7 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from config.prometheus import PREFIX, count_executions_ended
-from executions.choices import ApprovalStatus, ExecutionStatus
+from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,16 @@ def count_ended(executions: Iterable[AutomationExecution]) -> None:
     count_executions_ended((str(execution.status), str(execution.trigger_source), None) for execution in executions)
 
 
-def count_action_ended(execution: AutomationExecution, succeeded: bool) -> None:
-    """Count a run whose action just ended (after commit), with its latency from the trigger accepted."""
-    status = ExecutionStatus.SUCCEEDED if succeeded else ExecutionStatus.FAILED
+def count_action_ended(execution: AutomationExecution, succeeded: bool, *, recorded_only: bool = False) -> None:
+    """Count a run whose action just ended (after commit), with its latency from the trigger accepted; a run
+    only recorded (nothing received its command) under its own ``recorded_only`` status label."""
+    status = (
+        ExecutionOutcome.RECORDED_ONLY
+        if recorded_only
+        else ExecutionStatus.SUCCEEDED
+        if succeeded
+        else ExecutionStatus.FAILED
+    )
     accepted = _accepted_at(execution)
     latency = (timezone.now() - accepted).total_seconds() if isinstance(accepted, dt.datetime) else None
     count_executions_ended([(str(status), str(execution.trigger_source), latency)])

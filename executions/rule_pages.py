@@ -26,6 +26,8 @@ from automations.views import (
     result_rows,
     summary_context,
 )
+from executions.choices import ExecutionOutcome
+from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
 from executions.selectors import (
     execution_approval,
@@ -47,9 +49,13 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = rule_get_for_tenant(tenant, rule_id)
     now = timezone.now()
     page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    stats = rule_execution_overview(rule, now)
+    recorded_only = stats["recorded_only_count"]
     context = {
         "rule": rule,
-        "stats": rule_execution_overview(rule, now),
+        "stats": stats,
+        # Runs nothing received are in neither the successes nor the rate: say how many there were.
+        "recorded_only_note": f"{recorded_only} recorded only, not counted" if recorded_only else "",
         "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
         "page": page,
         "can_edit": allows(request, Capability.WRITE, rule.risk_level),
@@ -109,11 +115,39 @@ def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> H
 
 
 def _execution_extras(execution: Any) -> dict[str, Any]:
-    """The governance decision the pipeline recorded and the approval request, if one was opened."""
+    """The governance decision the pipeline recorded, the approval request if one was opened, and each
+    message a notification sent or could not send (per channel and recipient)."""
     approval = execution_approval(execution)
     decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
     approver = approval.decided_by.get_username() if approval and approval.decided_by else ""
-    return {"approval": approval, "decision": decision, "approver_name": approver}
+    return {
+        "approval": approval,
+        "decision": decision,
+        "approver_name": approver,
+        "channel_rows": _channel_rows(execution),
+    }
+
+
+def _channel_rows(execution: Any) -> list[dict[str, Any]]:
+    """Rows of the action result's ``channel_results`` (send_notification), with each recipient's name."""
+    from django.contrib.auth import get_user_model
+
+    result = execution.action_result if isinstance(execution.action_result, dict) else {}
+    sends = [sent for sent in result.get("channel_results") or [] if isinstance(sent, dict)]
+    if not sends:
+        return []
+    user_ids = [int(sent["user_id"]) for sent in sends if isinstance(sent.get("user_id"), int)]
+    names: dict[Any, str] = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
+    return [
+        {
+            "recipient": names.get(sent.get("user_id"), f"user {sent.get('user_id')}"),
+            "channel": str(sent.get("channel", "")),
+            "sent": sent.get("status") == ChannelStatus.SENT,
+            "status_label": str(sent.get("status", "")).replace("_", " "),
+            "detail": str(sent.get("detail", "")),
+        }
+        for sent in sends
+    ]
 
 
 @portal_view
@@ -130,7 +164,9 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect("automations:detail", rule_id=rule.pk)
-    messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
+    # A run only recorded is not a success: a neutral message, never the green one.
+    report = messages.warning if execution.outcome == ExecutionOutcome.RECORDED_ONLY else messages.success
+    report(request, f"Execution #{execution.pk}: {execution.outcome_label}.")
     return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)
 
 

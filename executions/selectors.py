@@ -13,8 +13,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.sql_instances import instances_from_sql, select_list
-from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionStatus
-from executions.models import ApprovalRequest, AutomationExecution, Event, Notification
+from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionOutcome, ExecutionStatus
+from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, outcome_q
 from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:
@@ -40,18 +40,26 @@ def rule_executions_run_today_count(rule: AutomationRule, moment: dt.datetime) -
     ).count()
 
 
-# Executions whose action ran: what the API's total_executions and success_rate count.
+# Executions whose action ran: what the API's total_executions counts (success_rate: those that
+# succeeded or failed; a run only recorded is counted apart, in recorded_only_count).
 ACTION_RAN_STATUSES = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 RECENT_EXECUTIONS = 10
 STATS_DAYS = 30
 MAX_FAILURE_REASONS = 10
 
 
+# A run counts as a success only when something received it; a run only recorded is counted apart
+# (``AutomationExecution.recorded_only``), in neither the successes nor the failures.
+SUCCEEDED = outcome_q(ExecutionStatus.SUCCEEDED)
+RECORDED_ONLY = outcome_q(ExecutionOutcome.RECORDED_ONLY)
+
+
 def _ran_counts(queryset: QuerySet[AutomationExecution]) -> dict[str, Any]:
     ran = Q(status__in=ACTION_RAN_STATUSES)
     return queryset.aggregate(
         total=Count("id", filter=ran),
-        succeeded=Count("id", filter=Q(status=ExecutionStatus.SUCCEEDED)),
+        succeeded=Count("id", filter=SUCCEEDED),
+        recorded_only=Count("id", filter=RECORDED_ONLY),
         failed=Count("id", filter=Q(status=ExecutionStatus.FAILED)),
         skipped=Count("id", filter=Q(status=ExecutionStatus.SKIPPED)),
         awaiting=Count("id", filter=Q(status=ExecutionStatus.AWAITING_APPROVAL)),
@@ -59,8 +67,10 @@ def _ran_counts(queryset: QuerySet[AutomationExecution]) -> dict[str, Any]:
     )
 
 
-def _rate(succeeded: int, total: int) -> float | None:
-    return round(succeeded / total, 4) if total else None
+def _rate(succeeded: int, failed: int) -> float | None:
+    """Successes among the runs that succeeded or failed (runs only recorded are in neither)."""
+    decided = succeeded + failed
+    return round(succeeded / decided, 4) if decided else None
 
 
 # TRICKY: hand-written SQL on the detail endpoint's hot path. The ORM spends longer composing a
@@ -68,7 +78,8 @@ def _rate(succeeded: int, total: int) -> float | None:
 OVERVIEW_SQL = """
 SELECT
     SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END),
-    SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+    SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END),
+    SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END),
     AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END),
     SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END)
 FROM {table}
@@ -79,16 +90,27 @@ WHERE automation_rule_id = %s
 def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None) -> dict[str, Any]:
     """The get endpoint's stats: totals of executions whose action ran, and those of the last 24 hours."""
     now = now or timezone.now()
-    ran = [str(status) for status in ACTION_RAN_STATUSES]
-    params: list[Any] = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk]
+    params: list[Any] = [*_overview_params(now), rule.pk]
     connection = connections[AutomationExecution.objects.db]
     with connection.cursor() as cursor:
         cursor.execute(OVERVIEW_SQL.format(table=connection.ops.quote_name(AutomationExecution._meta.db_table)), params)
-        total, succeeded, avg_ms, last_24h = cursor.fetchone()
-    total = int(total or 0)
+        return _overview(*cursor.fetchone())
+
+
+def _overview_params(now: dt.datetime) -> list[Any]:
+    """The parameters of the overview's sums, in their order in OVERVIEW_SQL and OVERVIEW_WITH_RECENT_SQL."""
+    ran = [str(status) for status in ACTION_RAN_STATUSES]
+    succeeded = str(ExecutionStatus.SUCCEEDED)
+    return [*ran, succeeded, False, succeeded, True, *ran, *ran, now - dt.timedelta(hours=24)]
+
+
+def _overview(total: Any, succeeded: Any, recorded_only: Any, avg_ms: Any, last_24h: Any) -> dict[str, Any]:
+    """The overview's stats from its sums: runs whose action ran, those only recorded counted apart."""
+    total, succeeded, recorded_only = int(total or 0), int(succeeded or 0), int(recorded_only or 0)
     return {
         "total_executions": total,
-        "success_rate": _rate(int(succeeded or 0), total),
+        "success_rate": _rate(succeeded, total - succeeded - recorded_only),
+        "recorded_only_count": recorded_only,
         "avg_execution_time_ms": _round(avg_ms),
         "last_24h_executions": int(last_24h or 0),
     }
@@ -107,12 +129,14 @@ SELECT
     versions.version AS rule_version_number,
     overview.ran AS overview_ran,
     overview.succeeded AS overview_succeeded,
+    overview.recorded_only AS overview_recorded_only,
     overview.avg_ms AS overview_avg_ms,
     overview.last_24h AS overview_last_24h
 FROM (
     SELECT
         SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END) AS ran,
-        SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS succeeded,
+        SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END) AS succeeded,
+        SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END) AS recorded_only,
         AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END) AS avg_ms,
         SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END) AS last_24h
     FROM {executions}
@@ -150,18 +174,11 @@ def rule_overview_and_recent_executions(
     """rule_execution_overview and rule_recent_executions in one query; each execution carries
     ``rule_version_number`` (its rule version's number) instead of the joined version row."""
     now = now or timezone.now()
-    ran = [str(status) for status in ACTION_RAN_STATUSES]
-    params = [*ran, str(ExecutionStatus.SUCCEEDED), *ran, *ran, now - dt.timedelta(hours=24), rule.pk, rule.pk, limit]
+    params = [*_overview_params(now), rule.pk, rule.pk, limit]
     rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
     # The overview's SQL aliases, read along on the first row.
-    first = {name: getattr(rows[0], f"overview_{name}") for name in ("ran", "succeeded", "avg_ms", "last_24h")}
-    total = int(first["ran"] or 0)
-    overview = {
-        "total_executions": total,
-        "success_rate": _rate(int(first["succeeded"] or 0), total),
-        "avg_execution_time_ms": _round(first["avg_ms"]),
-        "last_24h_executions": int(first["last_24h"] or 0),
-    }
+    sums = ("ran", "succeeded", "recorded_only", "avg_ms", "last_24h")
+    overview = _overview(*(getattr(rows[0], f"overview_{name}") for name in sums))
     return overview, [row for row in rows if row.pk is not None]
 
 
@@ -186,7 +203,8 @@ def rule_execution_stats(
         .annotate(day=TruncDate("triggered_at", tzinfo=zone))
         .values("day")
         .annotate(
-            succeeded=Count("id", filter=Q(status=ExecutionStatus.SUCCEEDED)),
+            succeeded=Count("id", filter=SUCCEEDED),
+            recorded_only=Count("id", filter=RECORDED_ONLY),
             failed=Count("id", filter=Q(status=ExecutionStatus.FAILED)),
         )
     )
@@ -194,13 +212,14 @@ def rule_execution_stats(
     executions_by_day = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
-        row = by_day.get(day, {"succeeded": 0, "failed": 0})
+        row = by_day.get(day, {"succeeded": 0, "recorded_only": 0, "failed": 0})
         executions_by_day.append(
             {
                 "date": day.isoformat(),
-                "total": row["succeeded"] + row["failed"],
+                "total": row["succeeded"] + row["recorded_only"] + row["failed"],
                 "succeeded": row["succeeded"],
                 "failed": row["failed"],
+                "recorded_only": row["recorded_only"],
             }
         )
     reasons = (
@@ -213,7 +232,8 @@ def rule_execution_stats(
         "total_executions": totals["total"],
         "success_count": totals["succeeded"],
         "failure_count": totals["failed"],
-        "success_rate": _rate(totals["succeeded"], totals["total"]),
+        "recorded_only_count": totals["recorded_only"],
+        "success_rate": _rate(totals["succeeded"], totals["failed"]),
         "avg_execution_time_ms": _round(totals["avg_ms"]),
         "skipped_count": totals["skipped"],
         "awaiting_approval_count": totals["awaiting"],
@@ -222,6 +242,20 @@ def rule_execution_stats(
             {"reason": row["error_message"] or "unknown error", "count": row["count"]} for row in reasons
         ],
     }
+
+
+def action_only_recorded(tenant_id: str, action_type: str) -> bool:
+    """Whether a run of ``action_type`` would only be recorded now: a command kind that no enabled webhook
+    endpoint of the tenant receives (the pipeline's ``not_delivered`` result). In-process kinds
+    (send_notification) and unknown types do something here or fail: False."""
+    from executions.actions import UnknownActionType, get_action_entry
+    from executions.delivery.selectors import endpoints_receiving
+
+    try:
+        entry = get_action_entry(action_type)
+    except UnknownActionType:
+        return False
+    return entry.command is not None and not endpoints_receiving(tenant_id, action_type).exists()
 
 
 def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:

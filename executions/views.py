@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from automations.kinds.actions import action_kind_choices
 from config.storable import database_id
 from executions.choices import ApprovalStatus
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
@@ -138,7 +139,14 @@ def _webhooks_page(request: HttpRequest, **extra: object) -> HttpResponse:
         .select_related("endpoint", "execution")
         .order_by("-created_at", "-id")[:DELIVERIES_SHOWN]
     )
-    context = {"endpoints": endpoints, "deliveries": deliveries, "errors": {}, "typed": {}, **extra}
+    context = {
+        "endpoints": endpoints,
+        "deliveries": deliveries,
+        "action_types": action_kind_choices(),
+        "errors": {},
+        "typed": {},
+        **extra,
+    }
     return render(request, "executions/webhooks.html", context, status=400 if extra.get("errors") else 200)
 
 
@@ -153,9 +161,19 @@ def webhook_settings(request: HttpRequest) -> HttpResponse:
 def webhook_create(request: HttpRequest) -> HttpResponse:
     """Add an endpoint; its secret is shown on this response only."""
     tenant = _tenant(request)
-    typed = {"url": request.POST.get("url", "").strip(), "description": request.POST.get("description", "").strip()}
+    typed = {
+        "url": request.POST.get("url", "").strip(),
+        "action_type": request.POST.get("action_type", "").strip(),
+        "description": request.POST.get("description", "").strip(),
+    }
     try:
-        created = endpoint_create(tenant, typed["url"], description=typed["description"], user=request_user(request))
+        created = endpoint_create(
+            tenant,
+            typed["url"],
+            action_type=typed["action_type"] or None,
+            description=typed["description"],
+            user=request_user(request),
+        )
     except ValidationError as error:
         return _webhooks_page(request, errors=error.message_dict, typed=typed)
     return _webhooks_page(request, secret=created.secret, secret_endpoint=created.endpoint)

@@ -21,6 +21,7 @@ READ_ONLY_KEYS = frozenset(
         "execution_count",
         "success_count",
         "failure_count",
+        "recorded_only_count",
         "average_execution_time_ms",
         "version",
         "created_at",

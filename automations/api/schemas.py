@@ -40,6 +40,7 @@ RuleOverviewStats = inline_serializer(
     {
         "total_executions": serializers.IntegerField(),
         "success_rate": serializers.FloatField(allow_null=True),
+        "recorded_only_count": serializers.IntegerField(),
         "avg_execution_time_ms": serializers.FloatField(allow_null=True),
         "last_24h_executions": serializers.IntegerField(),
     },
@@ -50,6 +51,7 @@ RuleStats = inline_serializer(
         "total_executions": serializers.IntegerField(),
         "success_count": serializers.IntegerField(),
         "failure_count": serializers.IntegerField(),
+        "recorded_only_count": serializers.IntegerField(),
         "success_rate": serializers.FloatField(allow_null=True),
         "avg_execution_time_ms": serializers.FloatField(allow_null=True),
         "skipped_count": serializers.IntegerField(),
@@ -61,6 +63,7 @@ RuleStats = inline_serializer(
                 "total": serializers.IntegerField(),
                 "succeeded": serializers.IntegerField(),
                 "failed": serializers.IntegerField(),
+                "recorded_only": serializers.IntegerField(),
             },
             many=True,
         ),

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 class ActionResult:
     """What one attempt of an action did.
 
-    ``outcome`` is succeeded, failed (known not to have taken effect, or refused: never retried) or
-    unknown (it may have taken effect: retried with the same idempotency key, after
-    ``retry_after_seconds`` when given). ``data`` is stored in the execution's ``action_result``.
+    ``outcome`` is succeeded, recorded (nothing received the command: only recorded, no error), failed
+    (known not to have taken effect, or refused: never retried) or unknown (it may have taken effect:
+    retried with the same idempotency key, after ``retry_after_seconds`` when given). ``data`` is stored
+    in the execution's ``action_result``.
     """
 
     outcome: str
@@ -49,6 +50,11 @@ class ActionResult:
     @classmethod
     def succeeded(cls, **data: Any) -> ActionResult:
         return cls(ActionOutcome.SUCCEEDED, data)
+
+    @classmethod
+    def recorded(cls, **data: Any) -> ActionResult:
+        """Nothing received the command (no endpoint for its action type): it was only recorded."""
+        return cls(ActionOutcome.RECORDED, data)
 
     @classmethod
     def failed(cls, error: str, **data: Any) -> ActionResult:
@@ -86,10 +92,11 @@ class ActionEntry:
     kind's spec on the automations side (``automations.kinds``), before any rule is saved.
 
     ``command``: builds the platform command, which the pipeline delivers to the tenant's 1..N webhook
-    endpoints for the kind (none: recorded as succeeded, "no endpoint configured"); the delivery's outcome
-    is the action's. ``run``: an in-process run ``(execution, config, deliver) -> ActionResult`` that
-    does its work here and may hand a command to ``deliver(command)``, which delivers it exactly as for a
-    command kind and returns that delivery's result. The pipeline calls one or the other, never skips it.
+    endpoints for the kind (none: the result is ``recorded``, "not_delivered": the run is recorded only);
+    the delivery's outcome is the action's. ``run``: an in-process run ``(execution, config, deliver) ->
+    ActionResult`` that does its work here and may hand a command to ``deliver(command)``, which
+    delivers it exactly as for a command kind and returns that delivery's result.
+    The pipeline calls one or the other, never skips it.
     """
 
     key: str

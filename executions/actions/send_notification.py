@@ -7,6 +7,11 @@ push and sms through the pluggable channel backends, docs/notifications.md). The
 hears of one execution once, so a retried attempt never notifies twice. The ``notification.send``
 command is also delivered to the tenant's webhook endpoints for this action type, when there are any,
 through the ``deliver`` callable the pipeline hands to an in-process run.
+
+The result's ``channel_results`` lists each channel send, per channel and recipient (``sent``,
+``not_configured``, ``no_address``, ``failed`` with a detail), so the execution says which message did
+not go out and why. With recipients, the run succeeded even when no endpoint receives the command (the
+in-app notifications happened); without any recipient and without an endpoint it was only recorded.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ def recipient_user_ids(tenant_id: str, recipients: list[str]) -> list[int]:
 @register_run(ActionType.SEND_NOTIFICATION)
 def action_send_notification(execution: AutomationExecution, config: dict[str, Any], deliver: Deliver) -> ActionResult:
     """Notify the recipients in-app and on their channels; deliver the ``notification.send`` command."""
-    from executions.choices import NotificationKind
-    from executions.notifications.notices import notify_users
+    from executions.choices import ActionOutcome, NotificationKind
+    from executions.notifications.channels import ChannelStatus
+    from executions.notifications.notices import notify_users_detailed
 
     recipients = [str(r) for r in config.get("recipients") or []]
     channels = [str(c) for c in config.get("channels") or []]
@@ -54,9 +60,18 @@ def action_send_notification(execution: AutomationExecution, config: dict[str, A
     command = command_envelope(
         execution, COMMAND, recipients=recipients, channels=channels, subject=subject, message=message
     )
-    notified = notify_users(
+    notified = notify_users_detailed(
         user_ids, execution.tenant_id, NotificationKind.AUTOMATION_MESSAGE, subject, message, execution.pk, channels
     )
     result = deliver(command)
-    result.data.update(recipient_user_ids=user_ids, notified=notified)
+    if result.outcome == ActionOutcome.RECORDED and user_ids:
+        # No endpoint received the command, but every recipient has the in-app notification: it happened.
+        result = ActionResult.succeeded(**result.data)
+    not_sent = [sent for sent in notified.channel_results if sent["status"] != ChannelStatus.SENT]
+    result.data.update(
+        recipient_user_ids=user_ids,
+        notified=len(notified.new_user_ids),
+        channel_results=notified.channel_results,
+        channels_not_sent=len(not_sent),
+    )
     return result

@@ -23,7 +23,7 @@ from executions.api.schemas import BacktestResultSchema, ExecuteResult, Executio
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
 from executions.backtest import DEFAULT_DAYS, MAX_DAYS, BacktestUnavailable, backtest_rule
-from executions.choices import ExecutionStatus, TriggerSource
+from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
 from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
@@ -53,6 +53,12 @@ class AutomationViewSet(AutomationRuleViewSet):
             OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
             OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
+            OpenApiParameter(
+                "outcome",
+                OpenApiTypes.STR,
+                enum=[value for value, _label in OUTCOME_CHOICES],
+                description="A status, or recorded_only (succeeded, but nothing received the command).",
+            ),
             OpenApiParameter("trigger_source", OpenApiTypes.STR, enum=TriggerSource.values),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Triggered at or after (ISO 8601)."),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="Triggered before (ISO 8601)."),

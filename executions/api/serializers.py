@@ -18,6 +18,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(read_only=True, allow_null=True)
     rule_version = serializers.SerializerMethodField()
     triggered_by_user_id = serializers.SerializerMethodField()
+    outcome = serializers.CharField(read_only=True)
 
     class Meta:
         model = AutomationExecution
@@ -26,6 +27,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "automation_rule_id",
             "tenant_id",
             "status",
+            "outcome",
             "triggered_at",
             "trigger_source",
             "trigger_data",
@@ -81,6 +83,7 @@ def execution_representation(execution: AutomationExecution) -> dict[str, Any]:
         "automation_rule_id": text(execution.automation_rule_id),
         "tenant_id": text(execution.tenant_id),
         "status": choice(execution.status),
+        "outcome": text(execution.outcome),
         "triggered_at": iso_datetime(execution.triggered_at),
         "trigger_source": choice(execution.trigger_source),
         "trigger_data": execution.trigger_data,

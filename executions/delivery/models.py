@@ -146,6 +146,23 @@ class WebhookDelivery(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_DELIVERY_STATUSES
 
+    @property
+    def last_result(self) -> str:
+        """The last attempt's answer in one phrase: the error, led by ``HTTP <code>`` once.
+
+        The delivery policy's errors already begin with the status (``HTTP 400``, ``HTTP 410 Gone: …``),
+        so the code is added only when the error does not say it.
+        """
+        error = self.last_error.strip()
+        if self.last_status_code is None:
+            return error
+        code = f"HTTP {self.last_status_code}"
+        if not error or error == code:
+            return code
+        if error.startswith(code):
+            return error
+        return f"{code}: {error}"
+
 
 class DeliveryAttempt(models.Model):
     """One HTTP attempt of a delivery: when, where, what came back, and what we made of it."""

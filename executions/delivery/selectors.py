@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from executions.choices import OPEN_DELIVERY_STATUSES, DeliveryStatus, ExecutionStatus
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
@@ -18,6 +18,15 @@ def deliveries_due(now: dt.datetime, *, limit: int = 100) -> list[int]:
         WebhookDelivery.objects.filter(status__in=sorted(OPEN_DELIVERY_STATUSES), next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:limit]
+    )
+
+
+def endpoints_receiving(tenant_id: str, action_type: str) -> QuerySet[WebhookEndpoint]:
+    """The tenant's enabled endpoints for ``action_type`` (or for all actions), oldest first."""
+    return (
+        WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True)
+        .filter(Q(action_type__isnull=True) | Q(action_type=action_type))
+        .order_by("id")
     )
 
 

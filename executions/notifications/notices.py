@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -23,6 +25,15 @@ def notice_channels() -> tuple[str, ...]:
     return tuple(app_settings.NOTICE_CHANNELS)
 
 
+@dataclass
+class Notified:
+    """What ``notify_users_detailed`` did: the users newly notified in-app, and each channel send's result
+    (one per channel and user: sent, not_configured, no_address or failed)."""
+
+    new_user_ids: list[int] = field(default_factory=list)
+    channel_results: list[dict[str, Any]] = field(default_factory=list)
+
+
 def notify_users(
     user_ids: Iterable[int],
     tenant_id: str,
@@ -32,15 +43,29 @@ def notify_users(
     execution_id: int | None = None,
     channels: Sequence[str] = (),
 ) -> int:
-    """Tell each user: an in-app notification, plus a message on each of ``channels``; returns how many were new.
+    """Tell each user: an in-app notification, plus a message on each of ``channels``; returns how many were new."""
+    return len(notify_users_detailed(user_ids, tenant_id, kind, title, body, execution_id, channels).new_user_ids)
+
+
+def notify_users_detailed(
+    user_ids: Iterable[int],
+    tenant_id: str,
+    kind: str,
+    title: str,
+    body: str = "",
+    execution_id: int | None = None,
+    channels: Sequence[str] = (),
+) -> Notified:
+    """Tell each user: an in-app notification, plus a message on each of ``channels``; what was done.
 
     A user hears about one execution once per kind (a unique constraint): a redelivered task neither
-    duplicates the in-app row nor sends the message again. A channel that fails is logged in its
-    result and never raises.
+    duplicates the in-app row nor sends the message again. A channel that fails is logged, reported in
+    its result and never raises.
     """
     ids = sorted({int(user_id) for user_id in user_ids})
+    notified = Notified()
     if not ids:
-        return 0
+        return notified
     already: set[int] = set()
     if execution_id is not None:
         already = set(
@@ -58,15 +83,17 @@ def notify_users(
         ],
         ignore_conflicts=True,
     )
+    notified.new_user_ids = new_ids
     if channels and new_ids:
         from executions.notifications.channels import send_via_channel
 
-        for user in get_user_model().objects.filter(pk__in=new_ids, is_active=True):
+        for user in get_user_model().objects.filter(pk__in=new_ids, is_active=True).order_by("pk"):
             for channel in channels:
                 result = send_via_channel(channel, user, title, body)
+                notified.channel_results.append(result.as_dict())
                 if not result.sent:
                     logger.info("notice %s to user %s on %s: %s", kind, user.pk, channel, result.status)
-    return len(new_ids)
+    return notified
 
 
 def notify_users_on_commit(

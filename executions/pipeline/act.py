@@ -35,7 +35,7 @@ from django.utils import timezone
 from automations.models import AutomationRule
 from config.db_locks import write_transaction
 from executions.actions import ActionEntry, ActionHandler, ActionResult, UnknownActionType, get_action_entry
-from executions.choices import ActionOutcome, ExecutionStatus
+from executions.choices import NOT_DELIVERED, ActionOutcome, ExecutionStatus
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services import (
     DeliveryClaims,
@@ -56,7 +56,14 @@ from executions.pipeline.record import execution_settle_deliveries, record_resul
 
 logger = logging.getLogger(__name__)
 
-NO_ENDPOINT = "recorded, no endpoint configured"
+
+def not_delivered(action_type: str, command: dict[str, Any]) -> ActionResult:
+    """The result of a command no enabled endpoint receives: recorded only, with the reason in words."""
+    return ActionResult.recorded(
+        command=command,
+        delivery=NOT_DELIVERED,
+        reason=f"No enabled webhook endpoint receives {action_type} commands: the command was only recorded.",
+    )
 
 
 @dataclass
@@ -179,7 +186,7 @@ def prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) 
         if attempt.command is not None:
             attempt.requests = _add_requests(requests, endpoints, execution, rule.action_type, attempt.command)
             if not attempt.requests:
-                attempt.result = ActionResult.succeeded(command=attempt.command, delivery=NO_ENDPOINT)
+                attempt.result = not_delivered(rule.action_type, attempt.command)
         attempt.elapsed_ms += (time.monotonic() - started) * 1000
     prepared.deliveries = deliveries_claim(requests)
     return prepared
@@ -245,7 +252,7 @@ def deliver_command(execution: AutomationExecution, action_type: str, command: d
     requests: list[DeliveryRequest] = []
     indexes = _add_requests(requests, {}, execution, action_type, command)
     if not indexes:
-        return ActionResult.succeeded(command=command, delivery=NO_ENDPOINT)
+        return not_delivered(action_type, command)
     with write_transaction():
         claims = deliveries_claim(requests)
     sent = send_deliveries(claims)

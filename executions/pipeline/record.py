@@ -57,16 +57,19 @@ def result_record(
 ) -> ResultRecord:
     """Decide how attempt ``token``'s result is recorded (no database access).
 
-    Succeeded and failed end the run. An unknown outcome is retried with the same idempotency key after
-    a backoff while attempts remain, else fails; open webhook deliveries leave it ``retrying`` until the
-    delivery schedule settles it. ``execution_time_ms`` adds ``elapsed_ms`` (this item's own action time)
-    to what the execution had (its evaluation, earlier attempts).
+    Succeeded and failed end the run; recorded (nothing received the command) ends it ``succeeded`` with
+    ``recorded_only`` set, the one place that outcome is decided. An unknown outcome is retried with the
+    same idempotency key after a backoff while attempts remain, else fails; open webhook deliveries leave
+    it ``retrying`` until the delivery schedule settles it. ``execution_time_ms`` adds ``elapsed_ms``
+    (this item's own action time) to what the execution had (its evaluation, earlier attempts).
     """
     now = timezone.now()
     total_ms = (execution.execution_time_ms or 0.0) + elapsed_ms
     next_attempt_at: dt.datetime | None = None
     completed_at: dt.datetime | None = now
-    if result.outcome == ActionOutcome.SUCCEEDED:
+    recorded_only = result.outcome == ActionOutcome.RECORDED
+    if result.outcome == ActionOutcome.SUCCEEDED or recorded_only:
+        # Recorded only: no error, but nothing received the command; its own outcome (ExecutionOutcome).
         status, error = ExecutionStatus.SUCCEEDED, ""
     elif result.outcome == ActionOutcome.FAILED:
         status, error = ExecutionStatus.FAILED, result.error or "the action failed"
@@ -84,6 +87,7 @@ def result_record(
         status = ExecutionStatus.FAILED
         error = f"the outcome is still unknown after {token} attempts: {result.error or 'no detail'}"
     fields = {
+        "recorded_only": recorded_only,
         "action_result": json_result(result, rule.action_type, token),
         "action_completed_at": completed_at,
         "error_message": error,
@@ -137,7 +141,12 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
         if record.ended:
             succeeded = record.status == ExecutionStatus.SUCCEEDED
             execution_ended(
-                execution, succeeded, record.fields["execution_time_ms"], record.fields["error_message"], totals
+                execution,
+                succeeded,
+                record.fields["execution_time_ms"],
+                record.fields["error_message"],
+                totals,
+                recorded_only=record.fields["recorded_only"],
             )
         if record.retry_now:
             publish_on_commit(task_names.RUN_ACTION, execution.pk)
@@ -155,19 +164,23 @@ def execution_ended(
     execution_time_ms: float,
     error: str,
     totals: RuleTotals | None = None,
+    *,
+    recorded_only: bool = False,
 ) -> None:
-    """What follows a run that ended (succeeded or failed), in the transaction that recorded it.
+    """What follows a run that ended (succeeded, recorded only, or failed), in the transaction that recorded it.
 
     The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
-    batch; else one update now), and a failure tells the tenant's owners after commit.
+    batch; else one update now), a recorded-only run apart from successes, and a failure tells the
+    tenant's owners after commit.
     """
-    count_action_ended(execution, succeeded)
-    if totals is not None:
-        totals.add(execution.automation_rule_id, succeeded, execution_time_ms)
+    recorded_only = recorded_only and succeeded
+    count_action_ended(execution, succeeded, recorded_only=recorded_only)
+    if totals is None:
+        totals = RuleTotals()
+        totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
+        totals.record()
     else:
-        AutomationRule.add_runs(
-            execution.automation_rule_id, 1, int(succeeded), int(not succeeded), float(execution_time_ms)
-        )
+        totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
     if not succeeded:
         title = f'Automation "{execution.automation_rule.name}" failed'
         notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)

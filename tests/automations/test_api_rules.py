@@ -273,6 +273,7 @@ def test_get_returns_rule_stats_and_recent_executions(client, rule):
     assert data["stats"] == {
         "total_executions": 13,
         "success_rate": round(12 / 13, 4),
+        "recorded_only_count": 0,
         "avg_execution_time_ms": round((12 * 100 + 400) / 13, 2),
         "last_24h_executions": 12,
     }
@@ -386,6 +387,7 @@ def test_executions_history_paging_and_filters(client, rule):
     "query, field",
     [
         ("status=nope", "status"),
+        ("outcome=delivered", "outcome"),
         ("since=yesterday", "since"),
         ("since=0001-01-01T00:00:00%2B05:00", "since"),  # before year 1 in UTC
         ("until=9999-12-31T23:00:00-22:38", "until"),  # after 9999 in UTC
@@ -397,6 +399,30 @@ def test_executions_bad_query_is_400(client, rule, query, field):
     response = client.get(f"/api/automations/{rule.pk}/executions?{query}")
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_a_run_nothing_received_is_recorded_only_in_every_api_figure(client, rule, owner, tenant):
+    # given an add_product rule and no webhook endpoint: a manual run through the API
+    restock = make_rule(tenant, owner, name="Restock", action_type="add_product", action_config={"template_id": "t"})
+    ran = post_json(client, f"/api/automations/{restock.pk}/execute", {"context": {"store_status": "active"}})
+    assert ran.status_code == 200, ran.content
+    execution = ran.json()["execution"]
+    assert execution["status"] == "succeeded" and execution["outcome"] == "recorded_only"
+    assert execution["action_result"]["delivery"] == "not_delivered"
+    make_execution(restock, "succeeded")  # a delivered run
+    make_execution(restock, "failed")
+    # then the stats count it apart
+    stats = client.get(f"/api/automations/{restock.pk}/stats").json()
+    assert (stats["total_executions"], stats["success_count"], stats["failure_count"]) == (3, 1, 1)
+    assert stats["recorded_only_count"] == 1 and stats["success_rate"] == 0.5
+    detail = client.get(f"/api/automations/{restock.pk}/").json()
+    assert detail["stats"]["recorded_only_count"] == 1 and detail["stats"]["success_rate"] == 0.5
+    assert detail["automation"]["recorded_only_count"] == 1 and detail["automation"]["success_count"] == 0
+    # and the history filters by outcome
+    history = client.get(f"/api/automations/{restock.pk}/executions", {"outcome": "recorded_only"}).json()
+    assert [e["id"] for e in history["executions"]] == [execution["id"]]
+    delivered = client.get(f"/api/automations/{restock.pk}/executions", {"outcome": "succeeded"}).json()
+    assert [e["outcome"] for e in delivered["executions"]] == ["succeeded"]
 
 
 def test_stats_shape_and_values(client, rule):
@@ -415,9 +441,10 @@ def test_stats_shape_and_values(client, rule):
     assert data["skipped_count"] == 1 and data["awaiting_approval_count"] == 1
     days = data["executions_by_day"]
     assert len(days) == 30
-    assert days[-1] == {"date": now.date().isoformat(), "total": 2, "succeeded": 1, "failed": 1}
+    today = now.date().isoformat()
+    assert days[-1] == {"date": today, "total": 2, "succeeded": 1, "failed": 1, "recorded_only": 0}
     yesterday = (now - dt.timedelta(days=1)).date().isoformat()
-    assert days[-2] == {"date": yesterday, "total": 2, "succeeded": 1, "failed": 1}
+    assert days[-2] == {"date": yesterday, "total": 2, "succeeded": 1, "failed": 1, "recorded_only": 0}
     assert sum(day["total"] for day in days) == 4
     assert data["failure_reasons"] == [{"reason": "timeout", "count": 2}, {"reason": "unknown error", "count": 1}]
 

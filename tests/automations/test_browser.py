@@ -170,7 +170,7 @@ def test_builder_shows_what_the_databases_cannot_store_where_it_was_typed(page_f
 
 def test_list_guide_steps_toggle_persists_and_edit_opens_builder(page_for, owner, tenant, rule):
     ran = make_rule(tenant, owner, name="Weekly Campaign Generator", category="marketing")
-    AutomationRule.objects.filter(pk=ran.pk).update(execution_count=8, success_count=7)
+    AutomationRule.objects.filter(pk=ran.pk).update(execution_count=8, success_count=7, failure_count=1)
     page = page_for(owner)
     # 1. Verify automations display
     page.goto("/portal/automations")
@@ -231,7 +231,9 @@ def test_details_guide_steps(page_for, owner, tenant, rule):
     for index in range(3):
         make_execution(rule, conditions_met=True, execution_time_ms=10.0 + index)
     failed = make_execution(rule, status=ExecutionStatus.FAILED, conditions_met=False, error_message="boom")
-    AutomationRule.objects.filter(pk=rule.pk).update(execution_count=4, success_count=3, average_execution_time_ms=11)
+    AutomationRule.objects.filter(pk=rule.pk).update(
+        execution_count=4, success_count=3, failure_count=1, average_execution_time_ms=11
+    )
     page = page_for(owner)
     page.goto(f"/portal/automations/{rule.pk}")
     # 1. Verify stats display

@@ -79,7 +79,7 @@ def test_every_page_renders(owner_client, rule):
 
 def test_list_shows_stats_cards_and_a_dash_for_a_rule_never_run(owner_client, tenant, owner, rule):
     ran = make_rule(tenant, owner, name="Ran", category="marketing")
-    AutomationRule.objects.filter(pk=ran.pk).update(execution_count=4, success_count=3)
+    AutomationRule.objects.filter(pk=ran.pk).update(execution_count=4, success_count=3, failure_count=1)
     make_execution(ran)
     response = owner_client.get("/portal/automations")
     html = response.content.decode()

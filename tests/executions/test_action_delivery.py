@@ -15,7 +15,6 @@ from executions.delivery.services import delivery_redeliver, endpoint_create
 from executions.delivery.signing import verify
 from executions.models import AutomationExecution, Notification
 from executions.periodic import PERIODIC_TASKS
-from executions.pipeline.act import NO_ENDPOINT
 from executions.services import emit_event, sweep_outbox
 from executions.services.delivery_settlement import execution_settle_deliveries, send_due_deliveries_and_settle
 from tests.executions.conftest import make_event_rule
@@ -162,19 +161,48 @@ def test_a_permanent_4xx_fails_at_once_and_a_redelivery_is_sent_on_commit(
     assert (event_rule.execution_count, event_rule.success_count, event_rule.failure_count) == (1, 0, 1)
 
 
-def test_without_an_endpoint_the_command_is_recorded(
+def test_without_an_endpoint_the_command_is_recorded_only_and_counted_apart(
     tenant, owner, event_rule, active_store, sink, loopback_allowed, django_capture_on_commit_callbacks
 ):
+    from executions.selectors import rule_execution_overview, rule_execution_stats
+
     # an endpoint for another action type does not receive add_product
     endpoint_create(tenant, sink.url(), action_type="update_store")
 
     emit(tenant, django_capture_on_commit_callbacks)
 
     execution = only_execution(event_rule)
-    assert execution.status == ExecutionStatus.SUCCEEDED
-    assert execution.action_result["delivery"] == NO_ENDPOINT
+    # the run ended without error, but nothing received it: its own outcome, not a success
+    assert execution.status == ExecutionStatus.SUCCEEDED and execution.success is True
+    assert execution.recorded_only is True and execution.outcome == "recorded_only"
+    assert execution.action_result["outcome"] == "recorded"
+    assert execution.action_result["delivery"] == "not_delivered"
+    assert execution.action_result["reason"] == (
+        "No enabled webhook endpoint receives add_product commands: the command was only recorded."
+    )
     assert execution.action_result["command"]["command"] == "product.add"
     assert sink.requests == []
+    # counted apart: in the rule's totals, the overview and the stats
+    event_rule.refresh_from_db()
+    assert (event_rule.execution_count, event_rule.success_count, event_rule.failure_count) == (1, 0, 0)
+    assert event_rule.recorded_only_count == 1 and event_rule.success_rate is None
+    overview = rule_execution_overview(event_rule)
+    assert overview["total_executions"] == 1 and overview["recorded_only_count"] == 1
+    assert overview["success_rate"] is None
+    stats = rule_execution_stats(event_rule)
+    assert (stats["success_count"], stats["failure_count"], stats["recorded_only_count"]) == (0, 0, 1)
+    assert stats["executions_by_day"][-1]["recorded_only"] == 1 and stats["executions_by_day"][-1]["succeeded"] == 0
+
+    # when an endpoint for add_product is added, the next run is delivered: a real success
+    endpoint_create(tenant, sink.url(), action_type="add_product")
+    emit(tenant, django_capture_on_commit_callbacks, key="evt-2")
+    delivered = AutomationExecution.objects.filter(automation_rule=event_rule).exclude(pk=execution.pk).get()
+    assert delivered.outcome == "succeeded" and delivered.recorded_only is False
+    event_rule.refresh_from_db()
+    assert (event_rule.success_count, event_rule.recorded_only_count, event_rule.success_rate) == (1, 1, 1.0)
+    stats = rule_execution_stats(event_rule)
+    assert (stats["total_executions"], stats["success_count"], stats["recorded_only_count"]) == (2, 1, 1)
+    assert stats["success_rate"] == 1.0
 
 
 def record_in_process(execution, config, deliver):

@@ -70,13 +70,38 @@ def test_each_handler_records_its_own_command(tenant, action_type):
 
     result = get_action_handler(action_type)(execution, config)
 
-    assert isinstance(result, ActionResult) and result.outcome == ActionOutcome.SUCCEEDED
+    # no endpoint and (for send_notification) no recipient in the tenant: nothing received it
+    assert isinstance(result, ActionResult) and result.outcome == ActionOutcome.RECORDED
+    assert result.data["delivery"] == "not_delivered"
+    assert result.data["reason"] == (
+        f"No enabled webhook endpoint receives {action_type} commands: the command was only recorded."
+    )
     command = result.data["command"]
     assert command["command"] == command_name
     assert command["idempotency_key"] == idempotency_key(execution) == f"automation-execution-{execution.pk}"
     assert (command["tenant_id"], command["execution_id"]) == (tenant.pk, execution.pk)
     fields = set(command) - {"command", "idempotency_key", "tenant_id", "automation_rule_id", "execution_id"}
     assert fields, "each command carries its own fields"
+
+
+@pytest.mark.django_db
+def test_a_notification_says_per_channel_and_recipient_what_was_not_sent(tenant, owner, collaborator, mailoutbox):
+
+    owner.email = "alice@shop.test"
+    owner.save()
+    config = {"recipients": ["owner", "collaborators"], "message": "Low stock", "channels": ["email", "sms"]}
+    execution = execution_for(tenant, "send_notification", config)
+
+    result = get_action_handler("send_notification")(execution, config)
+
+    # the in-app notifications happened: a success, although no endpoint receives the command
+    assert result.outcome == ActionOutcome.SUCCEEDED and result.data["delivery"] == "not_delivered"
+    sent = {(r["user_id"], r["channel"]): (r["status"], r["detail"]) for r in result.data["channel_results"]}
+    assert sent[(owner.pk, "email")] == ("sent", "alice@shop.test")
+    assert sent[(collaborator.pk, "email")] == ("no_address", "The user has no email address.")
+    assert sent[(owner.pk, "sms")][0] == sent[(collaborator.pk, "sms")][0] == "not_configured"
+    assert len(sent) == 4 and result.data["channels_not_sent"] == 3
+    assert [message.to for message in mailoutbox] == [["alice@shop.test"]]
 
 
 @pytest.mark.django_db

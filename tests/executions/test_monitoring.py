@@ -88,6 +88,8 @@ def test_events_executions_and_latency_are_counted_once_committed(
     tenant, event_rule, active_store, django_capture_on_commit_callbacks
 ):
     accepted = sample("automations_events_accepted_total")
+    # no webhook endpoint receives the rule's add_product commands: the runs are counted as recorded_only
+    recorded = sample("automations_executions_ended_total", status="recorded_only", trigger_source="event")
     succeeded = sample("automations_executions_ended_total", status="succeeded", trigger_source="event")
     latencies = sample("automations_pipeline_latency_seconds_count", trigger_source="event")
 
@@ -95,9 +97,10 @@ def test_events_executions_and_latency_are_counted_once_committed(
     emit(tenant, django_capture_on_commit_callbacks, "p2")
     emit(tenant, django_capture_on_commit_callbacks, "p1")  # a duplicate: not accepted again
 
-    assert AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED).count() == 2
+    assert AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED, recorded_only=True).count() == 2
     assert sample("automations_events_accepted_total") == accepted + 2
-    assert sample("automations_executions_ended_total", status="succeeded", trigger_source="event") == succeeded + 2
+    assert sample("automations_executions_ended_total", status="recorded_only", trigger_source="event") == recorded + 2
+    assert sample("automations_executions_ended_total", status="succeeded", trigger_source="event") == succeeded
     assert sample("automations_pipeline_latency_seconds_count", trigger_source="event") == latencies + 2
 
 

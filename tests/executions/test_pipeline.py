@@ -57,14 +57,16 @@ def test_an_event_becomes_a_complete_execution_log(
     assert execution.action_started_at <= execution.action_completed_at
     assert execution.action_attempts == 1
     command = execution.action_result["command"]
-    assert execution.action_result["outcome"] == "succeeded"
+    # no endpoint receives add_product here: recorded only, counted apart from successes
+    assert execution.action_result["outcome"] == "recorded" and execution.outcome == "recorded_only"
     assert command["command"] == "product.add"
     assert (command["template_id"], command["count"], command["category"]) == ("holiday_product", 2, "seasonal")
     assert command["idempotency_key"] == f"automation-execution-{execution.pk}"
     assert execution.execution_time_ms > 0
     assert execution.error_message == ""
     event_rule.refresh_from_db()
-    assert (event_rule.execution_count, event_rule.success_count, event_rule.failure_count) == (1, 1, 0)
+    assert (event_rule.execution_count, event_rule.success_count, event_rule.failure_count) == (1, 0, 0)
+    assert event_rule.recorded_only_count == 1
     assert event_rule.last_triggered_at is not None and event_rule.last_executed_at is not None
     assert Event.objects.get().dispatched_at is not None
 

@@ -77,6 +77,72 @@ def test_another_tenants_endpoint_and_delivery_are_404(client, tenant, other_own
     assert "hooks.example.com/d" not in client.get("/portal/settings/webhooks").content.decode()
 
 
+def test_the_endpoint_form_picks_the_action_type_it_receives_and_the_table_shows_it(owner_client, tenant):
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert '<select id="f-action-type" name="action_type">' in html
+    assert '<option value="add_product">' in html and '<option value="">All action types</option>' in html
+    response = owner_client.post(
+        "/portal/settings/webhooks/new", {"url": "https://hooks.example.com/p", "action_type": "add_product"}
+    )
+    assert response.status_code == 200
+    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
+    assert endpoint.action_type == "add_product"
+    owner_client.post("/portal/settings/webhooks/new", {"url": "https://hooks.example.com/all", "action_type": ""})
+    every = WebhookEndpoint.objects.get(tenant=tenant, url="https://hooks.example.com/all")
+    assert every.action_type is None
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert f'<tr data-endpoint-id="{endpoint.pk}">' in html
+    assert 'data-endpoint-action-type="add_product"><code>add_product</code>' in html
+    assert 'data-endpoint-action-type="">all action types</td>' in html
+
+
+def test_an_unknown_action_type_is_refused_beside_the_select(owner_client, tenant):
+    response = owner_client.post(
+        "/portal/settings/webhooks/new", {"url": "https://hooks.example.com/q", "action_type": "launch_rocket"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="f-action-type-error"' in html and "launch_rocket" in html
+    assert not WebhookEndpoint.objects.filter(tenant=tenant).exists()
+
+
+@pytest.mark.parametrize(
+    ("status_code", "error", "shown"),
+    [
+        (400, "HTTP 400", "HTTP 400"),
+        (410, "HTTP 410 Gone: endpoint disabled", "HTTP 410 Gone: endpoint disabled"),
+        (500, "connection reset", "HTTP 500: connection reset"),
+        (None, "timed out after 10 s", "timed out after 10 s"),
+        (204, "", "HTTP 204"),
+    ],
+)
+def test_a_deliverys_last_result_names_the_status_once(status_code, error, shown):
+    delivery = WebhookDelivery(last_status_code=status_code, last_error=error)
+    assert delivery.last_result == shown
+
+
+def test_last_result_on_the_page_reads_http_400_once(owner_client, tenant, rule):
+    from executions.models import AutomationExecution
+
+    created = endpoint_create(tenant, "https://hooks.example.com/r")
+    execution = AutomationExecution(automation_rule=rule, tenant=tenant, trigger_source="manual")
+    execution.set_status("failed")
+    execution.save()
+    WebhookDelivery.objects.create(
+        tenant=tenant,
+        execution=execution,
+        endpoint=created.endpoint,
+        webhook_id="msg_2",
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        last_status_code=400,
+        last_error="HTTP 400",
+    )
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert '<td class="small" data-last-result>HTTP 400</td>' in html
+    assert html.count("HTTP 400") == 1
+
+
 def test_webhook_forms_need_csrf(owner, tenant):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
@@ -196,3 +262,90 @@ def test_run_now_is_always_manual_and_shows_who_ran_it(client, owner, rule, labe
     assert execution.triggered_by_id == owner.pk
     html = client.get(response["Location"]).content.decode()
     assert "<dd data-triggered-by>alice</dd>" in html
+
+
+# --- runs nothing received: recorded only ------------------------------------------------------
+
+ADD_PRODUCT = {"action_type": "add_product", "action_config": {"template_id": "basic_tee", "count": 1}}
+
+
+def test_a_recorded_only_run_is_grey_explained_and_linked_to_the_webhook_settings(owner_client, tenant, owner):
+    from tests.factories import make_rule
+
+    rule = make_rule(tenant, owner, name="Restock", **ADD_PRODUCT)
+    # the rule's page warns before it happens
+    html = owner_client.get(f"/portal/automations/{rule.pk}").content.decode()
+    assert "data-only-recorded-warning" in html
+    assert (
+        "No endpoint receives <code>add_product</code> commands: this rule will only record what it would do." in html
+    )
+    assert 'href="/portal/settings/webhooks"' in html
+    # Run now: a neutral message, not the green one
+    response = owner_client.post(f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active"}'})
+    execution = rule.executions.get()
+    assert response.status_code == 302 and execution.outcome == "recorded_only"
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f'<li class="warning">Execution #{execution.pk}: Recorded only (nothing received it).</li>' in page
+    assert '<span class="badge slate" data-status="recorded_only">Recorded only (nothing received it)</span>' in page
+    assert "emerald" not in page.split('<div class="page-header">')[1].split("</div>")[0]
+    assert "data-recorded-only" in page and "nothing received this add_product command" in page
+    assert 'href="/portal/settings/webhooks">Set up a webhook endpoint</a>' in page
+    # the history and the stats count it apart
+    detail = owner_client.get(f"/portal/automations/{rule.pk}").content.decode()
+    assert f'<tr data-execution-id="{execution.pk}">' in detail and 'data-status="recorded_only"' in detail
+    assert 'data-stat="success-rate">—<' in detail and "1 recorded only, not counted" in detail
+    listing = owner_client.get("/portal/automations").content.decode()
+    assert 'data-field="recorded-only">1 recorded only<' in listing
+
+
+def test_with_an_endpoint_for_the_action_type_no_warning_shows(owner_client, tenant, owner):
+    from tests.factories import make_rule
+
+    rule = make_rule(tenant, owner, name="Restock", **ADD_PRODUCT)
+    endpoint_create(tenant, "https://hooks.example.com/products", action_type="add_product")
+    assert "data-only-recorded-warning" not in owner_client.get(f"/portal/automations/{rule.pk}").content.decode()
+    # in-process kinds (send_notification) always do something: no warning either
+    notify = make_rule(tenant, owner, name="Notify")
+    assert "data-only-recorded-warning" not in owner_client.get(f"/portal/automations/{notify.pk}").content.decode()
+
+
+def test_the_builder_summary_warns_when_nothing_receives_the_action(owner_client, tenant):
+    from tests.automations.test_views import VALID_POST
+
+    post = {
+        **{k: v for k, v in VALID_POST.items() if not k.startswith("a_")},
+        "action_type": "add_product",
+        "a_add_product__template_id": "basic_tee",
+    }
+    html = owner_client.post("/portal/automations/builder/summary", post, HTTP_HX_REQUEST="true").content.decode()
+    assert (
+        "No endpoint receives <code>add_product</code> commands: this rule will only record what it would do." in html
+    )
+    endpoint_create(tenant, "https://hooks.example.com/all")  # every action type
+    html = owner_client.post("/portal/automations/builder/summary", post, HTTP_HX_REQUEST="true").content.decode()
+    assert "data-only-recorded-warning" not in html
+
+
+def test_the_execution_page_lists_each_message_not_sent(owner_client, tenant, owner, collaborator, mailoutbox):
+    from executions.services import execute_rule_manually
+    from tests.factories import make_rule
+
+    owner.email = "alice@shop.test"
+    owner.save()
+    rule = make_rule(
+        tenant,
+        owner,
+        name="Tell everyone",
+        action_config={"recipients": ["owner", "collaborators"], "message": "Low stock", "channels": ["email", "push"]},
+    )
+    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    assert execution.outcome == "succeeded"  # the in-app notifications happened
+    html = owner_client.get(f"/portal/automations/{rule.pk}/executions/{execution.pk}").content.decode()
+    assert (
+        '<tr data-channel="email" data-recipient="alice"><td>alice</td><td>email</td><td><span class="ok">✓ sent</span>'
+        in html
+    )
+    bob = '<tr data-channel="email" data-recipient="bob"><td>bob</td><td>email</td>'
+    assert bob + '<td><span class="badge slate">not sent: no address</span>' in html
+    assert html.count("not sent: not configured") == 2
+    assert len(mailoutbox) == 1

@@ -15,7 +15,11 @@ from automations.services import rule_create
 from governance.choices import Role
 from governance.services import membership_set, tenant_get_or_create
 
-DEMO_USERS = (("demo_owner", Role.OWNER), ("demo_council", Role.COUNCIL))
+# Each with an email address, so a send_notification on the email channel shows in the console (make run).
+DEMO_USERS = (
+    ("demo_owner", Role.OWNER, "demo_owner@example.com"),
+    ("demo_council", Role.COUNCIL, "demo_council@example.com"),
+)
 
 
 class Command(BaseCommand):
@@ -26,13 +30,18 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD", "demo-password")
         tenant = tenant_get_or_create(DEMO_TENANT_ID, name=DEMO_TENANT_NAME)
         owner = None
-        for username, role in DEMO_USERS:
-            user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+        for username, role, email in DEMO_USERS:
+            user, created = get_user_model().objects.get_or_create(
+                username=username, defaults={"is_staff": True, "email": email}
+            )
             if created:
                 # Staff only to reach /admin/; what they may see and do there is their role's (the
                 # permission policy), so no Django model permission is granted.
                 user.set_password(password)
                 user.save()
+            elif not user.email:
+                user.email = email  # a demo seeded before the users had addresses
+                user.save(update_fields=["email"])
             membership_set(tenant, user, role)
             owner = owner or user
         created_count = 0

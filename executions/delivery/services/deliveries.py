@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -37,7 +37,7 @@ from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
 from executions.delivery.lanes import EndpointLanes
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from executions.delivery.policy import Classification, classify
-from executions.delivery.selectors import deliveries_due
+from executions.delivery.selectors import deliveries_due, endpoints_receiving
 from executions.delivery.services.endpoints import endpoint_disable
 from executions.delivery.signing import webhook_headers
 from executions.retries import delivery_retry_delay
@@ -156,11 +156,7 @@ def delivery_create(
 
 def endpoints_for_action(tenant_id: str, action_type: str) -> list[WebhookEndpoint]:
     """The tenant's enabled endpoints for ``action_type`` (or for all actions), oldest first."""
-    return list(
-        WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True)
-        .filter(Q(action_type__isnull=True) | Q(action_type=action_type))
-        .order_by("id")
-    )
+    return list(endpoints_receiving(tenant_id, action_type))
 
 
 def deliveries_create_for_execution(
