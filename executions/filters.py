@@ -8,8 +8,8 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
-from django_filters.widgets import BooleanWidget
 
+from automations.filters import StrictBooleanFilter
 from automations.kinds.actions import action_kind_choices
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookEndpoint
@@ -38,7 +38,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class AutomationExecutionFilterSet(django_filters.FilterSet):
-    success = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    success = StrictBooleanFilter()
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
     trigger_source = django_filters.ChoiceFilter(choices=TriggerSource.choices)
     since = UtcIsoDateTimeFilter(
@@ -55,7 +55,7 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
 
 class WebhookEndpointFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
-    enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    enabled = StrictBooleanFilter()
     action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_kind_choices))
 
     class Meta:
