@@ -51,6 +51,13 @@ _VALIDATED_SAVE_NAMES = frozenset({*EDITABLE_FIELDS, "assigned_council"})
 _DEFINITION_SAVE_NAMES = frozenset({*DEFINITION_FIELDS, "assigned_council"})
 
 
+def success_rate(succeeded: int, total: int) -> float | None:
+    """The success rate of a rule's counted executions (those whose action ran: succeeded / (succeeded +
+    failed), docs/api.md "Stats"), to 4 decimals; None when none ran. The only place it is computed: the
+    rule's running totals, the details page and the API's stats all call it."""
+    return round(succeeded / total, 4) if total else None
+
+
 def new_rule_id() -> str:
     return f"automation_{uuid.uuid4().hex}"
 
@@ -281,9 +288,8 @@ class AutomationRule(models.Model):
 
     @property
     def success_rate(self) -> float | None:
-        if not self.execution_count:
-            return None
-        return self.success_count / self.execution_count
+        """The rule's running totals' rate (``success_rate``: the same function as the stats selectors)."""
+        return success_rate(self.success_count, self.execution_count)
 
     # --- the spec's methods: each delegates ------------------------------------------------------
 
