@@ -12,13 +12,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast, Now
+from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
 from automations.choices import Category, RiskLevel, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
-from automations.schedule_times import ScheduleError, next_slot_after
+from automations.schedule_times import ScheduleError, next_run_text, next_slot_after, schedule_timezone
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from governance.models import Council
 
@@ -277,6 +278,23 @@ class AutomationRule(models.Model):
             logger.warning("rule %s: schedule cannot be computed: %s", self.pk, error)
             return None
         return slot.utc if slot is not None else None
+
+    @property
+    def next_run_text(self) -> str:
+        """The details and list pages' "Next run: …" text; "" for a rule that is not a schedule.
+
+        ``next_run_at`` (kept by the rule services with the schedule code, ``compute_next_run_at``) on the
+        schedule's own clock: "Mon 8 Dec, 09:00 (America/New_York)"; a disabled or archived schedule has
+        none, nor one that never fires again.
+        """
+        if self.trigger_type != TriggerType.SCHEDULE:
+            return ""
+        if not self.enabled or self.deleted_at is not None:
+            return "none while disabled"
+        if self.next_run_at is None:
+            return "none: the schedule has no future date"
+        zone = schedule_timezone(self.trigger_config, self.tenant.timezone)
+        return next_run_text(self.next_run_at, zone, timezone.now())
 
     def definition(self) -> dict[str, Any]:
         """The versioned part of the rule, as plain JSON."""
