@@ -26,6 +26,7 @@ from automations.views import (
     result_rows,
     summary_context,
 )
+from executions.choices import execution_sentence
 from executions.pipeline import execute_rule_manually
 from executions.selectors import (
     execution_approval,
@@ -130,7 +131,7 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect("automations:detail", rule_id=rule.pk)
-    messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
+    messages.success(request, f"{execution_sentence(f'Execution #{execution.pk}', execution.status)}.")
     return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)
 
 

@@ -18,7 +18,7 @@ from automations.api.views import AutomationRuleViewSet, call_service
 from executions.api.schemas import ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
-from executions.choices import ExecutionStatus, TriggerSource
+from executions.choices import ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
 from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
@@ -87,6 +87,6 @@ class AutomationViewSet(AutomationRuleViewSet):
         return Response(
             {
                 "execution": ExecutionSerializer(execution).data,
-                "message": f"Execution {execution.pk} is {execution.status}",
+                "message": execution_sentence(f"Execution {execution.pk}", execution.status),
             }
         )
