@@ -33,7 +33,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
     widget = StrictBooleanWidget
 
-    def to_python(self, value: Any) -> bool | None:
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: no filter, as NullBooleanField
         if value is None or value == "" or isinstance(value, bool):
             return value if isinstance(value, bool) else None
         if isinstance(value, str) and value.lower() in BOOLEAN_WORDS:

@@ -289,6 +289,7 @@ def schedule_timezone(config: dict[str, Any], default_timezone: str) -> str:
 def next_run_text(moment: dt.datetime, timezone: str, now: dt.datetime) -> str:
     """A next run as people read it, on the schedule's own clock: "Mon 8 Dec, 09:00 (America/New_York)";
     the year is added when it is not ``now``'s ("Fri 1 Jan 2027, 00:00 (UTC)")."""
+    zone: dt.tzinfo
     try:
         zone = zone_for(timezone)
     except ScheduleError:

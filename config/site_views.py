@@ -25,7 +25,7 @@ FAVICON = Path(settings.BASE_DIR) / "static" / "favicon.svg"
 
 @require_safe
 @cache_control(max_age=86400, public=True)
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(request: HttpRequest) -> FileResponse:
     """The site's icon (an SVG), served by the app itself at /favicon.ico, where browsers look first."""
     return FileResponse(FAVICON.open("rb"), content_type="image/svg+xml")
 
