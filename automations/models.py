@@ -19,7 +19,7 @@ from automations.choices import Category, RiskLevel, RuleStateChangeKind, Trigge
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
-from automations.schedule_times import ScheduleError, next_slot_after
+from automations.schedule_times import ScheduleError, next_run_text, next_slot_after, schedule_timezone
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from governance.models import Council
 
@@ -50,6 +50,15 @@ EDITABLE_FIELDS = (*DEFINITION_FIELDS, "enabled")
 # Names a save(update_fields=...) may give for them (a foreign key saves under its field name).
 _VALIDATED_SAVE_NAMES = frozenset({*EDITABLE_FIELDS, "assigned_council"})
 _DEFINITION_SAVE_NAMES = frozenset({*DEFINITION_FIELDS, "assigned_council"})
+
+
+def success_rate(succeeded: int, failed: int) -> float | None:
+    """The success rate of a rule's runs: succeeded / (succeeded + failed), to 4 decimals; runs only
+    recorded (nothing received the action) are in neither; None when none succeeded or failed
+    (docs/api.md "Stats"). The only place it is computed: the rule's running totals, the details page
+    and the API's stats all call it."""
+    decided = succeeded + failed
+    return round(succeeded / decided, 4) if decided else None
 
 
 def new_rule_id() -> str:
@@ -282,6 +291,23 @@ class AutomationRule(models.Model):
             return None
         return slot.utc if slot is not None else None
 
+    @property
+    def next_run_text(self) -> str:
+        """The details and list pages' "Next run: …" text; "" for a rule that is not a schedule.
+
+        ``next_run_at`` (kept by the rule services with the schedule code, ``compute_next_run_at``) on the
+        schedule's own clock: "Mon 8 Dec, 09:00 (America/New_York)"; a disabled or archived schedule has
+        none, nor one that never fires again.
+        """
+        if self.trigger_type != TriggerType.SCHEDULE:
+            return ""
+        if not self.enabled or self.deleted_at is not None:
+            return "none while disabled"
+        if self.next_run_at is None:
+            return "none: the schedule has no future date"
+        zone = schedule_timezone(self.trigger_config, self.tenant.timezone)
+        return next_run_text(self.next_run_at, zone, timezone.now())
+
     def definition(self) -> dict[str, Any]:
         """The versioned part of the rule, as plain JSON."""
         return {field: getattr(self, field) for field in DEFINITION_FIELDS}
@@ -292,11 +318,8 @@ class AutomationRule(models.Model):
 
     @property
     def success_rate(self) -> float | None:
-        """Successes among the runs that succeeded or failed (runs only recorded are in neither); None: no such run."""
-        decided = self.success_count + self.failure_count
-        if not decided:
-            return None
-        return self.success_count / decided
+        """The rule's running totals' rate (``success_rate``: the same function as the stats selectors)."""
+        return success_rate(self.success_count, self.failure_count)
 
     # --- the spec's methods: each delegates ------------------------------------------------------
 

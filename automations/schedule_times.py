@@ -280,12 +280,31 @@ def _cron(spec: CronSpec) -> Callable[[dt.datetime], Iterator[dt.datetime]]:
     return candidates
 
 
+def schedule_timezone(config: dict[str, Any], default_timezone: str) -> str:
+    """The zone a schedule's times are read in: its own ``timezone``, else the tenant's, else UTC."""
+    own = config.get("timezone") if isinstance(config, dict) else None
+    return own if isinstance(own, str) and own else (default_timezone or "UTC")
+
+
+def next_run_text(moment: dt.datetime, timezone: str, now: dt.datetime) -> str:
+    """A next run as people read it, on the schedule's own clock: "Mon 8 Dec, 09:00 (America/New_York)";
+    the year is added when it is not ``now``'s ("Fri 1 Jan 2027, 00:00 (UTC)")."""
+    zone: dt.tzinfo
+    try:
+        zone = zone_for(timezone)
+    except ScheduleError:
+        zone, timezone = UTC, "UTC"
+    local = moment.astimezone(zone)
+    year = f" {local.year}" if local.year != now.astimezone(zone).year else ""
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M} ({timezone})"
+
+
 def schedule_spec(config: dict[str, Any], default_timezone: str) -> ScheduleSpec:
     """Read a schedule ``trigger_config``; raises ScheduleError naming what is wrong."""
     if not isinstance(config, dict):
         raise ScheduleError("trigger_config is not an object")
     pattern = config.get("pattern")
-    timezone = config.get("timezone") or default_timezone or "UTC"
+    timezone = schedule_timezone(config, default_timezone)
     zone = zone_for(timezone)
     if pattern == SchedulePattern.CRON:
         try:

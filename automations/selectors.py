@@ -16,6 +16,7 @@ from automations.conditions import compile_conditions
 from automations.conditions.threshold import explain_threshold
 from automations.models import AutomationRule
 from config.sql_instances import instances_from_sql, select_list
+from config.words import plural
 from governance.decisions import GovernanceFacts
 from governance.models import Membership, Tenant
 
@@ -114,16 +115,18 @@ class ConditionReport:
 
 
 def conditions_summary(results: list[dict[str, Any]]) -> str:
-    """ "All 2 conditions passed" or "1 of 2 conditions failed: <reasons>"."""
+    """ "All 2 conditions passed" or "1 of 2 conditions failed: <reasons>"; with one condition, "The
+    condition passed" or "The condition failed: <reason>"."""
     total = len(results)
     if total == 0:
         return "No conditions to check"
-    noun = "condition" if total == 1 else "conditions"
     failed = [result for result in results if not result.get("passed")]
-    if not failed:
-        return f"All {total} {noun} passed"
     reasons = "; ".join(str(result.get("reason") or result.get("condition")) for result in failed)
-    return f"{len(failed)} of {total} {noun} failed: {reasons}"
+    if total == 1:
+        return f"The condition failed: {reasons}" if failed else "The condition passed"
+    if not failed:
+        return f"All {plural(total, 'condition')} passed"
+    return f"{len(failed)} of {plural(total, 'condition')} failed: {reasons}"
 
 
 def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: GovernanceFacts) -> ConditionReport:
@@ -155,7 +158,7 @@ def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: 
 
 def rule_list_for_tenant(tenant: Tenant) -> QuerySet[AutomationRule]:
     """The tenant's live (not archived) rules, newest first."""
-    return AutomationRule.objects.filter(tenant=tenant).order_by("-created_at", "id")
+    return AutomationRule.objects.filter(tenant=tenant).select_related("tenant").order_by("-created_at", "id")
 
 
 def rule_get_for_tenant(tenant: Tenant, rule_id: str) -> AutomationRule:

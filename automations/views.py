@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from automations.builder_errors import field_errors_in_words
 from automations.builder_state import (
     BuilderState,
     action_input_name,
@@ -226,6 +227,7 @@ def _builder_context(
         "rule": rule,
         "state": state,
         "errors": errors or {},
+        "error_list": field_errors_in_words(errors, state.get("trigger_type"), state.get("action_type")),
         "choices": _choices(tenant),
         "condition_operators": operator_choices(),
         "condition_rows": [
@@ -386,7 +388,8 @@ def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None
 def builder_test(request: HttpRequest) -> HttpResponse:
     """Test Conditions: each condition of the unsaved form against the sample context."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    data, errors = rule_data_from_state(state_from_post(request.POST))
+    state = state_from_post(request.POST)
+    data, errors = rule_data_from_state(state)
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
@@ -394,7 +397,8 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     tested = {k: v for k, v in validate_rule_definition(data).items() if k.startswith(TESTED_FIELDS)}
     errors = {**tested, **errors}
     if errors:
-        return _results_response(request, None, definition_errors=errors)
+        words = field_errors_in_words(errors, state.get("trigger_type"), state.get("action_type"))
+        return _results_response(request, None, definition_errors=words)
     report = rule_test_conditions(rule_draft(tenant, data), context, request_user(request))
     return _results_response(request, report.results)
 

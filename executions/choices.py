@@ -76,6 +76,31 @@ def success_for_status(status: str) -> bool | None:
     return None
 
 
+# How a sentence says where an execution stands: "Execution 12 succeeded", "… is awaiting approval".
+EXECUTION_STATUS_PREDICATES: dict[str, str] = {
+    ExecutionStatus.PENDING: "is pending",
+    ExecutionStatus.SKIPPED: "was skipped: its conditions were not met",
+    ExecutionStatus.AWAITING_APPROVAL: "is awaiting approval",
+    ExecutionStatus.APPROVED: "was approved",
+    ExecutionStatus.REJECTED: "was rejected",
+    ExecutionStatus.RUNNING: "is running",
+    ExecutionStatus.RETRYING: "is retrying its deliveries",
+    ExecutionStatus.SUCCEEDED: "succeeded",
+    ExecutionStatus.FAILED: "failed",
+    ExecutionStatus.BLOCKED: "was blocked",
+    ExecutionStatus.CANCELLED: "was cancelled: its rule was archived",
+}
+
+
+def execution_sentence(execution_label: str, status: str) -> str:
+    """``Execution 12`` + ``succeeded`` -> "Execution 12 succeeded" (the API's and the portal's words)."""
+    predicate = EXECUTION_STATUS_PREDICATES.get(status)
+    if predicate is None:
+        label = ExecutionStatus(status).label if status in ExecutionStatus.values else status
+        predicate = f"has the status “{label}”"
+    return f"{execution_label} {predicate}"
+
+
 class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
-from django_filters.widgets import BooleanWidget
 
+from automations.filters import StrictBooleanFilter
 from automations.kinds.actions import action_kind_choices
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookEndpoint
@@ -39,7 +39,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class AutomationExecutionFilterSet(django_filters.FilterSet):
-    success = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    success = StrictBooleanFilter()
     status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
     outcome = django_filters.ChoiceFilter(
         choices=OUTCOME_CHOICES,
@@ -67,7 +67,7 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
 
 class WebhookEndpointFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
-    enabled = django_filters.BooleanFilter(widget=BooleanWidget(), help_text="true or false")
+    enabled = StrictBooleanFilter()
     action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_kind_choices))
 
     class Meta:

@@ -26,7 +26,7 @@ from automations.views import (
     result_rows,
     summary_context,
 )
-from executions.choices import ExecutionOutcome
+from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
 from executions.selectors import (
@@ -165,8 +165,10 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
         messages.error(request, "; ".join(error.messages))
         return redirect("automations:detail", rule_id=rule.pk)
     # A run only recorded is not a success: a neutral message, never the green one.
-    report = messages.warning if execution.outcome == ExecutionOutcome.RECORDED_ONLY else messages.success
-    report(request, f"Execution #{execution.pk}: {execution.outcome_label}.")
+    if execution.outcome == ExecutionOutcome.RECORDED_ONLY:
+        messages.warning(request, f"Execution #{execution.pk}: {execution.outcome_label}.")
+    else:
+        messages.success(request, f"{execution_sentence(f'Execution #{execution.pk}', execution.status)}.")
     return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)
 
 

@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from automations.models import success_rate
 from config.sql_instances import instances_from_sql, select_list
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionOutcome, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, outcome_q
@@ -40,8 +41,12 @@ def rule_executions_run_today_count(rule: AutomationRule, moment: dt.datetime) -
     ).count()
 
 
-# Executions whose action ran: what the API's total_executions counts (success_rate: those that
-# succeeded or failed; a run only recorded is counted apart, in recorded_only_count).
+# THE definition of "executions" in every count the product shows: executions whose action ran
+# (succeeded or failed). The list page's "Last 24h Executions" and per-rule "Executions", the details
+# page's totals and last 24h, and the API's total_executions, last_24h_executions and success_rate all
+# count these (docs/api.md "Stats"; success_rate leaves out runs only recorded, counted in
+# recorded_only_count); skipped, awaiting, rejected, blocked and cancelled runs sit beside
+# them as their own counts. The rule's running totals (``AutomationRule.add_runs``) add exactly these.
 ACTION_RAN_STATUSES = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 RECENT_EXECUTIONS = 10
 STATS_DAYS = 30
@@ -65,12 +70,6 @@ def _ran_counts(queryset: QuerySet[AutomationExecution]) -> dict[str, Any]:
         awaiting=Count("id", filter=Q(status=ExecutionStatus.AWAITING_APPROVAL)),
         avg_ms=Avg("execution_time_ms", filter=ran),
     )
-
-
-def _rate(succeeded: int, failed: int) -> float | None:
-    """Successes among the runs that succeeded or failed (runs only recorded are in neither)."""
-    decided = succeeded + failed
-    return round(succeeded / decided, 4) if decided else None
 
 
 # TRICKY: hand-written SQL on the detail endpoint's hot path. The ORM spends longer composing a
@@ -109,7 +108,7 @@ def _overview(total: Any, succeeded: Any, recorded_only: Any, avg_ms: Any, last_
     total, succeeded, recorded_only = int(total or 0), int(succeeded or 0), int(recorded_only or 0)
     return {
         "total_executions": total,
-        "success_rate": _rate(succeeded, total - succeeded - recorded_only),
+        "success_rate": success_rate(succeeded, total - succeeded - recorded_only),
         "recorded_only_count": recorded_only,
         "avg_execution_time_ms": _round(avg_ms),
         "last_24h_executions": int(last_24h or 0),
@@ -233,7 +232,7 @@ def rule_execution_stats(
         "success_count": totals["succeeded"],
         "failure_count": totals["failed"],
         "recorded_only_count": totals["recorded_only"],
-        "success_rate": _rate(totals["succeeded"], totals["failed"]),
+        "success_rate": success_rate(totals["succeeded"], totals["failed"]),
         "avg_execution_time_ms": _round(totals["avg_ms"]),
         "skipped_count": totals["skipped"],
         "awaiting_approval_count": totals["awaiting"],
@@ -378,8 +377,14 @@ def tenant_owner_ids(tenant_id: str) -> list[int]:
 # --- the portal ---------------------------------------------------------------------------------
 
 
+def counted_executions(queryset: QuerySet[AutomationExecution]) -> QuerySet[AutomationExecution]:
+    """Only the executions every count counts (``ACTION_RAN_STATUSES``)."""
+    return queryset.filter(status__in=ACTION_RAN_STATUSES)
+
+
 def tenant_executions_since_count(tenant_id: str, since: dt.datetime) -> int:
-    return AutomationExecution.objects.filter(tenant_id=tenant_id, triggered_at__gte=since).count()
+    """The list page's "Last 24h Executions": the tenant's counted executions triggered since ``since``."""
+    return counted_executions(AutomationExecution.objects.filter(tenant_id=tenant_id, triggered_at__gte=since)).count()
 
 
 def rule_executions(rule: AutomationRule) -> QuerySet[AutomationExecution]:

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
 
+from config.words import plural
 from governance import policy
 from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
 from governance.roles import Capability
@@ -379,4 +380,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected API tokens", permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = api_token_revoke(queryset)
-        self.message_user(request, f"Revoked {count} token{'s' if count != 1 else ''}.", messages.SUCCESS)
+        self.message_user(request, f"Revoked {plural(count, 'token')}.", messages.SUCCESS)

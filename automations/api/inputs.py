@@ -18,6 +18,7 @@ READ_ONLY_KEYS = frozenset(
         "tenant_id",
         "last_triggered_at",
         "last_executed_at",
+        "next_run_at",
         "execution_count",
         "success_count",
         "failure_count",

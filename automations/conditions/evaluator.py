@@ -19,6 +19,7 @@ from automations.choices import ConditionGroup
 from automations.conditions.context import BUILTIN_KEYS, Getter, as_context, make_getter, with_builtins
 from automations.conditions.operators import NUMBER, Fast, InvalidCondition, TestFunction, get_operator
 from automations.conditions.values import MISSING, ZoneSource, json_safe, show
+from config.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def describe(condition: Any) -> str:
             if key == ConditionGroup.NOT:
                 return f"not ({describe(inner)})"
             count = len(inner) if isinstance(inner, list) else 0
-            return f"{key} of ({count} condition{'s' if count != 1 else ''})"
+            return f"{key} of ({plural(count, 'condition')})"
     value = condition.get("value", MISSING)
     text = f"{condition.get('type')} {condition.get('operator')}"
     return text if value is MISSING else f"{text} {show(value, 40)}"

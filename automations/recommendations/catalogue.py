@@ -13,7 +13,7 @@ from typing import Any
 
 from automations.choices import Season
 from automations.recommendations.signals import Signals
-from automations.summaries.text import format_number
+from config.words import format_number, plural_suffix
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def signal(name: str, *bands: tuple[Test, float, str]) -> Scorer:
             return None
         for test, delta, reason in bands:
             if test(value):
-                return Contribution(delta, reason.format(v=_show(name, value), s="" if value == 1 else "s"))
+                return Contribution(delta, reason.format(v=_show(name, value), s=plural_suffix(value)))
         return None
 
     score.__name__ = f"score_{name}"

@@ -12,13 +12,13 @@ from automations.kinds.actions import ActionText, get_action_kind
 from automations.summaries.conditions import value_words
 from automations.summaries.text import (
     format_datetime,
-    format_number,
     is_number,
     join_words,
     name_or_quote,
     parse_datetime,
     quote,
 )
+from config.words import format_number
 
 MAX_LISTED_FIELDS = 4
 MAX_LISTED_INPUTS = 5

@@ -20,7 +20,6 @@ from automations.summaries.text import (
     WEEKDAY_NAMES,
     format_date,
     format_datetime,
-    format_number,
     is_number,
     is_plain_word_value,
     join_words,
@@ -29,6 +28,7 @@ from automations.summaries.text import (
     quote,
     words,
 )
+from config.words import format_number
 
 MAX_DEPTH = 8
 MAX_LISTED_VALUES = 5

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from automations.summaries.text import format_number, is_number, join_words
+from automations.summaries.text import is_number, join_words
+from config.words import format_number
 from governance.decisions import RISK_CRITICAL, RISK_HIGH
 
 DEFAULT_COUNCIL = "the council"

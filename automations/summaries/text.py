@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 from typing import TypeGuard
 
+from config.words import plural
+
 MONTHS = (
     "January",
     "February",
@@ -64,11 +66,6 @@ def join_words(items: Sequence[str], conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
-def plural(count: int | float, singular: str, plural_form: str | None = None) -> str:
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{format_number(count)} {word}"
-
-
 def article(words: str) -> str:
     """``a`` or ``an`` for the phrase, by its first letter (with the common exceptions)."""
     lowered = words.lower()
@@ -86,23 +83,6 @@ def with_article(words: str) -> str:
 def ordinal(number: int) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
-
-
-def format_number(value: int | float) -> str:
-    """A number as people read it: ``3``, ``1,000``, ``2.5``, ``0.025``, ``3,599.9414``.
-
-    Whole floats lose their ``.0``; thousands get commas; fractions keep at most 4 decimals (6
-    significant digits below 1); numbers past a quadrillion are written like ``6.492e+16``.
-    """
-    if isinstance(value, float):
-        if not math.isfinite(value) or abs(value) >= 1e15:
-            return f"{value:.4g}"
-        if value.is_integer():
-            return f"{int(value):,}"
-        if abs(value) >= 1:
-            return f"{round(value, 4):,.4f}".rstrip("0").rstrip(".")
-        return f"{value:.6g}"
-    return f"{value:,}"
 
 
 def format_duration_minutes(minutes: int | float) -> str:

@@ -17,7 +17,6 @@ from automations.summaries.text import (
     format_duration_hours,
     format_duration_minutes,
     format_month_day,
-    format_number,
     format_timezone,
     is_number,
     name_or_quote,
@@ -25,6 +24,7 @@ from automations.summaries.text import (
     with_article,
     words,
 )
+from config.words import format_number
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

@@ -6,20 +6,23 @@ from typing import Any
 
 from django import template
 
+from automations.builder_errors import inner_error_text
 from automations.builder_state import action_input_name
+from config.words import plural as plural_words
 
 register = template.Library()
 
 
 def errors_at(errors: dict[str, list[str]] | None, path: str, exact: bool = False) -> list[str]:
-    """Messages for ``path`` and anything inside it (``action_config.recipients[0]`` under ``...recipients``)."""
+    """Messages for ``path`` and anything inside it (``action_config.recipients[0]`` under ``...recipients``),
+    as sentences; an inner path shows in words ("Item 1: …"), never as the validator's path."""
     if not errors:
         return []
     found: list[str] = []
     for key, messages in errors.items():
         if key == path or (not exact and key.startswith((f"{path}.", f"{path}["))):
             inner = key[len(path) :].lstrip(".")
-            found.extend(f"{inner}: {message}" if inner else message for message in messages)
+            found.extend(inner_error_text(inner, message) for message in messages)
     return found
 
 
@@ -34,6 +37,13 @@ def field_errors(
 @register.simple_tag
 def has_errors(errors: dict[str, list[str]] | None, path: str) -> bool:
     return bool(errors_at(errors, path))
+
+
+@register.filter
+def plural(count: int | float | None, noun: str) -> str:
+    """``{{ n|plural:"execution" }}`` -> "1 execution", "2 executions"; "child,children" for an irregular plural."""
+    singular, _, plural_form = noun.partition(",")
+    return plural_words(count or 0, singular, plural_form or None)
 
 
 @register.filter

@@ -23,7 +23,7 @@ from executions.api.schemas import BacktestResultSchema, ExecuteResult, Executio
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
 from executions.backtest import DEFAULT_DAYS, MAX_DAYS, BacktestUnavailable, backtest_rule
-from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource
+from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
 from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
@@ -98,7 +98,7 @@ class AutomationViewSet(AutomationRuleViewSet):
         return Response(
             {
                 "execution": ExecutionSerializer(execution).data,
-                "message": f"Execution {execution.pk} is {execution.status}",
+                "message": execution_sentence(f"Execution {execution.pk}", execution.status),
             }
         )
 

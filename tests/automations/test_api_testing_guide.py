@@ -50,7 +50,7 @@ def test_testing_guide_section_2():
         {"context": {"product_count": 2, "store_status": "active"}},
     ).json()
     assert tested["conditions_met"] is True and tested["would_execute"] is True
-    assert tested["summary"] == "All 1 condition passed"
+    assert tested["summary"] == "The condition passed"
     assert tested["results"][0]["actual_value"] == 2 and tested["results"][0]["expected_value"] == 3
 
     # Execute automation

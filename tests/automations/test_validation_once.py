@@ -140,7 +140,7 @@ def test_a_field_that_does_not_parse_still_shows_every_other_problem(tenant, own
         "risk_level": "low",
     }
     page = staff_client(owner).post("/portal/automations/builder/new", post).content.decode()
-    assert "<code>action_config.inputs</code>" in page  # the field that does not parse
+    assert '<li data-error-path="action_config.inputs">' in page  # the field that does not parse
     assert html.escape(message) in page  # and the rule's own problem, from the same validator
     assert AutomationRule.all_objects.count() == 0
 

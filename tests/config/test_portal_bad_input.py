@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from automations.builder_errors import error_label
 from automations.models import AutomationRule, RuleVersion
 from config.storable import INTEGER_RANGE_MESSAGE, NON_FINITE_MESSAGE, NUL_MESSAGE, SURROGATE_MESSAGE
 from executions.choices import DeliveryStatus, NotificationKind
@@ -120,7 +121,9 @@ def _rule_cases() -> list[Case]:
     cases = []
     for kind, changes, path, message in RULE_INPUTS:
         post = {**VALID_POST, **changes}
-        at_field = f"<code>{path}</code>: {message}"  # the error list's line for the field
+        # The error list's line for the field: its label and the message, the path only as data.
+        label = error_label(path, post["trigger_type"], post["action_type"])
+        at_field = f'<li data-error-path="{path}">{label}: {message}</li>'
         cases += [
             Case(f"builder-new/{kind}", "post", lambda w: "/portal/automations/builder/new", post, shows=(at_field,)),
             Case(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.words import plural
 from governance.models import ApiToken
 from governance.services import api_token_revoke
 
@@ -29,4 +30,4 @@ class Command(BaseCommand):
         if not tokens.exists():
             raise CommandError(f"No such token of {options['username']!r}.")
         count = api_token_revoke(tokens)
-        self.stdout.write(f"Revoked {count} token{'s' if count != 1 else ''}.")
+        self.stdout.write(f"Revoked {plural(count, 'token')}.")
