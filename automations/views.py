@@ -11,8 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,9 +41,11 @@ from automations.page_facts import page_facts
 from automations.recommendations import recommend
 from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import (
+    UnknownVersion,
     rule_archive,
     rule_create,
     rule_draft,
+    rule_restore_version,
     rule_set_enabled,
     rule_test_conditions,
     rule_update,
@@ -441,3 +445,22 @@ def rule_set_enabled_view(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule_set_enabled(rule, request.POST.get("enabled") == "true", request_user(request))
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("automations:detail", rule_id=rule.pk)
+
+
+@portal_view
+@require_POST
+def rule_restore_version_view(request: HttpRequest, rule_id: str, number: int) -> HttpResponse:
+    """The History section's Restore: the same service (and role checks) as the API's restore."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    try:
+        rule = rule_restore_version(rule, number, request_user(request))
+    except UnknownVersion:
+        raise Http404(f"This automation has no version {number}.") from None
+    except PermissionDenied as error:
+        messages.error(request, str(error) or "Your role does not allow restoring this version.")
+    except ValidationError as error:
+        messages.error(request, f"Version {number} cannot be restored: {'; '.join(error.messages)}")
+    else:
+        messages.success(request, f"Version {number} restored as version {rule.version}.")
+    return redirect(f"{reverse('automations:detail', kwargs={'rule_id': rule.pk})}#rule-history")

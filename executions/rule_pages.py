@@ -17,6 +17,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from automations.rule_history import rule_state_changes, rule_version_history
 from automations.selectors import rule_get_for_tenant
 from automations.views import (
     EXECUTIONS_PER_PAGE,
@@ -63,11 +64,33 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "can_test": allows(request, Capability.TEST, rule.risk_level),
         "can_run": allows(request, Capability.RUN, rule.risk_level),
         "sample_context": json.dumps(SAMPLE_CONTEXT, indent=2),
+        "rule_history": _history_entries(rule),
         **summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
     }
     if is_htmx(request) and request.GET.get("page"):
         return render(request, "executions/partials/_execution_table.html", context)
     return render(request, "automations/detail.html", context)
+
+
+def _history_entries(rule: Any) -> list[dict[str, Any]]:
+    """The History section: versions (what each changed) and on/off/archive changes, newest first."""
+    entries: list[dict[str, Any]] = [
+        {
+            "at": entry.version.changed_at,
+            "kind": entry.change,
+            "version": entry.version.version,
+            "restored_from": entry.version.restored_from,
+            "by": entry.version.changed_by,
+            "current": entry.current,
+            "lines": list(entry.description) or (["First version."] if entry.change == "created" else []),
+        }
+        for entry in rule_version_history(rule)
+    ]
+    entries += [
+        {"at": change.changed_at, "kind": change.kind, "version": change.version, "by": change.changed_by, "lines": []}
+        for change in rule_state_changes(rule)
+    ]
+    return sorted(entries, key=lambda entry: entry["at"], reverse=True)
 
 
 def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
