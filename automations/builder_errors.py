@@ -20,6 +20,7 @@ RULE_FIELD_LABELS = {
     "description": "Description",
     "category": "Category",
     "enabled": "Enabled",
+    "mode": "Shadow mode (log what it would do, never act)",
     "trigger_type": "Trigger type",
     "trigger_config": "Trigger settings",
     "conditions": "Conditions",

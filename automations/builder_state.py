@@ -43,7 +43,7 @@ TEXT_KEYS = (
     "aa_max_budget",
     "aa_max_frequency_per_day",
 )
-BOOL_KEYS = ("enabled", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
+BOOL_KEYS = ("enabled", "shadow_mode", "requires_approval", "aa_trusted_users_only", "aa_business_hours_only")
 
 
 def trigger_input_names() -> list[str]:
@@ -130,6 +130,7 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     state.values["assigned_council"] = _text(getattr(council, "pk", council))
     state.flags["enabled"] = bool(data.get("enabled", True))
     state.flags["requires_approval"] = bool(data.get("requires_approval", False))
+    state.flags["shadow_mode"] = data.get("mode") == "shadow"
 
     trigger = data["trigger_config"] if isinstance(data.get("trigger_config"), dict) else {}
     # Every kind's inputs, not only the chosen one's: a new rule starts as an event rule whose
@@ -359,5 +360,6 @@ def rule_data_from_state(state: BuilderState) -> tuple[dict[str, Any], Errors]:
         "requires_approval": state.flags.get("requires_approval", False),
         "assigned_council_id": state.get("assigned_council") or None,
         "auto_approval_rules": auto_approval,
+        "mode": "shadow" if state.flags.get("shadow_mode") else "live",
     }
     return data, errors

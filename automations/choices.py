@@ -30,6 +30,13 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical - Always requires approval"
 
 
+class RuleMode(models.TextChoices):
+    """Whether a rule acts (live) or only logs what it would have done (shadow, docs/shadow.md)."""
+
+    LIVE = "live", "Live"
+    SHADOW = "shadow", "Shadow (logs what it would do, never acts)"
+
+
 class RuleStateChangeKind(models.TextChoices):
     """A change to a rule that is not a new definition (those are ``RuleVersion`` rows)."""
 

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
-from automations.choices import Category, RiskLevel, RuleStateChangeKind, TriggerType
+from automations.choices import Category, RiskLevel, RuleMode, RuleStateChangeKind, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
@@ -42,6 +42,7 @@ DEFINITION_FIELDS = (
     "requires_approval",
     "assigned_council_id",
     "auto_approval_rules",
+    "mode",
 )
 
 
@@ -128,6 +129,9 @@ class AutomationRule(models.Model):
         "governance.Council", null=True, blank=True, on_delete=models.SET_NULL, related_name="automation_rules"
     )
     auto_approval_rules = models.JSONField(default=empty_dict, blank=True)
+    # live: acts; shadow: matched, evaluated and governed like a live rule, logged as "shadowed" with the
+    # action it would have taken, never delivered (no approval request, no notice). Part of the definition.
+    mode = models.CharField(max_length=10, choices=RuleMode.choices, default=RuleMode.LIVE)
 
     # Execution tracking
     last_triggered_at = models.DateTimeField(null=True, blank=True)

@@ -9,8 +9,11 @@ from typing import Any
 
 from automations.conditions.values import show
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleStateChange, RuleVersion
+from automations.services import version_definition
 from automations.summaries import RuleSummary, quote, summarize_rule
 from governance.models import Council
+
+MODE_WORDS = {"live": "live (it acts)", "shadow": "shadow (it only logs what it would do)"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ ASPECTS: tuple[Aspect, ...] = (
         ("risk_level", "requires_approval", "assigned_council_id", "auto_approval_rules"),
         lambda d, s: s.governance_description,
     ),
+    Aspect("mode", "Mode", ("mode",), lambda d, s: MODE_WORDS.get(str(d.get("mode") or "live"), str(d.get("mode")))),
 )
 
 
@@ -86,7 +90,7 @@ class VersionEntry:
 
 
 def _definition(version: RuleVersion) -> dict[str, Any]:
-    return version.definition if isinstance(version.definition, dict) else {}
+    return version_definition(version)
 
 
 def _summary(definition: dict[str, Any], councils: dict[Any, str]) -> RuleSummary:

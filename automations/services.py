@@ -43,6 +43,7 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "risk_level": "low",
     "requires_approval": False,
     "auto_approval_rules": {},
+    "mode": "live",
 }
 
 
@@ -152,6 +153,12 @@ def rule_update(
     return rule
 
 
+def version_definition(version: RuleVersion) -> dict[str, Any]:
+    """A version's stored definition, with what versions made before a field existed meant (``mode``: live)."""
+    definition = version.definition if isinstance(version.definition, dict) else {}
+    return {"mode": "live", **definition}
+
+
 class UnknownVersion(LookupError):
     """The rule has no version of that number."""
 
@@ -167,7 +174,7 @@ def rule_restore_version(rule: AutomationRule, number: int, user: User | None = 
     version = RuleVersion.objects.filter(rule=rule, version=number).first()
     if version is None:
         raise UnknownVersion(f"{rule.pk} has no version {number}")
-    definition = version.definition if isinstance(version.definition, dict) else {}
+    definition = version_definition(version)
     changes = {field: definition[field] for field in DEFINITION_FIELDS if field in definition}
     return rule_update(rule, changes, user, restored_from=number)
 

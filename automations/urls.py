@@ -19,6 +19,7 @@ urlpatterns = [
     path("automations/<key:rule_id>/toggle", views.rule_toggle, name="toggle"),
     path("automations/<key:rule_id>/enabled", views.rule_set_enabled_view, name="set-enabled"),
     path("automations/<key:rule_id>/test", views.rule_test, name="test"),
+    path("automations/<key:rule_id>/go-live", views.rule_go_live, name="go-live"),
     path(
         "automations/<key:rule_id>/versions/<int:number>/restore",
         views.rule_restore_version_view,

@@ -22,6 +22,7 @@ from automations.choices import (
     NotificationChannel,
     NotificationRecipient,
     RiskLevel,
+    RuleMode,
     SchedulePattern,
     Season,
     ThresholdOperator,
@@ -660,6 +661,8 @@ def validate_rule_fields(data: dict[str, Any]) -> Errors:
     _choice(errors, data, "", "action_type", action_kind_keys(), required=True)
     if data.get("risk_level") is not None:
         _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)
+    if data.get("mode") is not None:
+        _choice(errors, data, "", "mode", RuleMode.values, required=False)
     for key in ("enabled", "requires_approval"):
         if key in data and not isinstance(data[key], bool):
             _add(errors, key, "must be true or false")

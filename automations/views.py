@@ -31,6 +31,7 @@ from automations.builder_state import (
 from automations.choices import (
     Category,
     RiskLevel,
+    RuleMode,
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.kinds.actions import ACTION_KINDS, action_kind_choices
@@ -464,3 +465,18 @@ def rule_restore_version_view(request: HttpRequest, rule_id: str, number: int) -
     else:
         messages.success(request, f"Version {number} restored as version {rule.version}.")
     return redirect(f"{reverse('automations:detail', kwargs={'rule_id': rule.pk})}#rule-history")
+
+
+@portal_view
+@require_POST
+def rule_go_live(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """A shadow rule's Go live: one edit (a new version) through ``rule_update`` and its role checks."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    try:
+        rule = rule_update(rule, {"mode": RuleMode.LIVE}, request_user(request))
+    except PermissionDenied as error:
+        messages.error(request, str(error) or "Your role does not allow editing this rule.")
+    else:
+        messages.success(request, f"{rule.name} is live from now on (version {rule.version}).")
+    return redirect("automations:detail", rule_id=rule.pk)

@@ -37,7 +37,7 @@ from automations.conditions.threshold import compare
 from automations.conditions.values import MISSING
 from automations.models import AutomationRule
 from automations.schedule_times import ScheduleError, format_utc, slots_between
-from automations.summaries.text import plural
+from config.words import plural
 from executions.context import builtin_facts, json_safe
 from executions.models import Event, MetricSample
 from executions.pipeline.match import event_trigger_data

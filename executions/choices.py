@@ -13,6 +13,8 @@ class ExecutionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked"
     CANCELLED = "cancelled", "Cancelled (rule archived)"
+    # A shadow rule's run: conditions and governance decided, the action logged, never taken.
+    SHADOWED = "shadowed", "Shadowed (would have acted)"
 
 
 class TriggerSource(models.TextChoices):
@@ -51,6 +53,7 @@ ENDED_STATUSES = frozenset(
         ExecutionStatus.FAILED,
         ExecutionStatus.BLOCKED,
         ExecutionStatus.CANCELLED,
+        ExecutionStatus.SHADOWED,
     }
 )
 OPEN_STATUSES = frozenset(set(ExecutionStatus) - ENDED_STATUSES)
@@ -89,6 +92,7 @@ EXECUTION_STATUS_PREDICATES: dict[str, str] = {
     ExecutionStatus.FAILED: "failed",
     ExecutionStatus.BLOCKED: "was blocked",
     ExecutionStatus.CANCELLED: "was cancelled: its rule was archived",
+    ExecutionStatus.SHADOWED: "was shadowed: its rule is in shadow mode, so the action was only logged",
 }
 
 

@@ -52,12 +52,14 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
     stats = rule_execution_overview(rule, now)
     recorded_only = stats["recorded_only_count"]
+    full_stats = rule_execution_stats(rule, now)
     context = {
         "rule": rule,
         "stats": stats,
         # Runs nothing received are in neither the successes nor the rate: say how many there were.
         "recorded_only_note": f"{recorded_only} recorded only, not counted" if recorded_only else "",
-        "chart": _chart(rule_execution_stats(rule, now)["executions_by_day"]),
+        "chart": _chart(full_stats["executions_by_day"]),
+        "shadowed_count": full_stats["shadowed_count"],
         "page": page,
         "can_edit": allows(request, Capability.WRITE, rule.risk_level),
         "can_delete": allows(request, Capability.DELETE, rule.risk_level),

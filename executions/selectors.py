@@ -45,7 +45,7 @@ def rule_executions_run_today_count(rule: AutomationRule, moment: dt.datetime) -
 # (succeeded or failed). The list page's "Last 24h Executions" and per-rule "Executions", the details
 # page's totals and last 24h, and the API's total_executions, last_24h_executions and success_rate all
 # count these (docs/api.md "Stats"; success_rate leaves out runs only recorded, counted in
-# recorded_only_count); skipped, awaiting, rejected, blocked and cancelled runs sit beside
+# recorded_only_count); skipped, awaiting, rejected, blocked, cancelled and shadowed runs sit beside
 # them as their own counts. The rule's running totals (``AutomationRule.add_runs``) add exactly these.
 ACTION_RAN_STATUSES = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 RECENT_EXECUTIONS = 10
@@ -67,6 +67,7 @@ def _ran_counts(queryset: QuerySet[AutomationExecution]) -> dict[str, Any]:
         recorded_only=Count("id", filter=RECORDED_ONLY),
         failed=Count("id", filter=Q(status=ExecutionStatus.FAILED)),
         skipped=Count("id", filter=Q(status=ExecutionStatus.SKIPPED)),
+        shadowed=Count("id", filter=Q(status=ExecutionStatus.SHADOWED)),
         awaiting=Count("id", filter=Q(status=ExecutionStatus.AWAITING_APPROVAL)),
         avg_ms=Avg("execution_time_ms", filter=ran),
     )
@@ -235,6 +236,7 @@ def rule_execution_stats(
         "success_rate": success_rate(totals["succeeded"], totals["failed"]),
         "avg_execution_time_ms": _round(totals["avg_ms"]),
         "skipped_count": totals["skipped"],
+        "shadowed_count": totals["shadowed"],
         "awaiting_approval_count": totals["awaiting"],
         "executions_by_day": executions_by_day,
         "failure_reasons": [

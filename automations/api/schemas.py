@@ -55,6 +55,7 @@ RuleStats = inline_serializer(
         "success_rate": serializers.FloatField(allow_null=True),
         "avg_execution_time_ms": serializers.FloatField(allow_null=True),
         "skipped_count": serializers.IntegerField(),
+        "shadowed_count": serializers.IntegerField(),
         "awaiting_approval_count": serializers.IntegerField(),
         "executions_by_day": inline_serializer(
             "ExecutionsOnDay",

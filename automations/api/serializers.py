@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from automations.api.fields import KindChoiceField
-from automations.choices import Category, RiskLevel
+from automations.choices import Category, RiskLevel, RuleMode
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.models import AutomationRule
@@ -47,6 +47,7 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
             "requires_approval",
             "assigned_council_id",
             "auto_approval_rules",
+            "mode",
             "last_triggered_at",
             "last_executed_at",
             "next_run_at",
@@ -91,6 +92,7 @@ def rule_representation(rule: AutomationRule) -> dict[str, Any]:
         "requires_approval": boolean(rule.requires_approval),
         "assigned_council_id": text(rule.assigned_council_id),
         "auto_approval_rules": rule.auto_approval_rules,
+        "mode": choice(rule.mode),
         "last_triggered_at": iso_datetime(rule.last_triggered_at),
         "last_executed_at": iso_datetime(rule.last_executed_at),
         "next_run_at": iso_datetime(rule.next_run_at),
@@ -122,6 +124,9 @@ class RuleDefinitionFields(serializers.Serializer):
     requires_approval = serializers.BooleanField(required=False)
     assigned_council_id = serializers.CharField(required=False, allow_null=True)
     auto_approval_rules = serializers.DictField(required=False)
+    mode = serializers.ChoiceField(
+        choices=RuleMode.choices, required=False, help_text="live (default) or shadow: docs/shadow.md."
+    )
 
 
 class RuleCreateRequestSerializer(RuleDefinitionFields):

@@ -15,6 +15,7 @@ downstream, because an attempt whose outcome is unknown is retried with the same
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,8 @@ from django.utils.module_loading import import_string
 
 from automations.conf import app_settings
 from executions.choices import ActionOutcome
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from executions.models import AutomationExecution
@@ -177,3 +180,23 @@ def command_envelope(execution: AutomationExecution, command: str, **fields: Any
         "execution_id": execution.pk,
         **fields,
     }
+
+
+def build_command(
+    entry: ActionEntry, execution: AutomationExecution, config: dict[str, Any]
+) -> tuple[dict[str, Any] | None, ActionResult | None]:
+    """The command of a command kind, or the failed result when its builder raises or returns no dict."""
+    assert entry.command is not None
+    try:
+        command = entry.command(execution, config)
+    except Exception as error:  # the kind's boundary: a bug in a builder fails its execution, not the batch
+        logger.exception(
+            "action %s failed to build its command for execution %s",
+            entry.key,
+            execution.pk,
+            extra=execution.log_fields,
+        )
+        return None, ActionResult.failed(f"{type(error).__name__}: {error}")
+    if not isinstance(command, dict):
+        return None, ActionResult.failed(f"the {entry.key} command builder returned {command!r}, not a dict")
+    return command, None

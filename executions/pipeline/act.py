@@ -34,7 +34,14 @@ from django.utils import timezone
 
 from automations.models import AutomationRule
 from config.db_locks import write_transaction
-from executions.actions import ActionEntry, ActionHandler, ActionResult, UnknownActionType, get_action_entry
+from executions.actions import (
+    ActionEntry,
+    ActionHandler,
+    ActionResult,
+    UnknownActionType,
+    build_command,
+    get_action_entry,
+)
 from executions.choices import NOT_DELIVERED, ActionOutcome, ExecutionStatus
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services import (
@@ -127,26 +134,6 @@ def _config(rule: AutomationRule) -> dict[str, Any]:
     return dict(rule.action_config) if isinstance(rule.action_config, dict) else {}
 
 
-def _build(
-    entry: ActionEntry, execution: AutomationExecution, config: dict[str, Any]
-) -> tuple[dict[str, Any] | None, ActionResult | None]:
-    """The command of a command kind, or the failed result when its builder raises or returns no dict."""
-    assert entry.command is not None
-    try:
-        command = entry.command(execution, config)
-    except Exception as error:  # the kind's boundary: a bug in a builder fails its execution, not the batch
-        logger.exception(
-            "action %s failed to build its command for execution %s",
-            entry.key,
-            execution.pk,
-            extra=execution.log_fields,
-        )
-        return None, ActionResult.failed(f"{type(error).__name__}: {error}")
-    if not isinstance(command, dict):
-        return None, ActionResult.failed(f"the {entry.key} command builder returned {command!r}, not a dict")
-    return command, None
-
-
 def _add_requests(
     requests: list[DeliveryRequest],
     endpoints: dict[tuple[str, str], list[WebhookEndpoint]],
@@ -182,7 +169,7 @@ def prepare_attempts(claimed: list[tuple[AutomationExecution, AutomationRule]]) 
             continue
         if attempt.entry.command is None:
             continue  # an in-process run: after commit, in run_attempts
-        attempt.command, attempt.result = _build(attempt.entry, execution, attempt.config)
+        attempt.command, attempt.result = build_command(attempt.entry, execution, attempt.config)
         if attempt.command is not None:
             attempt.requests = _add_requests(requests, endpoints, execution, rule.action_type, attempt.command)
             if not attempt.requests:
@@ -298,7 +285,7 @@ def run_action_kind(entry: ActionEntry, execution: AutomationExecution, config: 
     """Run an action kind for one execution outside the pipeline's bookkeeping (``get_action_handler``)."""
     if entry.run is not None:
         return call_run(entry, execution, entry.key, config)
-    command, failed = _build(entry, execution, config)
+    command, failed = build_command(entry, execution, config)
     if command is None:
         return failed  # type: ignore[return-value]
     return deliver_command(execution, entry.key, command)

@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from automations.approval_facts import trusted_facts
+from automations.choices import RuleMode
 from automations.conf import app_settings
 from automations.models import DEFINITION_FIELDS, AutomationRule
 from executions import rows
@@ -29,6 +30,7 @@ from executions.context import build_context, json_safe, tenant_facts
 from executions.models import AutomationExecution
 from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
+from executions.pipeline.shadow import shadow_action
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,21 @@ def evaluate_pending(
         )
     governance = decision.as_dict()
     now = timezone.now()
+    if rule.mode == RuleMode.SHADOW:
+        # Decided like a live run, logged with the action it would have taken; nothing is acted on.
+        return Evaluation(
+            ExecutionStatus.SHADOWED,
+            {
+                "required_approval": not decision.auto_approved,
+                "governance_decision": governance,
+                "action_result": shadow_action(execution, rule, decision.auto_approved),
+                "action_completed_at": now,
+                "execution_time_ms": elapsed_ms(),
+                **evaluated,
+            },
+            rule,
+            governance,
+        )
     if bypass_user is not None:
         governance["bypassed_by_user_id"] = str(bypass_user.pk)
         approval = {"approved_by_user_id": str(bypass_user.pk), "approved_at": now}
