@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from automations.builder_errors import field_errors_in_words
+from automations.builder_errors import error_label, field_errors_in_words
 from automations.builder_state import (
     BuilderState,
     action_input_name,
@@ -53,6 +53,7 @@ from automations.services import (
 )
 from automations.summaries import summarize_rule
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
+from automations.warnings import rule_warnings
 from config.storable import loads_json
 from governance.models import Tenant
 from governance.portal import allows, portal_view, require, writable_risks
@@ -297,6 +298,10 @@ def _save(request: HttpRequest, tenant: Tenant, rule: AutomationRule | None) -> 
             errors = error.paths  # the service's messages keyed by path, as data
         else:
             messages.success(request, f"Saved “{saved.name}”.")
+            # Saving is never blocked by a warning; each is said with the field it is about (docs/warnings.md).
+            for warning in rule_warnings(saved):
+                label = error_label(warning.field, saved.trigger_type, saved.action_type)
+                messages.warning(request, f"{label}: {warning.message}")
             return redirect("automations:list")
     context = _builder_context(request, tenant, state, rule, errors, request.POST.get("sample_context", ""))
     return render(request, "automations/builder.html", context, status=400)

@@ -31,5 +31,6 @@ class ExecutionsConfig(AppConfig):
         # Rule warnings that read the tenant's events, metrics and runs (automations.warnings).
         register_warning_check(rule_warnings.check_unknown_keys)
         register_warning_check(rule_warnings.check_threshold_met)
+        register_warning_check(rule_warnings.check_backtest)
         # The rule's page and the builder warn when nothing receives the action's commands.
         page_facts.action_only_recorded = action_only_recorded

@@ -283,9 +283,12 @@ def _why(trigger: Trigger, moment_local: dt.datetime, passed: int, decision: App
     return f"{trigger.label} on {moment_local:%a %d %b %H:%M}: {conditions}; {governance}"
 
 
-def backtest_rule(rule: AutomationRule, days: int = DEFAULT_DAYS, now: dt.datetime | None = None) -> BacktestResult:
+def backtest_rule(
+    rule: AutomationRule, days: int = DEFAULT_DAYS, now: dt.datetime | None = None, max_triggers: int | None = None
+) -> BacktestResult:
     """Replay ``rule`` (saved or not) over the last ``days`` of its tenant's history; writes nothing.
 
+    ``max_triggers``: stop after that many triggers, oldest first (the answer says so in ``warnings``).
     Raises BacktestUnavailable for a trigger that cannot be replayed yet.
     """
     if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD):
@@ -345,6 +348,9 @@ def backtest_rule(rule: AutomationRule, days: int = DEFAULT_DAYS, now: dt.dateti
     runs_per_day: Counter[dt.date] = Counter()
     trusted: dict[int, bool] = {}
     for trigger in _triggers(rule, start, end):
+        if max_triggers is not None and result.triggers_seen >= max_triggers:
+            result.warnings.append(f"Stopped after the first {max_triggers} triggers of the window.")
+            break
         result.triggers_seen += 1
         context: dict[str, Any] = {}
         if builtins_needed:

@@ -17,16 +17,23 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from automations.builder_errors import error_label, field_errors_in_words
+from automations.builder_state import rule_data_from_state, state_from_post
 from automations.rule_history import rule_state_changes, rule_version_history
 from automations.selectors import rule_get_for_tenant
+from automations.services import rule_draft
+from automations.validators import validate_rule_definition
 from automations.views import (
     EXECUTIONS_PER_PAGE,
     SAMPLE_CONTEXT,
+    TESTED_FIELDS,
     is_htmx,
     parse_context,
     result_rows,
     summary_context,
 )
+from automations.warnings import rule_warnings
+from executions.backtest import BacktestUnavailable, backtest_rule
 from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
@@ -41,6 +48,10 @@ from governance.models import Tenant
 from governance.portal import allows, portal_view
 from governance.roles import Capability
 from governance.users import request_user
+
+PREVIEW_DAYS = 30
+# What a backtest reads, besides what Test Conditions does: the event type and source, the schedule.
+BACKTESTED_FIELDS = (*TESTED_FIELDS, "action_type")
 
 
 @portal_view
@@ -177,6 +188,38 @@ def _channel_rows(execution: Any) -> list[dict[str, Any]]:
 
 @portal_view
 @require_POST
+def builder_backtest(request: HttpRequest) -> HttpResponse:
+    """The builder's "Preview on the last 30 days": the unsaved form backtested (``executions.backtest``)."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    state = state_from_post(request.POST)
+    data, errors = rule_data_from_state(state)
+    errors = {**{k: v for k, v in validate_rule_definition(data).items() if k.startswith(BACKTESTED_FIELDS)}, **errors}
+    context: dict[str, Any] = {"days": PREVIEW_DAYS}
+    if errors:
+        context["definition_errors"] = field_errors_in_words(
+            errors, state.get("trigger_type"), state.get("action_type")
+        )
+    elif not allows(request, Capability.TEST, data.get("risk_level")):
+        context["refused"] = "Your role does not allow testing rules of this risk level."
+    else:
+        try:
+            result = backtest_rule(rule_draft(tenant, data), PREVIEW_DAYS)
+        except BacktestUnavailable as error:
+            context["refused"] = f"{str(error)[:1].upper()}{str(error)[1:]}."
+        else:
+            answer = result.as_dict()
+            days = [{"date": day["date"], "total": day["would_fire"], "failed": 0} for day in answer["by_day"]]
+            draft = rule_draft(tenant, data)
+            warnings = [
+                {"field": error_label(w.field, draft.trigger_type, draft.action_type), "message": w.message}
+                for w in rule_warnings(draft)
+            ]
+            context.update(backtest=answer, chart=_chart(days), zone=tenant.timezone, warnings=warnings)
+    return render(request, "executions/partials/_backtest_preview.html", context)
+
+
+@portal_view
+@require_POST
 def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     """Run now: the pipeline's manual execution with the details page's sample context."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
@@ -198,6 +241,8 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
 
 
 urlpatterns = [
+    # Before the details page's automations/<id>: "backtest-preview" is not a rule.
+    path("automations/backtest-preview", builder_backtest, name="builder-backtest"),
     path("automations/<key:rule_id>", rule_detail, name="detail"),
     path("automations/<key:rule_id>/run", rule_run, name="run"),
     path("automations/<key:rule_id>/executions/<id:execution_id>", execution_detail, name="execution"),

@@ -1,5 +1,6 @@
 """The rule warnings that read the tenant's history (registered in ``ExecutionsConfig.ready``): a condition
-on a key the tenant's data never has, and a threshold already met when the rule is saved. The others,
+on a key the tenant's data never has, a threshold already met when the rule is saved, and what a 30-day
+backtest says (``fires_too_often``, ``never_fires``). The others,
 and how warnings reach the API and the builder, are in ``automations.warnings`` (docs/warnings.md)."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from automations.choices import TriggerType
 from automations.conditions.threshold import compare
 from automations.models import AutomationRule
 from automations.warnings import RuleWarning
+from executions.backtest import BacktestUnavailable, backtest_rule
 from executions.context import builtin_facts, tenant_facts
-from executions.models import AutomationExecution, Event, ThresholdState
+from executions.models import AutomationExecution, Event, MetricSample, ThresholdState
 
 RECENT_EVENTS = 500
 RECENT_EXECUTIONS = 200
@@ -87,3 +89,46 @@ def check_threshold_met(rule: AutomationRule) -> Iterator[RuleWarning]:
     else:
         what = "it fires at the next check (within 5 minutes), then not again until the value crosses anew"
     yield RuleWarning("threshold_already_met", f"{described}: {what}.", "trigger_config.value")
+
+
+WARNING_BACKTEST_DAYS = 30
+WARNING_BACKTEST_TRIGGERS = 20_000  # a save stays quick on a busy tenant: the oldest 20,000 triggers tell enough
+
+
+def check_backtest(rule: AutomationRule) -> Iterator[RuleWarning]:
+    """``fires_too_often`` (more than half of its triggers in the last 30 days) or ``never_fires`` (none; or
+    no trigger at all, said only for a tenant that has history in the window: a new shop has none yet)."""
+    try:
+        result = backtest_rule(rule, WARNING_BACKTEST_DAYS, max_triggers=WARNING_BACKTEST_TRIGGERS)
+    except BacktestUnavailable:
+        return
+    if result.warnings:
+        return  # a replay that could not know everything (provider values, unknowable slot data) says nothing
+    seen, fired = result.triggers_seen, result.would_fire
+    if seen == 0:
+        if _has_history(rule, result.window_from):
+            yield RuleWarning(
+                "never_fires",
+                f"Nothing in the last {WARNING_BACKTEST_DAYS} days would have triggered it: check the trigger.",
+                "trigger_config",
+            )
+    elif fired == 0:
+        yield RuleWarning(
+            "never_fires",
+            f"It would not have run once in the last {WARNING_BACKTEST_DAYS} days ({seen} triggers, none passed "
+            "its conditions): check the conditions.",
+            "conditions",
+        )
+    elif fired * 2 > seen and rule.conditions:
+        yield RuleWarning(
+            "fires_too_often",
+            f"It would have run for {fired} of {seen} triggers in the last {WARNING_BACKTEST_DAYS} days "
+            f"({fired * 100 // seen}%): are the conditions narrow enough?",
+            "conditions",
+        )
+
+
+def _has_history(rule: AutomationRule, since: Any) -> bool:
+    if rule.trigger_type == TriggerType.THRESHOLD:
+        return MetricSample.objects.filter(tenant_id=rule.tenant_id, recorded_at__gte=since).exists()
+    return Event.objects.filter(tenant_id=rule.tenant_id, occurred_at__gte=since).exists()

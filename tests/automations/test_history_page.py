@@ -61,3 +61,37 @@ def test_the_history_section_and_restore_in_a_browser(page_for, owner, tenant):
     expect(history.locator('[data-version="3"]')).to_contain_text("current")
     assert AutomationRule.objects.get(pk=rule.pk).conditions[0]["value"] == "active"
     screenshot(page, "issue16-history")
+
+
+@pytest.mark.django_db
+def test_the_builder_previews_the_last_30_days_and_its_warnings(tenant, owner):
+    from executions.models import Event
+
+    for index in range(4):
+        Event.objects.create(
+            tenant=tenant, event_type="product_added", idempotency_key=f"p{index}", payload={"price": index * 10}
+        )
+    client = staff_client(owner)
+    form = {
+        "name": "Preview me",
+        "trigger_type": "event",
+        "t_event_type": "product_added",
+        "action_type": "start_workflow",
+        "a_start_workflow__workflow_type_id": "onboarding",
+        "risk_level": "low",
+        "cond-0-type": "price",
+        "cond-0-operator": ">=",
+        "cond-0-value": "10",
+    }
+    page = client.get("/portal/automations/builder/new").content.decode()
+    assert 'id="backtest-preview"' in page
+    response = client.post("/portal/automations/backtest-preview", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "data-backtest-summary" in body, body
+    assert "<strong>3 runs</strong> in the last 30 days, from 4 triggers" in body
+    assert "data-rule-warnings" in body and "fires_too_often" not in body  # said in words, by field label
+    assert "Conditions" in body and "would have run for 3 of 4 triggers" in body
+    viewer = staff_client(make_user("vera", tenant, "viewer"))
+    refused = viewer.post("/portal/automations/backtest-preview", form, HTTP_HX_REQUEST="true").content.decode()
+    assert "does not allow testing" in refused and "data-backtest-summary" not in refused

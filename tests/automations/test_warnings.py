@@ -78,13 +78,14 @@ def test_unknown_context_key_names_the_closest_known_key(tenant):
         tenant=tenant, event_type="customer_created", idempotency_key="k1", payload={"product_count": 4}
     )
     rule = draft(tenant, conditions=[{"type": "product_cuont", "operator": "<", "value": 3}])
-    (warning,) = rule_warnings(rule)
+    warning, never = rule_warnings(rule)
     assert (warning.code, warning.field) == ("unknown_context_key", "conditions[0].type")
+    assert never.code == "never_fires"  # and the backtest of the one event agrees
     assert "Did you mean product_count?" in warning.message
-    known = draft(tenant, conditions=[{"type": "product_count", "operator": "<", "value": 3}])
-    assert codes(known) == []
+    known = draft(tenant, conditions=[{"type": "product_count", "operator": "<", "value": 5}])
+    assert "unknown_context_key" not in [code for code, _ in codes(known)]
     builtin = draft(tenant, conditions=[{"type": "weekday", "operator": "=", "value": "monday"}])
-    assert codes(builtin) == []
+    assert "unknown_context_key" not in [code for code, _ in codes(builtin)]
 
 
 def test_a_tenant_without_any_history_gets_no_unknown_key_warning(tenant):
@@ -177,3 +178,18 @@ def test_a_warning_check_that_breaks_never_stops_a_save(tenant, monkeypatch):
 
     monkeypatch.setattr(warnings, "WARNING_CHECKS", [broken, *warnings.WARNING_CHECKS])
     assert codes(draft(tenant)) == []
+
+
+def test_a_backtest_says_when_a_rule_would_fire_on_most_triggers_or_never(tenant):
+    for index in range(6):
+        Event.objects.create(
+            tenant=tenant, event_type="customer_created", idempotency_key=f"c{index}", payload={"spent": index * 10}
+        )
+    broad = draft(tenant, conditions=[{"type": "spent", "operator": ">=", "value": 10}])  # 5 of 6
+    assert ("fires_too_often", "conditions") in codes(broad)
+    narrow = draft(tenant, conditions=[{"type": "spent", "operator": ">=", "value": 40}])  # 2 of 6
+    assert [code for code, _ in codes(narrow)] == []
+    never = draft(tenant, conditions=[{"type": "spent", "operator": ">", "value": 1000}])
+    assert ("never_fires", "conditions") in codes(never)
+    other_type = draft(tenant, trigger_config={"event_type": "order_placed"})
+    assert codes(other_type) == [("never_fires", "trigger_config")]
