@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from django.core.exceptions import ObjectDoesNotExist
 
 from automations.conditions.evaluator import CompiledConditions, Plan, compile_plan
-from automations.conditions.values import ZoneSource
+from automations.conditions.values import MISSING, ZoneSource
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -50,13 +50,18 @@ class _InstanceCache:
 
 def compiled_conditions_for_rule(rule: AutomationRule) -> CompiledConditions:
     """The rule's conditions, compiled once per version (and again if ``rule.conditions`` is replaced)."""
-    try:
-        cached: _InstanceCache = rule._compiled_conditions  # type: ignore[attr-defined]  # set by _compile_for_rule
-    except AttributeError:
-        pass
-    else:
-        if cached.source is rule.conditions and cached.version == rule.version and cached.compiled is not None:
-            return cached.compiled
+    # TRICKY: read from the instance's __dict__, not through the fields' descriptors (a Python call
+    # each, a fifth of a 3-condition evaluation). A deferred field is not in __dict__: it then compiles
+    # through the descriptors, which load it.
+    state = rule.__dict__
+    cached: _InstanceCache | None = state.get(INSTANCE_ATTRIBUTE)
+    if (
+        cached is not None
+        and cached.source is state.get("conditions", MISSING)
+        and cached.version == state.get("version", MISSING)
+        and cached.compiled is not None
+    ):
+        return cached.compiled
     return _compile_for_rule(rule)
 
 
