@@ -13,7 +13,6 @@ import copy
 import datetime as dt
 import functools
 import logging
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -391,6 +390,14 @@ def _code(source: str) -> Any:
     return compile(source, "<compiled conditions>", "exec")
 
 
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    """The same instant in UTC (unchanged when that is past the calendar's ends)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return moment
+
+
 class _PlanSource:
     """The lines and namespace of one plan's function, built condition by condition."""
 
@@ -404,6 +411,8 @@ class _PlanSource:
             "DATETIME_ISO": dt.datetime.fromisoformat,
             "DATETIME": datetime_from_text,
             "LAYOUTS": USUAL_DATETIME_LAYOUTS,
+            "UTC": dt.UTC,
+            "OverflowError": OverflowError,
             # Module globals are read faster than builtins.
             "int": int,
             "float": float,
@@ -468,6 +477,13 @@ class _PlanSource:
                 "            pass",
                 "    else:",
                 f"        {name} = DATETIME({value})",
+                # TRICKY: an aware one is moved to UTC once (the same instant): comparing aware
+                # datetimes of two offsets costs 30 times more than of one (the wants are UTC too).
+                f"    if {name} is not None and {name}.tzinfo is not None and {name}.tzinfo is not UTC:",
+                "        try:",
+                f"            {name} = {name}.astimezone(UTC)",
+                "        except OverflowError:",  # year 1 or 9999 pushed past the calendar's ends
+                "            pass",
             )
             return name
         # date_from_text, inline.
@@ -485,6 +501,8 @@ class _PlanSource:
         ns = self.namespace
         want, slow = f"w{index}", f"slow{index}"
         ns[want], ns[slow] = fast.want, fast.slow
+        if fast.kind == DATETIME and is_aware(fast.want):
+            ns[want] = _in_utc(fast.want)
         template = _EXPRESSIONS.get(fast.op)
         if fast.op == "between":
             ns[f"{want}_low"], ns[f"{want}_high"] = fast.want
@@ -522,31 +540,36 @@ class _PlanSource:
     def functions(self) -> tuple[Check, Binder]:
         """``plan_check(context, zone)``, and a binder giving ``plan_matches(context)`` for one zone.
 
-        plan_matches is the same body with the zone as a global (one call less per evaluation) and
-        the retry of ``CompiledConditions.matches`` for a context that is not an object.
+        plan_matches is the same body with the zone bound (one call less per evaluation) and the
+        retry of ``CompiledConditions.matches`` for a context that is not an object. Both are made by
+        a factory taking every bound value as a parameter, so the body reads them as closure cells.
         """
         body = [*self.lines, "return True"]
+        names = sorted(self.namespace)
         source = "\n".join(
             [
-                "def plan_check(context, zone):",
-                *(f"    {line}" for line in body),
-                "def plan_matches(context):",
-                "    zone = ZONE",
-                "    try:",
+                f"def make(ZONE, {', '.join(names)}):",
+                "    def plan_check(context, zone):",
                 *(f"        {line}" for line in body),
-                "    except AttributeError:",
-                "        if isinstance(context, Mapping):",
-                "            raise",
-                "        return plan_check(as_context(context), zone)",
+                "    def plan_matches(context):",
+                "        zone = ZONE",
+                "        try:",
+                *(f"            {line}" for line in body),
+                "        except AttributeError:",
+                "            if isinstance(context, Mapping):",
+                "                raise",
+                "            return plan_check(as_context(context), zone)",
+                "    return plan_check, plan_matches",
             ]
         )
-        namespace = dict(self.namespace)
+        namespace: dict[str, Any] = {}
         exec(_code(source), namespace)  # the source holds no definition text
-        check: Check = namespace["plan_check"]
-        matches_code = namespace["plan_matches"].__code__
+        make = namespace["make"]
+        values = [self.namespace[name] for name in names]
+        check: Check = make(None, *values)[0]
 
         def bind(zone: ZoneSource) -> Callable[[Any], bool]:
-            matches: Callable[[Any], bool] = types.FunctionType(matches_code, {**namespace, "ZONE": zone})
+            matches: Callable[[Any], bool] = make(zone, *values)[1]
             return matches
 
         return check, bind

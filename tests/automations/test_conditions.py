@@ -774,3 +774,15 @@ def test_the_fast_paths_fall_back_to_the_full_coercions() -> None:
     assert compiled.matches({**usual, "n": float("-inf")}) is False
     assert compiled.matches({**usual, "n": True}) is False
     assert compiled.matches({**usual, "tags": ["VIP", 3]}) is False
+
+
+def test_aware_datetimes_at_the_calendars_ends_compare_as_instants() -> None:
+    # Moving either to UTC would leave the calendar: they are then compared as they are.
+    late = compile_conditions([one("<=", "9999-12-31T20:00:00-05:00", "at"), one(">", 0, "n")])
+    early = compile_conditions([one(">=", "0001-01-01T00:00:00+05:00", "at"), one(">", 0, "n")])
+
+    assert late.matches({"at": "9999-12-31T22:59:59-02:00", "n": 1}) is True
+    assert late.matches({"at": "9999-12-31T20:00:01-05:00", "n": 1}) is False
+    assert early.matches({"at": "0001-01-01T00:00:00+05:00", "n": 1}) is True
+    assert early.matches({"at": "0001-01-01T00:00:00+06:00", "n": 1}) is False
+    assert [result.passed for result in late.explain({"at": "9999-12-31T20:00:01-05:00", "n": 1})] == [False, True]
