@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from django.core.exceptions import ObjectDoesNotExist
 
 from automations.conditions.evaluator import CompiledConditions, Plan, compile_plan
-from automations.conditions.values import MISSING, ZoneSource
+from automations.conditions.values import ZoneSource
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
@@ -54,14 +54,12 @@ def compiled_conditions_for_rule(rule: AutomationRule) -> CompiledConditions:
     # each, a fifth of a 3-condition evaluation). A deferred field is not in __dict__: it then compiles
     # through the descriptors, which load it.
     state = rule.__dict__
-    cached: _InstanceCache | None = state.get(INSTANCE_ATTRIBUTE)
-    if (
-        cached is not None
-        and cached.source is state.get("conditions", MISSING)
-        and cached.version == state.get("version", MISSING)
-        and cached.compiled is not None
-    ):
-        return cached.compiled
+    try:
+        cached: _InstanceCache = state[INSTANCE_ATTRIBUTE]
+        if cached.source is state["conditions"] and cached.version == state["version"] and cached.compiled is not None:
+            return cached.compiled
+    except KeyError:
+        pass
     return _compile_for_rule(rule)
 
 
