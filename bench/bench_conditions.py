@@ -25,6 +25,8 @@ from typing import Any
 from automations.conditions import compile_conditions, compiled_conditions_for_rule
 from automations.models import AutomationRule
 
+# Unsaved rules only, and no condition reads the tenant's time zone: no query is made.
+NEEDS_DATABASE = False
 CONTEXTS = 10_000
 ROUNDS = 40
 DETAIL_ROUNDS = 15
