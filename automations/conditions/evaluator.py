@@ -383,6 +383,9 @@ _EXPRESSIONS: Final = {
     "has": "{w} in {x}",
 }
 _INLINE_KINDS: Final = frozenset({NUMBER, TEXT, DATE, DATETIME, LIST_HAS})
+# A saved rule has at most 50 conditions (validators.MAX_CONDITIONS); a longer hand-written list
+# keeps the closures rather than compiling a function of thousands of lines.
+MAX_GENERATED_CONDITIONS: Final = 200
 
 
 @functools.lru_cache(maxsize=512)
@@ -586,7 +589,8 @@ def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
     The binder (None when no leaf has a fast path: the closures then serve) gives the same check
     for one zone as ``matches`` (see ``_PlanSource.functions``).
     """
-    if not any(node.inline is not None and node.inline[1].kind in _INLINE_KINDS for node in nodes):
+    inlined = any(node.inline is not None and node.inline[1].kind in _INLINE_KINDS for node in nodes)
+    if not inlined or len(nodes) > MAX_GENERATED_CONDITIONS:
         return all_of([node.check for node in nodes]), None
     source = _PlanSource()
     for index, node in enumerate(nodes):

@@ -786,3 +786,12 @@ def test_aware_datetimes_at_the_calendars_ends_compare_as_instants() -> None:
     assert early.matches({"at": "0001-01-01T00:00:00+05:00", "n": 1}) is True
     assert early.matches({"at": "0001-01-01T00:00:00+06:00", "n": 1}) is False
     assert [result.passed for result in late.explain({"at": "9999-12-31T20:00:01-05:00", "n": 1})] == [False, True]
+
+
+def test_a_very_long_hand_written_list_keeps_the_closures() -> None:
+    conditions = [one("<", index, f"k{index}") for index in range(300)]
+    compiled = compile_conditions(conditions)
+
+    assert compiled.plan.bind is None
+    assert compiled.matches({f"k{index}": index - 1 for index in range(300)}) is True
+    assert compiled.matches({f"k{index}": index - (index != 299) for index in range(300)}) is False
