@@ -87,7 +87,6 @@ def ensure_bench_database(url: str | None) -> None:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    ensure_bench_database(os.environ.get("DATABASE_URL"))
     import django
 
     django.setup()
@@ -98,8 +97,12 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(known) or 'none'}", file=sys.stderr)
         return 2
-    for name in names:
-        module = importlib.import_module(f"bench.{PREFIX}{name}")
+    modules = {name: importlib.import_module(f"bench.{PREFIX}{name}") for name in names}
+    # A benchmark module says NEEDS_DATABASE = False when it never queries (make bench sets a
+    # PostgreSQL DATABASE_URL for all of them): the database is then neither needed nor created.
+    if any(getattr(module, "NEEDS_DATABASE", True) for module in modules.values()):
+        ensure_bench_database(os.environ.get("DATABASE_URL"))
+    for name, module in modules.items():
         started = time.perf_counter()
         figures = module.run()
         seconds = time.perf_counter() - started

@@ -10,6 +10,8 @@ as its reason, so stored JSON can never make evaluation raise or make a rule fir
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,8 +19,26 @@ from typing import Any, Final
 
 from automations.choices import ConditionGroup
 from automations.conditions.context import BUILTIN_KEYS, Getter, as_context, make_getter, with_builtins
-from automations.conditions.operators import NUMBER, Fast, InvalidCondition, TestFunction, get_operator
-from automations.conditions.values import MISSING, ZoneSource, json_safe, show
+from automations.conditions.operators import (
+    DATE,
+    DATETIME,
+    LIST_HAS,
+    NUMBER,
+    TEXT,
+    Fast,
+    InvalidCondition,
+    TestFunction,
+    get_operator,
+)
+from automations.conditions.values import (
+    MISSING,
+    USUAL_DATETIME_LAYOUTS,
+    ZoneSource,
+    datetime_from_text,
+    is_aware,
+    json_safe,
+    show,
+)
 from config.words import plural
 
 logger = logging.getLogger(__name__)
@@ -62,6 +82,8 @@ class Node:
     explain: Explain
     builtin_keys: frozenset[str]
     problem: str | None = None
+    # A leaf whose fast path a plan may write inline: (path, fast); None for groups and the rest.
+    inline: tuple[str, Fast] | None = None
 
 
 def describe(condition: Any) -> str:
@@ -134,7 +156,8 @@ def _leaf(condition: Mapping[str, Any]) -> Node:
         return ConditionResult(condition, False, actual, shown_expected, reason(path, actual, zone))
 
     builtin_keys = frozenset({path}) & BUILTIN_KEYS
-    return Node(condition, check, explain, builtin_keys)
+    inline = (path, built.fast) if built.fast is not None and not sees_missing else None
+    return Node(condition, check, explain, builtin_keys, inline=inline)
 
 
 def _check(path: str, get: Getter, test: TestFunction, sees_missing: bool) -> Check:
@@ -168,6 +191,8 @@ def _fused_check(path: str, fast: Fast) -> Check | None:
     per condition (issue 2 item 12: a million evaluations a second). ``fast.slow`` answers for every
     present value the inline path does not cover. None for paths it does not handle.
     """
+    if fast.kind not in (NUMBER, TEXT):
+        return None
     compare, want, test = fast.compare, fast.want, fast.slow
     segments = path.split(".")
     if len(segments) == 1:
@@ -340,6 +365,244 @@ def compile_node(condition: Any, depth: int = 0) -> Node:
     return _leaf(condition)
 
 
+# --- one function per plan ----------------------------------------------------------------------
+
+# TRICKY: a plan's top-level conditions become the source of one function (issue 16: ten conditions
+# at the speed of a hand-written loop; a closure call per condition cost more than the comparisons).
+# Its text is made only of the fixed fragments below and generated names (p0, w0, v0...): every value
+# from a definition (paths, expected values, the slow tests) is bound to a name in the function's
+# namespace, never written into the source, so the same shapes share one compiled code object.
+_EXPRESSIONS: Final = {
+    "==": "{x} == {w}",
+    "!=": "{x} != {w}",
+    "<": "{x} < {w}",
+    ">": "{x} > {w}",
+    "<=": "{x} <= {w}",
+    ">=": "{x} >= {w}",
+    "between": "{w}_low <= {x} <= {w}_high",
+    "in": "{x} in {w}",
+    "has": "{w} in {x}",
+}
+_INLINE_KINDS: Final = frozenset({NUMBER, TEXT, DATE, DATETIME, LIST_HAS})
+# A saved rule has at most 50 conditions (validators.MAX_CONDITIONS); a longer hand-written list
+# keeps the closures rather than compiling a function of thousands of lines.
+MAX_GENERATED_CONDITIONS: Final = 200
+
+
+@functools.lru_cache(maxsize=512)
+def _code(source: str) -> Any:
+    return compile(source, "<compiled conditions>", "exec")
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    """The same instant in UTC (unchanged when that is past the calendar's ends)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return moment
+
+
+class _PlanSource:
+    """The lines and namespace of one plan's function, built condition by condition."""
+
+    def __init__(self) -> None:
+        self.lines = ["get = context.get"]
+        self.namespace: dict[str, Any] = {
+            "M": MISSING,
+            "Mapping": Mapping,
+            "as_context": as_context,
+            "DATE_ISO": dt.date.fromisoformat,
+            "DATETIME_ISO": dt.datetime.fromisoformat,
+            "DATETIME": datetime_from_text,
+            "LAYOUTS": USUAL_DATETIME_LAYOUTS,
+            "UTC": dt.UTC,
+            "OverflowError": OverflowError,
+            # Module globals are read faster than builtins.
+            "int": int,
+            "float": float,
+            "str": str,
+            "list": list,
+            "dict": dict,
+            "len": len,
+            "ValueError": ValueError,
+            "isinstance": isinstance,
+            "AttributeError": AttributeError,
+        }
+        self.values: dict[str, str] = {}  # path -> the local holding its value
+        self.parsed: dict[tuple[str, str], str] = {}  # (path, kind) -> the local holding it parsed
+
+    def add(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def call(self, index: int, check: Check) -> None:
+        self.namespace[f"k{index}"] = check
+        self.add(f"if not k{index}(context, zone):", "    return False")
+
+    def value(self, index: int, path: str) -> str:
+        """The local holding ``path``'s value (MISSING when absent), read once per evaluation."""
+        name = self.values.get(path)
+        if name is not None:
+            return name
+        name = self.values[path] = f"v{index}"
+        self.namespace[f"p{index}"] = path
+        segments = path.split(".")
+        if len(segments) == 1:
+            self.add(f"{name} = get(p{index}, M)")
+            return name
+        self.namespace[f"g{index}"] = make_getter(path)
+        if len(segments) == 2 and not segments[1].isdigit():
+            # As make_getter's pair reader, inline: the literal dotted key, then one level down.
+            self.namespace[f"f{index}"], self.namespace[f"s{index}"] = segments
+            self.add(
+                f"{name} = get(p{index}, M)",
+                f"if {name} is M:",
+                f"    {name} = get(f{index}, M)",
+                f"    {name} = {name}.get(s{index}, M) if {name}.__class__ is dict else g{index}(context)",
+            )
+        else:
+            self.add(f"{name} = g{index}(context)")
+        return name
+
+    def parse(self, index: int, path: str, value: str, kind: str) -> str:
+        """The local holding ``value`` read as a date or datetime (None if it is not such a str), once."""
+        name = self.parsed.get((path, kind))
+        if name is not None:
+            return name
+        name = self.parsed[(path, kind)] = f"{kind}{index}"
+        if kind == DATETIME:
+            # datetime_from_text, its usual layouts inline (a call is a tenth of a condition's time).
+            self.add(
+                f"{name} = None",
+                f"if {value}.__class__ is str:",
+                f"    if LAYOUTS.get({value}[4::3]) == len({value}):",
+                "        try:",
+                f"            {name} = DATETIME_ISO({value})",
+                "        except ValueError:",
+                "            pass",
+                "    else:",
+                f"        {name} = DATETIME({value})",
+                # TRICKY: an aware one is moved to UTC once (the same instant): comparing aware
+                # datetimes of two offsets costs 30 times more than of one (the wants are UTC too).
+                f"    if {name} is not None and {name}.tzinfo is not None and {name}.tzinfo is not UTC:",
+                "        try:",
+                f"            {name} = {name}.astimezone(UTC)",
+                "        except OverflowError:",  # year 1 or 9999 pushed past the calendar's ends
+                "            pass",
+            )
+            return name
+        # date_from_text, inline.
+        self.add(
+            f"{name} = None",
+            f'if {value}.__class__ is str and len({value}) == 10 and {value}[4] == "-" and {value}[7] == "-":',
+            "    try:",
+            f"        {name} = DATE_ISO({value})",
+            "    except ValueError:",
+            "        pass",
+        )
+        return name
+
+    def leaf(self, index: int, path: str, fast: Fast) -> None:
+        ns = self.namespace
+        want, slow = f"w{index}", f"slow{index}"
+        ns[want], ns[slow] = fast.want, fast.slow
+        if fast.kind == DATETIME and is_aware(fast.want):
+            ns[want] = _in_utc(fast.want)
+        template = _EXPRESSIONS.get(fast.op)
+        if fast.op == "between":
+            ns[f"{want}_low"], ns[f"{want}_high"] = fast.want
+        if template is None:
+            ns[f"c{index}"] = fast.compare
+            template = f"c{index}({{x}}, {{w}})"
+        x = self.value(index, path)
+        slow_fails = f"{x} is M or not {slow}({x}, zone)"
+        if fast.kind == NUMBER:
+            self.add(
+                f"c = {x}.__class__",
+                f"if c is int or (c is float and {x} - {x} == 0):",
+                f"    if not ({template.format(x=x, w=want)}):",
+                "        return False",
+            )
+        elif fast.kind == TEXT:
+            self.add(
+                f"if {x}.__class__ is str:", f"    if not ({template.format(x=x, w=want)}):", "        return False"
+            )
+        elif fast.kind == LIST_HAS:
+            self.add(f"if not ({x}.__class__ is list and {template.format(x=x, w=want)}):")
+            self.add(f"    if {slow_fails}:", "        return False")
+            return
+        else:
+            parsed = self.parse(index, path, x, fast.kind)
+            # A date needs only to be read; a datetime also needs the want's awareness (known now).
+            if fast.kind == DATE:
+                usable = f"{parsed} is not None"
+            else:
+                awareness = "is not None" if is_aware(fast.want) else "is None"
+                usable = f"{parsed} is not None and {parsed}.tzinfo {awareness}"
+            self.add(f"if {usable}:", f"    if not ({template.format(x=parsed, w=want)}):", "        return False")
+        self.add(f"elif {slow_fails}:", "    return False")
+
+    def functions(self) -> tuple[Check, Binder]:
+        """``plan_check(context, zone)``, and a binder giving ``plan_matches(context)`` for one zone.
+
+        plan_matches is the same body with the zone bound (one call less per evaluation) and the
+        retry of ``CompiledConditions.matches`` for a context that is not an object. Both are made by
+        a factory taking every bound value as a parameter, so the body reads them as closure cells.
+        """
+        body = [*self.lines, "return True"]
+        names = sorted(self.namespace)
+        source = "\n".join(
+            [
+                f"def make(ZONE, {', '.join(names)}):",
+                "    def plan_check(context, zone):",
+                *(f"        {line}" for line in body),
+                "    def plan_matches(context):",
+                "        zone = ZONE",
+                "        try:",
+                *(f"            {line}" for line in body),
+                "        except AttributeError:",
+                "            if isinstance(context, Mapping):",
+                "                raise",
+                "            return plan_check(as_context(context), zone)",
+                "    return plan_check, plan_matches",
+            ]
+        )
+        namespace: dict[str, Any] = {}
+        exec(_code(source), namespace)  # the source holds no definition text
+        make = namespace["make"]
+        values = [self.namespace[name] for name in names]
+        check: Check = make(None, *values)[0]
+
+        def bind(zone: ZoneSource) -> Callable[[Any], bool]:
+            matches: Callable[[Any], bool] = make(zone, *values)[1]
+            return matches
+
+        return check, bind
+
+
+Binder = Callable[[ZoneSource], Callable[[Any], bool]]
+
+
+def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
+    """One function checking every node in turn (all must pass), with the leaves' fast paths inline.
+
+    Equal to ``all_of([node.check for node in nodes])`` for every context; a context that is not an
+    object raises AttributeError (``context.get``), which ``CompiledConditions.matches`` handles.
+    The binder (None when no leaf has a fast path: the closures then serve) gives the same check
+    for one zone as ``matches`` (see ``_PlanSource.functions``).
+    """
+    inlined = any(node.inline is not None and node.inline[1].kind in _INLINE_KINDS for node in nodes)
+    if not inlined or len(nodes) > MAX_GENERATED_CONDITIONS:
+        return all_of([node.check for node in nodes]), None
+    source = _PlanSource()
+    for index, node in enumerate(nodes):
+        inline = node.inline
+        if inline is None or inline[1].kind not in _INLINE_KINDS:
+            source.call(index, node.check)
+        else:
+            source.leaf(index, *inline)
+    return source.functions()
+
+
 # --- a whole list --------------------------------------------------------------------------------
 
 
@@ -352,6 +615,7 @@ class Plan:
     explainers: tuple[Explain, ...]
     builtin_keys: frozenset[str]
     problems: tuple[str, ...]
+    bind: Binder | None = None  # check for one zone, with matches' retry (see plan_functions)
 
 
 def compile_plan(conditions: Any) -> Plan:
@@ -366,9 +630,11 @@ def compile_plan(conditions: Any) -> Plan:
         if node.problem:
             problems.append(f"conditions[{index}]: {node.problem}")
             logger.warning("Unusable stored condition conditions[%s] (it always fails): %s", index, node.problem)
+    check, bind = plan_functions(nodes)
     return Plan(
         conditions=conditions,
-        check=all_of([node.check for node in nodes]),
+        check=check,
+        bind=bind,
         explainers=tuple(node.explain for node in nodes),
         builtin_keys=frozenset().union(*(node.builtin_keys for node in nodes)),
         problems=tuple(problems),
@@ -378,7 +644,10 @@ def compile_plan(conditions: Any) -> Plan:
 class CompiledConditions:
     """A conditions list ready to evaluate: ``matches`` for a yes/no, ``explain`` for the detail."""
 
-    __slots__ = ("_builtin_keys", "_check", "_explainers", "_zone", "plan")
+    __slots__ = ("_builtin_keys", "_check", "_explainers", "_zone", "matches", "plan")
+
+    matches: Callable[[Any], bool]
+    """True when every top-level condition passes for ``context``; never raises on JSON data."""
 
     def __init__(self, plan: Plan, zone: ZoneSource) -> None:
         self.plan = plan
@@ -386,6 +655,8 @@ class CompiledConditions:
         self._explainers = plan.explainers
         self._builtin_keys = plan.builtin_keys
         self._zone = zone
+        # The plan's own function for this zone when it has one and no built-in value is needed.
+        self.matches = plan.bind(zone) if plan.bind is not None and not plan.builtin_keys else self._matches
 
     @property
     def conditions(self) -> Any:
@@ -401,8 +672,7 @@ class CompiledConditions:
         """The built-in values (date, now, weekday, time) that these conditions read."""
         return self._builtin_keys
 
-    def matches(self, context: Any) -> bool:
-        """True when every top-level condition passes for ``context``; never raises on JSON data."""
+    def _matches(self, context: Any) -> bool:
         zone = self._zone
         if self._builtin_keys:
             context = with_builtins(context, self._builtin_keys, zone)

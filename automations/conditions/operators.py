@@ -19,12 +19,15 @@ from typing import Any, Final
 from automations.choices import ConditionOperator
 from automations.conditions.values import (
     MISSING,
+    DateMode,
+    DateTimeMode,
     Mode,
     NumberMode,
     TextMode,
     ZoneSource,
     date_from_text,
     datetime_from_text,
+    is_aware,
     is_number,
     mode_for,
     number_from_text,
@@ -51,19 +54,30 @@ class UnknownOperator(InvalidCondition, LookupError):
 
 
 # The fast-path kinds: for an actual value of the kind's common type, the operator's result is
-# ``compare(actual, want)``; any other present value goes to ``slow``.
-NUMBER: Final = "number"  # int, or float that is finite
-TEXT: Final = "text"  # str
+# ``compare(actual', want)``; any other present value goes to ``slow``.
+NUMBER: Final = "number"  # int, or float that is finite: actual' is the value
+TEXT: Final = "text"  # str: actual' is the value
+DATE: Final = "date"  # str that date_from_text reads: actual' is that date
+# str that datetime_from_text reads, aware exactly when want is: actual' is that datetime
+DATETIME: Final = "datetime"
+# list (exactly): when compare(actual, want) is true the operator passes; otherwise slow decides
+LIST_HAS: Final = "list_has"
+
+# What ``Fast.op`` may name: ``compare`` is then that operator, which the evaluator may write inline.
+FAST_OPS: Final = frozenset({"==", "!=", "<", ">", "<=", ">=", "between", "in", "has"})
 
 
 @dataclass(frozen=True, slots=True)
 class Fast:
-    """A declared fast path the evaluator may inline into the condition's closure."""
+    """A declared fast path the evaluator may inline into the condition's closure (or plan)."""
 
     kind: str
     want: Any
     compare: Callable[[Any, Any], bool]
     slow: TestFunction  # the operator's answer for every other actual value (never MISSING)
+    # One of FAST_OPS when compare is that operator (between: want is (low, high), low <= a <= high;
+    # in: a in want; has: want in a); "" when it is only known as the function.
+    op: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +92,37 @@ class Predicate:
 def with_fast_path(fast: Fast) -> TestFunction:
     """``fast.compare`` for the fast kind's common type, ``fast.slow`` for everything else."""
     compare, want, slow = fast.compare, fast.want, fast.slow
+    if fast.kind == DATE:
+
+        def date_test(actual: Any, zone: ZoneSource) -> bool:
+            if actual.__class__ is str:
+                parsed = date_from_text(actual)
+                if parsed is not None:
+                    return compare(parsed, want)
+            return slow(actual, zone)
+
+        return date_test
+
+    if fast.kind == DATETIME:
+        naive = not is_aware(want)
+
+        def datetime_test(actual: Any, zone: ZoneSource) -> bool:
+            if actual.__class__ is str:
+                moment = datetime_from_text(actual)
+                # fromisoformat gives a fixed offset or None: tzinfo alone says aware.
+                if moment is not None and (moment.tzinfo is None) is naive:
+                    return compare(moment, want)
+            return slow(actual, zone)
+
+        return datetime_test
+
+    if fast.kind == LIST_HAS:
+
+        def list_test(actual: Any, zone: ZoneSource) -> bool:
+            return (actual.__class__ is list and compare(actual, want)) or slow(actual, zone)
+
+        return list_test
+
     if fast.kind == NUMBER:
 
         def number_test(actual: Any, zone: ZoneSource) -> bool:
@@ -97,12 +142,13 @@ def with_fast_path(fast: Fast) -> TestFunction:
     return text_test
 
 
-def fast_for(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction) -> Fast | None:
-    if isinstance(mode, NumberMode):
-        return Fast(NUMBER, mode.expected, compare, slow)
-    if isinstance(mode, TextMode):
-        return Fast(TEXT, mode.expected, compare, slow)
-    return None
+def fast_for(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction, op: str = "") -> Fast | None:
+    """The fast path of a comparison with ``mode``'s expected value (``op`` names ``compare``, if known)."""
+    kind = _FAST_KINDS.get(type(mode))
+    return None if kind is None else Fast(kind, mode.expected, compare, slow, op)
+
+
+_FAST_KINDS: Final[dict[type[Mode], str]] = {NumberMode: NUMBER, TextMode: TEXT, DateMode: DATE, DateTimeMode: DATETIME}
 
 
 Operator = OperatorKind  # the registry entry (automations.kinds.operators)
@@ -152,8 +198,8 @@ def get_operator(key: object) -> OperatorKind:
 # --- equality and ordering ----------------------------------------------------------------------
 
 
-def _specialise(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction) -> Predicate:
-    fast = fast_for(mode, compare, slow)
+def _specialise(mode: Mode, compare: Callable[[Any, Any], bool], slow: TestFunction, op: str) -> Predicate:
+    fast = fast_for(mode, compare, slow, op)
     test = slow if fast is None else with_fast_path(fast)
     return Predicate(test, _no_reason, fast)
 
@@ -176,7 +222,8 @@ def equality(expected: object) -> tuple[Mode, Predicate]:
         number = to_number(actual)
         return number is not None and number == want
 
-    return mode, _specialise(mode, operator.eq, slow_equals_number if isinstance(mode, NumberMode) else slow_equals)
+    slow = slow_equals_number if isinstance(mode, NumberMode) else slow_equals
+    return mode, _specialise(mode, operator.eq, slow, "==")
 
 
 def build_equals(expected: Any) -> Predicate:
@@ -198,7 +245,7 @@ def build_not_equals(expected: Any) -> Predicate:
     def reason(label: str, actual: Any, zone: ZoneSource) -> str:
         return f"{label} is {show(actual)}, which it must not be"
 
-    not_equals = _specialise(mode, operator.ne, slow_not_equals)
+    not_equals = _specialise(mode, operator.ne, slow_not_equals, "!=")
     return Predicate(not_equals.test, reason, not_equals.fast)
 
 
@@ -237,7 +284,8 @@ def ordering(key: str, expected: object) -> tuple[Mode, Predicate]:
         number = to_number(actual)
         return number is not None and compare(number, want)
 
-    return mode, _specialise(mode, compare, slow_compare_number if isinstance(mode, NumberMode) else slow_compare)
+    slow = slow_compare_number if isinstance(mode, NumberMode) else slow_compare
+    return mode, _specialise(mode, compare, slow, key)
 
 
 def _build_ordering(key: str) -> Callable[[Any], Predicate]:
@@ -277,7 +325,18 @@ def build_between(expected: Any) -> Predicate:
                 return f"{label}: {mode.why_not(actual)}"
         return f"{label} is {show(actual)}, not between {show(low)} and {show(high)}"
 
+    fast = None
+    low_fast, high_fast = low_test.fast, high_test.fast
+    # Both ends of one kind (not datetimes: awareness is checked against one want): the fast kind's
+    # values compare as low <= actual <= high, which is what the two ordering tests answer for them.
+    if low_fast is not None and high_fast is not None and low_fast.kind == high_fast.kind != DATETIME:
+        fast = Fast(low_fast.kind, (low_fast.want, high_fast.want), _within, between, "between")
+        return Predicate(with_fast_path(fast), reason, fast)
     return Predicate(between, reason)
+
+
+def _within(actual: Any, bounds: tuple[Any, Any]) -> bool:
+    return bool(bounds[0] <= actual <= bounds[1])
 
 
 # --- membership ----------------------------------------------------------------------------------
@@ -338,6 +397,10 @@ def _show_values(values: list[Any]) -> str:
     return ", ".join(show(value, 40) for value in values[:5]) + (", ..." if len(values) > 5 else "")
 
 
+def _is_in(actual: Any, values: frozenset[str]) -> bool:
+    return actual in values
+
+
 def build_in(expected: Any) -> Predicate:
     values = _values_list(expected, "in")
     one_of = _OneOf(values)
@@ -345,7 +408,11 @@ def build_in(expected: Any) -> Predicate:
     def reason(label: str, actual: Any, zone: ZoneSource) -> str:
         return f"{label} is {show(actual)}, not one of {_show_values(values)}"
 
-    return Predicate(one_of, reason)
+    if one_of.numbers or one_of.date_tests:
+        return Predicate(one_of, reason)
+    # Only texts (and true, false, null) to match: a str is in the list exactly when it is one of them.
+    fast = Fast(TEXT, frozenset(one_of.texts), _is_in, one_of, "in")
+    return Predicate(with_fast_path(fast), reason, fast)
 
 
 def build_not_in(expected: Any) -> Predicate:
@@ -385,6 +452,10 @@ def _not_a_container(label: str, actual: Any) -> str:
     return f"{label}: {show(actual)} is not text, a list or an object"
 
 
+def _has(actual: list[Any], needle: str) -> bool:
+    return needle in actual
+
+
 def build_contains(expected: Any) -> Predicate:
     contains = _containment(expected)
 
@@ -396,7 +467,13 @@ def build_contains(expected: Any) -> Predicate:
             return _not_a_container(label, actual)
         return f"{label} is {show(actual)}, which does not contain {show(expected)}"
 
-    return Predicate(test, reason)
+    if not isinstance(mode_for(expected), TextMode):
+        return Predicate(test, reason)
+    # Plain text to look for (not a number, date or datetime): a list holding that str contains it,
+    # as the item-by-item equality would say (a JSON value, date or datetime equals a str only when it
+    # is that str); when the list does not hold it, the item-by-item test decides.
+    fast = Fast(LIST_HAS, str(expected), _has, test, "has")
+    return Predicate(with_fast_path(fast), reason, fast)
 
 
 def build_not_contains(expected: Any) -> Predicate:

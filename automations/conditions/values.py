@@ -137,18 +137,70 @@ _DATETIME_RE: Final = re.compile(
 )
 
 
+_date_fromisoformat: Final = dt.date.fromisoformat
+_datetime_fromisoformat: Final = dt.datetime.fromisoformat
+
+
 def date_from_text(text: str) -> dt.date | None:
-    """``"2025-12-01"`` -> date(2025, 12, 1); None unless the text is exactly an ISO date."""
-    if len(text) != 10 or not _DATE_RE.fullmatch(text):
+    """``"2025-12-01"`` -> date(2025, 12, 1); None unless the text is exactly an ISO date.
+
+    TRICKY: no regular expression (it cost twice the parse): fromisoformat reads ASCII digits only,
+    so with dashes at 4 and 7 in ten characters it accepts exactly the texts that ``_DATE_RE``
+    matches (tests/automations/test_conditions_properties.py checks it against the pattern).
+    """
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
         return None
     try:
-        return dt.date.fromisoformat(text)
+        return _date_fromisoformat(text)
     except ValueError:
         return None
 
 
+# The usual layouts of a date and time: the characters at 4, 7, 10, ... (``text[4::3]``, every
+# separator and nothing else) -> the text's length. Seconds, then nothing, Z or an offset.
+USUAL_DATETIME_LAYOUTS: Final = {
+    f"--{separator}::{tail}": 19 + {"": 0, "Z": 1}.get(tail, 6)
+    for separator in ("T", " ")
+    for tail in ("", "Z", "+:", "-:")
+}
+
+
 def datetime_from_text(text: str) -> dt.datetime | None:
-    """An ISO date and time (``2025-12-01T09:30``, ``...:00Z``, ``...+01:00``); None otherwise."""
+    """An ISO date and time (``2025-12-01T09:30``, ``...:00Z``, ``...+01:00``); None otherwise.
+
+    TRICKY: the usual layouts (what isoformat() and JSON APIs write: seconds, then nothing, Z or an
+    offset; or microseconds, then the same) skip the pattern: with every separator in place,
+    fromisoformat accepts them only when the other characters are ASCII digits, which is what
+    ``_DATETIME_RE`` asks for. The property tests check this against the pattern.
+    """
+    if USUAL_DATETIME_LAYOUTS.get(text[4::3]) == len(text):
+        try:
+            return _datetime_fromisoformat(text)
+        except ValueError:
+            return None
+    size = len(text)
+    if (
+        26 <= size <= 32
+        and text[19] == "."
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+        and (text[10] == "T" or text[10] == " ")
+        and (
+            size == 26
+            or (size == 27 and text[26] == "Z")
+            or (size == 32 and text[29] == ":" and (text[26] == "+" or text[26] == "-"))
+        )
+    ):  # microseconds
+        try:
+            return _datetime_fromisoformat(text)
+        except ValueError:
+            return None
+    return _datetime_from_text_by_pattern(text)
+
+
+def _datetime_from_text_by_pattern(text: str) -> dt.datetime | None:
     if len(text) > 40 or not _DATETIME_RE.fullmatch(text):
         return None
     try:

@@ -691,3 +691,107 @@ def test_text_choices_and_other_str_subclasses_compare_as_their_text() -> None:
     status = ConditionOperator.EQ  # a str subclass whose value is "="
     for operator, value in (("=", "="), ("in", ["=", "x"]), ("contains", "="), (">=", "=")):
         assert evaluate(one(operator, value), {"field": status}).passed is True
+
+
+# --- one generated function per conditions list (issue 16) ---------------------------------------
+
+HOSTILE = "x\"), __import__('os').system('true'), (\"\nimport os #"
+
+
+def test_a_definitions_text_never_reaches_the_generated_source() -> None:
+    conditions = [
+        {"type": HOSTILE, "operator": "=", "value": HOSTILE},
+        {"type": f"{HOSTILE}.b", "operator": "in", "value": [HOSTILE, "other"]},
+        {"type": "tags", "operator": "contains", "value": HOSTILE},
+        {"type": "n", "operator": "<", "value": 3},
+    ]
+    compiled = compile_conditions(conditions)
+    code = compiled.plan.check.__code__
+
+    assert not any(isinstance(constant, str) and "import" in constant for constant in code.co_consts)
+    assert all("import" not in name and "system" not in name for name in code.co_names)
+    context = {HOSTILE: HOSTILE, f"{HOSTILE}.b": "other", "tags": ["a", HOSTILE], "n": 2}
+    assert compiled.matches(context) is True
+    assert compiled.matches({**context, "n": 3}) is False
+
+
+def test_lists_of_one_shape_share_one_compiled_function_body() -> None:
+    first = compile_conditions([one("<", 3, "a"), one("=", "active", "b"), one(">=", "2026-01-01", "c")])
+    second = compile_conditions([one("<", 10, "x"), one("=", "paused", "y"), one(">=", "2020-05-05", "z")])
+
+    assert first.plan.check.__code__ is second.plan.check.__code__
+    assert first.matches({"a": 2, "b": "active", "c": "2026-03-01"}) is True
+    assert second.matches({"a": 2, "b": "active", "c": "2026-03-01"}) is False
+    assert second.matches({"x": 9.5, "y": "paused", "z": "2020-05-05T10:00:00Z"}) is True
+
+
+def test_a_value_read_by_several_conditions_is_read_and_parsed_once_per_evaluation() -> None:
+    reads: list[str] = []
+
+    class CountingContext(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            reads.append(key)
+            return super().get(key, default)
+
+    compiled = compile_conditions(
+        [
+            one(">=", "2026-01-01", "signup"),
+            one("<", "2026-12-31", "signup"),
+            one("!=", "2026-06-01", "signup"),
+            one(">", 0, "count"),
+        ]
+    )
+
+    assert compiled.matches(CountingContext(signup="2026-03-01", count=1)) is True
+    assert reads == ["signup", "count"]
+    assert compiled.matches(CountingContext(signup="2026-06-01", count=1)) is False
+    assert compiled.matches(CountingContext(signup="2026-03-01T23:30:00-05:00", count=1)) is True
+
+
+def test_the_fast_paths_fall_back_to_the_full_coercions() -> None:
+    compiled = compile_conditions(
+        [
+            one("<", 10, "n"),
+            one("in", ["US", "CA"], "country"),
+            one("contains", "vip", "tags"),
+            one("between", ["2026-01-01", "2026-12-31"], "day"),
+            one("<=", "2026-12-31T00:00:00Z", "at"),
+        ],
+        "America/New_York",
+    )
+    usual = {"n": 3, "country": "US", "tags": ["vip"], "day": "2026-05-05", "at": "2026-12-30T10:00:00+02:00"}
+
+    assert compiled.matches(usual) is True
+    # Numeric text, a tuple of tags, a datetime as the day (its date in the rule's zone), a date
+    # object, a naive datetime text (taken in the rule's zone): the full coercions answer.
+    assert (
+        compiled.matches({**usual, "n": " 9 ", "tags": ("vip",), "day": dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)})
+        is False
+    )
+    assert compiled.matches({**usual, "n": " 9 ", "tags": ("vip",), "day": dt.date(2026, 1, 1)}) is True
+    assert compiled.matches({**usual, "at": "2026-12-30T19:00:00"}) is True
+    assert compiled.matches({**usual, "at": "2026-12-30T19:00:01"}) is False
+    assert compiled.matches({**usual, "n": float("-inf")}) is False
+    assert compiled.matches({**usual, "n": True}) is False
+    assert compiled.matches({**usual, "tags": ["VIP", 3]}) is False
+
+
+def test_aware_datetimes_at_the_calendars_ends_compare_as_instants() -> None:
+    # Moving either to UTC would leave the calendar: they are then compared as they are.
+    late = compile_conditions([one("<=", "9999-12-31T20:00:00-05:00", "at"), one(">", 0, "n")])
+    early = compile_conditions([one(">=", "0001-01-01T00:00:00+05:00", "at"), one(">", 0, "n")])
+
+    assert late.matches({"at": "9999-12-31T22:59:59-02:00", "n": 1}) is True
+    assert late.matches({"at": "9999-12-31T20:00:01-05:00", "n": 1}) is False
+    assert early.matches({"at": "0001-01-01T00:00:00+05:00", "n": 1}) is True
+    assert early.matches({"at": "0001-01-01T00:00:00+06:00", "n": 1}) is False
+    assert [result.passed for result in late.explain({"at": "9999-12-31T20:00:01-05:00", "n": 1})] == [False, True]
+
+
+def test_a_very_long_hand_written_list_keeps_the_closures() -> None:
+    conditions = [one("<", index, f"k{index}") for index in range(300)]
+    compiled = compile_conditions(conditions)
+
+    assert compiled.plan.bind is None
+    assert compiled.matches({f"k{index}": index - 1 for index in range(300)}) is True
+    assert compiled.matches({f"k{index}": index - (index != 299) for index in range(300)}) is False

@@ -5,6 +5,8 @@
 - No JSON context, whatever its shape, makes ``matches`` or ``explain`` raise, and the ``passed``
   flags of ``explain`` always agree with ``matches``.
 - Everything ``validate_conditions`` accepts compiles without problems.
+- The fast paths (a plan's generated function, each operator's declared fast path, the ISO date
+  readers without their patterns) answer exactly as the full coercions (issue 16).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from automations.conditions import compile_conditions
-from automations.conditions.values import ZoneSource, mode_for
+from automations.conditions import compile_conditions, get_operator, values
+from automations.conditions.context import as_context, make_getter, with_builtins
+from automations.conditions.evaluator import compile_node
+from automations.conditions.values import MISSING, ZoneSource, mode_for
 from automations.validators import validate_conditions
 
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -280,3 +284,230 @@ def test_any_json_as_a_definition_never_raises(definition: Any, context: Any) ->
     assert compiled.matches(context) is all(result.passed for result in results)
     if compiled.problems:  # a definition the evaluator cannot use never lets a rule fire
         assert compiled.matches(context) is False
+
+
+# --- the fast paths answer as the full coercions (issue 16) --------------------------------------
+#
+# Each plan is one generated function with the leaves' fast paths inline (numbers, text, ISO dates
+# and datetimes parsed once per context and key, `in` over texts, `contains` over a list); each
+# operator's Predicate declares that fast path and keeps the full coercing test as ``fast.slow``.
+# The reference here uses only those full tests, so the fast paths must give the same answer for
+# every value: ints, floats, numeric strings, nan/inf, booleans, null, missing keys, nested paths,
+# dates and datetimes with and without offsets (as objects and as text, near misses included) and
+# lists of mixed values.
+
+# ISO texts in the layouts the fast parsers take, and the ones they leave to the pattern.
+iso_texts = st.one_of(
+    st.dates().map(dt.date.isoformat),
+    st.builds(
+        lambda moment, separator, timespec, zulu: moment.isoformat(sep=separator, timespec=timespec).replace(
+            "+00:00", "Z" if zulu else "+00:00"
+        ),
+        st.datetimes(
+            timezones=st.one_of(
+                st.none(),
+                st.sampled_from(
+                    [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(-dt.timedelta(hours=8))]
+                ),
+            )
+        ),
+        st.sampled_from(["T", " ", "x"]),
+        st.sampled_from(["minutes", "seconds", "milliseconds", "microseconds", "hours"]),
+        st.booleans(),
+    ),
+)
+# One character of an ISO text replaced (ASCII and other digits, separators, letters), or one cut.
+NEAR_MISS_CHARACTERS = [*"0159-:T Z+.,Wz", "\u0663", "\uff10", "\u00b9", "\u00e9", "\ud800"]
+
+
+@st.composite
+def near_iso_texts(draw: st.DrawFn) -> str:
+    text = draw(iso_texts)
+    if not text:
+        return text
+    position = draw(st.integers(0, len(text) - 1))
+    if draw(st.booleans()):
+        return text[:position] + text[position + 1 :]
+    return text[:position] + draw(st.sampled_from(NEAR_MISS_CHARACTERS)) + text[position + 1 :]
+
+
+# What fromisoformat accepts and the ISO patterns do not (week dates, basic formats, other separators,
+# offsets with seconds, more than six fraction digits), and layouts the fast readers leave alone.
+ISO_EDGE_TEXTS = [
+    "2025-W01-1",
+    "2025-W011",
+    "2025W011",
+    "20251201",
+    "2025-12",
+    "2025-12-01T09",
+    "2025-12-01T0930",
+    "20251201T09:30:00",
+    "2025-12-01X09:30:00",
+    "2025-12-01T09:30:00+05:30:15",
+    "2025-12-01T09:30+05:30:15",
+    "2025-12-01T09:30:00.1234567",
+    "2025-12-01T09:30:00.1234567Z",
+    "2025-12-01T09:30:00,5+05",
+    "2025-12-01T09:30:00+0530",
+    "2025-12-01T09:30:00+05",
+    "2025-12-01T09:30:00z",
+    "2025-12-01T09:30:00.123Z",
+    "2025-12-01t09:30:00",
+    "2025-12-01T24:00:00",
+    "2025-W01-1T09:30:00+05:30",
+    "2025-12-01T09:30:00Z+1",
+]
+date_texts = st.one_of(iso_texts, near_iso_texts(), st.sampled_from(SPECIAL_TEXTS + ISO_EDGE_TEXTS))
+
+
+def date_by_pattern(text: str) -> dt.date | None:
+    """date_from_text as it was: the pattern, then fromisoformat."""
+    if len(text) != 10 or not values._DATE_RE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=date_texts)
+def test_dates_and_datetimes_read_from_text_as_the_iso_patterns_say(text: str) -> None:
+    moment = values.datetime_from_text(text)
+    by_pattern = values._datetime_from_text_by_pattern(text)
+
+    assert values.date_from_text(text) == date_by_pattern(text)
+    assert moment == by_pattern
+    assert (moment is None) or moment.tzinfo == by_pattern.tzinfo  # type: ignore[union-attr]
+
+
+mixed_lists = st.lists(
+    st.one_of(st.sampled_from(["vip", "VIP", "vip ", "new", "3", 3, 3.0, True, None]), json_scalars, python_values),
+    max_size=5,
+)
+typed_scalars = st.one_of(
+    st.sampled_from(SPECIAL_SCALARS),
+    finite_numbers,
+    st.sampled_from(["active", "US", "pro", "vip", "3", " 7 ", "2.5", "1e3", "nan", "inf", "-inf", "1_000"]),
+    date_texts,
+    python_values,
+)
+# Mostly values of the kinds the fast paths take or turn down, so that they meet often.
+mixed_values = st.one_of(typed_scalars, typed_scalars, typed_scalars, mixed_lists, json_values)
+FAST_PATHS = ["a", "b", "c.d", "tags", "when", "items.0"]
+fast_values = {
+    "=": st.one_of(equality_values, iso_texts),
+    "!=": st.one_of(equality_values, iso_texts),
+    "<": st.one_of(ordering_values, iso_texts),
+    ">": st.one_of(ordering_values, iso_texts),
+    "<=": st.one_of(ordering_values, iso_texts),
+    ">=": st.one_of(ordering_values, iso_texts),
+    "between": st.one_of(
+        st.tuples(finite_numbers, finite_numbers).map(sorted),
+        st.tuples(st.dates(), st.dates()).map(lambda pair: [day.isoformat() for day in sorted(pair)]),
+        st.tuples(texts, texts).map(sorted),
+        st.tuples(ordering_values, iso_texts).map(list),
+    ),
+    "in": st.lists(
+        st.one_of(equality_values, st.sampled_from(["US", "CA", "vip", "2026-01-01"])), min_size=1, max_size=5
+    ),
+    "not_in": st.lists(equality_values, min_size=1, max_size=5),
+    "contains": st.one_of(st.sampled_from(["vip", "3", "new"]), finite_numbers, texts.filter(lambda text: text != "")),
+    "exists": st.booleans(),
+}
+
+
+@st.composite
+def fast_conditions(draw: st.DrawFn) -> dict[str, Any]:
+    operator = draw(st.sampled_from(sorted(fast_values)))
+    return {"type": draw(st.sampled_from(FAST_PATHS)), "operator": operator, "value": draw(fast_values[operator])}
+
+
+# Several conditions per path (a value is read and parsed once per evaluation), and some groups.
+fast_definitions = st.lists(
+    st.one_of(fast_conditions(), fast_conditions(), fast_conditions(), conditions), min_size=1, max_size=8
+)
+every_fast_path = st.fixed_dictionaries(
+    {},
+    optional={
+        "a": mixed_values,
+        "b": mixed_values,
+        "c": st.one_of(st.dictionaries(st.sampled_from(["d", "e"]), mixed_values, max_size=2), mixed_values),
+        "tags": mixed_lists,
+        "when": date_texts,
+        "items": st.lists(st.one_of(mixed_values, st.dictionaries(st.sampled_from(["0"]), mixed_values)), max_size=2),
+    },
+)
+fast_contexts = st.one_of(
+    every_fast_path,
+    every_fast_path,
+    every_fast_path,
+    st.dictionaries(st.sampled_from([*FAST_PATHS, "c", "items"]), mixed_values, max_size=7),
+    json_values,
+)
+
+
+def full_test_passes(condition: Any, context: Any, zone: ZoneSource) -> bool:
+    """A condition by the operators' full coercing tests only (``fast.slow``), no fast path."""
+    if not isinstance(condition, dict) or "type" not in condition:  # a group: the closures answer
+        return compile_conditions([condition], zone.get().key).explain(context)[0].passed
+    operator = get_operator(condition["operator"])
+    predicate = operator.build(condition.get("value", MISSING))
+    test = predicate.test if predicate.fast is None else predicate.fast.slow
+    actual = make_getter(condition["type"])(as_context(context))
+    if actual is MISSING and not operator.sees_missing:
+        return False
+    return test(actual, zone)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=fast_definitions, context=fast_contexts, zone=ZONES)
+def test_a_plans_generated_function_answers_as_the_full_tests(definition: list[Any], context: Any, zone: str) -> None:
+    assume(validate_conditions(definition) == {})
+    compiled = compile_conditions(definition, zone)
+    zone_source = ZoneSource.named(zone)
+    # Built-in values (date, now...) fixed once, so that every evaluation sees the same moment.
+    if compiled.builtin_keys:
+        context = with_builtins(context, compiled.builtin_keys, zone_source)
+    expected = [full_test_passes(condition, context, zone_source) for condition in definition]
+    closures = [node.check(as_context(context), zone_source) for node in map(compile_node, definition)]
+
+    assert closures == expected
+    assert compiled.matches(context) is all(expected)
+    assert [result.passed for result in compiled.explain(context)] == expected
+    # Every condition evaluated after all the passing ones (which read and parse the same paths first).
+    passing = [condition for condition, passed in zip(definition, expected, strict=True) if passed]
+    assert compile_conditions(passing, zone).matches(context) is True
+    for condition, passed in zip(definition, expected, strict=True):
+        if not passed:
+            assert compile_conditions([*passing, condition], zone).matches(context) is False
+
+
+# Where a condition's path finds the value: a key, a nested object, a literal dotted key, a list item.
+PLACES = {
+    "key": ("x", lambda value: {"x": value}),
+    "nested": ("c.d", lambda value: {"c": {"d": value}}),
+    "literal": ("c.d", lambda value: {"c.d": value, "c": {"d": "other"}}),
+    "item": ("items.0", lambda value: {"items": [value]}),
+}
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    condition=fast_conditions(),
+    actual=st.one_of(st.sampled_from(SPECIAL_SCALARS), mixed_values),
+    place=st.sampled_from(sorted(PLACES)),
+    zone=ZONES,
+)
+def test_each_fast_path_answers_as_the_full_test(condition: dict[str, Any], actual: Any, place: str, zone: str) -> None:
+    path, context_for = PLACES[place]
+    condition = {**condition, "type": path}
+    assume(validate_conditions([condition]) == {})
+    predicate = get_operator(condition["operator"]).build(condition["value"])
+    zone_source = ZoneSource.named(zone)
+    expected = full_test_passes(condition, context_for(actual), zone_source)
+
+    assert predicate.test(actual, zone_source) is expected
+    assert compile_conditions([condition], zone).matches(context_for(actual)) is expected
+    # Read twice: the second condition takes the value (and its date) the first one read.
+    assert compile_conditions([condition, condition], zone).matches(context_for(actual)) is expected
