@@ -36,7 +36,7 @@ from automations.kinds.triggers import TRIGGER_KINDS, TriggerKind, trigger_kind_
 from automations.models import AutomationRule
 from automations.page_facts import page_facts
 from automations.recommendations import recommend
-from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
+from automations.selectors import ConditionReport, rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import (
     rule_archive,
     rule_create,
@@ -364,12 +364,17 @@ def result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None, **extra: Any) -> HttpResponse:
-    """The Test panel: the condition rows of a ConditionReport (``results``); 400 with the errors in
-    ``extra`` when there are none because the context or the conditions were refused."""
-    rows = result_rows(results) if results is not None else None
-    context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
-    status = 400 if results is None else 200
+def _results_response(request: HttpRequest, report: ConditionReport | None, **extra: Any) -> HttpResponse:
+    """The Test panel: the rows and answer of a ConditionReport (the checks a run makes); 400 with the
+    errors in ``extra`` when there is none because the context or the conditions were refused."""
+    rows = result_rows(report.results) if report is not None else None
+    context = {
+        "results": rows,
+        "report": report,
+        "all_passed": report is not None and report.conditions_met,
+        **extra,
+    }
+    status = 400 if report is None else 200
     return render(request, "automations/partials/_condition_results.html", context, status=status)
 
 
@@ -387,8 +392,7 @@ def builder_test(request: HttpRequest) -> HttpResponse:
     errors = {**tested, **errors}
     if errors:
         return _results_response(request, None, definition_errors=errors)
-    report = rule_test_conditions(rule_draft(tenant, data), context, request_user(request))
-    return _results_response(request, report.results)
+    return _results_response(request, rule_test_conditions(rule_draft(tenant, data), context, request_user(request)))
 
 
 @portal_view
@@ -417,7 +421,7 @@ def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    return _results_response(request, rule_test_conditions(rule, context, request_user(request)).results)
+    return _results_response(request, rule_test_conditions(rule, context, request_user(request)))
 
 
 @portal_view

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -119,19 +119,32 @@ def _execution_extras(execution: Any) -> dict[str, Any]:
 @portal_view
 @require_POST
 def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
-    """Run now: the pipeline's manual execution with the details page's sample context."""
+    """Run now: the pipeline's manual execution with the posted sample context (none from the page's
+    button; the Test dialog's "Run with this context" posts the one it tests, by htmx)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     context, context_error = parse_context(request.POST.get("sample_context", "{}"))
     if context is None:
+        if is_htmx(request):  # the Test dialog shows the refusal where the test results go
+            partial = "automations/partials/_condition_results.html"
+            return render(request, partial, {"context_error": context_error}, status=400)
         return render(request, "automations/run_refused.html", {"rule": rule, "error": context_error}, status=400)
     try:
         execution = execute_rule_manually(rule, context, request_user(request))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
-        return redirect("automations:detail", rule_id=rule.pk)
+        return _go(request, reverse("automations:detail", kwargs={"rule_id": rule.pk}))
     messages.success(request, f"Execution #{execution.pk}: {execution.get_status_display()}.")
-    return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)
+    return _go(request, reverse("automations:execution", kwargs={"rule_id": rule.pk, "execution_id": execution.pk}))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect; for htmx, the header that makes htmx load ``url`` as a page."""
+    if is_htmx(request):
+        response = HttpResponse()
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 urlpatterns = [
