@@ -163,7 +163,10 @@ CATALOGUE: tuple[Template, ...] = (
     Template(
         key="starter_product_restock",
         name="Starter Product Restock",
-        description="Adds 3 starter products from a template when your catalogue drops below 5, after approval.",
+        description=(
+            "Adds 3 starter products from a template when your catalogue drops below 5: "
+            "once a day without approval, more often after approval."
+        ),
         category="product",
         suggested_config={
             "name": "Starter Product Restock",
