@@ -657,11 +657,11 @@ CATALOGUE: tuple[Template, ...] = (
     Template(
         key="campaign_underperformance_alert",
         name="Campaign Underperformance Alert",
-        description="Emails you when a campaign returns less than it costs.",
+        description="Emails you when your running campaigns' click-through rate falls below 1%.",
         category="campaign",
         suggested_config={
             "name": "Campaign Underperformance Alert",
-            "description": "Alert when campaign performance drops below break-even",
+            "description": "Alert when campaign click-through drops below 1%",
             "category": "campaign",
             "trigger_type": "threshold",
             "trigger_config": {"metric": "campaign_performance", "operator": "<", "value": 1},
@@ -669,7 +669,7 @@ CATALOGUE: tuple[Template, ...] = (
             "action_type": "send_notification",
             "action_config": {
                 "recipients": ["owner"],
-                "message": "A campaign is returning less than it costs.",
+                "message": "Your campaigns' click-through rate has fallen below 1%.",
                 "channels": ["email"],
             },
             "risk_level": "low",
