@@ -13,7 +13,7 @@ from typing import Any
 
 from automations.choices import Season
 from automations.recommendations.signals import Signals
-from automations.summaries.text import format_number
+from automations.summaries.text import format_month_day, format_number, format_timezone
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,16 @@ SEASON_WORDS = {
 }
 
 
-def _show(name: str, value: Any) -> str:
+def _show(name: str, value: Any, signals: Signals) -> str:
     if name == "conversion_rate":
         return f"{format_number(value)}%"
     if name == "seasonal_context":
-        return SEASON_WORDS[value]
+        day = signals.season_day
+        if day is None:  # the caller named the season
+            return SEASON_WORDS[value]
+        # read off the tenant's local date: say which, so the reason can be checked
+        where = format_timezone(signals.season_timezone)
+        return f"{SEASON_WORDS[value]} ({format_month_day(day.month, day.day)} in {where})"
     if isinstance(value, str):
         return value
     return format_number(value)
@@ -72,7 +77,7 @@ def signal(name: str, *bands: tuple[Test, float, str]) -> Scorer:
             return None
         for test, delta, reason in bands:
             if test(value):
-                return Contribution(delta, reason.format(v=_show(name, value), s="" if value == 1 else "s"))
+                return Contribution(delta, reason.format(v=_show(name, value, signals), s="" if value == 1 else "s"))
         return None
 
     score.__name__ = f"score_{name}"
@@ -111,7 +116,9 @@ def is_false(value: object) -> bool:
 
 STRUGGLING = one_of("poor", "declining")
 THRIVING = one_of("good", "excellent")
-HOLIDAY_RUN_UP = one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY, Season.AUTUMN, Season.WINTER)
+# The weeks before the holiday season (1 December). Winter is January and February when the season is
+# read off a date (December is the holiday season), so it is not a run-up.
+HOLIDAY_RUN_UP = one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY, Season.AUTUMN)
 
 
 def no_email_list(delta: float, reason: str) -> Scorer:
@@ -620,7 +627,8 @@ CATALOGUE: tuple[Template, ...] = (
             signal(
                 "seasonal_context",
                 (one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY), 0.5, "It's {v}, when deal hunters are out."),
-                (one_of(Season.HOLIDAY_SEASON, Season.AUTUMN), 0.3, "It's {v}, with Black Friday close."),
+                (one_of(Season.AUTUMN), 0.3, "It's {v}, with Black Friday ahead."),
+                (one_of(Season.HOLIDAY_SEASON), -0.1, "It's {v}, with Black Friday behind you."),
                 (anything, -0.1, "It's {v}, far from Black Friday."),
             ),
             signal("product_count", (below(3), -0.1, "With only {v} product{s}, a deals page would look thin.")),
