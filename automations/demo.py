@@ -34,7 +34,8 @@ SAMPLE_AUTOMATIONS: list[dict[str, Any]] = [
         "description": "Build a landing page whenever the store adds a product",
         "category": "product",
         "trigger_type": "event",
-        "trigger_config": {"event_type": "product_added", "source": "store"},
+        # No source: every product_added event matches, the Testing Guide §3 snippet's (which names none) too.
+        "trigger_config": {"event_type": "product_added"},
         "action_type": "create_landing_page",
         "action_config": {"template_id": "product_spotlight", "publish": False},
         "risk_level": "low",
@@ -92,7 +93,8 @@ SAMPLE_AUTOMATIONS: list[dict[str, Any]] = [
         "description": "Draft a recovery workflow when conversion stays under 2% for an hour",
         "category": "marketing",
         "trigger_type": "threshold",
-        "trigger_config": {"metric": "conversion_rate", "operator": "<", "value": 0.02, "for_minutes": 60},
+        # conversion_rate is in percent (docs/listeners.md): 2 means 2 %.
+        "trigger_config": {"metric": "conversion_rate", "operator": "<", "value": 2, "for_minutes": 60},
         "action_type": "generate_draft",
         "action_config": {"workflow_type_id": "conversion_recovery", "title": "Win back conversions"},
         "risk_level": "medium",

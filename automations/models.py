@@ -17,6 +17,7 @@ from django.utils import timezone
 from automations.approval_facts import rule_approval_decision
 from automations.choices import Category, RiskLevel, RuleMode, RuleStateChangeKind, TriggerType
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
+from automations.conditions.run_checks import rule_run_checks
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.schedule_times import ScheduleError, next_run_text, next_slot_after, schedule_timezone
@@ -334,6 +335,11 @@ class AutomationRule(models.Model):
     def evaluate_conditions_detailed(self, context: dict[str, Any]) -> list[ConditionResult]:
         """One result per top-level condition: condition, passed, actual and expected value, reason."""
         return compiled_conditions_for_rule(self).explain(context)
+
+    def run_checks(self, context: dict[str, Any]) -> list[ConditionResult]:
+        """What a run with ``context`` checks before governance, one result each: for a threshold rule the
+        trigger's comparison first, then each condition. Test Conditions and every execution use it."""
+        return rule_run_checks(self, context)
 
     def approval_decision(
         self, context: dict[str, Any] | None = None, facts: GovernanceFacts | None = None

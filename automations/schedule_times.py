@@ -90,6 +90,41 @@ SEASON_DATES: dict[str, Callable[[int], dt.date]] = {
 }
 
 
+# How long the run-up to a one-day occasion counts as its season (Valentine's Day, Mother's Day).
+OCCASION_RUN_UP_DAYS = 14
+
+
+def season_on(day: dt.date) -> str:
+    """The season a (local) date is in, from the season dates above; the most specific wins.
+
+    1. Black Friday: from Black Friday to the Sunday after; Cyber Monday: that Monday;
+    2. the holiday season: December (from its start, 1 December, to the year's end);
+    3. Valentine's Day and Mother's Day: the two weeks up to and including the day;
+    4. back to school: August (from its start, 1 August);
+    5. otherwise the meteorological season: spring from 1 March, summer from 1 June, autumn from
+       1 September, winter from 1 December (so January and February).
+    """
+    year = day.year
+    black_friday, cyber_monday = SEASON_DATES[Season.BLACK_FRIDAY](year), SEASON_DATES[Season.CYBER_MONDAY](year)
+    if day == cyber_monday:
+        return Season.CYBER_MONDAY
+    if black_friday <= day < cyber_monday:
+        return Season.BLACK_FRIDAY
+    if day >= SEASON_DATES[Season.HOLIDAY_SEASON](year):
+        return Season.HOLIDAY_SEASON
+    for occasion in (Season.VALENTINES_DAY, Season.MOTHERS_DAY):
+        date = SEASON_DATES[occasion](year)
+        if date - dt.timedelta(days=OCCASION_RUN_UP_DAYS - 1) <= day <= date:
+            return occasion
+    back_to_school = SEASON_DATES[Season.BACK_TO_SCHOOL](year)
+    if back_to_school <= day < back_to_school.replace(month=back_to_school.month + 1):
+        return Season.BACK_TO_SCHOOL
+    for season in (Season.AUTUMN, Season.SUMMER, Season.SPRING):
+        if day >= SEASON_DATES[season](year):
+            return season
+    return Season.WINTER  # January and February (December is the holiday season)
+
+
 def season_date(season: str, year: int) -> dt.date:
     """The date of a named season in ``year``; raises ScheduleError for an unknown name."""
     try:

@@ -11,9 +11,6 @@ from django.db import connections
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from automations.choices import TriggerType
-from automations.conditions import compile_conditions
-from automations.conditions.threshold import explain_threshold
 from automations.models import AutomationRule
 from config.sql_instances import instances_from_sql, select_list
 from config.words import plural
@@ -132,14 +129,12 @@ def conditions_summary(results: list[dict[str, Any]]) -> str:
 def rule_condition_report(rule: AutomationRule, context: dict[str, Any], facts: GovernanceFacts) -> ConditionReport:
     """What would happen if ``rule`` (saved or not) were triggered with ``context``.
 
-    For a threshold rule the trigger's own comparison is checked too and comes first. The governance
+    The checks are a run's own (``AutomationRule.run_checks``: for a threshold rule the trigger's
+    comparison first, then the conditions), so a run with ``context`` is skipped exactly when this
+    report's ``conditions_met`` is false, and records these rows. The governance
     answer uses ``facts`` (the caller's trusted facts, ``trusted_facts``), never the sample context.
     """
-    compiled = compile_conditions(list(rule.conditions or []), rule.tenant.timezone if rule.tenant_id else "UTC")
-    results = [result.as_dict() for result in compiled.explain(context)]
-    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-    if rule.trigger_type == TriggerType.THRESHOLD and "metric" in config:
-        results.insert(0, explain_threshold(config, context).as_dict())  # the tick's own comparison
+    results = [result.as_dict() for result in rule.run_checks(context)]
     met = all(result["passed"] for result in results)
     decision = rule.approval_decision(context, facts)
     return ConditionReport(

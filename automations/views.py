@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from automations.builder_errors import error_label, field_errors_in_words
+from automations.builder_errors import FieldError, error_label, field_errors_in_words
 from automations.builder_state import (
     BuilderState,
     action_input_name,
@@ -40,7 +40,7 @@ from automations.kinds.triggers import TRIGGER_KINDS, TriggerKind, trigger_kind_
 from automations.models import AutomationRule
 from automations.page_facts import page_facts
 from automations.recommendations import recommend
-from automations.selectors import rule_counts, rule_get_for_tenant, rule_list_for_tenant
+from automations.selectors import ConditionReport, rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import (
     UnknownVersion,
     rule_archive,
@@ -384,13 +384,29 @@ def result_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None, **extra: Any) -> HttpResponse:
-    """The Test panel: the condition rows of a ConditionReport (``results``); 400 with the errors in
-    ``extra`` when there are none because the context or the conditions were refused."""
-    rows = result_rows(results) if results is not None else None
-    context = {"results": rows, "all_passed": rows is not None and all(r["passed"] for r in rows), **extra}
-    status = 400 if results is None else 200
+def _results_response(request: HttpRequest, report: ConditionReport | None, **extra: Any) -> HttpResponse:
+    """The Test panel: the rows and answer of a ConditionReport (the checks a run makes); 400 with the
+    errors in ``extra`` when there is none because the context or the conditions were refused."""
+    rows = result_rows(report.results) if report is not None else None
+    context = {
+        "results": rows,
+        "report": report,
+        "all_passed": report is not None and report.conditions_met,
+        **extra,
+    }
+    status = 400 if report is None else 200
     return render(request, "automations/partials/_condition_results.html", context, status=status)
+
+
+def builder_draft(request: HttpRequest, fields: tuple[str, ...]) -> tuple[dict[str, Any], list[FieldError]]:
+    """The builder form's rule body, and the problems of the ``fields`` a preview reads, in words (none: the
+    body can make a draft rule). Only what the preview reads must be valid: a form without a name yet can
+    still test its conditions or be backtested."""
+    state = state_from_post(request.POST)
+    data, errors = rule_data_from_state(state)
+    errors = {**{k: v for k, v in validate_rule_definition(data).items() if k.startswith(fields)}, **errors}
+    words = field_errors_in_words(errors, state.get("trigger_type"), state.get("action_type")) if errors else []
+    return data, words
 
 
 @portal_view
@@ -398,19 +414,13 @@ def _results_response(request: HttpRequest, results: list[dict[str, Any]] | None
 def builder_test(request: HttpRequest) -> HttpResponse:
     """Test Conditions: each condition of the unsaved form against the sample context."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    state = state_from_post(request.POST)
-    data, errors = rule_data_from_state(state)
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    # Only what a test reads must be valid: a form without a name yet can still test its conditions.
-    tested = {k: v for k, v in validate_rule_definition(data).items() if k.startswith(TESTED_FIELDS)}
-    errors = {**tested, **errors}
-    if errors:
-        words = field_errors_in_words(errors, state.get("trigger_type"), state.get("action_type"))
-        return _results_response(request, None, definition_errors=words)
-    report = rule_test_conditions(rule_draft(tenant, data), context, request_user(request))
-    return _results_response(request, report.results)
+    data, problems = builder_draft(request, TESTED_FIELDS)
+    if problems:
+        return _results_response(request, None, definition_errors=problems)
+    return _results_response(request, rule_test_conditions(rule_draft(tenant, data), context, request_user(request)))
 
 
 @portal_view
@@ -439,7 +449,7 @@ def rule_test(request: HttpRequest, rule_id: str) -> HttpResponse:
     context, context_error = parse_context(request.POST.get("sample_context", ""))
     if context is None:
         return _results_response(request, None, context_error=context_error)
-    return _results_response(request, rule_test_conditions(rule, context, request_user(request)).results)
+    return _results_response(request, rule_test_conditions(rule, context, request_user(request)))
 
 
 @portal_view

@@ -13,20 +13,19 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from automations.builder_errors import error_label, field_errors_in_words
-from automations.builder_state import rule_data_from_state, state_from_post
+from automations.builder_errors import error_label
 from automations.rule_history import rule_state_changes, rule_version_history
 from automations.selectors import rule_get_for_tenant
 from automations.services import rule_draft
-from automations.validators import validate_rule_definition
 from automations.views import (
     EXECUTIONS_PER_PAGE,
     SAMPLE_CONTEXT,
     TESTED_FIELDS,
+    builder_draft,
     is_htmx,
     parse_context,
     result_rows,
@@ -191,14 +190,10 @@ def _channel_rows(execution: Any) -> list[dict[str, Any]]:
 def builder_backtest(request: HttpRequest) -> HttpResponse:
     """The builder's "Preview on the last 30 days": the unsaved form backtested (``executions.backtest``)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    state = state_from_post(request.POST)
-    data, errors = rule_data_from_state(state)
-    errors = {**{k: v for k, v in validate_rule_definition(data).items() if k.startswith(BACKTESTED_FIELDS)}, **errors}
+    data, problems = builder_draft(request, BACKTESTED_FIELDS)
     context: dict[str, Any] = {"days": PREVIEW_DAYS}
-    if errors:
-        context["definition_errors"] = field_errors_in_words(
-            errors, state.get("trigger_type"), state.get("action_type")
-        )
+    if problems:
+        context["definition_errors"] = problems
     elif not allows(request, Capability.TEST, data.get("risk_level")):
         context["refused"] = "Your role does not allow testing rules of this risk level."
     else:
@@ -221,23 +216,36 @@ def builder_backtest(request: HttpRequest) -> HttpResponse:
 @portal_view
 @require_POST
 def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
-    """Run now: the pipeline's manual execution with the details page's sample context."""
+    """Run now: the pipeline's manual execution with the posted sample context (none from the page's
+    button; the Test dialog's "Run with this context" posts the one it tests, by htmx)."""
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
     context, context_error = parse_context(request.POST.get("sample_context", "{}"))
     if context is None:
+        if is_htmx(request):  # the Test dialog shows the refusal where the test results go
+            partial = "automations/partials/_condition_results.html"
+            return render(request, partial, {"context_error": context_error}, status=400)
         return render(request, "automations/run_refused.html", {"rule": rule, "error": context_error}, status=400)
     try:
         execution = execute_rule_manually(rule, context, request_user(request))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
-        return redirect("automations:detail", rule_id=rule.pk)
+        return _go(request, reverse("automations:detail", kwargs={"rule_id": rule.pk}))
     # A run only recorded is not a success: a neutral message, never the green one.
     if execution.outcome == ExecutionOutcome.RECORDED_ONLY:
         messages.warning(request, f"Execution #{execution.pk}: {execution.outcome_label}.")
     else:
         messages.success(request, f"{execution_sentence(f'Execution #{execution.pk}', execution.status)}.")
-    return redirect("automations:execution", rule_id=rule.pk, execution_id=execution.pk)
+    return _go(request, reverse("automations:execution", kwargs={"rule_id": rule.pk, "execution_id": execution.pk}))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect; for htmx, the header that makes htmx load ``url`` as a page."""
+    if is_htmx(request):
+        response = HttpResponse()
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 urlpatterns = [

@@ -58,7 +58,20 @@ class EventListener:
             raise ValidationError({"payload": ["must be a JSON object"]})
         result = emit_event(self.tenant_for(payload), event_type, payload, **options)
         logger.info("Event emitted: %s (event %s%s)", event_type, result.id, ", duplicate" if result.duplicate else "")
+        if not result.duplicate:
+            self.match(result.id)
         return result
+
+    def match(self, event_id: int) -> None:
+        """Match the event to its rules here, as the worker's listener: "Event trigger matched: …" is logged in
+        this process (the Testing Guide's shell) and the executions are queued for the Celery worker.
+
+        The same step the queued ``match_events`` task runs; whichever comes second finds the event
+        dispatched and does nothing.
+        """
+        from executions.pipeline import match_events
+
+        match_events([event_id], run_here=False)
 
 
 class AutomationWorker:

@@ -5,12 +5,16 @@
 | critical                                    | never                                               |
 | high, or requires_approval true             | auto_approval_rules is non-empty and all rules hold |
 | low or medium without requires_approval     | no rule in auto_approval_rules fails                |
+
+``approval_outlook`` asks the same table what it answers for a rule whatever happens at run time (the
+actor, the clock, today's count): the plain-English summaries word their governance clause from it.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 RISK_CRITICAL = "critical"
 RISK_HIGH = "high"
@@ -120,3 +124,51 @@ def decide_auto_approval(
     if failed:
         return ApprovalDecision(False, "; ".join(check.reason for check in failed), checks)
     return ApprovalDecision(True, f"{risk_level}-risk rule with no failing auto-approval rule", checks)
+
+
+# --- what the table answers before the run ------------------------------------------------------
+
+OUTLOOK_RUNS: Final = "runs"  # auto-approved whatever happens at run time
+OUTLOOK_WHILE_RULES_HOLD: Final = "while_rules_hold"  # auto-approved exactly when ``rules`` hold at run time
+OUTLOOK_COUNCIL: Final = "council"  # never auto-approved: always waits for the council
+
+
+@dataclass(frozen=True)
+class ApprovalOutlook:
+    """What ``decide_auto_approval`` answers for a rule's definition, over every run-time fact.
+
+    ``kind``: one of the OUTLOOK_* values. ``rules``: for ``while_rules_hold``, the auto-approval rules
+    that decide at run time, in check order. ``reason``: for ``council``, the decision's reason even when
+    every run-time fact is favourable. ``failed``: those definitional checks that always fail (the rule's
+    own budget over ``max_budget`` or unknown).
+    """
+
+    kind: str
+    rules: tuple[str, ...] = ()
+    reason: str = ""
+    failed: tuple[RuleCheck, ...] = ()
+
+
+def approval_outlook(
+    risk_level: str, requires_approval: bool, auto_approval_rules: dict[str, Any] | None, budget: float | None
+) -> ApprovalOutlook:
+    """Ask ``decide_auto_approval`` twice, with every run-time fact favourable and then unfavourable.
+
+    The budget is the rule's own (``action_config["budget"]``), a fact of its definition, so it is the
+    same in both. A rule auto-approved in neither case always waits for the council; in both, it always
+    runs; otherwise every auto-approval rule must hold (the table's rows agree on that), so it runs
+    without approval exactly while the run-time rules that failed the second time hold.
+    """
+    favourable = KnownFacts(budget_value=budget, trusted=True, in_business_hours=True, executions_today_count=0)
+    best = decide_auto_approval(risk_level, requires_approval, auto_approval_rules, favourable)
+    if not best.auto_approved:
+        failed = tuple(check for check in best.checks if not check.passed)
+        return ApprovalOutlook(OUTLOOK_COUNCIL, reason=best.reason, failed=failed)
+    unfavourable = KnownFacts(
+        budget_value=budget, trusted=False, in_business_hours=False, executions_today_count=sys.maxsize
+    )
+    worst = decide_auto_approval(risk_level, requires_approval, auto_approval_rules, unfavourable)
+    if worst.auto_approved:
+        return ApprovalOutlook(OUTLOOK_RUNS, reason=worst.reason)
+    deciding = tuple(check.rule for check in worst.checks if not check.passed)
+    return ApprovalOutlook(OUTLOOK_WHILE_RULES_HOLD, rules=deciding)

@@ -8,9 +8,12 @@ writes nothing. Catalogue and signals: docs/recommendations.md.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
 
 from automations.choices import ThresholdOperator, TriggerType
 from automations.models import AutomationRule
@@ -21,7 +24,7 @@ from automations.summaries import summarize_rule
 if TYPE_CHECKING:
     from governance.models import Tenant
 
-__all__ = ["CATALOGUE", "Recommendation", "Signals", "recommend", "rule_shape", "score_template"]
+__all__ = ["CATALOGUE", "Recommendation", "Signals", "recommend", "rule_shape", "score_template", "tenant_today"]
 
 MIN_SCORE = 0.05
 MAX_SCORE = 0.99
@@ -117,15 +120,30 @@ def score_template(template: Template, signals: Signals) -> tuple[float, list[Co
     return round(min(MAX_SCORE, max(MIN_SCORE, raw)), 2), contributions
 
 
+def tenant_today(tenant: Tenant | None, now: dt.datetime | None = None) -> tuple[dt.date, str]:
+    """The tenant's local date at ``now`` (the server clock, ``timezone.now()``, unless given) and its time
+    zone's name (UTC without a tenant)."""
+    zone = tenant.zone if tenant is not None else dt.UTC
+    moment = now if now is not None else timezone.now()
+    return moment.astimezone(zone).date(), str(zone)
+
+
 def recommend(
-    tenant: Tenant | None, context: Mapping[str, Any] | None, *, limit: int | None = None
+    tenant: Tenant | None,
+    context: Mapping[str, Any] | None,
+    *,
+    limit: int | None = None,
+    today: dt.date | None = None,
 ) -> list[Recommendation]:
     """Recommendations for ``tenant`` given the signals in ``context``, best first (ties by name).
 
     Templates whose shape (``rule_shape``) matches one of the tenant's live rules are left out.
-    Unusable signal values are ignored; this never raises on context data.
+    Unusable signal values are ignored; this never raises on context data. Without a usable
+    ``seasonal_context`` the season is that of ``today``: by default the tenant's local date by the
+    server clock (``tenant_today``), never a date from the context.
     """
-    signals = Signals.from_context(context)
+    local_today, zone_name = tenant_today(tenant)
+    signals = Signals.from_context(context, today if today is not None else local_today, zone_name)
     running = _running_shapes(tenant)
     results = []
     for template in CATALOGUE:

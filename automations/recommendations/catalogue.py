@@ -13,6 +13,7 @@ from typing import Any
 
 from automations.choices import Season
 from automations.recommendations.signals import Signals
+from automations.summaries.text import format_month_day, format_timezone
 from config.words import format_number, plural_suffix
 
 
@@ -52,11 +53,16 @@ SEASON_WORDS = {
 }
 
 
-def _show(name: str, value: Any) -> str:
+def _show(name: str, value: Any, signals: Signals) -> str:
     if name == "conversion_rate":
         return f"{format_number(value)}%"
     if name == "seasonal_context":
-        return SEASON_WORDS[value]
+        day = signals.season_day
+        if day is None:  # the caller named the season
+            return SEASON_WORDS[value]
+        # read off the tenant's local date: say which, so the reason can be checked
+        where = format_timezone(signals.season_timezone)
+        return f"{SEASON_WORDS[value]} ({format_month_day(day.month, day.day)} in {where})"
     if isinstance(value, str):
         return value
     return format_number(value)
@@ -72,7 +78,7 @@ def signal(name: str, *bands: tuple[Test, float, str]) -> Scorer:
             return None
         for test, delta, reason in bands:
             if test(value):
-                return Contribution(delta, reason.format(v=_show(name, value), s=plural_suffix(value)))
+                return Contribution(delta, reason.format(v=_show(name, value, signals), s=plural_suffix(value)))
         return None
 
     score.__name__ = f"score_{name}"
@@ -111,7 +117,9 @@ def is_false(value: object) -> bool:
 
 STRUGGLING = one_of("poor", "declining")
 THRIVING = one_of("good", "excellent")
-HOLIDAY_RUN_UP = one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY, Season.AUTUMN, Season.WINTER)
+# The weeks before the holiday season (1 December). Winter is January and February when the season is
+# read off a date (December is the holiday season), so it is not a run-up.
+HOLIDAY_RUN_UP = one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY, Season.AUTUMN)
 
 
 def no_email_list(delta: float, reason: str) -> Scorer:
@@ -163,7 +171,10 @@ CATALOGUE: tuple[Template, ...] = (
     Template(
         key="starter_product_restock",
         name="Starter Product Restock",
-        description="Adds 3 starter products from a template when your catalogue drops below 5, after approval.",
+        description=(
+            "Adds 3 starter products from a template when your catalogue drops below 5: "
+            "once a day without approval, more often after approval."
+        ),
         category="product",
         suggested_config={
             "name": "Starter Product Restock",
@@ -617,7 +628,8 @@ CATALOGUE: tuple[Template, ...] = (
             signal(
                 "seasonal_context",
                 (one_of(Season.BLACK_FRIDAY, Season.CYBER_MONDAY), 0.5, "It's {v}, when deal hunters are out."),
-                (one_of(Season.HOLIDAY_SEASON, Season.AUTUMN), 0.3, "It's {v}, with Black Friday close."),
+                (one_of(Season.AUTUMN), 0.3, "It's {v}, with Black Friday ahead."),
+                (one_of(Season.HOLIDAY_SEASON), -0.1, "It's {v}, with Black Friday behind you."),
                 (anything, -0.1, "It's {v}, far from Black Friday."),
             ),
             signal("product_count", (below(3), -0.1, "With only {v} product{s}, a deals page would look thin.")),
@@ -654,11 +666,11 @@ CATALOGUE: tuple[Template, ...] = (
     Template(
         key="campaign_underperformance_alert",
         name="Campaign Underperformance Alert",
-        description="Emails you when a campaign returns less than it costs.",
+        description="Emails you when your running campaigns' click-through rate falls below 1%.",
         category="campaign",
         suggested_config={
             "name": "Campaign Underperformance Alert",
-            "description": "Alert when campaign performance drops below break-even",
+            "description": "Alert when campaign click-through drops below 1%",
             "category": "campaign",
             "trigger_type": "threshold",
             "trigger_config": {"metric": "campaign_performance", "operator": "<", "value": 1},
@@ -666,7 +678,7 @@ CATALOGUE: tuple[Template, ...] = (
             "action_type": "send_notification",
             "action_config": {
                 "recipients": ["owner"],
-                "message": "A campaign is returning less than it costs.",
+                "message": "Your campaigns' click-through rate has fallen below 1%.",
                 "channels": ["email"],
             },
             "risk_level": "low",

@@ -2,15 +2,19 @@
 
 A value of the wrong kind (a string where a number belongs, a negative count, an unknown
 performance word) is ignored as if it were missing: recommendations never fail on context data.
+The season comes from the context's ``seasonal_context`` when it names one, else from the tenant's
+local date (``recommend`` passes it: docs/recommendations.md, "The season").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from automations.choices import Season
+from automations.schedule_times import season_on
 from automations.summaries.text import is_number
 
 PERFORMANCE_LEVELS = ("excellent", "good", "average", "poor", "declining")
@@ -64,18 +68,26 @@ class Signals:
     days_since_last_campaign: int | float | None = None
     has_email_list: bool | None = None
     store_traffic: int | float | None = None  # visitors per day
+    # When seasonal_context was read off a date, not given: that local date and its time zone's name.
+    season_day: dt.date | None = None
+    season_timezone: str | None = None
 
     @classmethod
-    def from_context(cls, context: object) -> Signals:
-        if not isinstance(context, Mapping):
-            return cls()
-        get: Any = context.get
+    def from_context(cls, context: object, today: dt.date | None = None, timezone_name: str = "UTC") -> Signals:
+        """The signals in ``context``; without a usable ``seasonal_context``, the season of ``today`` (the
+        tenant's local date) when given."""
+        get: Any = context.get if isinstance(context, Mapping) else (lambda key: None)
+        season, season_day = _season(get("seasonal_context")), None
+        if season is None and today is not None:
+            season, season_day = season_on(today), today
         email_list = get("has_email_list")
         return cls(
+            season_day=season_day,
+            season_timezone=timezone_name if season_day is not None else None,
             product_count=_count(get("product_count")),
             store_performance=_performance(get("store_performance")),
             recent_campaigns=_count(get("recent_campaigns")),
-            seasonal_context=_season(get("seasonal_context")),
+            seasonal_context=season,
             conversion_rate=_percentage(get("conversion_rate")),
             abandoned_carts=_count(get("abandoned_carts")),
             customer_count=_count(get("customer_count")),

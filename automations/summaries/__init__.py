@@ -13,7 +13,7 @@ from typing import Any
 from automations.models import AutomationRule
 from automations.summaries.actions import describe_action
 from automations.summaries.conditions import describe_conditions, store_state
-from automations.summaries.governance import council_words, governance_description, needs_approval
+from automations.summaries.governance import council_words, governance_clause, governance_description
 from automations.summaries.text import article, capitalize, quote
 from automations.summaries.triggers import describe_trigger
 
@@ -74,8 +74,7 @@ def _sentence(data: dict[str, Any], council: str) -> str:
     parts = [part for part in (head, f"if {checks}" if checks else "") if part]
     parts.append(action.clause or "nothing happens yet: no action is chosen")
     text = ", ".join(parts)
-    if needs_approval(data.get("risk_level"), data.get("requires_approval")):
-        text += f", after approval by {council}"
+    text += governance_clause(data, council)
     # A quoted message that ends its own sentence ('… now.') needs no second full stop.
     return capitalize(text) if text.endswith((".'", "!'", "?'")) else capitalize(text) + "."
 

@@ -322,6 +322,9 @@ def _firing_request(plan: _Plan, state: CrossingState, observation: Observation)
         "crossing": state.crossings,
         "observed_at": format_utc(observation.observed_at),
     }
+    # The crossing's value under the metric's own name: the run checks the threshold comparison against
+    # it (automations.conditions.run_checks), as Test Conditions does with a context naming the metric.
+    trigger_data[str(config.get("metric"))] = observation.value
     return TriggerRequest(
         plan.rule,
         TriggerSource.THRESHOLD,

@@ -113,7 +113,7 @@ def evaluate_pending(
         )
     context = build_context(rule, execution.trigger_data, facts=facts)
     try:
-        results = rule.evaluate_conditions_detailed(context)
+        results = rule.run_checks(context)  # the checks Test Conditions shows, threshold first
         conditions_met = all(result.passed for result in results)
         condition_results = json_safe([result.as_dict() for result in results])
     except DatabaseError:

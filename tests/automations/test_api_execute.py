@@ -101,3 +101,46 @@ def test_reject_with_reason(tenant, owner, council_member, django_capture_on_com
     # owners hear about the rejection in their notifications
     notices = token_client(owner).get("/api/notifications").json()
     assert any(item["kind"] == "execution_rejected" for item in notices["notifications"])
+
+
+@pytest.mark.parametrize(
+    ("context", "status", "failed"),
+    [
+        ({"product_count": 5, "store_status": "active"}, "skipped", [0]),  # the threshold comparison fails
+        ({"product_count": 50, "store_status": "closed"}, "skipped", [0, 1]),
+        ({"product_count": 2, "store_status": "closed"}, "skipped", [1]),
+        ({"product_count": 2, "store_status": "active"}, "succeeded", []),
+    ],
+)
+def test_a_manual_run_checks_what_test_conditions_shows(owner, rule, context, status, failed):
+    """One answer: execute runs the action exactly when test-conditions says every check passes, and the
+    execution records the rows the test showed (the threshold's own comparison first)."""
+    client = token_client(owner)
+    # given what Test Conditions says for this context
+    tested = post_json(client, f"/api/automations/{rule.pk}/test-conditions", {"context": context}).json()
+    assert [i for i, row in enumerate(tested["results"]) if not row["passed"]] == failed
+    # when the rule is run with the same context
+    data = post_json(client, f"/api/automations/{rule.pk}/execute", {"context": context}).json()
+    # then the run agrees and logs the same rows
+    execution = data["execution"]
+    assert execution["status"] == status
+    assert execution["conditions_met"] is tested["conditions_met"] is (status == "succeeded")
+    assert execution["condition_results"] == tested["results"]
+    assert execution["condition_results"][0]["condition"] == {"type": "product_count", "operator": "<", "value": 3}
+    stored = AutomationExecution.objects.get(pk=execution["id"])
+    assert stored.condition_results == tested["results"]
+    assert stored.action_started_at is None if failed else stored.action_started_at is not None
+
+
+def test_a_manual_run_of_a_threshold_rule_reads_the_metric_from_the_tenants_facts(owner, rule):
+    """No metric in the context: the run reads the tenant's latest sample (build_context), as the tick would."""
+    from executions.models import MetricSample
+
+    MetricSample.objects.create(tenant_id=rule.tenant_id, metric="product_count", value_number=7)
+    data = post_json(
+        token_client(owner), f"/api/automations/{rule.pk}/execute", {"context": {"store_status": "active"}}
+    ).json()
+    first = data["execution"]["condition_results"][0]
+    assert data["execution"]["status"] == "skipped"
+    assert first["passed"] is False and first["actual_value"] == 7
+    assert first["reason"] == "product_count is 7, not less than 3"

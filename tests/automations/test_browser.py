@@ -274,7 +274,9 @@ def test_details_guide_steps(page_for, owner, tenant, rule):
     page.get_by_role("button", name="Run now").click()
     page.wait_for_url(re.compile(r"/executions/\d+$"))
     run = rule.executions.order_by("-id").first()
-    assert run.trigger_source == "manual" and run.status == ExecutionStatus.SKIPPED  # store_status is missing
+    assert (
+        run.trigger_source == "manual" and run.status == ExecutionStatus.SKIPPED
+    )  # nothing in the context: product_count is missing
     expect(page.locator("h1")).to_have_text(f"Execution #{run.pk}")
     expect(page.locator("[data-condition-result='0']")).to_contain_text("fail")
 

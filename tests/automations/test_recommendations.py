@@ -3,6 +3,7 @@ templates the tenant already runs left out, and a stable order."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,18 @@ SPEC_CONTEXT = {
     "recent_campaigns": 0,
     "seasonal_context": "holiday_season",
 }
+# The tests' date when the context names no season: in autumn, the holiday season's run-up.
+OCTOBER = dt.date(2026, 10, 15)
+AUTUMN_REASON = "It's autumn (15 October in UTC)"
 SPEC_KEYS = {"name", "description", "category", "relevance_score", "reasoning", "suggested_config"}
 
 
-def scores(context: Any) -> dict[str, float]:
-    return {rec.name: rec.relevance_score for rec in recommend(None, context)}
+def scores(context: Any, today: dt.date = OCTOBER) -> dict[str, float]:
+    return {rec.name: rec.relevance_score for rec in recommend(None, context, today=today)}
 
 
-def by_name(context: Any) -> dict[str, Recommendation]:
-    return {rec.name: rec for rec in recommend(None, context)}
+def by_name(context: Any, today: dt.date = OCTOBER) -> dict[str, Recommendation]:
+    return {rec.name: rec for rec in recommend(None, context, today=today)}
 
 
 # --- the catalogue -------------------------------------------------------------------------------
@@ -68,7 +72,7 @@ def test_catalogue_spans_categories_and_trigger_types():
 
 def test_spec_example_puts_low_product_alert_first():
     # when
-    results = recommend(None, SPEC_CONTEXT)
+    results = recommend(None, SPEC_CONTEXT, today=OCTOBER)
 
     # then
     assert len(results) >= 4
@@ -85,14 +89,25 @@ def test_spec_example_puts_low_product_alert_first():
 
 
 def test_empty_context_gives_general_recommendations_at_lower_scores():
-    results = recommend(None, {})
+    """Only the date speaks: the seasonal templates move by today's season (autumn), the others keep their
+    base score and general reason."""
+    results = recommend(None, {}, today=OCTOBER)
     assert len(results) == len(CATALOGUE)
-    assert max(rec.relevance_score for rec in results) <= 0.5
-    assert max(rec.relevance_score for rec in results) < recommend(None, SPEC_CONTEXT)[0].relevance_score
+    assert max(rec.relevance_score for rec in results) <= 0.55
+    assert max(rec.relevance_score for rec in results) < recommend(None, SPEC_CONTEXT, today=OCTOBER)[0].relevance_score
     template_by_name = {template.name: template for template in CATALOGUE}
+    seasonal = 0
     for rec in results:
-        assert rec.reasoning == template_by_name[rec.name].general_reason
-        assert rec.relevance_score == template_by_name[rec.name].base_score
+        template = template_by_name[rec.name]
+        if rec.contributions:
+            [season] = rec.contributions
+            assert season.reason.startswith(AUTUMN_REASON) and season.reason in rec.reasoning
+            assert rec.relevance_score == round(template.base_score + season.delta, 2)
+            seasonal += 1
+        else:
+            assert rec.reasoning == template.general_reason
+            assert rec.relevance_score == template.base_score
+    assert seasonal >= 4
 
 
 @pytest.mark.parametrize("context", [None, [], "product_count=2", 42])
@@ -152,17 +167,17 @@ def test_each_signal_moves_its_templates_and_is_quoted(signal, value, template, 
 
 def test_every_signal_has_an_up_and_a_down_case():
     directions = {(signal, direction) for signal, _, _, direction, _ in SIGNAL_MOVES}
-    for signal in Signals.__dataclass_fields__:
+    for signal in set(Signals.__dataclass_fields__) - {"season_day", "season_timezone"}:  # where a season came from
         assert (signal, "up") in directions and (signal, "down") in directions, signal
 
 
 @pytest.mark.parametrize(("signal", "value"), [(signal, value) for signal, value, *_ in SIGNAL_MOVES])
 def test_a_signal_only_moves_templates_whose_reasoning_mentions_it(signal, value):
-    baseline = scores({})
+    baseline = by_name({})  # today's season (autumn) already speaks for the seasonal templates
     for name, rec in by_name({signal: value}).items():
-        if rec.relevance_score != baseline[name]:
-            assert len(rec.contributions) == 1
-            assert rec.contributions[0].reason in rec.reasoning
+        if rec.relevance_score != baseline[name].relevance_score:
+            [new] = [c for c in rec.contributions if c not in baseline[name].contributions]
+            assert new.reason in rec.reasoning
 
 
 def test_stronger_signals_score_higher():
@@ -225,7 +240,7 @@ SIGNAL_NAMES = st.sampled_from([*Signals.__dataclass_fields__, "other"])
 @settings(max_examples=200, deadline=None)
 @given(context=st.dictionaries(SIGNAL_NAMES, JSON_VALUES | st.integers(0, 500) | st.sampled_from(["good", "summer"])))
 def test_any_context_gives_bounded_sorted_scores(context):
-    results = recommend(None, context)
+    results = recommend(None, context, today=OCTOBER)
     assert len(results) == len(CATALOGUE)
     assert all(0.05 <= rec.relevance_score <= 0.99 for rec in results)
     assert [(-rec.relevance_score, rec.name) for rec in results] == sorted(
@@ -238,25 +253,25 @@ def test_any_context_gives_bounded_sorted_scores(context):
 
 
 def test_results_are_deterministic_and_ties_are_broken_by_name():
-    first = [rec.as_dict() for rec in recommend(None, SPEC_CONTEXT)]
+    first = [rec.as_dict() for rec in recommend(None, SPEC_CONTEXT, today=OCTOBER)]
     second = [rec.as_dict() for rec in recommend(None, dict(reversed(list(SPEC_CONTEXT.items()))))]
     assert first == second
-    tied = [rec.name for rec in recommend(None, {}) if rec.relevance_score == 0.25]
+    tied = [rec.name for rec in recommend(None, {}, today=OCTOBER) if rec.relevance_score == 0.25]
     assert len(tied) >= 2 and tied == sorted(tied)
 
 
 def test_limit_keeps_the_best():
-    assert [rec.name for rec in recommend(None, SPEC_CONTEXT, limit=3)] == [
-        rec.name for rec in recommend(None, SPEC_CONTEXT)[:3]
+    assert [rec.name for rec in recommend(None, SPEC_CONTEXT, limit=3, today=OCTOBER)] == [
+        rec.name for rec in recommend(None, SPEC_CONTEXT, today=OCTOBER)[:3]
     ]
-    assert recommend(None, SPEC_CONTEXT, limit=0) == []
+    assert recommend(None, SPEC_CONTEXT, limit=0, today=OCTOBER) == []
 
 
 def test_suggested_config_is_a_copy():
-    rec = recommend(None, {})[0]
+    rec = recommend(None, {}, today=OCTOBER)[0]
     rec.suggested_config["trigger_config"]["value"] = 999
     rec.as_dict()["suggested_config"]["name"] = "changed"
-    assert recommend(None, {})[0].suggested_config == next(
+    assert recommend(None, {}, today=OCTOBER)[0].suggested_config == next(
         template.suggested_config for template in CATALOGUE if template.name == rec.name
     )
     assert all(template.suggested_config["name"] == template.name for template in CATALOGUE)

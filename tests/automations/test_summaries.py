@@ -250,6 +250,17 @@ CASES = {
             "max_frequency_per_day": 5,
         },
     ),
+    "governance_high_budget_within_limit": rule(
+        risk_level="high",
+        action_type="add_product",
+        action_config={"template_id": "holiday_product", "count": 5, "category": "seasonal", "budget": 50},
+        auto_approval_rules={
+            "max_budget": 100,
+            "trusted_users_only": True,
+            "business_hours_only": True,
+            "max_frequency_per_day": 5,
+        },
+    ),
     "governance_requires_approval_one_a_day": rule(
         requires_approval=True, auto_approval_rules={"max_frequency_per_day": 1}
     ),
@@ -680,23 +691,38 @@ EXPECTED = {
         "Product count falls below 3",
         "",
         "Send notification to owner",
+        # max_budget needs the rule's own budget, and a notification has none: the table never auto-approves
+        "Always needs approval by the Pricing Council: the budget is unknown, so the limit of 100 can't be checked",
+    ),
+    "governance_high_budget_within_limit": (
         (
-            "Needs approval by the Pricing Council unless the budget is at most 100, a trusted user "
-            "triggers it, it runs in business hours and it has run fewer than 5 times today"
+            "When product count drops below 3, add 5 products from the holiday product template to the "
+            "seasonal category, with a budget of 50, without approval while a trusted user triggers it, it runs "
+            "in business hours and it has run fewer than 5 times today (otherwise after approval by the council)."
+        ),
+        "Product count falls below 3",
+        "",
+        "Add 5 products from holiday product template, with a budget of 50",
+        (
+            "Runs without approval while a trusted user triggers it, it runs in business hours and it has run "
+            "fewer than 5 times today; otherwise needs approval by the council"
         ),
     ),
     "governance_requires_approval_one_a_day": (
         (
             "When product count drops below 3, send a notification to the owner saying 'Low product "
-            "count', after approval by the council."
+            "count', without approval while it has not run yet today (otherwise after approval by the council)."
         ),
         "Product count falls below 3",
         "",
         "Send notification to owner",
-        "Needs approval by the council unless it has not run yet today",
+        "Runs without approval while it has not run yet today; otherwise needs approval by the council",
     ),
     "governance_low_with_rules": (
-        "When product count drops below 3, send a notification to the owner saying 'Low product count'.",
+        (
+            "When product count drops below 3, send a notification to the owner saying 'Low product count', "
+            "without approval while it runs in business hours (otherwise after approval by the council)."
+        ),
         "Product count falls below 3",
         "",
         "Send notification to owner",
@@ -886,7 +912,7 @@ def test_saved_rule_names_its_assigned_council(tenant, owner):
         "When product count drops below 3 in an active store, send a notification to the owner saying "
         "'Low product count', after approval by the Marketing Council."
     )
-    assert result.governance_description == "Needs approval by the Marketing Council"
+    assert result.governance_description == "Always needs approval by the Marketing Council"
 
 
 @pytest.mark.django_db

@@ -89,7 +89,7 @@ class Watched:
 def test_portal_pages_work_under_the_policy(page_for, tenant, owner, council_member):
     # given a rule with an execution awaiting approval and a notification about it
     rule = make_rule(tenant, owner, name="Critical Alert", risk_level="critical")
-    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     watched = Watched(page_for(owner))
     pages = [
         "/portal/automations",

@@ -234,7 +234,7 @@ def world(tenant, owner, council_member) -> World:
 
     rule = make_rule(tenant, owner)
     critical = make_rule(tenant, owner, name="Critical Alert", risk_level="critical")
-    execution = execute_rule_manually(critical, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(critical, {"store_status": "active", "product_count": 2}, owner)
     endpoint = endpoint_create(tenant, "https://hooks.example.com/c").endpoint
     delivery = WebhookDelivery.objects.create(
         tenant=tenant,

@@ -180,7 +180,7 @@ def test_reject_refuses_a_reason_it_cannot_store(tenant, owner, council_member) 
     from executions.services import execute_rule_manually, execution_reject
 
     rule = make_rule(tenant, owner, name="Critical Alert", risk_level="critical")
-    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     with pytest.raises(ValidationError) as refused:
         execution_reject(execution, council_member, "no\x00")
     assert refused.value.message_dict == {"reason": [NUL_MESSAGE]}

@@ -45,8 +45,8 @@ def test_council_member_approves_in_the_browser(page_for, tenant, owner, council
     from tests.factories import make_rule
 
     rule = make_rule(tenant, owner, name="Critical Alert", risk_level="critical")
-    first = execute_rule_manually(rule, {"store_status": "active"}, owner)
-    second = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    first = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
+    second = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     page = page_for(council_member)
     page.goto("/portal/automations")
     expect(page.get_by_role("link", name="Approvals 2")).to_be_visible()

@@ -117,6 +117,27 @@ def test_a_pushed_sample_is_checked_right_after_commit(
     assert execution.occurrence_key.startswith("threshold:")
 
 
+@pytest.mark.django_db
+def test_a_fired_run_checks_the_threshold_against_the_crossings_value(tenant, owner, pipeline_trigger_rule):
+    """The run records the threshold comparison first (as Test Conditions shows it), with the value that
+    crossed, even when a later sample no longer meets it."""
+    from executions.pipeline import run_execution
+
+    rule = low_products(tenant, owner)
+    push(tenant, "active", 0, metric="store_status")
+    push(tenant, 2, 1)
+    push(tenant, 9, 2)  # back above: no firing, and the run must not read this value
+    [execution] = fired(rule)
+    assert execution.trigger_data["product_count"] == 2
+    execution = run_execution(execution.pk)
+    assert execution.status == "succeeded"
+    threshold, condition = execution.condition_results
+    assert threshold["condition"] == {"type": "product_count", "operator": "<", "value": 3}
+    assert (threshold["passed"], threshold["actual_value"], threshold["expected_value"]) == (True, 2, 3)
+    assert condition["condition"] == {"type": "store_status", "operator": "=", "value": "active"}
+    assert condition["passed"] is True
+
+
 # --- crossings through pushes and ticks ----------------------------------------------------------
 
 

@@ -152,7 +152,7 @@ def test_webhook_forms_need_csrf(owner, tenant):
 
 # --- approvals and notifications ---------------------------------------------------------------
 
-ACTIVE = {"store_status": "active"}
+ACTIVE = {"store_status": "active", "product_count": 2}
 
 
 @pytest.fixture
@@ -241,7 +241,9 @@ def test_approval_and_read_forms_need_csrf(council_member, awaiting):
 
 def test_run_now_from_the_details_page(client, owner, rule):
     client.force_login(owner)
-    response = client.post(f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active"}'})
+    response = client.post(
+        f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active", "product_count": 2}'}
+    )
     execution = rule.executions.get()
     assert response.status_code == 302
     assert response["Location"] == f"/portal/automations/{rule.pk}/executions/{execution.pk}"

@@ -191,7 +191,7 @@ def test_an_archived_rule_never_runs_its_action_after_approval(tenant, owner, co
 @pytest.fixture
 def critical_run(tenant, owner):
     rule = make_rule(tenant, owner, name="Critical", risk_level="critical")
-    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     assert execution.status == ExecutionStatus.AWAITING_APPROVAL
     return execution
 
@@ -220,7 +220,7 @@ def test_the_setting_can_be_turned_off_or_widened(tenant, owner, critical_run):
     assert ApprovalRequest.objects.get(execution=critical_run).status == ApprovalStatus.APPROVED
     tenant_update(tenant, {"requester_cannot_approve": "high"}, owner)
     high = make_rule(tenant, owner, name="High too", risk_level="high", requires_approval=True)
-    run = execute_rule_manually(high, {"store_status": "active"}, owner)
+    run = execute_rule_manually(high, {"store_status": "active", "product_count": 2}, owner)
     with pytest.raises(PermissionDenied):
         execution_approve(run, owner)
 
