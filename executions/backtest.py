@@ -233,6 +233,8 @@ def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.dateti
             "crossing": step_state.crossings,
             "observed_at": format_utc(step_state.last_observed_at or at),
         }
+        # As the live listener's trigger: the crossing's value under the metric's own name.
+        data[str(metric)] = step_state.last_value
         return Trigger(at, data, None, f"{metric} crossing at {at:%d %b %H:%M}")
 
     def promote_until(limit: dt.datetime) -> Iterator[Trigger]:
