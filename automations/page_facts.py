@@ -22,12 +22,18 @@ def _not_known(tenant_id: str, action_type: str) -> bool:
     return False
 
 
+def _no_backtest(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
+    return None
+
+
 @dataclass
 class PageFacts:
     executions_since: Callable[[str, dt.datetime], int] = _no_executions
     latest_metric_values: Callable[[str], dict[str, Any]] = _no_metric_values
     # Whether a run of this action type would only be recorded: nothing in the tenant receives its command.
     action_only_recorded: Callable[[str, str], bool] = _not_known
+    # A rule body's 30-day backtest, {"days", "would_fire", "triggers_seen"}; None when it cannot be replayed.
+    backtest_estimate: Callable[[Any, dict[str, Any]], dict[str, int] | None] = _no_backtest
 
 
 page_facts = PageFacts()

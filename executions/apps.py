@@ -13,7 +13,7 @@ class ExecutionsConfig(AppConfig):
         from automations.page_facts import page_facts
         from automations.signals import rule_archived
         from automations.warnings import register_warning_check
-        from executions import actions, health, rule_warnings, signals, tasks, tasks_listeners  # noqa: F401
+        from executions import actions, backtest, health, rule_warnings, signals, tasks, tasks_listeners  # noqa: F401
         from executions.selectors import (
             action_only_recorded,
             rule_executions_run_today_count,
@@ -34,3 +34,5 @@ class ExecutionsConfig(AppConfig):
         register_warning_check(rule_warnings.check_backtest)
         # The rule's page and the builder warn when nothing receives the action's commands.
         page_facts.action_only_recorded = action_only_recorded
+        # Recommendations carry what a backtest of each template finds on the tenant's history.
+        page_facts.backtest_estimate = backtest.backtest_estimate

@@ -37,6 +37,7 @@ from automations.conditions.threshold import compare
 from automations.conditions.values import MISSING
 from automations.models import AutomationRule
 from automations.schedule_times import ScheduleError, format_utc, slots_between
+from automations.services import rule_draft
 from config.words import plural
 from executions.context import builtin_facts, json_safe
 from executions.models import Event, MetricSample
@@ -403,3 +404,18 @@ def backtest_rule(
                 }
             )
     return result
+
+
+ESTIMATE_DAYS: Final = 30
+ESTIMATE_TRIGGERS: Final = 5_000  # recommendations replay many templates per call: the oldest 5,000 triggers
+
+
+def backtest_estimate(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
+    """A rule body's 30-day backtest on ``tenant``'s history, for recommendations (``page_facts``): its
+    counts, or None when it cannot be replayed (a behaviour rule, a definition that does not validate)."""
+    try:
+        rule = rule_draft(tenant, definition)
+        result = backtest_rule(rule, ESTIMATE_DAYS, max_triggers=ESTIMATE_TRIGGERS)
+    except (BacktestUnavailable, ValueError):
+        return None
+    return {"days": ESTIMATE_DAYS, "would_fire": result.would_fire, "triggers_seen": result.triggers_seen}

@@ -127,6 +127,15 @@ Recommendations = inline_serializer(
                 "suggested_config": serializers.DictField(),
                 "key": serializers.CharField(allow_blank=True),
                 "summary": serializers.CharField(allow_blank=True),
+                "backtest": inline_serializer(
+                    "RecommendationBacktest",
+                    {
+                        "days": serializers.IntegerField(),
+                        "would_fire": serializers.IntegerField(),
+                        "triggers_seen": serializers.IntegerField(),
+                    },
+                    allow_null=True,
+                ),
             },
             many=True,
         ),

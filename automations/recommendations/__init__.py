@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from automations.choices import ThresholdOperator, TriggerType
 from automations.models import AutomationRule
+from automations.page_facts import page_facts
 from automations.recommendations.catalogue import CATALOGUE, Contribution, Template
 from automations.recommendations.signals import Signals
 from automations.summaries import summarize_rule
+from config.words import plural
 
 if TYPE_CHECKING:
     from governance.models import Tenant
@@ -52,6 +54,8 @@ class Recommendation:
     suggested_config: dict[str, Any]
     key: str = ""
     summary: str = ""
+    # What a 30-day backtest of suggested_config on the tenant's history found (None: not replayable).
+    backtest: dict[str, int] | None = None
     contributions: tuple[Contribution, ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +68,7 @@ class Recommendation:
             "suggested_config": copy.deepcopy(self.suggested_config),
             "key": self.key,
             "summary": self.summary,
+            "backtest": dict(self.backtest) if self.backtest is not None else None,
         }
 
 
@@ -120,6 +125,25 @@ def score_template(template: Template, signals: Signals) -> tuple[float, list[Co
     return round(min(MAX_SCORE, max(MIN_SCORE, raw)), 2), contributions
 
 
+# How the last 30 days' evidence moves a score: it would have run (up), nothing would have triggered it (down).
+EVIDENCE_WOULD_RUN = 0.1
+EVIDENCE_NO_TRIGGER = -0.1
+
+
+def evidence_contribution(estimate: dict[str, int] | None) -> Contribution | None:
+    """The backtest's word on a template: "would have fired 12 times in the last 30 days"."""
+    if estimate is None:
+        return None
+    days, fired, seen = estimate["days"], estimate["would_fire"], estimate["triggers_seen"]
+    if fired:
+        return Contribution(
+            EVIDENCE_WOULD_RUN, f"On your history it would have fired {plural(fired, 'time')} in the last {days} days."
+        )
+    if not seen:
+        return Contribution(EVIDENCE_NO_TRIGGER, f"Nothing in your last {days} days would have triggered it.")
+    return Contribution(0.0, f"On your history it would not have fired in the last {days} days.")
+
+
 def tenant_today(tenant: Tenant | None, now: dt.datetime | None = None) -> tuple[dt.date, str]:
     """The tenant's local date at ``now`` (the server clock, ``timezone.now()``, unless given) and its time
     zone's name (UTC without a tenant)."""
@@ -151,16 +175,24 @@ def recommend(
         if rule_shape(config["trigger_type"], config["trigger_config"], config["action_type"]) in running:
             continue
         score, contributions = score_template(template, signals)
+        estimate = page_facts.backtest_estimate(tenant, config) if tenant is not None else None
+        evidence = evidence_contribution(estimate)
+        reasoning = _reasoning(template, contributions)
+        if evidence is not None:  # always said, after the other reasons
+            contributions.append(evidence)
+            score = round(min(MAX_SCORE, max(MIN_SCORE, score + evidence.delta)), 2)
+            reasoning = f"{reasoning} {evidence.reason}"
         results.append(
             Recommendation(
                 name=template.name,
                 description=template.description,
                 category=template.category,
                 relevance_score=score,
-                reasoning=_reasoning(template, contributions),
+                reasoning=reasoning,
                 suggested_config=copy.deepcopy(config),
                 key=template.key,
                 summary=summarize_rule(config).summary,
+                backtest=estimate,
                 contributions=tuple(contributions),
             )
         )

@@ -107,7 +107,10 @@ def test_the_api_and_the_portal_quote_the_season_of_the_tenants_date(monkeypatch
     response = post_json(token_client(owner), "/api/automations/recommend", {"tenant_id": tenant.pk, "context": {}})
     assert response.status_code == 200
     [drop] = [rec for rec in response.json()["recommendations"] if rec["name"] == "Holiday Product Drop"]
-    assert drop["reasoning"].startswith(reason) and drop["relevance_score"] == 0.55
+    assert drop["reasoning"].startswith(reason)
+    # its seasonal schedule would have fired once in the last 30 days: +0.10 on the season's 0.55
+    assert drop["backtest"] == {"days": 30, "would_fire": 1, "triggers_seen": 1}
+    assert drop["relevance_score"] == 0.65
 
     # the portal's Recommendations modal
     client.force_login(owner)

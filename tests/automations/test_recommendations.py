@@ -362,10 +362,33 @@ def test_other_tenants_rules_and_other_directions_do_not_leave_templates_out(ten
 
 
 @pytest.mark.django_db
-def test_recommend_for_a_tenant_with_no_rules_reads_once(tenant, django_assert_num_queries):
+def test_recommend_for_a_tenant_with_no_rules_reads_once(tenant, django_assert_num_queries, monkeypatch):
+    from automations.page_facts import PageFacts, page_facts
+
+    # scoring reads the tenant's rules once; each template's backtest evidence reads a few rows more
+    monkeypatch.setattr(page_facts, "backtest_estimate", PageFacts().backtest_estimate)
     with django_assert_num_queries(1):
         results = recommend(tenant, SPEC_CONTEXT)
     assert results[0].name == "Low Product Alert"
+
+
+def test_each_recommendation_carries_its_backtest_and_the_ranking_uses_it(tenant):
+    from executions.models import Event
+
+    for index in range(12):
+        Event.objects.create(tenant=tenant, event_type="product_added", idempotency_key=f"p{index}", source="store")
+    by_key = {item.key: item for item in recommend(tenant, {})}
+    fired = [item for item in by_key.values() if item.backtest and item.backtest["would_fire"]]
+    quiet = [item for item in by_key.values() if item.backtest and not item.backtest["triggers_seen"]]
+    assert fired and quiet
+    assert all("would have fired" in item.reasoning for item in fired)
+    assert all("Nothing in your last 30 days would have triggered it." in item.reasoning for item in quiet)
+    without = {item.key: item for item in recommend(None, {})}  # no tenant: no history, no evidence
+    assert all(item.backtest is None for item in without.values())
+    for item in fired:
+        assert item.relevance_score >= without[item.key].relevance_score
+    for item in quiet:
+        assert item.relevance_score <= without[item.key].relevance_score
 
 
 def test_the_docs_name_every_template():
