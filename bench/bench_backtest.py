@@ -52,7 +52,7 @@ SELECT
     now() - ((n %% 2592000) || ' seconds')::interval,
     now() - ((n %% 2592000) || ' seconds')::interval,
     now(), 0
-FROM generate_series(1, %(count)s) AS n
+FROM generate_series(1::bigint, %(count)s::bigint) AS n
 """
 
 
