@@ -3,6 +3,7 @@ state through services; the builder's checks are the API's validators."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import zoneinfo
@@ -39,7 +40,7 @@ from automations.kinds.operators import operator_choices
 from automations.kinds.triggers import TRIGGER_KINDS, TriggerKind, trigger_kind_choices
 from automations.models import AutomationRule
 from automations.page_facts import page_facts
-from automations.recommendations import recommend
+from automations.recommendations import CATALOGUE, recommend
 from automations.selectors import ConditionReport, rule_counts, rule_get_for_tenant, rule_list_for_tenant
 from automations.services import (
     UnknownVersion,
@@ -317,10 +318,10 @@ def builder_new(request: HttpRequest) -> HttpResponse:
     state = state_for_new_rule()
     wanted = request.GET.get("recommendation")
     if wanted:
-        for item in _recommend(tenant):
-            recommendation = item.as_dict()
-            if wanted in (recommendation.get("key"), recommendation.get("name")):
-                state = state_from_data(recommendation.get("suggested_config") or {})
+        # The template itself, by key or name: no scoring (or backtest) to open the form it fills.
+        for template in CATALOGUE:
+            if wanted in (template.key, template.name):
+                state = state_from_data(copy.deepcopy(template.suggested_config))
                 break
     return render(request, "automations/builder.html", _builder_context(request, tenant, state, None))
 

@@ -404,7 +404,9 @@ def test_executions_bad_query_is_400(client, rule, query, field):
 def test_a_run_nothing_received_is_recorded_only_in_every_api_figure(client, rule, owner, tenant):
     # given an add_product rule and no webhook endpoint: a manual run through the API
     restock = make_rule(tenant, owner, name="Restock", action_type="add_product", action_config={"template_id": "t"})
-    ran = post_json(client, f"/api/automations/{restock.pk}/execute", {"context": {"store_status": "active"}})
+    ran = post_json(
+        client, f"/api/automations/{restock.pk}/execute", {"context": {"store_status": "active", "product_count": 2}}
+    )
     assert ran.status_code == 200, ran.content
     execution = ran.json()["execution"]
     assert execution["status"] == "succeeded" and execution["outcome"] == "recorded_only"

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "requires_approval": False,
     "assigned_council_id": None,
     "auto_approval_rules": {},
+    "mode": "live",
 }
 
 EXTRA_SAMPLES: list[dict[str, Any]] = [

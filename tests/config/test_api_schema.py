@@ -59,7 +59,7 @@ def test_schema_lists_every_operation(schema):
 def test_schema_describes_real_bodies(schema):
     components = schema["components"]["schemas"]
     create = schema["paths"]["/api/automations/"]["post"]
-    assert create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/RuleEnvelope")
+    assert create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/RuleSaved")
     request_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert {"name", "trigger_type", "trigger_config", "action_type", "action_config"} <= set(
         components[request_ref]["required"]

@@ -43,7 +43,7 @@ def awaiting(tenant, owner, council_member, django_capture_on_commit_callbacks):
     on it; the owner, its requester, may not decide a critical one), and both members' notices."""
     rule = make_rule(tenant, owner, name="Critical Alert", risk_level="critical")
     with django_capture_on_commit_callbacks(execute=True):
-        execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+        execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     assert execution.status == ExecutionStatus.AWAITING_APPROVAL
     notices = Notification.objects.filter(execution=execution, kind=NotificationKind.APPROVAL_REQUESTED)
     assert set(notices.values_list("user_id", flat=True)) == {owner.pk, council_member.pk}
@@ -78,7 +78,7 @@ def test_approving_marks_every_members_approval_notice_done(awaiting, council_me
 def test_rejecting_and_archiving_mark_the_notices_done(tenant, owner, council_member, awaiting):
     execution_reject(awaiting, council_member, "not now")
     assert approval_notices_unread(awaiting) == set()
-    second = execute_rule_manually(awaiting.automation_rule, {"store_status": "active"}, owner)
+    second = execute_rule_manually(awaiting.automation_rule, {"store_status": "active", "product_count": 2}, owner)
     Notification.objects.create(
         tenant=tenant, user=council_member, kind=NotificationKind.APPROVAL_REQUESTED, title="t", execution=second
     )

@@ -27,7 +27,7 @@ def long_approvals():
     executions = []
     for number in range(3):
         rule = make_rule(tenant, owner, name=f"{LONG_WORD}_{number} {LONG_WORD} and more words", risk_level="critical")
-        executions.append(execute_rule_manually(rule, {"store_status": "active"}, owner))
+        executions.append(execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner))
     return member, executions
 
 

@@ -50,12 +50,12 @@ def test_list_details_and_api_count_the_same_runs(tenant, owner):
     assert AutomationRule.objects.get(pk=waiting.pk).execution_count == 0
     # and one success rate everywhere
     rule = AutomationRule.objects.get(pk=ran.pk)
-    assert rule.success_rate == got["success_rate"] == stats["success_rate"] == success_rate(2, 2) == 1.0
+    assert rule.success_rate == got["success_rate"] == stats["success_rate"] == success_rate(2, 0) == 1.0
     assert stat(details, "success-rate") == "100.0%"
     card = listing[listing.index(f'data-rule-id="{ran.pk}"') :]
     assert re.search(r'data-field="success-rate">([^<]*)<', card).group(1) == "100.0%"
 
 
-@pytest.mark.parametrize(("succeeded", "total", "rate"), [(0, 0, None), (2, 3, 0.6667), (3, 3, 1.0), (0, 4, 0.0)])
-def test_success_rate(succeeded, total, rate):
-    assert success_rate(succeeded, total) == rate
+@pytest.mark.parametrize(("succeeded", "failed", "rate"), [(0, 0, None), (2, 1, 0.6667), (3, 0, 1.0), (0, 4, 0.0)])
+def test_success_rate(succeeded, failed, rate):
+    assert success_rate(succeeded, failed) == rate

@@ -18,11 +18,17 @@ def test_setup_periodic_tasks_is_idempotent_and_keeps_admin_choices():
     call_command("setup_periodic_tasks", stdout=io.StringIO())
 
     tasks = {task.task: task for task in PeriodicTask.objects.select_related("crontab").filter(crontab__isnull=False)}
-    assert set(tasks) == {"executions.check_schedules", "executions.check_thresholds", "executions.check_behaviors"}
+    assert set(tasks) == {
+        "executions.check_schedules",
+        "executions.check_thresholds",
+        "executions.check_behaviors",
+        "executions.prune_history",
+    }
     assert [(tasks[name].crontab.minute, tasks[name].expire_seconds) for name in sorted(tasks)] == [
         ("*/10", 590),
         ("*", 55),
         ("*/5", 290),
+        ("17", 3000),
     ]
     assert tasks["executions.check_behaviors"].enabled is False
     assert all(task.interval_id is None for task in tasks.values())

@@ -283,7 +283,9 @@ def test_a_recorded_only_run_is_grey_explained_and_linked_to_the_webhook_setting
     )
     assert 'href="/portal/settings/webhooks"' in html
     # Run now: a neutral message, not the green one
-    response = owner_client.post(f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active"}'})
+    response = owner_client.post(
+        f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active", "product_count": 2}'}
+    )
     execution = rule.executions.get()
     assert response.status_code == 302 and execution.outcome == "recorded_only"
     page = owner_client.get(response["Location"]).content.decode()
@@ -340,7 +342,7 @@ def test_the_execution_page_lists_each_message_not_sent(owner_client, tenant, ow
         name="Tell everyone",
         action_config={"recipients": ["owner", "collaborators"], "message": "Low stock", "channels": ["email", "push"]},
     )
-    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     assert execution.outcome == "succeeded"  # the in-app notifications happened
     html = owner_client.get(f"/portal/automations/{rule.pk}/executions/{execution.pk}").content.decode()
     assert (

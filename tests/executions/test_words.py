@@ -59,7 +59,9 @@ def test_execute_answers_in_a_sentence(owner, rule):
 def test_run_now_and_history_in_words(owner, rule):
     client = Client()
     client.force_login(owner)
-    response = client.post(f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active"}'})
+    response = client.post(
+        f"/portal/automations/{rule.pk}/run", {"sample_context": '{"store_status": "active", "product_count": 2}'}
+    )
     page = client.get(response["Location"]).content.decode()
     assert "succeeded." in page and " is succeeded" not in page
     assert "· 1 execution</span>" in client.get(f"/portal/automations/{rule.pk}").content.decode()
