@@ -95,3 +95,33 @@ def test_the_builder_previews_the_last_30_days_and_its_warnings(tenant, owner):
     viewer = staff_client(make_user("vera", tenant, "viewer"))
     refused = viewer.post("/portal/automations/backtest-preview", form, HTTP_HX_REQUEST="true").content.decode()
     assert "does not allow testing" in refused and "data-backtest-summary" not in refused
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_builder_preview_panel_in_a_browser(page_for, owner, tenant):
+    from executions.models import Event
+
+    rule = make_rule(
+        tenant,
+        owner,
+        name="Big orders",
+        trigger_type="event",
+        trigger_config={"event_type": "order_placed"},
+        conditions=[{"type": "amount", "operator": ">=", "value": 100}],
+        action_type="start_workflow",
+        action_config={"workflow_type_id": "vip"},
+    )
+    for index, amount in enumerate((50, 150, 250)):
+        Event.objects.create(
+            tenant=tenant, event_type="order_placed", idempotency_key=f"o{index}", payload={"amount": amount}
+        )
+    page = page_for(owner)
+    page.goto(f"/portal/automations/builder/{rule.pk}")
+    page.locator("#backtest-preview").click()
+    panel = page.locator("[data-backtest-preview]")
+    expect(panel.locator("[data-backtest-summary]")).to_contain_text("2 runs in the last 30 days, from 3 triggers")
+    expect(panel.locator("figure.chart rect.bar")).to_have_count(31)
+    expect(panel.locator("[data-backtest-sample]")).to_have_count(2)
+    expect(panel.locator("[data-rule-warnings]")).to_contain_text("would have run for 2 of 3 triggers")
+    screenshot(page, "issue16-builder-preview")
