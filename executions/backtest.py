@@ -406,6 +406,9 @@ def backtest_rule(
     return result
 
 
+# A request's backtest stops after this many triggers (about 3 s here), well inside the web server's timeout;
+# the answer says so in ``warnings``.
+REQUEST_MAX_TRIGGERS: Final = 200_000
 ESTIMATE_DAYS: Final = 30
 ESTIMATE_TRIGGERS: Final = 5_000  # recommendations replay many templates per call: the oldest 5,000 triggers
 

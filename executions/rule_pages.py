@@ -32,7 +32,7 @@ from automations.views import (
     summary_context,
 )
 from automations.warnings import rule_warnings
-from executions.backtest import BacktestUnavailable, backtest_rule
+from executions.backtest import REQUEST_MAX_TRIGGERS, BacktestUnavailable, backtest_rule
 from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
@@ -198,7 +198,7 @@ def builder_backtest(request: HttpRequest) -> HttpResponse:
         context["refused"] = "Your role does not allow testing rules of this risk level."
     else:
         try:
-            result = backtest_rule(rule_draft(tenant, data), PREVIEW_DAYS)
+            result = backtest_rule(rule_draft(tenant, data), PREVIEW_DAYS, max_triggers=REQUEST_MAX_TRIGGERS)
         except BacktestUnavailable as error:
             context["refused"] = f"{str(error)[:1].upper()}{str(error)[1:]}."
         else:

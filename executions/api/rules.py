@@ -22,7 +22,7 @@ from automations.models import AutomationRule
 from executions.api.schemas import BacktestResultSchema, ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
-from executions.backtest import DEFAULT_DAYS, MAX_DAYS, BacktestUnavailable, backtest_rule
+from executions.backtest import DEFAULT_DAYS, MAX_DAYS, REQUEST_MAX_TRIGGERS, BacktestUnavailable, backtest_rule
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
@@ -135,6 +135,6 @@ def _backtest(rule: AutomationRule, body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise ValidationError({"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
     try:
-        return backtest_rule(rule, days).as_dict()
+        return backtest_rule(rule, days, max_triggers=REQUEST_MAX_TRIGGERS).as_dict()
     except BacktestUnavailable as error:
         raise ValidationError({"trigger_type": [f"{str(error)[:1].upper()}{str(error)[1:]}."]}) from None

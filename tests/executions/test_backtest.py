@@ -267,3 +267,12 @@ def test_api_backtest_needs_the_test_role_and_stays_in_the_tenant(tenant):
     assert post_json(token_client(viewer), f"/api/automations/{rule.pk}/backtest", {}).status_code == 403
     stranger = make_user("sam", make_tenant("tenant_b"), "owner")
     assert post_json(token_client(stranger), f"/api/automations/{rule.pk}/backtest", {}).status_code == 404
+
+
+def test_a_replay_stops_at_its_trigger_cap_and_says_so(tenant):
+    rule = make_rule(tenant, **{**PAID, "conditions": []})
+    for index in range(3):
+        order(tenant, 3 - index, f"capped-{index}")
+    result = backtest_rule(rule, 30, now=NOW, max_triggers=2)
+    assert (result.triggers_seen, result.would_fire) == (2, 2)
+    assert result.warnings == ["Stopped after the first 2 triggers of the window."]
