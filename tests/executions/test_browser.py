@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from executions.delivery.models import WebhookEndpoint
+from executions.models import MetricSample
 from tests.browser import PHONE, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -104,7 +105,7 @@ def test_webhook_endpoint_receives_one_action_type_and_a_400_reads_once(
         action_type="add_product",
         action_config={"template_id": "basic_tee", "count": 1},
     )
-    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     assert execution.status == "failed" and len(sink.requests) == 1
     # then the deliveries table says "HTTP 400" once
     page.goto("/portal/settings/webhooks")
@@ -125,6 +126,8 @@ def test_a_run_nothing_received_reads_recorded_only_in_grey_with_warnings_before
         action_type="add_product",
         action_config={"template_id": "basic_tee", "count": 1},
     )
+    # the shop's product count, which Run now's threshold check reads (no context is sent)
+    MetricSample.objects.create(tenant=tenant, metric="product_count", value_number=2)
     page = page_for(owner)
     # the builder warns as soon as add_product is chosen
     page.goto(f"/portal/automations/builder/{rule.pk}")
