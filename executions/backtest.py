@@ -8,7 +8,8 @@ It replays the history through the live logic and writes nothing (no execution, 
   (``listeners.crossing.step_crossing``) from its first stored sample (crossings before the window are
   not reported), with the five-minute tick promoting a pending ``for_minutes`` crossing as the live tick does;
 - schedule rules: the schedule's slots in the window (``schedule_times.slots_between``);
-- behaviour rules: not yet (the answer says so: ``BacktestUnavailable``).
+- behaviour rules: the live detectors (``listeners.behavior``) run at every hour of the window, each
+  occurrence once, as the live tick fires it (``_behavior_triggers``).
 
 Each trigger's context is the one the run would have had where it can be known: the built-ins at the
 trigger's moment, each stored metric's value as of that moment, then the trigger's data. Values from a
@@ -21,7 +22,9 @@ replay counted that local day (``max_frequency_per_day``).
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,16 +33,17 @@ from typing import Any, Final
 from django.utils import timezone
 
 from automations.approval_facts import rule_budget
-from automations.choices import TriggerType
+from automations.choices import BehaviorType, TriggerType
 from automations.conditions import compile_conditions
 from automations.conditions.context import make_getter
 from automations.conditions.threshold import compare
 from automations.conditions.values import MISSING
-from automations.models import AutomationRule
+from automations.models import AutomationRule, new_rule_id
 from automations.schedule_times import ScheduleError, format_utc, slots_between
 from automations.services import rule_draft
 from config.words import plural
 from executions.context import builtin_facts, json_safe
+from executions.listeners.behavior import BehaviorWindow, behavior_trigger_data, get_behavior_detector
 from executions.models import Event, MetricSample
 from executions.pipeline.match import EVENT_ROW_FIELDS, trigger_data_of_event_row
 from executions.providers import metric_providers
@@ -51,6 +55,8 @@ DEFAULT_DAYS: Final = 30
 MAX_DAYS: Final = 90
 MAX_SAMPLES: Final = 10
 TICK: Final = dt.timedelta(minutes=5)  # the live threshold tick
+BEHAVIOR_TICK: Final = dt.timedelta(hours=1)  # a replayed behaviour tick (the live one runs every ten minutes)
+BEHAVIOR_REPLAY_SECONDS: Final = 10
 READ_CHUNK: Final = 2000
 CAP_RULE: Final = "max_frequency_per_day"
 
@@ -266,19 +272,63 @@ def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.dateti
     yield from promote_until(end + TICK)
 
 
+def _behavior_triggers(
+    rule: AutomationRule, start: dt.datetime, end: dt.datetime, warnings: list[str]
+) -> Iterator[Trigger]:
+    """Each match the live behaviour tick would have fired, once per occurrence, from the stored activity.
+
+    The detectors run as the live tick runs them, at every hour of the window with a one-hour catch-up,
+    so each tick finds what became true in the hour before it. They run on a copy of the rule with an
+    id of its own: a saved rule's live matches must not hide its occurrences from the replay.
+    """
+    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+    behavior_type = str(config.get("behavior_type"))
+    try:
+        detector = get_behavior_detector(behavior_type)
+        timeframe = dt.timedelta(hours=float(config["timeframe_hours"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BacktestUnavailable(f"the behaviour cannot be read: {error}") from None
+    replay = copy.copy(rule)
+    replay.pk = new_rule_id()
+    seen: set[str] = set()
+    fired_for: dict[str, dt.datetime] = {}  # high_value_customer fires at most once per customer per T
+    tick = start.replace(minute=0, second=0, microsecond=0) + BEHAVIOR_TICK
+    deadline = time.monotonic() + BEHAVIOR_REPLAY_SECONDS
+    while tick <= end:
+        if time.monotonic() > deadline:  # a busy tenant's detectors: keep the answer inside a request
+            warnings.append(
+                f"Replayed up to {format_utc(tick)} only: the behaviour's hourly detector runs took longer than "
+                f"{BEHAVIOR_REPLAY_SECONDS} s; later days count as quiet."
+            )
+            return
+        for candidate in detector(replay, BehaviorWindow(now=tick, timeframe=timeframe, catchup=BEHAVIOR_TICK)):
+            if candidate.occurrence in seen:
+                continue
+            last = fired_for.get(candidate.customer_id)
+            if behavior_type == BehaviorType.HIGH_VALUE_CUSTOMER and last is not None and tick - last < timeframe:
+                continue
+            seen.add(candidate.occurrence)
+            fired_for[candidate.customer_id] = tick
+            label = f"{candidate.occurrence} of customer {candidate.customer_id}"
+            yield Trigger(tick, behavior_trigger_data(rule, candidate), None, label)
+        tick += BEHAVIOR_TICK
+
+
 def _next_tick(moment: dt.datetime) -> dt.datetime:
     """The first five-minute tick (UTC, on the minute) at or after ``moment``."""
     floor = moment.replace(second=0, microsecond=0, minute=moment.minute - moment.minute % 5)
     return floor if floor >= moment else floor + TICK
 
 
-def _triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
+def _triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime, warnings: list[str]) -> Iterator[Trigger]:
     if rule.trigger_type == TriggerType.EVENT:
         return _event_triggers(rule, start, end)
     if rule.trigger_type == TriggerType.SCHEDULE:
         return _schedule_triggers(rule, start, end)
     if rule.trigger_type == TriggerType.THRESHOLD:
         return _threshold_triggers(rule, start, end)
+    if rule.trigger_type == TriggerType.BEHAVIOR:
+        return _behavior_triggers(rule, start, end, warnings)
     raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
 
 
@@ -299,7 +349,7 @@ def backtest_rule(
     ``max_triggers``: stop after that many triggers, oldest first (the answer says so in ``warnings``).
     Raises BacktestUnavailable for a trigger that cannot be replayed yet.
     """
-    if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD):
+    if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD, TriggerType.BEHAVIOR):
         raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
     now = now or timezone.now()
     tenant = rule.tenant
@@ -355,7 +405,7 @@ def backtest_rule(
     layered = builtins_needed or bool(timeline.times) or bool(provider_values)
     runs_per_day: Counter[dt.date] = Counter()
     trusted: dict[int, bool] = {}
-    for trigger in _triggers(rule, start, end):
+    for trigger in _triggers(rule, start, end, result.warnings):
         if max_triggers is not None and result.triggers_seen >= max_triggers:
             result.warnings.append(f"Stopped after the first {max_triggers} triggers of the window.")
             break
@@ -415,7 +465,10 @@ ESTIMATE_TRIGGERS: Final = 5_000  # recommendations replay many templates per ca
 
 def backtest_estimate(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
     """A rule body's 30-day backtest on ``tenant``'s history, for recommendations (``page_facts``): its
-    counts, or None when it cannot be replayed (a behaviour rule, a definition that does not validate)."""
+    counts, or None when it cannot be replayed (a definition that does not validate) or would cost too much
+    for a list of estimates (a behaviour rule replays 720 detector ticks)."""
+    if definition.get("trigger_type") == TriggerType.BEHAVIOR:
+        return None
     try:
         rule = rule_draft(tenant, definition)
         result = backtest_rule(rule, ESTIMATE_DAYS, max_triggers=ESTIMATE_TRIGGERS)

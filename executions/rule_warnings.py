@@ -98,6 +98,8 @@ WARNING_BACKTEST_TRIGGERS = 20_000  # a save stays quick on a busy tenant: the o
 def check_backtest(rule: AutomationRule) -> Iterator[RuleWarning]:
     """``fires_too_often`` (more than half of its triggers in the last 30 days) or ``never_fires`` (none; or
     no trigger at all, said only for a tenant that has history in the window: a new shop has none yet)."""
+    if rule.trigger_type == TriggerType.BEHAVIOR:
+        return  # 720 detector ticks: too slow for every save (the builder's preview and the API replay it)
     try:
         result = backtest_rule(rule, WARNING_BACKTEST_DAYS, max_triggers=WARNING_BACKTEST_TRIGGERS)
     except BacktestUnavailable:

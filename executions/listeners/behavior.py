@@ -384,17 +384,22 @@ def check_behavior_rule(
                     result.skipped += 1
 
 
-def _trigger_request(rule: AutomationRule, candidate: BehaviorCandidate) -> TriggerRequest:
-    """The pipeline's trigger for one match: the customer and the evidence (which cart, when, how much)."""
-    from executions.pipeline import TriggerRequest
-
-    trigger_data = {
+def behavior_trigger_data(rule: AutomationRule, candidate: BehaviorCandidate) -> dict[str, Any]:
+    """What a match adds to the context: the behaviour, the customer and the evidence."""
+    return {
         "behavior_type": rule.trigger_config.get("behavior_type"),
         "timeframe_hours": rule.trigger_config.get("timeframe_hours"),
         "customer_id": candidate.customer_id,
         "occurrence": candidate.occurrence,
         "evidence": candidate.evidence,
     }
+
+
+def _trigger_request(rule: AutomationRule, candidate: BehaviorCandidate) -> TriggerRequest:
+    """The pipeline's trigger for one match: the customer and the evidence (which cart, when, how much)."""
+    from executions.pipeline import TriggerRequest
+
+    trigger_data = behavior_trigger_data(rule, candidate)
     occurrence_key = f"behavior:{candidate.customer_id}:{candidate.occurrence}"
     return TriggerRequest(rule, TriggerSource.BEHAVIOR, trigger_data, occurrence_key=occurrence_key)
 
