@@ -125,3 +125,18 @@ def test_the_builder_preview_panel_in_a_browser(page_for, owner, tenant):
     expect(panel.locator("[data-backtest-sample]")).to_have_count(2)
     expect(panel.locator("[data-rule-warnings]")).to_contain_text("would have run for 2 of 3 triggers")
     screenshot(page, "issue16-builder-preview")
+
+
+@pytest.mark.django_db
+def test_an_execution_links_to_the_version_it_ran(tenant, owner):
+    from automations.models import RuleVersion
+    from tests.factories import make_execution
+
+    rule = make_rule(tenant, owner, name="Restock")
+    execution = make_execution(rule, rule_version=RuleVersion.objects.get(rule=rule, version=1))
+    rule_update(rule, {"name": "Restock now"}, owner)
+    page = staff_client(owner).get(f"/portal/automations/{rule.pk}/executions/{execution.pk}").content.decode()
+    assert f'href="/portal/automations/{rule.pk}#rule-version-1" data-rule-version-link>version 1</a>' in page
+    assert "(the rule is at version 2 now)" in page
+    history = staff_client(owner).get(f"/portal/automations/{rule.pk}").content.decode()
+    assert 'id="rule-version-1"' in history
