@@ -156,9 +156,11 @@ def rule_list_for_tenant(tenant: Tenant) -> QuerySet[AutomationRule]:
     return AutomationRule.objects.filter(tenant=tenant).select_related("tenant").order_by("-created_at", "id")
 
 
-def rule_get_for_tenant(tenant: Tenant, rule_id: str) -> AutomationRule:
-    """The tenant's live rule with ``rule_id``; Http404 for another tenant's rule or none at all."""
-    rule = AutomationRule.objects.filter(tenant=tenant, pk=rule_id).select_related("assigned_council").first()
+def rule_get_for_tenant(tenant: Tenant, rule_id: str, include_archived: bool = False) -> AutomationRule:
+    """The tenant's live rule with ``rule_id`` (or archived too, for its executions' pages); Http404 for
+    another tenant's rule or none at all."""
+    rules = AutomationRule.all_objects if include_archived else AutomationRule.objects
+    rule = rules.filter(tenant=tenant, pk=rule_id).select_related("assigned_council").first()
     if rule is None:
         raise Http404("No such automation.")
     return rule

@@ -19,6 +19,7 @@ def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
     pending = approvals_decidable_by(request_user(request)).filter(tenant_id=tenant_id).count() if tenant_id else 0
     unread = unread_notification_count(request_user(request), tenant_id) if tenant_id else 0
     return [
+        {"label": "Activity", "url": reverse("executions:activity"), "count": 0},
         {"label": "Approvals", "url": reverse("executions:approvals"), "count": pending},
         {"label": "Notifications", "url": reverse("executions:notifications"), "count": unread},
         {"label": "Webhooks", "url": reverse("executions:webhooks"), "count": 0},

@@ -6,7 +6,7 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.choices import CallableChoiceIterator
 from django_filters.fields import IsoDateTimeField
 
@@ -54,10 +54,31 @@ class AutomationExecutionFilterSet(django_filters.FilterSet):
     until = UtcIsoDateTimeFilter(field_name="triggered_at", lookup_expr="lt", help_text="Triggered before (ISO 8601).")
     tenant_id = django_filters.CharFilter(field_name="tenant_id")
     automation_rule_id = django_filters.CharFilter(field_name="automation_rule_id")
+    q = django_filters.CharFilter(
+        method="filter_text", max_length=200, help_text="Text in the rule's name or the execution's error."
+    )
 
     class Meta:
         model = AutomationExecution
-        fields = ["success", "status", "outcome", "trigger_source", "since", "until", "tenant_id", "automation_rule_id"]
+        fields = [
+            "success",
+            "status",
+            "outcome",
+            "trigger_source",
+            "since",
+            "until",
+            "tenant_id",
+            "automation_rule_id",
+            "q",
+        ]
+
+    def filter_text(
+        self, queryset: QuerySet[AutomationExecution], name: str, value: str
+    ) -> QuerySet[AutomationExecution]:
+        text = value.strip()
+        if not text:
+            return queryset
+        return queryset.filter(Q(automation_rule__name__icontains=text) | Q(error_message__icontains=text))
 
     def filter_outcome(
         self, queryset: QuerySet[AutomationExecution], name: str, value: str

@@ -132,7 +132,8 @@ def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
 @require_GET
 def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
-    rule = rule_get_for_tenant(tenant, rule_id)
+    # An archived rule's executions stay readable (the audit trail): the page says the rule is archived.
+    rule = rule_get_for_tenant(tenant, rule_id, include_archived=True)
     execution = execution_get_for_rule(rule, execution_id)
     context = {
         "rule": rule,

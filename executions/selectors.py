@@ -419,3 +419,34 @@ def unread_notification_count(user: User, tenant_id: str) -> int:
 def execution_approval(execution: AutomationExecution) -> ApprovalRequest | None:
     """The execution's approval request, with who decided it, if governance asked for one."""
     return ApprovalRequest.objects.select_related("decided_by", "council").filter(execution=execution).first()
+
+
+# --- the activity log ----------------------------------------------------------------------------
+
+ACTIVITY_PAGE_SIZE = 50
+
+
+def tenant_activity(tenant_id: str) -> QuerySet[AutomationExecution]:
+    """Every execution of the tenant across its rules (archived ones included), newest first."""
+    return (
+        AutomationExecution.objects.filter(tenant_id=tenant_id)
+        .select_related("automation_rule")
+        .order_by("-triggered_at", "-id")
+    )
+
+
+def activity_page(
+    executions: QuerySet[AutomationExecution], after: tuple[dt.datetime, int] | None, size: int | None = None
+) -> tuple[list[AutomationExecution], tuple[dt.datetime, int] | None]:
+    """One page of ``executions`` (newest first) after the cursor ``(triggered_at, id)`` of the last row
+    shown, and the cursor of the next page (None at the end). Keyset paging: a deep page costs what the
+    first does, through the (tenant, triggered_at) index."""
+    size = size or ACTIVITY_PAGE_SIZE
+    if after is not None:
+        moment, last_id = after
+        executions = executions.filter(Q(triggered_at__lt=moment) | Q(triggered_at=moment, id__lt=last_id))
+    rows = list(executions[: size + 1])
+    if len(rows) <= size:
+        return rows, None
+    rows = rows[:size]
+    return rows, (rows[-1].triggered_at, rows[-1].pk)

@@ -6,6 +6,9 @@ changes state only through their services (the same ones the API and admin call)
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -14,8 +17,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from automations.kinds.actions import action_kind_choices
+from automations.models import AutomationRule
 from config.storable import database_id
-from executions.choices import ApprovalStatus
+from executions.choices import ApprovalStatus, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
 from executions.delivery.services import (
@@ -23,8 +27,9 @@ from executions.delivery.services import (
     endpoint_create,
     endpoint_rotate_secret,
 )
+from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest
-from executions.selectors import approvals_for_user, notifications_for_user
+from executions.selectors import activity_page, approvals_for_user, notifications_for_user, tenant_activity
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
 from governance.models import Tenant
 from governance.portal import portal_view
@@ -202,3 +207,58 @@ def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
     return redirect("executions:webhooks")
+
+
+# --- the activity log ----------------------------------------------------------------------------
+
+
+def _read_cursor(raw: str) -> tuple[dt.datetime, int] | None:
+    """``<ISO triggered_at>~<id>`` (what ``_cursor_text`` writes); ValueError for anything else."""
+    moment, _, number = raw.rpartition("~")
+    parsed = dt.datetime.fromisoformat(moment)
+    if parsed.tzinfo is None or not number.isdigit() or len(number) > 18:
+        raise ValueError(raw)
+    return parsed, int(number)
+
+
+def _cursor_text(cursor: tuple[dt.datetime, int]) -> str:
+    return f"{cursor[0].isoformat()}~{cursor[1]}"
+
+
+@portal_view
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    """Every execution of the tenant across rules (archived ones included), newest first, with the API's
+    execution filters (the same FilterSet) and keyset paging; a filter it cannot read is a 400."""
+    tenant = _tenant(request)
+    filters = AutomationExecutionFilterSet(
+        {key: value for key, value in request.GET.items() if key != "cursor"}, queryset=tenant_activity(tenant.pk)
+    )
+    context: dict[str, Any] = {
+        "filters": filters,
+        "rules": AutomationRule.all_objects.filter(tenant=tenant).order_by("name").only("id", "name", "deleted_at"),
+        "statuses": ExecutionStatus.choices,
+        "sources": TriggerSource.choices,
+        "zone": tenant.timezone,
+    }
+    try:
+        after = _read_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except ValueError:
+        context["errors"] = {"cursor": ["This page link is not valid: start again from the first page."]}
+        return render(request, "executions/activity.html", context, status=400)
+    if not filters.is_valid():
+        context["errors"] = filters.errors
+        return render(request, "executions/activity.html", context, status=400)
+    rows, next_cursor = activity_page(filters.qs, after)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    if next_cursor is not None:
+        query["cursor"] = _cursor_text(next_cursor)
+    first = request.GET.copy()
+    first.pop("cursor", None)
+    context.update(
+        executions=rows,
+        next_url=f"?{query.urlencode()}" if next_cursor is not None else "",
+        first_url=f"?{first.urlencode()}" if after is not None else "",
+    )
+    return render(request, "executions/activity.html", context)
