@@ -36,14 +36,17 @@ from automations.approval_facts import rule_budget
 from automations.choices import BehaviorType, TriggerType
 from automations.conditions import compile_conditions
 from automations.conditions.context import make_getter
+from automations.conditions.paths import condition_keys
 from automations.conditions.threshold import compare
 from automations.conditions.values import MISSING
 from automations.models import AutomationRule, new_rule_id
 from automations.schedule_times import ScheduleError, format_utc, slots_between
 from automations.services import rule_draft
 from config.words import plural
-from executions.context import builtin_facts, json_safe
+from executions.context import builtin_facts, json_safe, provider_facts
 from executions.listeners.behavior import BehaviorWindow, behavior_trigger_data, get_behavior_detector
+from executions.listeners.crossing import CrossingState, step_crossing
+from executions.listeners.threshold import crossing_trigger_data
 from executions.models import Event, MetricSample
 from executions.pipeline.match import EVENT_ROW_FIELDS, trigger_data_of_event_row
 from executions.providers import metric_providers
@@ -168,22 +171,6 @@ class MetricTimeline:
         return facts
 
 
-def _condition_keys(conditions: Any) -> set[str]:
-    """The first segment of every path the conditions read (groups included)."""
-    keys: set[str] = set()
-    if isinstance(conditions, list):
-        for condition in conditions:
-            keys |= _condition_keys(condition)
-    elif isinstance(conditions, dict):
-        for group in ("all", "any", "not"):
-            if group in conditions and len(conditions) == 1:
-                return _condition_keys(conditions[group])
-        path = conditions.get("type")
-        if isinstance(path, str) and path:
-            keys.add(path.split(".", 1)[0])
-    return keys
-
-
 def _stored_metrics(tenant_id: str) -> set[str]:
     return set(MetricSample.objects.filter(tenant_id=tenant_id).values_list("metric", flat=True).distinct())
 
@@ -217,8 +204,6 @@ def _schedule_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetim
 
 def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
     """Each crossing the live listener would have fired, from the stored samples (``step_crossing``)."""
-    from executions.listeners.crossing import CrossingState, step_crossing
-
     config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
     metric, operator, threshold = config.get("metric"), str(config.get("operator")), config.get("value")
     for_minutes = float(config.get("for_minutes") or 0)
@@ -228,20 +213,7 @@ def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.dateti
     state = CrossingState()
 
     def fired(step_state: CrossingState, at: dt.datetime) -> Trigger:
-        assert step_state.met_since is not None
-        data = {
-            "metric": metric,
-            "operator": config.get("operator"),
-            "threshold": threshold,
-            "for_minutes": config.get("for_minutes") or 0,
-            "previous_value": step_state.value_before_crossing,
-            "current_value": step_state.last_value,
-            "met_since": format_utc(step_state.met_since),
-            "crossing": step_state.crossings,
-            "observed_at": format_utc(step_state.last_observed_at or at),
-        }
-        # As the live listener's trigger: the crossing's value under the metric's own name.
-        data[str(metric)] = step_state.last_value
+        data = crossing_trigger_data(config, step_state, step_state.last_value, step_state.last_observed_at or at)
         return Trigger(at, data, None, f"{metric} crossing at {at:%d %b %H:%M}")
 
     def promote_until(limit: dt.datetime) -> Iterator[Trigger]:
@@ -375,8 +347,9 @@ def backtest_rule(
         for condition in conditions
     ]
     result.conditions = [ConditionTally(condition) for condition in conditions]
-    keys = _condition_keys(conditions)
-    builtins_needed = bool(keys & set(builtin_facts(tenant, now)))
+    keys = condition_keys(conditions)
+    builtin_keys = set(builtin_facts(tenant, now))
+    builtins_needed = bool(keys & builtin_keys)
     providers = set(metric_providers())
     stored = _stored_metrics(tenant.pk)
     timeline = MetricTimeline(
@@ -388,14 +361,12 @@ def backtest_rule(
     provider_keys = sorted(keys & providers)
     provider_values: dict[str, Any] = {}
     if provider_keys:
-        from executions.context import provider_facts
-
         provider_values = {key: value for key, value in provider_facts(tenant).items() if key in provider_keys}
         result.warnings.append(
             f"{', '.join(provider_keys)} come from a live provider with no history: today's values are used."
         )
     if rule.trigger_type == TriggerType.SCHEDULE:
-        unknowable = sorted(keys - stored - providers - set(builtin_facts(tenant, now)))
+        unknowable = sorted(keys - stored - providers - builtin_keys)
         if unknowable:
             result.warnings.append(
                 f"{', '.join(unknowable)} cannot be known for past schedule slots (not a stored metric or "

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from automations.choices import TriggerType
+from automations.conditions.paths import condition_paths
 from automations.conditions.threshold import compare
 from automations.models import AutomationRule
 from automations.warnings import RuleWarning
@@ -38,23 +39,8 @@ def known_context_keys(rule: AutomationRule) -> set[str]:
     return {key for key in keys if isinstance(key, str)}
 
 
-def _condition_paths(conditions: Any, prefix: str = "conditions") -> Iterator[tuple[str, str]]:
-    """(field path of the condition's type, the context key it reads) for every leaf, groups included."""
-    if isinstance(conditions, list):
-        for index, condition in enumerate(conditions):
-            yield from _condition_paths(condition, f"{prefix}[{index}]")
-    elif isinstance(conditions, dict):
-        for group in ("all", "any", "not"):
-            if group in conditions and len(conditions) == 1:
-                yield from _condition_paths(conditions[group], f"{prefix}.{group}")
-                return
-        path = conditions.get("type")
-        if isinstance(path, str) and path:
-            yield f"{prefix}.type", path.split(".", 1)[0]
-
-
 def check_unknown_keys(rule: AutomationRule) -> Iterator[RuleWarning]:
-    paths = list(_condition_paths(rule.conditions))
+    paths = list(condition_paths(rule.conditions))
     if not paths or not rule.tenant_id:
         return
     known = known_context_keys(rule)

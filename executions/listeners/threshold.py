@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
@@ -305,11 +305,11 @@ def _write_batch(plans: list[_Plan], result: ThresholdTickResult) -> None:
                     result.skipped += 1
 
 
-def _firing_request(plan: _Plan, state: CrossingState, observation: Observation) -> TriggerRequest:
-    """The pipeline's trigger for one crossing: the metric, previous and current value and the threshold."""
-    from executions.pipeline import TriggerRequest
-
-    config = plan.rule.trigger_config
+def crossing_trigger_data(
+    config: dict[str, Any], state: CrossingState, value: object, observed_at: dt.datetime
+) -> dict[str, Any]:
+    """What a crossing adds to the context: the metric, previous and current value and the threshold
+    (the live listener's trigger, and a backtest's)."""
     assert state.met_since is not None
     trigger_data = {
         "metric": config.get("metric"),
@@ -317,14 +317,23 @@ def _firing_request(plan: _Plan, state: CrossingState, observation: Observation)
         "threshold": config.get("value"),
         "for_minutes": config.get("for_minutes") or 0,
         "previous_value": state.value_before_crossing,
-        "current_value": observation.value,
+        "current_value": value,
         "met_since": format_utc(state.met_since),
         "crossing": state.crossings,
-        "observed_at": format_utc(observation.observed_at),
+        "observed_at": format_utc(observed_at),
     }
     # The crossing's value under the metric's own name: the run checks the threshold comparison against
     # it (automations.conditions.run_checks), as Test Conditions does with a context naming the metric.
-    trigger_data[str(config.get("metric"))] = observation.value
+    trigger_data[str(config.get("metric"))] = value
+    return trigger_data
+
+
+def _firing_request(plan: _Plan, state: CrossingState, observation: Observation) -> TriggerRequest:
+    """The pipeline's trigger for one crossing."""
+    from executions.pipeline import TriggerRequest
+
+    assert state.met_since is not None
+    trigger_data = crossing_trigger_data(plan.rule.trigger_config, state, observation.value, observation.observed_at)
     return TriggerRequest(
         plan.rule,
         TriggerSource.THRESHOLD,
