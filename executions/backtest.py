@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from automations.approval_facts import rule_budget
@@ -51,7 +52,9 @@ from executions.models import Event, MetricSample
 from executions.pipeline.match import EVENT_ROW_FIELDS, trigger_data_of_event_row
 from executions.providers import metric_providers
 from executions.services.history import history_kept_since
+from governance import policy
 from governance.decisions import ApprovalDecision, decide_auto_approval
+from governance.roles import Capability
 from governance.selectors import is_trusted_user, is_within_business_hours
 
 DEFAULT_DAYS: Final = 30
@@ -446,3 +449,18 @@ def backtest_estimate(tenant: Any, definition: dict[str, Any]) -> dict[str, int]
     except (BacktestUnavailable, ValueError):
         return None
     return {"days": ESTIMATE_DAYS, "would_fire": result.would_fire, "triggers_seen": result.triggers_seen}
+
+
+def rule_backtest(
+    rule: AutomationRule, user: Any, days: object = DEFAULT_DAYS, max_triggers: int = REQUEST_MAX_TRIGGERS
+) -> BacktestResult:
+    """A backtest a person asks for (the API, the builder's preview): the one place that checks it.
+
+    ValidationError naming ``days`` unless it is a whole number from 1 to MAX_DAYS; PermissionDenied unless
+    ``user`` may test rules of the rule's risk level in its tenant (as for Test Conditions); then
+    ``backtest_rule`` with at most ``max_triggers`` triggers. Raises BacktestUnavailable as it does.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise ValidationError({"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
+    policy.check(user, rule.tenant_id, Capability.TEST, rule.risk_level)
+    return backtest_rule(rule, days, max_triggers=max_triggers)

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -32,7 +32,7 @@ from automations.views import (
     summary_context,
 )
 from automations.warnings import rule_warnings
-from executions.backtest import REQUEST_MAX_TRIGGERS, BacktestUnavailable, backtest_rule
+from executions.backtest import BacktestUnavailable, rule_backtest
 from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
@@ -195,17 +195,17 @@ def builder_backtest(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"days": PREVIEW_DAYS}
     if problems:
         context["definition_errors"] = problems
-    elif not allows(request, Capability.TEST, data.get("risk_level")):
-        context["refused"] = "Your role does not allow testing rules of this risk level."
     else:
+        draft = rule_draft(tenant, data)
         try:
-            result = backtest_rule(rule_draft(tenant, data), PREVIEW_DAYS, max_triggers=REQUEST_MAX_TRIGGERS)
+            result = rule_backtest(draft, request_user(request), PREVIEW_DAYS)
+        except PermissionDenied as error:
+            context["refused"] = str(error) or "Your role does not allow testing rules of this risk level."
         except BacktestUnavailable as error:
             context["refused"] = f"{str(error)[:1].upper()}{str(error)[1:]}."
         else:
             answer = result.as_dict()
             days = [{"date": day["date"], "total": day["would_fire"], "failed": 0} for day in answer["by_day"]]
-            draft = rule_draft(tenant, data)
             warnings = [
                 {"field": error_label(w.field, draft.trigger_type, draft.action_type), "message": w.message}
                 for w in rule_warnings(draft)

@@ -22,7 +22,7 @@ from automations.models import AutomationRule
 from executions.api.schemas import BacktestResultSchema, ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
 from executions.api.views import execution_page
-from executions.backtest import DEFAULT_DAYS, MAX_DAYS, REQUEST_MAX_TRIGGERS, BacktestUnavailable, backtest_rule
+from executions.backtest import DEFAULT_DAYS, BacktestUnavailable, rule_backtest
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
@@ -113,7 +113,7 @@ class AutomationViewSet(AutomationRuleViewSet):
     def backtest(self, request: Request, pk: str) -> Response:
         rule = self.rule(Capability.TEST)
         body = inputs.require_object(request.data or {})
-        return Response(_backtest(rule, body))
+        return Response(_backtest(rule, body, request))
 
     @extend_schema(
         summary="Backtest an unsaved rule",
@@ -127,14 +127,13 @@ class AutomationViewSet(AutomationRuleViewSet):
     def backtest_draft(self, request: Request) -> Response:
         body = inputs.require_object(request.data)
         rule = draft_rule_from_request(request, body.get("rule", {}))
-        return Response(_backtest(rule, body))
+        return Response(_backtest(rule, body, request))
 
 
-def _backtest(rule: AutomationRule, body: dict[str, Any]) -> dict[str, Any]:
-    days = body.get("days", DEFAULT_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ValidationError({"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
+def _backtest(rule: AutomationRule, body: dict[str, Any], request: Request) -> dict[str, Any]:
+    """``rule_backtest`` (which checks the days and the caller's role) for the API: errors as 400s."""
     try:
-        return backtest_rule(rule, days, max_triggers=REQUEST_MAX_TRIGGERS).as_dict()
+        result = call_service(rule_backtest, rule, request_user(request), body.get("days", DEFAULT_DAYS))
     except BacktestUnavailable as error:
         raise ValidationError({"trigger_type": [f"{str(error)[:1].upper()}{str(error)[1:]}."]}) from None
+    return result.as_dict()

@@ -56,11 +56,14 @@ def retention() -> dt.timedelta:
     return dt.timedelta(days=app_settings.HISTORY_RETENTION_DAYS)
 
 
-def behavior_windows() -> dict[str, dt.timedelta]:
-    """{tenant id: its longest enabled behaviour timeframe plus the catch-up}, for tenants that have one."""
+def behavior_windows(tenant_id: str | None = None) -> dict[str, dt.timedelta]:
+    """{tenant id: its longest enabled behaviour timeframe plus the catch-up}, for tenants that have one
+    (``tenant_id``: that tenant's only)."""
     catchup = dt.timedelta(hours=float(app_settings.BEHAVIOR_CATCHUP_HOURS))
     windows: dict[str, dt.timedelta] = {}
     rules = AutomationRule.objects.filter(trigger_type=TriggerType.BEHAVIOR, enabled=True)
+    if tenant_id is not None:
+        rules = rules.filter(tenant_id=tenant_id)
     for tenant_id, config in rules.values_list("tenant_id", "trigger_config"):
         hours = config.get("timeframe_hours") if isinstance(config, dict) else None
         if isinstance(hours, int | float) and not isinstance(hours, bool) and hours > 0:
@@ -72,7 +75,7 @@ def behavior_windows() -> dict[str, dt.timedelta]:
 def history_kept_since(tenant_id: str, now: dt.datetime | None = None) -> dt.datetime:
     """The oldest instant whose events and samples are still kept for the tenant (what a backtest may read)."""
     now = now or timezone.now()
-    window = max(retention(), behavior_windows().get(tenant_id, dt.timedelta(0)))
+    window = max(retention(), behavior_windows(tenant_id).get(tenant_id, dt.timedelta(0)))
     return now - window
 
 

@@ -94,7 +94,7 @@ def test_the_builder_previews_the_last_30_days_and_its_warnings(tenant, owner):
     assert "Conditions" in body and "would have run for 3 of 4 triggers" in body
     viewer = staff_client(make_user("vera", tenant, "viewer"))
     refused = viewer.post("/portal/automations/backtest-preview", form, HTTP_HX_REQUEST="true").content.decode()
-    assert "does not allow testing" in refused and "data-backtest-summary" not in refused
+    assert "Your role (viewer) does not allow test." in refused and "data-backtest-summary" not in refused
 
 
 @pytest.mark.slow

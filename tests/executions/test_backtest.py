@@ -346,3 +346,22 @@ def test_a_behaviour_replay_that_runs_out_of_time_says_how_far_it_got(tenant, mo
     result = backtest_rule(rule_draft(tenant, ABANDONED), 3, now=NOW)
     assert result.triggers_seen == 0
     assert result.warnings[0].startswith("Replayed up to 2026-12-03T13:00:00Z only")
+
+
+def test_the_backtest_service_checks_the_days_and_the_role_for_every_surface(tenant):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from executions.backtest import rule_backtest
+
+    owner, viewer = make_user("olivia", tenant, "owner"), make_user("vera", tenant, "viewer")
+    collaborator = make_user("carl", tenant, "collaborator")
+    rule = make_rule(tenant, owner, **PAID)
+    with pytest.raises(ValidationError) as error:
+        rule_backtest(rule, owner, 91)
+    assert error.value.message_dict == {"days": ["A whole number of days from 1 to 90."]}
+    with pytest.raises(PermissionDenied):
+        rule_backtest(rule, viewer, 7)
+    risky = make_rule(tenant, owner, **{**PAID, "name": "Risky", "risk_level": "high"})
+    with pytest.raises(PermissionDenied):
+        rule_backtest(risky, collaborator, 7)
+    assert rule_backtest(rule, collaborator, 7).days == 7
