@@ -175,3 +175,14 @@ def test_shadow_runs_never_reach_the_sink_or_the_approval_queue_on_a_real_worker
     assert delivered == set(AutomationExecution.objects.filter(automation_rule=live).values_list("id", flat=True))
     assert len(sink.requests) == 5
     assert not ApprovalRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_manual_run_of_a_shadow_rule_is_shadowed_too(store, owner, sink):
+    from executions.pipeline import execute_rule_manually
+
+    rule = make_event_rule(store, owner, mode="shadow")
+    endpoint_create(store, sink.url())
+    execution = execute_rule_manually(rule, {"store_status": "active"}, owner)
+    assert execution.status == ExecutionStatus.SHADOWED and execution.triggered_by_id == owner.pk
+    assert sink.requests == [] and not WebhookDelivery.objects.exists()
