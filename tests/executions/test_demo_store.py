@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -217,3 +219,37 @@ def test_production_settings_never_allow_loopback_webhooks():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=django_settings.BASE_DIR
     )
     assert result.stdout.split()[-2:] == ["False", "False"], result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_make_run_starts_the_demo_store_and_ctrl_c_stops_it(tmp_path):
+    from tests.executions.test_serve import alive, install, start_serve, started_pids, stop
+    from tests.executions.workers import wait_for
+
+    # given make run's install with the demo store on (as the local settings have it)
+    serve, _base, log_path = start_serve(install(tmp_path, DEMO_STORE="on"), tmp_path, "--concurrency", "1")
+    database = tmp_path / "db.sqlite3"
+
+    def rows(sql: str) -> list[tuple]:
+        with sqlite3.connect(database, timeout=30) as db:
+            return db.execute(sql).fetchall()
+
+    try:
+        # then the demo store runs beside web, worker and beat
+        wait_for(lambda: "demo" in started_pids(log_path), timeout=60, message="the demo child")
+        # and the store's activity comes back as verified webhooks, and the sell-out waits for the council
+        applied = "SELECT count(*) FROM demo_commands WHERE outcome = 'applied'"
+        wait_for(lambda: rows(applied)[0][0] > 0, timeout=120, message="a verified, applied webhook")
+        waiting = "SELECT count(*) FROM automation_approval_requests WHERE status = 'pending'"
+        wait_for(lambda: rows(waiting)[0][0] > 0, timeout=120, message="an approval for the council")
+        sources = {row[0] for row in rows("SELECT DISTINCT trigger_source FROM automation_executions")}
+        assert {"event", "threshold", "behavior"} <= sources
+        pids = {name: found[-1] for name, found in started_pids(log_path).items()}
+
+        # when Ctrl-C, every child stops, the demo store too
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+        wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=10, message="every child to exit")
+        assert "demo store stopped after" in log_path.read_text()
+    finally:
+        stop(serve)
