@@ -341,17 +341,32 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # A grouped notice: every failure of one rule in one window is one row per user, counted in
+    # ``occurrences`` (executions.failure_notices); "" for a notice about one execution.
+    group_key = models.CharField(max_length=150, blank=True, default="", db_default="")
+    # IntegerField, not Positive…: a CHECK on a new column makes PostgreSQL scan the table under its lock.
+    occurrences = models.IntegerField(default=1, db_default=1)
+    last_occurred_at = models.DateTimeField(null=True, blank=True)
+    # Set while the group has news for the tenant's hourly digest; the digest claims it back to False.
+    digest_pending = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         db_table = "automation_notifications"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox")]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox"),
+            models.Index(fields=["user"], condition=models.Q(digest_pending=True), name="notification_digest_due"),
+        ]
         constraints = [
             # One notice of a kind per user and execution: a redelivered task never notifies twice.
             models.UniqueConstraint(
                 fields=["user", "execution", "kind"],
                 condition=models.Q(execution__isnull=False),
                 name="notification_once_per_execution",
+            ),
+            # One row per user and group: concurrent failures add to it (the insert race is decided here).
+            models.UniqueConstraint(
+                fields=["user", "group_key"], condition=~models.Q(group_key=""), name="notification_one_per_group"
             ),
         ]
 

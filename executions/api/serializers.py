@@ -214,5 +214,16 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "tenant_id", "kind", "title", "body", "execution_id", "created_at", "read_at"]
+        fields = [
+            "id",
+            "tenant_id",
+            "kind",
+            "title",
+            "body",
+            "execution_id",
+            "occurrences",
+            "created_at",
+            "last_occurred_at",
+            "read_at",
+        ]
         read_only_fields = fields

@@ -326,6 +326,30 @@ class NotificationViewSet(ApiViewSet):
             }
         )
 
+    @extend_schema(
+        summary="Mark all your notifications read",
+        request=inline_serializer(
+            "ReadAllRequest",
+            {"tenant_id": serializers.CharField(required=False, help_text="Only this tenant's; all when absent.")},
+        ),
+        responses={
+            200: inline_serializer(
+                "ReadAllResult", {"marked_read": serializers.IntegerField(), "message": serializers.CharField()}
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        from executions.services import notifications_mark_all_read
+
+        body = inputs.require_object(request.data or {})
+        user = request_user(request)
+        if body.get("tenant_id") in (None, ""):
+            marked = notifications_mark_all_read(user, member_tenant_ids(user))
+        else:  # 403 for a tenant you are not in
+            marked = notifications_mark_all_read(user, [resolve_tenant_id(request, body)])
+        return Response({"marked_read": marked, "message": f"Marked {marked} notification(s) read"})
+
     @extend_schema(summary="Mark a notification read", request=None, responses={200: NotificationEnvelope})
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
