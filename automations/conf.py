@@ -127,6 +127,13 @@ class AutomationsSettings:
         default_factory=lambda: ["email"],
         metadata=_doc("Channels approval requests and failure notices use besides the in-app notice."),
     )
+    FAILURE_NOTICE_WINDOW_MINUTES: int = field(
+        default=60,
+        metadata=_doc(
+            "A rule's failures within one window (aligned to the clock, UTC) are one notice per owner that "
+            "counts them; the tenant's failure_messages decides the emails (docs/notifications.md)."
+        ),
+    )
     NOTIFICATION_CHANNELS: dict[str, str] = field(
         default_factory=dict,
         metadata=_doc('{"push": dotted path, "sms": ...}: channel backends; unset channels say "not configured".'),

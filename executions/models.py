@@ -13,6 +13,7 @@ from executions.choices import (
     ApprovalStatus,
     ExecutionOutcome,
     ExecutionStatus,
+    FailureKind,
     NotificationKind,
     ScheduleSlotStatus,
     TriggerSource,
@@ -77,6 +78,10 @@ class AutomationExecution(models.Model):
     # it was only recorded. Never shown as a success; stats count it apart (``outcome``).
     recorded_only = models.BooleanField(default=False)
     error_message = models.TextField(blank=True, default="")
+    # Why it failed, is retrying, or ended without acting (executions.failures.failure_kind_for sets it
+    # with error_message; "" when it did not fail). db_default: rows inserted by code that predates the
+    # column get "" too, and adding the column never rewrites the table.
+    failure_kind = models.CharField(max_length=32, blank=True, default="", db_default="", choices=FailureKind.choices)
     execution_time_ms = models.FloatField(null=True, blank=True)
 
     required_approval = models.BooleanField(default=False)
@@ -336,17 +341,32 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # A grouped notice: every failure of one rule in one window is one row per user, counted in
+    # ``occurrences`` (executions.failure_notices); "" for a notice about one execution.
+    group_key = models.CharField(max_length=150, blank=True, default="", db_default="")
+    # IntegerField, not Positive…: a CHECK on a new column makes PostgreSQL scan the table under its lock.
+    occurrences = models.IntegerField(default=1, db_default=1)
+    last_occurred_at = models.DateTimeField(null=True, blank=True)
+    # Set while the group has news for the tenant's hourly digest; the digest claims it back to False.
+    digest_pending = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         db_table = "automation_notifications"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox")]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_inbox"),
+            models.Index(fields=["user"], condition=models.Q(digest_pending=True), name="notification_digest_due"),
+        ]
         constraints = [
             # One notice of a kind per user and execution: a redelivered task never notifies twice.
             models.UniqueConstraint(
                 fields=["user", "execution", "kind"],
                 condition=models.Q(execution__isnull=False),
                 name="notification_once_per_execution",
+            ),
+            # One row per user and group: concurrent failures add to it (the insert race is decided here).
+            models.UniqueConstraint(
+                fields=["user", "group_key"], condition=~models.Q(group_key=""), name="notification_one_per_group"
             ),
         ]
 

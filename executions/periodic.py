@@ -124,6 +124,16 @@ register_periodic_task(
         description="Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
     )
 )
+register_periodic_task(
+    PeriodicEntry(
+        "executions: send failure digests",
+        task_names.SEND_FAILURE_DIGESTS,
+        minute="0",
+        expire_seconds=3000,
+        queue="executions",
+        description="Hourly email digest of failing rules, for tenants whose failure_messages is hourly_digest.",
+    )
+)
 
 
 @transaction.atomic

@@ -85,3 +85,13 @@ def send_due_deliveries_task() -> dict[str, int]:
 def prune_history_task() -> dict[str, int | bool]:
     """Delete events and metric samples older than AUTOMATIONS["HISTORY_RETENTION_DAYS"], in batches."""
     return services.prune_history().as_dict()
+
+
+@shared_task(name=task_names.SEND_FAILURE_DIGESTS, **SWEEP_TASK_OPTIONS)
+def send_failure_digests_task() -> dict[str, int]:
+    """Send the hourly failure digests of tenants that chose them (docs/notifications.md, "Failure notices")."""
+    from dataclasses import asdict
+
+    from executions.failure_notices import failure_digests_send
+
+    return asdict(failure_digests_send())

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, Role
+from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, FailureMessages, Role
 from governance.roles import APPROVER_ROLES
 
 
@@ -63,6 +63,14 @@ class Tenant(models.Model):
         choices=REQUESTER_CANNOT_APPROVE_CHOICES,
         default="critical",
         help_text="Whoever triggered an execution of this risk level or higher cannot approve it themselves.",
+    )
+    failure_messages = models.CharField(
+        max_length=20,
+        choices=FailureMessages.choices,
+        default=FailureMessages.FIRST_PER_WINDOW,
+        db_default=FailureMessages.FIRST_PER_WINDOW,
+        help_text="How owners hear of failing rules by email (and push, sms): at the first failure of each "
+        "rule and window, in an hourly digest, or not at all (in-app notices only).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -31,6 +31,7 @@ from executions.api.serializers import (
 )
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+from executions.selectors import attach_failure_explanations
 from governance.api.permissions import (
     Capability,
     require,
@@ -48,7 +49,7 @@ EXECUTIONS_MAX_LIMIT = 200
 def execution_page(request: Request, executions: QuerySet[AutomationExecution]) -> dict[str, Any]:
     """One page of executions (``limit``/``offset``, default 50, at most 200) in the list envelope."""
     limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
-    page = executions[offset : offset + limit]
+    page = attach_failure_explanations(executions[offset : offset + limit])
     return {
         "executions": ExecutionSerializer(page, many=True).data,
         "count": executions.count(),
@@ -128,7 +129,8 @@ class AutomationExecutionViewSet(ApiViewSet):
         return Response(execution_page(request, self.filter_queryset(self.get_queryset())))
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(ExecutionSerializer(self.execution(Capability.READ)).data)
+        (execution,) = attach_failure_explanations([self.execution(Capability.READ)])
+        return Response(ExecutionSerializer(execution).data)
 
     @extend_schema(summary="Approve an execution awaiting approval", request=None, responses={200: ExecutionDecision})
     @action(detail=True, methods=["post"], filterset_class=None)
@@ -323,6 +325,30 @@ class NotificationViewSet(ApiViewSet):
                 "unread_count": unread_count,
             }
         )
+
+    @extend_schema(
+        summary="Mark all your notifications read",
+        request=inline_serializer(
+            "ReadAllRequest",
+            {"tenant_id": serializers.CharField(required=False, help_text="Only this tenant's; all when absent.")},
+        ),
+        responses={
+            200: inline_serializer(
+                "ReadAllResult", {"marked_read": serializers.IntegerField(), "message": serializers.CharField()}
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        from executions.services import notifications_mark_all_read
+
+        body = inputs.require_object(request.data or {})
+        user = request_user(request)
+        if body.get("tenant_id") in (None, ""):
+            marked = notifications_mark_all_read(user, member_tenant_ids(user))
+        else:  # 403 for a tenant you are not in
+            marked = notifications_mark_all_read(user, [resolve_tenant_id(request, body)])
+        return Response({"marked_read": marked, "message": f"Marked {marked} notification(s) read"})
 
     @extend_schema(summary="Mark a notification read", request=None, responses={200: NotificationEnvelope})
     @action(detail=True, methods=["post"])

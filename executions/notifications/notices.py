@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from automations.conf import app_settings
@@ -131,6 +132,13 @@ def notifications_mark_read(user: User, tenant_id: str, ids: list[int] | None = 
     unread = Notification.objects.filter(user_id=user.pk, tenant_id=tenant_id, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
+
+
+def notifications_mark_all_read(user: User, tenant_ids: Iterable[str] | QuerySet[Any, Any]) -> int:
+    """Mark every unread notification of the user in ``tenant_ids`` (ids, or a subquery of them) read: the
+    inbox's "Mark all read" over several tenants (``POST /api/notifications/read-all``); returns how many."""
+    unread = Notification.objects.filter(user_id=user.pk, tenant_id__in=tenant_ids, read_at__isnull=True)
     return unread.update(read_at=timezone.now())
 
 

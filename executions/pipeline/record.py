@@ -23,16 +23,18 @@ from automations.models import AutomationRule
 from automations.services import RuleTotals
 from executions import rows, task_names
 from executions.actions import ActionResult
-from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind, success_for_status
+from executions.choices import ActionOutcome, ExecutionStatus, FailureKind, success_for_status
 from executions.context import json_safe
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.selectors import execution_delivery_summary
 from executions.dispatch import publish_on_commit
+from executions.failure_notices import failure_notice_on_commit
+from executions.failures import failure_kind_for
 from executions.models import AutomationExecution
 from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
 from executions.retries import action_may_retry, action_retry_delay_seconds
-from executions.transitions import load_execution, notify_owners, transition
+from executions.transitions import load_execution, transition
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ def result_record(
         "action_result": json_result(result, rule.action_type, token),
         "action_completed_at": completed_at,
         "error_message": error,
+        # An error the classifier does not recognise came from the action itself.
+        "failure_kind": failure_kind_for(status, error, default=FailureKind.ACTION_ERROR),
         "execution_time_ms": total_ms,
         "lease_expires_at": None,
         "next_attempt_at": next_attempt_at,
@@ -144,7 +148,6 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
                 execution,
                 succeeded,
                 record.fields["execution_time_ms"],
-                record.fields["error_message"],
                 totals,
                 recorded_only=record.fields["recorded_only"],
             )
@@ -162,7 +165,6 @@ def execution_ended(
     execution: AutomationExecution,
     succeeded: bool,
     execution_time_ms: float,
-    error: str,
     totals: RuleTotals | None = None,
     *,
     recorded_only: bool = False,
@@ -170,8 +172,8 @@ def execution_ended(
     """What follows a run that ended (succeeded, recorded only, or failed), in the transaction that recorded it.
 
     The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
-    batch; else one update now), a recorded-only run apart from successes, and a failure tells the
-    tenant's owners after commit.
+    batch; else one update now), a recorded-only run apart from successes, and a failure is counted in its
+    rule's failure notice to the tenant's owners after commit (``failure_notices``: one per rule and window).
     """
     recorded_only = recorded_only and succeeded
     count_action_ended(execution, succeeded, recorded_only=recorded_only)
@@ -182,8 +184,8 @@ def execution_ended(
     else:
         totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
     if not succeeded:
-        title = f'Automation "{execution.automation_rule.name}" failed'
-        notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)
+        # One notice per rule and window that counts the failures, not one per failure.
+        failure_notice_on_commit(execution)
 
 
 def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None:
@@ -234,5 +236,5 @@ def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None
             lease_expires_at=None,
         )
         if won:
-            execution_ended(execution, succeeded, execution.execution_time_ms or 0.0, error)
+            execution_ended(execution, succeeded, execution.execution_time_ms or 0.0)
     return load_execution(execution_id)

@@ -4,7 +4,8 @@ Events: ``emit_event``, ``emit_events``, ``match_event``. Executions: ``trigger_
 ``run_execution``, ``execution_run_action``, ``execute_rule_manually``, ``build_context``.
 Approvals: ``execution_approve``, ``execution_reject``, ``execution_decision_refusal``. Webhook deliveries:
 ``send_and_settle_delivery``, ``send_due_deliveries_and_settle``, ``execution_settle_deliveries``. Notices:
-``notify_users``, ``notification_mark_read``, ``notifications_mark_read``, ``notices_mark_done``. Sweepers:
+``notify_users``, ``notification_mark_read``, ``notifications_mark_read``, ``notifications_mark_all_read``,
+``notices_mark_done``. Sweepers:
 ``sweep_outbox``, ``sweep_expired_leases``.
 History: ``prune_history``, ``history_kept_since``.
 """
@@ -14,6 +15,7 @@ from executions.context import build_context
 from executions.notifications.notices import (
     notices_mark_done,
     notification_mark_read,
+    notifications_mark_all_read,
     notifications_mark_read,
     notify_users,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "match_event",
     "notices_mark_done",
     "notification_mark_read",
+    "notifications_mark_all_read",
     "notifications_mark_read",
     "notify_users",
     "prune_history",

@@ -154,7 +154,7 @@ def _reclaim(execution_id: int, token: int, now: dt.datetime, counts: Counter) -
         )
         if failed:
             execution = AutomationExecution.objects.select_related("automation_rule", "event").get(pk=execution_id)
-            execution_ended(execution, False, execution.execution_time_ms or 0.0, execution.error_message)
+            execution_ended(execution, False, execution.execution_time_ms or 0.0)
             counts["leases_failed"] += 1
 
 

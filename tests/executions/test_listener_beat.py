@@ -23,12 +23,14 @@ def test_setup_periodic_tasks_is_idempotent_and_keeps_admin_choices():
         "executions.check_thresholds",
         "executions.check_behaviors",
         "executions.prune_history",
+        "executions.send_failure_digests",
     }
     assert [(tasks[name].crontab.minute, tasks[name].expire_seconds) for name in sorted(tasks)] == [
         ("*/10", 590),
         ("*", 55),
         ("*/5", 290),
         ("17", 3000),
+        ("0", 3000),
     ]
     assert tasks["executions.check_behaviors"].enabled is False
     assert all(task.interval_id is None for task in tasks.values())

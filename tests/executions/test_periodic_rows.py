@@ -90,6 +90,15 @@ EXPECTED_ROWS = [
         **SWEEPER,
         "description": "Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
     },
+    {
+        "name": "executions: send failure digests",
+        "task": "executions.send_failure_digests",
+        "interval": None,
+        "crontab": ("0", "*", "*", "*", "*", "UTC"),
+        "expire_seconds": 3000,
+        **SWEEPER,
+        "description": "Hourly email digest of failing rules, for tenants whose failure_messages is hourly_digest.",
+    },
 ]
 EXPECTED_ROWS = [{**COMMON, **row} for row in EXPECTED_ROWS]
 
@@ -150,7 +159,7 @@ def test_setup_periodic_tasks_makes_exactly_these_rows_and_schedules():
     assert beat_rows() == EXPECTED_ROWS
     assert schedule_rows() == (
         [(30, "seconds"), (60, "seconds")],
-        [(minute, "*", "*", "*", "*", "UTC") for minute in ("*", "*/5", "*/10", "17")],
+        [(minute, "*", "*", "*", "*", "UTC") for minute in ("*", "*/5", "*/10", "17", "0")],
     )
 
 

@@ -464,6 +464,7 @@ OPERATIONS = [
                 "business_hours_end": "17:00",
                 "business_days": json.dumps(["monday"]),
                 "requester_cannot_approve": "critical",
+                "failure_messages": "first_per_window",
                 "memberships-TOTAL_FORMS": "0",
                 "memberships-INITIAL_FORMS": "0",
             },
