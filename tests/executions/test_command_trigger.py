@@ -1,11 +1,14 @@
 """Issue 19 item 3: every command says what triggered it (``trigger``, docs/webhooks.md), one block per
 trigger type, each started by the real listener and delivered to a real local HTTP server (whose
-``sink`` fixture verifies every webhook with ``standardwebhooks``)."""
+``sink`` fixture verifies every webhook with ``standardwebhooks``). Each request sent has the shape of
+docs/webhooks.md's full example for its trigger type, and there is one example per type."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,8 @@ from executions.services import emit_event, execute_rule_manually, run_execution
 from tests.executions.delivery.sink import Reply
 from tests.factories import make_rule
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+ENVELOPE = {"command", "idempotency_key", "tenant_id", "automation_rule_id", "execution_id", "trigger"}
 ADD_PRODUCT = {"action_type": "add_product", "action_config": {"template_id": "restock", "count": 1}, "conditions": []}
 PRODUCT = {"product_id": "p_1", "name": "Winter hat"}
 
@@ -34,10 +39,25 @@ def endpoint(tenant, sink, loopback_allowed):
     return endpoint_create(tenant, sink.url()).endpoint
 
 
+def documented_bodies() -> dict[str, dict[str, Any]]:
+    """docs/webhooks.md's full request body per trigger type (its ```json blocks), by ``trigger.type``."""
+    blocks = re.findall(r"```json\n(.*?)\n```", DOCS.read_text(), flags=re.S)
+    bodies = [json.loads(block) for block in blocks if '"trigger"' in block and block.startswith("{\n  \"data\"")]
+    return {body["data"]["command"]["trigger"]["type"]: body for body in bodies}
+
+
 def trigger_sent(sink, path: str = "/hook") -> dict[str, Any]:
-    """The ``trigger`` of the one command the sink received on ``path``."""
+    """The ``trigger`` of the one command the sink received on ``path``, after checking that the request
+    has the shape of docs/webhooks.md's example for its trigger type."""
     [body] = [json.loads(r.body) for r in sink.requests if r.path == path]
-    return body["data"]["command"]["trigger"]
+    trigger = body["data"]["command"]["trigger"]
+    documented = documented_bodies()[trigger["type"]]
+    assert (set(body), set(body["data"])) == (set(documented), set(documented["data"]))
+    assert set(documented["data"]["command"]) >= ENVELOPE and set(body["data"]["command"]) >= ENVELOPE
+    assert set(trigger) == set(documented["data"]["command"]["trigger"])
+    if "slot" in trigger:
+        assert set(trigger["slot"]) == set(documented["data"]["command"]["trigger"]["slot"])
+    return trigger
 
 
 def run_only_execution(rule: AutomationRule) -> AutomationExecution:
@@ -182,3 +202,7 @@ def test_a_manual_command_names_who_ran_it(tenant, owner, sink, endpoint):
 
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.error_message
     assert trigger_sent(sink) == {"type": "manual", "triggered_by_user_id": owner.pk}
+
+
+def test_the_docs_show_one_full_example_per_trigger_type():
+    assert sorted(documented_bodies()) == sorted(TriggerSource.values)
