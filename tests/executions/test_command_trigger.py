@@ -42,7 +42,7 @@ def endpoint(tenant, sink, loopback_allowed):
 def documented_bodies() -> dict[str, dict[str, Any]]:
     """docs/webhooks.md's full request body per trigger type (its ```json blocks), by ``trigger.type``."""
     blocks = re.findall(r"```json\n(.*?)\n```", DOCS.read_text(), flags=re.S)
-    bodies = [json.loads(block) for block in blocks if '"trigger"' in block and block.startswith("{\n  \"data\"")]
+    bodies = [json.loads(block) for block in blocks if '"trigger"' in block and block.startswith('{\n  "data"')]
     return {body["data"]["command"]["trigger"]["type"]: body for body in bodies}
 
 
