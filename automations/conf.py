@@ -139,6 +139,13 @@ class AutomationsSettings:
             "multicast and broadcast addresses stay refused."
         ),
     )
+    WEBHOOK_ALLOW_LOOPBACK: bool = field(
+        default=False,
+        metadata=_doc(
+            "Allow loopback destinations only (127.0.0.0/8, ::1, localhost): the demo store's receiver. On in "
+            "the local settings (make run); the production settings force it off."
+        ),
+    )
     WEBHOOK_REQUIRE_HTTPS: bool = field(default=False, metadata=_doc("Refuse plain http:// endpoint URLs."))
     WEBHOOK_CONNECT_TIMEOUT: float = field(default=5.0, metadata=_doc("Seconds to connect."))
     WEBHOOK_READ_TIMEOUT: float = field(default=15.0, metadata=_doc("Seconds per socket read."))

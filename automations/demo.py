@@ -1,4 +1,8 @@
-"""The demo tenant's sample automations: all four trigger types, including the spec's two."""
+"""The demo tenant's sample automations: all four trigger types, including the spec's two.
+
+The last two keep ``make run``'s demo store busy (docs/demo.md): a schedule that fires every minute and a
+restock that waits for the council whenever the simulated store runs low.
+"""
 
 from __future__ import annotations
 
@@ -99,5 +103,26 @@ SAMPLE_AUTOMATIONS: list[dict[str, Any]] = [
         "action_config": {"workflow_type_id": "conversion_recovery", "title": "Win back conversions"},
         "risk_level": "medium",
         "auto_approval_rules": {"max_frequency_per_day": 1},
+    },
+    {
+        "name": "Rotate Homepage Banner",
+        "description": "Swap the homepage banner every minute (the demo's quick schedule)",
+        "category": "store",
+        "trigger_type": "schedule",
+        "trigger_config": {"pattern": "cron", "cron": "* * * * *"},
+        "action_type": "update_store",
+        "action_config": {"settings": {"homepage_banner": "rotate"}},
+        "risk_level": "low",
+    },
+    {
+        "name": "Restock When Products Run Low",
+        "description": "Order three restock products when fewer than 3 are left; spending waits for the council",
+        "category": "product",
+        "trigger_type": "threshold",
+        "trigger_config": {"metric": "product_count", "operator": "<", "value": 3},
+        "action_type": "add_product",
+        "action_config": {"template_id": "restock_basic", "count": 3, "category": "restock", "budget": 150},
+        "risk_level": "high",
+        "auto_approval_rules": {"max_budget": 100},
     },
 ]

@@ -201,6 +201,7 @@ def run() -> dict[str, object]:
             "AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",  # the receiver is on loopback
             "API_THROTTLE_RATE": "100000000/minute",
             "LOG_LEVEL": "WARNING",
+            "DEMO_STORE": "off",  # measure the posted events only, not the demo store's stream
         }
     )
     manage = [sys.executable, str(ROOT / "manage.py")]

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from executions.demo.selectors import demo_store_exists
 from executions.selectors import approvals_decidable_by, unread_notification_count
 from governance.portal import current_tenant
 from governance.selectors import tenants_for_user
@@ -15,15 +16,19 @@ from governance.users import request_user
 
 
 def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
-    """Links after "Automations", with how many approvals wait and notifications are unread."""
+    """Links after "Automations", with how many approvals wait and notifications are unread; "Demo store"
+    for a tenant that has one (make run's demo tenant)."""
     pending = approvals_decidable_by(request_user(request)).filter(tenant_id=tenant_id).count() if tenant_id else 0
     unread = unread_notification_count(request_user(request), tenant_id) if tenant_id else 0
-    return [
+    links = [
         {"label": "Activity", "url": reverse("executions:activity"), "count": 0},
         {"label": "Approvals", "url": reverse("executions:approvals"), "count": pending},
         {"label": "Notifications", "url": reverse("executions:notifications"), "count": unread},
         {"label": "Webhooks", "url": reverse("executions:webhooks"), "count": 0},
     ]
+    if tenant_id and demo_store_exists(tenant_id):
+        links.append({"label": "Demo store", "url": reverse("demo-store"), "count": 0})
+    return links
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:

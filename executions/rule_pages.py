@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from automations.builder_errors import error_label
+from automations.choices import TriggerType
 from automations.rule_history import rule_state_changes, rule_version_history
 from automations.selectors import rule_get_for_tenant
 from automations.services import rule_draft
@@ -36,6 +37,15 @@ from executions.backtest import BacktestUnavailable, rule_backtest
 from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
+from executions.portal_ingest import (
+    EVENT_FORM_FIELDS,
+    METRIC_FORM_FIELDS,
+    IngestAnswer,
+    metric_value_initial,
+    metric_value_push,
+    test_event_initial,
+    test_event_send,
+)
 from executions.selectors import (
     execution_approval,
     execution_get_for_rule,
@@ -58,6 +68,15 @@ BACKTESTED_FIELDS = (*TESTED_FIELDS, "action_type")
 def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     rule = rule_get_for_tenant(tenant, rule_id)
+    context = _detail_context(request, rule)
+    if is_htmx(request) and request.GET.get("page"):
+        return render(request, "executions/partials/_execution_table.html", context)
+    return render(request, "automations/detail.html", context)
+
+
+def _detail_context(request: HttpRequest, rule: Any, **forms: dict[str, Any]) -> dict[str, Any]:
+    """The details page's context; ``forms`` replaces a prefilled ingest form (one sent back with errors)."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     now = timezone.now()
     page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
     stats = rule_execution_overview(rule, now)
@@ -79,9 +98,27 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "rule_history": _history_entries(rule),
         **summary_context(tenant, {**rule.definition(), "assigned_council_id": rule.assigned_council_id}),
     }
-    if is_htmx(request) and request.GET.get("page"):
-        return render(request, "executions/partials/_execution_table.html", context)
-    return render(request, "automations/detail.html", context)
+    if allows(request, Capability.INGEST):
+        if rule.trigger_type == TriggerType.EVENT:
+            context["event_form"] = _ingest_form(test_event_initial(rule))
+        elif rule.trigger_type == TriggerType.THRESHOLD:
+            context["metric_form"] = _ingest_form(metric_value_initial(rule))
+    context.update(forms)
+    return context
+
+
+def _ingest_form(
+    typed: dict[str, str], answer: IngestAnswer | None = None, fields: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A Send test event / Push a metric value form: what was typed, the answer's message and errors
+    (those naming no field of the form listed apart)."""
+    errors = answer.errors if answer is not None else {}
+    return {
+        "typed": typed,
+        "message": answer.message if answer is not None else "",
+        "errors": errors,
+        "other_errors": {name: messages for name, messages in errors.items() if name not in fields},
+    }
 
 
 def _history_entries(rule: Any) -> list[dict[str, Any]]:
@@ -240,6 +277,50 @@ def rule_run(request: HttpRequest, rule_id: str) -> HttpResponse:
     return _go(request, reverse("automations:execution", kwargs={"rule_id": rule.pk, "execution_id": execution.pk}))
 
 
+@portal_view
+@require_POST
+def rule_send_event(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Send test event: one event posted as the signed-in person through POST /api/events' service."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    typed = {name: request.POST.get(name, "") for name in EVENT_FORM_FIELDS}
+    answer = test_event_send(tenant, request_user(request), typed)
+    return _ingest_answer(request, rule, "event_form", typed, answer, EVENT_FORM_FIELDS)
+
+
+@portal_view
+@require_POST
+def rule_push_metric(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """Push a metric value: one sample recorded as the signed-in person through POST /api/metrics' service."""
+    tenant: Tenant = request.tenant  # type: ignore[attr-defined]
+    rule = rule_get_for_tenant(tenant, rule_id)
+    typed = {name: request.POST.get(name, "") for name in METRIC_FORM_FIELDS}
+    answer = metric_value_push(tenant, request_user(request), typed)
+    return _ingest_answer(request, rule, "metric_form", typed, answer, METRIC_FORM_FIELDS)
+
+
+def _ingest_answer(
+    request: HttpRequest,
+    rule: Any,
+    form_name: str,
+    typed: dict[str, str],
+    answer: IngestAnswer,
+    fields: tuple[str, ...],
+) -> HttpResponse:
+    """htmx: the form again, with the message or its errors (400). A plain POST: back to the page with the
+    message, or the page with the form open at its errors (400)."""
+    status = 200 if answer.accepted else 400
+    form = _ingest_form(typed, answer, fields)
+    if is_htmx(request):
+        partial = "_test_event_form.html" if form_name == "event_form" else "_metric_value_form.html"
+        return render(request, f"executions/partials/{partial}", {"rule": rule, "form": form}, status=status)
+    if answer.accepted:
+        messages.success(request, answer.message)
+        return redirect(reverse("automations:detail", kwargs={"rule_id": rule.pk}))
+    context = _detail_context(request, rule, **{form_name: form})
+    return render(request, "automations/detail.html", context, status=status)
+
+
 def _go(request: HttpRequest, url: str) -> HttpResponse:
     """A redirect; for htmx, the header that makes htmx load ``url`` as a page."""
     if is_htmx(request):
@@ -254,5 +335,7 @@ urlpatterns = [
     path("automations/backtest-preview", builder_backtest, name="builder-backtest"),
     path("automations/<key:rule_id>", rule_detail, name="detail"),
     path("automations/<key:rule_id>/run", rule_run, name="run"),
+    path("automations/<key:rule_id>/send-event", rule_send_event, name="send-event"),
+    path("automations/<key:rule_id>/push-metric", rule_push_metric, name="push-metric"),
     path("automations/<key:rule_id>/executions/<id:execution_id>", execution_detail, name="execution"),
 ]

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "governance",
     "automations",
     "executions",
+    "executions.demo",  # the demo store (docs/demo.md); its simulator and receiver run only under make run
 ]
 
 MIDDLEWARE = [
@@ -298,6 +299,10 @@ READYZ_BEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_BEAT_MAX_AGE_SECONDS"
 # METRICS_ALLOW_LOOPBACK is on (local settings); otherwise 404.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", False)
+
+# The demo store (executions/demo, docs/demo.md): on only in the local settings (make run).
+DEMO_STORE = False
+DEMO_STORE_SEED = 19
 
 # --- REST API ---------------------------------------------------------------------------------
 # Bodies over this size are refused with 413 before they are read (events and rules are small).

@@ -1,5 +1,7 @@
 """Developer machine: `make run`. Debug on unless the environment says otherwise."""
 
+import os
+
 from automations.demo import DEMO_TENANT_ID
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env_bool
@@ -13,3 +15,10 @@ METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", True)
 # AutomationWorker().event_listener.emit_event("product_added", {...}), goes to the demo tenant.
 # AUTOMATIONS_DEFAULT_TENANT in the environment wins.
 AUTOMATIONS.setdefault("DEFAULT_TENANT", DEMO_TENANT_ID)  # noqa: F405
+
+# make run's demo store (executions/demo, docs/demo.md): a simulator produces the demo tenant's events and
+# metric samples, and the tenant's webhooks go to the demo receiver on this server, over loopback. Off:
+# DEMO_STORE=off. Loopback delivery is allowed here only; the production settings force it off.
+DEMO_STORE = env_bool("DEMO_STORE", True)
+DEMO_STORE_SEED = int(os.environ.get("DEMO_STORE_SEED", "19"))
+AUTOMATIONS.setdefault("WEBHOOK_ALLOW_LOOPBACK", DEMO_STORE)  # noqa: F405

@@ -12,6 +12,11 @@ CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+# Loopback webhooks are for make run's demo store only (config/settings/local.py): never here, whatever
+# AUTOMATIONS_WEBHOOK_ALLOW_LOOPBACK says. (Self-hosted installs that need local receivers say so with
+# WEBHOOK_ALLOW_PRIVATE_NETWORKS, an operator's explicit choice.)
+AUTOMATIONS["WEBHOOK_ALLOW_LOOPBACK"] = False  # noqa: F405
+DEMO_STORE = False
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))  # noqa: F405
 
 # --- HTTPS ---------------------------------------------------------------------------------------

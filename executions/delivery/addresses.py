@@ -51,6 +51,8 @@ SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 
+LOOPBACK = "loopback"
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -226,12 +228,13 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     return None
 
 
-def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
+def address_refusal(address: IPAddress, *, allow_private: bool, allow_loopback: bool = False) -> str | None:
     """Why we would not connect to ``address`` under the policy, or None when it is allowed.
 
     Globally routable addresses are allowed. ``allow_private`` also allows loopback, private, link-local,
-    site-local and carrier-grade NAT ranges. Metadata, unspecified, multicast, broadcast and local-use
-    NAT64 addresses never are, nor other special-purpose ranges.
+    site-local and carrier-grade NAT ranges; ``allow_loopback`` only loopback (the demo's receiver under
+    ``make run``). Metadata, unspecified, multicast, broadcast and local-use NAT64 addresses never are, nor
+    other special-purpose ranges.
     """
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id:
@@ -240,7 +243,7 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
             return "a local-use NAT64 address (64:ff9b:1::/48), which may translate to any IPv4 address"
         inner = embedded_ipv4(address)
         if inner is not None:
-            reason = address_refusal(inner, allow_private=allow_private)
+            reason = address_refusal(inner, allow_private=allow_private, allow_loopback=allow_loopback)
             return f"it carries the IPv4 address {inner}, {reason}" if reason else None
     if any(address in network for network in METADATA_NETWORKS):
         return "a cloud metadata address"
@@ -253,13 +256,15 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     kind = _local_kind(address)
     if kind is None:
         return None if address.is_global else "not a globally routable address (reserved or special-purpose)"
-    return None if allow_private else f"a {kind} address"
+    if allow_private or (allow_loopback and kind == LOOPBACK):
+        return None
+    return f"a {kind} address"
 
 
 def _local_kind(address: IPAddress) -> str | None:
     """Which of the ranges the private-networks setting opens ``address`` is in, if any."""
     if address.is_loopback:
-        return "loopback"
+        return LOOPBACK
     if address.is_link_local:
         return "link-local"
     if address in CGNAT_NETWORK:
@@ -271,19 +276,19 @@ def _local_kind(address: IPAddress) -> str | None:
     return None
 
 
-def url_refusal_at_save(url: WebhookURL, *, allow_private: bool) -> str | None:
+def url_refusal_at_save(url: WebhookURL, *, allow_private: bool, allow_loopback: bool = False) -> str | None:
     """The save-time check (no DNS): an IP literal or a local name outside the policy, else None."""
     if url.ip_literal is not None:
-        reason = address_refusal(url.ip_literal, allow_private=allow_private)
+        reason = address_refusal(url.ip_literal, allow_private=allow_private, allow_loopback=allow_loopback)
         return f"{url.ip_literal} is {reason}" if reason else None
     if url.host in METADATA_HOSTNAMES:
         return f"{url.host} is a cloud metadata name"
-    if not allow_private and (url.host == "localhost" or url.host.endswith(".localhost")):
+    if not (allow_private or allow_loopback) and (url.host == "localhost" or url.host.endswith(".localhost")):
         return f"{url.host} is a loopback name"
     return None
 
 
-def resolve_destination(url: WebhookURL, *, allow_private: bool) -> list[IPAddress]:
+def resolve_destination(url: WebhookURL, *, allow_private: bool, allow_loopback: bool = False) -> list[IPAddress]:
     """Every address ``url``'s host resolves to, all checked; raise if any is refused or none resolves.
 
     TRICKY: the caller must connect to one of these addresses, not to the name: a second lookup could
@@ -307,7 +312,7 @@ def resolve_destination(url: WebhookURL, *, allow_private: bool) -> list[IPAddre
         if not addresses:
             raise DestinationUnresolvable(f"{url.host} resolved to no address")
     for address in addresses:
-        reason = address_refusal(address, allow_private=allow_private)
+        reason = address_refusal(address, allow_private=allow_private, allow_loopback=allow_loopback)
         if reason:
             shown = str(address) if url.ip_literal is not None else f"{url.host} resolves to {address}, which"
             raise DestinationRefused(f"{shown} is {reason}")

@@ -50,6 +50,7 @@ class ClientOptions:
     """Knobs of one request; ``executions.delivery.services`` fills them from settings."""
 
     allow_private: bool = False
+    allow_loopback: bool = False
     require_https: bool = False
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -135,7 +136,9 @@ def post_webhook(url: str, body: bytes, headers: dict[str, str], options: Client
     started = time.monotonic()
     try:
         target = parse_webhook_url(url, require_https=options.require_https)
-        addresses = resolve_destination(target, allow_private=options.allow_private)
+        addresses = resolve_destination(
+            target, allow_private=options.allow_private, allow_loopback=options.allow_loopback
+        )
     except InvalidWebhookURL as exc:
         return _failure(started, ErrorKind.INVALID_URL, str(exc))
     except DestinationRefused as exc:

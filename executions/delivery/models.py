@@ -74,7 +74,11 @@ class WebhookEndpoint(models.Model):
             parsed = parse_webhook_url(self.url, require_https=app_settings.WEBHOOK_REQUIRE_HTTPS)
         except InvalidWebhookURL as exc:
             raise ValidationError({"url": str(exc)}) from None
-        refusal = url_refusal_at_save(parsed, allow_private=app_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+        refusal = url_refusal_at_save(
+            parsed,
+            allow_private=app_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+            allow_loopback=app_settings.WEBHOOK_ALLOW_LOOPBACK,
+        )
         if refusal:
             raise ValidationError({"url": f"Webhooks may not go there: {refusal}."})
 

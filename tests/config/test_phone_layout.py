@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 from executions.choices import NotificationKind
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.services.endpoints import endpoint_create
-from executions.models import Notification
+from executions.demo.models import DemoCommand, DemoStore, DemoStoreItem
+from executions.models import MetricSample, Notification
 from executions.services import execute_rule_manually
 from governance.services import membership_set
 from tests.browser import PHONE, screenshot
@@ -119,6 +120,18 @@ def long_data(live_server):
         body=LONG_WORD * 2,
         execution=failed,
     )
+    store = DemoStore.objects.create(tenant=tenant, settings={"banner": LONG_WORD})
+    DemoStoreItem.objects.create(store=store, kind="product", key="prod_" + "9" * 40, name=LONG_NAME)
+    DemoCommand.objects.create(
+        store=store,
+        webhook_id="execution_" + "9" * 30,
+        command="landing_page.create",
+        outcome="applied",
+        result=LONG_WORD,
+    )
+    MetricSample.objects.bulk_create(
+        MetricSample(tenant=tenant, metric="product_count", value_number=value) for value in (4, 3, 2, 5)
+    )
     return {"tenant": tenant, "owner": owner, "rule": rule, "awaiting": awaiting, "failed": failed}
 
 
@@ -139,6 +152,7 @@ def test_every_portal_page_fits_a_phone(page_for, long_data):
         "webhooks": "/portal/settings/webhooks",
         "activity": "/portal/activity",
         "activity-bad-filter": "/portal/activity?status=maybe",
+        "demo-store": "/portal/demo-store",
     }
     problems = []
     for where, url in pages.items():

@@ -74,9 +74,19 @@ MANAGE = [sys.executable, str(settings.BASE_DIR / "manage.py")]
 
 
 def install(tmp_path: Path, seed: bool = True, **extra_env: str) -> dict[str, str]:
-    """make run's install under its own var/ directory (migrated, and seeded as make run does); its env."""
+    """make run's install under its own var/ directory (migrated, and seeded as make run does); its env.
+
+    The demo store is off unless ``DEMO_STORE="on"`` is passed: these tests count what they post themselves.
+    """
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update({"AUTOMATIONS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings.local", **extra_env})
+    env.update(
+        {
+            "AUTOMATIONS_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DEMO_STORE": "off",
+            **extra_env,
+        }
+    )
     for command in (["migrate", "--noinput"], *([["seed_demo"]] if seed else [])):
         subprocess.run([*MANAGE, *command], env=env, check=True, capture_output=True, timeout=120)
     return env

@@ -418,6 +418,10 @@ OPERATIONS = [
         api=lambda u, w: post_json(
             api(u), "/api/events", {"tenant_id": "tenant_test", "event_type": "product_added", "payload": {}}
         ),
+        # the rule page's Send test event
+        portal=lambda u, w: session(u).post(
+            f"{portal_rule(w, 'low')}/send-event", {"event_type": "product_added", "payload": "{}"}
+        ),
     ),
     Operation(
         "create a webhook endpoint",

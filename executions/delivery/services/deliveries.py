@@ -516,6 +516,7 @@ def delivery_body(payload: dict[str, Any]) -> bytes:
 def client_options() -> ClientOptions:
     return ClientOptions(
         allow_private=app_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        allow_loopback=app_settings.WEBHOOK_ALLOW_LOOPBACK,
         require_https=app_settings.WEBHOOK_REQUIRE_HTTPS,
         connect_timeout=float(app_settings.WEBHOOK_CONNECT_TIMEOUT),
         read_timeout=float(app_settings.WEBHOOK_READ_TIMEOUT),

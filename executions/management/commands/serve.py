@@ -1,4 +1,5 @@
-"""Serve the whole product: the web server, a Celery worker and Celery beat, as three supervised processes.
+"""Serve the whole product: the web server, a Celery worker and Celery beat, as three supervised processes,
+and with ``DEMO_STORE`` on (the local settings: ``make run``) a fourth, the demo store (docs/demo.md).
 
 ``make run`` calls this after migrating and seeding. Each child runs in its own process group.
 
@@ -99,6 +100,16 @@ class CanaryWatch:
             self.misses = 0
 
 
+def loopback_url(addr: str) -> str:
+    """The URL this machine reaches the web server at: a wildcard address becomes loopback."""
+    host, _, port = addr.rpartition(":")
+    if host in {"0.0.0.0", ""}:
+        host = "127.0.0.1"
+    elif host.strip("[]") == "::":
+        host = "[::1]"
+    return f"http://{host}:{port}"
+
+
 def address_in_use(addr: str) -> bool:
     """Whether something already listens on ``host:port``."""
     host, _, port = addr.rpartition(":")
@@ -130,6 +141,7 @@ class Command(BaseCommand):
         # JSON logs: no banners (Celery's --quiet), so every line of the children's logs is one JSON object.
         quiet = ["--quiet"] if settings.LOG_FORMAT == "json" else []
         celery = [python, "-m", "celery", "-A", "config", *quiet]
+        demo = [python, manage, "demo_store", "--server", loopback_url(addr)] if settings.DEMO_STORE else None
         return {
             "web": [python, manage, "runserver", addr, "--noreload"],
             "worker": AutomationWorker(concurrency=concurrency, loglevel=loglevel).command(
@@ -143,6 +155,7 @@ class Command(BaseCommand):
                 "--scheduler",
                 "django_celery_beat.schedulers:DatabaseScheduler",
             ],
+            **({"demo": demo} if demo else {}),
         }
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -175,7 +188,7 @@ class Command(BaseCommand):
         try:
             for child in children.values():
                 self._start(child)
-            logger.info("serving on http://%s/ ; Ctrl-C stops web, worker and beat", addr)
+            logger.info("serving on http://%s/ ; Ctrl-C stops %s", addr, ", ".join(children))
             watcher.start()
             while stopping["signal"] is None:
                 self._supervise(children, watch, options["canary_misses"])
@@ -185,7 +198,7 @@ class Command(BaseCommand):
             self._stop(children)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        logger.info("stopped web, worker and beat")
+        logger.info("stopped %s", ", ".join(children))
 
     def _start(self, child: Child) -> None:
         # Own process group: a child's own children (worker pool, ...) are stopped with it. With JSON logs

@@ -258,3 +258,25 @@ def test_an_unresolvable_name_is_reported_as_such():
 def test_site_local_and_local_use_nat64_literals_are_refused_at_send_time(url, reason):
     with pytest.raises(DestinationRefused, match=reason):
         resolve_destination(parse_webhook_url(url), allow_private=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://127.0.0.1:8000/demo-store/tenant_demo/webhook", False),
+        ("http://[::1]:8000/", False),
+        ("http://localhost:8000/", False),
+        ("http://10.0.0.1/", True),
+        ("http://192.168.1.1/", True),
+        ("http://169.254.169.254/", True),
+        ("http://[fe80::1]/", True),
+    ],
+)
+def test_allowing_loopback_allows_loopback_only(url, refused):
+    parsed = parse_webhook_url(url)
+    assert (url_refusal_at_save(parsed, allow_private=False, allow_loopback=True) is not None) is refused
+    if parsed.ip_literal is not None:
+        refusal = address_refusal(parsed.ip_literal, allow_private=False, allow_loopback=True)
+        assert (refusal is not None) is refused
+    if parsed.host == "localhost":
+        assert resolve_destination(parsed, allow_private=False, allow_loopback=True)
