@@ -184,6 +184,13 @@ class AutomationsSettings:
         default=0.5,
         metadata=_doc("Seconds a pipeline batch waits for its POSTs; a later answer is recorded when it comes."),
     )
+    WEBHOOK_TRIGGER_PAYLOAD_MAX_BYTES: int = field(
+        default=16 * 1024,
+        metadata=_doc(
+            "Largest triggering event payload a command's trigger carries (compact JSON, UTF-8); a larger one "
+            'is left out with payload_omitted "too_large". 0: never sent.'
+        ),
+    )
     WEBHOOK_CA_BUNDLE: str | None = field(
         default=None, metadata=_doc("CA bundle for https endpoints; None: the system's trust store.")
     )

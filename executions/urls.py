@@ -14,5 +14,10 @@ urlpatterns = [
     path("settings/webhooks", views.webhook_settings, name="webhooks"),
     path("settings/webhooks/new", views.webhook_create, name="webhook-create"),
     path("settings/webhooks/<id:endpoint_id>/rotate", views.webhook_rotate, name="webhook-rotate"),
+    path(
+        "settings/webhooks/<id:endpoint_id>/trigger-payload",
+        views.webhook_trigger_payload,
+        name="webhook-trigger-payload",
+    ),
     path("settings/webhooks/deliveries/<id:delivery_id>/redeliver", views.webhook_redeliver, name="webhook-redeliver"),
 ]

@@ -26,6 +26,7 @@ from executions.delivery.services import (
     delivery_redeliver,
     endpoint_create,
     endpoint_rotate_secret,
+    endpoint_update,
 )
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest
@@ -176,6 +177,8 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
         "url": request.POST.get("url", "").strip(),
         "action_type": request.POST.get("action_type", "").strip(),
         "description": request.POST.get("description", "").strip(),
+        # A checkbox: absent when unticked.
+        "include_trigger_payload": "true" if "include_trigger_payload" in request.POST else "false",
     }
     try:
         created = endpoint_create(
@@ -183,6 +186,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
             typed["url"],
             action_type=typed["action_type"] or None,
             description=typed["description"],
+            include_trigger_payload=typed["include_trigger_payload"] == "true",
             user=request_user(request),
         )
     except ValidationError as error:
@@ -196,6 +200,25 @@ def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint_for_request(request, endpoint_id)
     secret = endpoint_rotate_secret(endpoint, user=request_user(request))
     return _webhooks_page(request, secret=secret, secret_endpoint=endpoint, rotated=True)
+
+
+@portal_view
+@require_POST
+def webhook_trigger_payload(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """Send, or leave out, the triggering event's payload in this endpoint's commands."""
+    endpoint = _endpoint_for_request(request, endpoint_id)
+    choice = request.POST.get("include_trigger_payload", "")
+    if choice not in ("true", "false"):
+        return _webhooks_page(request, errors={"include_trigger_payload": ["Must be true or false."]})
+    try:
+        endpoint_update(endpoint, {"include_trigger_payload": choice == "true"}, user=request_user(request))
+    except ValidationError as error:
+        return _webhooks_page(request, errors=error.message_dict)
+    if endpoint.include_trigger_payload:
+        messages.success(request, f"{endpoint.url} now receives the triggering event's payload.")
+    else:
+        messages.success(request, f"{endpoint.url} no longer receives the triggering event's payload.")
+    return redirect("executions:webhooks")
 
 
 @portal_view

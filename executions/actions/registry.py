@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.module_loading import import_string
 
 from automations.conf import app_settings
+from executions.actions.trigger import command_trigger
 from executions.choices import ActionOutcome
 
 logger = logging.getLogger(__name__)
@@ -171,13 +172,15 @@ def idempotency_key(execution: AutomationExecution) -> str:
 
 
 def command_envelope(execution: AutomationExecution, command: str, **fields: Any) -> dict[str, Any]:
-    """The platform command an action would send: a name, its idempotency key, its target and fields."""
+    """The platform command an action would send: a name, its idempotency key, its target, what triggered
+    it (``trigger``, docs/webhooks.md) and the kind's own fields."""
     return {
         "command": command,
         "idempotency_key": idempotency_key(execution),
         "tenant_id": execution.tenant_id,
         "automation_rule_id": execution.automation_rule_id,
         "execution_id": execution.pk,
+        "trigger": command_trigger(execution),
         **fields,
     }
 

@@ -52,6 +52,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "enabled",
             "action_type",
             "description",
+            "include_trigger_payload",
             "disabled_reason",
             "disabled_at",
             "secret_rotated_at",
@@ -67,6 +68,10 @@ class WebhookEndpointWriteSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     action_type = KindChoiceField(action_kind_choices, required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    include_trigger_payload = serializers.BooleanField(
+        required=False,
+        help_text="Send the triggering event's payload in each command's trigger (default true; docs/webhooks.md).",
+    )
 
 
 class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
@@ -109,8 +114,9 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if "url" in fields and not isinstance(fields["url"], str):
         errors["url"] = ["Must be a string."]
-    if "enabled" in fields and not isinstance(fields["enabled"], bool):
-        errors["enabled"] = ["Must be true or false."]
+    for flag in ("enabled", "include_trigger_payload"):
+        if flag in fields and not isinstance(fields[flag], bool):
+            errors[flag] = ["Must be true or false."]
     if "description" in fields and (not isinstance(fields["description"], str) or len(fields["description"]) > 255):
         errors["description"] = ["Must be a string of at most 255 characters."]
     action_type = fields.get("action_type")
@@ -193,6 +199,7 @@ class WebhookEndpointViewSet(ApiViewSet):
             action_type=fields.get("action_type") or None,
             description=fields.get("description", ""),
             enabled=fields.get("enabled", True),
+            include_trigger_payload=fields.get("include_trigger_payload", True),
             user=request_user(request),
         )
         return Response(

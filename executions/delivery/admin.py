@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
 from executions.delivery.services import (
+    ENDPOINT_EDITABLE_FIELDS,
     delivery_redeliver,
     endpoint_disable,
     endpoint_enable,
@@ -34,11 +35,29 @@ def _secret_message(endpoint: WebhookEndpoint, secret: str, verb: str) -> str:
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(PolicyAdmin):
     change_capability = add_capability = Capability.MANAGE_WEBHOOKS
-    list_display = ("id", "url", "tenant", "action_type", "enabled", "disabled_reason", "created_at")
+    list_display = (
+        "id",
+        "url",
+        "tenant",
+        "action_type",
+        "enabled",
+        "include_trigger_payload",
+        "disabled_reason",
+        "created_at",
+    )
     list_filter = ("enabled", "action_type")
     search_fields = ("url", "description", "tenant__id", "tenant__name")
     # The secrets are not editable fields, so no form ever renders them.
-    fields = ("tenant", "url", "action_type", "description", "enabled", "disabled_reason", "secret_status")
+    fields = (
+        "tenant",
+        "url",
+        "action_type",
+        "description",
+        "enabled",
+        "include_trigger_payload",
+        "disabled_reason",
+        "secret_status",
+    )
     readonly_fields = ("disabled_reason", "secret_status")
     actions = ("rotate_secret", "disable_endpoints", "enable_endpoints")
 
@@ -62,8 +81,9 @@ class WebhookEndpointAdmin(PolicyAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:
-            fields = ("url", "enabled", "action_type", "description")
-            endpoint_update(obj, {name: getattr(obj, name) for name in fields}, user=request_user(request))
+            endpoint_update(
+                obj, {name: getattr(obj, name) for name in ENDPOINT_EDITABLE_FIELDS}, user=request_user(request)
+            )
             return
         secret = endpoint_save_new(obj, user=request_user(request))
         messages.warning(request, _secret_message(obj, secret, "created"))

@@ -37,6 +37,13 @@ class WebhookEndpoint(models.Model):
     # Null: every action type. Otherwise only executions of this action type are sent here.
     action_type = models.CharField(max_length=50, choices=action_kind_choices, null=True, blank=True)
     description = models.CharField(max_length=255, blank=True, default="")
+    # Off: the command's trigger is sent without the event's payload (payload_omitted "endpoint_setting").
+    include_trigger_payload = models.BooleanField(
+        default=True,
+        db_default=True,
+        verbose_name="Send the triggering payload",
+        help_text="Send the triggering event's payload in each command's trigger (up to the size limit).",
+    )
     secret = models.CharField(max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)

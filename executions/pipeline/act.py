@@ -42,6 +42,7 @@ from executions.actions import (
     build_command,
     get_action_entry,
 )
+from executions.actions.trigger import without_trigger_payload
 from executions.choices import NOT_DELIVERED, ActionOutcome, ExecutionStatus
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services import (
@@ -141,15 +142,25 @@ def _add_requests(
     action_type: str,
     command: dict[str, Any],
 ) -> list[int]:
-    """Append the command's delivery to each of the tenant's endpoints for the kind; their indexes."""
+    """Append the command's delivery to each of the tenant's endpoints for the kind; their indexes.
+
+    The envelope is built once for the execution (and once more without the trigger's payload when an
+    endpoint leaves it out); each delivery stores its own, so every retry sends the same bytes.
+    """
     key = (execution.tenant_id, action_type)
     if key not in endpoints:
         endpoints[key] = endpoints_for_action(*key)
     payload = webhook_payload(execution, action_type, command)
+    without_payload: dict[str, Any] | None = None
     indexes = []
     for endpoint in endpoints[key]:
+        body = payload
+        if not endpoint.include_trigger_payload:
+            if without_payload is None:
+                without_payload = webhook_payload(execution, action_type, without_trigger_payload(command))
+            body = without_payload
         indexes.append(len(requests))
-        requests.append(DeliveryRequest(execution, endpoint, payload, action_type))
+        requests.append(DeliveryRequest(execution, endpoint, body, action_type))
     return indexes
 
 

@@ -185,6 +185,13 @@ ID_CASES = [
     Case("approval-reject/30-digit-id", "post", lambda w: f"/portal/approvals/{ID_30}/reject", status=404),
     Case("webhook-rotate/30-digit-id", "post", lambda w: f"/portal/settings/webhooks/{ID_30}/rotate", status=404),
     Case(
+        "webhook-trigger-payload/30-digit-id",
+        "post",
+        lambda w: f"/portal/settings/webhooks/{ID_30}/trigger-payload",
+        {"include_trigger_payload": "false"},
+        404,
+    ),
+    Case(
         "webhook-redeliver/30-digit-id",
         "post",
         lambda w: f"/portal/settings/webhooks/deliveries/{ID_30}/redeliver",

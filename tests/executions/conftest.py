@@ -8,7 +8,7 @@ import pytest
 
 from config.celery import app as celery_app
 from executions.models import MetricSample
-from tests.executions.delivery.sink import Sink
+from tests.executions.delivery.sink import Sink, assert_webhooks_verified
 from tests.factories import make_rule
 
 EVENT_RULE: dict[str, Any] = {
@@ -70,19 +70,32 @@ def eager_celery():
     celery_app.conf.update(before)
 
 
-@pytest.fixture
-def sink():
-    """A real HTTP server on 127.0.0.1 that records the webhooks it receives (answers 200 by default)."""
-    server = Sink().start()
-    yield server
-    server.close()
+def _database_outlives_sink(request: pytest.FixtureRequest) -> None:
+    """Set the test's database up before the sink, so it is torn down after the sink's check reads it."""
+    if "_django_db_helper" in request.fixturenames:
+        request.getfixturevalue("_django_db_helper")
 
 
 @pytest.fixture
-def other_sink():
+def sink(request):
+    """A real HTTP server on 127.0.0.1 that records the webhooks it receives (answers 200 by default).
+
+    When the test ends, every webhook it received must verify with ``standardwebhooks``.
+    """
+    _database_outlives_sink(request)
     server = Sink().start()
     yield server
     server.close()
+    assert_webhooks_verified(server)
+
+
+@pytest.fixture
+def other_sink(request):
+    _database_outlives_sink(request)
+    server = Sink().start()
+    yield server
+    server.close()
+    assert_webhooks_verified(server)
 
 
 @pytest.fixture

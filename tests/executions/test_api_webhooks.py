@@ -26,6 +26,7 @@ def test_owner_creates_and_sees_the_secret_once(owner):
     data = response.json()
     stored = WebhookEndpoint.objects.get(pk=data["webhook_endpoint"]["id"])
     assert data["secret"] == stored.secret and stored.tenant_id == "tenant_test"
+    assert data["webhook_endpoint"]["include_trigger_payload"] is True
     listed = client.get("/api/webhook-endpoints").json()
     assert listed["count"] == 1
     assert stored.secret not in str(listed)
@@ -47,6 +48,21 @@ def test_update_and_disable(owner, endpoint):
     assert response.json()["webhook_endpoint"]["enabled"] is False
 
 
+def test_an_endpoint_can_leave_the_triggering_payload_out(owner, endpoint):
+    client = token_client(owner)
+    url = f"/api/webhook-endpoints/{endpoint.pk}"
+
+    refused = patch_json(client, url, {"include_trigger_payload": "false"})
+    assert refused.status_code == 400
+    assert refused.json()["include_trigger_payload"] == ["Must be true or false."]
+
+    response = patch_json(client, url, {"include_trigger_payload": False})
+    assert response.status_code == 200
+    assert response.json()["webhook_endpoint"]["include_trigger_payload"] is False
+    endpoint.refresh_from_db()
+    assert endpoint.include_trigger_payload is False
+
+
 @pytest.mark.parametrize(
     "body, field",
     [
@@ -59,6 +75,7 @@ def test_update_and_disable(owner, endpoint):
         ({}, "url"),
         ({"url": URL, "action_type": "nope"}, "action_type"),
         ({"url": URL, "enabled": "yes"}, "enabled"),
+        ({"url": URL, "include_trigger_payload": 1}, "include_trigger_payload"),
         ({"url": URL, "secret": "mine"}, "secret"),
     ],
 )

@@ -27,6 +27,14 @@ def test_webhook_secret_is_shown_once_and_rotates(page_for, owner, tenant):
     page.get_by_role("button", name="Rotate secret").click()
     endpoint.refresh_from_db()
     expect(page.locator("[data-secret]")).to_have_text(endpoint.secret)
+    # the triggering event's payload: sent by default (the form's box was ticked), left out with one click
+    payload = page.locator(f"[data-endpoint-id='{endpoint.pk}'] [data-trigger-payload]")
+    expect(payload).to_have_attribute("data-trigger-payload", "sent")
+    payload.get_by_role("button", name="Leave out").click()
+    expect(page.locator("[role=status]").first).to_contain_text("no longer receives the triggering event's payload")
+    expect(payload).to_have_attribute("data-trigger-payload", "left out")
+    endpoint.refresh_from_db()
+    assert endpoint.include_trigger_payload is False
 
 
 def test_webhook_url_error_in_place_at_phone_width(page_for, owner, tenant):

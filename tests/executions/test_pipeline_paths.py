@@ -31,7 +31,7 @@ from executions.pipeline import (
 )
 from executions.services import execution_approve
 from tests.executions.conftest import EVENT_RULE
-from tests.executions.delivery.sink import Reply, Sink
+from tests.executions.delivery.sink import Reply, Sink, assert_webhooks_verified
 from tests.factories import make_rule, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -73,6 +73,7 @@ def sinks():
     yield servers
     for server in servers.values():
         server.close()
+    assert_webhooks_verified(*servers.values())
 
 
 @pytest.fixture

@@ -317,6 +317,7 @@ def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_pat
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 202
         assert sink.wait_for_requests(2, timeout=60), "the webhooks"
+        assert not sink.unverified_webhooks([secret]), "standardwebhooks verifies what the worker sent"
         signature = sink.requests[0].headers["webhook-signature"]
         webhook_body = sink.requests[0].body.decode()
         serve.send_signal(signal.SIGINT)

@@ -69,10 +69,42 @@ def test_redeliver_a_failed_delivery(owner_client, tenant, rule):
     assert delivery.status == DeliveryStatus.PENDING
 
 
+def test_the_triggering_payload_is_ticked_when_adding_and_toggled_per_endpoint(owner_client, tenant):
+    # given the form, ticked by default, and one endpoint added ticked and one unticked
+    assert (
+        'name="include_trigger_payload" value="true" checked'
+        in owner_client.get("/portal/settings/webhooks").content.decode()
+    )
+    form = {"url": "https://hooks.example.com/with", "include_trigger_payload": "true"}
+    assert owner_client.post("/portal/settings/webhooks/new", form).status_code == 200
+    assert (
+        owner_client.post("/portal/settings/webhooks/new", {"url": "https://hooks.example.com/bare"}).status_code == 200
+    )
+    with_payload = WebhookEndpoint.objects.get(url="https://hooks.example.com/with")
+    bare = WebhookEndpoint.objects.get(url="https://hooks.example.com/bare")
+    assert (with_payload.include_trigger_payload, bare.include_trigger_payload) == (True, False)
+    html = owner_client.get("/portal/settings/webhooks").content.decode()
+    assert html.count('data-trigger-payload="sent"') == 1 and html.count('data-trigger-payload="left out"') == 1
+
+    # when the first one is switched off, then a nonsense value is posted
+    url = f"/portal/settings/webhooks/{with_payload.pk}/trigger-payload"
+    assert owner_client.post(url, {"include_trigger_payload": "false"}).status_code == 302
+    refused = owner_client.post(url, {"include_trigger_payload": "maybe"})
+
+    # then
+    with_payload.refresh_from_db()
+    assert with_payload.include_trigger_payload is False
+    assert refused.status_code == 400 and "include_trigger_payload: Must be true or false." in refused.content.decode()
+
+
 def test_another_tenants_endpoint_and_delivery_are_404(client, tenant, other_owner):
     created = endpoint_create(tenant, "https://hooks.example.com/d")
     client.force_login(other_owner)
     assert client.post(f"/portal/settings/webhooks/{created.endpoint.pk}/rotate").status_code == 404
+    toggle = f"/portal/settings/webhooks/{created.endpoint.pk}/trigger-payload"
+    assert client.post(toggle, {"include_trigger_payload": "false"}).status_code == 404
+    created.endpoint.refresh_from_db()
+    assert created.endpoint.include_trigger_payload is True
     assert client.post("/portal/settings/webhooks/deliveries/999/redeliver").status_code == 404
     assert "hooks.example.com/d" not in client.get("/portal/settings/webhooks").content.decode()
 

@@ -141,6 +141,10 @@ def rotated(w: World) -> bool:
     return WebhookEndpoint.objects.get(pk=w.endpoint.pk).secret_rotated_at is not None
 
 
+def payload_left_out(w: World) -> bool:
+    return WebhookEndpoint.objects.get(pk=w.endpoint.pk).include_trigger_payload is False
+
+
 def redelivered(w: World) -> bool:
     return WebhookDelivery.objects.get(pk=w.delivery.pk).status == DeliveryStatus.PENDING
 
@@ -442,6 +446,21 @@ OPERATIONS = [
         portal=lambda u, w: session(u).post(f"/portal/settings/webhooks/{w.endpoint.pk}/rotate"),
         admin=lambda u, w: admin_action("/admin/executions/webhookendpoint/", "rotate_secret", w.endpoint.pk)(
             session(u)
+        ),
+    ),
+    Operation(
+        "leave the triggering payload out of a webhook endpoint's commands",
+        "Create, edit, rotate the secret of",
+        payload_left_out,
+        api=lambda u, w: patch_json(
+            api(u), f"/api/webhook-endpoints/{w.endpoint.pk}", {"include_trigger_payload": False}
+        ),
+        portal=lambda u, w: session(u).post(
+            f"/portal/settings/webhooks/{w.endpoint.pk}/trigger-payload", {"include_trigger_payload": "false"}
+        ),
+        admin=lambda u, w: session(u).post(
+            f"/admin/executions/webhookendpoint/{w.endpoint.pk}/change/",
+            {"url": w.endpoint.url, "action_type": "", "description": "", "enabled": "on"},
         ),
     ),
     Operation(

@@ -32,6 +32,7 @@ from executions.delivery.services.deliveries import (
     webhook_payload,
 )
 from executions.delivery.services.endpoints import (
+    ENDPOINT_EDITABLE_FIELDS,
     CreatedEndpoint,
     endpoint_create,
     endpoint_disable,
@@ -43,6 +44,7 @@ from executions.delivery.services.endpoints import (
 from executions.retries import delivery_retry_delay, parse_retry_after
 
 __all__ = [
+    "ENDPOINT_EDITABLE_FIELDS",
     "CreatedEndpoint",
     "DeliveryClaims",
     "DeliveryOutcome",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from governance.models import Tenant
 
-ENDPOINT_EDITABLE_FIELDS = ("url", "enabled", "action_type", "description")
+ENDPOINT_EDITABLE_FIELDS = ("url", "enabled", "action_type", "description", "include_trigger_payload")
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,17 @@ def endpoint_create(
     action_type: str | None = None,
     description: str = "",
     enabled: bool = True,
+    include_trigger_payload: bool = True,
     user: User | None = None,
 ) -> CreatedEndpoint:
     """Create an endpoint with a new secret; return both. The secret is never shown again."""
     endpoint = WebhookEndpoint(
-        tenant=tenant, url=url, action_type=action_type or None, description=description, enabled=enabled
+        tenant=tenant,
+        url=url,
+        action_type=action_type or None,
+        description=description,
+        enabled=enabled,
+        include_trigger_payload=include_trigger_payload,
     )
     secret = endpoint_save_new(endpoint, user=user)
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
@@ -61,7 +67,8 @@ def endpoint_save_new(endpoint: WebhookEndpoint, *, user: User | None = None) ->
 
 
 def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any], *, user: User | None = None) -> WebhookEndpoint:
-    """Change the URL, enabled flag, action type or description; refuse anything else by name."""
+    """Change the URL, enabled flag, action type, description or whether the triggering payload is sent;
+    refuse anything else by name."""
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     unknown = sorted(set(data) - set(ENDPOINT_EDITABLE_FIELDS))
     if unknown:

@@ -1,4 +1,9 @@
-"""A real HTTP server on 127.0.0.1 (random port) that records requests and answers from a script."""
+"""A real HTTP server on 127.0.0.1 (random port) that records requests and answers from a script.
+
+Every webhook a sink receives is verified with the published ``standardwebhooks`` package when the sink
+closes in a test (``assert_webhooks_verified``, called by the ``sink`` fixtures): signature interop with
+the Standard Webhooks scheme is tested on every real delivery, not assumed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import standardwebhooks
 
 
 @dataclass
@@ -29,6 +37,13 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def is_webhook(self) -> bool:
+        """A signed webhook received whole (not a plain request some HTTP-client test sends, nor one whose
+        body a killed worker cut short: no receiver could verify that)."""
+        complete = len(self.body) >= int(self.headers.get("content-length") or 0)
+        return "webhook-signature" in self.headers and complete
 
 
 class Sink:
@@ -77,6 +92,23 @@ class Sink:
                 self.arrived.wait(remaining)
         return True
 
+    def unverified_webhooks(self, secrets: Iterable[str]) -> list[Received]:
+        """The webhooks received that ``standardwebhooks`` does not verify with any of ``secrets``."""
+        receivers = [standardwebhooks.Webhook(secret) for secret in secrets if secret]
+        failed = []
+        for received in list(self.requests):
+            if not received.is_webhook:
+                continue
+            for receiver in receivers:
+                try:
+                    receiver.verify(received.body, received.headers)
+                    break
+                except standardwebhooks.WebhookVerificationError:
+                    continue
+            else:
+                failed.append(received)
+        return failed
+
     def _next_reply(self) -> Reply:
         with self._lock:
             return self.script.popleft() if self.script else self.default
@@ -122,3 +154,24 @@ class Sink:
                 pass
 
         return Handler
+
+
+def endpoint_secrets() -> list[str]:
+    """Every signing secret of every webhook endpoint in the test database (current and previous)."""
+    from executions.delivery.models import WebhookEndpoint
+
+    return [secret for pair in WebhookEndpoint.objects.values_list("secret", "previous_secret") for secret in pair]
+
+
+def assert_webhooks_verified(*sinks: Sink) -> None:
+    """Every webhook the sinks received verifies with ``standardwebhooks`` and an endpoint's secret.
+
+    Call while the test's database rows still exist (the ``sink`` fixtures make sure of it).
+    """
+    if not any(received.is_webhook for sink in sinks for received in sink.requests):
+        return
+    secrets = endpoint_secrets()
+    failed = [received for sink in sinks for received in sink.unverified_webhooks(secrets)]
+    assert not failed, f"standardwebhooks refused {len(failed)} webhook(s): " + ", ".join(
+        f"{received.path} {received.headers.get('webhook-id')}" for received in failed
+    )

@@ -79,6 +79,8 @@ def test_editing_an_endpoint_keeps_its_secret(superuser_client, tenant):
     created.endpoint.refresh_from_db()
     assert created.endpoint.url == "https://hooks.example.com/b"
     assert created.endpoint.secret == created.secret
+    # "Send the triggering payload" was left unticked
+    assert created.endpoint.include_trigger_payload is False
 
 
 def test_an_endpoint_cannot_be_moved_to_another_tenant(superuser_client, tenant, other_tenant):

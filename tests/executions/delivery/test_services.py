@@ -27,7 +27,7 @@ from executions.delivery.services import (
     webhook_id_for_execution,
     webhook_payload,
 )
-from executions.delivery.signing import WebhookVerificationError, verify
+from executions.delivery.signing import WebhookVerificationError, verify, webhook_headers
 from tests.executions.delivery.conftest import make_execution
 from tests.executions.delivery.sink import Reply
 
@@ -128,6 +128,23 @@ def test_a_delivery_is_signed_so_the_documented_recipe_verifies_it(execution, en
     assert sent["data"]["command"] == COMMAND
     assert sent["data"]["execution_id"] == execution.pk
     assert attempts_of(delivery) == [(1, 200, AttemptOutcome.SUCCEEDED)]
+    # the published library agrees (the sink fixture checks every webhook this way when the test ends)
+    assert not sink.unverified_webhooks([endpoint_with_secret.secret])
+
+
+def test_the_sinks_standardwebhooks_check_refuses_a_forged_or_foreign_signature(
+    execution, endpoint_with_secret, sink, tenant
+):
+    # given a real delivery, and the same request as another secret would have signed it
+    delivery_send_attempt(new_delivery(execution, endpoint_with_secret.endpoint).pk)
+    [real] = sink.requests
+    foreign = endpoint_create(tenant, "https://hooks.example.com/other").secret
+    forged = webhook_headers([foreign], real.headers["webhook-id"], real.body)
+    sink.requests.append(type(real)(real.method, real.path, {**real.headers, **forged}, real.body))
+
+    # then the check refuses the forged one only, as long as the other endpoint's secret is not offered
+    assert sink.unverified_webhooks([endpoint_with_secret.secret]) == [sink.requests[1]]
+    assert not sink.unverified_webhooks([endpoint_with_secret.secret, foreign])
 
 
 def test_the_body_is_the_same_bytes_on_every_attempt(execution, endpoint_with_secret, sink):
