@@ -23,7 +23,7 @@ from executions.selectors import rule_failure_reasons
 from executions.services import emit_event, execution_reject
 from tests.api import staff_client, token_client
 from tests.executions.conftest import make_event_rule
-from tests.executions.delivery.sink import Reply
+from tests.executions.delivery.sink import Reply, assert_webhooks_verified
 from tests.factories import make_execution
 from tests.overrides import override_automations
 
@@ -210,6 +210,8 @@ def test_a_deleted_endpoint_fails_the_retry_with_no_endpoint(
 
     sink.reply(Reply(status=503, body=b"down"))
     emit(tenant, django_capture_on_commit_callbacks)
+    assert_webhooks_verified(sink)  # the first attempt, checked while its endpoint's secret exists
+    sink.requests.clear()
     endpoint.endpoint.delete()
     WebhookDelivery.objects.update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
 
