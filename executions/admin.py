@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
-from config.storable import database_id
+from automations_common.storable import database_id
 from executions.choices import ApprovalStatus
 from executions.delivery import admin as delivery_admin  # noqa: F401  (registers endpoints and deliveries)
 from executions.models import ApprovalRequest, AutomationExecution, Event, MetricSample, Notification

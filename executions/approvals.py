@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from config.prometheus import count_executions_ended
-from config.storable import text_problem
+from automations_common.prometheus import count_executions_ended
+from automations_common.storable import text_problem
 from executions import task_names
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.dispatch import publish_on_commit

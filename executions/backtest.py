@@ -43,7 +43,7 @@ from automations.conditions.values import MISSING
 from automations.models import AutomationRule, new_rule_id
 from automations.schedule_times import ScheduleError, format_utc, slots_between
 from automations.services import rule_draft
-from config.words import plural
+from automations_common.words import plural
 from executions.context import builtin_facts, json_safe, provider_facts
 from executions.listeners.behavior import BehaviorWindow, behavior_trigger_data, get_behavior_detector
 from executions.listeners.crossing import CrossingState, step_crossing

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from automations.kinds.actions import action_kind_choices
 from automations.models import AutomationRule
-from config.storable import database_id
+from automations_common.storable import database_id
 from executions.choices import ApprovalStatus, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
 
-from config.words import plural
+from automations_common.words import plural
 from governance import policy
 from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
 from governance.roles import Capability

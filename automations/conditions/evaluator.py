@@ -39,7 +39,7 @@ from automations.conditions.values import (
     json_safe,
     show,
 )
-from config.words import plural
+from automations_common.words import plural
 
 logger = logging.getLogger(__name__)
 

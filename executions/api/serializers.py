@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from config.api_representation import boolean, choice, integer, iso_datetime, number, text
+from automations_common.api_representation import boolean, choice, integer, iso_datetime, number, text
 from executions.models import ApprovalRequest, AutomationExecution, Notification
 
 

@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
+from automations_common.api_errors import django_validation_detail
+from automations_common.api_views import ApiViewSet
 from executions.api.schemas import ExecutionList
 from executions.api.serializers import (
     ApprovalRequestSerializer,

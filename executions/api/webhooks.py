@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from automations.api import inputs
 from automations.api.fields import KindChoiceField
 from automations.kinds.actions import action_kind_choices, action_kind_keys, get_action_kind
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
+from automations_common.api_errors import django_validation_detail
+from automations_common.api_views import ApiViewSet
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services.endpoints import (
     ENDPOINT_EDITABLE_FIELDS,

@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions import task_names
 from executions.dispatch import publish_soon
 from executions.models import MetricSample

@@ -33,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions.actions import (
     ActionEntry,
     ActionHandler,

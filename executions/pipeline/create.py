@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from automations.conf import app_settings
 from automations.models import AutomationRule, RuleVersion
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.context import json_safe

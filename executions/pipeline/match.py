@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.dispatch import batch_size, chunks, publish_on_commit

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from automations.models import AutomationRule
 from automations.validators import errors_by_field, validate_storable
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution
 from executions.pipeline.act import claim_attempts, prepare_attempts, run_attempts

@@ -30,7 +30,7 @@ from django.utils import timezone
 from automations.choices import TriggerType
 from automations.conf import app_settings
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
+from automations_common.db_locks import write_transaction
 from executions.models import AutomationExecution, BehaviorMatch, Event, MetricSample
 
 logger = logging.getLogger(__name__)

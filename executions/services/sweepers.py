@@ -18,7 +18,7 @@ from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from automations.conf import app_settings
-from config.prometheus import count_sweeper_recoveries
+from automations_common.prometheus import count_sweeper_recoveries
 from executions import task_names
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from automations.models import AutomationRule
-from config.sql_instances import instances_from_sql, select_list
+from automations_common.sql_instances import instances_from_sql, select_list
 from executions.models import AutomationExecution
 from tests.factories import make_execution, make_rule
 

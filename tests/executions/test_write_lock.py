@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 
-from config.db_locks import is_lock_timeout
+from automations_common.db_locks import is_lock_timeout
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.pipeline import match_events, run_executions

@@ -30,8 +30,8 @@ from django.utils.module_loading import import_string
 
 from automations.checks import webhook_claim_lease_problem
 from automations.conf import app_settings
-from config.db_locks import write_transaction
-from config.prometheus import count_webhook_attempt
+from automations_common.db_locks import write_transaction
+from automations_common.prometheus import count_webhook_attempt
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
 from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
 from executions.delivery.lanes import EndpointLanes

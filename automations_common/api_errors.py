@@ -2,7 +2,7 @@
 
 Nothing under /api/ answers with HTML or a traceback: unexpected exceptions are logged with their
 traceback and answered ``500 {"detail": "Internal server error."}``; a database lock timeout is no bug
-and answers ``503`` with ``Retry-After`` (config/db_locks.py).
+and answers ``503`` with ``Retry-After`` (automations_common/db_locks.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from config.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
+from automations_common.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
 
 logger = logging.getLogger("config.api")
 
@@ -163,7 +163,7 @@ class ApiRequestGuardMiddleware:
                 return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
             if length > limit:
                 return JsonResponse({"detail": f"Request body too large (limit {limit} bytes)."}, status=413)
-            from config.storable import text_problem
+            from automations_common.storable import text_problem
 
             for text in (request.path, *request.GET.keys(), *(v for _, vs in request.GET.lists() for v in vs)):
                 problem = text_problem(text)

@@ -94,7 +94,7 @@ def write_transaction() -> Iterator[None]:
 def lock_timeout_response(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After``: JSON ``{"detail": ...}`` for the API and for clients asking for JSON,
     a short page otherwise."""
-    from config.api_errors import is_api_request
+    from automations_common.api_errors import is_api_request
 
     wants_json = is_api_request(request) or "json" in request.headers.get("Accept", "")
     if wants_json:
