@@ -11,7 +11,8 @@ asks ``current_app`` after start-up.
 
 from __future__ import annotations
 
-from celery import Celery, current_app
+from celery import Celery
+from celery.app import app_or_default
 
 _project_app: Celery | None = None
 
@@ -19,9 +20,9 @@ _project_app: Celery | None = None
 def remember_project_app() -> None:
     """Keep the current Celery app as the project's (``ExecutionsConfig.ready()``, on the main thread)."""
     global _project_app
-    _project_app = current_app._get_current_object()
+    _project_app = app_or_default()
 
 
 def celery_app() -> Celery:
     """The project's Celery app (the current one where ``ready()`` has not run yet)."""
-    return _project_app if _project_app is not None else current_app._get_current_object()
+    return _project_app if _project_app is not None else app_or_default()

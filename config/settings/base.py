@@ -12,6 +12,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from automations.conf import settings_from_environ
+from automations.embedding import TASK_QUEUES, TASK_ROUTES
 from config.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -243,27 +244,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Queues: events (matching), executions (conditions, governance and the first action attempt),
-# actions (approved and retried actions). Tasks name themselves; routes pin each name to its queue.
+# Queues and routes: the service's own (automations/embedding.py), as a host project gets them.
 CELERY_TASK_DEFAULT_QUEUE = "executions"
-CELERY_TASK_QUEUES = {
-    "events": {"exchange": "events", "routing_key": "events"},
-    "executions": {"exchange": "executions", "routing_key": "executions"},
-    "actions": {"exchange": "actions", "routing_key": "actions"},
-    "health": {"exchange": "health", "routing_key": "health"},
-}
-CELERY_TASK_ROUTES = {
-    "executions.match_event": {"queue": "events", "routing_key": "events"},
-    "executions.match_events": {"queue": "events", "routing_key": "events"},
-    "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
-    "executions.run_executions": {"queue": "executions", "routing_key": "executions"},
-    "executions.run_action": {"queue": "actions", "routing_key": "actions"},
-    "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
-    "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
-    "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
-    "executions.prune_history": {"queue": "executions", "routing_key": "executions"},
-    "executions.health_canary": {"queue": "health", "routing_key": "health"},
-}
+CELERY_TASK_QUEUES = TASK_QUEUES
+CELERY_TASK_ROUTES = TASK_ROUTES
 # Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered
 # message finds the row past its state and returns. One message per worker process at a time.
 CELERY_TASK_ACKS_LATE = True
