@@ -91,11 +91,11 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["automations_common.api_parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.common.api_parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": "1200/minute"},
-    "EXCEPTION_HANDLER": "automations_common.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "governance.common.api_errors.api_exception_handler",
     "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

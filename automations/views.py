@@ -55,7 +55,7 @@ from automations.services import (
 from automations.summaries import summarize_rule
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from automations.warnings import rule_warnings
-from automations_common.storable import loads_json
+from governance.common.storable import loads_json
 from governance.models import Tenant
 from governance.portal import allows, portal_prefix, portal_view, require, writable_risks
 from governance.roles import Capability

@@ -5,10 +5,10 @@ from django.views.generic import RedirectView
 
 from config.site_views import favicon, portal_not_found
 
-handler400 = "automations_common.api_errors.json_or_default_400"
-handler403 = "automations_common.api_errors.json_or_default_403"
-handler404 = "automations_common.api_errors.json_or_default_404"
-handler500 = "automations_common.api_errors.json_or_default_500"
+handler400 = "governance.common.api_errors.json_or_default_400"
+handler403 = "governance.common.api_errors.json_or_default_403"
+handler404 = "governance.common.api_errors.json_or_default_404"
+handler500 = "governance.common.api_errors.json_or_default_500"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/automations", permanent=False)),

@@ -13,9 +13,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automations.models import success_rate
-from automations_common.sql_instances import instances_from_sql, select_list
 from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionOutcome, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, outcome_q
+from governance.common.sql_instances import instances_from_sql, select_list
 from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:

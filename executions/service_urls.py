@@ -9,7 +9,7 @@ The demo store's receiver and page come along only where ``executions.demo`` is 
 from django.apps import apps
 from django.urls import include, path
 
-import automations_common.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
+import governance.common.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
 from executions.health import healthz, readyz
 from executions.monitoring import metrics
 from governance.views import tenant_switch

@@ -39,7 +39,7 @@ from automations.conditions.values import (
     json_safe,
     show,
 )
-from automations_common.words import plural
+from governance.common.words import plural
 
 logger = logging.getLogger(__name__)
 

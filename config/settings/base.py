@@ -75,8 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "automations_common.api_errors.ApiRequestGuardMiddleware",
-    "automations_common.db_locks.DatabaseLockMiddleware",
+    "governance.common.api_errors.ApiRequestGuardMiddleware",
+    "governance.common.db_locks.DatabaseLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,7 +124,7 @@ DATABASES = {
 # DATABASE_LOCK_TIMEOUT (seconds, default 5) bounds how long a statement waits for a lock: SQLite's busy
 # timeout, PostgreSQL's lock_timeout (0 there: no limit). Transactions are short (docs/pipeline.md), so
 # a longer wait means something holds a lock far too long: the request answers 503 with Retry-After
-# (automations_common/db_locks.py) instead of hanging, and a worker's rows wait for the sweepers.
+# (governance/common/db_locks.py) instead of hanging, and a worker's rows wait for the sweepers.
 DATABASE_LOCK_TIMEOUT = float(os.environ.get("DATABASE_LOCK_TIMEOUT", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TRICKY: the web process and Celery worker processes share one SQLite file. WAL lets readers
@@ -292,7 +292,7 @@ DEMO_STORE_SEED = 19
 # Bodies over this size are refused with 413 before they are read (events and rules are small).
 API_MAX_REQUEST_BYTES = int(os.environ.get("API_MAX_REQUEST_BYTES", str(256 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
-CSRF_FAILURE_VIEW = "automations_common.api_errors.json_or_default_csrf_failure"
+CSRF_FAILURE_VIEW = "governance.common.api_errors.json_or_default_csrf_failure"
 # Requests per token (or session user, or anonymous address) per window: "<n>/second|minute|hour|day".
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
 
@@ -315,7 +315,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["automations_common.api_parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.common.api_parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -323,7 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
-    "EXCEPTION_HANDLER": "automations_common.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "governance.common.api_errors.api_exception_handler",
     # Reverse proxies in front of the app. 0: the client address is REMOTE_ADDR and X-Forwarded-For is
     # ignored (DRF's default, None, trusts any X-Forwarded-For, so a client could pick its own address
     # and escape per-address throttling and login lockouts).

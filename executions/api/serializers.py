@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from automations_common.api_representation import boolean, choice, integer, iso_datetime, number, text
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+from governance.common.api_representation import boolean, choice, integer, iso_datetime, number, text
 
 
 class ExecutionSerializer(serializers.ModelSerializer):

@@ -60,7 +60,7 @@ def test_service_settings_complete_a_host_without_dropping_its_choices():
     assert host["TEMPLATES"][0]["OPTIONS"] == {}  # the host's own list is not changed in place
     assert "CELERY_TASK_TIME_LIMIT" not in values and values["CELERY_TASK_ACKS_LATE"] is True
     assert values["REST_FRAMEWORK"]["NUM_PROXIES"] == 1
-    assert values["REST_FRAMEWORK"]["EXCEPTION_HANDLER"] == "automations_common.api_errors.api_exception_handler"
+    assert values["REST_FRAMEWORK"]["EXCEPTION_HANDLER"] == "governance.common.api_errors.api_exception_handler"
     assert "throttle" in values["CACHES"]
 
 
@@ -92,7 +92,7 @@ HOST_FILES = {
 
         from celery import Celery
 
-        from automations_common.kombu_fixes import atomic_filesystem_messages
+        from governance.common.kombu_fixes import atomic_filesystem_messages
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hostproject.settings")
         atomic_filesystem_messages()
