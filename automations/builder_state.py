@@ -219,7 +219,7 @@ def _number(text: str, integer: bool = False) -> Any:
 
     Whole numbers are read exactly, so one beyond 64 bits reaches the validator as itself; past
     Python's int() digit limit (4300) it reads as an infinite float, and ``1e400`` is one too: the
-    validators refuse both with the API's messages (``config.storable``).
+    validators refuse both with the API's messages (``governance.common.storable``).
     """
     text = text.strip()
     if INT_RE.match(text):

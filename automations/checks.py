@@ -11,12 +11,14 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
 from automations.conf import (
     ENV_PREFIX,
+    MODEL_EVENT_KEYS,
     SETTING_FIELDS,
     SETTING_NAME,
     AutomationsSettings,
@@ -129,9 +131,32 @@ def _value_problems(current: AutomationsSettings) -> Iterable[CheckMessage]:
         for key, path in getattr(current, name).items():
             if isinstance(path, str) and not _imports(path):
                 yield Error(f"AUTOMATIONS[{name!r}][{key!r}] = {path!r} does not import", id="automations.E014")
+    yield from _model_event_problems(current.MODEL_EVENTS)
     enqueue = current.WEBHOOK_ENQUEUE_DELIVERY
     if enqueue and not _imports(enqueue):
         yield Error(f"AUTOMATIONS['WEBHOOK_ENQUEUE_DELIVERY'] = {enqueue!r} does not import", id="automations.E014")
+
+
+def _model_event_problems(mapping: dict[str, Any]) -> Iterable[CheckMessage]:
+    """Each MODEL_EVENTS entry names an installed model, uses known keys and a tenant callable that imports."""
+    for label, config in mapping.items():
+        where = f"AUTOMATIONS['MODEL_EVENTS'][{label!r}]"
+        if not isinstance(config, dict):
+            yield Error(f"{where} must be a dict", id="automations.E017")
+            continue
+        try:
+            django_apps.get_model(str(label))
+        except (LookupError, ValueError):
+            yield Error(
+                f"{where}: no installed model {label!r}", hint='name it "app_label.Model"', id="automations.E017"
+            )
+        for key in sorted(set(config) - MODEL_EVENT_KEYS):
+            yield Error(
+                f"{where}[{key!r}] is not a key of a model mapping", hint="see docs/embedding.md", id="automations.E017"
+            )
+        tenant = config.get("tenant")
+        if tenant and not (isinstance(tenant, str) and _imports(tenant)):
+            yield Error(f"{where}['tenant'] = {tenant!r} does not import", id="automations.E014")
 
 
 def _imports(path: str) -> bool:

@@ -46,7 +46,8 @@ class AutomationsSettings:
         default_factory=dict,
         metadata=_doc(
             'Host models whose saves and deletes become events: {"app_label.Model": {"created": "product_added", '
-            '"updated": ..., "deleted": ..., "tenant_attribute": "tenant_id", "source": "store"}}.'
+            '"updated": ..., "deleted": ... (or "post_save", "post_delete"), "tenant": dotted path of a callable '
+            '(instance) -> tenant id, or "tenant_attribute": "tenant_id", "source": "store"}} (docs/embedding.md).'
         ),
     )
     # --- the pipeline
@@ -202,6 +203,11 @@ class AutomationsSettings:
         ),
     )
 
+
+# The keys of one AUTOMATIONS["MODEL_EVENTS"] entry (executions/signals.py reads them; the checks refuse others).
+MODEL_EVENT_KEYS = frozenset(
+    {"created", "updated", "deleted", "post_save", "post_delete", "tenant", "tenant_attribute", "source", "fields"}
+)
 
 SETTING_FIELDS: dict[str, dataclasses.Field[Any]] = {
     item.name: item for item in dataclasses.fields(AutomationsSettings)

@@ -12,8 +12,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from automations.models import AutomationRule
-from config.sql_instances import instances_from_sql, select_list
-from config.words import plural
+from governance.common.sql_instances import instances_from_sql, select_list
+from governance.common.words import plural
 from governance.decisions import GovernanceFacts
 from governance.models import Membership, Tenant
 

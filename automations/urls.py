@@ -1,12 +1,12 @@
 from django.urls import path
 
-import config.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
+import governance.common.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
 from automations import views
 
 app_name = "automations"
 
 # The rule pages that show executions (details, Run now, one execution) are executions.rule_pages'; the
-# project serves both lists in this namespace (config/portal_urls.py).
+# project serves both lists in this namespace (executions/portal_urls.py).
 
 urlpatterns = [
     path("automations", views.rule_list, name="list"),

@@ -33,8 +33,8 @@ from automations.kinds.actions import action_kind_keys, get_action_kind
 from automations.kinds.operators import OPERATORS, OperatorKind, ValueTally, operator_keys
 from automations.kinds.triggers import get_trigger_kind, trigger_kind_keys
 from automations.patterns import MAX_RULE_PATTERN_PROGRAM, PatternError, compile_pattern
-from config.storable import json_problem_at
 from governance.choices import WEEKDAYS_BY_INDEX
+from governance.common.storable import json_problem_at
 from governance.models import is_valid_timezone
 
 Errors = dict[str, list[str]]
@@ -72,7 +72,7 @@ def _add(errors: Errors, path: str, message: str) -> None:
 
 
 def validate_storable(value: object, path: str) -> Errors:
-    """The first text or number in ``value`` the databases cannot store, at its path (``config.storable``).
+    """The first text or number in ``value`` the databases cannot store, at its path (``governance.common.storable``).
 
     Every validator below runs it first: NUL, lone surrogates, NaN, 1e400 and 400-digit integers are
     refused with the API's messages, and never reach a float conversion or the database.

@@ -55,9 +55,9 @@ from automations.services import (
 from automations.summaries import summarize_rule
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
 from automations.warnings import rule_warnings
-from config.storable import loads_json
+from governance.common.storable import loads_json
 from governance.models import Tenant
-from governance.portal import allows, portal_view, require, writable_risks
+from governance.portal import allows, portal_prefix, portal_view, require, writable_risks
 from governance.roles import Capability
 from governance.selectors import councils_for_tenant
 from governance.users import request_user
@@ -136,7 +136,7 @@ def rule_toggle(request: HttpRequest, rule_id: str) -> HttpResponse:
         return render(request, "automations/partials/_toggled.html", context)
     messages.success(request, f"{rule.name} is now {'enabled' if rule.enabled else 'disabled'}.")
     back = request.POST.get("next")
-    return redirect(back if back and back.startswith("/portal/") else "automations:list")
+    return redirect(back if back and back.startswith(portal_prefix()) else "automations:list")
 
 
 @portal_view

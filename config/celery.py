@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from config.kombu_fixes import atomic_filesystem_messages, guard_redis_released_channels
+from governance.common.kombu_fixes import atomic_filesystem_messages, guard_redis_released_channels
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 

@@ -1,6 +1,6 @@
 """The site's own small pages: the favicon, and the styled "not found" page for every non-API request.
 
-Django answers an ``Http404`` with its handler404 (``config.api_errors.json_or_default_404``: JSON under
+Django answers an ``Http404`` with its handler404 (``governance.common.api_errors.json_or_default_404``: JSON under
 /api/, ``templates/404.html`` elsewhere) only while DEBUG is off; with DEBUG on (``make run``'s local
 settings) it shows its technical page listing the URL patterns. ``NotFoundPageMiddleware`` renders the
 same styled page in both cases, so a missing rule looks the same on a developer's machine as in
@@ -18,7 +18,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from config.api_errors import is_api_request, json_or_default_404
+from governance.common.api_errors import json_or_default_404
+from governance.common.api_paths import is_api_request
 
 FAVICON = Path(settings.BASE_DIR) / "static" / "favicon.svg"
 

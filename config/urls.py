@@ -3,34 +3,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-import config.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
 from config.site_views import favicon, portal_not_found
-from executions.demo.views import demo_receiver, demo_store_page
-from executions.health import healthz, readyz
-from executions.monitoring import metrics
-from governance.views import tenant_switch
 
-handler400 = "config.api_errors.json_or_default_400"
-handler403 = "config.api_errors.json_or_default_403"
-handler404 = "config.api_errors.json_or_default_404"
-handler500 = "config.api_errors.json_or_default_500"
+handler400 = "governance.common.api_errors.json_or_default_400"
+handler403 = "governance.common.api_errors.json_or_default_403"
+handler404 = "governance.common.api_errors.json_or_default_404"
+handler500 = "governance.common.api_errors.json_or_default_500"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
     path("favicon.ico", favicon, name="favicon"),
-    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("api/", include("config.api_router", namespace="api")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("portal/tenant", tenant_switch, name="tenant-switch"),
-    # The demo store (docs/demo.md): its receiver is the demo tenant's webhook endpoint; its page is the portal's.
-    path("demo-store/<key:tenant_id>/webhook", demo_receiver, name="demo-receiver"),
-    path("portal/demo-store", demo_store_page, name="demo-store"),
-    path("portal/", include("config.portal_urls")),
-    path("portal/", include("executions.urls")),
+    # The service: API, portal, probes and metrics, as a host project includes it (docs/embedding.md).
+    path("", include("executions.service_urls")),
     # Last: any other /portal/ address is the styled 404, DEBUG or not.
     re_path(r"^portal/(?P<rest>.*)$", portal_not_found),
 ]

@@ -20,13 +20,13 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
-from config.storable import database_id
 from executions.choices import ApprovalStatus
 from executions.delivery import admin as delivery_admin  # noqa: F401  (registers endpoints and deliveries)
 from executions.models import ApprovalRequest, AutomationExecution, Event, MetricSample, Notification
 from executions.selectors import approvals_for_user
 from executions.services import ExecutionConflict, execution_approve, execution_decision_refusal, execution_reject
 from governance.admin import PolicyAdmin
+from governance.common.storable import database_id
 from governance.users import request_user
 
 RULE_NAME_SHOWN = 60  # characters of a rule's name in the approvals list and messages

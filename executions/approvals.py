@@ -10,8 +10,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from config.prometheus import count_executions_ended
-from config.storable import text_problem
 from executions import task_names
 from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.dispatch import publish_on_commit
@@ -20,6 +18,8 @@ from executions.notifications.notices import notices_mark_done, notify_users_on_
 from executions.selectors import user_may_decide
 from executions.transitions import ExecutionConflict, notify_owners, transition
 from governance import policy
+from governance.common.prometheus import count_executions_ended
+from governance.common.storable import text_problem
 from governance.roles import Capability
 
 if TYPE_CHECKING:

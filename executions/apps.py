@@ -14,6 +14,7 @@ class ExecutionsConfig(AppConfig):
         from automations.signals import rule_archived
         from automations.warnings import register_warning_check
         from executions import actions, backtest, health, rule_warnings, signals, tasks, tasks_listeners  # noqa: F401
+        from executions.celery_app import remember_project_app
         from executions.selectors import (
             action_only_recorded,
             rule_executions_run_today_count,
@@ -21,6 +22,8 @@ class ExecutionsConfig(AppConfig):
             tenant_latest_metric_values,
         )
 
+        # The project created its Celery app while its settings loaded; keep it for the other threads.
+        remember_project_app()
         signals.connect_model_events()
         rule_archived.connect(signals.cancel_approvals_of_archived_rule, dispatch_uid="executions.cancel_approvals")
         # max_frequency_per_day counts our own execution rows; governance sits below us, so we hand it down.

@@ -43,7 +43,6 @@ from automations.conditions.values import MISSING
 from automations.models import AutomationRule, new_rule_id
 from automations.schedule_times import ScheduleError, format_utc, slots_between
 from automations.services import rule_draft
-from config.words import plural
 from executions.context import builtin_facts, json_safe, provider_facts
 from executions.listeners.behavior import BehaviorWindow, behavior_trigger_data, get_behavior_detector
 from executions.listeners.crossing import CrossingState, step_crossing
@@ -53,6 +52,7 @@ from executions.pipeline.match import EVENT_ROW_FIELDS, trigger_data_of_event_ro
 from executions.providers import metric_providers
 from executions.services.history import history_kept_since
 from governance import policy
+from governance.common.words import plural
 from governance.decisions import ApprovalDecision, decide_auto_approval
 from governance.roles import Capability
 from governance.selectors import is_trusted_user, is_within_business_hours

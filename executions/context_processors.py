@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.http import HttpRequest
 from django.urls import reverse
 
-from executions.demo.selectors import demo_store_exists
 from executions.selectors import approvals_decidable_by, unread_notification_count
-from governance.portal import current_tenant
+from governance.portal import current_tenant, portal_prefix
 from governance.selectors import tenants_for_user
 from governance.users import request_user
 
@@ -26,14 +26,18 @@ def _nav(request: HttpRequest, tenant_id: str | None) -> list[dict[str, Any]]:
         {"label": "Notifications", "url": reverse("executions:notifications"), "count": unread},
         {"label": "Webhooks", "url": reverse("executions:webhooks"), "count": 0},
     ]
-    if tenant_id and demo_store_exists(tenant_id):
-        links.append({"label": "Demo store", "url": reverse("demo-store"), "count": 0})
+    if tenant_id and apps.is_installed("executions.demo"):
+        # The demo store is an optional app (a host project leaves it out); its models load only when installed.
+        from executions.demo.selectors import demo_store_exists
+
+        if demo_store_exists(tenant_id):
+            links.append({"label": "Demo store", "url": reverse("demo-store"), "count": 0})
     return links
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not request.path.startswith("/portal"):
+    if user is None or not user.is_authenticated or not request.path.startswith(portal_prefix()):
         return {}
     tenant = current_tenant(request)
     return {

@@ -24,6 +24,7 @@ from django.db import transaction
 from kombu.exceptions import KombuError
 
 from automations.conf import app_settings
+from executions.celery_app import celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,7 @@ def reset_broker_state() -> None:
 def _task(name: str) -> Any:
     """The registered task called ``name`` (``executions.task_names``): looked up in the Celery app, never
     imported, so what queues a task does not depend on the module that defines it."""
-    from config.celery import app
-
-    return app.tasks[name]
+    return celery_app().tasks[name]
 
 
 def publish(task_name: str, *args: Any, eager: bool = True) -> bool:
@@ -90,10 +89,8 @@ def publish(task_name: str, *args: Any, eager: bool = True) -> bool:
 
 
 def _is_connection_error(error: BaseException) -> bool:
-    from config.celery import app
-
     try:
-        with app.connection_for_write() as connection:
+        with celery_app().connection_for_write() as connection:
             errors = connection.connection_errors + connection.channel_errors
     except Exception:  # building the error list must never mask the original error
         return False

@@ -30,7 +30,6 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from automations.conf import app_settings
-from config.words import plural
 from executions import rows
 from executions.choices import NotificationKind
 from executions.models import AutomationExecution, Notification
@@ -38,6 +37,7 @@ from executions.notifications.channels import send_via_channel
 from executions.notifications.notices import notice_channels
 from executions.selectors import failure_explanations, tenant_owner_ids
 from governance.choices import FailureMessages
+from governance.common.words import plural
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from executions.celery_app import celery_app
 from executions.models import ServiceHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def canary_round_trip(timeout: float) -> float | None:
 
     Raises what publishing raises when the broker cannot be reached.
     """
-    from config.celery import app
+    app = celery_app()
 
     token = uuid.uuid4().hex
     name = f"{CANARY_PREFIX}{token}"
@@ -89,7 +90,7 @@ def _check_database(readiness: Readiness) -> None:
 
 
 def _check_broker(readiness: Readiness) -> None:
-    from config.celery import app
+    app = celery_app()
 
     try:
         with app.connection_for_write() as broker:

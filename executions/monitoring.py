@@ -1,6 +1,6 @@
 """Prometheus scrape at ``/metrics`` (docs/operations.md, "Metrics").
 
-What processes count is defined in ``config/prometheus.py``; this module adds what is read from the
+What processes count is defined in ``governance/common/prometheus.py``; this module adds what is read from the
 database at scrape time (the queue lag that matters and the approvals waiting, true for every host at
 once) and serves both in Prometheus' text format.
 
@@ -29,9 +29,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from config.prometheus import PREFIX, count_executions_ended
 from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus
 from executions.models import ApprovalRequest, AutomationExecution, Event
+from governance.common.prometheus import PREFIX, count_executions_ended
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 
-from config.storable import loads_json
 from executions.listeners.metrics import record_metric_samples
 from executions.services.events import emit_events
 from governance import policy
+from governance.common.storable import loads_json
 from governance.roles import Capability
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
-from config.sql_instances import column_of
+from governance.common.sql_instances import column_of
 
 
 def supported() -> bool:

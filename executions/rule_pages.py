@@ -1,6 +1,6 @@
 """The rules' pages that show their executions: a rule's details page (history, chart, Run now) and one
 execution's page. On the executions side, as imports point executions -> automations; their URLs stay in
-the ``automations`` namespace (``config/portal_urls.py`` joins both apps' patterns)."""
+the ``automations`` namespace (``executions/portal_urls.py`` joins both apps' patterns)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automations.models import success_rate
-from config.sql_instances import instances_from_sql, select_list
 from executions.choices import (
     ACTION_ALLOWED_STATUSES,
     FAILURE_STATUSES,
@@ -34,6 +33,7 @@ from executions.failures import (
     failure_kind_for,
 )
 from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, WebhookDelivery, outcome_q
+from governance.common.sql_instances import instances_from_sql, select_list
 from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:

@@ -28,14 +28,21 @@ Two ways in:
                "updated": "product_updated",     # on update
                "deleted": "product_removed",     # on delete
                "tenant_attribute": "tenant_id",  # attribute (dotted path allowed) holding the tenant id
+               "tenant": "shop.tenancy.tenant_of",  # or: dotted path of a callable (instance) -> tenant id
                "source": "store",                # optional event source
                "fields": ["name", "price"],      # optional: the fields copied into the payload
            },
        }
 
+   ``"post_save": "product_saved"`` stands for ``created`` and ``updated`` both, ``"post_delete"`` for
+   ``deleted`` (the explicit keys win). The tenant is the ``tenant`` callable's answer, else the
+   ``tenant_attribute`` (default ``tenant_id``), else ``AUTOMATIONS["DEFAULT_TENANT"]``.
+
    The payload holds the instance's fields (all concrete fields unless ``fields`` lists some;
-   password fields never), plus ``model`` and ``object_id``. An instance without a tenant is logged
-   and skipped: a host model's save never fails because of an automation setting.
+   password fields never), plus ``model`` and ``object_id``. The event is stored in the saving
+   transaction and matched only after it commits (``emit_event``): a rolled-back save leaves no event
+   and starts nothing. An instance without a tenant is logged and skipped: a host model's save never
+   fails because of an automation setting.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from django.core.signals import setting_changed
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
+from django.utils.module_loading import import_string
 
 from automations.conf import app_settings
 
@@ -80,11 +88,23 @@ def emit_automation_event(sender: Any, **kwargs: Any) -> Any:
 # --- host models -----------------------------------------------------------------------------------
 
 
+def model_event_types(config: dict[str, Any]) -> dict[str, str]:
+    """{"created" | "updated" | "deleted": event type} of one entry, ``post_save``/``post_delete`` expanded."""
+    saved, deleted = config.get("post_save"), config.get("post_delete")
+    types = {"created": config.get("created", saved), "updated": config.get("updated", saved)}
+    types["deleted"] = config.get("deleted", deleted)
+    return {change: str(event_type) for change, event_type in types.items() if event_type}
+
+
 @cache
 def model_events_config() -> dict[str, dict[str, Any]]:
-    """AUTOMATIONS["MODEL_EVENTS"] keyed by lower-case model label."""
+    """AUTOMATIONS["MODEL_EVENTS"] keyed by lower-case model label, each with its ``event_types``."""
     mapping = app_settings.MODEL_EVENTS
-    return {str(label).lower(): dict(config) for label, config in mapping.items() if isinstance(config, dict)}
+    return {
+        str(label).lower(): {**config, "event_types": model_event_types(config)}
+        for label, config in mapping.items()
+        if isinstance(config, dict)
+    }
 
 
 @receiver(setting_changed, dispatch_uid="executions.model_events_setting_changed")
@@ -100,6 +120,18 @@ def _attribute(instance: Model, dotted: str) -> Any:
         if value is None:
             return None
     return value
+
+
+def model_event_tenant(instance: Model, config: dict[str, Any]) -> str | None:
+    """The tenant an instance's event belongs to: the entry's ``tenant`` callable, else its
+    ``tenant_attribute`` (default ``tenant_id``), else ``AUTOMATIONS["DEFAULT_TENANT"]``; None: no tenant."""
+    if config.get("tenant"):
+        tenant_id = import_string(str(config["tenant"]))(instance)
+    else:
+        tenant_id = _attribute(instance, str(config.get("tenant_attribute", "tenant_id")))
+    if tenant_id in (None, ""):
+        tenant_id = app_settings.DEFAULT_TENANT
+    return None if tenant_id in (None, "") else str(tenant_id)
 
 
 def model_payload(instance: Model, fields: list[str] | None) -> dict[str, Any]:
@@ -124,25 +156,26 @@ def _emit_model_event(instance: Model, change: str) -> None:
     label = instance._meta.label_lower
     config = model_events_config().get(label)
     # Our own rows never become events: an Event saved would emit an Event, forever.
-    if not config or not config.get(change) or instance._meta.app_label == "executions":
+    if not config or change not in config["event_types"] or instance._meta.app_label == "executions":
         return
-    tenant_id = _attribute(instance, str(config.get("tenant_attribute", "tenant_id")))
-    if tenant_id in (None, ""):
-        logger.warning("%s %s has no tenant; no %s event", label, instance.pk, config[change])
+    event_type = config["event_types"][change]
+    tenant_id = model_event_tenant(instance, config)
+    if tenant_id is None:
+        logger.warning("%s %s has no tenant; no %s event", label, instance.pk, event_type)
         return
     # Creates and deletes happen once per object; updates happen many times, so each gets its own key.
     suffix = f"updated:{uuid.uuid4().hex}" if change == "updated" else change
     fields = config.get("fields")
     try:
         emit_event(
-            tenant_id=str(tenant_id),
-            event_type=config[change],
+            tenant_id=tenant_id,
+            event_type=event_type,
             payload=model_payload(instance, list(fields) if isinstance(fields, list | tuple) else None),
             source=config.get("source") or None,
             idempotency_key=f"{label}:{instance.pk}:{suffix}"[:200],
         )
     except ValidationError as error:
-        logger.warning("%s %s: %s event refused: %s", label, instance.pk, config[change], error)
+        logger.warning("%s %s: %s event refused: %s", label, instance.pk, event_type, error)
 
 
 def _on_post_save(

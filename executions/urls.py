@@ -1,6 +1,6 @@
 from django.urls import path
 
-import config.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
+import governance.common.url_converters  # noqa: F401  (registers <id:…> and <key:…>)
 from executions import views
 
 app_name = "executions"

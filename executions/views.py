@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from automations.kinds.actions import action_kind_choices
 from automations.models import AutomationRule
-from config.storable import database_id
 from executions.choices import ApprovalStatus, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
@@ -38,6 +37,7 @@ from executions.selectors import (
     tenant_activity,
 )
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
+from governance.common.storable import database_id
 from governance.models import Tenant
 from governance.portal import portal_view
 from governance.users import request_user

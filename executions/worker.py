@@ -101,7 +101,11 @@ class AutomationWorker:
         Celery's ``global_options``, such as ``--quiet``, before the subcommand)."""
         import sys
 
-        return [sys.executable, "-m", "celery", "-A", "config", *global_options, *self.worker_argv(), *options]
+        from executions.celery_app import celery_app
+
+        # -A names the project's app by its main name: "config" here, a host project's own name there.
+        app_name = celery_app().main or "config"
+        return [sys.executable, "-m", "celery", "-A", app_name, *global_options, *self.worker_argv(), *options]
 
     def check_schedules(self, now: dt.datetime | None = None) -> Any:
         """One pass of the schedule listener: fire every due slot (Testing Guide §3)."""
@@ -123,9 +127,9 @@ class AutomationWorker:
 
     def start(self) -> None:
         """Run a Celery worker consuming the pipeline's queues, in this process, until stopped."""
-        from config.celery import app
+        from executions.celery_app import celery_app
 
-        app.worker_main(self.worker_argv())
+        celery_app().worker_main(self.worker_argv())
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
 
-from config.words import plural
 from governance import policy
+from governance.common.words import plural
 from governance.models import ApiToken, Council, CouncilMember, Membership, Tenant, TrustedUser
 from governance.roles import Capability
 from governance.selectors import tenant_ids_for_user

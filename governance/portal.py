@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 
 from governance import policy
 from governance.models import Tenant
@@ -26,6 +27,12 @@ def current_tenant(request: HttpRequest) -> Tenant | None:
         if tenant is not None:
             request.session[SESSION_KEY] = tenant.pk
     return tenant
+
+
+def portal_prefix() -> str:
+    """The path every portal page starts with: ``/portal/`` here, under the host's ``include()`` prefix when
+    the apps are embedded (docs/embedding.md). The rules list is the portal's home page."""
+    return reverse("automations:list").rsplit("/", 1)[0] + "/"
 
 
 def set_current_tenant(request: HttpRequest, tenant: Tenant) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from config.storable import text_problem
 from governance.choices import WEEKDAYS_BY_INDEX
+from governance.common.storable import text_problem
 from governance.models import Council, Membership, Tenant, TrustedUser
 
 

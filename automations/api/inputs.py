@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from automations.services import CREATE_DEFAULTS, EDITABLE_FIELDS
 from automations.validators import validate_rule_definition
-from config.api_errors import nest_error_paths
+from governance.common.api_errors import nest_error_paths
 
 # Fields the API shows but the system owns: ignored in a body, so a client may send back what it read.
 READ_ONLY_KEYS = frozenset(

@@ -12,7 +12,7 @@ from automations.choices import Category, RiskLevel, RuleMode
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.models import AutomationRule
-from config.api_representation import boolean, choice, integer, iso_datetime, number, text
+from governance.common.api_representation import boolean, choice, integer, iso_datetime, number, text
 
 
 class AutomationRuleSerializer(serializers.ModelSerializer):

@@ -47,9 +47,9 @@ from automations.services import (
 )
 from automations.summaries import summarize_rule
 from automations.warnings import rule_warnings
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
+from governance.common.api_errors import django_validation_detail
+from governance.common.api_views import ApiViewSet
 from governance.models import Tenant
 from governance.users import request_user
 

@@ -39,7 +39,7 @@ from automations.conditions.values import (
     json_safe,
     show,
 )
-from config.words import plural
+from governance.common.words import plural
 
 logger = logging.getLogger(__name__)
 

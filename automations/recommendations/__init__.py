@@ -21,7 +21,7 @@ from automations.page_facts import page_facts
 from automations.recommendations.catalogue import CATALOGUE, Contribution, Template
 from automations.recommendations.signals import Signals
 from automations.summaries import summarize_rule
-from config.words import plural
+from governance.common.words import plural
 
 if TYPE_CHECKING:
     from governance.models import Tenant

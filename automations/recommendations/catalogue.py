@@ -14,7 +14,7 @@ from typing import Any
 from automations.choices import Season
 from automations.recommendations.signals import Signals
 from automations.summaries.text import format_month_day, format_timezone
-from config.words import format_number, plural_suffix
+from governance.common.words import format_number, plural_suffix
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from automations.summaries.text import (
     parse_datetime,
     quote,
 )
-from config.words import format_number
+from governance.common.words import format_number
 
 MAX_LISTED_FIELDS = 4
 MAX_LISTED_INPUTS = 5

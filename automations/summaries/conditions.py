@@ -28,7 +28,7 @@ from automations.summaries.text import (
     quote,
     words,
 )
-from config.words import format_number
+from governance.common.words import format_number
 
 MAX_DEPTH = 8
 MAX_LISTED_VALUES = 5

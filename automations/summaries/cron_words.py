@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from automations.cron import CronError, CronSpec, parse_cron
 from automations.summaries.text import MONTHS, capitalize, join_words, ordinal
-from config.words import plural
+from governance.common.words import plural
 
 # Cron weekday numbers (0 = Sunday), listed Monday first as people read a week.
 CRON_WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 0: "Sunday"}

@@ -14,7 +14,7 @@ from typing import Any
 from automations.choices import RiskLevel
 from automations.summaries.text import is_number, join_words
 from automations.validators import BUDGET_KEY
-from config.words import format_number
+from governance.common.words import format_number
 from governance.decisions import OUTLOOK_COUNCIL, OUTLOOK_RUNS, ApprovalOutlook, approval_outlook
 
 DEFAULT_COUNCIL = "the council"

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from config.words import plural
+from governance.common.words import plural
 
 MONTHS = (
     "January",

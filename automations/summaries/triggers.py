@@ -24,7 +24,7 @@ from automations.summaries.text import (
     with_article,
     words,
 )
-from config.words import format_number
+from governance.common.words import format_number
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

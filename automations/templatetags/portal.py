@@ -9,7 +9,7 @@ from django import template
 from automations.builder_errors import inner_error_text
 from automations.builder_state import action_input_name
 from automations.models import success_rate_health
-from config.words import plural as plural_words
+from governance.common.words import plural as plural_words
 
 register = template.Library()
 

@@ -12,6 +12,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from automations.conf import settings_from_environ
+from automations.embedding import TASK_QUEUES, TASK_ROUTES
 from config.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -74,8 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.api_errors.ApiRequestGuardMiddleware",
-    "config.db_locks.DatabaseLockMiddleware",
+    "governance.common.api_errors.ApiRequestGuardMiddleware",
+    "governance.common.db_locks.DatabaseLockMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +124,7 @@ DATABASES = {
 # DATABASE_LOCK_TIMEOUT (seconds, default 5) bounds how long a statement waits for a lock: SQLite's busy
 # timeout, PostgreSQL's lock_timeout (0 there: no limit). Transactions are short (docs/pipeline.md), so
 # a longer wait means something holds a lock far too long: the request answers 503 with Retry-After
-# (config/db_locks.py) instead of hanging, and a worker's rows wait for the sweepers.
+# (governance/common/db_locks.py) instead of hanging, and a worker's rows wait for the sweepers.
 DATABASE_LOCK_TIMEOUT = float(os.environ.get("DATABASE_LOCK_TIMEOUT", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TRICKY: the web process and Celery worker processes share one SQLite file. WAL lets readers
@@ -243,27 +244,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Queues: events (matching), executions (conditions, governance and the first action attempt),
-# actions (approved and retried actions). Tasks name themselves; routes pin each name to its queue.
+# Queues and routes: the service's own (automations/embedding.py), as a host project gets them.
 CELERY_TASK_DEFAULT_QUEUE = "executions"
-CELERY_TASK_QUEUES = {
-    "events": {"exchange": "events", "routing_key": "events"},
-    "executions": {"exchange": "executions", "routing_key": "executions"},
-    "actions": {"exchange": "actions", "routing_key": "actions"},
-    "health": {"exchange": "health", "routing_key": "health"},
-}
-CELERY_TASK_ROUTES = {
-    "executions.match_event": {"queue": "events", "routing_key": "events"},
-    "executions.match_events": {"queue": "events", "routing_key": "events"},
-    "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
-    "executions.run_executions": {"queue": "executions", "routing_key": "executions"},
-    "executions.run_action": {"queue": "actions", "routing_key": "actions"},
-    "executions.sweep_*": {"queue": "executions", "routing_key": "executions"},
-    "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
-    "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
-    "executions.prune_history": {"queue": "executions", "routing_key": "executions"},
-    "executions.health_canary": {"queue": "health", "routing_key": "health"},
-}
+CELERY_TASK_QUEUES = TASK_QUEUES
+CELERY_TASK_ROUTES = TASK_ROUTES
 # Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered
 # message finds the row past its state and returns. One message per worker process at a time.
 CELERY_TASK_ACKS_LATE = True
@@ -308,7 +292,7 @@ DEMO_STORE_SEED = 19
 # Bodies over this size are refused with 413 before they are read (events and rules are small).
 API_MAX_REQUEST_BYTES = int(os.environ.get("API_MAX_REQUEST_BYTES", str(256 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
-CSRF_FAILURE_VIEW = "config.api_errors.json_or_default_csrf_failure"
+CSRF_FAILURE_VIEW = "governance.common.api_errors.json_or_default_csrf_failure"
 # Requests per token (or session user, or anonymous address) per window: "<n>/second|minute|hour|day".
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
 
@@ -331,7 +315,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["config.api_parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.common.api_parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -339,7 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "governance.common.api_errors.api_exception_handler",
     # Reverse proxies in front of the app. 0: the client address is REMOTE_ADDR and X-Forwarded-For is
     # ignored (DRF's default, None, trusts any X-Forwarded-For, so a client could pick its own address
     # and escape per-address throttling and login lockouts).
@@ -362,10 +346,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["config.api_router.schema_preprocessing_hook"],
+    "PREPROCESSING_HOOKS": ["executions.api.router.schema_preprocessing_hook"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api_router.schema_postprocessing_hook",
+        "executions.api.router.schema_postprocessing_hook",
     ],
 }
 # --- Email (the built-in notification channel; others: AUTOMATIONS["NOTIFICATION_CHANNELS"]) ------------

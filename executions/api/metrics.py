@@ -12,10 +12,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
 from executions.listeners.metrics import record_metric_samples
 from governance.api.permissions import Capability, require, resolve_tenant_id
+from governance.common.api_errors import django_validation_detail
+from governance.common.api_views import ApiViewSet
 
 
 class MetricSampleRequestSerializer(serializers.Serializer):

@@ -7,10 +7,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api_representation import boolean, choice, integer, iso_datetime, number, text
 from executions.choices import FAILURE_STATUSES
 from executions.failures import action_result_deliveries, failure_explanation
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+from governance.common.api_representation import boolean, choice, integer, iso_datetime, number, text
 
 
 class FailureSerializer(serializers.Serializer):

@@ -20,8 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.api import inputs
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
 from executions.api.schemas import ExecutionList
 from executions.api.serializers import (
     ApprovalRequestSerializer,
@@ -39,6 +37,8 @@ from governance.api.permissions import (
     resolve_tenant_id,
     tenants_allowing,
 )
+from governance.common.api_errors import django_validation_detail
+from governance.common.api_views import ApiViewSet
 from governance.selectors import caller_role_expression, member_tenant_ids
 from governance.users import request_user
 

@@ -18,8 +18,6 @@ from rest_framework.response import Response
 from automations.api import inputs
 from automations.api.fields import KindChoiceField
 from automations.kinds.actions import action_kind_choices, action_kind_keys, get_action_kind
-from config.api_errors import django_validation_detail
-from config.api_views import ApiViewSet
 from executions.delivery.models import WebhookEndpoint
 from executions.delivery.services.endpoints import (
     ENDPOINT_EDITABLE_FIELDS,
@@ -29,6 +27,8 @@ from executions.delivery.services.endpoints import (
 )
 from executions.filters import WebhookEndpointFilterSet
 from governance.api.permissions import Capability, require, require_role, resolve_tenant_id
+from governance.common.api_errors import django_validation_detail
+from governance.common.api_views import ApiViewSet
 from governance.models import Tenant
 from governance.selectors import caller_role_expression, member_tenant_ids
 from governance.users import request_user

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from automations.conf import app_settings
 from automations.kinds.actions import action_kind_choices
-from config.storable import text_problem
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus
 from executions.delivery.addresses import MAX_URL_LENGTH, InvalidWebhookURL, parse_webhook_url, url_refusal_at_save
+from governance.common.storable import text_problem
 
 
 def empty_dict() -> dict[str, Any]:

@@ -25,10 +25,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from config.db_locks import write_transaction
 from executions import task_names
 from executions.dispatch import publish_soon
 from executions.models import MetricSample
+from governance.common.db_locks import write_transaction
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from config.migration_operations import AddIndexOnline
+from governance.common.migration_operations import AddIndexOnline
 
 
 class Migration(migrations.Migration):

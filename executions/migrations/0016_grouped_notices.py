@@ -5,7 +5,7 @@
 from django.conf import settings
 from django.db import migrations, models
 
-from config.migration_operations import AddIndexOnline, AddUniqueConstraintOnline
+from governance.common.migration_operations import AddIndexOnline, AddUniqueConstraintOnline
 
 
 class Migration(migrations.Migration):

@@ -33,7 +33,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
 from executions.actions import (
     ActionEntry,
     ActionHandler,
@@ -61,6 +60,7 @@ from executions.models import AutomationExecution
 from executions.pipeline.batch import apply_row
 from executions.pipeline.evaluate import lease_seconds, rule_as_of
 from executions.pipeline.record import execution_settle_deliveries, record_results, result_record
+from governance.common.db_locks import write_transaction
 
 logger = logging.getLogger(__name__)
 

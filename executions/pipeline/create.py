@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from automations.conf import app_settings
 from automations.models import AutomationRule, RuleVersion
-from config.db_locks import write_transaction
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.context import json_safe
@@ -27,6 +26,7 @@ from executions.dispatch import chunks, publish_on_commit
 from executions.failures import failure_kind_for
 from executions.models import AutomationExecution, Event
 from executions.monitoring import count_ended
+from governance.common.db_locks import write_transaction
 
 logger = logging.getLogger(__name__)
 

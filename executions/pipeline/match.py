@@ -16,7 +16,6 @@ from django.db import connection
 from django.utils import timezone
 
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.dispatch import batch_size, chunks, publish_on_commit
@@ -24,6 +23,7 @@ from executions.models import AutomationExecution, Event
 from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.run import run_loaded
 from executions.selectors import event_rules, rule_accepts_event_source, rules_matching_event
+from governance.common.db_locks import write_transaction
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from automations.models import AutomationRule
 from automations.validators import errors_by_field, validate_storable
-from config.db_locks import write_transaction
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution
 from executions.pipeline.act import claim_attempts, prepare_attempts, run_attempts
@@ -29,6 +28,7 @@ from executions.pipeline.evaluate import evaluate, record_evaluations
 from executions.selectors import user_may_decide
 from executions.transitions import load_execution
 from governance import policy
+from governance.common.db_locks import write_transaction
 from governance.roles import Capability
 from governance.selectors import default_council
 

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from automations.conf import app_settings
 from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
-from config.db_locks import write_transaction
-from config.prometheus import count_events_accepted
 from executions import task_names
 from executions.dispatch import chunks, publish_on_commit
 from executions.models import AutomationExecution, Event
+from governance.common.db_locks import write_transaction
+from governance.common.prometheus import count_events_accepted
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from django.utils import timezone
 from automations.choices import TriggerType
 from automations.conf import app_settings
 from automations.models import AutomationRule
-from config.db_locks import write_transaction
 from executions.models import AutomationExecution, BehaviorMatch, Event, MetricSample
+from governance.common.db_locks import write_transaction
 
 logger = logging.getLogger(__name__)
 

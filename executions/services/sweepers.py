@@ -18,7 +18,6 @@ from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from automations.conf import app_settings
-from config.prometheus import count_sweeper_recoveries
 from executions import task_names
 from executions.choices import OPEN_DELIVERY_STATUSES, ExecutionStatus
 from executions.delivery.models import WebhookDelivery
@@ -26,6 +25,7 @@ from executions.dispatch import publish_on_commit
 from executions.models import AutomationExecution, Event
 from executions.pipeline.record import execution_ended
 from executions.transitions import transition
+from governance.common.prometheus import count_sweeper_recoveries
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from config.sql_instances import column_of, instances_from_sql, select_list
+from governance.common.sql_instances import column_of, instances_from_sql, select_list
 from governance.models import ApiToken, api_token_digest
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from config.prometheus import count_rate_limit_refusal
+from governance.common.prometheus import count_rate_limit_refusal
 from governance.models import ApiToken
 from governance.selectors import tenant_ids_for_user
 

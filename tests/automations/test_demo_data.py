@@ -11,7 +11,7 @@ import pytest
 
 from automations.demo import SAMPLE_AUTOMATIONS
 from automations.recommendations.catalogue import CATALOGUE
-from config.words import format_number
+from governance.common.words import format_number
 from tests.executions.test_serve import MANAGE, install
 
 # Metrics measured in percent (docs/listeners.md, "Metrics"): 2 means 2 %.

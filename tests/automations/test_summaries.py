@@ -27,7 +27,7 @@ from automations.summaries import RuleSummary, quote, summarize_rule
 from automations.summaries.cron_words import describe_cron
 from automations.summaries.text import format_duration_hours, format_duration_minutes, words
 from automations.validators import validate_rule_definition
-from config.words import format_number
+from governance.common.words import format_number
 from governance.models import Council
 from tests.factories import LOW_PRODUCT_ALERT, make_rule
 

@@ -13,8 +13,8 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from automations.models import AutomationRule
-from config.db_locks import is_lock_timeout
 from executions.models import Event
+from governance.common.db_locks import is_lock_timeout
 from tests.api import post_json, token_client
 from tests.services import lock_wait, write_lock_held
 
@@ -94,7 +94,7 @@ class ReleaseOnRetry(logging.Handler):
 def test_a_write_lock_released_during_the_backoff_costs_the_caller_nothing(tenant, owner):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's BEGIN IMMEDIATE is what is retried; PostgreSQL takes no lock at BEGIN")
-    logger = logging.getLogger("config.db_locks")
+    logger = logging.getLogger("governance.common.db_locks")
     client = token_client(owner)
     with write_lock_held(Event._meta.db_table) as release, lock_wait(200):
         handler = ReleaseOnRetry(release)

@@ -18,11 +18,11 @@ from django.test import Client
 
 from automations.builder_errors import error_label
 from automations.models import AutomationRule, RuleVersion
-from config.storable import INTEGER_RANGE_MESSAGE, NON_FINITE_MESSAGE, NUL_MESSAGE, SURROGATE_MESSAGE
 from executions.choices import DeliveryStatus, NotificationKind
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.services import endpoint_create
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+from governance.common.storable import INTEGER_RANGE_MESSAGE, NON_FINITE_MESSAGE, NUL_MESSAGE, SURROGATE_MESSAGE
 from tests.factories import make_rule, make_user
 
 NUL = "a\x00b"

@@ -1,4 +1,4 @@
-"""kombu's Redis channel after its connection was released (config/kombu_fixes.py): closing it, and a late
+"""kombu's Redis channel after its connection was released (governance/common/kombu_fixes.py): closing it, and a late
 ack or reject through it, are skipped and logged instead of stopping the worker."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def qos_of_a_released_channel() -> kombu_redis.QoS:
 
 @pytest.mark.parametrize("settle", [lambda qos: qos.ack("tag-1"), lambda qos: qos.reject("tag-1", requeue=True)])
 def test_a_late_ack_or_reject_on_a_released_channel_is_skipped_and_logged(settle, caplog):
-    with caplog.at_level(logging.WARNING, logger="config.kombu_fixes"):
+    with caplog.at_level(logging.WARNING, logger="governance.common.kombu_fixes"):
         settle(qos_of_a_released_channel())  # before the guard: AttributeError 'NoneType' ... 'hostname'
 
     assert "message tag-1 skipped" in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, RequestFactory
 
-from config.api_errors import json_or_default_500
+from governance.common.api_errors import json_or_default_500
 
 pytestmark = pytest.mark.django_db
 

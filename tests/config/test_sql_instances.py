@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from automations.models import AutomationRule
-from config.sql_instances import instances_from_sql, select_list
 from executions.models import AutomationExecution
+from governance.common.sql_instances import instances_from_sql, select_list
 from tests.factories import make_execution, make_rule
 
 pytestmark = pytest.mark.django_db

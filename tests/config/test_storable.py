@@ -1,4 +1,4 @@
-"""config.storable: the one check for what the databases cannot store, and every service that applies it.
+"""governance.common.storable: the one check for what the databases cannot store, and every service that applies it.
 
 The services are where API, portal, admin and shell meet, so a ValidationError naming the field there
 is what makes every surface answer 400 instead of a database error (PostgreSQL) or an overflow.
@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from automations.models import AutomationRule, RuleVersion
 from automations.services import rule_create, rule_update
-from config.storable import (
+from governance.common.storable import (
     INTEGER_RANGE_MESSAGE,
     MAX_ID,
     MAX_INTEGER,

@@ -218,7 +218,7 @@ def test_approvals_waiting_are_gauged(tenant, owner, council_member, django_capt
 @pytest.mark.slow
 def test_metrics_exporter_serves_what_another_process_counted(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    counting = "from config.prometheus import EVENTS_ACCEPTED; EVENTS_ACCEPTED.inc(3)"
+    counting = "from governance.common.prometheus import EVENTS_ACCEPTED; EVENTS_ACCEPTED.inc(3)"
     subprocess.run([sys.executable, "-c", counting], env=env, check=True, cwd=settings.BASE_DIR, timeout=60)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -100,3 +100,53 @@ def test_a_failed_save_dispatches_nothing(tenant, django_capture_on_commit_callb
 def test_unmapped_models_emit_nothing(tenant):
     Council.objects.create(tenant=tenant, name="Pricing")
     assert Event.objects.count() == 0
+
+
+def council_tenant(council: Council) -> str:
+    """A host's tenant callable: the tenant an instance's events belong to."""
+    return council.tenant_id
+
+
+@pytest.mark.django_db
+@override_automations(
+    MODEL_EVENTS={
+        "governance.Council": {
+            "post_save": "council_saved",
+            "post_delete": "council_gone",
+            "tenant": "tests.executions.test_signals.council_tenant",
+        }
+    }
+)
+def test_post_save_and_post_delete_name_every_save_and_delete_and_a_callable_finds_the_tenant(tenant):
+    council = Council.objects.create(tenant=tenant, name="Pricing")
+    council.save()
+    council.delete()
+    events = list(Event.objects.order_by("id").values_list("event_type", "tenant_id"))
+    assert events == [("council_saved", tenant.pk)] * 2 + [("council_gone", tenant.pk)]
+
+
+@pytest.mark.django_db
+@override_automations(
+    MODEL_EVENTS={"governance.Council": {"created": "council_added", "tenant_attribute": "nope"}},
+    DEFAULT_TENANT="tenant_test",
+)
+def test_an_instance_without_a_tenant_falls_back_to_the_default_tenant(tenant):
+    Council.objects.create(tenant=tenant, name="Pricing")
+    assert list(Event.objects.values_list("tenant_id", flat=True)) == ["tenant_test"]
+
+
+@override_automations(
+    MODEL_EVENTS={
+        "governance.Council": {"created": "council_added", "colour": "red", "tenant": "tests.nowhere.tenant_of"},
+        "shop.Product": {"created": "product_added"},
+    }
+)
+def test_the_checks_name_a_bad_model_mapping():
+    from automations.checks import check_automations_settings
+
+    messages = [message.msg for message in check_automations_settings()]
+    assert any("['governance.Council']['colour'] is not a key" in msg for msg in messages)
+    assert any(
+        "['governance.Council']['tenant'] = 'tests.nowhere.tenant_of' does not import" in msg for msg in messages
+    )
+    assert any("no installed model 'shop.Product'" in msg for msg in messages)

@@ -8,8 +8,8 @@ from django.template import Context, Template
 from django.test import Client
 
 from automations.selectors import conditions_summary
-from config.words import plural, plural_suffix
 from executions.choices import EXECUTION_STATUS_PREDICATES, ExecutionStatus, execution_sentence
+from governance.common.words import plural, plural_suffix
 from tests.api import post_json, token_client
 
 ACTIVE = {"product_count": 2, "store_status": "active"}

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 
-from config.db_locks import is_lock_timeout
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution, Event
 from executions.pipeline import match_events, run_executions
 from executions.services import emit_event, run_execution, sweep_outbox, trigger_rule
+from governance.common.db_locks import is_lock_timeout
 from tests.api import post_json, token_client
 from tests.services import lock_wait, write_lock_held
 

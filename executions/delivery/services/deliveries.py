@@ -30,8 +30,6 @@ from django.utils.module_loading import import_string
 
 from automations.checks import webhook_claim_lease_problem
 from automations.conf import app_settings
-from config.db_locks import write_transaction
-from config.prometheus import count_webhook_attempt
 from executions.choices import OPEN_DELIVERY_STATUSES, AttemptOutcome, DeliveryStatus, ExecutionStatus
 from executions.delivery.http import ClientOptions, HTTPResult, post_webhook
 from executions.delivery.lanes import EndpointLanes
@@ -42,6 +40,8 @@ from executions.delivery.services.endpoints import endpoint_disable
 from executions.delivery.signing import webhook_headers
 from executions.retries import delivery_retry_delay
 from governance import policy
+from governance.common.db_locks import write_transaction
+from governance.common.prometheus import count_webhook_attempt
 from governance.roles import Capability
 
 if TYPE_CHECKING:

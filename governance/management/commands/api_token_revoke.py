@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.words import plural
+from governance.common.words import plural
 from governance.models import ApiToken
 from governance.services import api_token_revoke
 

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from governance.common.api_paths import is_api_request
+
 logger = logging.getLogger(__name__)
 
 # PostgreSQL SQLSTATEs of a lock wait cut short: lock_not_available (lock_timeout, NOWAIT),
@@ -94,7 +96,6 @@ def write_transaction() -> Iterator[None]:
 def lock_timeout_response(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After``: JSON ``{"detail": ...}`` for the API and for clients asking for JSON,
     a short page otherwise."""
-    from config.api_errors import is_api_request
 
     wants_json = is_api_request(request) or "json" in request.headers.get("Accept", "")
     if wants_json:

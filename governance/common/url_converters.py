@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import register_converter
 
-from config.storable import database_id, text_problem
+from governance.common.storable import database_id, text_problem
 
 
 class DatabaseIdConverter:

@@ -9,11 +9,11 @@ from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from config.api_docs import ApiSchemaView, ApiSwaggerView
 from executions.api.metrics import MetricSampleViewSet
 from executions.api.rules import AutomationViewSet
 from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
 from executions.api.webhooks import WebhookEndpointViewSet
+from governance.common.api_docs import ApiSchemaView, ApiSwaggerView
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -41,7 +41,7 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
 
 app_name = "api"
 urlpatterns = [
-    # Signed-in users only unless API_DOCS_PUBLIC (config/api_docs.py).
+    # Signed-in users only unless API_DOCS_PUBLIC (governance/common/api_docs.py).
     path("schema/", ApiSchemaView.as_view(), name="schema"),
     path("schema", ApiSchemaView.as_view()),
     path("docs/", ApiSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -1,6 +1,6 @@
 """Numbers and counted nouns in words: the one pluralisation helper of every page, message and summary.
 
-Pure functions, no Django; in config so every app (governance included) can use them.
+Pure functions, no Django; in governance.common so every app (governance included) can use them.
 """
 
 from __future__ import annotations

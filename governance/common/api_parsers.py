@@ -1,4 +1,4 @@
-"""The API's JSON parser: DRF's, refusing what the databases cannot store (``config.storable``)."""
+"""The API's JSON parser: DRF's, refusing what the databases cannot store (``governance.common.storable``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from config.storable import loads_json
+from governance.common.storable import loads_json
 
 
 class StrictJSONParser(JSONParser):

@@ -2,7 +2,7 @@
 
 Nothing under /api/ answers with HTML or a traceback: unexpected exceptions are logged with their
 traceback and answered ``500 {"detail": "Internal server error."}``; a database lock timeout is no bug
-and answers ``503`` with ``Retry-After`` (config/db_locks.py).
+and answers ``503`` with ``Retry-After`` (governance/common/db_locks.py).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from config.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
+from governance.common.api_paths import is_api_request
+from governance.common.db_locks import LOCK_DETAIL, caused_by_lock_timeout, lock_timeout_response, retry_after_seconds
 
 logger = logging.getLogger("config.api")
 
-API_PREFIX = "/api/"
 PLAIN_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
@@ -106,10 +106,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error.")
 
 
-def is_api_request(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
-
-
 def json_or_default_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if caused_by_lock_timeout(exception):  # a session save that met a lock (SessionInterrupted)
         return lock_timeout_response(request)
@@ -163,7 +159,7 @@ class ApiRequestGuardMiddleware:
                 return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
             if length > limit:
                 return JsonResponse({"detail": f"Request body too large (limit {limit} bytes)."}, status=413)
-            from config.storable import text_problem
+            from governance.common.storable import text_problem
 
             for text in (request.path, *request.GET.keys(), *(v for _, vs in request.GET.lists() for v in vs)):
                 problem = text_problem(text)
