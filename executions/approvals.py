@@ -17,7 +17,7 @@ from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.dispatch import publish_on_commit
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.notifications.notices import notices_mark_done, notify_users_on_commit
-from executions.rollups import RollupCounts, rollups_add_executions
+from executions.rollups import rollups_add_executions
 from executions.selectors import user_may_decide
 from executions.transitions import ExecutionConflict, notify_owners, transition, transition_loaded
 from governance import policy
@@ -185,14 +185,12 @@ def execution_reject(execution: AutomationExecution, user: User, reason: str = "
     message = f"rejected by {user.get_username()}" + (f": {reason}" if reason else "")
     with transaction.atomic():
         _claim_decision(request, ApprovalStatus.REJECTED, user, now, reason)
-        moved = transition(
-            execution.pk, [ExecutionStatus.AWAITING_APPROVAL], ExecutionStatus.REJECTED, error_message=message
+        moved = transition_loaded(
+            execution, [ExecutionStatus.AWAITING_APPROVAL], ExecutionStatus.REJECTED, error_message=message
         )
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
-        rollups = RollupCounts()
-        rollups.add(execution, ExecutionStatus.REJECTED)
-        rollups.record()
+        rollups_add_executions([execution])
         count_executions_ended([(ExecutionStatus.REJECTED.value, str(execution.trigger_source), None)])
         notices_mark_done(execution.pk, NotificationKind.APPROVAL_REQUESTED)
         rule_name = execution.automation_rule.name

@@ -192,7 +192,7 @@ class ExecutionDailyRollup(models.Model):
     automation_rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices)
-    failure_kind = models.CharField(max_length=32, blank=True, default="")
+    failure_kind = models.CharField(max_length=32, blank=True, default="", choices=FailureKind.choices)
     action_type = models.CharField(max_length=40)
     trigger_source = models.CharField(max_length=20, choices=TriggerSource.choices)
     count = models.PositiveBigIntegerField(default=0)

@@ -34,7 +34,7 @@ from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
 from executions.retries import action_may_retry, action_retry_delay_seconds
 from executions.rollups import RollupCounts
-from executions.transitions import load_execution, notify_owners, transition
+from executions.transitions import load_execution, notify_owners, transition_loaded
 
 logger = logging.getLogger(__name__)
 
@@ -236,8 +236,9 @@ def execution_settle_deliveries(execution_id: int) -> AutomationExecution | None
     if error:
         action_result["error"] = error
     with transaction.atomic():
-        won = transition(
-            execution_id,
+        # In memory too: execution_ended counts the execution as it ended (its failure kind included).
+        won = transition_loaded(
+            execution,
             [ExecutionStatus.RETRYING],
             summary.status,
             action_result=action_result,

@@ -87,6 +87,10 @@ def test_every_way_an_execution_ends_is_rolled_up_once(
     }
     assert stored() == recount()
     assert AutomationExecution.objects.exclude(status__in=list(statuses())).count() == 0
+    # and the failure kind is part of the key
+    kinds = {(row.status, row.failure_kind) for row in ExecutionDailyRollup.objects.exclude(failure_kind="")}
+    assert {("rejected", "governance_rejected"), ("cancelled", "approval_cancelled")} <= kinds
+    assert {("blocked", "cap_reached"), ("blocked", "rule_inactive")} <= kinds
 
 
 def test_the_day_is_the_tenants_local_day_of_the_trigger(tenant, owner):

@@ -1,7 +1,7 @@
 """Fill the daily roll-ups from the executions already stored (docs/analytics.md, "Existing installs").
 
 Self-contained on the historical models: one GROUP BY per tenant, rows written with bulk_create into the
-table 0014 just created (empty: nothing writes it before this release runs). Executions that end on
+table 0016 just created (empty: nothing writes it before this release runs). Executions that end on
 workers still running the previous release after this ran are not counted: run
 ``manage.py rebuild_execution_rollups`` once the new release runs everywhere (safe while workers run).
 """
@@ -73,7 +73,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("executions", "0014_execution_daily_rollups"),
+        ("executions", "0016_execution_daily_rollups"),
         ("governance", "0005_tenant_execution_retention"),
     ]
 
