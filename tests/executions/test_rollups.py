@@ -3,7 +3,9 @@ tenant's day; the rebuild corrects drift from raw rows and leaves pruned days al
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import random
 
 import pytest
 from django.core.management import call_command
@@ -14,15 +16,23 @@ from executions.choices import ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.services import endpoint_create
 from executions.models import AutomationExecution, Event, ExecutionDailyRollup
-from executions.pipeline import execute_rule_manually, run_execution, trigger_rule
+from executions.pipeline import execute_rule_manually, run_execution, run_executions, trigger_rule
 from executions.rollups import rollups_rebuild
-from executions.services import emit_event, execution_reject, send_due_deliveries_and_settle, sweep_expired_leases
+from executions.services import (
+    ExecutionConflict,
+    emit_event,
+    execution_reject,
+    send_due_deliveries_and_settle,
+    sweep_expired_leases,
+)
 from executions.services.delivery_settlement import execution_settle_deliveries
 from governance.models import Tenant
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
 from tests.executions.rollup_checks import recount, stored
+from tests.executions.workers import race
 from tests.factories import make_execution, make_rule
+from tests.services import require_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +157,42 @@ def test_the_rebuild_command_reports_what_it_corrected(tenant, owner):
     call_command("rebuild_execution_rollups", "--tenant", tenant.pk, stdout=out)
     assert "1 tenant" in out.getvalue() and "+1 execution" in out.getvalue()
     assert stored() == recount()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollups_equal_a_recount_after_random_concurrent_endings(tenant, owner, council_member, active_store):
+    require_postgresql("the race needs PostgreSQL's row locks; SQLite serialises every write")
+    # given: rules that succeed, skip and await approval, with pending executions spread over five days
+    runs = make_rule(tenant, owner, name="Runs")
+    skips = make_rule(tenant, owner, name="Skips", conditions=[{"type": "store_status", "operator": "=", "value": "x"}])
+    waits = make_rule(tenant, owner, name="Waits", risk_level="high")
+    ids = []
+    for n in range(30):
+        for rule in (runs, skips, waits):
+            ids.append(trigger_rule(rule, TriggerSource.SCHEDULER, {}, occurrence_key=f"slot-{n}").pk)
+    for offset, execution_id in enumerate(ids):
+        AutomationExecution.objects.filter(pk=execution_id).update(
+            triggered_at=timezone.now() - dt.timedelta(days=offset % 5, hours=offset % 7)
+        )
+
+    def worker(seed: int) -> int:
+        chance = random.Random(seed)
+        order = ids[:]
+        chance.shuffle(order)
+        for start in range(0, len(order), 6):
+            run_executions(order[start : start + 6])  # claims race: only one worker moves each row
+            for execution in AutomationExecution.objects.filter(status=ExecutionStatus.AWAITING_APPROVAL)[:3]:
+                with contextlib.suppress(ExecutionConflict):  # another worker decided it first
+                    execution_reject(execution, council_member if chance.random() < 0.5 else owner, "race")
+            if seed == 3 and chance.random() < 0.3:
+                rollups_rebuild([tenant.pk])  # a rebuild while the others end executions
+        return 0
+
+    # when: four workers end them at once, in random orders
+    outcomes = race(*[lambda seed=seed: worker(seed) for seed in range(4)])
+
+    # then: every execution ended once, and the roll-ups are exactly the recount from raw rows
+    assert outcomes == [0, 0, 0, 0], outcomes
+    assert not AutomationExecution.objects.exclude(status__in=["succeeded", "skipped", "rejected"]).exists()
+    assert stored() == recount()
+    assert sum(row.count for row in ExecutionDailyRollup.objects.all()) == len(ids)
