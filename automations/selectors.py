@@ -40,7 +40,7 @@ def rule_for_user(user: User, rule_id: str) -> AutomationRule | None:
         return None
 
 
-# TRICKY: hand-written SQL on the get endpoint's hot path (as executions.selectors.OVERVIEW_SQL): the ORM
+# TRICKY: hand-written SQL on the get endpoint's hot path (as executions.selectors.OVERVIEW_SUMS_SQL): the ORM
 # spends three times longer composing rule_for_user's annotated lookup than the database answering it.
 # Portable text; the caller's role is the scope, exactly as in rule_for_user.
 RULE_WITH_ROLE_SQL = """

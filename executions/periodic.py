@@ -121,7 +121,10 @@ register_periodic_task(
         minute="17",
         expire_seconds=3000,
         queue="executions",
-        description="Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
+        description=(
+            "Delete executions past each tenant's execution_retention_days (roll-ups stay), and events and "
+            "metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS']."
+        ),
     )
 )
 register_periodic_task(

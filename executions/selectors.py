@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
 from django.db import connections
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from automations.models import success_rate
@@ -20,7 +19,6 @@ from executions.choices import (
     FAILURE_STATUSES,
     ApprovalStatus,
     DeliveryStatus,
-    ExecutionOutcome,
     ExecutionStatus,
     FailureKind,
 )
@@ -32,7 +30,14 @@ from executions.failures import (
     failure_explanation,
     failure_kind_for,
 )
-from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, WebhookDelivery, outcome_q
+from executions.models import (
+    ApprovalRequest,
+    AutomationExecution,
+    Event,
+    ExecutionDailyRollup,
+    Notification,
+    WebhookDelivery,
+)
 from governance.common.sql_instances import instances_from_sql, select_list
 from governance.roles import APPROVER_ROLES
 
@@ -71,65 +76,59 @@ STATS_DAYS = 30
 MAX_FAILURE_REASONS = 10
 
 
-# A run counts as a success only when something received it; a run only recorded is counted apart
-# (``AutomationExecution.recorded_only``), in neither the successes nor the failures.
-SUCCEEDED = outcome_q(ExecutionStatus.SUCCEEDED)
-RECORDED_ONLY = outcome_q(ExecutionOutcome.RECORDED_ONLY)
-
-
-def _ran_counts(queryset: QuerySet[AutomationExecution]) -> dict[str, Any]:
-    ran = Q(status__in=ACTION_RAN_STATUSES)
-    return queryset.aggregate(
-        total=Count("id", filter=ran),
-        succeeded=Count("id", filter=SUCCEEDED),
-        recorded_only=Count("id", filter=RECORDED_ONLY),
-        failed=Count("id", filter=Q(status=ExecutionStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=ExecutionStatus.SKIPPED)),
-        shadowed=Count("id", filter=Q(status=ExecutionStatus.SHADOWED)),
-        awaiting=Count("id", filter=Q(status=ExecutionStatus.AWAITING_APPROVAL)),
-        avg_ms=Avg("execution_time_ms", filter=ran),
-    )
-
-
 # TRICKY: hand-written SQL on the detail endpoint's hot path. The ORM spends longer composing a
 # filtered aggregate than the database spends answering it; this text is portable (CASE, not FILTER).
-OVERVIEW_SQL = """
+# The totals are the rule's daily roll-ups (kept forever, so pruning raw rows changes none of them; their
+# cost follows the rule's days); the last 24 hours, a window across two local days, counts raw rows through
+# the (rule, status, triggered_at) index.
+OVERVIEW_SUMS_SQL = """
 SELECT
-    SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END),
-    SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END),
-    SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END),
-    AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END),
-    SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END)
-FROM {table}
+    SUM(CASE WHEN status IN (%s, %s) THEN {count} ELSE 0 END) AS ran,
+    SUM(CASE WHEN status = %s THEN {count} - recorded_only_count ELSE 0 END) AS succeeded,
+    SUM(recorded_only_count) AS recorded_only,
+    SUM(CASE WHEN status IN (%s, %s) THEN execution_time_ms_sum ELSE 0 END) AS ms_sum,
+    (
+        SELECT COUNT(*) FROM {executions}
+        WHERE automation_rule_id = %s AND status IN (%s, %s) AND triggered_at >= %s
+    ) AS last_24h
+FROM {rollups}
 WHERE automation_rule_id = %s
 """
+
+
+def _overview_sums_sql(connection: Any) -> str:
+    quote = connection.ops.quote_name
+    return OVERVIEW_SUMS_SQL.format(
+        count=quote("count"),
+        executions=quote(AutomationExecution._meta.db_table),
+        rollups=quote(ExecutionDailyRollup._meta.db_table),
+    )
 
 
 def rule_execution_overview(rule: AutomationRule, now: dt.datetime | None = None) -> dict[str, Any]:
     """The get endpoint's stats: totals of executions whose action ran, and those of the last 24 hours."""
     now = now or timezone.now()
-    params: list[Any] = [*_overview_params(now), rule.pk]
     connection = connections[AutomationExecution.objects.db]
     with connection.cursor() as cursor:
-        cursor.execute(OVERVIEW_SQL.format(table=connection.ops.quote_name(AutomationExecution._meta.db_table)), params)
+        cursor.execute(_overview_sums_sql(connection), _overview_params(rule.pk, now))
         return _overview(*cursor.fetchone())
 
 
-def _overview_params(now: dt.datetime) -> list[Any]:
-    """The parameters of the overview's sums, in their order in OVERVIEW_SQL and OVERVIEW_WITH_RECENT_SQL."""
+def _overview_params(rule_id: str, now: dt.datetime) -> list[Any]:
+    """The parameters of OVERVIEW_SUMS_SQL, in their order."""
     ran = [str(status) for status in ACTION_RAN_STATUSES]
     succeeded = str(ExecutionStatus.SUCCEEDED)
-    return [*ran, succeeded, False, succeeded, True, *ran, *ran, now - dt.timedelta(hours=24)]
+    return [*ran, succeeded, *ran, rule_id, *ran, now - dt.timedelta(hours=24), rule_id]
 
 
-def _overview(total: Any, succeeded: Any, recorded_only: Any, avg_ms: Any, last_24h: Any) -> dict[str, Any]:
+def _overview(total: Any, succeeded: Any, recorded_only: Any, ms_sum: Any, last_24h: Any) -> dict[str, Any]:
     """The overview's stats from its sums: runs whose action ran, those only recorded counted apart."""
     total, succeeded, recorded_only = int(total or 0), int(succeeded or 0), int(recorded_only or 0)
     return {
         "total_executions": total,
         "success_rate": success_rate(succeeded, total - succeeded - recorded_only),
         "recorded_only_count": recorded_only,
-        "avg_execution_time_ms": _round(avg_ms),
+        "avg_execution_time_ms": _round(float(ms_sum or 0.0) / total) if total else None,
         "last_24h_executions": int(last_24h or 0),
     }
 
@@ -138,8 +137,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-# TRICKY: the get endpoint's stats and recent executions in one round trip: the overview's aggregate row
-# (OVERVIEW_SQL's sums) joined to the latest executions, each with its rule version's number. A rule without
+# TRICKY: the get endpoint's stats and recent executions in one round trip: the overview's sums
+# (OVERVIEW_SUMS_SQL) joined to the latest executions, each with its rule version's number. A rule without
 # executions gives one row of NULL execution columns. Portable text (a LEFT JOIN ... ON 1 = 1, not LATERAL).
 OVERVIEW_WITH_RECENT_SQL = """
 SELECT
@@ -148,18 +147,9 @@ SELECT
     overview.ran AS overview_ran,
     overview.succeeded AS overview_succeeded,
     overview.recorded_only AS overview_recorded_only,
-    overview.avg_ms AS overview_avg_ms,
+    overview.ms_sum AS overview_ms_sum,
     overview.last_24h AS overview_last_24h
-FROM (
-    SELECT
-        SUM(CASE WHEN status IN (%s, %s) THEN 1 ELSE 0 END) AS ran,
-        SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END) AS succeeded,
-        SUM(CASE WHEN status = %s AND recorded_only = %s THEN 1 ELSE 0 END) AS recorded_only,
-        AVG(CASE WHEN status IN (%s, %s) THEN execution_time_ms END) AS avg_ms,
-        SUM(CASE WHEN status IN (%s, %s) AND triggered_at >= %s THEN 1 ELSE 0 END) AS last_24h
-    FROM {executions}
-    WHERE automation_rule_id = %s
-) overview
+FROM ({overview}) overview
 LEFT JOIN (
     SELECT {columns} FROM {executions} execution
     WHERE automation_rule_id = %s
@@ -181,6 +171,7 @@ def overview_with_recent_sql(database: str) -> str:
     return OVERVIEW_WITH_RECENT_SQL.format(
         recent_columns=select_list(AutomationExecution, "recent", connection),
         columns=select_list(AutomationExecution, "execution", connection),
+        overview=_overview_sums_sql(connection),
         executions=quote(AutomationExecution._meta.db_table),
         versions=quote(RuleVersion._meta.db_table),
     )
@@ -192,10 +183,10 @@ def rule_overview_and_recent_executions(
     """rule_execution_overview and rule_recent_executions in one query; each execution carries
     ``rule_version_number`` (its rule version's number) instead of the joined version row."""
     now = now or timezone.now()
-    params = [*_overview_params(now), rule.pk, rule.pk, limit]
+    params = [*_overview_params(rule.pk, now), rule.pk, limit]
     rows = instances_from_sql(AutomationExecution, overview_with_recent_sql(AutomationExecution.objects.db), params)
     # The overview's SQL aliases, read along on the first row.
-    sums = ("ran", "succeeded", "recorded_only", "avg_ms", "last_24h")
+    sums = ("ran", "succeeded", "recorded_only", "ms_sum", "last_24h")
     overview = _overview(*(getattr(rows[0], f"overview_{name}") for name in sums))
     return overview, [row for row in rows if row.pk is not None]
 
@@ -208,25 +199,44 @@ def rule_recent_executions(rule: AutomationRule, limit: int = RECENT_EXECUTIONS)
 def rule_execution_stats(
     rule: AutomationRule, now: dt.datetime | None = None, days: int = STATS_DAYS
 ) -> dict[str, Any]:
-    """The stats endpoint: totals, one entry per day (in the tenant's zone, zero days included), failures."""
+    """The stats endpoint: totals, one entry per day (in the tenant's zone, zero days included), failures.
+
+    Totals and days are read from the rule's daily roll-ups (kept when raw rows are pruned); executions
+    awaiting approval (open, so never rolled up) and the failure reasons of the ``days`` window (error
+    texts) are read from raw rows through the (rule, status, triggered_at) index.
+    """
     now = now or timezone.now()
-    executions = AutomationExecution.objects.filter(automation_rule_id=rule.pk)
-    totals = _ran_counts(executions)
+    rollups = ExecutionDailyRollup.objects.filter(automation_rule_id=rule.pk)
+    ran = Q(status__in=ACTION_RAN_STATUSES)
+    # A run counts as a success only when something received it; a run only recorded is counted apart
+    # (``recorded_only_count``), in neither the successes nor the failures.
+    succeeded = Q(status=ExecutionStatus.SUCCEEDED)
+    received = F("count") - F("recorded_only_count")
+    totals = rollups.aggregate(
+        total=Sum("count", filter=ran),
+        succeeded=Sum(received, filter=succeeded),
+        recorded_only=Sum("recorded_only_count", filter=succeeded),
+        failed=Sum("count", filter=Q(status=ExecutionStatus.FAILED)),
+        skipped=Sum("count", filter=Q(status=ExecutionStatus.SKIPPED)),
+        shadowed=Sum("count", filter=Q(status=ExecutionStatus.SHADOWED)),
+        ms_sum=Sum("execution_time_ms_sum", filter=ran),
+    )
+    totals = {key: value or 0 for key, value in totals.items()}
     zone = rule.tenant.zone
     today = now.astimezone(zone).date()
     first_day = today - dt.timedelta(days=days - 1)
     start = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
     per_day = (
-        executions.filter(triggered_at__gte=start, status__in=ACTION_RAN_STATUSES)
-        .annotate(day=TruncDate("triggered_at", tzinfo=zone))
+        rollups.filter(ran, day__gte=first_day)
         .values("day")
         .annotate(
-            succeeded=Count("id", filter=SUCCEEDED),
-            recorded_only=Count("id", filter=RECORDED_ONLY),
-            failed=Count("id", filter=Q(status=ExecutionStatus.FAILED)),
+            succeeded=Sum(received, filter=succeeded),
+            recorded_only=Sum("recorded_only_count", filter=succeeded),
+            failed=Sum("count", filter=Q(status=ExecutionStatus.FAILED)),
         )
+        .order_by()
     )
-    by_day = {row["day"]: row for row in per_day}
+    by_day = {row["day"]: {key: row[key] or 0 for key in ("succeeded", "recorded_only", "failed")} for row in per_day}
     executions_by_day = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
@@ -240,22 +250,25 @@ def rule_execution_stats(
                 "recorded_only": row["recorded_only"],
             }
         )
+    executions = AutomationExecution.objects.filter(automation_rule_id=rule.pk)
+    awaiting = executions.filter(status=ExecutionStatus.AWAITING_APPROVAL).count()
     reasons = (
-        executions.filter(status=ExecutionStatus.FAILED)
+        executions.filter(status=ExecutionStatus.FAILED, triggered_at__gte=start)
         .values("error_message")
         .annotate(count=Count("id"))
         .order_by("-count", "error_message")[:MAX_FAILURE_REASONS]
     )
+    total = int(totals["total"])
     return {
-        "total_executions": totals["total"],
-        "success_count": totals["succeeded"],
-        "failure_count": totals["failed"],
-        "recorded_only_count": totals["recorded_only"],
-        "success_rate": success_rate(totals["succeeded"], totals["failed"]),
-        "avg_execution_time_ms": _round(totals["avg_ms"]),
-        "skipped_count": totals["skipped"],
-        "shadowed_count": totals["shadowed"],
-        "awaiting_approval_count": totals["awaiting"],
+        "total_executions": total,
+        "success_count": int(totals["succeeded"]),
+        "failure_count": int(totals["failed"]),
+        "recorded_only_count": int(totals["recorded_only"]),
+        "success_rate": success_rate(int(totals["succeeded"]), int(totals["failed"])),
+        "avg_execution_time_ms": _round(float(totals["ms_sum"]) / total) if total else None,
+        "skipped_count": int(totals["skipped"]),
+        "shadowed_count": int(totals["shadowed"]),
+        "awaiting_approval_count": awaiting,
         "executions_by_day": executions_by_day,
         "failure_reasons": [
             {"reason": row["error_message"] or "unknown error", "count": row["count"]} for row in reasons

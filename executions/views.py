@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from automations.kinds.actions import action_kind_choices
@@ -286,7 +287,13 @@ def activity(request: HttpRequest) -> HttpResponse:
         query["cursor"] = _cursor_text(next_cursor)
     first = request.GET.copy()
     first.pop("cursor", None)
+    # The export streams every execution these filters select (the API's; scoped to this tenant).
+    export = first.copy()
+    export["tenant_id"] = tenant.pk
+    export_url = reverse("api:execution-export")
     context.update(
+        export_csv_url=f"{export_url}?{export.urlencode()}&format=csv",
+        export_json_url=f"{export_url}?{export.urlencode()}&format=json",
         executions=rows,
         next_url=f"?{query.urlencode()}" if next_cursor is not None else "",
         first_url=f"?{first.urlencode()}" if after is not None else "",

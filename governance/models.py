@@ -9,6 +9,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -72,6 +73,16 @@ class Tenant(models.Model):
         help_text="How owners hear of failing rules by email (and push, sms): at the first failure of each "
         "rule and window, in an hourly digest, or not at all (in-app notices only).",
     )
+    # How long raw executions (with their deliveries, attempts and notices) are kept; the daily roll-ups
+    # are kept forever (docs/analytics.md).
+    execution_retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days raw executions are kept; their daily roll-ups (the stats) are kept forever.",
+    )
+    # Set by the pruning before it deletes: executions triggered before this may be gone, so the roll-ups of
+    # those days are never rebuilt from raw rows.
+    executions_pruned_before = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

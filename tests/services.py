@@ -23,6 +23,16 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_postgresql(why: str) -> None:
+    """Skip a PostgreSQL-only test on another database: the suite's PostgreSQL run covers it (.ci/run). Under
+    CI it fails instead when no PostgreSQL is reachable, since then no run would."""
+    if connection.vendor == "postgresql":
+        return
+    if IN_CI and not port_is_open("127.0.0.1", 5432):
+        pytest.fail(f"CI must run this test on PostgreSQL, but none is reachable at 127.0.0.1:5432: {why}")
+    pytest.skip(f"PostgreSQL only ({why}); run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db>")
+
+
 def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

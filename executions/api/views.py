@@ -6,16 +6,21 @@ and rejecting need owner or council and, in the service, a seat on the rule's co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,6 +32,7 @@ from executions.api.serializers import (
     NotificationSerializer,
     RejectSerializer,
 )
+from executions.export import EXPORT_FORMATS, export_csv, export_json
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest, AutomationExecution, Notification
 from executions.selectors import attach_failure_explanations
@@ -80,6 +86,19 @@ def _service(function: Any, *args: Any, **kwargs: Any) -> Any:
         raise Conflict(str(error) or None) from error
 
 
+class ExportNegotiation(DefaultContentNegotiation):
+    """The export's ``format`` parameter names its file format (csv, json), not a DRF renderer: errors are JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+EXPORT_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
 ExecutionDecision = inline_serializer(
     "ExecutionDecision", {"execution": ExecutionSerializer(), "message": serializers.CharField()}
 )
@@ -131,6 +150,38 @@ class AutomationExecutionViewSet(ApiViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         (execution,) = attach_failure_explanations([self.execution(Capability.READ)])
         return Response(ExecutionSerializer(execution).data)
+
+    @extend_schema(
+        summary="Export executions (CSV or JSON, streamed)",
+        description=(
+            "Every execution the list's filters select (not paged), newest first, streamed as a CSV file or "
+            "one JSON array; the same scope, filters and role as the list (docs/api.md)."
+        ),
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=[*EXPORT_FORMATS], description="Default csv."),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.ANY,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        renderer_classes=[JSONRenderer],
+        content_negotiation_class=ExportNegotiation,
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        kind = request.query_params.get("format", "csv")
+        if kind not in EXPORT_FORMATS:
+            raise ValidationError({"format": [f"Must be one of {', '.join(EXPORT_FORMATS)}."]})
+        executions = self.filter_queryset(self.get_queryset())
+        stream = export_csv(executions) if kind == "csv" else export_json(executions)
+        response = StreamingHttpResponse(stream, content_type=EXPORT_MEDIA_TYPES[kind])
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="executions-{stamp}.{kind}"'
+        return response
 
     @extend_schema(summary="Approve an execution awaiting approval", request=None, responses={200: ExecutionDecision})
     @action(detail=True, methods=["post"], filterset_class=None)

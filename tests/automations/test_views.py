@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 
 from automations.models import AutomationRule
-from executions.choices import ExecutionStatus, TriggerSource
+from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource
 from executions.models import AutomationExecution
+from executions.rollups import rollups_add_executions
 from tests.factories import make_rule, make_user
 
 VALID_POST = {
@@ -41,6 +42,8 @@ def make_execution(rule, **fields):
     execution = AutomationExecution(automation_rule=rule, **{**defaults, **fields})
     execution.set_status(execution.status)
     execution.save()
+    if execution.status in ENDED_STATUSES:  # in its daily roll-up, as the pipeline does when a run ends
+        rollups_add_executions([execution])
     return execution
 
 

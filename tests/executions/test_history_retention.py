@@ -5,13 +5,28 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from executions import services
-from executions.models import BehaviorMatch, Event, MetricSample
+from executions.models import (
+    AutomationExecution,
+    BehaviorMatch,
+    DeliveryAttempt,
+    Event,
+    MetricSample,
+    Notification,
+    WebhookDelivery,
+)
+from executions.rollups import rollups_rebuild
+from executions.selectors import rule_execution_overview, rule_execution_stats
 from executions.services import history
 from executions.tasks import prune_history_task
+from governance.models import Tenant
+from governance.services import membership_set, tenant_update
+from tests.executions.rollup_checks import stored
 from tests.factories import make_execution, make_rule, make_tenant
 from tests.overrides import override_automations
 
@@ -64,7 +79,13 @@ def test_old_matched_events_go_and_what_must_stay_stays():
     result = services.prune_history(now=NOW)
 
     assert remaining_events() == {"recent", "old-undispatched", "old-with-execution"}
-    assert result.as_dict() == {"events_deleted": 1, "samples_deleted": 0, "complete": True}
+    assert result.as_dict() == {
+        "executions_deleted": 0,
+        "notifications_deleted": 0,
+        "events_deleted": 1,
+        "samples_deleted": 0,
+        "complete": True,
+    }
 
 
 def test_the_retention_is_a_setting():
@@ -170,7 +191,13 @@ def test_the_beat_task_prunes_with_the_current_time():
         received_at=timezone.now() - dt.timedelta(days=400),
         dispatched_at=timezone.now() - dt.timedelta(days=400),
     )
-    assert prune_history_task() == {"events_deleted": 1, "samples_deleted": 0, "complete": True}
+    assert prune_history_task() == {
+        "executions_deleted": 0,
+        "notifications_deleted": 0,
+        "events_deleted": 1,
+        "samples_deleted": 0,
+        "complete": True,
+    }
 
 
 @pytest.mark.parametrize("key", ["HISTORY_RETENTION_DAYS", "HISTORY_PRUNE_BATCH_SIZE"])
@@ -178,3 +205,99 @@ def test_a_retention_setting_below_one_is_refused_at_start_up(key):
     with override_automations(**{key: 0}):
         errors = [message for message in run_checks() if key in message.msg]
     assert errors and errors[0].level >= 40
+
+
+# --- executions (docs/analytics.md, "Retention") ----------------------------------------------------
+
+
+def old_execution(rule, days_ago: float, status: str = "succeeded", **fields) -> AutomationExecution:
+    """An ended execution ``days_ago`` before NOW with a delivery, its attempt and a notice hanging off it."""
+    execution = make_execution(rule, status, triggered_at=NOW - dt.timedelta(days=days_ago), **fields)
+    delivery = WebhookDelivery.objects.create(
+        tenant_id=rule.tenant_id, execution=execution, webhook_id=f"execution_{execution.pk}"
+    )
+    DeliveryAttempt.objects.create(delivery=delivery, attempt_number=1)
+    user = get_user_model().objects.first()
+    Notification.objects.create(
+        tenant_id=rule.tenant_id, user=user, kind="execution_failed", title="t", execution=execution
+    )
+    return execution
+
+
+def test_pruning_keeps_the_rules_totals_and_roll_ups(owner):
+    # given: a rule whose runs are 120, 100 and 10 days old, one old run still awaiting approval
+    tenant = make_tenant("tenant_a")
+    rule = make_rule(tenant)
+    for days_ago in (120, 100, 100):
+        old_execution(rule, days_ago)
+    old_execution(rule, 100, "failed", error_message="boom")
+    old_execution(rule, 10)
+    waiting = make_execution(rule, "awaiting_approval", triggered_at=NOW - dt.timedelta(days=150))
+    caused = Event.objects.create(tenant=tenant, event_type="x", idempotency_key="caused")
+    first = AutomationExecution.objects.order_by("pk").first()
+    Event.objects.filter(pk=caused.pk).update(caused_by_execution_id=first.pk)  # an event the 120-day run caused
+    stats_before = rule_execution_stats(rule, NOW)
+    overview_before = rule_execution_overview(rule, NOW)
+    rollups_before = stored()
+
+    # when
+    result = services.prune_history(now=NOW)
+
+    # then: the raw rows past 90 days went, with their deliveries, attempts and notices; the open one stayed
+    assert (result.executions_deleted, result.complete) == (4, True)
+    left = list(AutomationExecution.objects.order_by("triggered_at").values_list("pk", "status"))
+    assert len(left) == 2 and left[0] == (waiting.pk, "awaiting_approval")
+    assert WebhookDelivery.objects.count() == DeliveryAttempt.objects.count() == 1
+    assert Notification.objects.count() == 1
+    assert Event.objects.get(pk=caused.pk).caused_by_execution_id is None
+    # and the totals, the days and the roll-ups are as they were
+    assert stored() == rollups_before
+    assert rule_execution_stats(rule, NOW) == stats_before
+    assert rule_execution_overview(rule, NOW) == overview_before
+    assert stats_before["total_executions"] == 5 and stats_before["failure_count"] == 1
+    # and a rebuild from what is left changes nothing (the pruned days are not rebuilt)
+    tenant.refresh_from_db()
+    assert tenant.executions_pruned_before == NOW - dt.timedelta(days=90)
+    assert rollups_rebuild([tenant.pk]).keys_corrected == 0
+    assert stored() == rollups_before
+
+
+def test_each_tenant_keeps_executions_for_its_own_period(owner, other_owner):
+    short, long = make_tenant("tenant_short"), make_tenant("tenant_long")
+    Tenant.objects.filter(pk=short.pk).update(execution_retention_days=7)
+    Tenant.objects.filter(pk=long.pk).update(execution_retention_days=365)
+    for tenant in (short, long):
+        rule = make_rule(tenant)
+        old_execution(rule, 30)
+        old_execution(rule, 3)
+
+    services.prune_history(now=NOW)
+
+    assert sorted(AutomationExecution.objects.values_list("tenant_id", flat=True)) == [
+        "tenant_long",
+        "tenant_long",
+        "tenant_short",
+    ]
+
+
+def test_execution_pruning_works_in_bounded_batches_and_the_next_run_goes_on(owner, monkeypatch):
+    rule = make_rule(make_tenant("tenant_a"))
+    for index in range(5):
+        old_execution(rule, 100 + index)
+    monkeypatch.setattr(history, "MAX_BATCHES", 2)
+
+    first = services.prune_history(now=NOW, batch_size=2)
+    assert (first.executions_deleted, first.complete) == (4, False)
+    second = services.prune_history(now=NOW, batch_size=2)
+    assert (second.executions_deleted, second.complete) == (1, True)
+    assert not AutomationExecution.objects.exists()
+
+
+def test_the_retention_is_a_tenant_setting_an_owner_changes(owner):
+    tenant = make_tenant("tenant_a")
+    assert tenant.execution_retention_days == 90
+    membership_set(tenant, owner, "owner")
+    assert tenant_update(tenant, {"execution_retention_days": 30}, owner).execution_retention_days == 30
+    with pytest.raises(ValidationError) as refused:
+        tenant_update(tenant, {"execution_retention_days": 0}, owner)
+    assert "execution_retention_days" in refused.value.message_dict

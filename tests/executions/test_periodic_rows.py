@@ -88,7 +88,10 @@ EXPECTED_ROWS = [
         "crontab": ("17", "*", "*", "*", "*", "UTC"),
         "expire_seconds": 3000,
         **SWEEPER,
-        "description": "Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
+        "description": (
+            "Delete executions past each tenant's execution_retention_days (roll-ups stay), and events and "
+            "metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS']."
+        ),
     },
     {
         "name": "executions: send failure digests",

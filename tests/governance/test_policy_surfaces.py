@@ -484,6 +484,7 @@ OPERATIONS = [
                 "business_days": json.dumps(["monday"]),
                 "requester_cannot_approve": "critical",
                 "failure_messages": "first_per_window",
+                "execution_retention_days": "90",
                 "memberships-TOTAL_FORMS": "0",
                 "memberships-INITIAL_FORMS": "0",
             },
