@@ -13,6 +13,7 @@ from typing import TypedDict
 from celery import shared_task
 
 from executions import pipeline, services, task_names
+from executions.delivery.rollups import delivery_rollups_fold_due
 
 
 class TaskOptions(TypedDict, total=False):
@@ -85,3 +86,9 @@ def send_due_deliveries_task() -> dict[str, int]:
 def prune_history_task() -> dict[str, int | bool]:
     """Delete events and metric samples older than AUTOMATIONS["HISTORY_RETENTION_DAYS"], in batches."""
     return services.prune_history().as_dict()
+
+
+@shared_task(name=task_names.FOLD_DELIVERY_ROLLUPS, **SWEEP_TASK_OPTIONS)
+def fold_delivery_rollups_task() -> dict[str, int]:
+    """Recount each tenant's recent webhook deliveries into their daily roll-ups (the dashboard's source)."""
+    return delivery_rollups_fold_due()

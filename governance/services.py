@@ -34,6 +34,7 @@ TENANT_EDITABLE_FIELDS = (
     "business_hours_end",
     "business_days",
     "requester_cannot_approve",
+    "minutes_saved_per_action",
 )
 
 

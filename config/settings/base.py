@@ -261,6 +261,7 @@ CELERY_TASK_ROUTES = {
     "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
     "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
     "executions.prune_history": {"queue": "executions", "routing_key": "executions"},
+    "executions.fold_delivery_rollups": {"queue": "executions", "routing_key": "executions"},
     "executions.health_canary": {"queue": "health", "routing_key": "health"},
 }
 # Pipeline tasks claim their work with guarded updates, so late acknowledgement is safe: a redelivered

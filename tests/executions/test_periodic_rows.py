@@ -90,6 +90,15 @@ EXPECTED_ROWS = [
         **SWEEPER,
         "description": "Delete events and metric samples older than AUTOMATIONS['HISTORY_RETENTION_DAYS'].",
     },
+    {
+        "name": "executions: fold webhook delivery roll-ups",
+        "task": "executions.fold_delivery_rollups",
+        "interval": None,
+        "crontab": ("*/5", "*", "*", "*", "*", "UTC"),
+        "expire_seconds": 290,
+        **SWEEPER,
+        "description": "Recount recent webhook deliveries per endpoint and day for the dashboard.",
+    },
 ]
 EXPECTED_ROWS = [{**COMMON, **row} for row in EXPECTED_ROWS]
 
