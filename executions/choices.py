@@ -105,6 +105,42 @@ def execution_sentence(execution_label: str, status: str) -> str:
     return f"{execution_label} {predicate}"
 
 
+class FailureKind(models.TextChoices):
+    """Why an execution failed, is retrying, or ended without acting (blocked, rejected, cancelled).
+
+    ``AutomationExecution.failure_kind`` holds one ("" when the execution did not fail); the cause and
+    what to do next for each live in ``executions.failures`` (docs/failures.md).
+    """
+
+    RECEIVER_REFUSED = "receiver_refused", "Receiver refused"
+    RECEIVER_DOWN = "receiver_down", "Receiver unavailable"
+    TIMED_OUT = "timed_out", "Timed out"
+    NO_ENDPOINT = "no_endpoint", "No endpoint"
+    DESTINATION_REFUSED = "destination_refused", "Webhook address not allowed"
+    OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
+    ACTION_ERROR = "action_error", "Action error"
+    CONDITION_ERROR = "condition_error", "Condition error"
+    GOVERNANCE_ERROR = "governance_error", "Governance error"
+    GOVERNANCE_REJECTED = "governance_rejected", "Rejected by the council"
+    NO_COUNCIL = "no_council", "No council to approve"
+    CAP_REACHED = "cap_reached", "Loop-protection cap reached"
+    RULE_INACTIVE = "rule_inactive", "Rule disabled or archived"
+    APPROVAL_CANCELLED = "approval_cancelled", "Approval cancelled"
+    INTERNAL_ERROR = "internal_error", "Internal error"
+
+
+# Statuses whose execution carries a failure kind (every other status has "").
+FAILURE_STATUSES = frozenset(
+    {
+        ExecutionStatus.FAILED,
+        ExecutionStatus.RETRYING,
+        ExecutionStatus.BLOCKED,
+        ExecutionStatus.REJECTED,
+        ExecutionStatus.CANCELLED,
+    }
+)
+
+
 class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"

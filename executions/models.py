@@ -13,6 +13,7 @@ from executions.choices import (
     ApprovalStatus,
     ExecutionOutcome,
     ExecutionStatus,
+    FailureKind,
     NotificationKind,
     ScheduleSlotStatus,
     TriggerSource,
@@ -77,6 +78,10 @@ class AutomationExecution(models.Model):
     # it was only recorded. Never shown as a success; stats count it apart (``outcome``).
     recorded_only = models.BooleanField(default=False)
     error_message = models.TextField(blank=True, default="")
+    # Why it failed, is retrying, or ended without acting (executions.failures.failure_kind_for sets it
+    # with error_message; "" when it did not fail). db_default: rows inserted by code that predates the
+    # column get "" too, and adding the column never rewrites the table.
+    failure_kind = models.CharField(max_length=32, blank=True, default="", db_default="", choices=FailureKind.choices)
     execution_time_ms = models.FloatField(null=True, blank=True)
 
     required_approval = models.BooleanField(default=False)

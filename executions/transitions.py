@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from executions.choices import success_for_status
+from executions.failures import failure_kind_for
 from executions.models import AutomationExecution
 from executions.notifications.notices import notify_users_on_commit
 from executions.selectors import tenant_owner_ids
@@ -24,8 +25,11 @@ def transition(
 
     True only for the one caller whose update changed the row: the compare-and-set that claims a step
     on SQLite and PostgreSQL alike. ``success`` follows the status; ``updated_at`` is set (``update()``
-    skips ``auto_now``).
+    skips ``auto_now``). ``failure_kind`` follows the status and ``error_message`` (``failure_kind_for``)
+    unless given.
     """
+    if "failure_kind" not in fields:
+        fields["failure_kind"] = failure_kind_for(to_status, fields.get("error_message", ""))
     queryset = AutomationExecution.objects.filter(pk=execution_id, status__in=from_statuses)
     if extra_filter is not None:
         queryset = queryset.filter(extra_filter)
@@ -46,6 +50,8 @@ def transition_loaded(
     values may be passed: an expression (``F(...)``) has no in-memory value, so set that field yourself.
     """
     now = timezone.now()
+    if "failure_kind" not in fields:
+        fields["failure_kind"] = failure_kind_for(to_status, fields.get("error_message", ""))
     won = transition(execution.pk, from_statuses, to_status, extra_filter, updated_at=now, **fields)
     if won:
         execution.set_status(to_status)

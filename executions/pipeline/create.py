@@ -24,6 +24,7 @@ from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.context import json_safe
 from executions.dispatch import chunks, publish_on_commit
+from executions.failures import failure_kind_for
 from executions.models import AutomationExecution, Event
 from executions.monitoring import count_ended
 
@@ -84,6 +85,7 @@ def new_execution(request: TriggerRequest, now: dt.datetime) -> AutomationExecut
     block_reason = loop_block_reason(event)
     execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
     execution.error_message = block_reason
+    execution.failure_kind = failure_kind_for(execution.status, block_reason)
     return execution
 
 

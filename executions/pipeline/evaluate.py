@@ -27,6 +27,7 @@ from executions import rows
 from executions.approvals import approval_request_open
 from executions.choices import ENDED_STATUSES, ExecutionStatus, TriggerSource, success_for_status
 from executions.context import build_context, json_safe, tenant_facts
+from executions.failures import failure_kind_for
 from executions.models import AutomationExecution
 from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
@@ -246,6 +247,7 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
             success=success_for_status(evaluation.status),
             updated_at=now,
             action_attempts=execution.action_attempts + (evaluation.status == ExecutionStatus.RUNNING),
+            failure_kind=failure_kind_for(evaluation.status, str(row.get("error_message") or "")),
         )
         written.append(row)
     won = rows.update_rows(AutomationExecution, written, where={"status": [ExecutionStatus.PENDING]})

@@ -23,11 +23,12 @@ from automations.models import AutomationRule
 from automations.services import RuleTotals
 from executions import rows, task_names
 from executions.actions import ActionResult
-from executions.choices import ActionOutcome, ExecutionStatus, NotificationKind, success_for_status
+from executions.choices import ActionOutcome, ExecutionStatus, FailureKind, NotificationKind, success_for_status
 from executions.context import json_safe
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.selectors import execution_delivery_summary
 from executions.dispatch import publish_on_commit
+from executions.failures import failure_kind_for
 from executions.models import AutomationExecution
 from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
@@ -91,6 +92,8 @@ def result_record(
         "action_result": json_result(result, rule.action_type, token),
         "action_completed_at": completed_at,
         "error_message": error,
+        # An error the classifier does not recognise came from the action itself.
+        "failure_kind": failure_kind_for(status, error, default=FailureKind.ACTION_ERROR),
         "execution_time_ms": total_ms,
         "lease_expires_at": None,
         "next_attempt_at": next_attempt_at,
