@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('executions', '0013_shadow_mode'),
+        ('executions', '0015_failure_kind_backfill'),
         ('governance', '0001_initial'),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY on PostgreSQL
 
     dependencies = [
-        ("executions", "0014_delivery_daily_rollups"),
+        ("executions", "0016_delivery_daily_rollups"),
     ]
 
     operations = [
