@@ -63,6 +63,23 @@ def success_rate(succeeded: int, failed: int) -> float | None:
     return round(succeeded / decided, 4) if decided else None
 
 
+# How a success rate is shown (docs/failures.md, "Success rates"): green only at or above HEALTHY, gold
+# below it, red below POOR; no rate (nothing ran) is neutral. Every page that colours a rate asks this.
+SUCCESS_RATE_HEALTHY = 0.95
+SUCCESS_RATE_POOR = 0.80
+
+
+def success_rate_health(rate: float | None) -> str:
+    """``healthy``, ``degraded`` or ``poor`` for a rate from ``success_rate``; "" for None (nothing ran)."""
+    if rate is None or rate != rate:
+        return ""
+    if rate >= SUCCESS_RATE_HEALTHY:
+        return "healthy"
+    if rate >= SUCCESS_RATE_POOR:
+        return "degraded"
+    return "poor"
+
+
 def new_rule_id() -> str:
     return f"automation_{uuid.uuid4().hex}"
 

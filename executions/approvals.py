@@ -17,8 +17,9 @@ from executions.choices import ApprovalStatus, ExecutionStatus, NotificationKind
 from executions.dispatch import publish_on_commit
 from executions.models import ApprovalRequest, AutomationExecution
 from executions.notifications.notices import notices_mark_done, notify_users_on_commit
+from executions.rollups import RollupCounts, rollups_add_executions
 from executions.selectors import user_may_decide
-from executions.transitions import ExecutionConflict, notify_owners, transition
+from executions.transitions import ExecutionConflict, notify_owners, transition, transition_loaded
 from governance import policy
 from governance.roles import Capability
 
@@ -48,8 +49,9 @@ def approval_request_open(
     if council is None:
         council = default_council(rule.tenant_id)
     if council is None:
-        transition(
-            execution.pk,
+        # In memory too: the caller counts the execution as ended (blocked) in its batch.
+        transition_loaded(
+            execution,
             [ExecutionStatus.AWAITING_APPROVAL],
             ExecutionStatus.BLOCKED,
             error_message="this execution needs council approval, but the tenant has no council",
@@ -188,6 +190,9 @@ def execution_reject(execution: AutomationExecution, user: User, reason: str = "
         )
         if not moved:
             raise ExecutionConflict(f"execution {execution.pk} is no longer awaiting approval")
+        rollups = RollupCounts()
+        rollups.add(execution, ExecutionStatus.REJECTED)
+        rollups.record()
         count_executions_ended([(ExecutionStatus.REJECTED.value, str(execution.trigger_source), None)])
         notices_mark_done(execution.pk, NotificationKind.APPROVAL_REQUESTED)
         rule_name = execution.automation_rule.name
@@ -210,6 +215,7 @@ def approvals_cancel_for_rule(rule: AutomationRule) -> int:
         ).values_list("pk", "execution_id", "execution__trigger_source")
     )
     cancelled = 0
+    ended: list[int] = []
     for request_id, execution_id, trigger_source in pending:
         won = ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.PENDING).update(
             status=ApprovalStatus.CANCELLED, decided_at=now, decision_note="the rule was archived"
@@ -222,8 +228,12 @@ def approvals_cancel_for_rule(rule: AutomationRule) -> int:
                 error_message="cancelled: the rule was archived while this execution awaited approval",
             ):
                 count_executions_ended([(ExecutionStatus.CANCELLED.value, trigger_source, None)])
+                ended.append(execution_id)
             notices_mark_done(execution_id, NotificationKind.APPROVAL_REQUESTED)
             cancelled += 1
+    rollups_add_executions(
+        AutomationExecution.objects.select_related("automation_rule__tenant", "rule_version").filter(pk__in=ended)
+    )
     if cancelled:
         logger.info("rule %s archived: %s pending approval(s) cancelled", rule.pk, cancelled, extra=rule.log_fields)
     return cancelled

@@ -179,6 +179,44 @@ class AutomationExecution(models.Model):
             self.recorded_only = False
 
 
+class ExecutionDailyRollup(models.Model):
+    """Ended executions summed per (tenant, rule, day, status, failure kind, action type, trigger source).
+
+    ``day`` is the local date (the tenant's time zone) of the executions' ``triggered_at``. A row grows as
+    executions end, in the transaction that ends them (``executions.rollups``), and is kept when the raw
+    executions are pruned: stats and the dashboard read these, so their cost follows days x rules.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="+")
+    automation_rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices)
+    failure_kind = models.CharField(max_length=32, blank=True, default="")
+    action_type = models.CharField(max_length=40)
+    trigger_source = models.CharField(max_length=20, choices=TriggerSource.choices)
+    count = models.PositiveBigIntegerField(default=0)
+    # Sum of the executions' execution_time_ms (a missing time counts as 0).
+    execution_time_ms_sum = models.FloatField(default=0.0)
+    # Of ``count``, succeeded runs whose command nothing received (``AutomationExecution.recorded_only``).
+    recorded_only_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "automation_execution_daily_rollups"
+        ordering = ["automation_rule_id", "-day"]
+        constraints = [
+            # The upsert's conflict target (rule first: the per-rule stats read its prefix).
+            models.UniqueConstraint(
+                fields=["automation_rule", "day", "status", "failure_kind", "action_type", "trigger_source", "tenant"],
+                name="execution_rollup_one_per_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="execution_rollup_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.automation_rule_id} {self.day} {self.status}: {self.count}"
+
+
 class Event(models.Model):
     """Something that happened in a tenant's shop; the row is also the dispatch outbox."""
 
@@ -477,6 +515,7 @@ __all__ = [
     "DeliveryAttempt",
     "DeliveryDailyRollup",
     "Event",
+    "ExecutionDailyRollup",
     "MetricSample",
     "Notification",
     "ScheduleSlot",

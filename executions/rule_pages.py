@@ -37,11 +37,14 @@ from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
 from executions.selectors import (
+    STATS_DAYS,
+    attach_failure_explanations,
     execution_approval,
     execution_get_for_rule,
     rule_execution_overview,
     rule_execution_stats,
     rule_executions,
+    rule_failure_reasons,
 )
 from governance.models import Tenant
 from governance.portal import allows, portal_view
@@ -60,6 +63,7 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
     rule = rule_get_for_tenant(tenant, rule_id)
     now = timezone.now()
     page = Paginator(rule_executions(rule), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = attach_failure_explanations(page.object_list)
     stats = rule_execution_overview(rule, now)
     recorded_only = stats["recorded_only_count"]
     full_stats = rule_execution_stats(rule, now)
@@ -70,6 +74,8 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "recorded_only_note": f"{recorded_only} recorded only, not counted" if recorded_only else "",
         "chart": day_bar_chart(full_stats["executions_by_day"], "Executions per day, last 30 days"),
         "shadowed_count": full_stats["shadowed_count"],
+        "failure_reasons": rule_failure_reasons(rule, now),
+        "failure_reasons_days": STATS_DAYS,
         "page": page,
         "can_edit": allows(request, Capability.WRITE, rule.risk_level),
         "can_delete": allows(request, Capability.DELETE, rule.risk_level),
@@ -111,10 +117,11 @@ def execution_detail(request: HttpRequest, rule_id: str, execution_id: int) -> H
     tenant: Tenant = request.tenant  # type: ignore[attr-defined]
     # An archived rule's executions stay readable (the audit trail): the page says the rule is archived.
     rule = rule_get_for_tenant(tenant, rule_id, include_archived=True)
-    execution = execution_get_for_rule(rule, execution_id)
+    (execution,) = attach_failure_explanations([execution_get_for_rule(rule, execution_id)])
     context = {
         "rule": rule,
         "execution": execution,
+        "failure": execution.failure_explained,  # type: ignore[attr-defined]  # attach_failure_explanations
         "condition_rows": result_rows(
             execution.condition_results if isinstance(execution.condition_results, list) else []
         ),

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
 from django.db import connections
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automations.models import success_rate
 from config.sql_instances import instances_from_sql, select_list
-from executions.choices import ACTION_ALLOWED_STATUSES, ApprovalStatus, ExecutionOutcome, ExecutionStatus
-from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, outcome_q
+from executions.choices import (
+    ACTION_ALLOWED_STATUSES,
+    FAILURE_STATUSES,
+    ApprovalStatus,
+    DeliveryStatus,
+    ExecutionOutcome,
+    ExecutionStatus,
+    FailureKind,
+)
+from executions.failures import (
+    DELIVERY_KINDS,
+    DeliveryFact,
+    FailureExplanation,
+    action_result_deliveries,
+    failure_explanation,
+    failure_kind_for,
+)
+from executions.models import ApprovalRequest, AutomationExecution, Event, Notification, WebhookDelivery, outcome_q
 from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:
@@ -450,3 +468,98 @@ def activity_page(
         return rows, None
     rows = rows[:size]
     return rows, (rows[-1].triggered_at, rows[-1].pk)
+
+
+# --- failures in plain English -------------------------------------------------------------------
+
+
+def failure_explanations(executions: Iterable[AutomationExecution]) -> dict[int, FailureExplanation]:
+    """The plain-English failure of each execution that failed (``executions.failures``), by id.
+
+    One query for all: the webhook deliveries of those failed by a delivery kind, so the cause names the
+    endpoint and its answer. Deliveries no longer stored fall back to what ``action_result`` recorded.
+    """
+    failing = [e for e in executions if e.status in FAILURE_STATUSES]
+    delivery_ids = [
+        e.pk for e in failing if (e.failure_kind or failure_kind_for(e.status, e.error_message)) in DELIVERY_KINDS
+    ]
+    facts: dict[int, list[DeliveryFact]] = {}
+    if delivery_ids:
+        rows = (
+            WebhookDelivery.objects.filter(execution_id__in=delivery_ids)
+            .exclude(status=DeliveryStatus.SUCCEEDED)
+            .order_by("id")
+            .values_list("execution_id", "endpoint__url", "last_status_code", "last_error")
+        )
+        for execution_id, url, code, error in rows:
+            facts.setdefault(execution_id, []).append(DeliveryFact(url or "", code, error))
+    explained = {}
+    for execution in failing:
+        deliveries = facts.get(execution.pk) or action_result_deliveries(execution.action_result)
+        explanation = failure_explanation(execution.failure_kind, execution.status, execution.error_message, deliveries)
+        if explanation is not None:
+            explained[execution.pk] = explanation
+    return explained
+
+
+def attach_failure_explanations(executions: Iterable[AutomationExecution]) -> list[AutomationExecution]:
+    """``executions`` as a list, each with ``failure_explained`` (a FailureExplanation, or None) for pages and
+    the API to show; one query for all (``failure_explanations``)."""
+    rows = list(executions)
+    explained = failure_explanations(rows)
+    for execution in rows:
+        execution.failure_explained = explained.get(execution.pk)  # type: ignore[attr-defined]
+    return rows
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    """One row of a rule's failure-reasons panel: a kind, how often, when last, and its latest example."""
+
+    kind: str
+    label: str
+    count: int
+    last_seen: dt.datetime
+    example: AutomationExecution
+    explanation: FailureExplanation | None
+
+
+def rule_failure_reasons(
+    rule: AutomationRule, now: dt.datetime | None = None, days: int = STATS_DAYS
+) -> list[FailureReason]:
+    """The rule's failures of the last ``days`` days grouped by kind, most frequent first (ended ones: failed,
+    blocked, rejected, cancelled), each with its latest execution as the example. Two queries, through the
+    (rule, status, triggered_at) index; a rule's failures of the window are read, not its whole history."""
+    now = now or timezone.now()
+    ended = sorted(FAILURE_STATUSES - {ExecutionStatus.RETRYING})
+    failures = AutomationExecution.objects.filter(
+        automation_rule_id=rule.pk, status__in=ended, triggered_at__gte=now - dt.timedelta(days=days)
+    )
+    latest = failures.filter(failure_kind=OuterRef("failure_kind")).order_by("-triggered_at", "-id").values("id")[:1]
+    groups = list(
+        failures.values("failure_kind")
+        .annotate(count=Count("id"), last_seen=Max("triggered_at"), example_id=Subquery(latest))
+        .order_by("-count", "failure_kind")[:MAX_FAILURE_REASONS]
+    )
+    examples = {
+        e.pk: e
+        for e in attach_failure_explanations(
+            AutomationExecution.objects.filter(pk__in=[g["example_id"] for g in groups])
+        )
+    }
+    reasons = []
+    for group in groups:
+        example = examples[group["example_id"]]
+        explanation = example.failure_explained  # type: ignore[attr-defined]
+        kind = group["failure_kind"] or (explanation.kind if explanation else FailureKind.INTERNAL_ERROR)
+        reasons.append(
+            FailureReason(
+                kind=kind,
+                label=str(FailureKind(kind).label) if kind in FailureKind.values else kind,
+                count=group["count"],
+                last_seen=group["last_seen"],
+                example=example,
+                explanation=explanation,
+            )
+        )
+    return reasons

@@ -29,7 +29,13 @@ from executions.delivery.services import (
 )
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest
-from executions.selectors import activity_page, approvals_for_user, notifications_for_user, tenant_activity
+from executions.selectors import (
+    activity_page,
+    approvals_for_user,
+    attach_failure_explanations,
+    notifications_for_user,
+    tenant_activity,
+)
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
 from governance.models import Tenant
 from governance.portal import portal_view
@@ -250,6 +256,7 @@ def activity(request: HttpRequest) -> HttpResponse:
         context["errors"] = filters.errors
         return render(request, "executions/activity.html", context, status=400)
     rows, next_cursor = activity_page(filters.qs, after)
+    rows = attach_failure_explanations(rows)
     query = request.GET.copy()
     query.pop("cursor", None)
     if next_cursor is not None:

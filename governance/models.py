@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -99,6 +100,16 @@ class Tenant(models.Model):
         help_text="Minutes one successful run saves, per action type, where the action's default does not fit: "
         '{"send_notification": 3}.',
     )
+    # How long raw executions (with their deliveries, attempts and notices) are kept; the daily roll-ups
+    # are kept forever (docs/analytics.md).
+    execution_retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days raw executions are kept; their daily roll-ups (the stats) are kept forever.",
+    )
+    # Set by the pruning before it deletes: executions triggered before this may be gone, so the roll-ups of
+    # those days are never rebuilt from raw rows.
+    executions_pruned_before = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -44,15 +44,20 @@ def make_rule(tenant: Tenant, user: AbstractBaseUser | None = None, **overrides:
 
 
 def make_execution(rule: AutomationRule, status: str = "succeeded", **fields: Any) -> Any:
-    """An execution row in ``status`` (success set to match), for reads and stats."""
-    from executions.choices import success_for_status
+    """An execution row in ``status`` (success set to match), for reads and stats; an ended one is in its
+    daily roll-up."""
+    from executions.choices import ENDED_STATUSES, success_for_status
     from executions.models import AutomationExecution
+    from executions.rollups import rollups_add_executions
 
     defaults: dict[str, Any] = {"trigger_source": "manual", "execution_time_ms": 100.0}
-    return AutomationExecution.objects.create(
+    execution = AutomationExecution.objects.create(
         automation_rule=rule,
         tenant_id=rule.tenant_id,
         status=status,
         success=success_for_status(status),
         **{**defaults, **fields},
     )
+    if status in ENDED_STATUSES:  # counted in its daily roll-up, as the pipeline does when a run ends
+        rollups_add_executions([execution])
+    return execution

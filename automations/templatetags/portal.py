@@ -8,6 +8,7 @@ from django import template
 
 from automations.builder_errors import inner_error_text
 from automations.builder_state import action_input_name
+from automations.models import success_rate_health
 from config.words import plural as plural_words
 
 register = template.Library()
@@ -52,6 +53,15 @@ def percent(value: float | None, digits: int = 1) -> str:
     if value is None or value != value:
         return "—"
     return f"{value * 100:.{digits}f}%"
+
+
+RATE_COLOURS = {"healthy": "emerald", "degraded": "gold", "poor": "crimson", "": "slate"}
+
+
+@register.filter
+def rate_tone(rate: float | None) -> str:
+    """The colour class of a success rate: emerald only when healthy (``success_rate_health``)."""
+    return RATE_COLOURS[success_rate_health(rate)]
 
 
 @register.filter

@@ -26,7 +26,11 @@ from executions.backtest import DEFAULT_DAYS, BacktestUnavailable, rule_backtest
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
 from executions.pipeline import execute_rule_manually
-from executions.selectors import rule_execution_stats, rule_overview_and_recent_executions
+from executions.selectors import (
+    attach_failure_explanations,
+    rule_execution_stats,
+    rule_overview_and_recent_executions,
+)
 from governance.api.permissions import Capability, require
 from governance.users import request_user
 
@@ -42,7 +46,9 @@ class AutomationViewSet(AutomationRuleViewSet):
             {
                 "automation": AutomationRuleSerializer(rule).data,
                 "stats": overview,
-                "recent_executions": ExecutionSerializer(recent_executions, many=True).data,
+                "recent_executions": ExecutionSerializer(
+                    attach_failure_explanations(recent_executions), many=True
+                ).data,
             }
         )
 

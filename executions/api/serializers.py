@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api_representation import boolean, choice, integer, iso_datetime, number, text
+from executions.choices import FAILURE_STATUSES
+from executions.failures import action_result_deliveries, failure_explanation
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+
+
+class FailureSerializer(serializers.Serializer):
+    """Why an execution failed, in plain English (docs/failures.md); null when it did not fail."""
+
+    kind = serializers.CharField(help_text="The failure kind, as failure_kind (a classified old row included).")
+    # The metaclass takes declared fields off the class; the stubs see it shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
+    cause = serializers.CharField(help_text="What happened, naming the endpoint and its answer where known.")
+    next_step = serializers.CharField(help_text="What to do next.")
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -19,6 +32,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     rule_version = serializers.SerializerMethodField()
     triggered_by_user_id = serializers.SerializerMethodField()
     outcome = serializers.CharField(read_only=True)
+    failure = serializers.SerializerMethodField()
 
     class Meta:
         model = AutomationExecution
@@ -48,6 +62,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "success",
             "error_message",
+            "failure_kind",
+            "failure",
             "execution_time_ms",
         ]
         read_only_fields = fields
@@ -59,8 +75,26 @@ class ExecutionSerializer(serializers.ModelSerializer):
         """The authenticated user who caused the run (manual caller, API event poster); null for none."""
         return text(execution.triggered_by_id)
 
+    @extend_schema_field(FailureSerializer(allow_null=True))
+    def get_failure(self, execution: AutomationExecution) -> dict[str, str] | None:
+        return execution_failure(execution)
+
     def to_representation(self, execution: AutomationExecution) -> dict[str, Any]:
         return execution_representation(execution)
+
+
+def execution_failure(execution: AutomationExecution) -> dict[str, str] | None:
+    """The execution's failure in plain English, or None. Lists attach it for a page at once, naming the
+    endpoints (``executions.selectors.attach_failure_explanations``); otherwise it is built from the row,
+    with the answers ``action_result`` recorded."""
+    if hasattr(execution, "failure_explained"):
+        explained = execution.failure_explained
+    elif execution.status in FAILURE_STATUSES:
+        deliveries = action_result_deliveries(execution.action_result)
+        explained = failure_explanation(execution.failure_kind, execution.status, execution.error_message, deliveries)
+    else:
+        explained = None
+    return explained.as_dict() if explained is not None else None
 
 
 def execution_rule_version(execution: AutomationExecution) -> int | None:
@@ -104,6 +138,8 @@ def execution_representation(execution: AutomationExecution) -> dict[str, Any]:
         "next_attempt_at": iso_datetime(execution.next_attempt_at),
         "success": boolean(execution.success),
         "error_message": text(execution.error_message),
+        "failure_kind": choice(execution.failure_kind),
+        "failure": execution_failure(execution),
         "execution_time_ms": number(execution.execution_time_ms),
     }
 

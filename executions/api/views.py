@@ -31,6 +31,7 @@ from executions.api.serializers import (
 )
 from executions.filters import AutomationExecutionFilterSet
 from executions.models import ApprovalRequest, AutomationExecution, Notification
+from executions.selectors import attach_failure_explanations
 from governance.api.permissions import (
     Capability,
     require,
@@ -48,7 +49,7 @@ EXECUTIONS_MAX_LIMIT = 200
 def execution_page(request: Request, executions: QuerySet[AutomationExecution]) -> dict[str, Any]:
     """One page of executions (``limit``/``offset``, default 50, at most 200) in the list envelope."""
     limit, offset = inputs.read_limit_offset(request.query_params, EXECUTIONS_DEFAULT_LIMIT, EXECUTIONS_MAX_LIMIT)
-    page = executions[offset : offset + limit]
+    page = attach_failure_explanations(executions[offset : offset + limit])
     return {
         "executions": ExecutionSerializer(page, many=True).data,
         "count": executions.count(),
@@ -128,7 +129,8 @@ class AutomationExecutionViewSet(ApiViewSet):
         return Response(execution_page(request, self.filter_queryset(self.get_queryset())))
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(ExecutionSerializer(self.execution(Capability.READ)).data)
+        (execution,) = attach_failure_explanations([self.execution(Capability.READ)])
+        return Response(ExecutionSerializer(execution).data)
 
     @extend_schema(summary="Approve an execution awaiting approval", request=None, responses={200: ExecutionDecision})
     @action(detail=True, methods=["post"], filterset_class=None)

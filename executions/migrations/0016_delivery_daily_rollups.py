@@ -8,7 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
+        # Joins the two 0015s (failure kinds, execution roll-ups) of issue 17's branches.
         ('executions', '0015_failure_kind_backfill'),
+        ('executions', '0015_backfill_execution_rollups'),
         ('governance', '0001_initial'),
     ]
 

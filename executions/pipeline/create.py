@@ -27,6 +27,7 @@ from executions.dispatch import chunks, publish_on_commit
 from executions.failures import failure_kind_for
 from executions.models import AutomationExecution, Event
 from executions.monitoring import count_ended
+from executions.rollups import rollups_add_executions
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
         return []
     created = _insert(fresh)
     rules_mark_triggered({e.automation_rule_id for e in created}, now)
-    count_ended(execution for execution in created if execution.status == ExecutionStatus.BLOCKED)
+    blocked = [execution for execution in created if execution.status == ExecutionStatus.BLOCKED]
+    rollups_add_executions(blocked)  # ended as they were logged
+    count_ended(blocked)
     for execution in created:
         if execution.status == ExecutionStatus.BLOCKED:
             logger.warning(

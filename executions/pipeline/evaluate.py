@@ -32,6 +32,7 @@ from executions.models import AutomationExecution
 from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
 from executions.pipeline.shadow import shadow_action
+from executions.rollups import rollups_add_executions
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +258,10 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
         apply_row(execution, row)
         if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
             approval_request_open(execution, evaluation.rule, evaluation.governance or {})
-    count_ended(
+    # Ended here: skipped, blocked, failed, shadowed, and blocked by approval_request_open (no council).
+    ended = [
         execution for execution, _evaluation in pairs if execution.pk in won and execution.status in ENDED_STATUSES
-    )
+    ]
+    rollups_add_executions(ended)
+    count_ended(ended)
     return won

@@ -33,6 +33,7 @@ from executions.models import AutomationExecution
 from executions.monitoring import count_action_ended
 from executions.pipeline.batch import apply_row
 from executions.retries import action_may_retry, action_retry_delay_seconds
+from executions.rollups import RollupCounts
 from executions.transitions import load_execution, notify_owners, transition
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
         AutomationExecution, written, keys=("id", "action_attempts"), where={"status": [ExecutionStatus.RUNNING]}
     )
     totals = RuleTotals()
+    rollups = RollupCounts()
     for (execution, record), row in zip(records, written, strict=True):
         if execution.pk not in won:
             logger.warning(
@@ -150,6 +152,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
                 record.fields["error_message"],
                 totals,
                 recorded_only=record.fields["recorded_only"],
+                rollups=rollups,
             )
         if record.retry_now:
             publish_on_commit(task_names.RUN_ACTION, execution.pk)
@@ -158,6 +161,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
             # running execution): settle once this commits. Guarded, so only one caller records the end.
             transaction.on_commit(partial(execution_settle_deliveries, execution.pk))
     totals.record()
+    rollups.record()  # after the rule rows: one lock order everywhere (executions.rollups)
     return won
 
 
@@ -169,21 +173,27 @@ def execution_ended(
     totals: RuleTotals | None = None,
     *,
     recorded_only: bool = False,
+    rollups: RollupCounts | None = None,
 ) -> None:
     """What follows a run that ended (succeeded, recorded only, or failed), in the transaction that recorded it.
 
     The run counts in its rule's totals (``totals``: a batch's sums, written once per rule by the
-    batch; else one update now), a recorded-only run apart from successes, and a failure tells the
+    batch; else one update now), a recorded-only run apart from successes, and in its daily roll-up
+    (``rollups``: the batch's, recorded by the batch after its totals; else now); a failure tells the
     tenant's owners after commit.
     """
     recorded_only = recorded_only and succeeded
+    status = ExecutionStatus.SUCCEEDED if succeeded else ExecutionStatus.FAILED
     count_action_ended(execution, succeeded, recorded_only=recorded_only)
-    if totals is None:
-        totals = RuleTotals()
-        totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
+    own_totals, own_rollups = totals is None, rollups is None
+    totals = RuleTotals() if totals is None else totals
+    rollups = RollupCounts() if rollups is None else rollups
+    totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
+    rollups.add(execution, status, execution_time_ms, recorded_only)
+    if own_totals:
         totals.record()
-    else:
-        totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
+    if own_rollups:
+        rollups.record()
     if not succeeded:
         title = f'Automation "{execution.automation_rule.name}" failed'
         notify_owners(execution, NotificationKind.EXECUTION_FAILED, title, error)

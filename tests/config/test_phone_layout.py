@@ -96,7 +96,14 @@ def long_data(live_server):
     awaiting = execute_rule_manually(rule, context, owner)
     for status in ("succeeded", "failed", "skipped", "rejected"):
         make_execution(rule, status, error_message=f"{LONG_WORD} {LONG_WORD}", trigger_data=context)
-    failed = make_execution(rule, "failed", error_message=LONG_WORD * 3, trigger_data=context)
+    # A refused delivery: its plain-English cause names the long URL (docs/failures.md).
+    failed = make_execution(
+        rule,
+        "failed",
+        error_message=f"webhook delivery failed: delivery 1: HTTP 400 {LONG_WORD * 3}",
+        failure_kind="receiver_refused",
+        trigger_data=context,
+    )
     endpoint = endpoint_create(tenant, LONG_URL, description=LONG_WORD).endpoint
     WebhookDelivery.objects.create(
         tenant=tenant,

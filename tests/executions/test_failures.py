@@ -7,14 +7,24 @@ import importlib
 import pytest
 from django.apps import apps as django_apps
 
+from automations.models import success_rate_health
 from automations.services import rule_archive
 from executions.choices import FAILURE_STATUSES, ExecutionStatus, FailureKind
 from executions.delivery.services import endpoint_create
-from executions.failures import delivery_failure_kind, failure_kind_for
+from executions.failures import (
+    FAILURE_KINDS,
+    DeliveryFact,
+    delivery_failure_kind,
+    failure_explanation,
+    failure_kind_for,
+)
 from executions.models import AutomationExecution
+from executions.selectors import rule_failure_reasons
 from executions.services import emit_event, execution_reject
+from tests.api import staff_client, token_client
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
+from tests.factories import make_execution
 from tests.overrides import override_automations
 
 PRODUCT = {"product_id": "p_1", "name": "Winter hat"}
@@ -301,3 +311,221 @@ def test_the_data_migration_classifies_stored_failures_from_their_errors(tenant,
     # then
     kinds = [AutomationExecution.objects.get(pk=e.pk).failure_kind for e in created]
     assert kinds == [FailureKind.RECEIVER_REFUSED, FailureKind.CAP_REACHED, FailureKind.INTERNAL_ERROR, ""]
+
+
+# --- in plain English ----------------------------------------------------------------------------
+
+
+def test_every_kind_has_a_cause_a_next_step_and_a_row_in_the_docs():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from executions.failures import FAILURE_KINDS
+
+    docs = (Path(settings.BASE_DIR) / "docs" / "failures.md").read_text()
+    assert set(FAILURE_KINDS) == set(FailureKind.values)
+    for kind, spec in FAILURE_KINDS.items():
+        assert spec.cause and spec.next_step, kind
+        assert f"| `{kind}` |" in docs, kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error", "deliveries", "cause"),
+    [
+        (
+            "receiver_refused",
+            "failed",
+            "webhook delivery failed: delivery 5: HTTP 400",
+            [DeliveryFact("https://hooks.example.com/x", 400, "HTTP 400")],
+            "The webhook endpoint https://hooks.example.com/x answered 400 Bad Request",
+        ),
+        (
+            "receiver_down",
+            "retrying",
+            "webhook delivery pending: delivery 5: Connection failed: ConnectionRefusedError.",
+            [DeliveryFact("https://a.example/", None, "Connection failed: ConnectionRefusedError.")],
+            "The webhook endpoint https://a.example/ could not be reached (Connection failed: ConnectionRefusedError)",
+        ),
+        # no stored delivery rows: the answers the error recorded, without the URL
+        (
+            "receiver_down",
+            "failed",
+            "webhook delivery failed: delivery 5: HTTP 503; delivery 6: HTTP 502",
+            [],
+            "The webhook endpoint answered 503 Service Unavailable",
+        ),
+        ("timed_out", "failed", "", [], "The webhook endpoint did not answer in time"),
+        (
+            "no_endpoint",
+            "failed",
+            "webhook delivery failed: delivery 5: The endpoint was deleted.",
+            [DeliveryFact("", None, "The endpoint was deleted.")],
+            "The command was not sent: the endpoint was deleted",
+        ),
+        (
+            "condition_error",
+            "failed",
+            "the rule's conditions could not be evaluated: KeyError: 'x'",
+            [],
+            "The rule's conditions could not be evaluated: KeyError: 'x'",
+        ),
+        (
+            "cap_reached",
+            "blocked",
+            "loop protection: event #4 is 6 actions deep",
+            [],
+            "Loop protection stopped it: event #4 is 6 actions deep",
+        ),
+        # a row stored before classification: classified when shown
+        (
+            "",
+            "rejected",
+            "rejected by carol: not now",
+            [],
+            "The council rejected this run: rejected by carol: not now",
+        ),
+    ],
+)
+def test_failure_explanation_says_what_happened(kind, status, error, deliveries, cause):
+    explained = failure_explanation(kind, status, error, deliveries)
+    assert explained is not None and explained.cause == cause
+    assert explained.next_step
+
+
+def test_a_status_that_did_not_fail_has_no_explanation():
+    assert failure_explanation("", ExecutionStatus.SUCCEEDED, "") is None
+
+
+@pytest.mark.django_db
+def test_a_refused_delivery_is_explained_on_the_execution_page_the_activity_log_and_the_api(
+    tenant, owner, event_rule, active_store, sink, endpoint, django_capture_on_commit_callbacks
+):
+    # given: the receiver answers 400
+    sink.reply(Reply(status=400, body=b"bad"))
+    emit(tenant, django_capture_on_commit_callbacks)
+    execution = AutomationExecution.objects.get()
+    cause = f"The webhook endpoint {sink.url()} answered 400 Bad Request"
+
+    # when / then: the execution page
+    client = staff_client(owner)
+    page = client.get(f"/portal/automations/{event_rule.pk}/executions/{execution.pk}").content.decode()
+    assert "What went wrong" in page and f"{cause}." in page
+    assert "Check the receiver" in page and 'href="/portal/settings/webhooks"' in page
+
+    # the activity log row and the rule's history
+    activity = client.get("/portal/activity").content.decode()
+    assert 'data-failure-kind="receiver_refused"' in activity and cause in activity
+    history = client.get(f"/portal/automations/{event_rule.pk}").content.decode()
+    assert 'data-failure-kind="receiver_refused"' in history
+
+    # the API: one execution, the list, the rule's executions
+    api = token_client(owner)
+    one = api.get(f"/api/executions/{execution.pk}").json()
+    assert one["failure_kind"] == "receiver_refused"
+    assert one["failure"] == {
+        "kind": "receiver_refused",
+        "label": "Receiver refused",
+        "cause": cause,
+        "next_step": FAILURE_KINDS["receiver_refused"].next_step,
+    }
+    assert api.get("/api/executions").json()["executions"][0]["failure"]["cause"] == cause
+    assert api.get(f"/api/automations/{event_rule.pk}/executions").json()["executions"][0]["failure"] == one["failure"]
+    assert api.get(f"/api/automations/{event_rule.pk}").json()["recent_executions"][0]["failure"] == one["failure"]
+
+
+@pytest.mark.django_db
+def test_a_succeeded_execution_has_no_failure_in_the_api(tenant, owner, event_rule):
+    execution = make_execution(event_rule, "succeeded")
+
+    body = token_client(owner).get(f"/api/executions/{execution.pk}").json()
+
+    assert (body["failure_kind"], body["failure"]) == ("", None)
+
+
+@pytest.mark.django_db
+def test_another_tenant_never_sees_a_failure(tenant, owner, other_owner, event_rule):
+    execution = make_execution(event_rule, "failed", failure_kind="receiver_refused", error_message="HTTP 400")
+
+    assert token_client(other_owner).get(f"/api/executions/{execution.pk}").status_code == 404
+    assert token_client(other_owner).get("/api/executions").json()["executions"] == []
+    assert staff_client(other_owner).get(f"/portal/automations/{event_rule.pk}").status_code == 404
+    assert "HTTP 400" not in staff_client(other_owner).get("/portal/activity").content.decode()
+
+
+# --- the rule's failure reasons --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_failure_reasons_panel_groups_the_rules_recent_failures_by_kind(tenant, owner, event_rule):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    # given
+    now = timezone.now()
+    other_rule = make_event_rule(tenant, owner, name="Other")
+    refused = [
+        make_execution(
+            event_rule,
+            "failed",
+            failure_kind="receiver_refused",
+            error_message="webhook delivery failed: delivery 1: HTTP 404",
+            triggered_at=now - dt.timedelta(hours=hours),
+        )
+        for hours in (1, 5, 9)
+    ]
+    make_execution(event_rule, "blocked", failure_kind="cap_reached", error_message="loop protection: deep")
+    make_execution(event_rule, "failed", failure_kind="timed_out", triggered_at=now - dt.timedelta(days=40))
+    make_execution(event_rule, "retrying", failure_kind="receiver_down")  # not ended: not a reason yet
+    make_execution(event_rule, "succeeded")
+    make_execution(other_rule, "failed", failure_kind="receiver_refused")
+
+    # when
+    reasons = rule_failure_reasons(event_rule, now)
+
+    # then: the last 30 days, most frequent first, the latest as the example
+    assert [(r.kind, r.count) for r in reasons] == [("receiver_refused", 3), ("cap_reached", 1)]
+    assert reasons[0].example.pk == refused[0].pk and reasons[0].last_seen == refused[0].triggered_at
+    assert reasons[0].explanation.cause == "The webhook endpoint answered 404 Not Found"
+    page = staff_client(owner).get(f"/portal/automations/{event_rule.pk}").content.decode()
+    panel = page.split("data-failure-reasons", 1)[1].split("</table>", 1)[0]
+    assert 'data-failure-reason="receiver_refused"' in panel and "<td data-count>3</td>" in panel
+    assert f"Execution #{refused[0].pk}" in panel and 'data-failure-reason="timed_out"' not in panel
+
+
+@pytest.mark.django_db
+def test_a_rule_without_failures_says_so(tenant, owner, event_rule):
+    page = staff_client(owner).get(f"/portal/automations/{event_rule.pk}").content.decode()
+    assert "data-no-failures" in page
+
+
+# --- success rates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "health"),
+    [(None, ""), (1.0, "healthy"), (0.95, "healthy"), (0.9499, "degraded"), (0.8, "degraded"), (0.79, "poor")],
+)
+def test_success_rate_health_has_documented_levels(rate, health):
+    assert success_rate_health(rate) == health
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("succeeded", "colour"), [(20, "emerald"), (9, "gold"), (3, "crimson")])
+def test_a_success_rate_is_green_only_when_healthy(tenant, owner, event_rule, succeeded, colour):
+    from automations.models import AutomationRule
+
+    for _ in range(succeeded):
+        make_execution(event_rule, "succeeded")
+    make_execution(event_rule, "failed")
+    AutomationRule.objects.filter(pk=event_rule.pk).update(
+        execution_count=succeeded + 1, success_count=succeeded, failure_count=1
+    )
+    client = staff_client(owner)
+
+    details = client.get(f"/portal/automations/{event_rule.pk}").content.decode()
+    listing = client.get("/portal/automations").content.decode()
+
+    assert f'<div class="card stat-card {colour}"><div class="stat-label">Success Rate' in details
+    assert f'<div class="num {colour}" data-field="success-rate">' in listing

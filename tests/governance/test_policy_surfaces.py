@@ -460,6 +460,7 @@ OPERATIONS = [
                 "business_hours_end": "17:00",
                 "business_days": json.dumps(["monday"]),
                 "requester_cannot_approve": "critical",
+                "execution_retention_days": "90",
                 "memberships-TOTAL_FORMS": "0",
                 "memberships-INITIAL_FORMS": "0",
             },

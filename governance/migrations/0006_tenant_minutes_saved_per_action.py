@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0004_tenant_requester_cannot_approve'),
+        ('governance', '0005_tenant_execution_retention'),
     ]
 
     operations = [
