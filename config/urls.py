@@ -14,7 +14,7 @@ handler404 = "config.api_errors.json_or_default_404"
 handler500 = "config.api_errors.json_or_default_500"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
+    path("", RedirectView.as_view(url="/portal/dashboard", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("favicon.ico", favicon, name="favicon"),

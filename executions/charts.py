@@ -102,7 +102,7 @@ def day_bar_chart(days: Sequence[Mapping[str, object]], label: str, series: Sequ
     bars = []
     for index, (day, total) in enumerate(zip(days, totals, strict=True)):
         top = float(HEIGHT)
-        segments = []
+        segments: list[Segment] = []
         for one in series:
             count = _count(day, one.key)
             if count == 0 and (total or segments):

@@ -102,8 +102,9 @@ def delivery_rollups_fold(tenant_id: str, since: dt.date) -> int:
             .order_by()
         )
         for counted in attempts:
-            key = (counted.pop("delivery__endpoint_id"), counted.pop("day"))
-            rows.setdefault(key, {}).update(counted)
+            sums: dict[str, Any] = dict(counted)
+            key = (sums.pop("delivery__endpoint_id"), sums.pop("day"))
+            rows.setdefault(key, {}).update(sums)
         DeliveryDailyRollup.objects.filter(tenant_id=tenant_id, day__gte=since).delete()
         now = timezone.now()
         DeliveryDailyRollup.objects.bulk_create(
