@@ -201,9 +201,10 @@ def tenant_analytics(tenant: Tenant, query: AnalyticsQuery, now: dt.datetime | N
     if rule_ids is not None:
         rollups = rollups.filter(automation_rule_id__in=rule_ids)
     by_day, totals = _executions_by_day(rollups, first_day, query.days)
-    by_rule = _by_rule(rollups)
+    sums = _RuleActionSums.read(rollups)
+    by_rule = sums.by_rule()
     names = _rule_names(tenant, _top(by_rule, "failed") + _top(by_rule, "runs"))
-    actions = _actions_by_type(rollups)
+    actions = sums.by_action_type()
     return Analytics(
         tenant_id=tenant.pk,
         time_zone=tenant.timezone,
@@ -272,22 +273,56 @@ def _executions_by_day(
     return result, totals
 
 
-def _by_rule(rollups: QuerySet[ExecutionDailyRollup]) -> dict[str, dict[str, int]]:
-    """Per rule: ``runs`` (ended, any status), ``ran`` (succeeded or failed), ``succeeded`` (something
-    received it) and ``failed``."""
-    rules: dict[str, dict[str, int]] = defaultdict(lambda: {"runs": 0, "ran": 0, "succeeded": 0, "failed": 0})
-    sums = rollups.values("automation_rule_id", "status").annotate(n=Sum("count"), recorded=Sum("recorded_only_count"))
-    for row in sums.order_by():
-        counts = rules[row["automation_rule_id"]]
-        count = int(row["n"])
-        counts["runs"] += count
-        if row["status"] == ExecutionStatus.SUCCEEDED:
-            counts["ran"] += count
-            counts["succeeded"] += count - int(row["recorded"] or 0)
-        elif row["status"] == ExecutionStatus.FAILED:
-            counts["ran"] += count
-            counts["failed"] += count
-    return rules
+@dataclass(frozen=True)
+class _RuleActionSums:
+    """One scan of the period's roll-ups summed per (rule, action type, status): a few thousand rows, from
+    which both the per-rule and the per-action-type figures are added up here."""
+
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, rollups: QuerySet[ExecutionDailyRollup]) -> _RuleActionSums:
+        sums = rollups.values("automation_rule_id", "action_type", "status").annotate(
+            n=Sum("count"), recorded=Sum("recorded_only_count")
+        )
+        return cls([dict(row) for row in sums.order_by()])
+
+    def by_rule(self) -> dict[str, dict[str, int]]:
+        """Per rule: ``runs`` (ended, any status), ``ran`` (succeeded or failed), ``succeeded`` (something
+        received it) and ``failed``."""
+        rules: dict[str, dict[str, int]] = defaultdict(lambda: {"runs": 0, "ran": 0, "succeeded": 0, "failed": 0})
+        for row in self.rows:
+            counts = rules[row["automation_rule_id"]]
+            count = int(row["n"])
+            counts["runs"] += count
+            if row["status"] == SUCCEEDED:
+                counts["ran"] += count
+                counts["succeeded"] += count - int(row["recorded"] or 0)
+            elif row["status"] == FAILED:
+                counts["ran"] += count
+                counts["failed"] += count
+        return rules
+
+    def by_action_type(self) -> list[ActionTypeFigures]:
+        """Per action type: runs whose action ran, succeeded (something received it), failed, recorded only."""
+        types: dict[str, dict[str, int]] = defaultdict(lambda: {"succeeded": 0, "failed": 0, "recorded_only": 0})
+        for row in self.rows:
+            if row["status"] == SUCCEEDED:
+                counts = types[row["action_type"]]
+                counts["recorded_only"] += int(row["recorded"] or 0)
+                counts["succeeded"] += int(row["n"]) - int(row["recorded"] or 0)
+            elif row["status"] == FAILED:
+                types[row["action_type"]]["failed"] += int(row["n"])
+        figures = [
+            ActionTypeFigures(
+                action_type=action_type,
+                label=ACTION_KINDS[action_type].label if action_type in ACTION_KINDS else action_type,
+                executions=sum(counts.values()),
+                **counts,
+            )
+            for action_type, counts in types.items()
+        ]
+        return sorted(figures, key=lambda figure: (-figure.executions, figure.action_type))
 
 
 def _top(by_rule: Mapping[str, Mapping[str, int]], key: str) -> list[str]:
@@ -367,33 +402,6 @@ def _approvals(tenant: Tenant, rule_ids: list[str] | None, first_day: dt.date, n
         seconds = sum(wait.total_seconds() for wait in middle) / len(middle)
         median = round(seconds / 60, 1)
     return ApprovalFigures(waiting=waiting, decided=count, median_minutes_to_decision=median)
-
-
-def _actions_by_type(rollups: QuerySet[ExecutionDailyRollup]) -> list[ActionTypeFigures]:
-    sums = (
-        rollups.filter(status__in=[ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED])
-        .values("action_type", "status")
-        .annotate(n=Sum("count"), recorded=Sum("recorded_only_count"))
-        .order_by()
-    )
-    types: dict[str, dict[str, int]] = defaultdict(lambda: {"succeeded": 0, "failed": 0, "recorded_only": 0})
-    for row in sums:
-        counts = types[row["action_type"]]
-        if row["status"] == ExecutionStatus.SUCCEEDED:
-            counts["recorded_only"] += int(row["recorded"] or 0)
-            counts["succeeded"] += int(row["n"]) - int(row["recorded"] or 0)
-        else:
-            counts["failed"] += int(row["n"])
-    figures = [
-        ActionTypeFigures(
-            action_type=action_type,
-            label=ACTION_KINDS[action_type].label if action_type in ACTION_KINDS else action_type,
-            executions=sum(counts.values()),
-            **counts,
-        )
-        for action_type, counts in types.items()
-    ]
-    return sorted(figures, key=lambda figure: (-figure.executions, figure.action_type))
 
 
 def _deliveries(tenant: Tenant, category: str, first_day: dt.date, last_day: dt.date) -> list[EndpointFigures]:
