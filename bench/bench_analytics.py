@@ -255,6 +255,8 @@ def run() -> dict[str, Any]:
     client.force_login(get_user_model().objects.get(username="bench_analytics_owner"))
     cursor, offset = _deep_cursor(0.5)
     timed = {
+        # A page that reads almost nothing: what the machine and the stack cost alone (for comparing runs).
+        "baseline_notifications_page": _time(client, "/portal/notifications", ROUNDS),
         "dashboard_90d": _time(client, "/portal/dashboard?days=90", ROUNDS),
         "dashboard_htmx_refresh_90d": _time(client, "/portal/dashboard?days=90", ROUNDS, HX_Request="true"),
         "api_analytics_90d": _time(client, "/api/analytics?days=90", ROUNDS),
