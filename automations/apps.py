@@ -9,9 +9,10 @@ class AutomationsConfig(AppConfig):
     def ready(self) -> None:
         from automations import checks  # noqa: F401  (registers the settings checks)
         from automations.builtin_kinds import register_builtin_kinds
-        from automations.kinds.actions import load_host_action_kinds
+        from automations.kinds.actions import action_kind_keys, load_host_action_kinds
         from automations.kinds.operators import load_host_operators
         from automations.kinds.triggers import load_host_trigger_kinds
+        from governance.models import known_action_types_from
         from governance.signals import tenant_zone_changed
 
         register_builtin_kinds()
@@ -21,6 +22,8 @@ class AutomationsConfig(AppConfig):
         setting_changed.connect(_reload_host_kinds, dispatch_uid="automations.kinds")
 
         tenant_zone_changed.connect(_reschedule_tenant_rules, dispatch_uid="automations.reschedule")
+        # A tenant's time-saved setting may name only action types this registry knows.
+        known_action_types_from(action_kind_keys)
 
 
 def _reload_host_kinds(sender: object, setting: str, **kwargs: object) -> None:

@@ -53,6 +53,8 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "executions.send_delivery": {"queue": "actions", "routing_key": "actions"},
     "executions.send_due_deliveries": {"queue": "executions", "routing_key": "executions"},
     "executions.prune_history": {"queue": "executions", "routing_key": "executions"},
+    "executions.fold_delivery_rollups": {"queue": "executions", "routing_key": "executions"},
+    "executions.send_failure_digests": {"queue": "executions", "routing_key": "executions"},
     "executions.health_canary": {"queue": "health", "routing_key": "health"},
 }
 

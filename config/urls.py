@@ -11,7 +11,7 @@ handler404 = "governance.common.api_errors.json_or_default_404"
 handler500 = "governance.common.api_errors.json_or_default_500"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/portal/automations", permanent=False)),
+    path("", RedirectView.as_view(url="/portal/dashboard", permanent=False)),
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

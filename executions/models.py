@@ -516,13 +516,19 @@ class BehaviorMatch(models.Model):
 
 
 # Webhook delivery models live beside their services; importing them here makes them executions models.
-from executions.delivery.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
+from executions.delivery.models import (  # noqa: E402
+    DeliveryAttempt,
+    DeliveryDailyRollup,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ApprovalRequest",
     "AutomationExecution",
     "BehaviorMatch",
     "DeliveryAttempt",
+    "DeliveryDailyRollup",
     "Event",
     "ExecutionDailyRollup",
     "MetricSample",

@@ -138,6 +138,18 @@ register_periodic_task(
     )
 )
 
+# The dashboard's webhook figures (executions/delivery/rollups.py): at most this far behind the deliveries.
+register_periodic_task(
+    PeriodicEntry(
+        "executions: fold webhook delivery roll-ups",
+        task_names.FOLD_DELIVERY_ROLLUPS,
+        minute="*/5",
+        expire_seconds=290,
+        queue="executions",
+        description="Recount recent webhook deliveries per endpoint and day for the dashboard.",
+    )
+)
+
 
 @transaction.atomic
 def setup_periodic_tasks() -> list[PeriodicTask]:

@@ -4,7 +4,6 @@ the ``automations`` namespace (``executions/portal_urls.py`` joins both apps' pa
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -34,6 +33,7 @@ from automations.views import (
 )
 from automations.warnings import rule_warnings
 from executions.backtest import BacktestUnavailable, rule_backtest
+from executions.charts import day_bar_chart
 from executions.choices import ExecutionOutcome, execution_sentence
 from executions.notifications.channels import ChannelStatus
 from executions.pipeline import execute_rule_manually
@@ -91,7 +91,7 @@ def _detail_context(request: HttpRequest, rule: Any, **forms: dict[str, Any]) ->
         "stats": stats,
         # Runs nothing received are in neither the successes nor the rate: say how many there were.
         "recorded_only_note": f"{recorded_only} recorded only, not counted" if recorded_only else "",
-        "chart": _chart(full_stats["executions_by_day"]),
+        "chart": day_bar_chart(full_stats["executions_by_day"], "Executions per day, last 30 days"),
         "shadowed_count": full_stats["shadowed_count"],
         "failure_reasons": rule_failure_reasons(rule, now),
         "failure_reasons_days": STATS_DAYS,
@@ -146,29 +146,6 @@ def _history_entries(rule: Any) -> list[dict[str, Any]]:
         for change in rule_state_changes(rule)
     ]
     return sorted(entries, key=lambda entry: entry["at"], reverse=True)
-
-
-def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
-    """Bars for a small SVG chart of the stats selector's ``executions_by_day``, scaled to the busiest day."""
-    width, height, gap = 600, 120, 2
-    bar_width = width / max(len(days), 1)
-    peak = max((day["total"] for day in days), default=0) or 1
-    bars = []
-    for index, day in enumerate(days):
-        bar_height = round(day["total"] / peak * (height - 20), 1)
-        bars.append(
-            {
-                "x": round(index * bar_width + gap / 2, 1),
-                "y": round(height - 14 - bar_height, 1),
-                "w": round(bar_width - gap, 1),
-                "h": bar_height,
-                "day": dt.date.fromisoformat(day["date"]),
-                "count": day["total"],
-                "failed": day["failed"],
-            }
-        )
-    total = sum(day["total"] for day in days)
-    return {"bars": bars, "width": width, "height": height, "peak": peak, "total": total, "days": days}
 
 
 @portal_view
@@ -254,7 +231,8 @@ def builder_backtest(request: HttpRequest) -> HttpResponse:
                 {"field": error_label(w.field, draft.trigger_type, draft.action_type), "message": w.message}
                 for w in rule_warnings(draft)
             ]
-            context.update(backtest=answer, chart=_chart(days), zone=tenant.timezone, warnings=warnings)
+            chart = day_bar_chart(days, f"Runs it would have made per day, last {PREVIEW_DAYS} days")
+            context.update(backtest=answer, chart=chart, zone=tenant.timezone, warnings=warnings)
     return render(request, "executions/partials/_backtest_preview.html", context)
 
 

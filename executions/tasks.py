@@ -13,6 +13,7 @@ from typing import TypedDict
 from celery import shared_task
 
 from executions import pipeline, services, task_names
+from executions.delivery.rollups import delivery_rollups_fold_due
 
 
 class TaskOptions(TypedDict, total=False):
@@ -95,3 +96,9 @@ def send_failure_digests_task() -> dict[str, int]:
     from executions.failure_notices import failure_digests_send
 
     return asdict(failure_digests_send())
+
+
+@shared_task(name=task_names.FOLD_DELIVERY_ROLLUPS, **SWEEP_TASK_OPTIONS)
+def fold_delivery_rollups_task() -> dict[str, int]:
+    """Recount each tenant's recent webhook deliveries into their daily roll-ups (the dashboard's source)."""
+    return delivery_rollups_fold_due()

@@ -6,6 +6,7 @@ from executions import views
 app_name = "executions"
 
 urlpatterns = [
+    path("dashboard", views.dashboard, name="dashboard"),
     path("activity", views.activity, name="activity"),
     path("approvals", views.approval_list, name="approvals"),
     path("approvals/<id:approval_id>/<str:decision>", views.approval_decide, name="approval-decide"),

@@ -17,9 +17,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from automations.choices import Category
 from automations.kinds.actions import action_kind_choices
 from automations.models import AutomationRule
-from executions.choices import ApprovalStatus, ExecutionStatus, TriggerSource
+from automations.views import is_htmx
+from executions.charts import Series, day_bar_chart, day_rate_chart, sparkline
+from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery, WebhookEndpoint
 from executions.delivery.selectors import deliveries_for_user, endpoints_for_user
 from executions.delivery.services import (
@@ -38,6 +41,7 @@ from executions.selectors import (
     tenant_activity,
 )
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
+from executions.services.analytics import ALLOWED_DAYS, Analytics, AnalyticsQuery, analytics_query, tenant_analytics
 from governance.common.storable import database_id
 from governance.models import Tenant
 from governance.portal import portal_view
@@ -299,3 +303,56 @@ def activity(request: HttpRequest) -> HttpResponse:
         first_url=f"?{first.urlencode()}" if after is not None else "",
     )
     return render(request, "executions/activity.html", context)
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+# The executions chart's stack, bottom up: its series' short legend words and colours.
+OUTCOME_SERIES = (
+    Series(ExecutionStatus.SUCCEEDED, "Succeeded", "emerald"),
+    Series(ExecutionOutcome.RECORDED_ONLY, "Recorded only", "slate"),
+    Series(ExecutionStatus.FAILED, "Failed", "crimson"),
+    Series(ExecutionStatus.SKIPPED, "Skipped", "muted"),
+    Series(ExecutionStatus.REJECTED, "Rejected", "gold"),
+    Series(ExecutionStatus.BLOCKED, "Blocked", "violet"),
+    Series(ExecutionStatus.CANCELLED, "Cancelled", "slate"),
+    Series(ExecutionStatus.SHADOWED, "Shadowed", "blue"),
+)
+
+
+def _dashboard_context(analytics: Analytics) -> dict[str, Any]:
+    """The dashboard's SVG charts (executions.charts) and card notes from the analytics service's figures."""
+    days = analytics.days
+    median = analytics.approvals.median_minutes_to_decision
+    recorded = analytics.totals.recorded_only
+    by_day = [{"date": day.date, **day.counts} for day in analytics.executions_by_day]
+    rates = [(day.date, day.success_rate) for day in analytics.executions_by_day]
+    return {
+        "executions_chart": day_bar_chart(by_day, f"Executions per day by outcome, last {days} days", OUTCOME_SERIES),
+        "rate_chart": day_rate_chart(rates, f"Success rate per day, last {days} days", analytics.healthy_success_rate),
+        "approvals_note": "no decisions in the period" if median is None else f"median {median:g} min to a decision",
+        "time_saved_value": f"{analytics.time_saved.hours:,.1f} h",
+        "recorded_only_note": f"{recorded} recorded only, not counted" if recorded else "",
+        "active_rules": [
+            {"rule": rule, "spark": sparkline(rule.by_day, f"{rule.name}: runs per day")}
+            for rule in analytics.most_active_rules
+        ],
+    }
+
+
+@portal_view
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The portal's landing page: the tenant's analytics (``executions.services.analytics``, the API's too)
+    over 7, 30 or 90 days; an htmx request (the page's refresh) gets the figures' fragment only."""
+    tenant = _tenant(request)
+    context: dict[str, Any] = {"zone": tenant.timezone, "categories": Category.choices, "day_choices": ALLOWED_DAYS}
+    try:
+        query = analytics_query(request.GET)
+    except ValidationError as error:
+        context.update(query=AnalyticsQuery(), errors=error.message_dict)
+        return render(request, "executions/dashboard.html", context, status=400)
+    analytics = tenant_analytics(tenant, query)
+    context.update(query=query, analytics=analytics, **_dashboard_context(analytics))
+    template = "executions/partials/_dashboard.html" if is_htmx(request) else "executions/dashboard.html"
+    return render(request, template, context)

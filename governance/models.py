@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import uuid
 import zoneinfo
+from collections.abc import Callable, Collection
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -42,6 +43,32 @@ REQUESTER_CANNOT_APPROVE_CHOICES = [
 ]
 
 
+# The action types ``Tenant.minutes_saved_per_action`` may name. Governance sits below automations, which
+# knows the action kinds: automations hands them down in ready() (``known_action_types_from``).
+_action_types: Callable[[], Collection[str]] = tuple
+MAX_MINUTES_SAVED = 24 * 60
+
+
+def known_action_types_from(provider: Callable[[], Collection[str]]) -> None:
+    """Set what lists the action types a tenant's time-saved setting may name (automations' registry)."""
+    global _action_types
+    _action_types = provider
+
+
+def minutes_saved_problems(value: object) -> list[str]:
+    """Why ``value`` is not a time-saved setting: ``{action_type: minutes}``, minutes from 0 to 1440."""
+    if not isinstance(value, dict):
+        return ['Give an object of action types and minutes, such as {"send_notification": 3}.']
+    known = set(_action_types())
+    problems = []
+    for key, minutes in value.items():
+        if known and key not in known:
+            problems.append(f'"{key}" is not an action type; use one of {", ".join(sorted(known))}.')
+        elif isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes <= MAX_MINUTES_SAVED:
+            problems.append(f"{key}: give the minutes one run saves as a number from 0 to {MAX_MINUTES_SAVED}.")
+    return problems
+
+
 def default_business_days() -> list[str]:
     return list(DEFAULT_BUSINESS_DAYS)
 
@@ -73,6 +100,14 @@ class Tenant(models.Model):
         help_text="How owners hear of failing rules by email (and push, sms): at the first failure of each "
         "rule and window, in an hourly digest, or not at all (in-app notices only).",
     )
+    # The dashboard's "time saved": minutes one successful run of an action type saves, where the tenant
+    # disagrees with the action kind's default (docs/analytics.md). {} keeps every default.
+    minutes_saved_per_action = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Minutes one successful run saves, per action type, where the action's default does not fit: "
+        '{"send_notification": 3}.',
+    )
     # How long raw executions (with their deliveries, attempts and notices) are kept; the daily roll-ups
     # are kept forever (docs/analytics.md).
     execution_retention_days = models.PositiveIntegerField(
@@ -100,6 +135,9 @@ class Tenant(models.Model):
         start, end = self.business_hours_start, self.business_hours_end
         if start and end and start >= end:
             errors["business_hours_end"] = "Business hours must end after they start."
+        minutes_problems = minutes_saved_problems(self.minutes_saved_per_action)
+        if minutes_problems:
+            errors["minutes_saved_per_action"] = " ".join(minutes_problems)
         if errors:
             raise ValidationError(errors)
 

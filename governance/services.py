@@ -35,6 +35,7 @@ TENANT_EDITABLE_FIELDS = (
     "business_days",
     "requester_cannot_approve",
     "failure_messages",
+    "minutes_saved_per_action",
     "execution_retention_days",
 )
 

@@ -20,6 +20,7 @@ from automations.kinds.fields import FieldSpec
 from automations.kinds.loading import load_host_specs
 
 Errors = dict[str, list[str]]
+DEFAULT_MINUTES_SAVED = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ActionKind:
     validate: Callable[[dict[str, Any], str], Errors]  # (action_config, "action_config") -> path-keyed errors
     describe: Callable[[dict[str, Any]], ActionText]  # the summary's clause and description
     runtime: str = ""  # a host kind: the module that registers its command builder
+    # Minutes of a person's work one successful run saves: the dashboard's "time saved" unless the tenant
+    # sets its own (``Tenant.minutes_saved_per_action``, docs/analytics.md).
+    minutes_saved: float = DEFAULT_MINUTES_SAVED
 
 
 ACTION_KINDS: dict[str, ActionKind] = {}
@@ -60,6 +64,11 @@ def action_kind_keys() -> list[str]:
 def action_kind_choices() -> list[tuple[str, str]]:
     """``(value, label)`` of every action kind, built-in first: the model's, the API's and the builder's."""
     return [(kind.key, kind.label) for kind in ACTION_KINDS.values()]
+
+
+def minutes_saved_by_action_type() -> dict[str, float]:
+    """Each action kind's default minutes saved per successful run (``ActionKind.minutes_saved``)."""
+    return {kind.key: kind.minutes_saved for kind in ACTION_KINDS.values()}
 
 
 def load_host_action_kinds() -> None:

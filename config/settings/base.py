@@ -156,7 +156,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/portal/automations"
+LOGIN_REDIRECT_URL = "/portal/dashboard"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- Content Security Policy (django-csp) -------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
+from executions.api.analytics import AnalyticsViewSet
 from executions.api.metrics import MetricSampleViewSet
 from executions.api.rules import AutomationViewSet
 from executions.api.views import ApprovalViewSet, AutomationExecutionViewSet, EventViewSet, NotificationViewSet
@@ -32,6 +33,7 @@ router.register("metrics", MetricSampleViewSet, basename="metric")
 router.register("events", EventViewSet, basename="event")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("analytics", AnalyticsViewSet, basename="analytics")
 
 
 @csrf_exempt

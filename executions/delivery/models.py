@@ -148,6 +148,8 @@ class WebhookDelivery(models.Model):
                 name="delivery_due",
             ),
             models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_recent"),
+            # The daily roll-up's fold reads what changed since a day (executions.delivery.rollups).
+            models.Index(fields=["tenant", "updated_at"], name="delivery_tenant_updated"),
         ]
 
     def __str__(self) -> str:
@@ -207,3 +209,60 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.attempt_number} of delivery {self.delivery_id} ({self.outcome})"
+
+
+# Upper bounds (ms, exclusive) of the latency buckets a delivery roll-up counts attempts in; the last bucket
+# takes everything from 10 s up. p95 is read from these (``executions.delivery.rollups.latency_percentile``).
+LATENCY_BUCKET_BOUNDS_MS: tuple[int, ...] = (50, 100, 250, 500, 1000, 2500, 5000, 10000)
+LATENCY_BUCKET_FIELDS: tuple[str, ...] = (
+    "attempts_under_50ms",
+    "attempts_under_100ms",
+    "attempts_under_250ms",
+    "attempts_under_500ms",
+    "attempts_under_1s",
+    "attempts_under_2500ms",
+    "attempts_under_5s",
+    "attempts_under_10s",
+    "attempts_10s_or_more",
+)
+
+
+class DeliveryDailyRollup(models.Model):
+    """One endpoint's webhook traffic on one local day (the tenant's time zone): deliveries that ended, and
+    the HTTP attempts that finished, with their latencies in buckets.
+
+    Folded from raw rows by ``executions.delivery.rollups`` (periodically, for the last days), so the
+    dashboard reads days x endpoints rows, never the deliveries, and keeps them once raw rows are pruned.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="daily_rollups")
+    day = models.DateField()
+    # Deliveries whose last ending (completed_at) fell on this day; a redelivered one counts where it ended.
+    deliveries_succeeded = models.PositiveBigIntegerField(default=0)
+    deliveries_failed = models.PositiveBigIntegerField(default=0)
+    # HTTP attempts that finished this day (an answer or an error; in-flight and unknown ones are not).
+    attempts = models.PositiveBigIntegerField(default=0)
+    attempts_failed = models.PositiveBigIntegerField(default=0)
+    latency_ms_sum = models.FloatField(default=0.0)
+    attempts_under_50ms = models.PositiveBigIntegerField(default=0)
+    attempts_under_100ms = models.PositiveBigIntegerField(default=0)
+    attempts_under_250ms = models.PositiveBigIntegerField(default=0)
+    attempts_under_500ms = models.PositiveBigIntegerField(default=0)
+    attempts_under_1s = models.PositiveBigIntegerField(default=0)
+    attempts_under_2500ms = models.PositiveBigIntegerField(default=0)
+    attempts_under_5s = models.PositiveBigIntegerField(default=0)
+    attempts_under_10s = models.PositiveBigIntegerField(default=0)
+    attempts_10s_or_more = models.PositiveBigIntegerField(default=0)
+    folded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "webhook_delivery_daily_rollups"
+        ordering = ["endpoint_id", "-day"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "day"], name="delivery_rollup_one_per_day")]
+        indexes = [models.Index(fields=["tenant", "day"], name="delivery_rollup_tenant_day")]
+
+    def __str__(self) -> str:
+        ended = f"{self.deliveries_succeeded} ok, {self.deliveries_failed} failed"
+        return f"endpoint {self.endpoint_id} {self.day}: {ended}"

@@ -75,9 +75,10 @@
     }
   });
 
-  // <select data-submit-on-change> submits its form (the tenant switch); no inline handlers under the CSP.
+  // <select> or <input data-submit-on-change> submits its form (the tenant switch, the dashboard's period);
+  // no inline handlers under the CSP.
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-submit-on-change]") && event.target.form) event.target.form.requestSubmit();
+    if (event.target.matches("[data-submit-on-change]") && event.target.form) event.target.form.requestSubmit();
   });
 
   document.addEventListener("submit", function (event) {

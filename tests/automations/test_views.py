@@ -226,7 +226,7 @@ def test_details_page_stats_chart_and_paged_history(owner_client, rule):
     assert 'data-stat="success-rate">80.0%<' in html
     assert 'data-stat="avg-time">12ms<' in html
     assert 'data-stat="last-24h">25<' in html
-    assert html.count('<rect class="bar"') == 30
+    assert html.count('<g class="day"') == 30 and html.count('<rect class="bar ') == 30
     assert 'data-count="25"' in html
     assert html.count("data-execution-id=") == 20
     assert "Page 1 of 2" in html

@@ -92,6 +92,7 @@ def test_portal_pages_work_under_the_policy(page_for, tenant, owner, council_mem
     execution = execute_rule_manually(rule, {"store_status": "active", "product_count": 2}, owner)
     watched = Watched(page_for(owner))
     pages = [
+        "/portal/dashboard",
         "/portal/automations",
         "/portal/automations/recommendations",
         "/portal/automations/builder/new",

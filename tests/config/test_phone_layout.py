@@ -157,6 +157,7 @@ def test_every_portal_page_fits_a_phone(page_for, long_data):
         "approvals": "/portal/approvals",
         "notifications": "/portal/notifications",
         "webhooks": "/portal/settings/webhooks",
+        "dashboard": "/portal/dashboard",
         "activity": "/portal/activity",
         "activity-bad-filter": "/portal/activity?status=maybe",
         "demo-store": "/portal/demo-store",
@@ -228,7 +229,7 @@ def test_signed_out_pages_fit_a_phone(page_for, long_data):
     assert_fits_phone(page, "login-error")
     page.get_by_label("Password").fill("pw-" + long_data["owner"].username)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/portal/automations")
+    page.wait_for_url("**/portal/dashboard")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state("networkidle")
     assert_fits_phone(page, "logged-out")

@@ -102,6 +102,15 @@ EXPECTED_ROWS = [
         **SWEEPER,
         "description": "Hourly email digest of failing rules, for tenants whose failure_messages is hourly_digest.",
     },
+    {
+        "name": "executions: fold webhook delivery roll-ups",
+        "task": "executions.fold_delivery_rollups",
+        "interval": None,
+        "crontab": ("*/5", "*", "*", "*", "*", "UTC"),
+        "expire_seconds": 290,
+        **SWEEPER,
+        "description": "Recount recent webhook deliveries per endpoint and day for the dashboard.",
+    },
 ]
 EXPECTED_ROWS = [{**COMMON, **row} for row in EXPECTED_ROWS]
 
