@@ -1,55 +1,62 @@
 """Backtest: what a rule would have done over the tenant's stored history (docs/backtest.md).
 
-It replays the history through the live logic and writes nothing (no execution, no delivery, no approval):
-
-- event rules: the tenant's stored events of the rule's type (and source) in the window, oldest first,
-  each as the matcher would have seen it (``match.trigger_data_of_event_row``), read as plain rows;
-- threshold rules: the metric's stored samples, stepped through the live crossing logic
-  (``listeners.crossing.step_crossing``) from its first stored sample (crossings before the window are
-  not reported), with the five-minute tick promoting a pending ``for_minutes`` crossing as the live tick does;
-- schedule rules: the schedule's slots in the window (``schedule_times.slots_between``);
-- behaviour rules: the live detectors (``listeners.behavior``) run at every hour of the window, each
-  occurrence once, as the live tick fires it (``_behavior_triggers``).
+It replays the history through the live logic and writes nothing (no execution, no delivery, no approval).
+Its triggers (``triggers``) are replayed one by one, oldest first, except an event rule's events where
+nothing the replay reads differs by event but what can be grouped (``event_groups``): those are read as
+groups of events that agree on every value the conditions and governance read, each group evaluated once
+and weighted by its count, which answers exactly what replaying each event would.
 
 Each trigger's context is the one the run would have had where it can be known: the built-ins at the
 trigger's moment, each stored metric's value as of that moment, then the trigger's data. Values from a
 metric provider are today's (a warning says so). Conditions are the rule's compiled conditions; each
 would-fire run goes through the governance decision table with trusted facts of its moment: its actor
-(the event's authenticated poster), the rule's budget, the tenant's business hours, and the runs this
-replay counted that local day (``max_frequency_per_day``).
+(the event's authenticated poster), the rule's budget, the tenant's business hours, and, for
+``max_frequency_per_day``, the runs of that local day this replay let run their action (auto-approved),
+as the live count reads executions allowed to run (``selectors.rule_executions_run_today_count``).
 """
 
 from __future__ import annotations
 
-import bisect
-import copy
 import datetime as dt
-import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from automations.approval_facts import rule_budget
-from automations.choices import BehaviorType, TriggerType
+from automations.choices import TriggerType
 from automations.conditions import compile_conditions
-from automations.conditions.context import make_getter
-from automations.conditions.paths import condition_keys
-from automations.conditions.threshold import compare
+from automations.conditions.context import Getter, make_getter
+from automations.conditions.paths import context_keys_read
 from automations.conditions.values import MISSING
-from automations.models import AutomationRule, new_rule_id
-from automations.schedule_times import ScheduleError, format_utc, slots_between
+from automations.models import AutomationRule
 from automations.services import rule_draft
 from config.words import plural
+from executions.backtest.event_groups import (
+    CLOCK_DATE,
+    CLOCK_MINUTE,
+    CLOCK_NONE,
+    EventGroup,
+    GroupShape,
+    has_more_than,
+    read_event_groups,
+    read_event_samples,
+)
+from executions.backtest.triggers import (
+    MAX_DAYS,
+    BacktestUnavailable,
+    MetricTimeline,
+    Trigger,
+    event_trigger,
+    one_by_one,
+    stored_metrics,
+    window_events,
+)
 from executions.context import builtin_facts, json_safe, provider_facts
-from executions.listeners.behavior import BehaviorWindow, behavior_trigger_data, get_behavior_detector
-from executions.listeners.crossing import CrossingState, step_crossing
-from executions.listeners.threshold import crossing_trigger_data
-from executions.models import Event, MetricSample
-from executions.pipeline.match import EVENT_ROW_FIELDS, trigger_data_of_event_row
 from executions.providers import metric_providers
 from executions.services.history import history_kept_since
 from governance import policy
@@ -57,27 +64,24 @@ from governance.decisions import ApprovalDecision, decide_auto_approval
 from governance.roles import Capability
 from governance.selectors import is_trusted_user, is_within_business_hours
 
+__all__ = [
+    "DEFAULT_DAYS",
+    "MAX_DAYS",
+    "BacktestResult",
+    "BacktestUnavailable",
+    "backtest_estimate",
+    "backtest_rule",
+    "rule_backtest",
+]
+
 DEFAULT_DAYS: Final = 30
-MAX_DAYS: Final = 90
 MAX_SAMPLES: Final = 10
-TICK: Final = dt.timedelta(minutes=5)  # the live threshold tick
-BEHAVIOR_TICK: Final = dt.timedelta(hours=1)  # a replayed behaviour tick (the live one runs every ten minutes)
 BEHAVIOR_REPLAY_SECONDS: Final = 10
-READ_CHUNK: Final = 2000
 CAP_RULE: Final = "max_frequency_per_day"
-
-
-class BacktestUnavailable(ValueError):
-    """This rule's trigger cannot be backtested (yet); the message says why."""
-
-
-@dataclass(frozen=True)
-class Trigger:
-    at: dt.datetime
-    data: dict[str, Any]
-    actor_id: int | None = None
-    label: str = ""
-    trusted_json: bool = False  # data read from JSON columns: already plain JSON types
+# The built-ins a group of events can share: constant ones, and those of its local date or minute.
+CONSTANT_BUILTINS: Final = frozenset({"timezone", "tenant_id"})
+DATE_BUILTINS: Final = frozenset({"date", "weekday", "day", "month", "year"})
+MINUTE_BUILTINS: Final = frozenset({"time", "hour"})
 
 
 @dataclass
@@ -103,7 +107,16 @@ class BacktestResult:
     governance: Counter[str] = field(default_factory=Counter)
     samples: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    fired_at: list[dt.datetime] = field(default_factory=list)  # every would-fire moment (tests compare with live)
+    # Every would-fire moment of a replay one by one (tests compare it with live); a replay in groups
+    # knows its runs by day only and leaves it empty (``grouped``).
+    fired_at: list[dt.datetime] = field(default_factory=list)
+    grouped: bool = False
+    stopped_early: bool = False  # at a trigger cap or the behaviour detectors' time budget (``warnings`` says)
+
+    def stop(self, warning: str) -> None:
+        """The replay stopped before the window's end: say so."""
+        self.stopped_early = True
+        self.warnings.append(warning)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,191 +160,234 @@ class ReplayFacts:
         return self.runs_that_day
 
 
-class MetricTimeline:
-    """Each stored metric's samples of the tenant in time order, read as of a moment."""
+class Replay:
+    """One backtest's compiled conditions, context layers and tallies, shared by both ways of replaying."""
 
-    def __init__(self, tenant_id: str, metrics: set[str], until: dt.datetime) -> None:
-        self.times: dict[str, list[dt.datetime]] = {}
-        self.values: dict[str, list[Any]] = {}
-        if not metrics:
-            return
-        rows = (
-            MetricSample.objects.filter(tenant_id=tenant_id, metric__in=sorted(metrics), recorded_at__lte=until)
-            .order_by("recorded_at", "id")
-            .values_list("metric", "recorded_at", "value_number", "value_text")
-        )
-        for metric, recorded_at, number, text in rows.iterator(chunk_size=READ_CHUNK):
-            value = MetricSample.value_of(number, text)
-            self.times.setdefault(metric, []).append(recorded_at)
-            self.values.setdefault(metric, []).append(value)
-
-    def as_of(self, moment: dt.datetime) -> dict[str, Any]:
-        facts = {}
-        for metric, times in self.times.items():
-            index = bisect.bisect_right(times, moment)
-            if index:
-                facts[metric] = self.values[metric][index - 1]
-        return facts
-
-
-def _stored_metrics(tenant_id: str) -> set[str]:
-    return set(MetricSample.objects.filter(tenant_id=tenant_id).values_list("metric", flat=True).distinct())
-
-
-# --- triggers ------------------------------------------------------------------------------------
-
-
-def _event_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
-    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-    events = Event.objects.filter(
-        tenant_id=rule.tenant_id, event_type=config.get("event_type"), occurred_at__gte=start, occurred_at__lte=end
-    )
-    if config.get("source"):
-        events = events.filter(source=config["source"])  # rule_accepts_event_source, in SQL
-    # Plain rows, streamed (no model instance per event): a backtest may read millions.
-    rows = events.order_by("occurred_at", "id").values_list(*EVENT_ROW_FIELDS, "actor_id")
-    for *columns, actor_id in rows.iterator(chunk_size=READ_CHUNK):
-        yield Trigger(
-            columns[4], trigger_data_of_event_row(*columns), actor_id, f"event #{columns[0]}", trusted_json=True
-        )
-
-
-def _schedule_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
-    try:
-        slots = slots_between(rule.trigger_config, rule.tenant.timezone, start, end, limit=MAX_DAYS * 24 * 60)
-    except ScheduleError as error:
-        raise BacktestUnavailable(f"the schedule cannot be read: {error}") from None
-    for slot in slots:
-        yield Trigger(slot.utc, slot.as_trigger_data(), None, f"slot {slot.local:%a %d %b %H:%M}")
-
-
-def _threshold_triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Iterator[Trigger]:
-    """Each crossing the live listener would have fired, from the stored samples (``step_crossing``)."""
-    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-    metric, operator, threshold = config.get("metric"), str(config.get("operator")), config.get("value")
-    for_minutes = float(config.get("for_minutes") or 0)
-    samples = MetricSample.objects.filter(tenant_id=rule.tenant_id, metric=metric)
-    # The whole stored history is stepped (it is bounded by the retention), so the window starts from
-    # the state a live rule would be in; crossings before the window are not reported.
-    state = CrossingState()
-
-    def fired(step_state: CrossingState, at: dt.datetime) -> Trigger:
-        data = crossing_trigger_data(config, step_state, step_state.last_value, step_state.last_observed_at or at)
-        return Trigger(at, data, None, f"{metric} crossing at {at:%d %b %H:%M}")
-
-    def promote_until(limit: dt.datetime) -> Iterator[Trigger]:
-        """The tick that promotes a pending crossing before ``limit`` (a later sample or the window's end)."""
-        nonlocal state
-        if not state.condition_met or state.fired_at is not None or state.met_since is None:
-            return
-        due = state.met_since + dt.timedelta(minutes=for_minutes)
-        tick = _next_tick(due)
-        if tick < limit and tick <= end:
-            step = step_crossing(state, True, state.last_value, state.last_observed_at or tick, tick, for_minutes)
-            state = step.state
-            if step.fire and tick >= start:
-                yield fired(state, tick)
-
-    history = (
-        samples.filter(recorded_at__lte=end)
-        .order_by("recorded_at", "id")
-        .values_list("recorded_at", "value_number", "value_text")
-    )
-    for recorded_at, number, text in history.iterator(chunk_size=READ_CHUNK):
-        yield from promote_until(recorded_at)
-        value = MetricSample.value_of(number, text)
-        step = step_crossing(state, compare(operator, value, threshold), value, recorded_at, recorded_at, for_minutes)
-        state = step.state
-        if step.fire and recorded_at >= start:
-            yield fired(state, recorded_at)
-    yield from promote_until(end + TICK)
-
-
-def _behavior_triggers(
-    rule: AutomationRule, start: dt.datetime, end: dt.datetime, warnings: list[str]
-) -> Iterator[Trigger]:
-    """Each match the live behaviour tick would have fired, once per occurrence, from the stored activity.
-
-    The detectors run as the live tick runs them, at every hour of the window with a one-hour catch-up,
-    so each tick finds what became true in the hour before it. They run on a copy of the rule with an
-    id of its own: a saved rule's live matches must not hide its occurrences from the replay.
-    """
-    config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
-    behavior_type = str(config.get("behavior_type"))
-    try:
-        detector = get_behavior_detector(behavior_type)
-        timeframe = dt.timedelta(hours=float(config["timeframe_hours"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise BacktestUnavailable(f"the behaviour cannot be read: {error}") from None
-    replay = copy.copy(rule)
-    replay.pk = new_rule_id()
-    seen: set[str] = set()
-    fired_for: dict[str, dt.datetime] = {}  # high_value_customer fires at most once per customer per T
-    tick = start.replace(minute=0, second=0, microsecond=0) + BEHAVIOR_TICK
-    deadline = time.monotonic() + BEHAVIOR_REPLAY_SECONDS
-    while tick <= end:
-        if time.monotonic() > deadline:  # a busy tenant's detectors: keep the answer inside a request
-            warnings.append(
-                f"Replayed up to {format_utc(tick)} only: the behaviour's hourly detector runs took longer than "
-                f"{BEHAVIOR_REPLAY_SECONDS} s; later days count as quiet."
+    def __init__(self, rule: AutomationRule, result: BacktestResult, now: dt.datetime) -> None:
+        self.rule, self.result = rule, result
+        tenant = rule.tenant
+        self.zone: ZoneInfo = tenant.zone
+        self.conditions = rule.conditions if isinstance(rule.conditions, list) else []
+        self.singles = [compile_conditions([condition], tenant.timezone) for condition in self.conditions]
+        self.getters: list[Getter | None] = [
+            make_getter(condition["type"])
+            if isinstance(condition, dict) and isinstance(condition.get("type"), str)
+            else None
+            for condition in self.conditions
+        ]
+        result.conditions = [ConditionTally(condition) for condition in self.conditions]
+        self.keys = context_keys_read(self.conditions)
+        self.builtin_keys = set(builtin_facts(tenant, now))
+        self.builtins_needed = bool(self.keys & self.builtin_keys)
+        providers = set(metric_providers())
+        self.stored = stored_metrics(tenant.pk)
+        config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
+        metric = config.get("metric")
+        threshold_metric = {metric} if rule.trigger_type == TriggerType.THRESHOLD and isinstance(metric, str) else set()
+        self.timeline = MetricTimeline(tenant.pk, (self.keys | threshold_metric) & self.stored, result.window_to)
+        provider_keys = sorted(self.keys & providers)
+        self.provider_values: dict[str, Any] = {}
+        if provider_keys:
+            self.provider_values = {key: value for key, value in provider_facts(tenant).items() if key in provider_keys}
+            result.warnings.append(
+                f"{', '.join(provider_keys)} come from a live provider with no history: today's values are used."
             )
-            return
-        for candidate in detector(replay, BehaviorWindow(now=tick, timeframe=timeframe, catchup=BEHAVIOR_TICK)):
-            if candidate.occurrence in seen:
+        if rule.trigger_type == TriggerType.SCHEDULE:
+            unknowable = sorted(self.keys - self.stored - providers - self.builtin_keys)
+            if unknowable:
+                result.warnings.append(
+                    f"{', '.join(unknowable)} cannot be known for past schedule slots (not a stored metric or "
+                    "built-in): conditions on them count as missing."
+                )
+        self.layered = self.builtins_needed or bool(self.timeline.times) or bool(self.provider_values)
+        self.trusted: dict[int, bool] = {}
+        rules = rule.auto_approval_rules
+        self.approval_rules: dict[str, Any] = rules if isinstance(rules, dict) else {}
+
+    def context(self, moment: dt.datetime, data: dict[str, Any]) -> dict[str, Any]:
+        if not self.layered:
+            return data  # only the trigger's data is read: no copy
+        context: dict[str, Any] = builtin_facts(self.rule.tenant, moment) if self.builtins_needed else {}
+        context.update(self.timeline.as_of(moment))
+        context.update(self.provider_values)
+        context.update(data)
+        return context
+
+    def passes(self, context: dict[str, Any], weight: int) -> bool:
+        """Whether every top-level condition passes (what the compiled list checks); tallies each, ``weight`` times.
+
+        Each is evaluated on its own, so the rule's answer is theirs without evaluating the list again.
+        """
+        passed_all = True
+        for tally, single, get in zip(self.result.conditions, self.singles, self.getters, strict=True):
+            if single.matches(context):
+                tally.passed += weight
                 continue
-            last = fired_for.get(candidate.customer_id)
-            if behavior_type == BehaviorType.HIGH_VALUE_CUSTOMER and last is not None and tick - last < timeframe:
+            passed_all = False
+            if get is not None and get(context) is MISSING:
+                tally.missing += weight
+            else:
+                tally.failed += weight
+        return passed_all
+
+    def decide(self, actor_id: int | None, moment: dt.datetime, approved_that_day: int) -> ApprovalDecision:
+        facts = ReplayFacts(self.rule, actor_id, moment, approved_that_day, self.trusted)
+        return decide_auto_approval(self.rule.risk_level, self.rule.requires_approval, self.approval_rules, facts)
+
+    def count_runs(self, day: dt.date, decision: ApprovalDecision, runs: int) -> None:
+        """Count ``runs`` would-fire runs of local ``day`` that governance decided as ``decision``."""
+        result = self.result
+        result.would_fire += runs
+        result.by_day[day] = result.by_day.get(day, 0) + runs
+        if decision.auto_approved:
+            result.governance["auto_approved"] += runs
+        elif any(check.rule == CAP_RULE and not check.passed for check in decision.checks):
+            result.governance["held_by_cap"] += runs
+        else:
+            result.governance["needs_approval"] += runs
+
+    def sample(self, trigger: Trigger, decision: ApprovalDecision) -> dict[str, Any]:
+        local = trigger.at.astimezone(self.zone)
+        count = len(self.conditions)
+        conditions = "no conditions" if not count else f"{plural(count, 'condition')} passed"
+        governance = "would run at once" if decision.auto_approved else f"would wait for approval ({decision.reason})"
+        return {
+            "at": trigger.at.isoformat(),
+            "trigger_data": trigger.data if trigger.trusted_json else json_safe(trigger.data),
+            "why": f"{trigger.label} on {local:%a %d %b %H:%M}: {conditions}; {governance}",
+        }
+
+    def group_shape(self) -> GroupShape | None:
+        """What to read of each event for a replay in groups, or None when it must go event by event:
+        the conditions read the event's metadata (``event``), a stored metric's value as of each moment
+        or the exact moment (``now``); or the order of the day's runs decides (``max_frequency_per_day``
+        with ``trusted_users_only`` or ``business_hours_only``); or business hours end off the minute."""
+        rule, keys = self.rule, self.keys
+        if rule.trigger_type != TriggerType.EVENT or "event" in keys or keys & self.stored:
+            return None
+        builtins_read = keys & self.builtin_keys
+        if builtins_read - CONSTANT_BUILTINS - DATE_BUILTINS - MINUTE_BUILTINS:
+            return None
+        rules = self.approval_rules
+        by_actor, hours = bool(rules.get("trusted_users_only")), bool(rules.get("business_hours_only"))
+        if rules.get(CAP_RULE) is not None and (by_actor or hours):
+            return None
+        tenant = rule.tenant
+        if hours and any(
+            bound.second or bound.microsecond for bound in (tenant.business_hours_start, tenant.business_hours_end)
+        ):
+            return None
+        if hours or builtins_read & MINUTE_BUILTINS:
+            clock = CLOCK_MINUTE
+        elif builtins_read & DATE_BUILTINS:
+            clock = CLOCK_DATE
+        else:
+            clock = CLOCK_NONE
+        return GroupShape(tuple(sorted(keys)), clock, by_actor)
+
+
+def _replay_one_by_one(
+    replay: Replay,
+    start: dt.datetime,
+    end: dt.datetime,
+    max_triggers: int | None,
+    behavior_seconds: float,
+) -> None:
+    result = replay.result
+    approved_by_day: Counter[dt.date] = Counter()
+    for trigger in one_by_one(replay.rule, start, end, result.stop, behavior_seconds):
+        if max_triggers is not None and result.triggers_seen >= max_triggers:
+            result.stop(f"Stopped after the first {max_triggers} triggers of the window.")
+            break
+        result.triggers_seen += 1
+        data = trigger.data if trigger.trusted_json else json_safe(trigger.data)
+        if not replay.passes(replay.context(trigger.at, data), 1):
+            continue
+        day = trigger.at.astimezone(replay.zone).date()
+        decision = replay.decide(trigger.actor_id, trigger.at, approved_by_day[day])
+        if decision.auto_approved:
+            approved_by_day[day] += 1  # the live count: runs allowed to run their action that day
+        replay.count_runs(day, decision, 1)
+        result.fired_at.append(trigger.at)
+        if len(result.samples) < MAX_SAMPLES:
+            result.samples.append(replay.sample(trigger, decision))
+
+
+def _replay_in_groups(
+    replay: Replay, shape: GroupShape, start: dt.datetime, end: dt.datetime, limit: int | None
+) -> None:
+    """Evaluate each group once, weighted by its count; govern each day's runs by their count; then find
+    the oldest would-fire events again for the samples."""
+    result, zone = replay.result, replay.zone
+    result.grouped = True
+    events = window_events(replay.rule, start, end)
+    groups = read_event_groups(events, zone, shape, limit)
+    result.triggers_seen = sum(group.count for group in groups)
+    if limit is not None and result.triggers_seen >= limit and has_more_than(events, limit):
+        result.stop(f"Stopped after the first {limit} triggers of the window.")
+    firing: list[EventGroup] = []
+    for group in groups:
+        moment = group.local.replace(tzinfo=zone) if group.local is not None else end
+        if replay.passes(replay.context(moment, group.values), group.count):
+            firing.append(group)
+
+    # Governance reads the actor and the moment only when the shape keeps them, and the day's count of
+    # auto-approved runs only when no per-run fact varies within the day (``group_shape``): so a day's
+    # runs that share those facts are decided together, the count stepping up while they auto-approve.
+    hours = bool(replay.approval_rules.get("business_hours_only"))
+    capped = replay.approval_rules.get(CAP_RULE) is not None
+    runs: Counter[tuple[dt.date, int | None, dt.datetime | None]] = Counter()
+    for group in firing:
+        for day, count in group.days:
+            runs[(day, group.actor_id, group.local if hours else None)] += count
+    approved_by_day: Counter[dt.date] = Counter()
+    for (day, actor_id, local), count in sorted(runs.items(), key=lambda item: (item[0][0], str(item[0][1:]))):
+        moment = local.replace(tzinfo=zone) if local is not None else dt.datetime.combine(day, dt.time(12), zone)
+        decided = 0
+        while decided < count:
+            decision = replay.decide(actor_id, moment, approved_by_day[day])
+            if decision.auto_approved and capped:
+                approved_by_day[day] += 1
+                replay.count_runs(day, decision, 1)
+                decided += 1
                 continue
-            seen.add(candidate.occurrence)
-            fired_for[candidate.customer_id] = tick
-            label = f"{candidate.occurrence} of customer {candidate.customer_id}"
-            yield Trigger(tick, behavior_trigger_data(rule, candidate), None, label)
-        tick += BEHAVIOR_TICK
+            replay.count_runs(day, decision, count - decided)  # the count no longer moves: decided alike
+            break
 
-
-def _next_tick(moment: dt.datetime) -> dt.datetime:
-    """The first five-minute tick (UTC, on the minute) at or after ``moment``."""
-    floor = moment.replace(second=0, microsecond=0, minute=moment.minute - moment.minute % 5)
-    return floor if floor >= moment else floor + TICK
-
-
-def _triggers(rule: AutomationRule, start: dt.datetime, end: dt.datetime, warnings: list[str]) -> Iterator[Trigger]:
-    if rule.trigger_type == TriggerType.EVENT:
-        return _event_triggers(rule, start, end)
-    if rule.trigger_type == TriggerType.SCHEDULE:
-        return _schedule_triggers(rule, start, end)
-    if rule.trigger_type == TriggerType.THRESHOLD:
-        return _threshold_triggers(rule, start, end)
-    if rule.trigger_type == TriggerType.BEHAVIOR:
-        return _behavior_triggers(rule, start, end, warnings)
-    raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
-
-
-# --- the replay ----------------------------------------------------------------------------------
-
-
-def _why(trigger: Trigger, moment_local: dt.datetime, passed: int, decision: ApprovalDecision) -> str:
-    conditions = "no conditions" if not passed else f"{plural(passed, 'condition')} passed"
-    governance = "would run at once" if decision.auto_approved else f"would wait for approval ({decision.reason})"
-    return f"{trigger.label} on {moment_local:%a %d %b %H:%M}: {conditions}; {governance}"
+    # The samples are the oldest would-fire runs, so each one's earlier runs that day are samples too.
+    rows = read_event_samples(events, zone, shape, {group.identity for group in firing}, MAX_SAMPLES, limit)
+    sampled_by_day: Counter[dt.date] = Counter()
+    for *columns, actor_id in rows:
+        trigger = event_trigger(tuple(columns), actor_id)
+        day = trigger.at.astimezone(zone).date()
+        decision = replay.decide(trigger.actor_id, trigger.at, sampled_by_day[day])
+        if decision.auto_approved:
+            sampled_by_day[day] += 1
+        result.samples.append(replay.sample(trigger, decision))
 
 
 def backtest_rule(
-    rule: AutomationRule, days: int = DEFAULT_DAYS, now: dt.datetime | None = None, max_triggers: int | None = None
+    rule: AutomationRule,
+    days: int = DEFAULT_DAYS,
+    now: dt.datetime | None = None,
+    max_triggers: int | None = None,
+    max_grouped_in_sql: int | None = None,
+    behavior_seconds: float = BEHAVIOR_REPLAY_SECONDS,
 ) -> BacktestResult:
     """Replay ``rule`` (saved or not) over the last ``days`` of its tenant's history; writes nothing.
 
-    ``max_triggers``: stop after that many triggers, oldest first (the answer says so in ``warnings``).
-    Raises BacktestUnavailable for a trigger that cannot be replayed yet.
+    ``max_triggers``: stop after that many triggers, oldest first (the answer says so in ``warnings``);
+    ``max_grouped_in_sql``: the same for an event replay grouped in SQL (PostgreSQL), where a trigger costs
+    far less. ``behavior_seconds``: how long a behaviour's detectors may run. Raises BacktestUnavailable
+    for a trigger that cannot be replayed yet.
     """
     if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD, TriggerType.BEHAVIOR):
         raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
     now = now or timezone.now()
-    tenant = rule.tenant
-    zone = tenant.zone
+    zone = rule.tenant.zone
     start, end = now - dt.timedelta(days=days), now
     result = BacktestResult(days, start, end)
-    kept_since = history_kept_since(tenant.pk, now)
+    kept_since = history_kept_since(rule.tenant_id, now)
     if start < kept_since and rule.trigger_type != TriggerType.SCHEDULE:
         result.warnings.append(
             f"History is kept {(now - kept_since).days} days: the first {(kept_since - start).days} days of "
@@ -341,126 +397,57 @@ def backtest_rule(
     for offset in range((end.astimezone(zone).date() - first_day).days + 1):
         result.by_day[first_day + dt.timedelta(days=offset)] = 0
 
-    conditions = rule.conditions if isinstance(rule.conditions, list) else []
-    singles = [compile_conditions([condition], tenant.timezone) for condition in conditions]
-    getters = [
-        make_getter(condition["type"])
-        if isinstance(condition, dict) and isinstance(condition.get("type"), str)
-        else None
-        for condition in conditions
-    ]
-    result.conditions = [ConditionTally(condition) for condition in conditions]
-    keys = condition_keys(conditions)
-    builtin_keys = set(builtin_facts(tenant, now))
-    builtins_needed = bool(keys & builtin_keys)
-    providers = set(metric_providers())
-    stored = _stored_metrics(tenant.pk)
-    timeline = MetricTimeline(
-        tenant.pk,
-        (keys & stored)
-        | ({rule.trigger_config.get("metric")} & stored if rule.trigger_type == TriggerType.THRESHOLD else set()),
-        end,
-    )
-    provider_keys = sorted(keys & providers)
-    provider_values: dict[str, Any] = {}
-    if provider_keys:
-        provider_values = {key: value for key, value in provider_facts(tenant).items() if key in provider_keys}
-        result.warnings.append(
-            f"{', '.join(provider_keys)} come from a live provider with no history: today's values are used."
-        )
-    if rule.trigger_type == TriggerType.SCHEDULE:
-        unknowable = sorted(keys - stored - providers - builtin_keys)
-        if unknowable:
-            result.warnings.append(
-                f"{', '.join(unknowable)} cannot be known for past schedule slots (not a stored metric or "
-                "built-in): conditions on them count as missing."
-            )
-
-    layered = builtins_needed or bool(timeline.times) or bool(provider_values)
-    runs_per_day: Counter[dt.date] = Counter()
-    trusted: dict[int, bool] = {}
-    for trigger in _triggers(rule, start, end, result.warnings):
-        if max_triggers is not None and result.triggers_seen >= max_triggers:
-            result.warnings.append(f"Stopped after the first {max_triggers} triggers of the window.")
-            break
-        result.triggers_seen += 1
-        data = trigger.data if trigger.trusted_json else json_safe(trigger.data)
-        if layered:
-            context: dict[str, Any] = builtin_facts(tenant, trigger.at) if builtins_needed else {}
-            context.update(timeline.as_of(trigger.at))
-            context.update(provider_values)
-            context.update(data)
-        else:
-            context = data  # only the trigger's data is read: no copy
-        # The top-level conditions must all pass (what the compiled list checks): each is tallied on its
-        # own, so the rule's answer is theirs, without evaluating the list a second time.
-        passed_all = True
-        for tally, single, get in zip(result.conditions, singles, getters, strict=True):
-            if single.matches(context):
-                tally.passed += 1
-                continue
-            passed_all = False
-            if get is not None and get(context) is MISSING:
-                tally.missing += 1
-            else:
-                tally.failed += 1
-        if not passed_all:
-            continue
-        local_day = trigger.at.astimezone(zone).date()
-        facts = ReplayFacts(rule, trigger.actor_id, trigger.at, runs_per_day[local_day], trusted)
-        decision = decide_auto_approval(rule.risk_level, rule.requires_approval, rule.auto_approval_rules, facts)
-        runs_per_day[local_day] += 1
-        result.would_fire += 1
-        result.fired_at.append(trigger.at)
-        result.by_day[local_day] = result.by_day.get(local_day, 0) + 1
-        if decision.auto_approved:
-            result.governance["auto_approved"] += 1
-        elif any(check.rule == CAP_RULE and not check.passed for check in decision.checks):
-            result.governance["held_by_cap"] += 1
-        else:
-            result.governance["needs_approval"] += 1
-        if len(result.samples) < MAX_SAMPLES:
-            result.samples.append(
-                {
-                    "at": trigger.at.isoformat(),
-                    "trigger_data": trigger.data if trigger.trusted_json else json_safe(trigger.data),
-                    "why": _why(trigger, trigger.at.astimezone(zone), len(conditions), decision),
-                }
-            )
+    replay = Replay(rule, result, now)
+    shape = replay.group_shape()
+    if shape is None:
+        _replay_one_by_one(replay, start, end, max_triggers, behavior_seconds)
+    else:
+        limit = max_grouped_in_sql if connection.vendor == "postgresql" else max_triggers
+        _replay_in_groups(replay, shape, start, end, limit)
     return result
 
 
-# A request's backtest stops after this many triggers (about 3 s here), well inside the web server's timeout;
-# the answer says so in ``warnings``.
+# A request's backtest stops after this many triggers replayed one by one (about 3 s here), or this many
+# events grouped in SQL, well inside the web server's timeout; the answer says so in ``warnings``.
 REQUEST_MAX_TRIGGERS: Final = 200_000
+REQUEST_MAX_GROUPED_IN_SQL: Final = 3_000_000
 ESTIMATE_DAYS: Final = 30
-ESTIMATE_TRIGGERS: Final = 5_000  # recommendations replay many templates per call: the oldest 5,000 triggers
+# Recommendations replay many templates per call: the oldest 5,000 triggers (50,000 events grouped in SQL),
+# and a behaviour's detectors for at most 2 s, so the five behaviour templates stay within one behaviour
+# replay's budget (BEHAVIOR_REPLAY_SECONDS) together.
+ESTIMATE_TRIGGERS: Final = 5_000
+ESTIMATE_GROUPED_IN_SQL: Final = 50_000
+ESTIMATE_BEHAVIOR_SECONDS: Final = 2
 
 
 def backtest_estimate(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
     """A rule body's 30-day backtest on ``tenant``'s history, for recommendations (``page_facts``): its
-    counts, or None when it cannot be replayed (a definition that does not validate) or would cost too much
-    for a list of estimates (a behaviour rule replays 720 detector ticks)."""
-    if definition.get("trigger_type") == TriggerType.BEHAVIOR:
-        return None
+    counts, or None when it cannot be replayed (a definition that does not validate) or a behaviour's
+    detectors ran out of time (the hours not replayed would count as quiet)."""
     try:
         rule = rule_draft(tenant, definition)
-        result = backtest_rule(rule, ESTIMATE_DAYS, max_triggers=ESTIMATE_TRIGGERS)
+        result = backtest_rule(
+            rule,
+            ESTIMATE_DAYS,
+            max_triggers=ESTIMATE_TRIGGERS,
+            max_grouped_in_sql=ESTIMATE_GROUPED_IN_SQL,
+            behavior_seconds=ESTIMATE_BEHAVIOR_SECONDS,
+        )
     except (BacktestUnavailable, ValueError):
+        return None
+    if result.stopped_early and rule.trigger_type == TriggerType.BEHAVIOR:
         return None
     return {"days": ESTIMATE_DAYS, "would_fire": result.would_fire, "triggers_seen": result.triggers_seen}
 
 
-def rule_backtest(
-    rule: AutomationRule, user: Any, days: object = DEFAULT_DAYS, max_triggers: int = REQUEST_MAX_TRIGGERS
-) -> BacktestResult:
+def rule_backtest(rule: AutomationRule, user: Any, days: object = DEFAULT_DAYS) -> BacktestResult:
     """A backtest a person asks for (the API, the builder's preview): the one place that checks it.
 
     ValidationError naming ``days`` unless it is a whole number from 1 to MAX_DAYS; PermissionDenied unless
     ``user`` may test rules of the rule's risk level in its tenant (as for Test Conditions); then
-    ``backtest_rule`` with at most ``max_triggers`` triggers. Raises BacktestUnavailable as it does.
+    ``backtest_rule`` with the request's caps. Raises BacktestUnavailable as it does.
     """
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise ValidationError({"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
     policy.check(user, rule.tenant_id, Capability.TEST, rule.risk_level)
-    return backtest_rule(rule, days, max_triggers=max_triggers)
+    return backtest_rule(rule, days, max_triggers=REQUEST_MAX_TRIGGERS, max_grouped_in_sql=REQUEST_MAX_GROUPED_IN_SQL)

@@ -328,6 +328,32 @@ def detect_high_value_customer(rule: AutomationRule, window: BehaviorWindow) -> 
     ]
 
 
+@dataclass(frozen=True)
+class CandidateEvents:
+    """The events a detector draws its matches from at a tick: the customer events of ``types`` (None: any
+    type) that occurred in the window's settled stretch (``_last_then_quiet``) or its catch-up. A tick with
+    none finds nothing, so a replay may skip it (``executions.backtest``)."""
+
+    types: tuple[str, ...] | None
+    settled: bool
+
+    def span(self, window: BehaviorWindow) -> tuple[dt.datetime, dt.datetime]:
+        """``(after, until)``: candidates occurred after the first instant and at or before the second."""
+        if self.settled:
+            return window.settled_since, window.settled
+        return window.now - window.catchup, window.now
+
+
+# high_value_customer is left out: a customer held back by the once-per-T rule may match at a later tick
+# without a new order.
+CANDIDATE_EVENTS: dict[str, CandidateEvents] = {
+    BehaviorType.ABANDONED_CART: CandidateEvents(CART_EVENT_TYPES, settled=True),
+    BehaviorType.PRODUCT_VIEWED_NOT_BOUGHT: CandidateEvents((CustomerEventType.PRODUCT_VIEWED,), settled=True),
+    BehaviorType.DORMANT_CUSTOMER: CandidateEvents(None, settled=True),
+    BehaviorType.REPEAT_PURCHASE: CandidateEvents((CustomerEventType.ORDER_PLACED,), settled=False),
+}
+
+
 # --- the tick ----------------------------------------------------------------------------------
 
 
