@@ -189,6 +189,8 @@ def behavior_triggers(
     deadline = time.monotonic() + seconds
     candidates = CANDIDATE_EVENTS.get(behavior_type)
     moments = _candidate_moments(rule, candidates, tick - timeframe - BEHAVIOR_TICK, end) if candidates else None
+    first = tick
+    held_until: list[dt.datetime] = []  # when customers held back by high_value_customer's once-per-T may fire
     while tick <= end:
         if time.monotonic() > deadline:  # a busy tenant's detectors: keep the answer inside a request
             stop(
@@ -197,16 +199,18 @@ def behavior_triggers(
             )
             return
         window = BehaviorWindow(now=tick, timeframe=timeframe, catchup=BEHAVIOR_TICK)
-        if candidates is not None and moments is not None:
-            after, until = candidates.span(window)
-            if bisect.bisect_right(moments, until) == bisect.bisect_right(moments, after):
-                tick += BEHAVIOR_TICK  # no event the detector could match: it would find nothing
-                continue
+        due = tick == first or any(moment <= tick for moment in held_until)
+        spans = candidates.spans(window) if candidates is not None and moments is not None and not due else []
+        if spans and not any(_any_within(moments or [], after, until) for after, until in spans):
+            tick += BEHAVIOR_TICK  # no event that lets the detector find anything new
+            continue
+        held_until = [t for t in held_until if t > tick]
         for candidate in detector(replay, window):
             if candidate.occurrence in seen:
                 continue
             last = fired_for.get(candidate.customer_id)
             if behavior_type == BehaviorType.HIGH_VALUE_CUSTOMER and last is not None and tick - last < timeframe:
+                held_until.append(last + timeframe)
                 continue
             seen.add(candidate.occurrence)
             fired_for[candidate.customer_id] = tick
@@ -227,6 +231,10 @@ def _candidate_moments(
         events = events.filter(event_type__in=candidates.types)
     moments = list(events.order_by("occurred_at").values_list("occurred_at", flat=True)[: SKIP_READ_LIMIT + 1])
     return moments if len(moments) <= SKIP_READ_LIMIT else None
+
+
+def _any_within(moments: list[dt.datetime], after: dt.datetime, until: dt.datetime) -> bool:
+    return bisect.bisect_right(moments, until) > bisect.bisect_right(moments, after)
 
 
 def next_tick(moment: dt.datetime) -> dt.datetime:
