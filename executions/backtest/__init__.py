@@ -69,7 +69,7 @@ __all__ = [
     "MAX_DAYS",
     "BacktestResult",
     "BacktestUnavailable",
-    "backtest_estimate",
+    "backtest_estimates",
     "backtest_rule",
     "rule_backtest",
 ]
@@ -160,10 +160,23 @@ class ReplayFacts:
         return self.runs_that_day
 
 
+@dataclass(frozen=True)
+class TenantHistory:
+    """What a backtest reads of its tenant's history besides its triggers: since when it is kept and which
+    metrics have samples (read once for many backtests of one tenant, ``backtest_estimates``)."""
+
+    kept_since: dt.datetime
+    stored_metrics: frozenset[str]
+
+    @classmethod
+    def read(cls, tenant_id: str, now: dt.datetime) -> TenantHistory:
+        return cls(history_kept_since(tenant_id, now), frozenset(stored_metrics(tenant_id)))
+
+
 class Replay:
     """One backtest's compiled conditions, context layers and tallies, shared by both ways of replaying."""
 
-    def __init__(self, rule: AutomationRule, result: BacktestResult, now: dt.datetime) -> None:
+    def __init__(self, rule: AutomationRule, result: BacktestResult, now: dt.datetime, history: TenantHistory) -> None:
         self.rule, self.result = rule, result
         tenant = rule.tenant
         self.zone: ZoneInfo = tenant.zone
@@ -180,7 +193,7 @@ class Replay:
         self.builtin_keys = set(builtin_facts(tenant, now))
         self.builtins_needed = bool(self.keys & self.builtin_keys)
         providers = set(metric_providers())
-        self.stored = stored_metrics(tenant.pk)
+        self.stored = set(history.stored_metrics)
         config = rule.trigger_config if isinstance(rule.trigger_config, dict) else {}
         metric = config.get("metric")
         threshold_metric = {metric} if rule.trigger_type == TriggerType.THRESHOLD and isinstance(metric, str) else set()
@@ -373,13 +386,14 @@ def backtest_rule(
     max_triggers: int | None = None,
     max_grouped_in_sql: int | None = None,
     behavior_seconds: float = BEHAVIOR_REPLAY_SECONDS,
+    history: TenantHistory | None = None,
 ) -> BacktestResult:
     """Replay ``rule`` (saved or not) over the last ``days`` of its tenant's history; writes nothing.
 
     ``max_triggers``: stop after that many triggers, oldest first (the answer says so in ``warnings``);
     ``max_grouped_in_sql``: the same for an event replay grouped in SQL (PostgreSQL), where a trigger costs
-    far less. ``behavior_seconds``: how long a behaviour's detectors may run. Raises BacktestUnavailable
-    for a trigger that cannot be replayed yet.
+    far less. ``behavior_seconds``: how long a behaviour's detectors may run. ``history``: the tenant's, as
+    the caller already read it at ``now``. Raises BacktestUnavailable for a trigger that cannot be replayed yet.
     """
     if rule.trigger_type not in (TriggerType.EVENT, TriggerType.SCHEDULE, TriggerType.THRESHOLD, TriggerType.BEHAVIOR):
         raise BacktestUnavailable(f"backtests of {rule.trigger_type} rules are not available yet")
@@ -387,7 +401,8 @@ def backtest_rule(
     zone = rule.tenant.zone
     start, end = now - dt.timedelta(days=days), now
     result = BacktestResult(days, start, end)
-    kept_since = history_kept_since(rule.tenant_id, now)
+    history = history or TenantHistory.read(rule.tenant_id, now)
+    kept_since = history.kept_since
     if start < kept_since and rule.trigger_type != TriggerType.SCHEDULE:
         result.warnings.append(
             f"History is kept {(now - kept_since).days} days: the first {(kept_since - start).days} days of "
@@ -397,7 +412,7 @@ def backtest_rule(
     for offset in range((end.astimezone(zone).date() - first_day).days + 1):
         result.by_day[first_day + dt.timedelta(days=offset)] = 0
 
-    replay = Replay(rule, result, now)
+    replay = Replay(rule, result, now, history)
     shape = replay.group_shape()
     if shape is None:
         _replay_one_by_one(replay, start, end, max_triggers, behavior_seconds)
@@ -420,24 +435,36 @@ ESTIMATE_GROUPED_IN_SQL: Final = 50_000
 ESTIMATE_BEHAVIOR_SECONDS: Final = 2
 
 
-def backtest_estimate(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
-    """A rule body's 30-day backtest on ``tenant``'s history, for recommendations (``page_facts``): its
+def backtest_estimates(tenant: Any, definitions: list[dict[str, Any]]) -> list[dict[str, int] | None]:
+    """Each rule body's 30-day backtest on ``tenant``'s history, for recommendations (``page_facts``): its
     counts, or None when it cannot be replayed (a definition that does not validate) or a behaviour's
-    detectors ran out of time (the hours not replayed would count as quiet)."""
-    try:
-        rule = rule_draft(tenant, definition)
-        result = backtest_rule(
-            rule,
-            ESTIMATE_DAYS,
-            max_triggers=ESTIMATE_TRIGGERS,
-            max_grouped_in_sql=ESTIMATE_GROUPED_IN_SQL,
-            behavior_seconds=ESTIMATE_BEHAVIOR_SECONDS,
+    detectors ran out of time (the hours not replayed would count as quiet). The tenant's history facts
+    are read once for all."""
+    now = timezone.now()
+    history = TenantHistory.read(tenant.pk, now)
+    estimates: list[dict[str, int] | None] = []
+    for definition in definitions:
+        try:
+            rule = rule_draft(tenant, definition)
+            result = backtest_rule(
+                rule,
+                ESTIMATE_DAYS,
+                now,
+                max_triggers=ESTIMATE_TRIGGERS,
+                max_grouped_in_sql=ESTIMATE_GROUPED_IN_SQL,
+                behavior_seconds=ESTIMATE_BEHAVIOR_SECONDS,
+                history=history,
+            )
+        except (BacktestUnavailable, ValueError):
+            estimates.append(None)
+            continue
+        if result.stopped_early and rule.trigger_type == TriggerType.BEHAVIOR:
+            estimates.append(None)
+            continue
+        estimates.append(
+            {"days": ESTIMATE_DAYS, "would_fire": result.would_fire, "triggers_seen": result.triggers_seen}
         )
-    except (BacktestUnavailable, ValueError):
-        return None
-    if result.stopped_early and rule.trigger_type == TriggerType.BEHAVIOR:
-        return None
-    return {"days": ESTIMATE_DAYS, "would_fire": result.would_fire, "triggers_seen": result.triggers_seen}
+    return estimates
 
 
 def rule_backtest(rule: AutomationRule, user: Any, days: object = DEFAULT_DAYS) -> BacktestResult:

@@ -94,48 +94,46 @@ def read_event_samples(
 # --- PostgreSQL: grouped in SQL ---------------------------------------------------------------------
 
 
-def _combination_sql(zone: ZoneInfo, shape: GroupShape) -> tuple[str, str, list[Any]]:
-    """SQL for the group's values (a JSON array of one-element arrays, ``[]`` for a key the payload lacks,
-    as text so that ``1`` and ``1.0`` stay apart as they do in Python) and its clock, with their params."""
-    parts, params = [], []
-    for key in shape.keys:
-        parts.append(
-            "CASE WHEN e.payload -> %s::text IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(e.payload -> %s::text) END"
-        )
-        params.extend([key, key])
-    combination = f"jsonb_build_array({', '.join(parts)})::text" if parts else "'[]'::text"
+def _columns_sql(zone: ZoneInfo, shape: GroupShape) -> tuple[list[str], str, list[Any]]:
+    """SQL for each key's value (its JSON text, NULL for a key the payload lacks; text, so ``1`` and ``1.0``
+    stay apart as they do in Python) and for the clock, with their params in that order."""
+    values = ["(e.payload -> %s::text)::text" for _ in shape.keys]
+    params: list[Any] = list(shape.keys)
     if shape.clock == CLOCK_NONE:
-        return combination, "NULL::timestamp", params
+        return values, "NULL::timestamp", params
     unit = "minute" if shape.clock == CLOCK_MINUTE else "day"
-    return combination, f"date_trunc('{unit}', e.occurred_at AT TIME ZONE %s)", [*params, zone.key]
+    return values, f"date_trunc('{unit}', e.occurred_at AT TIME ZONE %s)", [*params, zone.key]
 
 
-def _identity_sql(combination: str, clock: str) -> str:
-    return f"({combination}) || '|' || coalesce(({clock})::text, '')"
+def _identity_sql(values: list[str], clock: str) -> str:
+    """One text for the values and the clock: JSON texts are never empty, so '' stands for a missing key."""
+    return " || '|' || ".join([*(f"coalesce({value}, '')" for value in values), f"coalesce(({clock})::text, '')"])
 
 
 def _groups_in_sql(events: QuerySet[Event], zone: ZoneInfo, shape: GroupShape, limit: int | None) -> list[EventGroup]:
     inner, inner_params = _oldest(events, limit).values("payload", "occurred_at", "actor_id").query.sql_with_params()
-    combination, clock, params = _combination_sql(zone, shape)
+    values, clock, params = _columns_sql(zone, shape)
     actor = "e.actor_id" if shape.by_actor else "NULL::integer"
+    named = [f"g.v{index}" for index in range(len(values))]
+    selected = "".join(f"{value} AS v{index}, " for index, value in enumerate(values))
+    keys = ", ".join(str(position) for position in range(1, len(values) + 3))  # the values, the clock, the actor
     sql = f"""
-        SELECT g.combination, g.clock, g.actor, {_identity_sql("g.combination", "g.clock")},
+        SELECT {"".join(f"{name}, " for name in named)}g.clock, g.actor, {_identity_sql(named, "g.clock")},
                array_agg(g.day ORDER BY g.day), array_agg(g.n ORDER BY g.day)
         FROM (
-            SELECT {combination} AS combination, {clock} AS clock, {actor} AS actor,
-                   (e.occurred_at AT TIME ZONE %s)::date AS day, count(*) AS n
+            SELECT {selected}{clock} AS clock, {actor} AS actor, (e.occurred_at AT TIME ZONE %s)::date AS day,
+                   count(*) AS n
             FROM ({inner}) AS e
-            GROUP BY 1, 2, 3, 4
+            GROUP BY {keys}, {len(values) + 3}
         ) AS g
-        GROUP BY 1, 2, 3
+        GROUP BY {keys}
     """
     groups = []
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, zone.key, *inner_params])
-        for combination_text, local, actor_id, identity, days, counts in cursor.fetchall():
-            found = json.loads(combination_text)
-            values = {key: value[0] for key, value in zip(shape.keys, found, strict=True) if value}
-            groups.append(EventGroup(values, local, actor_id, list(zip(days, counts, strict=True)), identity))
+        for *texts, local, actor_id, identity, days, counts in cursor.fetchall():
+            found = {key: json.loads(text) for key, text in zip(shape.keys, texts, strict=True) if text is not None}
+            groups.append(EventGroup(found, local, actor_id, list(zip(days, counts, strict=True)), identity))
     return groups
 
 
@@ -143,11 +141,11 @@ def _samples_in_sql(
     events: QuerySet[Event], zone: ZoneInfo, shape: GroupShape, identities: set[str], count: int, limit: int | None
 ) -> list[tuple[Any, ...]]:
     inner, inner_params = _oldest(events, limit).values(*EVENT_ROW_FIELDS, "actor_id").query.sql_with_params()
-    combination, clock, params = _combination_sql(zone, shape)
+    values, clock, params = _columns_sql(zone, shape)
     columns = ", ".join(f"e.{name}" for name in (*EVENT_ROW_FIELDS, "actor_id"))
     sql = f"""
         SELECT {columns} FROM ({inner}) AS e
-        WHERE {_identity_sql(combination, clock)} = ANY(%s)
+        WHERE {_identity_sql(values, clock)} = ANY(%s)
         ORDER BY e.occurred_at, e.id
         LIMIT %s
     """

@@ -85,7 +85,9 @@ class MetricTimeline:
 
 
 def stored_metrics(tenant_id: str) -> set[str]:
-    return set(MetricSample.objects.filter(tenant_id=tenant_id).values_list("metric", flat=True).distinct())
+    # order_by(): the model's ordering would make DISTINCT run over every sample's (metric, recorded_at, id)
+    samples = MetricSample.objects.filter(tenant_id=tenant_id).order_by()
+    return set(samples.values_list("metric", flat=True).distinct())
 
 
 def window_events(rule: AutomationRule, start: dt.datetime, end: dt.datetime) -> Any:

@@ -366,7 +366,7 @@ def test_recommend_for_a_tenant_with_no_rules_reads_once(tenant, django_assert_n
     from automations.page_facts import PageFacts, page_facts
 
     # scoring reads the tenant's rules once; each template's backtest evidence reads a few rows more
-    monkeypatch.setattr(page_facts, "backtest_estimate", PageFacts().backtest_estimate)
+    monkeypatch.setattr(page_facts, "backtest_estimates", PageFacts().backtest_estimates)
     with django_assert_num_queries(1):
         results = recommend(tenant, SPEC_CONTEXT)
     assert results[0].name == "Low Product Alert"
