@@ -22,8 +22,8 @@ def _not_known(tenant_id: str, action_type: str) -> bool:
     return False
 
 
-def _no_backtest(tenant: Any, definition: dict[str, Any]) -> dict[str, int] | None:
-    return None
+def _no_backtests(tenant: Any, definitions: list[dict[str, Any]]) -> list[dict[str, int] | None]:
+    return [None for _ in definitions]
 
 
 @dataclass
@@ -32,8 +32,8 @@ class PageFacts:
     latest_metric_values: Callable[[str], dict[str, Any]] = _no_metric_values
     # Whether a run of this action type would only be recorded: nothing in the tenant receives its command.
     action_only_recorded: Callable[[str, str], bool] = _not_known
-    # A rule body's 30-day backtest, {"days", "would_fire", "triggers_seen"}; None when it cannot be replayed.
-    backtest_estimate: Callable[[Any, dict[str, Any]], dict[str, int] | None] = _no_backtest
+    # Each rule body's 30-day backtest, {"days", "would_fire", "triggers_seen"}; None when it cannot be replayed.
+    backtest_estimates: Callable[[Any, list[dict[str, Any]]], list[dict[str, int] | None]] = _no_backtests
 
 
 page_facts = PageFacts()

@@ -38,4 +38,4 @@ class ExecutionsConfig(AppConfig):
         # The rule's page and the builder warn when nothing receives the action's commands.
         page_facts.action_only_recorded = action_only_recorded
         # Recommendations carry what a backtest of each template finds on the tenant's history.
-        page_facts.backtest_estimate = backtest.backtest_estimate
+        page_facts.backtest_estimates = backtest.backtest_estimates

@@ -170,12 +170,20 @@ def recommend(
     signals = Signals.from_context(context, today if today is not None else local_today, zone_name)
     running = _running_shapes(tenant)
     results = []
-    for template in CATALOGUE:
-        config = template.suggested_config
-        if rule_shape(config["trigger_type"], config["trigger_config"], config["action_type"]) in running:
-            continue
+    templates = [
+        template
+        for template in CATALOGUE
+        if rule_shape(
+            template.suggested_config["trigger_type"],
+            template.suggested_config["trigger_config"],
+            template.suggested_config["action_type"],
+        )
+        not in running
+    ]
+    configs = [template.suggested_config for template in templates]
+    estimates = page_facts.backtest_estimates(tenant, configs) if tenant is not None else [None] * len(configs)
+    for template, config, estimate in zip(templates, configs, estimates, strict=True):
         score, contributions = score_template(template, signals)
-        estimate = page_facts.backtest_estimate(tenant, config) if tenant is not None else None
         evidence = evidence_contribution(estimate)
         reasoning = _reasoning(template, contributions)
         if evidence is not None:  # always said, after the other reasons

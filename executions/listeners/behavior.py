@@ -328,6 +328,37 @@ def detect_high_value_customer(rule: AutomationRule, window: BehaviorWindow) -> 
     ]
 
 
+@dataclass(frozen=True)
+class CandidateEvents:
+    """The events whose presence lets a detector find something new at a tick: customer events of ``types``
+    (None: any type) that occurred in the window's settled stretch (``_last_then_quiet``) and/or its
+    catch-up. A tick with none finds nothing new, so a replay may skip it (``executions.backtest``)."""
+
+    types: tuple[str, ...] | None
+    settled: bool
+    recent: bool
+
+    def spans(self, window: BehaviorWindow) -> list[tuple[dt.datetime, dt.datetime]]:
+        """``(after, until)`` stretches: such events occurred after the first instant, at or before the second."""
+        spans = [(window.settled_since, window.settled)] if self.settled else []
+        return [*spans, (window.now - window.catchup, window.now)] if self.recent else spans
+
+
+# high_value_customer: a customer's total in the last T grows only with an order coming into the window, and
+# its occurrence (the latest order) changes only with one coming in or leaving; but a customer held back by
+# the once-per-T rule matches again later without either, and the first tick finds every total already over
+# the bar (a replay runs those ticks too).
+CANDIDATE_EVENTS: dict[str, CandidateEvents] = {
+    BehaviorType.ABANDONED_CART: CandidateEvents(CART_EVENT_TYPES, settled=True, recent=False),
+    BehaviorType.PRODUCT_VIEWED_NOT_BOUGHT: CandidateEvents(
+        (CustomerEventType.PRODUCT_VIEWED,), settled=True, recent=False
+    ),
+    BehaviorType.DORMANT_CUSTOMER: CandidateEvents(None, settled=True, recent=False),
+    BehaviorType.REPEAT_PURCHASE: CandidateEvents((CustomerEventType.ORDER_PLACED,), settled=False, recent=True),
+    BehaviorType.HIGH_VALUE_CUSTOMER: CandidateEvents((CustomerEventType.ORDER_PLACED,), settled=True, recent=True),
+}
+
+
 # --- the tick ----------------------------------------------------------------------------------
 
 

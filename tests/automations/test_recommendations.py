@@ -366,7 +366,7 @@ def test_recommend_for_a_tenant_with_no_rules_reads_once(tenant, django_assert_n
     from automations.page_facts import PageFacts, page_facts
 
     # scoring reads the tenant's rules once; each template's backtest evidence reads a few rows more
-    monkeypatch.setattr(page_facts, "backtest_estimate", PageFacts().backtest_estimate)
+    monkeypatch.setattr(page_facts, "backtest_estimates", PageFacts().backtest_estimates)
     with django_assert_num_queries(1):
         results = recommend(tenant, SPEC_CONTEXT)
     assert results[0].name == "Low Product Alert"
@@ -389,6 +389,30 @@ def test_each_recommendation_carries_its_backtest_and_the_ranking_uses_it(tenant
         assert item.relevance_score >= without[item.key].relevance_score
     for item in quiet:
         assert item.relevance_score <= without[item.key].relevance_score
+
+
+def test_behaviour_templates_carry_their_backtest_too(tenant, monkeypatch):
+    from django.utils import timezone
+
+    from executions import backtest
+    from executions.models import Event
+
+    day_ago = timezone.now() - dt.timedelta(hours=30)
+    for customer in ("c1", "c2", "c3"):
+        Event.objects.create(
+            tenant=tenant,
+            event_type="cart_updated",
+            customer_id=customer,
+            idempotency_key=f"{customer}-cart",
+            occurred_at=day_ago,
+            received_at=day_ago,
+        )
+    by_key = {item.key: item for item in recommend(tenant, {})}
+    assert by_key["abandoned_cart_recovery"].backtest == {"days": 30, "would_fire": 3, "triggers_seen": 3}
+    assert "would have fired 3 times" in by_key["abandoned_cart_recovery"].reasoning
+    # a replay that runs out of its time budget gives no estimate rather than a low one
+    monkeypatch.setattr(backtest, "ESTIMATE_BEHAVIOR_SECONDS", -1)
+    assert {item.key: item for item in recommend(tenant, {})}["abandoned_cart_recovery"].backtest is None
 
 
 def test_the_docs_name_every_template():

@@ -3,7 +3,10 @@ that does not, and the API's create and update answers carrying them without blo
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from automations.services import rule_draft
 from automations.warnings import condition_conflicts, rule_warnings
@@ -193,3 +196,53 @@ def test_a_backtest_says_when_a_rule_would_fire_on_most_triggers_or_never(tenant
     assert ("never_fires", "conditions") in codes(never)
     other_type = draft(tenant, trigger_config={"event_type": "order_placed"})
     assert codes(other_type) == [("never_fires", "trigger_config")]
+
+
+CART_REMINDER = {
+    **EVENT_RULE,
+    "name": "Cart reminder",
+    "trigger_type": "behavior",
+    "trigger_config": {"behavior_type": "abandoned_cart", "timeframe_hours": 2},
+}
+
+
+def abandoned_carts(tenant) -> None:
+    """Four carts left a day ago (c1 to c4), and one bought within the hour (c5): four occurrences."""
+    day_ago = timezone.now() - dt.timedelta(hours=30)
+    bought = day_ago + dt.timedelta(minutes=30)
+    activity = [(customer, "cart_updated", day_ago) for customer in ("c1", "c2", "c3", "c4", "c5")]
+    for index, (customer, event_type, at) in enumerate([*activity, ("c5", "order_placed", bought)]):
+        Event.objects.create(
+            tenant=tenant,
+            event_type=event_type,
+            customer_id=customer,
+            idempotency_key=f"activity-{index}",
+            occurred_at=at,
+            received_at=at,
+            dispatched_at=at,
+        )
+
+
+def backtest_codes(rule) -> list[tuple[str, str]]:
+    return [(code, field) for code, field in codes(rule) if code in ("fires_too_often", "never_fires")]
+
+
+def test_a_behaviour_rules_backtest_says_when_it_would_fire_on_most_occurrences_or_never(tenant):
+    abandoned_carts(tenant)
+    broad = {**CART_REMINDER, "conditions": [{"type": "customer_id", "operator": "!=", "value": "c1"}]}
+    assert backtest_codes(rule_draft(tenant, broad)) == [("fires_too_often", "conditions")]  # 3 of 4
+    narrow = {**CART_REMINDER, "conditions": [{"type": "customer_id", "operator": "=", "value": "c1"}]}
+    assert backtest_codes(rule_draft(tenant, narrow)) == []  # 1 of 4
+    never = {**CART_REMINDER, "conditions": [{"type": "customer_id", "operator": "=", "value": "c9"}]}
+    assert backtest_codes(rule_draft(tenant, never)) == [("never_fires", "conditions")]
+    repeat = {**CART_REMINDER, "trigger_config": {"behavior_type": "repeat_purchase", "timeframe_hours": 48}}
+    assert backtest_codes(rule_draft(tenant, repeat)) == [("never_fires", "trigger_config")]  # nobody ordered twice
+
+
+def test_a_behaviour_replay_out_of_time_warns_nothing(tenant, monkeypatch):
+    from executions import rule_warnings
+
+    abandoned_carts(tenant)
+    monkeypatch.setattr(rule_warnings, "WARNING_BEHAVIOR_SECONDS", -1)
+    never = {**CART_REMINDER, "conditions": [{"type": "customer_id", "operator": "=", "value": "c9"}]}
+    assert backtest_codes(rule_draft(tenant, never)) == []  # the hours not replayed are not known to be quiet

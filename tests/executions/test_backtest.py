@@ -4,14 +4,16 @@ governance, writing nothing; the same would-fire set as the live pipeline over t
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
+from django.contrib.auth.models import User
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automations.models import AutomationRule
 from automations.services import rule_draft
-from executions.backtest import backtest_rule
+from executions.backtest import MAX_SAMPLES, backtest_rule
 from executions.choices import ExecutionStatus
 from executions.listeners.behavior import check_behaviors
 from executions.listeners.threshold import check_metric_thresholds, check_thresholds
@@ -89,33 +91,124 @@ def test_governance_is_decided_per_replayed_run_with_the_days_own_count(tenant):
     assert dict(backtest_rule(high, 30, now=NOW).governance) == {"needs_approval": 5}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    payloads=st.lists(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "amount": st.one_of(st.integers(0, 300), st.text(max_size=3), st.none(), st.floats(-1e6, 1e6)),
-                "currency": st.sampled_from(["EUR", "USD", "eur", ""]),
-            },
-        ),
-        max_size=12,
-    )
+AMOUNTS = st.one_of(
+    st.integers(0, 300),
+    st.integers(0, 300).map(str),
+    st.text(max_size=3),
+    st.none(),
+    st.floats(-1e6, 1e6),
+    st.booleans(),
 )
-def test_backtest_equals_live_for_generated_event_histories(tenant, payloads):
-    # given an event history, replayed by the backtest and run by the live pipeline (in this process)
+PAYLOADS = st.one_of(
+    st.just({"amount": 150, "currency": "EUR"}),  # passes: half the events, so governance has runs to decide
+    st.fixed_dictionaries({}, optional={"amount": AMOUNTS, "currency": st.sampled_from(["EUR", "USD", "eur", ""])}),
+)
+# Governance variants: how each replays (in groups or one by one) and what the live count of the day reads.
+GOVERNED = {
+    "plain": ({}, True),
+    "cap": ({"auto_approval_rules": {"max_frequency_per_day": 2}}, True),
+    # every run waits (over budget): none is allowed to run, so the cap never counts one and never holds one
+    "over_budget_and_cap": (
+        {
+            "action_config": {"workflow_type_id": "vip", "budget": 50},
+            "auto_approval_rules": {"max_budget": 10, "max_frequency_per_day": 1},
+        },
+        True,
+    ),
+    # who posted decides which runs count towards the cap: the day's order decides, replayed one by one
+    "trusted_and_cap": ({"auto_approval_rules": {"trusted_users_only": True, "max_frequency_per_day": 2}}, False),
+}
+
+
+def posters(tenant) -> dict[str, object]:
+    from governance.models import TrustedUser
+
+    users = {}
+    for name in ("tina", "mark"):
+        users[name] = User.objects.filter(username=name).first() or make_user(name, tenant, "collaborator")
+    TrustedUser.objects.get_or_create(tenant=tenant, user=users["tina"])
+    return {"trusted": users["tina"], "member": users["mark"], "nobody": None}
+
+
+def live_governance(executions) -> Counter:
+    """The backtest's governance counts, read from what the live pipeline did."""
+    counts: Counter = Counter()
+    for execution in executions:
+        if execution.status == ExecutionStatus.AWAITING_APPROVAL:
+            checks = (execution.governance_decision or {}).get("checks", [])
+            capped = any(check["rule"] == "max_frequency_per_day" and not check["passed"] for check in checks)
+            counts["held_by_cap" if capped else "needs_approval"] += 1
+        else:
+            counts["auto_approved"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("variant", sorted(GOVERNED))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.lists(st.tuples(PAYLOADS, st.sampled_from(["trusted", "member", "nobody"])), max_size=MAX_SAMPLES))
+def test_backtest_equals_live_for_generated_event_histories(tenant, variant, history):
+    # given an event history run by the live pipeline (each event matched and run as it arrives, so each
+    # run sees the day's count of the runs before it) and replayed by the backtest
     AutomationExecution.objects.all().delete()
     Event.objects.all().delete()
     AutomationRule.all_objects.all().delete()  # one rule per example, so every execution runs in this process
-    rule = make_rule(tenant, **{**PAID, "name": f"Big order {len(payloads)}"})
-    events = [order(tenant, 1 + index / 1000, f"k{index}", **payload) for index, payload in enumerate(payloads)]
+    overrides, grouped = GOVERNED[variant]
+    rule = make_rule(tenant, **{**PAID, "name": f"Big order {len(history)}", **overrides})
+    people = posters(tenant)
+    for index, (payload, poster) in enumerate(history):
+        event = order(tenant, 1 + (len(history) - index) / 1000, f"k{index}", **payload)  # in the order they occur
+        Event.objects.filter(pk=event.pk).update(actor=people[poster])
+        match_events([event.pk])
     replayed = backtest_rule(rule, 30, now=NOW)
-    match_events([event.pk for event in events])
-    # then the events whose live execution went past its conditions are the ones the backtest fires for
-    live = AutomationExecution.objects.filter(automation_rule=rule).exclude(status=ExecutionStatus.SKIPPED)
-    live_moments = sorted(live.values_list("event__occurred_at", flat=True))
-    assert replayed.fired_at == live_moments, (payloads, list(live.values_list("status", "event__payload")))
-    assert replayed.triggers_seen == len(payloads)
+    # then the backtest fires for the events whose live execution went past its conditions, tallies each
+    # condition as the live runs found it, and governs them as live did
+    live = list(AutomationExecution.objects.filter(automation_rule=rule).order_by("event__occurred_at", "event_id"))
+    fired = [execution for execution in live if execution.status != ExecutionStatus.SKIPPED]
+    assert replayed.grouped is grouped
+    assert (replayed.triggers_seen, replayed.would_fire) == (len(history), len(fired))
+    assert [sample["trigger_data"]["event"]["id"] for sample in replayed.samples] == [e.event_id for e in fired]
+    for index, tally in enumerate(replayed.conditions):
+        assert tally.passed == sum(1 for e in live if e.condition_results[index]["passed"])
+    assert +replayed.governance == live_governance(fired), [(e.status, e.governance_decision) for e in fired]
+    assert sum(replayed.by_day.values()) == len(fired)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    history=st.lists(
+        st.tuples(st.integers(0, 90 * 24 * 60), PAYLOADS, st.sampled_from(["trusted", "member", "nobody"])),
+        max_size=15,
+    ),
+    hours=st.sampled_from([{}, {"auto_approval_rules": {"business_hours_only": True}}]),
+)
+def test_a_replay_in_groups_equals_one_by_one_on_built_ins_and_business_hours(tenant, history, hours):
+    # given events over 90 days (a daylight-saving change included) and a rule on the hour and the weekday
+    # of each event, and the same rule with a condition on the event's own metadata (replayed one by one)
+    Event.objects.all().delete()
+    AutomationRule.all_objects.all().delete()
+    people = posters(tenant)
+    conditions = [
+        {"type": "hour", "operator": ">=", "value": 12},
+        {"type": "weekday", "operator": "in", "value": ["monday", "saturday", "sunday"]},
+        {"type": "amount", "operator": ">=", "value": 100},
+    ]
+    grouped = make_rule(tenant, **{**PAID, "name": "Grouped", "conditions": conditions, **hours})
+    on_the_event = [*conditions, {"type": "event.type", "operator": "=", "value": "order_placed"}]
+    each = make_rule(tenant, **{**PAID, "name": "One by one", "conditions": on_the_event, **hours})
+    for index, (minutes_ago, payload, poster) in enumerate(history):
+        event = order(tenant, minutes_ago / (24 * 60), f"k{index}", **payload)
+        Event.objects.filter(pk=event.pk).update(actor=people[poster])
+    # when both are replayed
+    in_groups, one_by_one = backtest_rule(grouped, 90, now=NOW), backtest_rule(each, 90, now=NOW)
+    # then they answer alike
+    assert (in_groups.grouped, one_by_one.grouped) == (True, False)
+    assert in_groups.as_dict()["conditions"] == one_by_one.as_dict()["conditions"][:3]
+    for key in ("triggers_seen", "would_fire", "by_day", "governance"):
+        assert in_groups.as_dict()[key] == one_by_one.as_dict()[key], key
+    assert [s["trigger_data"]["event"]["id"] for s in in_groups.samples] == [
+        s["trigger_data"]["event"]["id"] for s in one_by_one.samples
+    ]
+    assert [s["why"].split("; ")[1] for s in in_groups.samples] == [s["why"].split("; ")[1] for s in one_by_one.samples]
 
 
 def samples(tenant, metric, values_by_minute):
@@ -309,6 +402,57 @@ def test_a_behaviour_backtest_equals_the_live_tick(tenant):
     assert again.would_fire == replayed.would_fire == 3
 
 
+def spend(tenant, customer: str, hours_ago: float, amount: int, key: str) -> None:
+    at = NOW - dt.timedelta(hours=hours_ago)
+    Event.objects.create(
+        tenant=tenant,
+        event_type="order_placed",
+        customer_id=customer,
+        idempotency_key=key,
+        payload={"amount": amount},
+        occurred_at=at,
+        received_at=at,
+        dispatched_at=at,
+    )
+
+
+@pytest.mark.parametrize(
+    "trigger_config",
+    [
+        {"behavior_type": "high_value_customer", "timeframe_hours": 12, "min_total": 500},
+        {"behavior_type": "repeat_purchase", "timeframe_hours": 24},
+        {"behavior_type": "dormant_customer", "timeframe_hours": 6},
+        {"behavior_type": "product_viewed_not_bought", "timeframe_hours": 2},
+    ],
+    ids=lambda config: config["behavior_type"],
+)
+def test_every_behaviour_backtest_equals_the_live_tick_though_it_skips_quiet_hours(tenant, trigger_config):
+    # given activity over three days: orders already over the bar at the first tick, a new latest order held
+    # back by the once-per-T rule that matches T later with no order coming or going, repeat orders, an order
+    # stored after a later one (a higher id for an older order), views, quiet stretches
+    carts(tenant)
+    spend(tenant, "h1", 80, 300, "h1-a")
+    spend(tenant, "h1", 78, 300, "h1-b")  # over 500 within 12 h at the first tick: fires
+    spend(tenant, "h1", 70.5, 600, "h1-c")  # within T of that: held back, then matches at T after it
+    spend(tenant, "h1", 30, 250, "h1-d")
+    spend(tenant, "h2", 20, 450, "h2-late")
+    spend(tenant, "h2", 25, 100, "h2-early")  # stored after the later one: the latest order by id is older
+    activity(tenant, "v1", "product_viewed", 10, "v1-view")
+    rule = make_rule(tenant, **{**ABANDONED, "name": "Behaviour", "trigger_config": trigger_config})
+    replayed = backtest_rule(rule, 3, now=NOW)
+    # when the live tick runs every hour of the same window (catching up one hour, as the replay's ticks do)
+    tick = NOW - dt.timedelta(days=3, hours=-1)
+    with override_automations(BEHAVIOR_CATCHUP_HOURS=1):
+        while tick <= NOW:
+            check_behaviors(now=tick)
+            tick += dt.timedelta(minutes=60)
+    # then both found the same occurrences
+    live = AutomationExecution.objects.filter(automation_rule=rule)
+    occurrences = sorted(live.values_list("trigger_data__occurrence", flat=True))
+    assert occurrences == sorted(sample["trigger_data"]["occurrence"] for sample in replayed.samples)
+    assert occurrences  # each behaviour finds something in this history
+
+
 def test_the_api_backtests_a_behaviour(tenant, monkeypatch):
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)  # the server's clock at the test's moment
     owner = make_user("olivia", tenant, "owner")
@@ -329,21 +473,22 @@ def test_api_backtest_needs_the_test_role_and_stays_in_the_tenant(tenant):
     assert post_json(token_client(stranger), f"/api/automations/{rule.pk}/backtest", {}).status_code == 404
 
 
-def test_a_replay_stops_at_its_trigger_cap_and_says_so(tenant):
-    rule = make_rule(tenant, **{**PAID, "conditions": []})
+@pytest.mark.parametrize(
+    ("conditions", "grouped"), [([], True), ([{"type": "event.type", "operator": "=", "value": "order_placed"}], False)]
+)
+def test_a_replay_stops_at_its_trigger_cap_and_says_so(tenant, conditions, grouped):
+    rule = make_rule(tenant, **{**PAID, "conditions": conditions})
     for index in range(3):
         order(tenant, 3 - index, f"capped-{index}")
-    result = backtest_rule(rule, 30, now=NOW, max_triggers=2)
+    result = backtest_rule(rule, 30, now=NOW, max_triggers=2, max_grouped_in_sql=2)
+    assert (result.grouped, result.stopped_early) == (grouped, True)
     assert (result.triggers_seen, result.would_fire) == (2, 2)
     assert result.warnings == ["Stopped after the first 2 triggers of the window."]
 
 
-def test_a_behaviour_replay_that_runs_out_of_time_says_how_far_it_got(tenant, monkeypatch):
-    from executions import backtest
-
+def test_a_behaviour_replay_that_runs_out_of_time_says_how_far_it_got(tenant):
     carts(tenant)
-    monkeypatch.setattr(backtest, "BEHAVIOR_REPLAY_SECONDS", -1)
-    result = backtest_rule(rule_draft(tenant, ABANDONED), 3, now=NOW)
+    result = backtest_rule(rule_draft(tenant, ABANDONED), 3, now=NOW, behavior_seconds=-1)
     assert result.triggers_seen == 0
     assert result.warnings[0].startswith("Replayed up to 2026-12-03T13:00:00Z only")
 
