@@ -58,11 +58,14 @@ class TrustedFacts:
 
     ``actor_id``: the authenticated user who caused the run (None for signals, listeners and Python
     emits, so ``trusted_users_only`` never holds for them). ``moment``: when the decision is taken.
+    ``allowed_unrecorded``: runs of the rule that this caller already allowed today but has not written yet
+    (a batch decides all its executions before recording any), so ``max_frequency_per_day`` counts them too.
     """
 
     rule: AutomationRule
     actor_id: int | None
     moment: dt.datetime
+    allowed_unrecorded: int = 0
 
     def budget(self) -> float | None:
         return rule_budget(self.rule)
@@ -76,12 +79,17 @@ class TrustedFacts:
     def executions_today(self) -> int:
         if _executions_today_counter is None:
             raise RuntimeError("no executions-today counter registered (the executions app does it in ready())")
-        return _executions_today_counter(self.rule, self.moment)
+        return _executions_today_counter(self.rule, self.moment) + self.allowed_unrecorded
 
 
-def trusted_facts(rule: AutomationRule, actor_id: int | None = None, moment: dt.datetime | None = None) -> TrustedFacts:
+def trusted_facts(
+    rule: AutomationRule,
+    actor_id: int | None = None,
+    moment: dt.datetime | None = None,
+    allowed_unrecorded: int = 0,
+) -> TrustedFacts:
     """The trusted facts for deciding about ``rule`` now (``moment``: the server clock unless given)."""
-    return TrustedFacts(rule, actor_id, moment if moment is not None else server_now())
+    return TrustedFacts(rule, actor_id, moment if moment is not None else server_now(), allowed_unrecorded)
 
 
 def rule_approval_decision(rule: AutomationRule, facts: GovernanceFacts | None = None) -> ApprovalDecision:

@@ -91,10 +91,13 @@ def evaluate_pending(
     execution: AutomationExecution,
     bypass_user: User | None = None,
     facts: dict[str, Any] | None = None,
+    allowed_unrecorded: int = 0,
 ) -> Evaluation:
     """Conditions, then governance, for a pending execution; changes nothing (see ``record_evaluations``).
 
     ``facts``: the tenant's latest facts when the caller has them (``evaluate`` reads them once per tenant).
+    ``allowed_unrecorded``: runs of the same rule the caller's batch allowed before this one and has not
+    recorded yet (``max_frequency_per_day`` counts them as it counts recorded ones).
     Raises DatabaseError on a transient database fault (the execution stays pending for the sweeper).
     """
     started = time.monotonic()
@@ -142,7 +145,8 @@ def evaluate_pending(
 
     try:
         # Trusted facts only, never the context: the run's authenticated actor and the server clock now.
-        decision = rule.approval_decision(context, trusted_facts(rule, actor_id=execution.triggered_by_id))
+        facts_now = trusted_facts(rule, actor_id=execution.triggered_by_id, allowed_unrecorded=allowed_unrecorded)
+        decision = rule.approval_decision(context, facts_now)
     except DatabaseError:
         raise
     except Exception as error:  # a policy that no longer evaluates: fail this run, never hold up a batch
@@ -217,12 +221,19 @@ def evaluate(
     take long, and must not hold a write lock meanwhile (on SQLite the only one).
     """
     facts_by_tenant: dict[str, dict[str, Any]] = {}
+    allowed_by_rule: dict[str, int] = {}  # runs this batch let run their action, not recorded yet
     evaluated: list[tuple[AutomationExecution, Evaluation]] = []
     for execution in executions:
         tenant = execution.automation_rule.tenant
         if tenant.pk not in facts_by_tenant:
             facts_by_tenant[tenant.pk] = tenant_facts(tenant)
-        evaluated.append((execution, evaluate_pending(execution, bypass_user, facts_by_tenant[tenant.pk])))
+        rule_id = execution.automation_rule_id
+        evaluation = evaluate_pending(
+            execution, bypass_user, facts_by_tenant[tenant.pk], allowed_unrecorded=allowed_by_rule.get(rule_id, 0)
+        )
+        if evaluation.status == ExecutionStatus.RUNNING:
+            allowed_by_rule[rule_id] = allowed_by_rule.get(rule_id, 0) + 1
+        evaluated.append((execution, evaluation))
     return evaluated
 
 

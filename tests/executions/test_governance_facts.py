@@ -255,6 +255,29 @@ def test_max_frequency_counts_our_own_runs_today_by_the_server_clock(
     assert statuses == [ExecutionStatus.SUCCEEDED, ExecutionStatus.SUCCEEDED, ExecutionStatus.AWAITING_APPROVAL]
 
 
+def test_max_frequency_holds_inside_one_batch_decided_before_any_is_recorded(
+    tenant, owner, collaborator, django_capture_on_commit_callbacks
+):
+    # One POST of three events: one match, one batch of three pending executions decided together
+    # before any of them is written, so the count of runs allowed today must include the batch's own.
+    tenant.timezone = _zone_near_midday()
+    tenant.save()
+    rule = _rule(tenant, owner, {"max_frequency_per_day": 1})
+    body = [
+        {"tenant_id": "tenant_test", "event_type": "product_added", "source": "store", "payload": ACTIVE}
+        for _ in range(3)
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client(collaborator).post("/api/events", body, format="json")
+
+    assert response.status_code == 202, response.content
+    statuses = sorted(rule.executions.values_list("status", flat=True))
+    assert statuses == sorted(
+        [ExecutionStatus.SUCCEEDED, ExecutionStatus.AWAITING_APPROVAL, ExecutionStatus.AWAITING_APPROVAL]
+    )
+
+
 def test_the_test_conditions_preview_uses_the_callers_trusted_facts(tenant, owner, trusted, server_clock):
     rules = {"trusted_users_only": True, "business_hours_only": True}
     rule = _rule(tenant, owner, rules, risk_level="medium", requires_approval=True)
