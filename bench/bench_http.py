@@ -19,6 +19,8 @@ Phases (``BENCH_HTTP_SECONDS`` each, default 20):
   (``BENCH_HTTP_SERIAL_EVENTS``, 200): what one event costs when nothing queues in front of it;
 - ``batched``: ``BENCH_HTTP_BATCH_CLIENTS`` (4) clients posting lists of ``BENCH_HTTP_BATCH`` (100) events.
 
+``BENCH_HTTP_PHASES=open,serial`` runs only those.
+
 Figures per phase: calls and failed calls; events accepted, delivered (the sink answered), missing and
 duplicated (webhooks received twice for one execution); ``delivered_per_s`` from the first call's start
 to the last webhook; call -> sink and response (call -> 202) p50 / p99 / max in ms; CPU per event in ms
@@ -60,6 +62,7 @@ CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "64"))
 SERIAL_EVENTS = int(os.environ.get("BENCH_HTTP_SERIAL_EVENTS", "200"))
 BATCH = int(os.environ.get("BENCH_HTTP_BATCH", "100"))
 BATCH_CLIENTS = int(os.environ.get("BENCH_HTTP_BATCH_CLIENTS", "4"))
+PHASES = os.environ.get("BENCH_HTTP_PHASES", "closed,open,serial,batched").split(",")
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_HTTP_DRAIN_TIMEOUT", "300"))
 TENANT = "bench_http"
 RULE = {
@@ -258,21 +261,14 @@ def run() -> dict[str, Any]:
         warm = closed_loop(stack.port, token, 2, 2, one_event("warmup"))
         _drain(sink, sum(len(call.event_ids) for call in warm))
         port = stack.port
-        figures.update(
-            measure("closed", stack, sink, lambda: closed_loop(port, token, CLIENTS, SECONDS, one_event("closed")))
-        )
-        figures.update(
-            measure("open", stack, sink, lambda: open_loop(port, token, RATE, SECONDS, CONNECTIONS, one_event("open")))
-        )
-        figures.update(measure("serial", stack, sink, lambda: serial(port, token, sink, SERIAL_EVENTS)))
-        figures.update(
-            measure(
-                "batched",
-                stack,
-                sink,
-                lambda: closed_loop(port, token, BATCH_CLIENTS, SECONDS / 2, event_list("batched", BATCH)),
-            )
-        )
+        phases = {
+            "closed": lambda: closed_loop(port, token, CLIENTS, SECONDS, one_event("closed")),
+            "open": lambda: open_loop(port, token, RATE, SECONDS, CONNECTIONS, one_event("open")),
+            "serial": lambda: serial(port, token, sink, SERIAL_EVENTS),
+            "batched": lambda: closed_loop(port, token, BATCH_CLIENTS, SECONDS / 2, event_list("batched", BATCH)),
+        }
+        for name in PHASES:
+            figures.update(measure(name, stack, sink, phases[name]))
         figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
     finally:
         stack.stop()

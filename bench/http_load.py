@@ -3,8 +3,9 @@
 - ``EventPoster``: one client connection; it keeps the connection alive when the server allows it (as
   ``requests.Session`` or any pooled client does) and opens a new one when the server closes it.
 - ``closed_loop``: client processes each posting back to back (the next call when the last answered).
-- ``open_loop``: calls offered at a fixed rate over a pool of connections opened up front; each call's
-  latency is taken from its *scheduled* start, so a server that falls behind cannot hide its queue.
+- ``open_loop``: calls offered at a fixed rate over a pool of connections opened up front and reused
+  last-returned first, as client pools do; each call's latency is taken from its *scheduled* start, so a
+  server that falls behind cannot hide its queue.
 - ``Call``: what one call did (start, end, status, the event ids it got back).
 """
 
@@ -14,9 +15,11 @@ import http.client
 import json
 import multiprocessing
 import queue
+import select
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +64,15 @@ class EventPoster:
             self.connection.close()
             self.connection = None
 
+    def dropped(self) -> bool:
+        """True when the server closed the idle connection (it is readable: EOF), as pools check before reuse."""
+        sock = self.connection.sock if self.connection is not None else None
+        return sock is not None and bool(select.select([sock], [], [], 0)[0])
+
     def post(self, body: bytes) -> tuple[int, list[int]]:
         """(status, the event ids answered); status 0 when the connection failed or timed out."""
+        if self.connection is not None and self.dropped():
+            self.close()
         if self.connection is None:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
@@ -119,34 +129,32 @@ def _open_loop_client(
     port: int, token: str, rate: float, seconds: float, connections: int, make_body: MakeBody, results: Any
 ) -> None:
     total = int(rate * seconds)
-    due: queue.Queue[int | None] = queue.Queue()
     calls: list[Call] = []
     lock = threading.Lock()
-    posters = [EventPoster(port, token) for _ in range(connections)]
-    for poster in posters:
+    # TRICKY: a pool hands out the connection returned last (urllib3's pool is a LifoQueue, aiohttp's
+    # connector reuses the most recent too), so below its capacity the same few connections carry the
+    # calls and the rest stay open and idle: a server must not tie a worker to an idle connection.
+    idle: queue.LifoQueue[EventPoster] = queue.LifoQueue()
+    for _ in range(connections):
+        poster = EventPoster(port, token)
         poster.connect()
+        idle.put(poster)
     start = time.time() + 0.2
 
-    def connection_thread(poster: EventPoster) -> None:
-        while (index := due.get()) is not None:
-            scheduled = start + index / rate
-            status, ids = poster.post(make_body(0, index))
-            with lock:
-                calls.append(Call(scheduled, time.time(), status, ids))
-        poster.close()
+    def call(index: int, poster: EventPoster) -> None:
+        status, ids = poster.post(make_body(0, index))
+        with lock:
+            calls.append(Call(start + index / rate, time.time(), status, ids))
+        idle.put(poster)
 
-    threads = [threading.Thread(target=connection_thread, args=(poster,)) for poster in posters]
-    for thread in threads:
-        thread.start()
-    for index in range(total):
-        pause = start + index / rate - time.time()
-        if pause > 0:
-            time.sleep(pause)
-        due.put(index)  # the next free connection takes it; when none is free it waits, and its latency grows
-    for _ in threads:
-        due.put(None)
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for index in range(total):
+            pause = start + index / rate - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(call, index, idle.get())  # no free connection: wait for one (the latency grows)
+    while not idle.empty():
+        idle.get().close()
     results.put(calls)
 
 
