@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--path", default="/api/automations/{rule}")
     parser.add_argument("--body", help="JSON body: the request is a POST (e.g. test-conditions)")
     parser.add_argument("--status", type=int, default=200, help="the status every request must answer")
+    parser.add_argument(
+        "--wsgi", action="store_true", help="call config.wsgi.application (as gunicorn does), not the test client"
+    )
     args = parser.parse_args()
     if args.seed:
         seed()
@@ -85,8 +88,21 @@ def main() -> None:
     rules = list(AutomationRule.objects.filter(tenant_id=TENANT).values_list("pk", flat=True))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
 
+    from django.test import RequestFactory
+
+    from config.wsgi import application
+
+    factory = RequestFactory(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
+
     def one(index: int) -> None:
         path = args.path.format(rule=rules[index % len(rules)])
+        if args.wsgi:
+            method, body = ("GET", "") if args.body is None else ("POST", args.body)
+            environ = factory.generic(method, path, body, content_type="application/json").environ
+            answered: list[str] = []
+            content = b"".join(application(environ, lambda status, headers, *_: answered.append(status)))
+            assert int(answered[0][:3]) == args.status, content
+            return
         if args.body is None:
             response = client.get(path)
         else:

@@ -44,7 +44,7 @@ def redis_client(alias: str) -> Any:
     cache = caches[alias]
     if not isinstance(cache, RedisCache):
         return None
-    key = f"{alias} {cache._servers}"  # a settings change (tests) gives another server list, another client
+    key = f"{alias} {getattr(cache, '_servers', '')}"  # another server list (a settings change): another client
     client = _redis_clients.get(key)
     if client is None:
         client = _redis_clients[key] = cache._cache.get_client(write=True)
@@ -75,7 +75,7 @@ class TokenRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: APIView) -> str:
         auth = getattr(request, "auth", None)
         if isinstance(auth, ApiToken):
-            ident = f"token:{auth.pk}"
+            ident = f"token:{auth.pk}"  # as allows_token
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
@@ -92,6 +92,13 @@ class TokenRateThrottle(SimpleRateThrottle):
         member = user is not None and user.is_authenticated and not user.is_superuser
         count_rate_limit_refusal(",".join(sorted(tenant_ids_for_user(user))) if user is not None and member else "")
         return False
+
+    def allows_token(self, token_id: int) -> bool:
+        """Count one request of API token ``token_id``; False once the window's rate is exceeded (the
+        lean ingestion path, which has no DRF request; the same counter as ``allow_request``)."""
+        if self.rate is None or self.num_requests is None or self.duration is None:
+            return True
+        return self.count(f"throttle:{self.scope}:token:{token_id}") <= self.num_requests
 
     def count(self, base_key: str) -> int:
         """Count one request against ``base_key`` in the current window; returns the window's count so far.
