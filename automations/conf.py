@@ -83,6 +83,13 @@ class AutomationsSettings:
         default=5.0,
         metadata=_doc("After a failed publish, skip publishing this long (the sweeper catches up)."),
     )
+    PUBLISH_COALESCE_SECONDS: float = field(
+        default=0.005,
+        metadata=_doc(
+            "A process's wake-ups for matching (and running) are gathered this long and sent as one message "
+            "per batch, so events posted one per call are matched in batches; 0 sends each at once."
+        ),
+    )
     # --- kinds and providers a host project adds (docs/extending.md)
     ACTION_KINDS: list[str] = field(default_factory=list, metadata=_doc("Dotted paths to host ActionKind specs."))
     TRIGGER_KINDS: list[str] = field(default_factory=list, metadata=_doc("Dotted paths to host TriggerKind specs."))

@@ -17,15 +17,12 @@ Figures: requests/s, p99 latency, and the web processes' CPU per request (ms).
 
 from __future__ import annotations
 
-import http.client
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from bench.bench_api import (
     CLIENTS,
@@ -34,12 +31,12 @@ from bench.bench_api import (
     TENANT,
     _env,
     _free_port,
-    _percentile,
     _recreate_database,
     _seed,
     _server_cpu_seconds,
     _wait,
 )
+from bench.http_load import closed_loop, percentile
 
 CPUS = os.cpu_count() or 1
 SERVERS = {
@@ -48,57 +45,23 @@ SERVERS = {
 }
 
 
-def _client(port: int, token: str, seconds: float, offset: int, keep_alive: bool, queue: Any) -> None:
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-    done, errors, latencies = 0, 0, []
-    connection: http.client.HTTPConnection | None = None
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        body = json.dumps({"tenant_id": TENANT, "event_type": "bench_ping", "payload": {"n": offset + done}})
-        started = time.perf_counter()
-        if connection is None:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            connection.request("POST", "/api/events", body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            status = response.status
-            if not keep_alive or response.will_close:
-                connection.close()
-                connection = None
-        except (OSError, http.client.HTTPException):
-            status = 0
-            connection.close()
-            connection = None
-        latencies.append(time.perf_counter() - started)
-        done += 1
-        errors += status != 202
-    queue.put((done, errors, latencies))
+def _body(client: int, number: int) -> bytes:
+    return json.dumps(
+        {"tenant_id": TENANT, "event_type": "bench_ping", "payload": {"n": client * 1_000_000 + number}}
+    ).encode()
 
 
 def _measure(port: int, token: str, keep_alive: bool, master_pid: int) -> dict[str, float]:
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    processes = [
-        context.Process(target=_client, args=(port, token, SECONDS, i * 1_000_000, keep_alive, queue))
-        for i in range(CLIENTS)
-    ]
     cpu_before = _server_cpu_seconds(master_pid)
     started = time.perf_counter()
-    for process in processes:
-        process.start()
-    results = [queue.get() for _ in processes]
+    calls = closed_loop(port, token, CLIENTS, SECONDS, _body, keep_alive=keep_alive)
     elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
     cpu = _server_cpu_seconds(master_pid) - cpu_before
-    done = sum(result[0] for result in results)
-    latencies = sorted(latency for result in results for latency in result[2])
     return {
-        "requests_per_second": round(done / elapsed, 1),
-        "errors": sum(result[1] for result in results),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-        "server_cpu_ms_per_request": round(cpu / max(1, done) * 1000, 2),
+        "requests_per_second": round(len(calls) / elapsed, 1),
+        "errors": sum(call.status != 202 for call in calls),
+        "p99_ms": round(percentile([call.seconds for call in calls], 0.99) * 1000, 1),
+        "server_cpu_ms_per_request": round(cpu / max(1, len(calls)) * 1000, 2),
     }
 
 

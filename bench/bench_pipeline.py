@@ -136,7 +136,10 @@ def _prepare(broker: str) -> None:
     redis.Redis.from_url(broker).flushdb()
 
 
-def _start_workers(database_url: str, broker: str, log_dir: Path) -> list[subprocess.Popen]:
+def _start_workers(
+    database_url: str, broker: str, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> list[subprocess.Popen]:
+    """``WORKERS`` Celery workers of ``CONCURRENCY`` processes each; ``extra_env`` adds to their environment."""
     from django.conf import settings
 
     from executions.worker import AutomationWorker
@@ -150,6 +153,7 @@ def _start_workers(database_url: str, broker: str, log_dir: Path) -> list[subpro
         "AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "AUTOMATIONS_NOTICE_CHANNELS": "",
         "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
+        **(extra_env or {}),
     }
     processes = []
     for index in range(WORKERS):
@@ -204,7 +208,20 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def _setup_tenant(sink_url: str, tenant_id: str = "bench_pipeline") -> Any:
+BENCH_RULE = {
+    "name": "Restock after a new product",
+    "trigger_type": "event",
+    "trigger_config": {"event_type": "product_added", "source": "store"},
+    "conditions": [{"type": "store_status", "operator": "=", "value": "active"}],
+    "action_type": "add_product",
+    "action_config": {"template_id": "holiday_product", "count": 2, "category": "seasonal"},
+    "risk_level": "low",
+}
+
+
+def _setup_tenant(sink_url: str, tenant_id: str = "bench_pipeline", rule_fields: dict[str, Any] | None = None) -> Any:
+    """A fresh tenant whose store is active, one rule (``BENCH_RULE``, or ``rule_fields``) and a webhook
+    endpoint at ``sink_url`` for the rule's action type."""
     from executions.delivery.services import endpoint_create
     from executions.models import MetricSample
     from governance.models import Tenant
@@ -213,23 +230,13 @@ def _setup_tenant(sink_url: str, tenant_id: str = "bench_pipeline") -> Any:
     Tenant.objects.filter(id=tenant_id).delete()
     tenant = Tenant.objects.create(id=tenant_id, name=f"Bench shop {tenant_id}", timezone="UTC")
     MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
-    rule = make_rule(
-        tenant,
-        None,
-        name="Restock after a new product",
-        trigger_type="event",
-        trigger_config={"event_type": "product_added", "source": "store"},
-        conditions=[{"type": "store_status", "operator": "=", "value": "active"}],
-        action_type="add_product",
-        action_config={"template_id": "holiday_product", "count": 2, "category": "seasonal"},
-        risk_level="low",
-    )
+    rule = make_rule(tenant, None, **(rule_fields or BENCH_RULE))
     from django.conf import settings
     from django.test.utils import override_settings
 
     # The sink is on loopback; override_settings tells app_settings (a plain assignment would not).
     override_settings(AUTOMATIONS={**settings.AUTOMATIONS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}).enable()
-    endpoint_create(tenant, sink_url, action_type="add_product")
+    endpoint_create(tenant, sink_url, action_type=rule.action_type)
     return tenant, rule
 
 

@@ -1,7 +1,9 @@
 """CPU time by process group, read from /proc: what a benchmark phase cost each part of the system.
 
 ``snapshot()`` sums user+system CPU seconds of every process by group (the Celery workers, PostgreSQL,
-Redis, this benchmark process); ``per_item_ms(before, after, n)`` turns two snapshots into CPU ms per item.
+Redis, this benchmark process); ``snapshot_of({"web": [pid], ...})`` sums the processes of the benchmark's
+own process trees (and named PostgreSQL backends) instead, so other people's processes on a shared
+machine are not counted; ``per_item_ms(before, after, n)`` turns two snapshots into CPU ms per item.
 On a machine without /proc the snapshots are empty and no figures are reported.
 """
 
@@ -48,6 +50,43 @@ def snapshot() -> dict[str, float]:
             continue
         seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
         totals[group] = totals.get(group, 0.0) + seconds
+    return totals
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it, alive now."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))  # field 4: ppid
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def snapshot_of(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each group's processes (those alive now), summed by group.
+
+    A process that started between two snapshots counts whole; one that ended is missing from the second.
+    """
+    totals: dict[str, float] = {}
+    for group, pids in groups.items():
+        seconds = 0.0
+        for pid in pids:
+            if (fields := _stat_fields(pid)) is not None:
+                seconds += (int(fields[11]) + int(fields[12])) / TICKS
+        totals[group] = seconds
     return totals
 
 

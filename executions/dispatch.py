@@ -24,6 +24,7 @@ from django.db import transaction
 from kombu.exceptions import KombuError
 
 from automations.conf import app_settings
+from executions import task_names
 from executions.celery_app import celery_app
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,11 @@ def chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
 
 
 class BackgroundPublisher:
-    """One daemon thread per process that sends task messages in order, so callers never wait on the broker.
+    """One daemon thread per process that sends task messages, so callers never wait on the broker.
+
+    Wake-ups for matching and running (``COALESCED_TASKS``) are gathered for
+    ``AUTOMATIONS["PUBLISH_COALESCE_SECONDS"]`` (5 ms) and sent as one message per batch of ids: events
+    posted one per call then reach a worker as batches, and the web process publishes once per batch.
 
     Its queue is bounded (``capacity``): when a stalled broker lets it fill, further messages are dropped
     with a log line, and the sweepers re-queue their rows. Made lazily, and again after a fork (gunicorn
@@ -161,13 +166,49 @@ class BackgroundPublisher:
     def _run(self) -> None:
         messages = self.messages
         while True:
-            task_name, args = messages.get()
+            batch = [messages.get()]
+            if batch[0][0] in COALESCED_TASKS:
+                batch += self._gather(batch[0][0], float(app_settings.PUBLISH_COALESCE_SECONDS))
             try:
-                publish(task_name, *args, eager=False)
-            except Exception:  # one bad message must not stop the thread
-                logger.exception("could not publish %s%r; the sweeper will re-queue it", task_name, args)
+                for task_name, args in coalesce(batch):
+                    try:
+                        publish(task_name, *args, eager=False)
+                    except Exception:  # one bad message must not stop the thread
+                        logger.exception("could not publish %s%r; the sweeper will re-queue it", task_name, args)
             finally:
-                messages.task_done()
+                for _ in batch:
+                    messages.task_done()
+
+    def _gather(self, task_name: str, seconds: float) -> list[tuple[str, tuple[Any, ...]]]:
+        """The messages submitted in the next ``seconds``, or until a batch of ``task_name``'s ids is in."""
+        gathered: list[tuple[str, tuple[Any, ...]]] = []
+        deadline = time.monotonic() + seconds
+        ids = 0
+        while ids < batch_size() and (remaining := deadline - time.monotonic()) > 0:
+            try:
+                message = self.messages.get(timeout=remaining)
+            except queue.Empty:
+                break
+            gathered.append(message)
+            ids += len(message[1][0]) if message[0] == task_name else 0
+        return gathered
+
+
+# Tasks whose one argument is a list of ids and that take any ids of theirs together (a batch).
+COALESCED_TASKS = frozenset({task_names.MATCH_EVENTS, task_names.RUN_EXECUTIONS})
+
+
+def coalesce(messages: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """``messages`` with each coalesced task's id lists joined and cut into batches (one message each);
+    other messages as they are, in order."""
+    ids: dict[str, list[int]] = {}
+    kept: list[tuple[str, tuple[Any, ...]]] = []
+    for task_name, args in messages:
+        if task_name in COALESCED_TASKS:
+            ids.setdefault(task_name, []).extend(args[0])
+        else:
+            kept.append((task_name, args))
+    return kept + [(task_name, (chunk,)) for task_name, joined in ids.items() for chunk in chunks(joined)]
 
 
 publisher = BackgroundPublisher()

@@ -4,6 +4,9 @@ stack, with production settings.
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/automations_<name> \
        .venv/bin/python scripts/profile_api_get.py [--seed] [--requests N] [--profile] [--path P --body JSON]
 
+POST /api/events, one event per call (CELERY_BROKER_URL=redis://... so the wake-up is published as in
+production): --path /api/events --status 202 --body '{"tenant_id": "tenant_bench", "event_type": "x"}'.
+
 With --seed the database is migrated and given 1,000 rules in one tenant and an owner token (as
 bench/bench_api.py does). Each request addresses a different rule; nothing is cached between requests.
 Prints CPU ms per request (process time), SQL queries per request and, with --profile, the top of a
@@ -41,7 +44,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 TENANT = "tenant_bench"
-RULES = 1000
+RULES = int(os.environ.get("PROFILE_RULES", "1000"))
 
 
 def seed() -> None:
@@ -68,6 +71,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--path", default="/api/automations/{rule}")
     parser.add_argument("--body", help="JSON body: the request is a POST (e.g. test-conditions)")
+    parser.add_argument("--status", type=int, default=200, help="the status every request must answer")
+    parser.add_argument(
+        "--wsgi", action="store_true", help="call config.wsgi.application (as gunicorn does), not the test client"
+    )
     args = parser.parse_args()
     if args.seed:
         seed()
@@ -81,13 +88,26 @@ def main() -> None:
     rules = list(AutomationRule.objects.filter(tenant_id=TENANT).values_list("pk", flat=True))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
 
+    from django.test import RequestFactory
+
+    from config.wsgi import application
+
+    factory = RequestFactory(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT="application/json")
+
     def one(index: int) -> None:
         path = args.path.format(rule=rules[index % len(rules)])
+        if args.wsgi:
+            method, body = ("GET", "") if args.body is None else ("POST", args.body)
+            environ = factory.generic(method, path, body, content_type="application/json").environ
+            answered: list[str] = []
+            content = b"".join(application(environ, lambda status, headers, *_: answered.append(status)))
+            assert int(answered[0][:3]) == args.status, content
+            return
         if args.body is None:
             response = client.get(path)
         else:
             response = client.post(path, data=args.body, content_type="application/json")
-        assert response.status_code == 200, response.content
+        assert response.status_code == args.status, response.content
 
     for i in range(50):  # warm up
         one(i)

@@ -295,6 +295,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
 CSRF_FAILURE_VIEW = "governance.common.api_errors.json_or_default_csrf_failure"
 # Requests per token (or session user, or anonymous address) per window: "<n>/second|minute|hour|day".
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
+# POST /api/events's lean path (executions/api/ingest.py): on, a well-formed event post with an API token
+# skips Django's middleware and DRF (same answers); each process then rechecks a token and its caller's
+# memberships at most every API_TOKEN_CACHE_SECONDS, so a revocation takes effect within that time.
+API_LEAN_INGESTION = env_bool("API_LEAN_INGESTION", True)
+API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},

@@ -7,12 +7,19 @@ header, and for https the original name as SNI and for certificate verification.
 connect, each read, and the whole request; the response body is read up to a cap.
 
 It never raises for network trouble: every outcome is an ``HTTPResult`` for the caller to classify.
+
+Connections are kept alive between POSTs to the same destination (scheme, host, port and the checked
+address it was pinned to): at most ``KEPT_PER_DESTINATION`` idle ones each per process, reused only
+within ``KEPT_IDLE_SECONDS`` and only when the address is still among those the fresh check allows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
+import os
+import select
 import socket
 import ssl
 import threading
@@ -120,9 +127,73 @@ def address_is_ipv6(address: IPAddress) -> bool:
     return address.version == 6
 
 
+@functools.cache
 def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """Verification on, system trust store unless a CA bundle is configured."""
+    """Verification on, system trust store unless a CA bundle is configured; made once per bundle (loading
+    the trust store costs milliseconds; a context is safe to share between threads)."""
     return ssl.create_default_context(cafile=ca_bundle)
+
+
+# Idle connections kept per destination and process: the per-endpoint lanes (WEBHOOK_ENDPOINT_CONCURRENCY,
+# 4) bound how many POSTs to one endpoint run at once, so more would never be used.
+KEPT_PER_DESTINATION = 4
+# Reused only this soon after the last answer: below common servers' keep-alive timeouts (nginx 75 s,
+# Node 5 s, gunicorn 2 s by default... so a connection the server is about to close is rarely picked).
+KEPT_IDLE_SECONDS = 4.0
+Destination = tuple[bool, str, int, str, str | None]  # https, host, port, address, CA bundle
+
+
+class KeptConnections:
+    """Idle keep-alive connections by destination, newest first; thread-safe, reset in a forked child."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.idle: dict[Destination, list[tuple[float, PinnedHTTPConnection]]] = {}
+
+    def take(self, destination: Destination) -> PinnedHTTPConnection | None:
+        """A kept connection to ``destination`` still open and fresh, or None."""
+        while True:
+            with self.lock:
+                if self.pid != os.getpid():  # a forked child: the parent's sockets are not ours
+                    self.idle, self.pid = {}, os.getpid()
+                kept = self.idle.get(destination)
+                if not kept:
+                    return None
+                since, connection = kept.pop()
+            if time.monotonic() - since < KEPT_IDLE_SECONDS and not _closed_by_peer(connection):
+                return connection
+            connection.close()
+
+    def give(self, destination: Destination, connection: PinnedHTTPConnection) -> None:
+        """Keep ``connection`` (its last response read in full) for the next POST, or close it when full."""
+        with self.lock:
+            kept = self.idle.setdefault(destination, []) if self.pid == os.getpid() else None
+            if kept is not None and len(kept) < KEPT_PER_DESTINATION:
+                kept.append((time.monotonic(), connection))
+                return
+        connection.close()
+
+    def clear(self) -> None:
+        with self.lock:
+            kept, self.idle = self.idle, {}
+        for connections in kept.values():
+            for _, connection in connections:
+                connection.close()
+
+
+def _closed_by_peer(connection: PinnedHTTPConnection) -> bool:
+    """True when an idle connection is readable: the server closed it (or sent what it should not)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+kept_connections = KeptConnections()
 
 
 def post_webhook(url: str, body: bytes, headers: dict[str, str], options: ClientOptions) -> HTTPResult:
@@ -148,20 +219,38 @@ def post_webhook(url: str, body: bytes, headers: dict[str, str], options: Client
     deadline = started + options.total_timeout
     last_error: HTTPResult | None = None
     for address in addresses:
+        destination: Destination = (target.is_https, target.host, target.port, str(address), options.ca_bundle)
+        kept = kept_connections.take(destination)
+        if kept is not None:
+            result, reusable = _exchange(kept, target, body, headers, options, started, deadline, address)
+            if result.status_code is not None or result.error_kind != ErrorKind.CONNECTION:
+                _keep_or_close(destination, kept, reusable)
+                return result
+            # TRICKY: the receiver closed the kept connection as we sent (no answer came back on it): send
+            # once more on a new connection. Should it have acted on the first, the repeat carries the same
+            # webhook-id, which receivers deduplicate (docs/webhooks.md).
+            kept.close()
         connection = _connection(target, address, options)
         try:
-            try:
-                connection.connect()
-            except (TimeoutError, OSError) as exc:
-                last_error = _failure(started, *_classify_exception(exc), address=address)
-                if time.monotonic() >= deadline:
-                    break
-                continue
-            return _exchange(connection, target, body, headers, options, started, deadline, address)
-        finally:
+            connection.connect()
+        except (TimeoutError, OSError) as exc:
             connection.close()
+            last_error = _failure(started, *_classify_exception(exc), address=address)
+            if time.monotonic() >= deadline:
+                break
+            continue
+        result, reusable = _exchange(connection, target, body, headers, options, started, deadline, address)
+        _keep_or_close(destination, connection, reusable)
+        return result
     assert last_error is not None
     return last_error
+
+
+def _keep_or_close(destination: Destination, connection: PinnedHTTPConnection, reusable: bool) -> None:
+    if reusable:
+        kept_connections.give(destination, connection)
+    else:
+        connection.close()
 
 
 def _connection(target: WebhookURL, address: IPAddress, options: ClientOptions) -> PinnedHTTPConnection:
@@ -185,8 +274,12 @@ def _exchange(
     started: float,
     deadline: float,
     address: IPAddress,
-) -> HTTPResult:
-    """Send and read on an open connection; a watchdog closes the socket when the total deadline passes."""
+) -> tuple[HTTPResult, bool]:
+    """Send and read on an open connection; a watchdog closes the socket when the total deadline passes.
+
+    Returns the result and whether the connection may carry another request (the whole response was
+    read and the server did not ask to close).
+    """
     sock = connection.sock
     sock.settimeout(options.read_timeout)
     expired = threading.Event()
@@ -209,24 +302,28 @@ def _exchange(
             # The watchdog's shutdown ends a read as a clean end of file; the body is incomplete.
             raise TimeoutError("total timeout")
         kept = {name: response.getheader(name) for name in ("retry-after", "location", "content-type")}
-        return HTTPResult(
+        result = HTTPResult(
             status_code=response.status,
             duration_ms=_elapsed_ms(started),
             body=content,
             headers={name: value for name, value in kept.items() if value is not None},
             connected_address=str(address),
         )
+        complete = response.isclosed() or response.length == 0  # the whole body read (chunked: closed at its end)
+        if complete:
+            response.close()  # the response's file only: the connection's socket stays open for the next POST
+        return result, complete and not response.will_close
     except (TimeoutError, OSError, http.client.HTTPException) as exc:
         if expired.is_set():
             message = f"No complete response within the total timeout of {options.total_timeout:g} s."
-            return _failure(started, ErrorKind.TIMEOUT, message, address=address)
-        return _failure(started, *_classify_exception(exc), address=address)
+            return _failure(started, ErrorKind.TIMEOUT, message, address=address), False
+        return _failure(started, *_classify_exception(exc), address=address), False
     finally:
         watchdog.cancel()
 
 
 def _read_capped(response: http.client.HTTPResponse, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the body; the rest is left unread (the connection is closed after)."""
+    """Up to ``limit`` bytes of the body; the rest is left unread (the connection is then not kept)."""
     chunks: list[bytes] = []
     remaining = limit
     while remaining > 0:

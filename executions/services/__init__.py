@@ -32,7 +32,7 @@ from executions.services.delivery_settlement import (
     send_and_settle_delivery,
     send_due_deliveries_and_settle,
 )
-from executions.services.events import EmitResult, emit_event, emit_events
+from executions.services.events import EmitResult, emit_event, emit_events, events_check, events_store
 from executions.services.history import HistoryPruneResult, history_kept_since, prune_history
 from executions.services.sweepers import sweep_expired_leases, sweep_outbox
 from executions.transitions import ExecutionConflict
@@ -45,6 +45,8 @@ __all__ = [
     "build_context",
     "emit_event",
     "emit_events",
+    "events_check",
+    "events_store",
     "execute_rule_manually",
     "execution_approve",
     "execution_decision_refusal",

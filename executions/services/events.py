@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from automations.conf import app_settings
@@ -216,7 +217,9 @@ def _check_references(
     return EventInput(**{**asdict(item), "causation_depth": depth}), errors
 
 
-def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
+def _store(item: EventInput, actor_id: int | None = None, autocommit: bool = False) -> EmitResult:
+    """Insert one event (a savepoint inside a transaction; ``autocommit``: a single INSERT, PostgreSQL
+    outside any transaction); a key already stored answers its event as a duplicate."""
     if not item.key_generated:
         # A repeated key is the common duplicate: answer it without a failed insert. (The unique
         # constraint below still decides under concurrency.)
@@ -226,7 +229,7 @@ def _store(item: EventInput, actor_id: int | None = None) -> EmitResult:
         if existing is not None:
             return EmitResult(existing.pk, item.idempotency_key, True)
     try:
-        with write_transaction():
+        with contextlib.nullcontext() if autocommit else write_transaction():
             event = Event.objects.create(
                 tenant_id=item.tenant_id,
                 event_type=item.event_type,
@@ -258,6 +261,53 @@ def _queue_matching(results: list[EmitResult]) -> None:
         publish_on_commit(task_names.MATCH_EVENTS, chunk)
 
 
+def events_check(
+    items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None, known_tenant_ids: set[str] | None = None
+) -> list[EventInput]:
+    """Validate every event of a request (``emit_events``'s first step; nothing is stored).
+
+    Raises ValidationError keyed ``[index].field`` when any item is bad. ``known_tenant_ids``: tenants the
+    caller already knows exist (its memberships' tenants), which then cost no query.
+    """
+    if not isinstance(items, list) or not items:
+        raise ValidationError({"events": ["send one event object or a non-empty list of them"]})
+    limit = app_settings.MAX_EVENTS_PER_REQUEST
+    if len(items) > limit:
+        raise ValidationError({"events": [f"send at most {limit} events at once"]})
+    errors: Errors = {}
+    checked: list[EventInput] = []
+    known = set(known_tenant_ids or ())
+    for index, data in enumerate(items):
+        if not isinstance(data, dict):
+            _add(errors, f"[{index}]", "must be a JSON object")
+            continue
+        item, item_errors = validate_event_input(data)
+        if item is not None:
+            item, item_errors = _check_references(item, allowed_tenant_ids, known)
+            checked.append(item)
+        for field, messages in item_errors.items():
+            errors.setdefault(f"[{index}].{field}", []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+def events_store(checked: list[EventInput], actor_id: int | None = None) -> list[EmitResult]:
+    """Store checked events in one transaction (all or nothing) and queue their matching after commit.
+
+    One event outside a transaction on PostgreSQL is one INSERT in autocommit (no BEGIN, savepoint or
+    COMMIT round trips): the same all-or-nothing for a single row.
+    """
+    if len(checked) == 1 and not connection.in_atomic_block and connection.vendor == "postgresql":
+        results = [_store(checked[0], actor_id, autocommit=True)]
+        _queue_matching(results)
+        return results
+    with write_transaction():
+        results = [_store(item, actor_id) for item in checked]
+        _queue_matching(results)
+    return results
+
+
 def emit_events(
     items: list[dict[str, Any]], allowed_tenant_ids: set[str] | None = None, actor_id: int | None = None
 ) -> list[EmitResult]:
@@ -268,30 +318,7 @@ def emit_events(
     authenticated user posting them (the API's token user), stored as each new event's ``actor``; it is
     the only source of the user that governance's trusted_users_only checks (never the payload).
     """
-    if not isinstance(items, list) or not items:
-        raise ValidationError({"events": ["send one event object or a non-empty list of them"]})
-    limit = app_settings.MAX_EVENTS_PER_REQUEST
-    if len(items) > limit:
-        raise ValidationError({"events": [f"send at most {limit} events at once"]})
-    errors: Errors = {}
-    checked: list[EventInput] = []
-    known_tenant_ids: set[str] = set()
-    for index, data in enumerate(items):
-        if not isinstance(data, dict):
-            _add(errors, f"[{index}]", "must be a JSON object")
-            continue
-        item, item_errors = validate_event_input(data)
-        if item is not None:
-            item, item_errors = _check_references(item, allowed_tenant_ids, known_tenant_ids)
-            checked.append(item)
-        for field, messages in item_errors.items():
-            errors.setdefault(f"[{index}].{field}", []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
-    with write_transaction():
-        results = [_store(item, actor_id) for item in checked]
-        _queue_matching(results)
-    return results
+    return events_store(events_check(items, allowed_tenant_ids), actor_id)
 
 
 def emit_event(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import time
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connections
 from django.utils import timezone
@@ -14,6 +17,7 @@ from rest_framework.request import Request
 
 from governance.common.sql_instances import column_of, instances_from_sql, select_list
 from governance.models import ApiToken, api_token_digest
+from governance.selectors import roles_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +122,49 @@ class BearerOrTokenAuthentication(authentication.TokenAuthentication):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         except DatabaseError:
             logger.warning("Could not record the use of API token %s", token.pk, exc_info=True)
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """Who an API token speaks for, as checked at ``checked_at`` (``time.monotonic()``)."""
+
+    user_id: int
+    token_id: int
+    roles: dict[str, str]  # {tenant_id: role}, as roles_for_user gives them
+    checked_at: float
+
+
+class TokenCallerCache:
+    """The callers of API keys, each checked against the database at most every
+    ``API_TOKEN_CACHE_SECONDS`` (default 5) per process.
+
+    For the lean ingestion path (``executions.api.ingest``), which would otherwise look the token and the
+    memberships up on every event it posts. A revoked or expired token, a deactivated user and a changed
+    or removed membership take effect within those seconds; a key that fails the check is never kept.
+    Keyed by the key's digest, so no key is held here. Bounded: past ``max_entries`` it starts afresh.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self.entries: dict[str, TokenCaller] = {}
+
+    def caller(self, key: str) -> TokenCaller | None:
+        """The key's caller, or None for a key that authenticates no one (the full path says why)."""
+        digest = api_token_digest(key)
+        now = time.monotonic()
+        entry = self.entries.get(digest)
+        if entry is not None and now - entry.checked_at < settings.API_TOKEN_CACHE_SECONDS:
+            return entry
+        self.entries.pop(digest, None)
+        try:
+            _, token = BearerOrTokenAuthentication().authenticate_credentials(key)
+        except exceptions.AuthenticationFailed:
+            return None
+        caller = TokenCaller(token.user_id, token.pk, roles_for_user(token.user), now)
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()
+        self.entries[digest] = caller
+        return caller
+
+
+token_callers = TokenCallerCache()

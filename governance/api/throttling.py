@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -30,12 +31,32 @@ def bind_client_address(request: HttpRequest, **kwargs: object) -> None:
     structlog.contextvars.bind_contextvars(ip=client_address(request))
 
 
+_redis_clients: dict[str, Any] = {}
+
+
+def redis_client(alias: str) -> Any:
+    """A redis-py client on the server of cache ``alias``, made once per process (None when that cache is
+    not Redis). Thread-safe, as redis-py clients are.
+
+    TRICKY: Django's RedisCache builds a new ``redis.Redis`` object for every operation, which costs more
+    CPU than the round trip itself; the client made here shares the cache's connection pool.
+    """
+    cache = caches[alias]
+    if not isinstance(cache, RedisCache):
+        return None
+    key = f"{alias} {getattr(cache, '_servers', '')}"  # another server list (a settings change): another client
+    client = _redis_clients.get(key)
+    if client is None:
+        client = _redis_clients[key] = cache._cache.get_client(write=True)
+    return client
+
+
 class TokenRateThrottle(SimpleRateThrottle):
     """``API_THROTTLE_RATE`` requests per window for each token (or session user, or anonymous IP).
 
     TRICKY: DRF's stock throttles read, append and write a history list, which races between
-    processes. Here each window is one counter that ``cache.add`` creates and ``cache.incr``
-    bumps atomically (Redis INCR with a Redis cache). With the default local-memory cache each
+    processes. Here each window is one counter bumped atomically: on Redis one INCR (with its EXPIRE,
+    one round trip), elsewhere ``cache.add`` then ``cache.incr``. With the default local-memory cache each
     worker process counts on its own, so the effective limit is the rate times the worker count;
     configure ``THROTTLE_CACHE_URL`` (Redis) to share one counter.
     """
@@ -54,7 +75,7 @@ class TokenRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: APIView) -> str:
         auth = getattr(request, "auth", None)
         if isinstance(auth, ApiToken):
-            ident = f"token:{auth.pk}"
+            ident = f"token:{auth.pk}"  # as allows_token
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
@@ -64,25 +85,46 @@ class TokenRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         if self.rate is None or self.num_requests is None or self.duration is None:
             return True
-        duration = self.duration
-        base = self.get_cache_key(request, view)
-        now = self.timer()
-        window = int(now // duration)
-        self.window_end = (window + 1) * duration
-        key = f"{base}:{window}"
-        self.cache.add(key, 0, timeout=duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.add(key, 1, timeout=duration + 1)
-            count = 1
-        if count <= self.num_requests:
+        if self.count(self.get_cache_key(request, view)) <= self.num_requests:
             return True
         # The label is the caller's tenant (tenants, comma-joined); '' for anonymous callers and superusers.
         user = getattr(request, "user", None)
         member = user is not None and user.is_authenticated and not user.is_superuser
         count_rate_limit_refusal(",".join(sorted(tenant_ids_for_user(user))) if user is not None and member else "")
         return False
+
+    def allows_token(self, token_id: int) -> bool:
+        """Count one request of API token ``token_id``; False once the window's rate is exceeded (the
+        lean ingestion path, which has no DRF request; the same counter as ``allow_request``)."""
+        if self.rate is None or self.num_requests is None or self.duration is None:
+            return True
+        return self.count(f"throttle:{self.scope}:token:{token_id}") <= self.num_requests
+
+    def count(self, base_key: str) -> int:
+        """Count one request against ``base_key`` in the current window; returns the window's count so far.
+
+        On Redis one round trip (SET NX with the expiry, then INCR, in one pipeline) with a client kept for
+        the process;
+        elsewhere the cache's ``add`` then ``incr``.
+        """
+        assert self.duration is not None
+        duration = self.duration
+        window = int(self.timer() // duration)
+        self.window_end = (window + 1) * duration
+        key = f"{base_key}:{window}"
+        client = redis_client(self.cache_alias)
+        if client is not None:
+            raw_key = self.cache.make_and_validate_key(key)  # the key cache.get(key) reads
+            pipeline = client.pipeline(transaction=False)
+            pipeline.set(raw_key, 0, ex=duration + 1, nx=True)
+            pipeline.incr(raw_key)
+            return int(pipeline.execute()[1])
+        self.cache.add(key, 0, timeout=duration + 1)
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:  # expired between add and incr
+            self.cache.add(key, 1, timeout=duration + 1)
+            return 1
 
     def wait(self) -> float | None:
         return max(0.0, self.window_end - self.timer())

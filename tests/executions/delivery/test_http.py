@@ -213,3 +213,74 @@ def test_https_refuses_a_certificate_for_another_name(tls_sink):
 
     assert result.status_code is None
     assert result.error_kind == ErrorKind.TLS
+
+
+class KeepAliveSink:
+    """An HTTP/1.1 receiver that keeps connections open and notes the client port of each request."""
+
+    def __init__(self) -> None:
+        self.ports: list[int] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sink.ports.append(self.client_address[1])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def keep_alive_sink():
+    from executions.delivery.http import kept_connections
+
+    kept_connections.clear()
+    sink = KeepAliveSink()
+    yield sink
+    sink.close()
+    kept_connections.clear()
+
+
+def test_posts_to_one_destination_reuse_a_kept_connection(keep_alive_sink):
+    results = [post(keep_alive_sink.url) for _ in range(3)]
+
+    assert [result.status_code for result in results] == [200, 200, 200]
+    assert len(keep_alive_sink.ports) == 3
+    assert len(set(keep_alive_sink.ports)) == 1  # one TCP connection carried the three POSTs
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced(keep_alive_sink):
+    from executions.delivery.http import kept_connections
+
+    assert post(keep_alive_sink.url).status_code == 200
+    # when the receiver closes its side of every idle connection (its keep-alive timeout)
+    for connections in kept_connections.idle.values():
+        for _, connection in connections:
+            connection.sock.shutdown(socket.SHUT_RD)  # our side now reads end-of-file, as after a server's close
+    # then the next POST still gets through, on a new connection
+    assert post(keep_alive_sink.url).status_code == 200
+    assert len(set(keep_alive_sink.ports)) == 2
+
+
+def test_a_receiver_that_closes_after_each_answer_gets_a_connection_per_post(sink):
+    # the shared sink answers HTTP/1.0: the connection closes after every response
+    results = [post(sink.url()) for _ in range(2)]
+
+    assert [result.status_code for result in results] == [200, 200]
+    assert len(sink.requests) == 2
