@@ -31,7 +31,7 @@ import structlog
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied, ValidationError
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import connection
+from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, connection
 
 from executions.services import events_check, events_store
 from governance.api.authentication import TOKEN_KEYWORDS, token_callers
@@ -197,7 +197,8 @@ class EventIngestion:
             request_id=self.request_id(environ), user_id=caller.user_id, ip=client_address(request)
         ):
             answer = self.store(checked, caller.user_id)
-            request_logger.info("request_finished", code=int(answer[0][:3]), request="POST /api/events")
+            if answer is not None:
+                request_logger.info("request_finished", code=int(answer[0][:3]), request="POST /api/events")
         return answer
 
     @staticmethod
@@ -209,8 +210,11 @@ class EventIngestion:
         return str(uuid.uuid4())
 
     @staticmethod
-    def store(checked: list[Any], actor_id: int) -> Answer:
-        """``events_store`` and its answer: 202, or the JSON 503 / 500 the API's error handler gives."""
+    def store(checked: list[Any], actor_id: int) -> Answer | None:
+        """``events_store`` and its answer: 202, or the JSON 503 / 500 the API's error handler gives; None
+        leaves the request to Django when the database refused what the caches believed (a tenant deleted
+        since, a connection that died since its last use): nothing was stored, and the DRF view checks
+        everything again on a fresh connection, so the caller gets its 400 or 202, never a 500 for it."""
         try:
             results = events_store(checked, actor_id)
         except Exception as error:  # the view's boundary, as governance.common.api_errors.api_exception_handler
@@ -218,6 +222,10 @@ class EventIngestion:
                 logger.warning("database lock timeout, answered 503: %s", error)
                 retry = [("Retry-After", str(retry_after_seconds()))]
                 return "503 Service Unavailable", json_body({"detail": LOCK_DETAIL}), retry
+            if isinstance(error, (IntegrityError, InterfaceError, OperationalError)):
+                logger.warning("the lean event ingestion left a post to Django: %s", error)
+                close_old_connections()
+                return None
             logger.exception("Unhandled error in the lean event ingestion", exc_info=error)
             return "500 Internal Server Error", json_body({"detail": "Internal server error."}), []
         return "202 Accepted", json_body({"events": [result.as_dict() for result in results]}), []
