@@ -122,13 +122,18 @@ class AutomationsSettings:
         default=90,
         metadata=_doc(
             "Events (customer activity included) and metric samples are kept this many days, then pruned "
-            "hourly. Kept longer: events that started an execution, each metric's latest sample, and a "
-            "tenant's events within its longest behaviour timeframe plus BEHAVIOR_CATCHUP_HOURS."
+            "hourly. Kept longer: events that started an execution still kept, each metric's latest sample, "
+            "and a tenant's events within its longest behaviour timeframe plus BEHAVIOR_CATCHUP_HOURS. Raw "
+            "executions follow each tenant's own `execution_retention_days` (a tenant setting, default 90; "
+            "docs/analytics.md)."
         ),
     )
     HISTORY_PRUNE_BATCH_SIZE: int = field(
         default=1000,
-        metadata=_doc("Rows one pruning statement deletes; a run stops after 50 batches of each kind."),
+        metadata=_doc(
+            "Rows one pruning statement deletes (executions, notices, events, samples); a run stops after 50 "
+            "batches of each kind."
+        ),
     )
     # --- notices
     NOTICE_CHANNELS: list[str] = field(

@@ -213,7 +213,9 @@ class TenantAdmin(PolicyAdmin):
             obj.full_clean()
             obj.save()
             return
-        changes = {name: form.cleaned_data[name] for name in TENANT_EDITABLE_FIELDS if name in form.cleaned_data}
+        # The form's instance, as the form validated it: a field left out of the post keeps its stored value
+        # there (ModelForm keeps a model default), while cleaned_data would hold the empty value.
+        changes = {name: getattr(obj, name) for name in TENANT_EDITABLE_FIELDS if name in form.cleaned_data}
         tenant_update(obj, changes, request_user(request))
 
 

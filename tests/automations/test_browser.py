@@ -233,7 +233,9 @@ def test_list_at_phone_width_and_empty_state(page_for, owner, tenant):
 def test_details_guide_steps(page_for, owner, tenant, rule):
     for index in range(3):
         make_execution(rule, conditions_met=True, execution_time_ms=10.0 + index)
-    failed = make_execution(rule, status=ExecutionStatus.FAILED, conditions_met=False, error_message="boom")
+    failed = make_execution(
+        rule, status=ExecutionStatus.FAILED, conditions_met=False, error_message="boom", execution_time_ms=12.0
+    )
     AutomationRule.objects.filter(pk=rule.pk).update(
         execution_count=4, success_count=3, failure_count=1, average_execution_time_ms=11
     )

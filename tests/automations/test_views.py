@@ -54,12 +54,12 @@ def test_pages_need_a_login(client, rule):
         assert response["Location"].startswith("/accounts/login/")
 
 
-def test_login_page_logs_in_and_goes_to_the_list(client, owner):
+def test_login_page_logs_in_and_goes_to_the_dashboard(client, owner):
     response = client.get("/accounts/login/")
     assert response.status_code == 200
     assert b'<label for="id_username">' in response.content
     response = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice"})
-    assert response.status_code == 302 and response["Location"] == "/portal/automations"
+    assert response.status_code == 302 and response["Location"] == "/portal/dashboard"
 
 
 def test_every_page_renders(owner_client, rule):

@@ -24,10 +24,12 @@ def test_setup_periodic_tasks_is_idempotent_and_keeps_admin_choices():
         "executions.check_behaviors",
         "executions.prune_history",
         "executions.send_failure_digests",
+        "executions.fold_delivery_rollups",
     }
     assert [(tasks[name].crontab.minute, tasks[name].expire_seconds) for name in sorted(tasks)] == [
         ("*/10", 590),
         ("*", 55),
+        ("*/5", 290),
         ("*/5", 290),
         ("17", 3000),
         ("0", 3000),
