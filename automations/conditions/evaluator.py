@@ -408,6 +408,11 @@ def _code(source: str) -> Any:
 
 
 _CHRONOLOGICAL: Final = frozenset({"==", "!=", "<", ">", "<=", ">="})
+# The separators at 7, 10, 13 and 16 of the usual layouts (``USUAL_DATETIME_LAYOUTS``). With them,
+# fromisoformat reads a text's first 19 characters only as YYYY-MM-DD?HH:MM:SS in ASCII digits (a
+# dash at 7 rules out week dates and basic dates, so the one at 4 is there too); the rest of the
+# text is one of the layouts' tails exactly when WantAtOffset keeps it as a key.
+_CLOCK_SEPARATORS: Final = frozenset(layout[1:5] for layout in USUAL_DATETIME_LAYOUTS)
 
 
 class WantAtOffset(dict[str, dt.datetime | None]):
@@ -416,8 +421,9 @@ class WantAtOffset(dict[str, dt.datetime | None]):
     ``at_offset[tail]``, for the text after an ISO date and time's seconds ("", "Z", "+02:00"): the
     naive datetime that a text's own wall-clock time compares with as its instant compares with the
     want (for a naive want, the want itself at ""). None when that text's awareness differs from the
-    want's or the want at that offset is past the calendar's ends: the full test then answers. Only
-    "", "Z" and the ±HH:MM offsets fromisoformat reads are kept: at most 2,882 entries.
+    want's, the want at that offset is past the calendar's ends, or the tail is not one of the usual
+    layouts' (the full test then answers). Only "", "Z" and the ±HH:MM offsets fromisoformat reads
+    are kept: at most 2,882 entries.
     """
 
     __slots__ = ("want",)
@@ -455,7 +461,7 @@ class _PlanSource:
             "as_context": as_context,
             "DATE_ISO": dt.date.fromisoformat,
             "DATETIME_ISO": dt.datetime.fromisoformat,
-            "LAYOUTS": USUAL_DATETIME_LAYOUTS,
+            "CLOCK_SEPARATORS": _CLOCK_SEPARATORS,
             "INF": float("inf"),
             "NEG_INF": float("-inf"),
             # Module globals are read faster than builtins.
@@ -480,24 +486,23 @@ class _PlanSource:
         self.namespace[f"k{index}"] = check
         self.add(f"if not k{index}(context, zone):", "    return False")
 
-    def read_keys(self, keys: list[tuple[int, str]]) -> None:
-        """Read these top-level keys (``(index, path)`` of the leaves reading them) first, together.
+    def read_keys(self, keys: list[str]) -> None:
+        """Read these top-level keys first, together, into locals that ``value`` then uses.
 
         From a plain dict holding them all, one ``itemgetter`` call: a ``get`` per key cost more
         than the comparison that follows it. From anything else (a missing key, a dict subclass whose
         ``__missing__`` must not run, another mapping), one ``get`` each, as ``value`` would.
         """
-        names: dict[str, str] = {}
-        for index, path in keys:
-            if path not in names:
-                names[path] = f"v{index}"
-                self.namespace[f"p{index}"] = path
-        if len(names) < 2:
+        keys = list(dict.fromkeys(keys))
+        if len(keys) < 2:
             return
-        self.values.update(names)
-        self.namespace["read_keys"] = operator.itemgetter(*names)
-        targets = ", ".join(names.values())
-        by_get = ", ".join(f"get(p{name[1:]}, M)" for name in names.values())
+        names = [f"r{position}" for position in range(len(keys))]
+        self.values.update(zip(keys, names, strict=True))
+        for position, key in enumerate(keys):
+            self.namespace[f"key{position}"] = key
+        self.namespace["read_keys"] = operator.itemgetter(*keys)
+        targets = ", ".join(names)
+        by_get = ", ".join(f"get(key{position}, M)" for position in range(len(keys)))
         self.add(
             "if context.__class__ is dict:",
             "    try:",
@@ -523,12 +528,13 @@ class _PlanSource:
         if len(segments) == 2 and not segments[1].isdigit():
             # As make_getter's pair reader, inline: the literal dotted key, then one level down.
             self.namespace[f"f{index}"], self.namespace[f"s{index}"] = segments
-            self.add(
-                f"{name} = get(p{index}, M)",
-                f"if {name} is M:",
-                f"    {name} = get(f{index}, M)",
-                f"    {name} = {name}.get(s{index}, M) if {name}.__class__ is dict else g{index}(context)",
-            )
+            first = self.values.get(segments[0])
+            if first is None:
+                first = name
+                self.add(f"{name} = get(p{index}, M)", f"if {name} is M:", f"    {name} = get(f{index}, M)")
+            else:  # the first segment was read with the other keys
+                self.add(f"{name} = get(p{index}, M)", f"if {name} is M:")
+            self.add(f"    {name} = {first}.get(s{index}, M) if {first}.__class__ is dict else g{index}(context)")
         else:
             self.add(f"{name} = g{index}(context)")
         return name
@@ -553,9 +559,10 @@ class _PlanSource:
     def wall_clock(self, index: int, path: str, value: str) -> tuple[str, str]:
         """Locals holding ``value``'s date and time as written and the text after it, once per path.
 
-        For a str in one of the usual layouts (``USUAL_DATETIME_LAYOUTS``): the first 19 characters
-        read as a naive datetime (None if they are not a date and time) and the rest ("", "Z" or an
-        offset such as "+02:00"); the naive one is None for every other value.
+        For a str with the usual layouts' separators at 7, 10, 13 and 16: its first 19 characters read
+        as a naive datetime (None if they are not a date and time) and the rest (a usual layout's
+        tail, "", "Z" or an offset such as "+02:00", when WantAtOffset keeps it); the naive one is
+        None for every other value.
         """
         names = self.clocks.get(path)
         if names is not None:
@@ -563,7 +570,7 @@ class _PlanSource:
         clock, tail = self.clocks[path] = (f"clock{index}", f"tail{index}")
         self.add(
             f"{clock} = None",
-            f"if {value}.__class__ is str and LAYOUTS.get({value}[4::3]) == len({value}):",
+            f"if {value}.__class__ is str and {value}[7:17:3] in CLOCK_SEPARATORS:",
             f"    {tail} = {value}[19:]",
             "    try:",
             f"        {clock} = DATETIME_ISO({value}[:19])",
@@ -677,6 +684,16 @@ class _PlanSource:
 Binder = Callable[[ZoneSource], Callable[[Any], bool]]
 
 
+def _top_level_key(path: str) -> str | None:
+    """The top-level key a plan reads for ``path``: itself, the ``a`` of ``a.b``; None for longer paths."""
+    segments = path.split(".")
+    if len(segments) == 1:
+        return path
+    if len(segments) == 2 and not segments[1].isdigit():
+        return segments[0]
+    return None
+
+
 def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
     """One function checking every node in turn (all must pass), with the leaves' fast paths inline.
 
@@ -694,7 +711,8 @@ def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
         for index, node in enumerate(nodes)
         if node.inline is not None and node.inline[1].kind in _INLINE_KINDS
     }
-    source.read_keys([(index, path) for index, (path, _) in leaves.items() if "." not in path])
+    keys = (_top_level_key(path) for path, _ in leaves.values())
+    source.read_keys([key for key in keys if key is not None])
     for index, node in enumerate(nodes):
         inline = leaves.get(index)
         if inline is None:
