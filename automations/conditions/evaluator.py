@@ -397,6 +397,8 @@ _FLOAT_EXPRESSIONS: Final = {
     "between": "{w}_low <= {x} <= {w}_high",
 }
 _INLINE_KINDS: Final = frozenset({NUMBER, TEXT, DATE, DATETIME, LIST_HAS})
+# From this many top-level keys a plan reads them together (see _PlanSource.read_keys).
+READ_TOGETHER_FROM: Final = 4
 # A saved rule has at most 50 conditions (validators.MAX_CONDITIONS); a longer hand-written list
 # keeps the closures rather than compiling a function of thousands of lines.
 MAX_GENERATED_CONDITIONS: Final = 200
@@ -491,10 +493,12 @@ class _PlanSource:
 
         From a plain dict holding them all, one ``itemgetter`` call: a ``get`` per key cost more
         than the comparison that follows it. From anything else (a missing key, a dict subclass whose
-        ``__missing__`` must not run, another mapping), one ``get`` each, as ``value`` would.
+        ``__missing__`` must not run, another mapping), one ``get`` each, as ``value`` would. Fewer
+        than READ_TOGETHER_FROM keys are left to ``value``: read one by one as the conditions need
+        them, they cost no more, and a list failing at its first condition reads only one.
         """
         keys = list(dict.fromkeys(keys))
-        if len(keys) < 2:
+        if len(keys) < READ_TOGETHER_FROM:
             return
         names = [f"r{position}" for position in range(len(keys))]
         self.values.update(zip(keys, names, strict=True))

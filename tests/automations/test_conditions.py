@@ -836,14 +836,20 @@ def test_a_want_is_found_once_per_offset_and_only_offsets_are_kept() -> None:
 
 
 def test_top_level_keys_are_read_together_without_touching_the_context() -> None:
-    compiled = compile_conditions([one("<", 3, "a"), one("=", "x", "b"), one("<", 3, "a"), one("exists", True, "c")])
-    absent: defaultdict[str, Any] = defaultdict(lambda: 1, {"a": 2})
+    conditions = [one("<", 3, "a"), one("=", "x", "b"), one(">", 0, "c"), one("<", 3, "a"), one(">=", 1, "e.f")]
+    compiled = compile_conditions([*conditions, one("in", ["y"], "d"), one("exists", True, "g")])
+    usual = {"a": 2, "b": "x", "c": 1, "d": "y", "e": {"f": 1}, "g": 0}
+    absent: defaultdict[str, Any] = defaultdict(lambda: 1, {"a": 2, "b": "x", "c": 1, "e": {"f": 1}, "g": 0})
 
-    assert compiled.matches({"a": 2, "b": "x", "c": 0}) is True
-    assert compiled.matches({"a": 2, "c": 0}) is False  # one missing: each read on its own
-    assert compiled.matches(defaultdict(list, {"a": 2, "b": "x", "c": 0})) is True
-    assert compiled.matches(absent) is False
-    assert dict(absent) == {"a": 2}  # a dict subclass's __missing__ never ran
+    assert compiled.plan.check.__code__.co_freevars.count("read_keys") == 1
+    assert compiled.matches(usual) is True
+    assert compiled.matches({**usual, "e.f": 0}) is False  # the literal dotted key comes first
+    assert compiled.matches({**usual, "e": [], "e.f": 2}) is True
+    assert compiled.matches({key: value for key, value in usual.items() if key != "e"}) is False
+    assert compiled.matches({key: value for key, value in usual.items() if key != "c"}) is False
+    assert compiled.matches(defaultdict(list, usual)) is True
+    assert compiled.matches(absent) is False  # d is missing: get, not __missing__
+    assert set(absent) == {"a", "b", "c", "e", "g"}
 
 
 def test_a_very_long_hand_written_list_keeps_the_closures() -> None:
