@@ -9,10 +9,12 @@ as its reason, so stored JSON can never make evaluation raise or make a rule fir
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import functools
 import logging
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,12 +31,12 @@ from automations.conditions.operators import (
     InvalidCondition,
     TestFunction,
     get_operator,
+    with_fast_path,
 )
 from automations.conditions.values import (
     MISSING,
     USUAL_DATETIME_LAYOUTS,
     ZoneSource,
-    datetime_from_text,
     is_aware,
     json_safe,
     show,
@@ -383,7 +385,20 @@ _EXPRESSIONS: Final = {
     "in": "{x} in {w}",
     "has": "{w} in {x}",
 }
+# A float's comparison with a finite want (or two) that nan, inf and -inf fail: those need no test of
+# their own. == and != and between need none; for the others -inf or inf would pass the plain one.
+_FLOAT_EXPRESSIONS: Final = {
+    "==": "{x} == {w}",
+    "!=": "{x} != {w}",
+    "<": "NEG_INF < {x} < {w}",
+    "<=": "NEG_INF < {x} <= {w}",
+    ">": "{w} < {x} < INF",
+    ">=": "{w} <= {x} < INF",
+    "between": "{w}_low <= {x} <= {w}_high",
+}
 _INLINE_KINDS: Final = frozenset({NUMBER, TEXT, DATE, DATETIME, LIST_HAS})
+# From this many top-level keys a plan reads them together (see _PlanSource.read_keys).
+READ_TOGETHER_FROM: Final = 4
 # A saved rule has at most 50 conditions (validators.MAX_CONDITIONS); a longer hand-written list
 # keeps the closures rather than compiling a function of thousands of lines.
 MAX_GENERATED_CONDITIONS: Final = 200
@@ -394,12 +409,47 @@ def _code(source: str) -> Any:
     return compile(source, "<compiled conditions>", "exec")
 
 
-def _in_utc(moment: dt.datetime) -> dt.datetime:
-    """The same instant in UTC (unchanged when that is past the calendar's ends)."""
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError:
-        return moment
+_CHRONOLOGICAL: Final = frozenset({"==", "!=", "<", ">", "<=", ">="})
+# The separators at 7, 10, 13 and 16 of the usual layouts (``USUAL_DATETIME_LAYOUTS``). With them,
+# fromisoformat reads a text's first 19 characters only as YYYY-MM-DD?HH:MM:SS in ASCII digits (a
+# dash at 7 rules out week dates and basic dates, so the one at 4 is there too); the rest of the
+# text is one of the layouts' tails exactly when WantAtOffset keeps it as a key.
+_CLOCK_SEPARATORS: Final = frozenset(layout[1:5] for layout in USUAL_DATETIME_LAYOUTS)
+
+
+class WantAtOffset(dict[str, dt.datetime | None]):
+    """A datetime want as a naive wall-clock time at each UTC offset, filled as offsets are met.
+
+    ``at_offset[tail]``, for the text after an ISO date and time's seconds ("", "Z", "+02:00"): the
+    naive datetime that a text's own wall-clock time compares with as its instant compares with the
+    want (for a naive want, the want itself at ""). None when that text's awareness differs from the
+    want's, the want at that offset is past the calendar's ends, or the tail is not one of the usual
+    layouts' (the full test then answers). Only "", "Z" and the ±HH:MM offsets fromisoformat reads
+    are kept: at most 2,882 entries.
+    """
+
+    __slots__ = ("want",)
+
+    def __init__(self, want: dt.datetime) -> None:
+        super().__init__()
+        self.want = want
+
+    def __missing__(self, tail: str) -> dt.datetime | None:
+        if tail not in ("", "Z") and not (len(tail) == 6 and tail[0] in "+-" and tail[3] == ":"):
+            return None
+        try:
+            offset = dt.datetime.fromisoformat(f"2000-01-01T00:00:00{tail}").utcoffset()
+        except ValueError:
+            return None
+        want, bound = self.want, None
+        if not is_aware(want):
+            bound = want if offset is None else None
+        elif offset is not None:
+            # The offsets' difference first: no step passes the calendar's ends unless the bound does.
+            with contextlib.suppress(OverflowError):
+                bound = want.replace(tzinfo=None) + (offset - want.utcoffset())  # type: ignore[operator]
+        self[tail] = bound
+        return bound
 
 
 class _PlanSource:
@@ -413,10 +463,9 @@ class _PlanSource:
             "as_context": as_context,
             "DATE_ISO": dt.date.fromisoformat,
             "DATETIME_ISO": dt.datetime.fromisoformat,
-            "DATETIME": datetime_from_text,
-            "LAYOUTS": USUAL_DATETIME_LAYOUTS,
-            "UTC": dt.UTC,
-            "OverflowError": OverflowError,
+            "CLOCK_SEPARATORS": _CLOCK_SEPARATORS,
+            "INF": float("inf"),
+            "NEG_INF": float("-inf"),
             # Module globals are read faster than builtins.
             "int": int,
             "float": float,
@@ -429,7 +478,8 @@ class _PlanSource:
             "AttributeError": AttributeError,
         }
         self.values: dict[str, str] = {}  # path -> the local holding its value
-        self.parsed: dict[tuple[str, str], str] = {}  # (path, kind) -> the local holding it parsed
+        self.parsed: dict[tuple[str, str], str] = {}  # (path, DATE) -> the local holding it parsed
+        self.clocks: dict[str, tuple[str, str]] = {}  # path -> the locals of wall_clock
 
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
@@ -437,6 +487,35 @@ class _PlanSource:
     def call(self, index: int, check: Check) -> None:
         self.namespace[f"k{index}"] = check
         self.add(f"if not k{index}(context, zone):", "    return False")
+
+    def read_keys(self, keys: list[str]) -> None:
+        """Read these top-level keys first, together, into locals that ``value`` then uses.
+
+        From a plain dict holding them all, one ``itemgetter`` call: a ``get`` per key cost more
+        than the comparison that follows it. From anything else (a missing key, a dict subclass whose
+        ``__missing__`` must not run, another mapping), one ``get`` each, as ``value`` would. Fewer
+        than READ_TOGETHER_FROM keys are left to ``value``: read one by one as the conditions need
+        them, they cost no more, and a list failing at its first condition reads only one.
+        """
+        keys = list(dict.fromkeys(keys))
+        if len(keys) < READ_TOGETHER_FROM:
+            return
+        names = [f"r{position}" for position in range(len(keys))]
+        self.values.update(zip(keys, names, strict=True))
+        for position, key in enumerate(keys):
+            self.namespace[f"key{position}"] = key
+        self.namespace["read_keys"] = operator.itemgetter(*keys)
+        targets = ", ".join(names)
+        by_get = ", ".join(f"get(key{position}, M)" for position in range(len(keys)))
+        self.add(
+            "if context.__class__ is dict:",
+            "    try:",
+            f"        {targets} = read_keys(context)",
+            "    except KeyError:",
+            f"        {targets} = {by_get}",
+            "else:",
+            f"    {targets} = {by_get}",
+        )
 
     def value(self, index: int, path: str) -> str:
         """The local holding ``path``'s value (MISSING when absent), read once per evaluation."""
@@ -453,43 +532,23 @@ class _PlanSource:
         if len(segments) == 2 and not segments[1].isdigit():
             # As make_getter's pair reader, inline: the literal dotted key, then one level down.
             self.namespace[f"f{index}"], self.namespace[f"s{index}"] = segments
-            self.add(
-                f"{name} = get(p{index}, M)",
-                f"if {name} is M:",
-                f"    {name} = get(f{index}, M)",
-                f"    {name} = {name}.get(s{index}, M) if {name}.__class__ is dict else g{index}(context)",
-            )
+            first = self.values.get(segments[0])
+            if first is None:
+                first = name
+                self.add(f"{name} = get(p{index}, M)", f"if {name} is M:", f"    {name} = get(f{index}, M)")
+            else:  # the first segment was read with the other keys
+                self.add(f"{name} = get(p{index}, M)", f"if {name} is M:")
+            self.add(f"    {name} = {first}.get(s{index}, M) if {first}.__class__ is dict else g{index}(context)")
         else:
             self.add(f"{name} = g{index}(context)")
         return name
 
-    def parse(self, index: int, path: str, value: str, kind: str) -> str:
-        """The local holding ``value`` read as a date or datetime (None if it is not such a str), once."""
-        name = self.parsed.get((path, kind))
+    def date(self, index: int, path: str, value: str) -> str:
+        """The local holding ``value`` read as a date (None if it is not such a str), once per path."""
+        name = self.parsed.get((path, DATE))
         if name is not None:
             return name
-        name = self.parsed[(path, kind)] = f"{kind}{index}"
-        if kind == DATETIME:
-            # datetime_from_text, its usual layouts inline (a call is a tenth of a condition's time).
-            self.add(
-                f"{name} = None",
-                f"if {value}.__class__ is str:",
-                f"    if LAYOUTS.get({value}[4::3]) == len({value}):",
-                "        try:",
-                f"            {name} = DATETIME_ISO({value})",
-                "        except ValueError:",
-                "            pass",
-                "    else:",
-                f"        {name} = DATETIME({value})",
-                # TRICKY: an aware one is moved to UTC once (the same instant): comparing aware
-                # datetimes of two offsets costs 30 times more than of one (the wants are UTC too).
-                f"    if {name} is not None and {name}.tzinfo is not None and {name}.tzinfo is not UTC:",
-                "        try:",
-                f"            {name} = {name}.astimezone(UTC)",
-                "        except OverflowError:",  # year 1 or 9999 pushed past the calendar's ends
-                "            pass",
-            )
-            return name
+        name = self.parsed[(path, DATE)] = f"date{index}"
         # date_from_text, inline.
         self.add(
             f"{name} = None",
@@ -501,12 +560,33 @@ class _PlanSource:
         )
         return name
 
+    def wall_clock(self, index: int, path: str, value: str) -> tuple[str, str]:
+        """Locals holding ``value``'s date and time as written and the text after it, once per path.
+
+        For a str with the usual layouts' separators at 7, 10, 13 and 16: its first 19 characters read
+        as a naive datetime (None if they are not a date and time) and the rest (a usual layout's
+        tail, "", "Z" or an offset such as "+02:00", when WantAtOffset keeps it); the naive one is
+        None for every other value.
+        """
+        names = self.clocks.get(path)
+        if names is not None:
+            return names
+        clock, tail = self.clocks[path] = (f"clock{index}", f"tail{index}")
+        self.add(
+            f"{clock} = None",
+            f"if {value}.__class__ is str and {value}[7:17:3] in CLOCK_SEPARATORS:",
+            f"    {tail} = {value}[19:]",
+            "    try:",
+            f"        {clock} = DATETIME_ISO({value}[:19])",
+            "    except ValueError:",
+            "        pass",
+        )
+        return clock, tail
+
     def leaf(self, index: int, path: str, fast: Fast) -> None:
         ns = self.namespace
         want, slow = f"w{index}", f"slow{index}"
         ns[want], ns[slow] = fast.want, fast.slow
-        if fast.kind == DATETIME and is_aware(fast.want):
-            ns[want] = _in_utc(fast.want)
         template = _EXPRESSIONS.get(fast.op)
         if fast.op == "between":
             ns[f"{want}_low"], ns[f"{want}_high"] = fast.want
@@ -515,7 +595,19 @@ class _PlanSource:
             template = f"c{index}({{x}}, {{w}})"
         x = self.value(index, path)
         slow_fails = f"{x} is M or not {slow}({x}, zone)"
-        if fast.kind == NUMBER:
+        if fast.kind == NUMBER and fast.op in _FLOAT_EXPRESSIONS:
+            # An int is finite; a float's comparison is written so that nan and the infinities fail
+            # it, as the slow test fails them (the want is finite: mode_for).
+            self.add(
+                f"c = {x}.__class__",
+                "if c is int:",
+                f"    if not ({template.format(x=x, w=want)}):",
+                "        return False",
+                "elif c is float:",
+                f"    if not ({_FLOAT_EXPRESSIONS[fast.op].format(x=x, w=want)}):",
+                "        return False",
+            )
+        elif fast.kind == NUMBER:
             self.add(
                 f"c = {x}.__class__",
                 f"if c is int or (c is float and {x} - {x} == 0):",
@@ -530,15 +622,29 @@ class _PlanSource:
             self.add(f"if not ({x}.__class__ is list and {template.format(x=x, w=want)}):")
             self.add(f"    if {slow_fails}:", "        return False")
             return
+        elif fast.kind == DATE:
+            parsed = self.date(index, path, x)
+            condition = template.format(x=parsed, w=want)
+            self.add(f"if {parsed} is not None:", f"    if not ({condition}):", "        return False")
+        elif fast.op in _CHRONOLOGICAL:
+            # TRICKY: a datetime is compared by its wall-clock time with the want at the text's own
+            # offset (found once per rule version and offset): reading the offset into the datetime
+            # and moving it to UTC cost more than the other nine conditions of the bench's rule.
+            clock, tail = self.wall_clock(index, path, x)
+            bound, at_offset, test = f"b{index}", f"at{index}", f"test{index}"
+            ns[at_offset], ns[test] = WantAtOffset(fast.want), with_fast_path(fast)
+            self.add(
+                f"if {clock} is not None and ({bound} := {at_offset}[{tail}]) is not None:",
+                f"    if not ({template.format(x=clock, w=bound)}):",
+                "        return False",
+                f"elif {x} is M or not {test}({x}, zone):",
+                "    return False",
+            )
+            return
         else:
-            parsed = self.parse(index, path, x, fast.kind)
-            # A date needs only to be read; a datetime also needs the want's awareness (known now).
-            if fast.kind == DATE:
-                usable = f"{parsed} is not None"
-            else:
-                awareness = "is not None" if is_aware(fast.want) else "is None"
-                usable = f"{parsed} is not None and {parsed}.tzinfo {awareness}"
-            self.add(f"if {usable}:", f"    if not ({template.format(x=parsed, w=want)}):", "        return False")
+            ns[f"test{index}"] = with_fast_path(fast)
+            self.add(f"if {x} is M or not test{index}({x}, zone):", "    return False")
+            return
         self.add(f"elif {slow_fails}:", "    return False")
 
     def functions(self) -> tuple[Check, Binder]:
@@ -582,6 +688,16 @@ class _PlanSource:
 Binder = Callable[[ZoneSource], Callable[[Any], bool]]
 
 
+def _top_level_key(path: str) -> str | None:
+    """The top-level key a plan reads for ``path``: itself, the ``a`` of ``a.b``; None for longer paths."""
+    segments = path.split(".")
+    if len(segments) == 1:
+        return path
+    if len(segments) == 2 and not segments[1].isdigit():
+        return segments[0]
+    return None
+
+
 def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
     """One function checking every node in turn (all must pass), with the leaves' fast paths inline.
 
@@ -594,9 +710,16 @@ def plan_functions(nodes: list[Node]) -> tuple[Check, Binder | None]:
     if not inlined or len(nodes) > MAX_GENERATED_CONDITIONS:
         return all_of([node.check for node in nodes]), None
     source = _PlanSource()
+    leaves = {
+        index: node.inline
+        for index, node in enumerate(nodes)
+        if node.inline is not None and node.inline[1].kind in _INLINE_KINDS
+    }
+    keys = (_top_level_key(path) for path, _ in leaves.values())
+    source.read_keys([key for key in keys if key is not None])
     for index, node in enumerate(nodes):
-        inline = node.inline
-        if inline is None or inline[1].kind not in _INLINE_KINDS:
+        inline = leaves.get(index)
+        if inline is None:
             source.call(index, node.check)
         else:
             source.leaf(index, *inline)

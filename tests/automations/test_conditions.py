@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import pickle
 import zoneinfo
+from collections import defaultdict
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from automations.conditions import (
     register,
 )
 from automations.conditions import cache as condition_cache
+from automations.conditions.evaluator import WantAtOffset
 from automations.models import AutomationRule
 from automations.services import rule_update
 from automations.validators import validate_conditions
@@ -786,6 +788,68 @@ def test_aware_datetimes_at_the_calendars_ends_compare_as_instants() -> None:
     assert early.matches({"at": "0001-01-01T00:00:00+05:00", "n": 1}) is True
     assert early.matches({"at": "0001-01-01T00:00:00+06:00", "n": 1}) is False
     assert [result.passed for result in late.explain({"at": "9999-12-31T20:00:01-05:00", "n": 1})] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-06-01T12:00:00+02:00", True),
+        ("2026-06-01T12:00:01+02:00", False),
+        ("2026-06-01T10:00:00Z", True),
+        ("2026-06-01T10:00:00-00:00", True),
+        ("2026-06-01T10:00:01+00:00", False),
+        ("2026-06-01 05:00:00-05:00", True),
+        ("2026-06-01T05:00:01-05:00", False),
+        ("2026-06-02T00:00:00+14:00", True),
+        ("2026-06-02T00:00:01+14:00", False),
+        ("2026-05-31T22:01:00-11:59", True),
+        ("2026-05-31T22:01:01-11:59", False),
+        ("2026-06-01T10:00:00.000001Z", False),  # microseconds: the full test answers
+        ("2026-06-01T06:00:00", True),  # naive: taken in the rule's zone (New York, 10:00 UTC)
+        ("2026-06-01T06:00:01", False),
+        ("2026-06-01T10:00:00+24:00", False),  # not an offset, so not a datetime
+        ("2026-02-30T10:00:00+02:00", False),
+        ("2026-06-01T10:00:00+05:6\u0663", False),
+    ],
+)
+def test_a_datetime_text_compares_as_its_instant_at_any_offset(text: str, expected: bool) -> None:
+    compiled = compile_conditions([one("<=", "2026-06-01T12:00:00+02:00", "at"), one(">", 0, "n")], "America/New_York")
+
+    assert compiled.matches({"at": text, "n": 1}) is expected
+    assert [result.passed for result in compiled.explain({"at": text, "n": 1})] == [expected, True]
+
+
+def test_a_want_is_found_once_per_offset_and_only_offsets_are_kept() -> None:
+    aware = WantAtOffset(dt.datetime(2026, 6, 1, tzinfo=dt.timezone(dt.timedelta(hours=-3))))
+    naive = WantAtOffset(dt.datetime(2026, 6, 1))
+    late = WantAtOffset(dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC))
+
+    assert aware["+02:00"] == dt.datetime(2026, 6, 1, 5, 0)
+    assert aware["Z"] == aware["-00:00"] == dt.datetime(2026, 6, 1, 3, 0)
+    assert aware[""] is None  # a naive text: the full test answers
+    assert aware["+2x:00"] is aware["+24:00"] is aware[".12345"] is None
+    assert set(aware) == {"+02:00", "Z", "-00:00", ""}
+    assert naive[""] == dt.datetime(2026, 6, 1)
+    assert naive["Z"] is None
+    assert late["+02:00"] is None  # past the calendar's end
+    assert late["-02:00"] == dt.datetime(9999, 12, 31, 21, 0)
+
+
+def test_top_level_keys_are_read_together_without_touching_the_context() -> None:
+    conditions = [one("<", 3, "a"), one("=", "x", "b"), one(">", 0, "c"), one("<", 3, "a"), one(">=", 1, "e.f")]
+    compiled = compile_conditions([*conditions, one("in", ["y"], "d"), one("exists", True, "g")])
+    usual = {"a": 2, "b": "x", "c": 1, "d": "y", "e": {"f": 1}, "g": 0}
+    absent: defaultdict[str, Any] = defaultdict(lambda: 1, {"a": 2, "b": "x", "c": 1, "e": {"f": 1}, "g": 0})
+
+    assert compiled.plan.check.__code__.co_freevars.count("read_keys") == 1
+    assert compiled.matches(usual) is True
+    assert compiled.matches({**usual, "e.f": 0}) is False  # the literal dotted key comes first
+    assert compiled.matches({**usual, "e": [], "e.f": 2}) is True
+    assert compiled.matches({key: value for key, value in usual.items() if key != "e"}) is False
+    assert compiled.matches({key: value for key, value in usual.items() if key != "c"}) is False
+    assert compiled.matches(defaultdict(list, usual)) is True
+    assert compiled.matches(absent) is False  # d is missing: get, not __missing__
+    assert set(absent) == {"a", "b", "c", "e", "g"}
 
 
 def test_a_very_long_hand_written_list_keeps_the_closures() -> None:

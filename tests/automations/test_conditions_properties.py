@@ -296,6 +296,23 @@ def test_any_json_as_a_definition_never_raises(definition: Any, context: Any) ->
 # dates and datetimes with and without offsets (as objects and as text, near misses included) and
 # lists of mixed values.
 
+# Offsets: the usual ones, and any whole minute fromisoformat reads (a plan compares a datetime's
+# wall-clock time with the want at its own offset).
+offsets = st.one_of(
+    st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(-dt.timedelta(hours=8))]),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))),
+)
+# Moments at the calendar's ends, where a time at another offset (or in UTC) is past them.
+EDGE_MOMENTS = [
+    dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+    dt.datetime(1, 1, 1, 3, 0, tzinfo=dt.timezone(dt.timedelta(hours=23, minutes=59))),
+    dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(1, 1, 1),
+    dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.timezone(-dt.timedelta(hours=5))),
+    dt.datetime(9999, 12, 31, 20, 0, 0, tzinfo=dt.timezone(-dt.timedelta(hours=23, minutes=59))),
+    dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+    dt.datetime(9999, 12, 31, 23, 59, 59),
+]
 # ISO texts in the layouts the fast parsers take, and the ones they leave to the pattern.
 iso_texts = st.one_of(
     st.dates().map(dt.date.isoformat),
@@ -303,14 +320,7 @@ iso_texts = st.one_of(
         lambda moment, separator, timespec, zulu: moment.isoformat(sep=separator, timespec=timespec).replace(
             "+00:00", "Z" if zulu else "+00:00"
         ),
-        st.datetimes(
-            timezones=st.one_of(
-                st.none(),
-                st.sampled_from(
-                    [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(-dt.timedelta(hours=8))]
-                ),
-            )
-        ),
+        st.one_of(st.datetimes(timezones=st.one_of(st.none(), offsets)), st.sampled_from(EDGE_MOMENTS)),
         st.sampled_from(["T", " ", "x"]),
         st.sampled_from(["minutes", "seconds", "milliseconds", "microseconds", "hours"]),
         st.booleans(),
@@ -356,6 +366,13 @@ ISO_EDGE_TEXTS = [
     "2025-12-01T24:00:00",
     "2025-W01-1T09:30:00+05:30",
     "2025-12-01T09:30:00Z+1",
+    "2025-12-01T09:30:00-00:00",
+    "2025-12-01T09:30:00+23:59",
+    "2025-12-01T09:30:00+24:00",
+    "2025-12-01T09:30:00+05:60",
+    "2025-12-01T09:30:00+05:3\u0663",
+    "0001-01-01T00:00:00+00:01",
+    "9999-12-31T23:59:59-00:01",
 ]
 date_texts = st.one_of(iso_texts, near_iso_texts(), st.sampled_from(SPECIAL_TEXTS + ISO_EDGE_TEXTS))
 
