@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from executions.choices import ExecutionOutcome, ExecutionStatus
 from executions.models import AutomationExecution
+from executions.selectors import older_than
 
 EXPORT_CHUNK: Final = 1000
 EXPORT_FORMATS: Final = ("csv", "json")
@@ -54,7 +55,7 @@ def export_rows(executions: QuerySet[AutomationExecution]) -> Iterator[dict[str,
     while True:
         chunk = ordered
         if after is not None:
-            chunk = chunk.filter(Q(triggered_at__lt=after[0]) | Q(triggered_at=after[0], id__lt=after[1]))
+            chunk = older_than(chunk, after)
         values = list(chunk.values_list(*fields)[:EXPORT_CHUNK])
         for row in values:
             yield _export_row(dict(zip(EXPORT_COLUMNS, row, strict=True)))
