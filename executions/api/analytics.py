@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -113,6 +113,8 @@ class ActiveRuleSchema(serializers.Serializer):
     by_day = serializers.ListField(child=serializers.IntegerField())
 
 
+# One object, though the viewset's action is ``list`` (drf-spectacular would describe an array otherwise).
+@extend_schema_serializer(many=False)
 class AnalyticsSchema(serializers.Serializer):
     tenant_id = serializers.CharField()
     time_zone = serializers.CharField()

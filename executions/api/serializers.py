@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from executions.choices import FAILURE_STATUSES
+from executions.choices import FAILURE_STATUSES, FailureKind
 from executions.failures import action_result_deliveries, failure_explanation
 from executions.models import ApprovalRequest, AutomationExecution, Notification
 from governance.common.api_representation import boolean, choice, integer, iso_datetime, number, text
@@ -32,6 +32,13 @@ class ExecutionSerializer(serializers.ModelSerializer):
     rule_version = serializers.SerializerMethodField()
     triggered_by_user_id = serializers.SerializerMethodField()
     outcome = serializers.CharField(read_only=True)
+    # Declared: a generated read-only field loses allow_blank, and "" (did not fail) is a value it takes.
+    failure_kind = serializers.ChoiceField(
+        choices=FailureKind.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='Why it failed, by kind (docs/failures.md); "" when it did not fail.',
+    )
     failure = serializers.SerializerMethodField()
 
     class Meta:
