@@ -41,6 +41,10 @@ def test_event_rule_page_offers_a_prefilled_test_event(client, owner, event_rule
     page = client.get(f"/portal/automations/{event_rule.pk}").content.decode()
     assert "Send test event" in page and "Push a metric value" not in page
     assert 'value="product_added"' in page and 'value="store"' in page and "prod_123" in page
+    # the dialog once, in the page's body; the title is the rule's name alone
+    assert page.count('id="send-event-dialog"') == 1
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert event_rule.name in title and "dialog" not in title
     page = client.get(f"/portal/automations/{threshold_rule.pk}").content.decode()
     assert "Push a metric value" in page and "Send test event" not in page
     assert 'value="product_count"' in page and 'value="2"' in page  # a value on the firing side of "< 3"
