@@ -303,6 +303,7 @@ def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_pat
     marker = "payload-marker-5f0c2d"
     serve, base, log_path = start_serve(env, tmp_path, "--concurrency", "1")
     try:
+        wait_for(lambda: http(f"{base}/admin/login/")[0] == 200, timeout=60, message="the web server")
         wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=60, message="the worker")
 
         # when events are posted with Basic auth and with the token, and the worker delivers the webhooks
