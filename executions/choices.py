@@ -15,6 +15,10 @@ class ExecutionStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled (rule archived)"
     # A shadow rule's run: conditions and governance decided, the action logged, never taken.
     SHADOWED = "shadowed", "Shadowed (would have acted)"
+    # Held by a contact cap, quiet hours or a tenant quota: skipped for good (throttled), or waiting
+    # until ``next_attempt_at`` to run once (deferred).
+    THROTTLED = "throttled", "Throttled (held by a cap)"
+    DEFERRED = "deferred", "Deferred"
 
 
 class TriggerSource(models.TextChoices):
@@ -54,6 +58,7 @@ ENDED_STATUSES = frozenset(
         ExecutionStatus.BLOCKED,
         ExecutionStatus.CANCELLED,
         ExecutionStatus.SHADOWED,
+        ExecutionStatus.THROTTLED,
     }
 )
 OPEN_STATUSES = frozenset(set(ExecutionStatus) - ENDED_STATUSES)
@@ -93,6 +98,8 @@ EXECUTION_STATUS_PREDICATES: dict[str, str] = {
     ExecutionStatus.BLOCKED: "was blocked",
     ExecutionStatus.CANCELLED: "was cancelled: its rule was archived",
     ExecutionStatus.SHADOWED: "was shadowed: its rule is in shadow mode, so the action was only logged",
+    ExecutionStatus.THROTTLED: "was throttled: a cap held its action back",
+    ExecutionStatus.DEFERRED: "is deferred: a cap holds its action until later",
 }
 
 
