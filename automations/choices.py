@@ -43,6 +43,8 @@ class RuleStateChangeKind(models.TextChoices):
     ENABLED = "enabled", "Enabled"
     DISABLED = "disabled", "Disabled"
     ARCHIVED = "archived", "Archived"
+    # Turned off by the circuit breaker: its runs failed the tenant's rule_breaker_failures times in a row.
+    PAUSED = "paused", "Paused automatically"
 
 
 class Category(models.TextChoices):

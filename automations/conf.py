@@ -61,6 +61,13 @@ class AutomationsSettings:
     MAX_CAUSATION_DEPTH: int = field(
         default=5, metadata=_doc("Events caused by actions chain at most this deep; deeper executions are blocked.")
     )
+    CHAIN_SUBJECT_KEYS: list[str] = field(
+        default_factory=lambda: ["product_id"],
+        metadata=_doc(
+            "Chain loop protection: payload keys that name an event's subject when it has no customer_id (the "
+            "first present wins); a rule runs once per subject in one causal chain (docs/pipeline.md)."
+        ),
+    )
     EXECUTION_LEASE_SECONDS: int = field(
         default=60,
         metadata=_doc(
@@ -192,6 +199,20 @@ class AutomationsSettings:
     )
     WEBHOOK_ENDPOINT_CONCURRENCY: int = field(
         default=4, metadata=_doc("POSTs in flight to one endpoint per worker process; the rest queue for it.")
+    )
+    WEBHOOK_UNHEALTHY_AFTER: int = field(
+        default=10,
+        metadata=_doc(
+            "Attempts to one endpoint that fail or are retried in a row before it is marked unhealthy; one "
+            "success marks it healthy again (docs/webhooks.md)."
+        ),
+    )
+    WEBHOOK_UNHEALTHY_RETRY_SECONDS: float = field(
+        default=900.0,
+        metadata=_doc(
+            "While an endpoint is unhealthy: each retry of its deliveries waits at least this long, and a "
+            "delivery sweep sends it one probe, deferring its other due deliveries by this long."
+        ),
     )
     WEBHOOK_INLINE_WAIT: float = field(
         default=0.5,

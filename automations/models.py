@@ -107,6 +107,7 @@ TOTALS_FIELDS = (
     "recorded_only_count",
     "average_execution_time_ms",
     "last_executed_at",
+    "consecutive_failures",
 )
 
 
@@ -161,6 +162,13 @@ class AutomationRule(models.Model):
     # type): counted apart, neither a success nor a failure. execution_count = success + failure + this.
     recorded_only_count = models.PositiveIntegerField(default=0)
     average_execution_time_ms = models.FloatField(default=0.0)
+
+    # The circuit breaker (docs/governance.md, "Circuit breakers"): failed runs in a row, reset by a success and
+    # by enabling the rule; at the tenant's rule_breaker_failures the rule is paused (enabled off) and these
+    # say when and why. Written by the pipeline in the transaction that ended each run.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_reason = models.TextField(blank=True, default="", editable=False)
 
     # Bookkeeping
     created_at = models.DateTimeField(auto_now_add=True)
@@ -335,6 +343,11 @@ class AutomationRule(models.Model):
         return {field: getattr(self, field) for field in DEFINITION_FIELDS}
 
     @property
+    def paused_by_breaker(self) -> bool:
+        """Turned off by the circuit breaker and not enabled since (``paused_reason`` says why)."""
+        return not self.enabled and self.paused_at is not None
+
+    @property
     def is_archived(self) -> bool:
         return self.deleted_at is not None
 
@@ -380,19 +393,38 @@ class AutomationRule(models.Model):
         """
         recorded = 1 if success and recorded_only else 0
         succeeded = 1 if success and not recorded else 0
-        AutomationRule.add_runs(self.pk, 1, succeeded, 0 if success else 1, float(execution_time_ms), recorded)
+        streak = (True, 0) if success else (False, 1)
+        AutomationRule.add_runs(
+            self.pk, 1, succeeded, 0 if success else 1, float(execution_time_ms), recorded, streak=streak
+        )
         self.refresh_from_db(fields=TOTALS_FIELDS)
 
     @staticmethod
-    def add_runs(rule_id: str, count: int, succeeded: int, failed: int, total_ms: float, recorded: int = 0) -> None:
+    def add_runs(
+        rule_id: str,
+        count: int,
+        succeeded: int,
+        failed: int,
+        total_ms: float,
+        recorded: int = 0,
+        *,
+        streak: tuple[bool, int] | None = None,
+    ) -> None:
         """Add ``count`` runs (``succeeded`` + ``failed`` + ``recorded`` only) to a rule's totals in a single
         UPDATE, so concurrent recorders never lose a count.
 
         The new average is computed from the row's old values inside the same statement:
-        avg' = (avg * n + sum of the new times) / (n + count).
+        avg' = (avg * n + sum of the new times) / (n + count). ``streak`` = (a success came, failures after
+        the last success) moves ``consecutive_failures``, the circuit breaker's count, in the same statement:
+        back to 0 plus those failures after a success, else up by them.
         """
         old_count = Cast(F("execution_count"), FloatField())
+        streak_update: dict[str, Any] = {}
+        if streak is not None:
+            reset, failures = streak
+            streak_update["consecutive_failures"] = Value(failures) if reset else F("consecutive_failures") + failures
         AutomationRule.all_objects.filter(pk=rule_id).update(
+            **streak_update,
             execution_count=F("execution_count") + count,
             success_count=F("success_count") + succeeded,
             failure_count=F("failure_count") + failed,

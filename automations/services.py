@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from automations.approval_facts import trusted_facts
-from automations.choices import RuleStateChangeKind, TriggerType
+from automations.choices import RuleMode, RuleStateChangeKind, TriggerType
 from automations.models import DEFINITION_FIELDS, EDITABLE_FIELDS, AutomationRule, RuleStateChange, RuleVersion
 from automations.selectors import ConditionReport, rule_condition_report
 from automations.signals import rule_archived
@@ -136,6 +136,8 @@ def rule_update(
     policy.check(user, rule.tenant_id, Capability.WRITE, risk_before, rule.risk_level)
     definition_changed = rule.definition() != before
     save_fields = list(UPDATE_SAVE_FIELDS)
+    if rule.enabled and not was_enabled:
+        save_fields += _breaker_reset(rule)
     if _schedule_inputs(rule) != schedule_before:
         # The next slot is computed from now: an edit or re-enable never fires a slot already past.
         # TRICKY: saved only when recomputed, so an edit never writes back a next_run_at the tick has moved.
@@ -198,10 +200,57 @@ def rule_set_enabled(rule: AutomationRule, enabled: bool, user: User | None = No
     if not enabled or not was_enabled or rule.next_run_at is None:
         rule.next_run_at = rule.compute_next_run_at(timezone.now())
         fields.append("next_run_at")
+    if enabled and not was_enabled:
+        fields += _breaker_reset(rule)
     rule.save(update_fields=fields)
     if enabled != was_enabled:
         _record_state_change(rule, RuleStateChangeKind.ENABLED if enabled else RuleStateChangeKind.DISABLED, user)
     return rule
+
+
+def _breaker_reset(rule: AutomationRule) -> list[str]:
+    """Enabling a rule resumes it: its failures in a row start from 0 and a breaker's pause is forgotten.
+    Returns the fields to save (always: the row's count may be ahead of this instance's)."""
+    rule.consecutive_failures, rule.paused_at, rule.paused_reason = 0, None, ""
+    return ["consecutive_failures", "paused_at", "paused_reason"]
+
+
+def rules_breaker_due(rule_ids: set[str]) -> list[AutomationRule]:
+    """The live, enabled rules among ``rule_ids`` whose failures in a row reached their tenant's
+    ``rule_breaker_failures`` (0: the breaker is off); one query."""
+    if not rule_ids:
+        return []
+    return list(
+        AutomationRule.objects.filter(
+            pk__in=rule_ids,
+            enabled=True,
+            mode=RuleMode.LIVE,
+            tenant__rule_breaker_failures__gt=0,
+            consecutive_failures__gte=F("tenant__rule_breaker_failures"),
+        )
+        .select_related("tenant")
+        .order_by("pk")
+    )
+
+
+def rule_pause(rule: AutomationRule, reason: str, now: dt.datetime | None = None) -> bool:
+    """The circuit breaker turns a rule off, as ``rule_set_enabled(rule, False)`` does, saying why; the system
+    acts (no user). Call in the transaction that counted the failure that tripped it.
+
+    One guarded UPDATE (``enabled`` still on) decides, so of any number of workers ending its runs at once
+    exactly one pauses it and gets True: that one records the ``paused`` state change (the rule's history) and
+    tells the owner. Enabling the rule again (``rule_set_enabled``, ``rule_update``) resumes it and resets
+    the count.
+    """
+    now = now or timezone.now()
+    won = AutomationRule.objects.filter(pk=rule.pk, enabled=True).update(
+        enabled=False, next_run_at=None, paused_at=now, paused_reason=reason, updated_at=now
+    )
+    if not won:
+        return False
+    rule.enabled, rule.next_run_at, rule.paused_at, rule.paused_reason = False, None, now, reason
+    _record_state_change(rule, RuleStateChangeKind.PAUSED, None)
+    return True
 
 
 def rules_reschedule(tenant: Tenant | None = None, now: dt.datetime | None = None) -> int:
@@ -260,15 +309,29 @@ class RuleTotals:
 
     # rule id -> [count, succeeded, failed, ms, recorded only]
     runs: dict[str, list[float]] = field(default_factory=dict)
+    # rule id -> (a success came, failures after the last success): the breaker's streak (``add_runs``)
+    streaks: dict[str, tuple[bool, int]] = field(default_factory=dict)
 
     def add(self, rule_id: str, success: bool, execution_time_ms: float, recorded_only: bool = False) -> None:
         sums = self.runs.setdefault(rule_id, [0, 0, 0, 0.0, 0])
         sums[0] += 1
         sums[4 if success and recorded_only else 1 if success else 2] += 1
         sums[3] += float(execution_time_ms)
+        reset, failures = self.streaks.get(rule_id, (False, 0))
+        self.streaks[rule_id] = (True, 0) if success else (reset, failures + 1)
 
-    def record(self) -> None:
-        """Write every rule's sums (call inside the transaction that recorded the runs), then forget them."""
+    def record(self) -> set[str]:
+        """Write every rule's sums (call inside the transaction that recorded the runs), then forget them.
+
+        Returns the rules whose failures in a row grew (what the circuit breaker looks at)."""
+        failing = set()
         for rule_id, (count, succeeded, failed, total_ms, recorded) in sorted(self.runs.items()):
-            AutomationRule.add_runs(rule_id, int(count), int(succeeded), int(failed), total_ms, int(recorded))
+            streak = self.streaks.get(rule_id, (False, 0))
+            AutomationRule.add_runs(
+                rule_id, int(count), int(succeeded), int(failed), total_ms, int(recorded), streak=streak
+            )
+            if streak[1]:
+                failing.add(rule_id)
         self.runs.clear()
+        self.streaks.clear()
+        return failing

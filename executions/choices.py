@@ -131,6 +131,7 @@ class FailureKind(models.TextChoices):
     GOVERNANCE_REJECTED = "governance_rejected", "Rejected by the council"
     NO_COUNCIL = "no_council", "No council to approve"
     CAP_REACHED = "cap_reached", "Loop-protection cap reached"
+    CHAIN_LOOP = "chain_loop", "Loop in a chain of actions"
     RULE_INACTIVE = "rule_inactive", "Rule disabled or archived"
     APPROVAL_CANCELLED = "approval_cancelled", "Approval cancelled"
     INTERNAL_ERROR = "internal_error", "Internal error"
@@ -161,6 +162,8 @@ class NotificationKind(models.TextChoices):
     EXECUTION_REJECTED = "execution_rejected", "Execution rejected"
     # A send_notification action's message.
     AUTOMATION_MESSAGE = "automation_message", "Automation message"
+    # The circuit breaker paused a rule (one notice per pause, to its owner).
+    RULE_PAUSED = "rule_paused", "Automation paused"
 
 
 class ActionOutcome(models.TextChoices):

@@ -48,7 +48,9 @@ def delivery_failure_kind(error: str, status_code: int | None = None) -> str:
         return FailureKind.RECEIVER_REFUSED
     if lowered.startswith(("timed out", "no complete response within")):
         return FailureKind.TIMED_OUT
-    if lowered.startswith(("connection failed", "tls error", "invalid http response")) or "resolve" in lowered:
+    if lowered.startswith(("connection failed", "tls error", "invalid http response", "endpoint unhealthy")):
+        return FailureKind.RECEIVER_DOWN
+    if "resolve" in lowered:
         return FailureKind.RECEIVER_DOWN
     if "worker was lost" in lowered:
         return FailureKind.OUTCOME_UNKNOWN
@@ -86,6 +88,8 @@ def failure_kind_for(status: str, error: str, *, default: str = FailureKind.INTE
     if status == ExecutionStatus.CANCELLED:
         return FailureKind.APPROVAL_CANCELLED
     if status == ExecutionStatus.BLOCKED:
+        if lowered.startswith("chain loop"):
+            return FailureKind.CHAIN_LOOP
         if lowered.startswith("loop protection"):
             return FailureKind.CAP_REACHED
         if "has no council" in lowered:
@@ -175,6 +179,11 @@ FAILURE_KINDS: dict[str, FailureKindSpec] = {
         "Look for rules that trigger each other (an action emitting the event another rule listens to) and "
         "break the loop.",
     ),
+    FailureKind.CHAIN_LOOP: FailureKindSpec(
+        "Loop protection stopped it: {detail}",
+        "Look for rules whose actions trigger each other for the same customer or product, and break the loop "
+        "(a condition, or a different event type for the follow-up).",
+    ),
     FailureKind.RULE_INACTIVE: FailureKindSpec(
         "The rule was disabled or archived before this run started",
         "Nothing to do; enable the rule if it should run.",
@@ -244,6 +253,7 @@ def _detail(error: str) -> str:
         "the rule's conditions could not be evaluated: ",
         "the rule's governance could not decide: ",
         "loop protection: ",
+        "chain loop: ",
         "webhook delivery failed: ",
         "webhook delivery pending: ",
     ):

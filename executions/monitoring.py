@@ -30,6 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus
+from executions.delivery.models import WebhookEndpoint
 from executions.models import ApprovalRequest, AutomationExecution, Event
 from governance.common.prometheus import PREFIX, count_executions_ended
 
@@ -68,7 +69,8 @@ def count_action_ended(execution: AutomationExecution, succeeded: bool, *, recor
 
 
 class QueueGauges(Collector):
-    """Gauges read from the database at each scrape: three aggregate queries (events, executions, approvals)."""
+    """Gauges read from the database at each scrape: four aggregate queries (events, executions, approvals,
+    unhealthy webhook endpoints)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()
@@ -103,6 +105,11 @@ class QueueGauges(Collector):
             "oldest_approval_waiting_age_seconds",
             "Age of the oldest approval request still waiting (0 when none).",
             _age(now, waiting["oldest"]),
+        )
+        yield _gauge(
+            "webhook_endpoints_unhealthy",
+            "Enabled webhook endpoints marked unhealthy: their attempts kept failing, so their deliveries back off.",
+            WebhookEndpoint.objects.filter(enabled=True, unhealthy_since__isnull=False).count(),
         )
 
 

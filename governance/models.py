@@ -115,6 +115,14 @@ class Tenant(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text="Days raw executions are kept; their daily roll-ups (the stats) are kept forever.",
     )
+    # The rules' circuit breaker (docs/governance.md, "Circuit breakers"): a live rule whose runs fail this many
+    # times in a row is paused with one notice to its owner; 0 turns it off.
+    rule_breaker_failures = models.PositiveIntegerField(
+        default=20,
+        db_default=20,
+        validators=[MaxValueValidator(100000)],
+        help_text="Pause a rule automatically when its runs fail this many times in a row (0: never).",
+    )
     # Set by the pruning before it deletes: executions triggered before this may be gone, so the roll-ups of
     # those days are never rebuilt from raw rows.
     executions_pruned_before = models.DateTimeField(null=True, blank=True, editable=False)

@@ -37,6 +37,7 @@ TENANT_EDITABLE_FIELDS = (
     "failure_messages",
     "minutes_saved_per_action",
     "execution_retention_days",
+    "rule_breaker_failures",
 )
 
 

@@ -7,6 +7,7 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from automations.api.serializers import AutomationRuleSerializer
+from automations.choices import RuleStateChangeKind
 
 RuleEnvelope = inline_serializer(
     "RuleEnvelope", {"automation": AutomationRuleSerializer(), "message": serializers.CharField()}
@@ -169,7 +170,7 @@ RuleVersions = inline_serializer(
         "state_changes": inline_serializer(
             "RuleStateChange",
             {
-                "kind": serializers.ChoiceField(choices=["enabled", "disabled", "archived"]),
+                "kind": serializers.ChoiceField(choices=RuleStateChangeKind.values),
                 "version": serializers.IntegerField(),
                 "changed_by": serializers.CharField(allow_null=True),
                 "changed_at": serializers.DateTimeField(),

@@ -28,6 +28,11 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
     conditions = serializers.JSONField(read_only=True)
     action_config = serializers.JSONField(read_only=True)
     auto_approval_rules = serializers.JSONField(read_only=True)
+    paused_by_breaker = serializers.BooleanField(
+        read_only=True,
+        help_text="The circuit breaker turned the rule off (paused_reason says why); enable it to resume.",
+    )
+    paused_reason = serializers.CharField(read_only=True, allow_blank=True)
 
     class Meta:
         model = AutomationRule
@@ -56,6 +61,10 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
             "failure_count",
             "recorded_only_count",
             "average_execution_time_ms",
+            "consecutive_failures",
+            "paused_by_breaker",
+            "paused_at",
+            "paused_reason",
             "version",
             "created_at",
             "updated_at",
@@ -101,6 +110,10 @@ def rule_representation(rule: AutomationRule) -> dict[str, Any]:
         "failure_count": integer(rule.failure_count),
         "recorded_only_count": integer(rule.recorded_only_count),
         "average_execution_time_ms": number(rule.average_execution_time_ms),
+        "consecutive_failures": integer(rule.consecutive_failures),
+        "paused_by_breaker": boolean(rule.paused_by_breaker),
+        "paused_at": iso_datetime(rule.paused_at),
+        "paused_reason": text(rule.paused_reason),
         "version": integer(rule.version),
         "created_at": iso_datetime(rule.created_at),
         "updated_at": iso_datetime(rule.updated_at),

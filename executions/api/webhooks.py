@@ -42,6 +42,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
     tenant_id = serializers.CharField(read_only=True)
     action_type = KindChoiceField(action_kind_choices, read_only=True, allow_null=True)
+    healthy = serializers.BooleanField(
+        read_only=True, help_text="False while marked unhealthy (unhealthy_since): its deliveries back off."
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -55,6 +58,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "include_trigger_payload",
             "disabled_reason",
             "disabled_at",
+            "healthy",
+            "consecutive_failures",
+            "unhealthy_since",
             "secret_rotated_at",
             "created_at",
             "updated_at",

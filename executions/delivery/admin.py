@@ -56,9 +56,11 @@ class WebhookEndpointAdmin(PolicyAdmin):
         "enabled",
         "include_trigger_payload",
         "disabled_reason",
+        "consecutive_failures",
+        "unhealthy_since",
         "secret_status",
     )
-    readonly_fields = ("disabled_reason", "secret_status")
+    readonly_fields = ("disabled_reason", "consecutive_failures", "unhealthy_since", "secret_status")
     actions = ("rotate_secret", "disable_endpoints", "enable_endpoints")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:

@@ -50,6 +50,10 @@ class WebhookEndpoint(models.Model):
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.CharField(max_length=255, blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # Health (docs/webhooks.md, "Unhealthy endpoints"): attempts that failed or were retried in a row, and since
+    # when the endpoint counts as unhealthy (AUTOMATIONS["WEBHOOK_UNHEALTHY_AFTER"] of them); one success clears both.
+    consecutive_failures = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    unhealthy_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +85,11 @@ class WebhookEndpoint(models.Model):
         )
         if refusal:
             raise ValidationError({"url": f"Webhooks may not go there: {refusal}."})
+
+    @property
+    def healthy(self) -> bool:
+        """Not marked unhealthy (docs/webhooks.md, "Unhealthy endpoints")."""
+        return self.unhealthy_since is None
 
     def signing_secrets(self, now: dt.datetime) -> list[str]:
         """The secrets to sign with at ``now``: the current one, then the previous one during its grace."""

@@ -26,6 +26,7 @@ from executions.dispatch import chunks, publish_on_commit
 from executions.failures import failure_kind_for
 from executions.models import AutomationExecution, Event
 from executions.monitoring import count_ended
+from executions.pipeline.chains import ChainLink, causal_chain, chain_loop_reason
 from executions.rollups import rollups_add_executions
 from governance.common.db_locks import write_transaction
 
@@ -66,10 +67,15 @@ def loop_block_reason(event: Event | None) -> str:
     )
 
 
-def new_execution(request: TriggerRequest, now: dt.datetime) -> AutomationExecution:
-    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason.
+def new_execution(
+    request: TriggerRequest, now: dt.datetime, chains: dict[int, list[ChainLink]] | None = None
+) -> AutomationExecution:
+    """The unsaved execution a trigger logs: pending, or blocked by loop protection with the reason: the
+    event is too deep in a chain of actions (``cap_reached``), or the rule already ran for the same subject
+    earlier in the event's chain (``chain_loop``, ``executions.pipeline.chains``).
 
     Its actor (``triggered_by``) is the event's poster for an event, else the request's (a manual run's caller).
+    ``chains``: the causal chains already read, by event id (a batch reads each event's once).
     """
     rule, event = request.rule, request.event
     execution = AutomationExecution(
@@ -84,6 +90,11 @@ def new_execution(request: TriggerRequest, now: dt.datetime) -> AutomationExecut
         triggered_by_id=event.actor_id if event is not None else request.actor_id,
     )
     block_reason = loop_block_reason(event)
+    if not block_reason and event is not None and event.caused_by_execution_id is not None:
+        chains = {} if chains is None else chains
+        if event.pk not in chains:
+            chains[event.pk] = causal_chain(event)
+        block_reason = chain_loop_reason(rule.pk, rule.name, event, chains[event.pk])
     execution.set_status(ExecutionStatus.BLOCKED if block_reason else ExecutionStatus.PENDING)
     execution.error_message = block_reason
     execution.failure_kind = failure_kind_for(execution.status, block_reason)
@@ -146,6 +157,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
     now = timezone.now()
     read_current_versions([r.rule for r in requests])
     fresh: list[AutomationExecution] = []
+    chains: dict[int, list[ChainLink]] = {}
     for request in requests:
         if request.occurrence_key is not None:
             pair = (request.rule.pk, request.occurrence_key)
@@ -158,7 +170,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
                 )
                 continue
             taken.add(pair)
-        fresh.append(new_execution(request, now))
+        fresh.append(new_execution(request, now, chains))
     if not fresh:
         return []
     created = _insert(fresh)

@@ -23,6 +23,7 @@ from automations.models import AutomationRule
 from automations.services import RuleTotals
 from executions import rows, task_names
 from executions.actions import ActionResult
+from executions.breakers import breakers_check
 from executions.choices import ActionOutcome, ExecutionStatus, FailureKind, success_for_status
 from executions.context import json_safe
 from executions.delivery.models import WebhookDelivery
@@ -160,7 +161,7 @@ def record_results(records: list[tuple[AutomationExecution, ResultRecord]]) -> s
             # A sweeper may have finished the deliveries while this attempt ran (it cannot settle a
             # running execution): settle once this commits. Guarded, so only one caller records the end.
             transaction.on_commit(partial(execution_settle_deliveries, execution.pk))
-    totals.record()
+    breakers_check(totals.record())  # the rule rows first, then what the breaker writes
     rollups.record()  # after the rule rows: one lock order everywhere (executions.rollups)
     return won
 
@@ -180,6 +181,8 @@ def execution_ended(
     batch; else one update now), a recorded-only run apart from successes, in its daily roll-up
     (``rollups``: the batch's, recorded by the batch after its totals; else now), and a failure is counted in
     its rule's failure notice to the tenant's owners after commit (``failure_notices``: one per rule and window).
+    The totals move the rule's failures in a row; whoever writes them (the batch, or this call) then lets the
+    circuit breaker pause a rule that reached its tenant's limit (``executions.breakers``).
     """
     recorded_only = recorded_only and succeeded
     status = ExecutionStatus.SUCCEEDED if succeeded else ExecutionStatus.FAILED
@@ -190,7 +193,7 @@ def execution_ended(
     totals.add(execution.automation_rule_id, succeeded, execution_time_ms, recorded_only)
     rollups.add(execution, status, execution_time_ms, recorded_only)
     if own_totals:
-        totals.record()
+        breakers_check(totals.record())
     if own_rollups:
         rollups.record()
     if not succeeded:

@@ -111,6 +111,16 @@ PRODUCT = {"product_id": "p_1", "name": "Winter hat"}
         (ExecutionStatus.BLOCKED, "loop protection: event #4 is 6 actions deep", FailureKind.CAP_REACHED),
         (
             ExecutionStatus.BLOCKED,
+            'chain loop: the rule "R" already ran for product_id p_1 earlier in this chain of actions, as execution #3',
+            FailureKind.CHAIN_LOOP,
+        ),
+        (
+            ExecutionStatus.RETRYING,
+            "webhook delivery pending: delivery 5: Endpoint unhealthy: its recent attempts kept failing",
+            FailureKind.RECEIVER_DOWN,
+        ),
+        (
+            ExecutionStatus.BLOCKED,
             "this execution needs council approval, but the tenant has no council",
             FailureKind.NO_COUNCIL,
         ),

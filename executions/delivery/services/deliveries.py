@@ -37,6 +37,12 @@ from executions.delivery.models import DeliveryAttempt, WebhookDelivery, Webhook
 from executions.delivery.policy import Classification, classify
 from executions.delivery.selectors import deliveries_due, endpoints_receiving
 from executions.delivery.services.endpoints import endpoint_disable
+from executions.delivery.services.health import (
+    endpoint_is_unhealthy,
+    health_record_on_commit,
+    retry_delay_for,
+    unhealthy_wait,
+)
 from executions.delivery.signing import webhook_headers
 from executions.retries import delivery_retry_delay
 from governance import policy
@@ -101,6 +107,7 @@ class SweepCounts:
     skipped: int = 0
     errors: int = 0
     in_flight: int = 0  # POSTed, still unanswered when the sweep stopped waiting: recorded by their thread
+    deferred: int = 0  # due to an unhealthy endpoint that already has this sweep's probe: pushed back
 
 
 # --- Creating deliveries ------------------------------------------------------------------------
@@ -215,6 +222,8 @@ def delivery_create_and_send(
     if endpoint.tenant_id != execution.tenant_id:
         raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
     now = timezone.now()
+    if endpoint_is_unhealthy(endpoint):
+        return _create_deferred(execution, endpoint, payload, action_type, now)
     token = uuid.uuid4().hex
     try:
         with transaction.atomic():
@@ -239,6 +248,38 @@ def delivery_create_and_send(
         existing = WebhookDelivery.objects.select_related("endpoint").get(execution=execution, endpoint=endpoint)
         return delivery_send_attempt(existing.pk, loaded=existing)
     return _send_claimed(delivery, attempt, token, endpoint, now)
+
+
+# A delivery held back because its endpoint is unhealthy (executions.failures reads it as "receiver unavailable").
+UNHEALTHY_DEFERRED = "Endpoint unhealthy: its recent attempts kept failing, so deliveries to it back off."
+
+
+def _create_deferred(
+    execution: AutomationExecution,
+    endpoint: WebhookEndpoint,
+    payload: dict[str, Any],
+    action_type: str,
+    now: dt.datetime,
+) -> DeliveryOutcome:
+    """An unhealthy endpoint's new delivery: stored unclaimed, due after ``unhealthy_wait()`` (the sweeps' probes
+    find out when the endpoint is back); an existing one is reported as it stands, or sent if it is due."""
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                execution=execution,
+                endpoint=endpoint,
+                tenant_id=execution.tenant_id,
+                action_type=action_type,
+                webhook_id=webhook_id_for_execution(execution.pk),
+                payload=payload,
+                next_attempt_at=now + unhealthy_wait(),
+                last_error=UNHEALTHY_DEFERRED,
+                updated_at=now,
+            )
+    except IntegrityError:
+        existing = WebhookDelivery.objects.select_related("endpoint").get(execution=execution, endpoint=endpoint)
+        return delivery_send_attempt(existing.pk, loaded=existing)
+    return _outcome(delivery, attempted=False)
 
 
 def _send_claimed(
@@ -320,6 +361,8 @@ def deliveries_claim(requests: list[DeliveryRequest]) -> DeliveryClaims:
     fresh: list[int] = []
     for index, request in enumerate(requests):
         pair = (request.execution.pk, request.endpoint.pk)
+        if endpoint_is_unhealthy(request.endpoint):
+            continue  # not POSTed now: delivery_create_and_send stores it deferred
         if pair not in existing:
             existing.add(pair)
             fresh.append(index)
@@ -428,6 +471,7 @@ def deliveries_record(
             [claimed.claims[index][:2] for index in succeeded],
             [posted[index][0] for index in succeeded],
             [posted[index][1] for index in succeeded],
+            [claimed.requests[index].endpoint for index in succeeded],
         )
         outcomes.update(zip(succeeded, finished, strict=True))
     for index, (delivery, attempt, token) in claimed.claims.items():
@@ -584,7 +628,7 @@ def _finish(
     attempt_fields = _attempt_fields(result, verdict, finished)
     attempts = DeliveryAttempt.objects.filter(pk=attempt.pk)
     if verdict.outcome == AttemptOutcome.SUCCEEDED:
-        return _finish_succeeded([(delivery, attempt)], [result], [verdict])[0]
+        return _finish_succeeded([(delivery, attempt)], [result], [verdict], [endpoint])[0]
 
     attempts.update(outcome=verdict.outcome, **attempt_fields)
     update: dict[str, Any] = {
@@ -595,7 +639,10 @@ def _finish(
     }
     delay = None
     if verdict.outcome == AttemptOutcome.RETRYABLE:
-        delay = delivery_retry_delay(delivery.round_attempt_count, retry_after=verdict.retry_after)
+        # An unhealthy endpoint's retries wait longer (executions.delivery.services.health).
+        delay = retry_delay_for(
+            endpoint, delivery_retry_delay(delivery.round_attempt_count, retry_after=verdict.retry_after)
+        )
     if delay is not None:
         update.update(status=DeliveryStatus.RETRYING, next_attempt_at=now + delay)
     else:
@@ -610,6 +657,7 @@ def _finish(
             attempt.attempt_number,
             extra={"tenant_id": delivery.tenant_id, "execution_id": delivery.execution_id, "delivery_id": delivery.pk},
         )
+    health_record_on_commit(endpoint, False, finished)
     if verdict.disable_endpoint:
         endpoint_disable(endpoint, f"The receiver answered 410 Gone on {finished:%Y-%m-%d %H:%M} UTC.", now=finished)
     return _outcome(WebhookDelivery.objects.get(pk=delivery.pk), attempted=True)
@@ -629,7 +677,10 @@ def _attempt_fields(result: HTTPResult, verdict: Classification, finished: dt.da
 
 
 def _finish_succeeded(
-    claims: list[tuple[WebhookDelivery, DeliveryAttempt]], results: list[HTTPResult], verdicts: list[Classification]
+    claims: list[tuple[WebhookDelivery, DeliveryAttempt]],
+    results: list[HTTPResult],
+    verdicts: list[Classification],
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[DeliveryOutcome]:
     """Record attempts that succeeded (one or a batch's): two updates for all (attempts, then deliveries).
 
@@ -673,6 +724,8 @@ def _finish_succeeded(
                 except IntegrityError:
                     update_rows(DeliveryAttempt, [{**attempt_row, "outcome": AttemptOutcome.DUPLICATE}])
                 moved |= update_rows(WebhookDelivery, [delivery_row], where=not_succeeded)
+    for endpoint in {endpoint.pk: endpoint for endpoint in endpoints or []}.values():
+        health_record_on_commit(endpoint, True, finished)  # the receiver answered 2xx: healthy
     outcomes = []
     for (delivery, _attempt), result in zip(claims, results, strict=True):
         if delivery.pk not in moved:  # an earlier success stands: report the row as that one left it
@@ -742,8 +795,15 @@ def send_due_deliveries(
     counts = SweepCounts()
     due = WebhookDelivery.objects.select_related("endpoint").filter(pk__in=deliveries_due(now, limit=limit))
     claims: list[ClaimedDelivery] = []
+    probed: set[int] = set()  # unhealthy endpoints given their one probe in this sweep
     for delivery in due.order_by("next_attempt_at", "id"):
         counts.due += 1
+        endpoint = delivery.endpoint
+        if endpoint is not None and endpoint.enabled and endpoint_is_unhealthy(endpoint):
+            if endpoint.pk in probed:
+                counts.deferred += _defer(delivery, now)
+                continue
+            probed.add(endpoint.pk)
         try:
             claim = _claim_due(delivery, now)
         except Exception:  # a sweep survives one bad row; the id is in the log
@@ -780,6 +840,14 @@ def send_due_deliveries(
         else:
             counts.retrying += 1
     return counts
+
+
+def _defer(delivery: WebhookDelivery, now: dt.datetime) -> int:
+    """Push a due delivery of an unhealthy endpoint back by ``unhealthy_wait()`` (guarded: still open and due),
+    so it neither hammers the endpoint nor fills the next sweeps ahead of other endpoints' deliveries."""
+    return WebhookDelivery.objects.filter(pk=delivery.pk, status__in=OPEN, next_attempt_at__lte=now).update(
+        next_attempt_at=now + unhealthy_wait(), updated_at=now
+    )
 
 
 def _claim_due(delivery: WebhookDelivery, now: dt.datetime) -> ClaimedDelivery | DeliveryOutcome:

@@ -80,7 +80,8 @@ def endpoint_update(endpoint: WebhookEndpoint, data: dict[str, Any], *, user: Us
     if data.get("enabled") is True:
         endpoint.disabled_reason, endpoint.disabled_at = "", None
     endpoint.full_clean()
-    endpoint.save()
+    # TRICKY: only what a person edits: the health fields move concurrently with deliveries' outcomes.
+    endpoint.save(update_fields=[*ENDPOINT_EDITABLE_FIELDS, "disabled_reason", "disabled_at", "updated_at"])
     return endpoint
 
 
@@ -119,9 +120,14 @@ def endpoint_disable(
 
 
 def endpoint_enable(endpoint: WebhookEndpoint, *, user: User | None = None) -> None:
-    """Send to the endpoint again and clear the reason it was disabled."""
+    """Send to the endpoint again and clear the reason it was disabled (and its health: a fresh start)."""
     policy.check(user, endpoint.tenant_id, Capability.MANAGE_WEBHOOKS)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=True, disabled_reason="", disabled_at=None, updated_at=timezone.now()
+        enabled=True,
+        disabled_reason="",
+        disabled_at=None,
+        consecutive_failures=0,
+        unhealthy_since=None,
+        updated_at=timezone.now(),
     )
     endpoint.refresh_from_db()
