@@ -319,7 +319,11 @@ def test_a_rule_that_feeds_itself_stops_at_the_configured_depth(
     for number in range(4):
         with django_capture_on_commit_callbacks(execute=True):
             result = emit_event(
-                tenant.pk, "product_added", {"product_id": f"p_{number}"}, source="store", caused_by_execution_id=cause_id
+                tenant.pk,
+                "product_added",
+                {"product_id": f"p_{number}"},
+                source="store",
+                caused_by_execution_id=cause_id,
             )
         cause = AutomationExecution.objects.get(event_id=result.id)
         if cause.status == ExecutionStatus.BLOCKED:
