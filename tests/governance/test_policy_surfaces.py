@@ -485,6 +485,7 @@ OPERATIONS = [
                 "requester_cannot_approve": "critical",
                 "failure_messages": "first_per_window",
                 "execution_retention_days": "90",
+                "rule_breaker_failures": "20",
                 "memberships-TOTAL_FORMS": "0",
                 "memberships-INITIAL_FORMS": "0",
             },
