@@ -237,3 +237,37 @@ def test_disabling_by_hand_is_not_a_pause(tenant, owner, event_rule):
 
     event_rule.refresh_from_db()
     assert (event_rule.enabled, event_rule.paused_by_breaker, event_rule.paused_at) == (False, False, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_ending_failures_at_once_pause_the_rule_once_with_one_notice(tenant, owner):
+    from django.db import transaction
+
+    from executions.breakers import breakers_check
+    from tests.executions.workers import race
+
+    # given: a rule one failure short of its breaker
+    tenant.rule_breaker_failures = 3
+    tenant.save(update_fields=["rule_breaker_failures"])
+    rule = make_event_rule(tenant, owner)
+    AutomationExecution.objects.create(
+        automation_rule=rule, tenant=tenant, trigger_source="event", status=ExecutionStatus.FAILED, success=False
+    )
+    AutomationRule.objects.filter(pk=rule.pk).update(consecutive_failures=2)
+
+    def end_a_failure() -> list[AutomationRule]:
+        # what record_results does for a failed run: its totals, then the breaker, in one transaction
+        with transaction.atomic():
+            AutomationRule.add_runs(rule.pk, 1, 0, 1, 10.0, streak=(False, 1))
+            return breakers_check({rule.pk})
+
+    # when: four workers record a failure at the same moment
+    outcomes = race(*[end_a_failure] * 4)
+
+    # then: exactly one of them paused it, once, with one notice
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)], outcomes
+    assert sum(len(paused) for paused in outcomes) == 1
+    rule.refresh_from_db()
+    assert (rule.enabled, rule.consecutive_failures) == (False, 6)
+    assert RuleStateChange.objects.filter(rule=rule, kind=RuleStateChangeKind.PAUSED).count() == 1
+    assert Notification.objects.filter(kind=NotificationKind.RULE_PAUSED).count() == 1
