@@ -67,6 +67,9 @@ class AutomationRuleAdmin(PolicyAdmin):
         "failure_count",
         "recorded_only_count",
         "average_execution_time_ms",
+        "consecutive_failures",
+        "paused_at",
+        "paused_reason",
         "created_by",
         "created_at",
         "updated_at",
@@ -77,6 +80,8 @@ class AutomationRuleAdmin(PolicyAdmin):
         ("Conditions", {"fields": ["conditions"]}),
         ("Action", {"fields": ["action_type", "action_config"]}),
         ("Governance", {"fields": ["risk_level", "requires_approval", "assigned_council", "auto_approval_rules"]}),
+        # The circuit breaker (docs/governance.md): enabling the rule resumes it and resets the count.
+        ("Circuit breaker", {"fields": ["consecutive_failures", "paused_at", "paused_reason"]}),
         (
             "Tracking",
             {
