@@ -37,6 +37,8 @@ TENANT_EDITABLE_FIELDS = (
     "failure_messages",
     "minutes_saved_per_action",
     "execution_retention_days",
+    "events_per_minute_quota",
+    "executions_per_hour_quota",
 )
 
 

@@ -33,6 +33,7 @@ from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
 from executions.pipeline.shadow import shadow_action
 from executions.rollups import rollups_add_executions
+from governance import quotas
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Evaluation:
     fields: dict[str, Any]
     rule: AutomationRule
     governance: dict[str, Any] | None = None
+    quota_counted_at: dt.datetime | None = None  # cleared: when its action start was counted in the quota
 
     def fields_at(self, now: dt.datetime) -> dict[str, Any]:
         """The values to record at ``now``: a claimed attempt's lease starts when it is recorded, not
@@ -196,6 +198,23 @@ def evaluate_pending(
             rule,
             governance,
         )
+    # Right before the action: the tenant's executions-per-hour quota (governance/quotas.py).
+    counted_at = quotas.clock()
+    hold = quotas.execution_quota_hold(live_rule.tenant, counted_at)
+    if hold is not None:
+        return Evaluation(
+            ExecutionStatus.DEFERRED,
+            {
+                "required_approval": not decision.auto_approved,
+                "governance_decision": {**governance, "hold": hold.as_dict()},
+                "next_attempt_at": hold.until,
+                "execution_time_ms": elapsed_ms(),
+                **approval,
+                **evaluated,
+            },
+            rule,
+            governance,
+        )
     return Evaluation(
         ExecutionStatus.RUNNING,
         {
@@ -209,6 +228,7 @@ def evaluate_pending(
         },
         rule,
         governance,
+        quota_counted_at=counted_at,
     )
 
 
@@ -265,6 +285,8 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
     won = rows.update_rows(AutomationExecution, written, where={"status": [ExecutionStatus.PENDING]})
     for (execution, evaluation), row in zip(pairs, written, strict=True):
         if execution.pk not in won:
+            if evaluation.quota_counted_at is not None:  # another worker recorded (and counted) this run
+                quotas.execution_quota_release(execution.tenant_id, evaluation.quota_counted_at)
             continue
         apply_row(execution, row)
         if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:
