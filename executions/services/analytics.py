@@ -237,15 +237,16 @@ def tenant_analytics(tenant: Tenant, query: AnalyticsQuery, now: dt.datetime | N
         deliveries_by_endpoint=_deliveries(tenant, query.category, first_day, last_day),
         time_saved=_time_saved(tenant, actions),
         most_active_rules=_active_rules(rollups, by_rule, names, first_day, query.days),
-        quotas=_quotas(tenant, now),
+        quotas=_quotas(tenant),
     )
 
 
-def _quotas(tenant: Tenant, now: dt.datetime) -> QuotaFigures:
+def _quotas(tenant: Tenant) -> QuotaFigures:
+    """The quotas now, by the quotas' own clock (their windows are the present, whatever the period)."""
     held = AutomationExecution.objects.filter(
         tenant_id=tenant.pk, status=ExecutionStatus.DEFERRED, governance_decision__hold__kind=QUOTA_HOLD_KIND
     ).count()
-    return QuotaFigures(**quota_use(tenant, now).as_dict(), executions_held=held)
+    return QuotaFigures(**quota_use(tenant).as_dict(), executions_held=held)
 
 
 def _category_rule_ids(tenant: Tenant, category: str) -> list[str] | None:
