@@ -10,8 +10,9 @@ Where the counts live (``counter_backend``):
 - **Redis** when the API throttle's cache (``CACHES["throttle"]``: ``THROTTLE_CACHE_URL``, or in production
   the broker's Redis) is Redis: one round trip, a small Lua script (GET, compare, INCRBY and EXPIRE).
 - **The database** otherwise (the embedded default, SQLite or PostgreSQL): the ``quota_counters`` table,
-  one row per (key, window), bumped by one conditional ``UPDATE … SET count = count + k WHERE count <= limit - k``
-  (atomic on both). Rows of past windows are pruned with the history (``counters_prune``).
+  one row per (key, window), made or bumped by one statement (``INSERT … ON CONFLICT DO UPDATE SET count =
+  count + k WHERE count + k <= limit``, atomic on both). Rows of past windows are pruned with the history
+  (``counters_prune``).
 
 Never a per-process counter: every web and worker process shares the same count. When Redis cannot be
 reached the quota is not enforced (logged): a counter outage must not stop ingestion nor hold executions
@@ -26,12 +27,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from governance.common.api_errors import TooManyRequests
-from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_quota_deferral, count_quota_refusal
 from governance.common.redis_clients import redis_client
 from governance.models import QuotaCounter, Tenant
@@ -162,14 +163,26 @@ def counter_reserve(key: str, amount: int, limit: int, window: Window) -> bool:
         return int(count) >= 0
     if amount > limit:
         return False
-    with write_transaction():
-        QuotaCounter.objects.bulk_create(
-            [QuotaCounter(key=key, window_start=window.start, count=0)], ignore_conflicts=True
-        )
-        updated = QuotaCounter.objects.filter(key=key, window_start=window.start, count__lte=limit - amount).update(
-            count=F("count") + amount
-        )
-    return updated == 1
+    return _database_reserve(key, amount, limit, window)
+
+
+def _database_reserve(key: str, amount: int, limit: int, window: Window) -> bool:
+    """One statement, atomic on SQLite (3.24+) and PostgreSQL alike: insert the window's row with ``amount``,
+    or add ``amount`` to it only while the sum stays within ``limit``; one row changed means reserved."""
+    quote = connection.ops.quote_name
+    table, key_column, start_column, count_column = (
+        quote(name) for name in (QuotaCounter._meta.db_table, "key", "window_start", "count")
+    )
+    sql = (
+        f"INSERT INTO {table} ({key_column}, {start_column}, {count_column}) VALUES (%s, %s, %s) "
+        f"ON CONFLICT ({key_column}, {start_column}) DO UPDATE "
+        f"SET {count_column} = {table}.{count_column} + excluded.{count_column} "
+        f"WHERE {table}.{count_column} + excluded.{count_column} <= %s"
+    )
+    start = connection.ops.adapt_datetimefield_value(window.start)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key, start, amount, limit])
+        return cursor.rowcount == 1
 
 
 def counter_add(key: str, amount: int, window: Window) -> None:
@@ -188,10 +201,7 @@ def counter_release(key: str, amount: int, window: Window) -> None:
         except RedisError:
             logger.exception("quota counter unreachable: %s not given back", key)
         return
-    with write_transaction():
-        QuotaCounter.objects.filter(key=key, window_start=window.start, count__gte=amount).update(
-            count=F("count") - amount
-        )
+    QuotaCounter.objects.filter(key=key, window_start=window.start, count__gte=amount).update(count=F("count") - amount)
 
 
 def counter_values(keys: list[str], window: Window) -> dict[str, int]:
@@ -242,8 +252,12 @@ class EventReservation:
     window: Window
 
     def release(self) -> None:
+        """Give the counts back; never raises (called while another error is on its way up)."""
         for tenant_id, count in self.counts.items():
-            counter_release(events_key(tenant_id), count, self.window)
+            try:
+                counter_release(events_key(tenant_id), count, self.window)
+            except Exception:  # e.g. the database connection that failed the store: the count stays used
+                logger.exception("could not give back %s events of tenant %s to its quota", count, tenant_id)
 
 
 def events_quota_reserve(counts: dict[str, int], now: dt.datetime | None = None) -> EventReservation:
