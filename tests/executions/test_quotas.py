@@ -311,7 +311,7 @@ def test_metrics_and_analytics_show_the_quotas(
     assert "<span data-held>1</span> waiting now" in panel
 
 
-def test_the_analytics_schema_describes_the_quotas():
+def test_the_schema_describes_the_quotas():
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -326,4 +326,6 @@ def test_the_analytics_schema_describes_the_quotas():
         "executions_held",
     }
     assert "quotas" in schema["components"]["schemas"]["AnalyticsSchema"]["required"]
+    refusal = schema["paths"]["/api/events/"]["post"]["responses"]["429"]
+    assert "Retry-After" in refusal["description"]
     json.dumps(schema, default=str)
