@@ -10,6 +10,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from executions.choices import ExecutionStatus
@@ -329,3 +330,22 @@ def test_the_schema_describes_the_quotas():
     refusal = schema["paths"]["/api/events/"]["post"]["responses"]["429"]
     assert "Retry-After" in refusal["description"]
     json.dumps(schema, default=str)
+
+
+def test_the_outbox_sweep_task_resumes_due_held_executions(
+    clock, tenant, event_rule, active_store, django_capture_on_commit_callbacks
+):
+    from executions.tasks import sweep_outbox_task
+
+    set_quota(tenant, executions_per_hour_quota=1)
+    emit(tenant, django_capture_on_commit_callbacks, "p1")
+    held = emit(tenant, django_capture_on_commit_callbacks, "p2")
+    assert held.status == ExecutionStatus.DEFERRED
+    # due by the server's clock (the sweep's), and the quotas' clock in the next hour
+    AutomationExecution.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+    clock.now = NEXT_HOUR
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = sweep_outbox_task.delay().get()
+    assert counts["quota_resumed"] == 1 and counts["errors"] == 0
+    held.refresh_from_db()
+    assert (held.status, held.action_attempts) == (ExecutionStatus.SUCCEEDED, 1)
