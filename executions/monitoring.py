@@ -33,6 +33,7 @@ from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus
 from executions.delivery.models import WebhookEndpoint
 from executions.models import ApprovalRequest, AutomationExecution, Event
 from governance.common.prometheus import PREFIX, count_executions_ended
+from governance.quotas import HOLD_KIND as QUOTA_HOLD_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ def count_action_ended(execution: AutomationExecution, succeeded: bool, *, recor
 
 
 class QueueGauges(Collector):
-    """Gauges read from the database at each scrape: four aggregate queries (events, executions, approvals,
-    unhealthy webhook endpoints)."""
+    """Gauges read from the database at each scrape: five aggregate queries (events, executions, held
+    executions, approvals, unhealthy webhook endpoints)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()
@@ -82,6 +83,9 @@ class QueueGauges(Collector):
             expired=Min("lease_expires_at", filter=Q(status=ExecutionStatus.RUNNING, lease_expires_at__lte=now)),
         )
         oldest_due = min((moment for moment in due.values() if moment is not None), default=None)
+        held = AutomationExecution.objects.filter(
+            status=ExecutionStatus.DEFERRED, governance_decision__hold__kind=QUOTA_HOLD_KIND
+        ).count()
         waiting = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).aggregate(
             oldest=Min("requested_at"), count=Count("id")
         )
@@ -95,6 +99,11 @@ class QueueGauges(Collector):
             "How long the most overdue execution has been due: pending, approved, a retry whose time has "
             "come, or a running attempt whose lease expired (0 when none).",
             _age(now, oldest_due),
+        )
+        yield _gauge(
+            "executions_held_by_quota",
+            "Executions deferred by their tenant's executions-per-hour quota, waiting for the next hour.",
+            held,
         )
         yield _gauge(
             "approvals_waiting",

@@ -19,6 +19,7 @@ from executions.listeners.metrics import record_metric_samples
 from executions.services.events import emit_events
 from governance import policy
 from governance.common.storable import loads_json
+from governance.quotas import QuotaExceeded
 from governance.roles import Capability
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ def test_event_send(tenant: Tenant, actor: User | AnonymousUser, typed: dict[str
         )
     except ValidationError as error:
         return IngestAnswer(errors=_messages(error, "[0]."))
+    except QuotaExceeded as error:
+        return IngestAnswer(errors={"__all__": [f"{error.detail} Try again in {error.retry_after} s."]})
     return IngestAnswer(
         message=f"Event #{result.id} ({event['event_type']}) accepted: matching rules run within seconds."
     )

@@ -49,6 +49,12 @@ _action_types: Callable[[], Collection[str]] = tuple
 MAX_MINUTES_SAVED = 24 * 60
 
 
+# Tenant quotas' defaults: generous enough that the demo, the test suite and the benchmarks never reach them.
+DEFAULT_EVENTS_PER_MINUTE_QUOTA = 6000
+DEFAULT_EXECUTIONS_PER_HOUR_QUOTA = 100_000
+MAX_QUOTA = 1_000_000_000
+
+
 def known_action_types_from(provider: Callable[[], Collection[str]]) -> None:
     """Set what lists the action types a tenant's time-saved setting may name (automations' registry)."""
     global _action_types
@@ -122,6 +128,22 @@ class Tenant(models.Model):
         db_default=20,
         validators=[MaxValueValidator(100000)],
         help_text="Pause a rule automatically when its runs fail this many times in a row (0: never).",
+    )
+    # Per-tenant quotas (governance/quotas.py, docs/governance.md "Tenant quotas"), counted in one shared
+    # counter per window: Redis when the API throttle's cache is Redis, else the quota_counters table.
+    events_per_minute_quota = models.PositiveIntegerField(
+        default=DEFAULT_EVENTS_PER_MINUTE_QUOTA,
+        db_default=DEFAULT_EVENTS_PER_MINUTE_QUOTA,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_QUOTA)],
+        help_text="Events the tenant may send per minute (clock minute, UTC); a post that does not fit "
+        "is refused whole with HTTP 429 and Retry-After.",
+    )
+    executions_per_hour_quota = models.PositiveIntegerField(
+        default=DEFAULT_EXECUTIONS_PER_HOUR_QUOTA,
+        db_default=DEFAULT_EXECUTIONS_PER_HOUR_QUOTA,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_QUOTA)],
+        help_text="Actions the tenant's executions may start per hour (clock hour, UTC); the rest are "
+        "deferred to the next hour.",
     )
     # Set by the pruning before it deletes: executions triggered before this may be gone, so the roll-ups of
     # those days are never rebuilt from raw rows.
@@ -281,3 +303,20 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+
+class QuotaCounter(models.Model):
+    """One quota's count in one window, for the database backend of ``governance.quotas`` (the embedded
+    default; with Redis the counts live there). Bumped with one conditional ``UPDATE … SET count = count + k``."""
+
+    key = models.CharField(max_length=100)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "quota_counters"
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="quota_counter_unique_window")]
+        indexes = [models.Index(fields=["window_start"], name="quota_counter_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

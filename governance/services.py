@@ -38,6 +38,8 @@ TENANT_EDITABLE_FIELDS = (
     "minutes_saved_per_action",
     "execution_retention_days",
     "rule_breaker_failures",
+    "events_per_minute_quota",
+    "executions_per_hour_quota",
 )
 
 

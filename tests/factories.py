@@ -61,3 +61,25 @@ def make_execution(rule: AutomationRule, status: str = "succeeded", **fields: An
     if status in ENDED_STATUSES:  # counted in its daily roll-up, as the pipeline does when a run ends
         rollups_add_executions([execution])
     return execution
+
+
+def tenant_admin_form(tenant: Tenant, **overrides: Any) -> dict[str, str]:
+    """The admin's tenant change form as a browser posts it: every editable field at the tenant's stored
+    value (JSON fields as JSON text), no membership rows, then ``overrides``."""
+    import datetime as dt
+    import json
+
+    from django.db import models
+
+    from governance.services import TENANT_EDITABLE_FIELDS
+
+    form: dict[str, str] = {"memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+    for name in TENANT_EDITABLE_FIELDS:
+        value = getattr(tenant, name)
+        if isinstance(Tenant._meta.get_field(name), models.JSONField):
+            form[name] = json.dumps(value)
+        elif isinstance(value, dt.time):
+            form[name] = value.strftime("%H:%M")
+        else:
+            form[name] = str(value)
+    return {**form, **{key: str(value) for key, value in overrides.items()}}

@@ -113,6 +113,18 @@ class ActiveRuleSchema(serializers.Serializer):
     by_day = serializers.ListField(child=serializers.IntegerField())
 
 
+class QuotaFiguresSchema(serializers.Serializer):
+    events_this_minute = serializers.IntegerField(help_text="Events counted in the current minute (UTC).")
+    events_per_minute_quota = serializers.IntegerField()
+    executions_this_hour = serializers.IntegerField(help_text="Actions started in the current hour (UTC).")
+    executions_per_hour_quota = serializers.IntegerField()
+    events_refused_today = serializers.IntegerField(help_text="Refused by the events quota today (UTC day).")
+    executions_deferred_today = serializers.IntegerField(
+        help_text="Deferrals by the executions quota today (UTC day); an execution deferred twice counts twice."
+    )
+    executions_held = serializers.IntegerField(help_text="Executions deferred by the quota, waiting now.")
+
+
 # One object, though the viewset's action is ``list`` (drf-spectacular would describe an array otherwise).
 @extend_schema_serializer(many=False)
 class AnalyticsSchema(serializers.Serializer):
@@ -130,6 +142,7 @@ class AnalyticsSchema(serializers.Serializer):
     deliveries_by_endpoint = EndpointFiguresSchema(many=True)
     time_saved = TimeSavedSchema()
     most_active_rules = ActiveRuleSchema(many=True)
+    quotas = QuotaFiguresSchema(help_text="The tenant's quotas now (docs/governance.md, Tenant quotas).")
     healthy_success_rate = serializers.FloatField()
 
 

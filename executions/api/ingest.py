@@ -36,6 +36,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, close_ol
 from executions.services import events_check, events_store
 from governance.api.authentication import TOKEN_KEYWORDS, token_callers
 from governance.api.throttling import TokenRateThrottle, client_address
+from governance.common.api_errors import TooManyRequests, too_many_requests
 from governance.common.db_locks import LOCK_DETAIL, caused_by_lock_timeout, retry_after_seconds
 from governance.common.storable import loads_json
 from governance.policy import check_role
@@ -211,13 +212,16 @@ class EventIngestion:
 
     @staticmethod
     def store(checked: list[Any], actor_id: int) -> Answer | None:
-        """``events_store`` and its answer: 202, or the JSON 503 / 500 the API's error handler gives; None
+        """``events_store`` and its answer: 202, or the JSON 429 / 503 / 500 the API's error handler gives; None
         leaves the request to Django when the database refused what the caches believed (a tenant deleted
         since, a connection that died since its last use): nothing was stored, and the DRF view checks
         everything again on a fresh connection, so the caller gets its 400 or 202, never a 500 for it."""
         try:
             results = events_store(checked, actor_id)
         except Exception as error:  # the view's boundary, as governance.common.api_errors.api_exception_handler
+            if isinstance(error, TooManyRequests):  # a tenant's quota: the DRF view's 429, nothing stored
+                body, wait = too_many_requests(error)
+                return "429 Too Many Requests", json_body(body), [("Retry-After", str(wait))]
             if caused_by_lock_timeout(error):
                 logger.warning("database lock timeout, answered 503: %s", error)
                 retry = [("Retry-After", str(retry_after_seconds()))]

@@ -15,7 +15,13 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -249,9 +255,17 @@ class EventViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Post events",
-        description="One event object or a list; all are stored or none. 202: matching runs on a worker.",
+        description="One event object or a list; all are stored or none. 202: matching runs on a worker. "
+        "429: over the tenant's events_per_minute_quota (docs/governance.md, Tenant quotas) or the token's "
+        "rate; nothing was stored, send the same request again after the Retry-After header's seconds.",
         request=EventRequestSerializer(many=True),
-        responses={202: EmittedEvents},
+        responses={
+            202: EmittedEvents,
+            429: OpenApiResponse(
+                inline_serializer("TooManyRequests", {"detail": serializers.CharField()}),
+                description="Over the tenant's events quota or the token's rate: nothing stored; see Retry-After.",
+            ),
+        },
     )
     def create(self, request: Request) -> Response:
         from executions.services import emit_events

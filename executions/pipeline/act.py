@@ -60,6 +60,8 @@ from executions.models import AutomationExecution
 from executions.pipeline.batch import apply_row
 from executions.pipeline.evaluate import lease_seconds, rule_as_of
 from executions.pipeline.record import execution_settle_deliveries, record_results, result_record
+from executions.transitions import transition_loaded
+from governance import quotas
 from governance.common.db_locks import write_transaction
 
 logger = logging.getLogger(__name__)
@@ -105,12 +107,40 @@ class Sent:
     durations_ms: dict[int, float]
 
 
+def _held_by_quota(execution: AutomationExecution, counted_at: dt.datetime) -> bool:
+    """Before an approved execution's first attempt: count it in the tenant's executions-per-hour quota,
+    or defer it (guarded ``approved -> deferred``) until the quota's next window. True when not to claim it."""
+    if execution.status != ExecutionStatus.APPROVED or execution.action_attempts:
+        return False  # a retry's next attempt was counted with its first
+    hold = quotas.execution_quota_hold(execution.automation_rule.tenant, counted_at)
+    if hold is None:
+        return False
+    decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
+    transition_loaded(
+        execution,
+        [ExecutionStatus.APPROVED],
+        ExecutionStatus.DEFERRED,
+        extra_filter=Q(action_attempts=0),
+        governance_decision={**decision, "hold": hold.as_dict()},
+        next_attempt_at=hold.until,
+    )
+    return True
+
+
 def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, AutomationRule]]:
-    """Claim the next action attempt of each approved, or due retrying, execution; those this caller won."""
+    """Claim the next action attempt of each approved, or due retrying, execution; those this caller won.
+
+    An approved execution's first attempt is first counted in its tenant's executions-per-hour quota; one
+    over it is deferred instead (``_held_by_quota``).
+    """
     now = timezone.now()
     lease_until = now + dt.timedelta(seconds=lease_seconds())
     claimed = []
     for execution in executions:
+        first = execution.status == ExecutionStatus.APPROVED and not execution.action_attempts
+        counted_at = quotas.clock()
+        if _held_by_quota(execution, counted_at):
+            continue
         fields = {
             "status": ExecutionStatus.RUNNING,
             "success": None,
@@ -128,6 +158,8 @@ def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[Automati
         if won == 1:
             apply_row(execution, fields)
             claimed.append((execution, rule_as_of(execution)))
+        elif first:
+            quotas.execution_quota_release(execution.tenant_id, counted_at)  # another worker claimed (and counted) it
     return claimed
 
 

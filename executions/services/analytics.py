@@ -25,8 +25,10 @@ from automations.models import SUCCESS_RATE_HEALTHY, AutomationRule, success_rat
 from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus, FailureKind
 from executions.delivery.models import LATENCY_BUCKET_FIELDS, DeliveryDailyRollup, WebhookEndpoint
 from executions.delivery.rollups import latency_percentile
-from executions.models import ApprovalRequest, ExecutionDailyRollup
+from executions.models import ApprovalRequest, AutomationExecution, ExecutionDailyRollup
 from governance.models import Tenant
+from governance.quotas import HOLD_KIND as QUOTA_HOLD_KIND
+from governance.quotas import quota_use
 
 ALLOWED_DAYS: Final = (7, 30, 90)
 DEFAULT_DAYS: Final = 30
@@ -164,6 +166,20 @@ class ActiveRule:
 
 
 @dataclass(frozen=True)
+class QuotaFigures:
+    """The tenant's quotas now (governance/quotas.py): use of each in its current window and its limit,
+    refusals and deferrals today (UTC), and the executions held by the quota now."""
+
+    events_this_minute: int
+    events_per_minute_quota: int
+    executions_this_hour: int
+    executions_per_hour_quota: int
+    events_refused_today: int
+    executions_deferred_today: int
+    executions_held: int
+
+
+@dataclass(frozen=True)
 class Analytics:
     tenant_id: str
     time_zone: str
@@ -179,6 +195,7 @@ class Analytics:
     deliveries_by_endpoint: list[EndpointFigures]
     time_saved: TimeSaved
     most_active_rules: list[ActiveRule]
+    quotas: QuotaFigures
     # Rates below this are not shown green (docs/failures.md "Success rates"): the rate chart's dashed guide.
     healthy_success_rate: float = field(default=SUCCESS_RATE_HEALTHY)
 
@@ -220,7 +237,16 @@ def tenant_analytics(tenant: Tenant, query: AnalyticsQuery, now: dt.datetime | N
         deliveries_by_endpoint=_deliveries(tenant, query.category, first_day, last_day),
         time_saved=_time_saved(tenant, actions),
         most_active_rules=_active_rules(rollups, by_rule, names, first_day, query.days),
+        quotas=_quotas(tenant),
     )
+
+
+def _quotas(tenant: Tenant) -> QuotaFigures:
+    """The quotas now, by the quotas' own clock (their windows are the present, whatever the period)."""
+    held = AutomationExecution.objects.filter(
+        tenant_id=tenant.pk, status=ExecutionStatus.DEFERRED, governance_decision__hold__kind=QUOTA_HOLD_KIND
+    ).count()
+    return QuotaFigures(**quota_use(tenant).as_dict(), executions_held=held)
 
 
 def _category_rule_ids(tenant: Tenant, category: str) -> list[str] | None:

@@ -23,6 +23,7 @@ from executions.models import AutomationExecution, Event
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_events_accepted
 from governance.models import Tenant
+from governance.quotas import events_quota_reserve
 
 logger = logging.getLogger(__name__)
 
@@ -292,19 +293,46 @@ def events_check(
     return checked
 
 
-def events_store(checked: list[EventInput], actor_id: int | None = None) -> list[EmitResult]:
-    """Store checked events in one transaction (all or nothing) and queue their matching after commit.
+def new_event_counts(checked: list[EventInput]) -> dict[str, int]:
+    """Events of ``checked`` each tenant does not hold yet, by tenant: what the events quota counts.
 
-    One event outside a transaction on PostgreSQL is one INSERT in autocommit (no BEGIN, savepoint or
-    COMMIT round trips): the same all-or-nothing for a single row.
+    A key already stored (a redelivery) or repeated in the list counts once at most; generated keys are
+    new by construction (no query).
     """
-    if len(checked) == 1 and not connection.in_atomic_block and connection.vendor == "postgresql":
-        results = [_store(checked[0], actor_id, autocommit=True)]
-        _queue_matching(results)
-        return results
-    with write_transaction():
-        results = [_store(item, actor_id) for item in checked]
-        _queue_matching(results)
+    counts: dict[str, int] = {}
+    given: dict[str, set[str]] = {}
+    for item in checked:
+        if item.key_generated:
+            counts[item.tenant_id] = counts.get(item.tenant_id, 0) + 1
+        else:
+            given.setdefault(item.tenant_id, set()).add(item.idempotency_key)
+    for tenant_id, keys in given.items():
+        stored = Event.objects.filter(tenant_id=tenant_id, idempotency_key__in=sorted(keys)).count()
+        counts[tenant_id] = counts.get(tenant_id, 0) + len(keys) - stored
+    return counts
+
+
+def events_store(checked: list[EventInput], actor_id: int | None = None) -> list[EmitResult]:
+    """Count checked events in their tenants' quotas, store them in one transaction (all or nothing) and
+    queue their matching after commit.
+
+    Raises QuotaExceeded (``governance.quotas``) when a tenant's events-per-minute quota cannot take its
+    new events: nothing is stored and nothing stays counted. One event outside a transaction on PostgreSQL
+    is one INSERT in autocommit (no BEGIN, savepoint or COMMIT round trips): the same all-or-nothing for a
+    single row.
+    """
+    reservation = events_quota_reserve(new_event_counts(checked))
+    try:
+        if len(checked) == 1 and not connection.in_atomic_block and connection.vendor == "postgresql":
+            results = [_store(checked[0], actor_id, autocommit=True)]
+            _queue_matching(results)
+            return results
+        with write_transaction():
+            results = [_store(item, actor_id) for item in checked]
+            _queue_matching(results)
+    except BaseException:
+        reservation.release()  # nothing was stored: nothing stays counted
+        raise
     return results
 
 
@@ -334,7 +362,8 @@ def emit_event(
 ) -> EmitResult:
     """Store one event and queue its matching after commit; a repeated key returns the original.
 
-    Raises ValidationError naming the field for bad input. Never waits on the broker for long: a
+    Raises ValidationError naming the field for bad input, and QuotaExceeded (``governance.quotas``) when
+    the tenant is over its events-per-minute quota (nothing stored). Never waits on the broker for long: a
     failed publish leaves the event to the outbox sweeper. The event has no actor (Python callers,
     signals, listeners), so trusted_users_only never holds for the runs it causes.
     """
@@ -354,6 +383,4 @@ def emit_event(
         item, errors = _check_references(item, None)
     if errors:
         raise ValidationError(errors_by_field(errors))
-    result = _store(item)  # type: ignore[arg-type]
-    _queue_matching([result])
-    return result
+    return events_store([item])[0]  # type: ignore[list-item]

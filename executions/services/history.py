@@ -52,6 +52,7 @@ from executions.models import (
 )
 from governance.common.db_locks import write_transaction
 from governance.models import Tenant
+from governance.quotas import counters_prune
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +257,7 @@ def prune_history(now: dt.datetime | None = None, batch_size: int | None = None)
             break
     else:
         complete = False
+    counters_prune(now)  # the quota counts of past windows (governance/quotas.py), kept two days
     if events_deleted or samples_deleted or executions_deleted or notifications_deleted:
         logger.info(
             "history pruned: %s executions and %s notices past their tenant's retention; %s events, "

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from governance.common.prometheus import count_rate_limit_refusal
+from governance.common.redis_clients import redis_client
 from governance.models import ApiToken
 from governance.selectors import tenant_ids_for_user
 
@@ -29,26 +29,6 @@ def client_address(request: HttpRequest | Request) -> str | None:
 def bind_client_address(request: HttpRequest, **kwargs: object) -> None:
     """Web log lines carry the client address the throttle and django-axes use (never a forged header)."""
     structlog.contextvars.bind_contextvars(ip=client_address(request))
-
-
-_redis_clients: dict[str, Any] = {}
-
-
-def redis_client(alias: str) -> Any:
-    """A redis-py client on the server of cache ``alias``, made once per process (None when that cache is
-    not Redis). Thread-safe, as redis-py clients are.
-
-    TRICKY: Django's RedisCache builds a new ``redis.Redis`` object for every operation, which costs more
-    CPU than the round trip itself; the client made here shares the cache's connection pool.
-    """
-    cache = caches[alias]
-    if not isinstance(cache, RedisCache):
-        return None
-    key = f"{alias} {getattr(cache, '_servers', '')}"  # another server list (a settings change): another client
-    client = _redis_clients.get(key)
-    if client is None:
-        client = _redis_clients[key] = cache._cache.get_client(write=True)
-    return client
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -75,13 +75,29 @@ def django_validation_detail(error: DjangoValidationError) -> Any:
     return {"non_field_errors": error.messages}
 
 
+class TooManyRequests(Exception):
+    """A service's refusal that a later retry may pass (a tenant's quota): the API answers 429 with
+    ``Retry-After``. ``detail``: the reason in words; ``retry_after``: whole seconds to wait."""
+
+    detail: str
+    retry_after: int
+
+
+def too_many_requests(exc: TooManyRequests) -> tuple[dict[str, Any], int]:
+    """The 429's JSON body and its Retry-After seconds, as DRF's throttle words them (one shape for the
+    DRF view and the lean ingestion path)."""
+    throttled = exceptions.Throttled(wait=exc.retry_after, detail=exc.detail)
+    return {"detail": str(throttled.detail)}, int(exc.retry_after)
+
+
 def _json_error(status_code: int, detail: Any) -> Response:
     return Response(detail if isinstance(detail, dict) else {"detail": detail}, status=status_code)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler, plus Django's ValidationError as 400, PermissionDenied (the policy's refusal, with
-    its reason) as 403, oversize bodies as 413, a lock timeout as 503 and a JSON 500."""
+    its reason) as 403, oversize bodies as 413, a quota's refusal as 429, a lock timeout as 503 and a
+    JSON 500."""
     if isinstance(exc, DjangoValidationError):
         return _json_error(status.HTTP_400_BAD_REQUEST, django_validation_detail(exc))
     if isinstance(exc, RequestDataTooBig):
@@ -91,6 +107,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoPermissionDenied):
         # The permission policy's refusal, raised in a service: its reason is the answer.
         return _json_error(status.HTTP_403_FORBIDDEN, str(exc) or "You do not have permission to perform this action.")
+    if isinstance(exc, TooManyRequests):
+        body, wait = too_many_requests(exc)
+        response = Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        response["Retry-After"] = str(wait)
+        return response
     if caused_by_lock_timeout(exc):
         logger.warning("database lock timeout, answered 503: %s", exc)
         response = _json_error(status.HTTP_503_SERVICE_UNAVAILABLE, LOCK_DETAIL)

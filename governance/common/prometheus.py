@@ -60,6 +60,16 @@ RATE_LIMIT_REFUSALS = Counter(
     "API requests refused by the rate limit (HTTP 429), by the caller's tenant ('' when it has none).",
     ["tenant_id"],
 )
+QUOTA_REFUSED_EVENTS = Counter(
+    f"{PREFIX}_quota_refused_events",
+    "Events refused (HTTP 429, nothing stored) because their tenant was over its events-per-minute quota.",
+    ["tenant_id"],
+)
+QUOTA_DEFERRED_EXECUTIONS = Counter(
+    f"{PREFIX}_quota_deferred_executions",
+    "Executions deferred to the next hour because their tenant had started its executions-per-hour quota.",
+    ["tenant_id"],
+)
 
 
 def _safely(observe: Callable[..., object], *args: object) -> None:
@@ -114,3 +124,11 @@ def count_sweeper_recoveries(counts: Mapping[str, int]) -> None:
 
 def count_rate_limit_refusal(tenant_id: str) -> None:
     _safely(lambda: RATE_LIMIT_REFUSALS.labels(tenant_id=tenant_id).inc())
+
+
+def count_quota_refusal(tenant_id: str, events: int) -> None:
+    _safely(lambda: QUOTA_REFUSED_EVENTS.labels(tenant_id=tenant_id).inc(events))
+
+
+def count_quota_deferral(tenant_id: str) -> None:
+    _safely(lambda: QUOTA_DEFERRED_EXECUTIONS.labels(tenant_id=tenant_id).inc())

@@ -172,6 +172,7 @@ def test_queue_gauges_report_the_oldest_waiting_work(tenant, owner, council_memb
     assert gauges() == {
         "automations_oldest_undispatched_event_age_seconds": 0.0,
         "automations_oldest_due_execution_age_seconds": 0.0,
+        "automations_executions_held_by_quota": 0.0,
         "automations_approvals_waiting": 0.0,
         "automations_oldest_approval_waiting_age_seconds": 0.0,
         "automations_webhook_endpoints_unhealthy": 0.0,

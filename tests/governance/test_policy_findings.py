@@ -4,7 +4,6 @@ requester approving their own critical execution, and the demo's model permissio
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 
@@ -23,7 +22,7 @@ from governance.policy import allows
 from governance.roles import Capability
 from governance.services import membership_remove, membership_set, tenant_update
 from tests.api import post_json, staff_client, token_client
-from tests.factories import make_execution, make_rule, make_tenant, make_user
+from tests.factories import make_execution, make_rule, make_tenant, make_user, tenant_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -46,22 +45,16 @@ def high_rule(tenant, owner):
 def test_a_tenant_change_form_cannot_retarget_another_tenants_row(tenant, owner, other_tenant, other_owner):
     # given: alice owns tenant_test and is staff; tenant_other belongs to charlie
     client = staff_client(owner)
-    form = {
-        "id": "tenant_other",  # the attack: the primary key edited in the change form
-        "name": "Taken over",
-        "timezone": "UTC",
-        "business_hours_start": "09:00",
-        "business_hours_end": "17:00",
-        "business_days": json.dumps(["monday"]),
-        "requester_cannot_approve": "critical",
-        "failure_messages": "first_per_window",
-        "execution_retention_days": "90",
-        "rule_breaker_failures": "20",
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "0",
-        "memberships-0-user": str(owner.pk),
-        "memberships-0-role": "owner",
-    }
+    form = tenant_admin_form(
+        Tenant.objects.get(pk="tenant_test"),
+        id="tenant_other",  # the attack: the primary key edited in the change form
+        name="Taken over",
+        **{
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-0-user": str(owner.pk),
+            "memberships-0-role": "owner",
+        },
+    )
     # when
     response = client.post("/admin/governance/tenant/tenant_test/change/", form)
     # then: the id is read-only, so the form saved tenant_test only; tenant_other is untouched

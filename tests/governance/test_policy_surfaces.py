@@ -30,7 +30,7 @@ from executions.models import ApprovalRequest, AutomationExecution, Event
 from governance.models import CouncilMember, Membership, Tenant, TrustedUser
 from governance.selectors import default_council
 from tests.api import patch_json, post_json, token_client
-from tests.factories import make_execution, make_rule, make_user
+from tests.factories import make_execution, make_rule, make_user, tenant_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -476,19 +476,7 @@ OPERATIONS = [
         lambda w: Tenant.objects.get(pk=w.tenant.pk).name == "Renamed shop",
         admin=lambda u, w: session(u).post(
             "/admin/governance/tenant/tenant_test/change/",
-            {
-                "name": "Renamed shop",
-                "timezone": "UTC",
-                "business_hours_start": "09:00",
-                "business_hours_end": "17:00",
-                "business_days": json.dumps(["monday"]),
-                "requester_cannot_approve": "critical",
-                "failure_messages": "first_per_window",
-                "execution_retention_days": "90",
-                "rule_breaker_failures": "20",
-                "memberships-TOTAL_FORMS": "0",
-                "memberships-INITIAL_FORMS": "0",
-            },
+            tenant_admin_form(w.tenant, name="Renamed shop"),
         ),
     ),
     Operation(
