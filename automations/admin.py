@@ -77,6 +77,7 @@ class AutomationRuleAdmin(PolicyAdmin):
         ("Conditions", {"fields": ["conditions"]}),
         ("Action", {"fields": ["action_type", "action_config"]}),
         ("Governance", {"fields": ["risk_level", "requires_approval", "assigned_council", "auto_approval_rules"]}),
+        ("Contact pressure", {"fields": ["contact_cap", "when_capped"]}),
         (
             "Tracking",
             {
