@@ -105,9 +105,13 @@ class Sent:
     durations_ms: dict[int, float]
 
 
-def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, AutomationRule]]:
-    """Claim the next action attempt of each approved, or due retrying, execution; those this caller won."""
+def claim_attempts(
+    executions: list[AutomationExecution], deferred_due_by: dt.datetime | None = None
+) -> list[tuple[AutomationExecution, AutomationRule]]:
+    """Claim the next action attempt of each approved, due retrying or due deferred execution; those this
+    caller won. ``deferred_due_by``: the moment a deferred run must be due by (the holds' clock; now)."""
     now = timezone.now()
+    deferred_due = Q(status=ExecutionStatus.DEFERRED, next_attempt_at__lte=deferred_due_by or now)
     lease_until = now + dt.timedelta(seconds=lease_seconds())
     claimed = []
     for execution in executions:
@@ -121,7 +125,9 @@ def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[Automati
             "updated_at": now,
         }
         won = AutomationExecution.objects.filter(
-            Q(status=ExecutionStatus.APPROVED) | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now),
+            Q(status=ExecutionStatus.APPROVED)
+            | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now)
+            | deferred_due,
             pk=execution.pk,
             action_attempts=execution.action_attempts,
         ).update(**fields)

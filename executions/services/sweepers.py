@@ -84,7 +84,8 @@ def sweep_outbox(
     1. events never matched (``dispatched_at`` null) -> match_event;
     2. executions still pending -> run_execution;
     3. executions approved but not started -> run_action;
-    4. executions retrying whose next attempt is due -> run_action.
+    4. executions retrying whose next attempt is due -> run_action;
+    5. executions deferred (held by the contact policy) whose time has come -> run_action.
     """
     now = now or timezone.now()
     seconds = app_settings.SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
@@ -108,9 +109,22 @@ def sweep_outbox(
     _requeue_executions(
         ExecutionStatus.RETRYING, task_names.RUN_ACTION, due_retry, now, limit, counts, "retries_queued"
     )
+    # A deferred run (held by a contact cap or quiet hours) is queued once its time has come, as a due retry
+    # is; run_action checks the hold again and claims it with a guarded update, so it runs once.
+    due_deferred: Q | Combinable = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
+    _requeue_executions(
+        ExecutionStatus.DEFERRED, task_names.RUN_ACTION, due_deferred, now, limit, counts, "deferred_queued"
+    )
     result = {
         key: counts[key]
-        for key in ("events_requeued", "pending_requeued", "approved_requeued", "retries_queued", "errors")
+        for key in (
+            "events_requeued",
+            "pending_requeued",
+            "approved_requeued",
+            "retries_queued",
+            "deferred_queued",
+            "errors",
+        )
     }
     if any(result.values()):
         logger.info("outbox sweep: %s", result)
