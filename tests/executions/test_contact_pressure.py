@@ -487,3 +487,25 @@ def test_a_behaviour_run_is_capped_by_its_customer(tenant, owner):
         "succeeded",
         "throttled",
     ]
+
+
+def test_rule_fields_in_the_portal_builder_and_refused_when_bad(tenant, owner):
+    from automations.models import AutomationRule
+    from tests.automations.test_views import VALID_POST
+
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/portal/automations/builder/new").content.decode()
+    assert 'name="contact_cap"' in page and 'name="when_capped"' in page
+
+    refused = client.post("/portal/automations/builder/new", {**VALID_POST, "contact_cap": "sometimes"})
+    assert refused.status_code == 400
+    assert 'id="f-contact_cap-error"' in refused.content.decode()
+    assert not AutomationRule.objects.filter(tenant=tenant).exists()
+
+    saved = client.post(
+        "/portal/automations/builder/new", {**VALID_POST, "contact_cap": "exempt", "when_capped": "defer"}
+    )
+    assert saved.status_code == 302
+    rule = AutomationRule.objects.get(tenant=tenant)
+    assert (rule.contact_cap, rule.when_capped) == ("exempt", "defer")
