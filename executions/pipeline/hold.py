@@ -198,6 +198,30 @@ def note_shadow_hold(evaluation: Any, hold: Hold) -> None:
     evaluation.governance = governance
 
 
+def block_inactive_deferred(executions: list[AutomationExecution]) -> list[AutomationExecution]:
+    """A deferred run whose rule was disabled or archived while it waited ends ``blocked`` (as a pending run
+    of such a rule does) instead of acting; the others are returned."""
+    remaining: list[AutomationExecution] = []
+    blocked: list[AutomationExecution] = []
+    for execution in executions:
+        rule = execution.automation_rule
+        if execution.status != ExecutionStatus.DEFERRED or (rule.enabled and not rule.is_archived):
+            remaining.append(execution)
+            continue
+        if transition_loaded(
+            execution,
+            [ExecutionStatus.DEFERRED],
+            ExecutionStatus.BLOCKED,
+            extra_filter=Q(action_attempts=execution.action_attempts),
+            next_attempt_at=None,
+            error_message="the rule was disabled or archived before this execution ran",
+        ):
+            blocked.append(execution)
+    rollups_add_executions(blocked)
+    count_ended(blocked)
+    return remaining
+
+
 def hold_waiting(
     executions: list[AutomationExecution], holds: dict[int, Hold], now: dt.datetime
 ) -> list[AutomationExecution]:

@@ -27,6 +27,7 @@ from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.evaluate import Evaluation, evaluate, record_evaluations, rule_as_of
 from executions.pipeline.hold import (
     HOLDABLE_WAITING,
+    block_inactive_deferred,
     decide_holds,
     hold_evaluation,
     hold_now,
@@ -77,7 +78,7 @@ def run_loaded(executions: list[AutomationExecution], bypass_user: User | None =
             for execution, evaluation in evaluated
             if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
         ]
-        holdable = [execution for execution in waiting if execution.status in HOLDABLE_WAITING]
+        holdable = block_inactive_deferred([e for e in waiting if e.status in HOLDABLE_WAITING])
         holds = decide_holds([(execution, rule_as_of(execution)) for execution in holdable])
         unheld = hold_waiting(holdable, holds, now)
         retrying = [execution for execution in waiting if execution.status == ExecutionStatus.RETRYING]

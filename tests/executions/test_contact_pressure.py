@@ -509,3 +509,37 @@ def test_rule_fields_in_the_portal_builder_and_refused_when_bad(tenant, owner):
     assert saved.status_code == 302
     rule = AutomationRule.objects.get(tenant=tenant)
     assert (rule.contact_cap, rule.when_capped) == ("exempt", "defer")
+
+
+def test_a_deferred_run_of_a_rule_disabled_meanwhile_is_blocked_not_run(
+    tenant, owner, clock, django_capture_on_commit_callbacks
+):
+    from automations.services import rule_set_enabled
+
+    set_policy(tenant, EMAIL_ONCE_PER_16H)
+    notify_rule(tenant, "first")
+    deferrer = notify_rule(tenant, "later", name="Deferrer", when_capped="defer")
+    emit(tenant, django_capture_on_commit_callbacks, "first")
+    emit(tenant, django_capture_on_commit_callbacks, "later")
+    deferred = AutomationExecution.objects.get(automation_rule=deferrer)
+    assert deferred.status == ExecutionStatus.DEFERRED
+
+    rule_set_enabled(deferrer, False, owner)
+    clock(deferred.next_attempt_at + dt.timedelta(seconds=1))
+    execution_run_action(deferred.pk)
+
+    deferred.refresh_from_db()
+    assert deferred.status == ExecutionStatus.BLOCKED and deferred.action_attempts == 0
+    assert deferred.failure_kind == "rule_inactive"
+
+
+def test_changing_the_contact_fields_makes_a_version_described_in_words(tenant, owner):
+    from automations.rule_history import rule_version_history
+    from automations.services import rule_update
+
+    rule = notify_rule(tenant, "order_placed")
+    rule = rule_update(rule, {"contact_cap": "exempt"}, owner)
+
+    latest = rule_version_history(rule)[0]
+    assert rule.version == 2
+    assert "Contact caps was obeyed (skip when held); now exempt (transactional)" in " ".join(latest.description)
