@@ -9,7 +9,9 @@ A retry of an action that already started is never held (it counted when it star
 The interface is small:
 
 - ``decide_holds(items)`` (inside the write transaction that records or claims them): the ``Hold`` of
-  each held execution by id. It takes each (tenant, customer)'s lock first (PostgreSQL: a transaction
+  each held execution by id, from every check in ``HOLD_CHECKS`` (each ``(items, shadow) -> {id: Hold}``;
+  a second check, such as an execution quota, is one more entry). ``contact_holds`` takes each (tenant,
+  customer)'s lock first (PostgreSQL: a transaction
   advisory lock; SQLite: the transaction already holds the database's write lock), so two workers deciding
   for one customer at once take turns, and the second counts the first's action;
 - ``hold_evaluation(evaluation, hold)``: a cleared evaluation becomes throttled or deferred before it is
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,12 +134,29 @@ def _recent_actions(tenant_id: str, customer_id: str, since: dt.datetime) -> lis
     ]
 
 
-def decide_holds(items: list[tuple[AutomationExecution, AutomationRule]], shadow: bool = False) -> dict[int, Hold]:
+HoldItems = list[tuple[AutomationExecution, AutomationRule]]
+
+
+def decide_holds(items: HoldItems, shadow: bool = False) -> dict[int, Hold]:
     """The hold of each held item, by execution id (call inside the write transaction that records them).
 
     ``items``: executions about to claim their first attempt, each with the rule as of its version, in the
-    order they would run: an item allowed here counts against the next item for the same customer.
-    ``shadow``: only say what would hold (no lock, nothing counted).
+    order they would run. ``shadow``: only say what would hold (no lock, nothing counted). Every check in
+    ``HOLD_CHECKS`` is asked; where two hold one run, the one that ends later wins (the run would otherwise
+    be held again when the first ends).
+    """
+    holds: dict[int, Hold] = {}
+    for check in HOLD_CHECKS:
+        for execution_id, hold in check(items, shadow).items():
+            if execution_id not in holds or hold.until > holds[execution_id].until:
+                holds[execution_id] = hold
+    return holds
+
+
+def contact_holds(items: HoldItems, shadow: bool = False) -> dict[int, Hold]:
+    """The tenant's contact policy: a customer's cap per channel and window, and quiet hours.
+
+    An item allowed here counts against the next item for the same customer (the batch's own tally).
     """
     now = hold_now()
     capped = [
@@ -257,3 +277,7 @@ def hold_waiting(
     rollups_add_executions(ended)
     count_ended(ended)
     return to_claim
+
+
+# The checks a cleared action passes before it runs, in order: each ``(items, shadow) -> {execution id: Hold}``.
+HOLD_CHECKS: tuple[Callable[[HoldItems, bool], dict[int, Hold]], ...] = (contact_holds,)
