@@ -543,3 +543,30 @@ def test_changing_the_contact_fields_makes_a_version_described_in_words(tenant, 
     latest = rule_version_history(rule)[0]
     assert rule.version == 2
     assert "Contact caps was obeyed (skip when held); now exempt (transactional)" in " ".join(latest.description)
+
+
+def test_rule_fields_in_the_admin_refused_when_bad_kept_when_left_out(tenant, owner):
+    from urllib.parse import quote
+
+    from automations.models import AutomationRule
+    from tests.governance.test_policy_surfaces import admin_rule_form
+
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(owner)
+    form = admin_rule_form("From admin", "low", tenant.pk)
+
+    refused = client.post("/admin/automations/automationrule/add/", {**form, "when_capped": "later"})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert not AutomationRule.objects.exists()
+
+    created = client.post("/admin/automations/automationrule/add/", {**form, "contact_cap": "exempt"})
+    assert created.status_code == 302
+    rule = AutomationRule.objects.get()
+    assert (rule.contact_cap, rule.when_capped) == ("exempt", "skip")  # left out: the default
+
+    edited = client.post(f"/admin/automations/automationrule/{quote(rule.pk)}/change/", {**form, "name": "Renamed"})
+    assert edited.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.contact_cap, rule.when_capped) == ("Renamed", "exempt", "skip")  # kept

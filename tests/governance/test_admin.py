@@ -78,8 +78,6 @@ def test_admin_add_goes_through_validation_and_versioning(client, staff_owner, t
         "action_config": '{"recipients": ["owner"]}',
         "risk_level": "low",
         "auto_approval_rules": "{}",
-        "contact_cap": "obey",  # the admin's form shows both with their defaults chosen
-        "when_capped": "skip",
         "versions-TOTAL_FORMS": "0",
         "versions-INITIAL_FORMS": "0",
     }
