@@ -365,7 +365,8 @@ def rule_data_from_state(state: BuilderState) -> tuple[dict[str, Any], Errors]:
         "assigned_council_id": state.get("assigned_council") or None,
         "auto_approval_rules": auto_approval,
         "mode": "shadow" if state.flags.get("shadow_mode") else "live",
-        "contact_cap": state.get("contact_cap") or "obey",
-        "when_capped": state.get("when_capped") or "skip",
     }
+    for key in ("contact_cap", "when_capped"):  # left out of a post: the rule keeps its own (a new one the default)
+        if state.get(key):
+            data[key] = state.get(key)
     return data, errors

@@ -570,3 +570,18 @@ def test_rule_fields_in_the_admin_refused_when_bad_kept_when_left_out(tenant, ow
     assert edited.status_code == 302
     rule.refresh_from_db()
     assert (rule.name, rule.contact_cap, rule.when_capped) == ("Renamed", "exempt", "skip")  # kept
+
+
+def test_a_builder_post_without_the_contact_fields_keeps_the_rules_values(tenant, owner):
+    from automations.models import AutomationRule
+    from tests.automations.test_views import VALID_POST
+
+    client = Client()
+    client.force_login(owner)
+    assert client.post("/portal/automations/builder/new", {**VALID_POST, "contact_cap": "exempt"}).status_code == 302
+    rule = AutomationRule.objects.get(tenant=tenant)
+    assert (rule.contact_cap, rule.when_capped) == ("exempt", "skip")
+
+    assert client.post(f"/portal/automations/builder/{rule.pk}", {**VALID_POST, "name": "Renamed"}).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.contact_cap) == ("Renamed", "exempt")
