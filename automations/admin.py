@@ -30,6 +30,11 @@ class RuleVersionInline(admin.TabularInline):
         return False
 
 
+# Fields added after forms and scripts that post the rule form were written: a post that leaves them out
+# keeps the rule's value (a new rule's default) instead of failing as "required".
+KEPT_WHEN_LEFT_OUT = ("contact_cap", "when_capped")
+
+
 @admin.register(AutomationRule)
 class AutomationRuleAdmin(PolicyAdmin):
     change_capability = add_capability = Capability.WRITE
@@ -82,6 +87,7 @@ class AutomationRuleAdmin(PolicyAdmin):
         ("Governance", {"fields": ["risk_level", "requires_approval", "assigned_council", "auto_approval_rules"]}),
         # The circuit breaker (docs/governance.md): enabling the rule resumes it and resets the count.
         ("Circuit breaker", {"fields": ["consecutive_failures", "paused_at", "paused_reason"]}),
+        ("Contact pressure", {"fields": ["contact_cap", "when_capped"]}),
         (
             "Tracking",
             {
@@ -111,8 +117,18 @@ class AutomationRuleAdmin(PolicyAdmin):
         # The tenant is chosen once; moving a rule between tenants would move its audit trail.
         return [*self.readonly_fields, "tenant"] if obj is not None else list(self.readonly_fields)
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in KEPT_WHEN_LEFT_OUT and field is not None:
+            field.required = False  # a post without it keeps the stored value (or the default): see save_model
+        return field
+
     def save_model(self, request: HttpRequest, obj: AutomationRule, form: ModelForm, change: bool) -> None:
         data = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in form.cleaned_data}
+        for field in KEPT_WHEN_LEFT_OUT:
+            # The form's instance, as the form validated it: a field left out of the post keeps its stored
+            # value there (ModelForm keeps a model default), while cleaned_data would hold "".
+            data[field] = getattr(obj, field)
         if "assigned_council" in form.cleaned_data:
             data["assigned_council"] = form.cleaned_data["assigned_council"]
         if change:

@@ -31,6 +31,8 @@ RULE_FIELD_LABELS = {
     "requires_approval": "Requires Approval",
     "assigned_council_id": "Assigned Council",
     "auto_approval_rules": "Auto-Approval Rules",
+    "contact_cap": "Contact caps",
+    "when_capped": "When held by a cap",
     "auto_approval_rules.max_budget": "Max Budget",
     "auto_approval_rules.max_frequency_per_day": "Max runs per day",
     "auto_approval_rules.trusted_users_only": "Trusted Users Only",

@@ -38,6 +38,8 @@ TEXT_KEYS = (
     "trigger_type",
     "action_type",
     "risk_level",
+    "contact_cap",
+    "when_capped",
     "assigned_council",
     "action_budget",
     "aa_max_budget",
@@ -126,6 +128,8 @@ def state_from_data(data: dict[str, Any]) -> BuilderState:
     state.values["trigger_type"] = state.values["trigger_type"] or TriggerType.EVENT
     state.values["action_type"] = state.values["action_type"] or ActionType.SEND_NOTIFICATION
     state.values["risk_level"] = state.values["risk_level"] or "low"
+    state.values["contact_cap"] = _text(data.get("contact_cap")) or "obey"
+    state.values["when_capped"] = _text(data.get("when_capped")) or "skip"
     council = data.get("assigned_council_id") or data.get("assigned_council")
     state.values["assigned_council"] = _text(getattr(council, "pk", council))
     state.flags["enabled"] = bool(data.get("enabled", True))
@@ -362,4 +366,7 @@ def rule_data_from_state(state: BuilderState) -> tuple[dict[str, Any], Errors]:
         "auto_approval_rules": auto_approval,
         "mode": "shadow" if state.flags.get("shadow_mode") else "live",
     }
+    for key in ("contact_cap", "when_capped"):  # left out of a post: the rule keeps its own (a new one the default)
+        if state.get(key):
+            data[key] = state.get(key)
     return data, errors

@@ -37,6 +37,21 @@ class RuleMode(models.TextChoices):
     SHADOW = "shadow", "Shadow (logs what it would do, never acts)"
 
 
+class ContactCap(models.TextChoices):
+    """Whether a rule's customer-facing actions count against, and obey, the tenant's contact policy
+    (caps and quiet hours, docs/contact-pressure.md). Transactional rules (an order confirmation) are exempt."""
+
+    OBEY = "obey", "Obey the tenant's contact caps and quiet hours"
+    EXEMPT = "exempt", "Exempt (transactional: never held)"
+
+
+class WhenCapped(models.TextChoices):
+    """What happens to an action the contact policy holds back."""
+
+    SKIP = "skip", "Skip it (throttled)"
+    DEFER = "defer", "Defer it to the end of the window or the quiet hours (deferred)"
+
+
 class RuleStateChangeKind(models.TextChoices):
     """A change to a rule that is not a new definition (those are ``RuleVersion`` rows)."""
 

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
-from automations.choices import Category, RiskLevel, RuleMode, RuleStateChangeKind, TriggerType
+from automations.choices import Category, ContactCap, RiskLevel, RuleMode, RuleStateChangeKind, TriggerType, WhenCapped
 from automations.conditions import ConditionResult, compiled_conditions_for_rule
 from automations.conditions.run_checks import rule_run_checks
 from automations.kinds.actions import action_kind_choices
@@ -44,6 +44,8 @@ DEFINITION_FIELDS = (
     "assigned_council_id",
     "auto_approval_rules",
     "mode",
+    "contact_cap",
+    "when_capped",
 )
 
 
@@ -151,6 +153,10 @@ class AutomationRule(models.Model):
     # live: acts; shadow: matched, evaluated and governed like a live rule, logged as "shadowed" with the
     # action it would have taken, never delivered (no approval request, no notice). Part of the definition.
     mode = models.CharField(max_length=10, choices=RuleMode.choices, default=RuleMode.LIVE)
+    # Contact pressure (docs/contact-pressure.md): whether a run that reaches the customer obeys the tenant's
+    # caps and quiet hours (exempt: transactional), and whether an action they hold is skipped or deferred.
+    contact_cap = models.CharField(max_length=10, choices=ContactCap.choices, default=ContactCap.OBEY)
+    when_capped = models.CharField(max_length=10, choices=WhenCapped.choices, default=WhenCapped.SKIP)
 
     # Execution tracking
     last_triggered_at = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automations.choices import ContactCap, WhenCapped
 from automations.conditions.values import show
 from automations.models import DEFINITION_FIELDS, AutomationRule, RuleStateChange, RuleVersion
 from automations.services import version_definition
@@ -48,7 +49,16 @@ ASPECTS: tuple[Aspect, ...] = (
         lambda d, s: s.governance_description,
     ),
     Aspect("mode", "Mode", ("mode",), lambda d, s: MODE_WORDS.get(str(d.get("mode") or "live"), str(d.get("mode")))),
+    Aspect("contact", "Contact caps", ("contact_cap", "when_capped"), lambda d, s: contact_words(d)),
 )
+
+
+def contact_words(definition: dict[str, Any]) -> str:
+    """How a definition meets the tenant's contact caps: "exempt", "obeyed (skip when held)"."""
+    if definition.get("contact_cap") == ContactCap.EXEMPT:
+        return "exempt (transactional)"
+    when = "defer" if definition.get("when_capped") == WhenCapped.DEFER else "skip"
+    return f"obeyed ({when} when held)"
 
 
 @dataclass(frozen=True)

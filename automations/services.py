@@ -44,6 +44,8 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "requires_approval": False,
     "auto_approval_rules": {},
     "mode": "live",
+    "contact_cap": "obey",
+    "when_capped": "skip",
 }
 
 
@@ -156,9 +158,10 @@ def rule_update(
 
 
 def version_definition(version: RuleVersion) -> dict[str, Any]:
-    """A version's stored definition, with what versions made before a field existed meant (``mode``: live)."""
+    """A version's stored definition, with what versions made before a field existed meant (``mode``: live,
+    ``contact_cap``: obey, ``when_capped``: skip)."""
     definition = version.definition if isinstance(version.definition, dict) else {}
-    return {"mode": "live", **definition}
+    return {"mode": "live", "contact_cap": "obey", "when_capped": "skip", **definition}
 
 
 class UnknownVersion(LookupError):

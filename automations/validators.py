@@ -19,6 +19,7 @@ from automations.choices import (
     CampaignChannel,
     Category,
     ConditionGroup,
+    ContactCap,
     NotificationChannel,
     NotificationRecipient,
     RiskLevel,
@@ -26,6 +27,7 @@ from automations.choices import (
     SchedulePattern,
     Season,
     ThresholdOperator,
+    WhenCapped,
 )
 from automations.conditions.operators import MAX_LIST_VALUES
 from automations.cron import CronError, parse_cron
@@ -663,6 +665,10 @@ def validate_rule_fields(data: dict[str, Any]) -> Errors:
         _choice(errors, data, "", "risk_level", RiskLevel.values, required=False)
     if data.get("mode") is not None:
         _choice(errors, data, "", "mode", RuleMode.values, required=False)
+    if data.get("contact_cap") is not None:
+        _choice(errors, data, "", "contact_cap", ContactCap.values, required=False)
+    if data.get("when_capped") is not None:
+        _choice(errors, data, "", "when_capped", WhenCapped.values, required=False)
     for key in ("enabled", "requires_approval"):
         if key in data and not isinstance(data[key], bool):
             _add(errors, key, "must be true or false")

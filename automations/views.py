@@ -31,8 +31,10 @@ from automations.builder_state import (
 )
 from automations.choices import (
     Category,
+    ContactCap,
     RiskLevel,
     RuleMode,
+    WhenCapped,
 )
 from automations.filters import AutomationRuleFilterSet
 from automations.kinds.actions import ACTION_KINDS, action_kind_choices
@@ -163,6 +165,8 @@ def _choices(tenant: Tenant) -> dict[str, Any]:
         "trigger_type": trigger_kind_choices(),
         "action_type": action_kind_choices(),
         "risk_level": RiskLevel.choices,
+        "contact_cap": ContactCap.choices,
+        "when_capped": WhenCapped.choices,
         "council": [(council.pk, council.name) for council in councils_for_tenant(tenant.pk)],
     }
 

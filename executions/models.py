@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -98,6 +100,13 @@ class AutomationExecution(models.Model):
     # While ``retrying``: the earliest time of the next attempt (backoff lives here, not in the broker).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
+    # Contact pressure (docs/contact-pressure.md): the customer this run is about (its event's customer_id,
+    # or its behaviour's customer; "" for none: never capped) and the channels its action reaches them on
+    # (",email,any," as of the rule's version when logged; "" when not customer-facing). Counting a
+    # customer's actions across rules is one query on execution_customer_contact.
+    customer_id = models.CharField(max_length=100, blank=True, default="", db_default="")
+    contact_channels = models.CharField(max_length=64, blank=True, default="", db_default="")
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +121,16 @@ class AutomationExecution(models.Model):
                 fields=["status", "updated_at"],
                 condition=models.Q(status__in=sorted(OPEN_STATUSES)),
                 name="execution_open_by_status",
+            ),
+            models.Index(
+                fields=["tenant", "customer_id", "action_started_at"],
+                condition=~models.Q(customer_id=""),
+                name="execution_customer_contact",
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status=ExecutionStatus.DEFERRED),
+                name="execution_deferred_due",
             ),
         ]
         constraints = [
@@ -141,6 +160,11 @@ class AutomationExecution(models.Model):
             ),
         ]
 
+    # Not a column: when the hold step counted this run's action start in its tenant's executions-per-hour
+    # quota (executions.pipeline.hold.quota_holds), so a caller that then loses the run to another worker
+    # gives the count back.
+    quota_counted_at: dt.datetime | None = None
+
     def __str__(self) -> str:
         return f"execution {self.pk} of {self.automation_rule_id} ({self.status})"
 
@@ -157,6 +181,14 @@ class AutomationExecution(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in ENDED_STATUSES
+
+    @property
+    def hold(self) -> dict | None:
+        """What held the action back (``governance_decision["hold"]``: kind, reason, until, deferred; a shadow
+        run's says ``shadow``), or None (docs/contact-pressure.md)."""
+        decision = self.governance_decision if isinstance(self.governance_decision, dict) else {}
+        hold = decision.get("hold")
+        return hold if isinstance(hold, dict) else None
 
     @property
     def outcome(self) -> str:

@@ -219,6 +219,7 @@ def rule_execution_stats(
         failed=Sum("count", filter=Q(status=ExecutionStatus.FAILED)),
         skipped=Sum("count", filter=Q(status=ExecutionStatus.SKIPPED)),
         shadowed=Sum("count", filter=Q(status=ExecutionStatus.SHADOWED)),
+        throttled=Sum("count", filter=Q(status=ExecutionStatus.THROTTLED)),
         ms_sum=Sum("execution_time_ms_sum", filter=ran),
     )
     totals = {key: value or 0 for key, value in totals.items()}
@@ -252,6 +253,7 @@ def rule_execution_stats(
         )
     executions = AutomationExecution.objects.filter(automation_rule_id=rule.pk)
     awaiting = executions.filter(status=ExecutionStatus.AWAITING_APPROVAL).count()
+    deferred = executions.filter(status=ExecutionStatus.DEFERRED).count()  # open: never rolled up
     reasons = (
         executions.filter(status=ExecutionStatus.FAILED, triggered_at__gte=start)
         .values("error_message")
@@ -268,6 +270,8 @@ def rule_execution_stats(
         "avg_execution_time_ms": _round(float(totals["ms_sum"]) / total) if total else None,
         "skipped_count": int(totals["skipped"]),
         "shadowed_count": int(totals["shadowed"]),
+        "throttled_count": int(totals["throttled"]),
+        "deferred_count": deferred,
         "awaiting_approval_count": awaiting,
         "executions_by_day": executions_by_day,
         "failure_reasons": [

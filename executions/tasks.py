@@ -60,11 +60,9 @@ def run_action_task(execution_id: int) -> None:
 
 @shared_task(name=task_names.SWEEP_OUTBOX, **SWEEP_TASK_OPTIONS)
 def sweep_outbox_task() -> dict[str, int]:
-    """Re-queue events never matched and executions stuck pending, approved or due for a retry; release
-    executions the tenant's executions quota deferred whose window has come."""
-    outbox = services.sweep_outbox()
-    resumed = services.resume_quota_deferred()
-    return {**outbox, "quota_resumed": resumed["quota_resumed"], "errors": outbox["errors"] + resumed["errors"]}
+    """Re-queue events never matched and executions stuck pending, approved, due for a retry or deferred
+    and now due (held by a contact cap, quiet hours or the tenant's execution quota)."""
+    return services.sweep_outbox()
 
 
 @shared_task(name=task_names.SWEEP_LEASES, **SWEEP_TASK_OPTIONS)

@@ -317,6 +317,7 @@ OUTCOME_SERIES = (
     Series(ExecutionStatus.BLOCKED, "Blocked", "violet"),
     Series(ExecutionStatus.CANCELLED, "Cancelled", "slate"),
     Series(ExecutionStatus.SHADOWED, "Shadowed", "blue"),
+    Series(ExecutionStatus.THROTTLED, "Throttled", "gold"),
 )
 
 

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from governance.choices import DEFAULT_BUSINESS_DAYS, WEEKDAYS_BY_INDEX, FailureMessages, Role
+from governance.contact_policy import validate_contact_policy
 from governance.roles import APPROVER_ROLES
 
 
@@ -114,6 +115,16 @@ class Tenant(models.Model):
         help_text="Minutes one successful run saves, per action type, where the action's default does not fit: "
         '{"send_notification": 3}.',
     )
+    # Contact pressure across rules (docs/contact-pressure.md): per channel (email, sms, push, any), at most
+    # ``max`` customer-facing actions per customer in ``window_hours``, and quiet hours in the tenant's (or
+    # the event's customer's) zone. A channel left out keeps its default; null lifts its limits.
+    contact_policy = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per channel (email, sms, push, any): "
+        '{"email": {"max": 1, "window_hours": 16, "quiet_hours": {"start": "21:00", "end": "08:00"}}}. '
+        "A channel left out keeps its default (docs/contact-pressure.md); null: no limit on it.",
+    )
     # How long raw executions (with their deliveries, attempts and notices) are kept; the daily roll-ups
     # are kept forever (docs/analytics.md).
     execution_retention_days = models.PositiveIntegerField(
@@ -168,6 +179,13 @@ class Tenant(models.Model):
         minutes_problems = minutes_saved_problems(self.minutes_saved_per_action)
         if minutes_problems:
             errors["minutes_saved_per_action"] = " ".join(minutes_problems)
+        policy_problems = validate_contact_policy(self.contact_policy)
+        if policy_problems:
+            errors["contact_policy"] = " ".join(
+                f"{path.removeprefix('contact_policy').lstrip('.') or 'contact_policy'}: {message}"
+                for path, messages in policy_problems.items()
+                for message in messages
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -113,15 +113,12 @@ class QuotaExceeded(TooManyRequests):
 
 
 @dataclass(frozen=True)
-class Hold:
+class QuotaHold:
     """Why an execution's action waits, and until when (stored as ``governance_decision["hold"]``)."""
 
     kind: str
     reason: str
     until: dt.datetime
-
-    def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "reason": self.reason, "until": self.until.isoformat()}
 
 
 def clock() -> dt.datetime:
@@ -284,11 +281,11 @@ def events_quota_reserve(counts: dict[str, int], now: dt.datetime | None = None)
     return EventReservation(reserved, window)
 
 
-def execution_quota_hold(tenant: Tenant, now: dt.datetime | None = None) -> Hold | None:
-    """Count one action start in the tenant's executions-per-hour quota; a Hold until the next hour when full.
+def execution_quota_hold(tenant: Tenant, now: dt.datetime | None = None) -> QuotaHold | None:
+    """Count one action start in the tenant's executions-per-hour quota; a QuotaHold until the next hour when full.
 
     Call right before an execution's first action attempt is claimed (conditions and approval done): a
-    held execution is counted nothing and waits (``deferred``) until ``Hold.until``.
+    held execution is counted nothing and waits (``deferred``) until ``QuotaHold.until``.
     """
     now = now or clock()
     window = Window.at(now, EXECUTIONS_WINDOW_SECONDS)
@@ -297,7 +294,7 @@ def execution_quota_hold(tenant: Tenant, now: dt.datetime | None = None) -> Hold
         return None
     counter_add(deferred_executions_key(tenant.pk), 1, Window.at(now, DAY_SECONDS))
     count_quota_deferral(tenant.pk)
-    return Hold(
+    return QuotaHold(
         kind=HOLD_KIND,
         reason=f"Tenant {tenant.pk} started its quota of {limit} executions this hour; "
         f"the action runs after {window.end:%H:%M} UTC.",

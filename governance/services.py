@@ -36,6 +36,7 @@ TENANT_EDITABLE_FIELDS = (
     "requester_cannot_approve",
     "failure_messages",
     "minutes_saved_per_action",
+    "contact_policy",
     "execution_retention_days",
     "rule_breaker_failures",
     "events_per_minute_quota",

@@ -57,6 +57,8 @@ RuleStats = inline_serializer(
         "avg_execution_time_ms": serializers.FloatField(allow_null=True),
         "skipped_count": serializers.IntegerField(),
         "shadowed_count": serializers.IntegerField(),
+        "throttled_count": serializers.IntegerField(help_text="Runs a contact cap or quiet hours skipped."),
+        "deferred_count": serializers.IntegerField(help_text="Runs waiting, deferred by a contact cap."),
         "awaiting_approval_count": serializers.IntegerField(),
         "executions_by_day": inline_serializer(
             "ExecutionsOnDay",

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from automations.api.fields import KindChoiceField
-from automations.choices import Category, RiskLevel, RuleMode
+from automations.choices import Category, ContactCap, RiskLevel, RuleMode, WhenCapped
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.models import AutomationRule
@@ -53,6 +53,8 @@ class AutomationRuleSerializer(serializers.ModelSerializer):
             "assigned_council_id",
             "auto_approval_rules",
             "mode",
+            "contact_cap",
+            "when_capped",
             "last_triggered_at",
             "last_executed_at",
             "next_run_at",
@@ -102,6 +104,8 @@ def rule_representation(rule: AutomationRule) -> dict[str, Any]:
         "assigned_council_id": text(rule.assigned_council_id),
         "auto_approval_rules": rule.auto_approval_rules,
         "mode": choice(rule.mode),
+        "contact_cap": choice(rule.contact_cap),
+        "when_capped": choice(rule.when_capped),
         "last_triggered_at": iso_datetime(rule.last_triggered_at),
         "last_executed_at": iso_datetime(rule.last_executed_at),
         "next_run_at": iso_datetime(rule.next_run_at),
@@ -139,6 +143,18 @@ class RuleDefinitionFields(serializers.Serializer):
     auto_approval_rules = serializers.DictField(required=False)
     mode = serializers.ChoiceField(
         choices=RuleMode.choices, required=False, help_text="live (default) or shadow: docs/shadow.md."
+    )
+    contact_cap = serializers.ChoiceField(
+        choices=ContactCap.choices,
+        required=False,
+        help_text="obey (default): the tenant's contact caps and quiet hours hold this rule's customer-facing "
+        "actions; exempt: transactional, never held (docs/contact-pressure.md).",
+    )
+    when_capped = serializers.ChoiceField(
+        choices=WhenCapped.choices,
+        required=False,
+        help_text="skip (default): a held action ends throttled; defer: it waits (deferred) until the window "
+        "or the quiet hours end, then runs once.",
     )
 
 

@@ -7,6 +7,9 @@ fields; its command builder is ``executions/actions/<key>.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from automations import validators as checks
 from automations.choices import ActionType, CampaignChannel, NotificationChannel, NotificationRecipient
 from automations.kinds.actions import ActionKind, register_action_kind
@@ -18,6 +21,32 @@ _WORKFLOW = FieldSpec("workflow_type_id", "Workflow Type", "text", help="such as
 _INPUTS = FieldSpec("inputs", "Inputs (JSON object)", "json", help='such as {"domain": "example.com"}')
 
 
+# Which built-in action reaches the rule's customer, on which channel: the one table the contact policy
+# reads (docs/contact-pressure.md, "Channels"). Every customer-facing action also counts on "any".
+_CUSTOMER_CHANNELS = frozenset({"email", "sms", "push"})
+
+
+def _listed_channels(config: dict[str, Any]) -> frozenset[str]:
+    """send_notification and generate_campaign: the email, sms and push entries of ``channels``, and any."""
+    listed = config.get("channels")
+    named = {value for value in listed if isinstance(value, str)} if isinstance(listed, list) else set()
+    return frozenset({*(named & _CUSTOMER_CHANNELS), "any"})
+
+
+def _any_channel(config: dict[str, Any]) -> frozenset[str]:
+    """start_workflow: a workflow started for the customer (a follow-up sequence) reaches them somehow."""
+    return frozenset({"any"})
+
+
+CONTACT_CHANNELS_BY_ACTION: dict[str, Callable[[dict[str, Any]], frozenset[str]]] = {
+    ActionType.START_WORKFLOW: _any_channel,
+    ActionType.SEND_NOTIFICATION: _listed_channels,
+    ActionType.GENERATE_CAMPAIGN: _listed_channels,
+    # update_product, create_landing_page, add_product, update_store, generate_draft change the shop, not
+    # the customer's inbox: never capped.
+}
+
+
 def _kind(key: ActionType, *fields: FieldSpec, minutes_saved: float) -> ActionKind:
     name = key.value
     return ActionKind(
@@ -27,6 +56,7 @@ def _kind(key: ActionType, *fields: FieldSpec, minutes_saved: float) -> ActionKi
         validate=getattr(checks, f"validate_{name}"),
         describe=getattr(words, f"describe_{name}"),
         minutes_saved=minutes_saved,
+        contact_channels=CONTACT_CHANNELS_BY_ACTION.get(key),
     )
 
 

@@ -42,6 +42,10 @@ class ActionKind:
     # Minutes of a person's work one successful run saves: the dashboard's "time saved" unless the tenant
     # sets its own (``Tenant.minutes_saved_per_action``, docs/analytics.md).
     minutes_saved: float = DEFAULT_MINUTES_SAVED
+    # The channels on which a run reaches the rule's customer (email, sms, push; "any" for a customer-facing
+    # action on no particular channel), from its config: what the tenant's contact policy caps
+    # (docs/contact-pressure.md). None: the action does not reach the customer (a shop-side change).
+    contact_channels: Callable[[dict[str, Any]], frozenset[str]] | None = None
 
 
 ACTION_KINDS: dict[str, ActionKind] = {}
@@ -55,6 +59,15 @@ def register_action_kind(kind: ActionKind) -> ActionKind:
 
 def get_action_kind(key: object) -> ActionKind | None:
     return ACTION_KINDS.get(key) if isinstance(key, str) else None
+
+
+def action_contact_channels(action_type: object, config: object) -> frozenset[str]:
+    """The channels a run of ``action_type`` with ``config`` reaches its customer on (with "any"), or
+    nothing when it is not customer-facing or the type is unknown."""
+    kind = get_action_kind(action_type)
+    if kind is None or kind.contact_channels is None:
+        return frozenset()
+    return kind.contact_channels(config if isinstance(config, dict) else {})
 
 
 def action_kind_keys() -> list[str]:

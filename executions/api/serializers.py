@@ -23,6 +23,16 @@ class FailureSerializer(serializers.Serializer):
     next_step = serializers.CharField(help_text="What to do next.")
 
 
+class HoldSerializer(serializers.Serializer):
+    """What held a run's action back (docs/contact-pressure.md); null when nothing did."""
+
+    kind = serializers.CharField(help_text="contact_cap or quiet_hours (execution_quota: a tenant's quota).")
+    reason = serializers.CharField(help_text="Why, in plain English.")
+    until = serializers.DateTimeField(help_text="When the hold ends (a deferred run tries again then).")
+    deferred = serializers.BooleanField(help_text="true: the run waits until then; false: it was skipped.")
+    shadow = serializers.BooleanField(required=False, help_text="A shadow rule's run: what would have held it.")
+
+
 class ExecutionSerializer(serializers.ModelSerializer):
     """An execution log entry with the spec's fields, plus its status and attempts."""
 
@@ -40,6 +50,10 @@ class ExecutionSerializer(serializers.ModelSerializer):
         help_text='Why it failed, by kind (docs/failures.md); "" when it did not fail.',
     )
     failure = serializers.SerializerMethodField()
+    customer_id = serializers.CharField(
+        read_only=True, help_text="The customer the run is about (its event's or behaviour's); \"\" for none."
+    )
+    hold = serializers.SerializerMethodField()
 
     class Meta:
         model = AutomationExecution
@@ -72,6 +86,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "failure_kind",
             "failure",
             "execution_time_ms",
+            "customer_id",
+            "hold",
         ]
         read_only_fields = fields
 
@@ -81,6 +97,10 @@ class ExecutionSerializer(serializers.ModelSerializer):
     def get_triggered_by_user_id(self, execution: AutomationExecution) -> str | None:
         """The authenticated user who caused the run (manual caller, API event poster); null for none."""
         return text(execution.triggered_by_id)
+
+    @extend_schema_field(HoldSerializer(allow_null=True))
+    def get_hold(self, execution: AutomationExecution) -> dict[str, Any] | None:
+        return execution.hold
 
     @extend_schema_field(FailureSerializer(allow_null=True))
     def get_failure(self, execution: AutomationExecution) -> dict[str, str] | None:
@@ -148,6 +168,8 @@ def execution_representation(execution: AutomationExecution) -> dict[str, Any]:
         "failure_kind": choice(execution.failure_kind),
         "failure": execution_failure(execution),
         "execution_time_ms": number(execution.execution_time_ms),
+        "customer_id": text(execution.customer_id),
+        "hold": execution.hold,
     }
 
 

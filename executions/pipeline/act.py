@@ -60,7 +60,6 @@ from executions.models import AutomationExecution
 from executions.pipeline.batch import apply_row
 from executions.pipeline.evaluate import lease_seconds, rule_as_of
 from executions.pipeline.record import execution_settle_deliveries, record_results, result_record
-from executions.transitions import transition_loaded
 from governance import quotas
 from governance.common.db_locks import write_transaction
 
@@ -107,40 +106,16 @@ class Sent:
     durations_ms: dict[int, float]
 
 
-def _held_by_quota(execution: AutomationExecution, counted_at: dt.datetime) -> bool:
-    """Before an approved execution's first attempt: count it in the tenant's executions-per-hour quota,
-    or defer it (guarded ``approved -> deferred``) until the quota's next window. True when not to claim it."""
-    if execution.status != ExecutionStatus.APPROVED or execution.action_attempts:
-        return False  # a retry's next attempt was counted with its first
-    hold = quotas.execution_quota_hold(execution.automation_rule.tenant, counted_at)
-    if hold is None:
-        return False
-    decision = execution.governance_decision if isinstance(execution.governance_decision, dict) else {}
-    transition_loaded(
-        execution,
-        [ExecutionStatus.APPROVED],
-        ExecutionStatus.DEFERRED,
-        extra_filter=Q(action_attempts=0),
-        governance_decision={**decision, "hold": hold.as_dict()},
-        next_attempt_at=hold.until,
-    )
-    return True
-
-
-def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[AutomationExecution, AutomationRule]]:
-    """Claim the next action attempt of each approved, or due retrying, execution; those this caller won.
-
-    An approved execution's first attempt is first counted in its tenant's executions-per-hour quota; one
-    over it is deferred instead (``_held_by_quota``).
-    """
+def claim_attempts(
+    executions: list[AutomationExecution], deferred_due_by: dt.datetime | None = None
+) -> list[tuple[AutomationExecution, AutomationRule]]:
+    """Claim the next action attempt of each approved, due retrying or due deferred execution; those this
+    caller won. ``deferred_due_by``: the moment a deferred run must be due by (the holds' clock; now)."""
     now = timezone.now()
+    deferred_due = Q(status=ExecutionStatus.DEFERRED, next_attempt_at__lte=deferred_due_by or now)
     lease_until = now + dt.timedelta(seconds=lease_seconds())
     claimed = []
     for execution in executions:
-        first = execution.status == ExecutionStatus.APPROVED and not execution.action_attempts
-        counted_at = quotas.clock()
-        if _held_by_quota(execution, counted_at):
-            continue
         fields = {
             "status": ExecutionStatus.RUNNING,
             "success": None,
@@ -151,15 +126,18 @@ def claim_attempts(executions: list[AutomationExecution]) -> list[tuple[Automati
             "updated_at": now,
         }
         won = AutomationExecution.objects.filter(
-            Q(status=ExecutionStatus.APPROVED) | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now),
+            Q(status=ExecutionStatus.APPROVED)
+            | Q(status=ExecutionStatus.RETRYING, next_attempt_at__lte=now)
+            | deferred_due,
             pk=execution.pk,
             action_attempts=execution.action_attempts,
         ).update(**fields)
         if won == 1:
             apply_row(execution, fields)
             claimed.append((execution, rule_as_of(execution)))
-        elif first:
-            quotas.execution_quota_release(execution.tenant_id, counted_at)  # another worker claimed (and counted) it
+        elif execution.quota_counted_at is not None:
+            # another worker claimed (and counted) it: give back the start the hold step counted
+            quotas.execution_quota_release(execution.tenant_id, execution.quota_counted_at)
     return claimed
 
 

@@ -18,6 +18,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from automations.conf import app_settings
+from automations.kinds.actions import action_contact_channels
 from automations.models import AutomationRule, RuleVersion
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
@@ -67,6 +68,22 @@ def loop_block_reason(event: Event | None) -> str:
     )
 
 
+def execution_customer_id(request: TriggerRequest) -> str:
+    """The customer a run is about: its event's ``customer_id``, or the behaviour listener's customer; ""
+    for any other run (a schedule, a threshold, a manual run: never capped). Never a payload's own key."""
+    if request.event is not None:
+        return request.event.customer_id or ""
+    if request.trigger_source == TriggerSource.BEHAVIOR and isinstance(request.trigger_data, dict):
+        customer = request.trigger_data.get("customer_id")
+        return customer if isinstance(customer, str) else ""
+    return ""
+
+
+def channels_column(channels: frozenset[str]) -> str:
+    """How ``AutomationExecution.contact_channels`` stores a set: ",email,any," ("" for none)."""
+    return f",{','.join(sorted(channels))}," if channels else ""
+
+
 def new_execution(
     request: TriggerRequest, now: dt.datetime, chains: dict[int, list[ChainLink]] | None = None
 ) -> AutomationExecution:
@@ -78,6 +95,8 @@ def new_execution(
     ``chains``: the causal chains already read, by event id (a batch reads each event's once).
     """
     rule, event = request.rule, request.event
+    customer_id = execution_customer_id(request)
+    channels = action_contact_channels(rule.action_type, rule.action_config) if customer_id else frozenset()
     execution = AutomationExecution(
         automation_rule=rule,
         tenant_id=rule.tenant_id,
@@ -88,6 +107,8 @@ def new_execution(
         trigger_data=json_safe(request.trigger_data or {}),
         triggered_at=now,
         triggered_by_id=event.actor_id if event is not None else request.actor_id,
+        customer_id=customer_id,
+        contact_channels=channels_column(channels),
     )
     block_reason = loop_block_reason(event)
     if not block_reason and event is not None and event.caused_by_execution_id is not None:

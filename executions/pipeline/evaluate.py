@@ -78,15 +78,6 @@ class Evaluation:
     fields: dict[str, Any]
     rule: AutomationRule
     governance: dict[str, Any] | None = None
-    quota_counted_at: dt.datetime | None = None  # cleared: when its action start was counted in the quota
-
-    def defer(self, hold: quotas.Hold) -> None:
-        """Turn this cleared evaluation into a deferred one (in place, so every holder of it sees the change):
-        the decision kept, the hold added, no action started."""
-        fields = {k: v for k, v in self.fields.items() if k not in ("action_started_at", "lease_expires_at")}
-        decision = {**(self.governance or {}), "hold": hold.as_dict()}
-        fields.update(governance_decision=decision, next_attempt_at=hold.until)
-        self.status, self.fields = ExecutionStatus.DEFERRED, fields
 
     def fields_at(self, now: dt.datetime) -> dict[str, Any]:
         """The values to record at ``now``: a claimed attempt's lease starts when it is recorded, not
@@ -247,21 +238,6 @@ def evaluate(
     return evaluated
 
 
-def hold_by_quota(pairs: list[tuple[AutomationExecution, Evaluation]]) -> None:
-    """Right before the action: count each cleared execution's start in its tenant's executions-per-hour
-    quota (governance/quotas.py), or defer it (``Evaluation.defer``). Called inside the recording
-    transaction, so on the database backend a rolled-back batch counts nothing."""
-    for execution, evaluation in pairs:
-        if evaluation.status != ExecutionStatus.RUNNING:
-            continue
-        counted_at = quotas.clock()
-        hold = quotas.execution_quota_hold(execution.automation_rule.tenant, counted_at)
-        if hold is None:
-            evaluation.quota_counted_at = counted_at
-        else:
-            evaluation.defer(hold)
-
-
 def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> set[int]:
     """Record evaluations with one guarded ``pending -> ...`` update (call inside a transaction); the ids won.
 
@@ -272,7 +248,6 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
     """
     if not pairs:
         return set()
-    hold_by_quota(pairs)
     now = timezone.now()
     names = sorted({name for _execution, evaluation in pairs for name in evaluation.fields})
     written = []
@@ -291,8 +266,8 @@ def record_evaluations(pairs: list[tuple[AutomationExecution, Evaluation]]) -> s
     won = rows.update_rows(AutomationExecution, written, where={"status": [ExecutionStatus.PENDING]})
     for (execution, evaluation), row in zip(pairs, written, strict=True):
         if execution.pk not in won:
-            if evaluation.quota_counted_at is not None:  # another worker recorded (and counted) this run
-                quotas.execution_quota_release(execution.tenant_id, evaluation.quota_counted_at)
+            if execution.quota_counted_at is not None:  # another worker recorded (and counted) this run
+                quotas.execution_quota_release(execution.tenant_id, execution.quota_counted_at)
             continue
         apply_row(execution, row)
         if evaluation.status == ExecutionStatus.AWAITING_APPROVAL:

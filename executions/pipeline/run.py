@@ -24,7 +24,16 @@ from executions.models import AutomationExecution
 from executions.pipeline.act import claim_attempts, prepare_attempts, run_attempts
 from executions.pipeline.batch import load_executions
 from executions.pipeline.create import TriggerRequest, executions_create
-from executions.pipeline.evaluate import evaluate, record_evaluations
+from executions.pipeline.evaluate import Evaluation, evaluate, record_evaluations, rule_as_of
+from executions.pipeline.hold import (
+    HOLDABLE_WAITING,
+    block_inactive_deferred,
+    decide_holds,
+    hold_evaluation,
+    hold_now,
+    hold_waiting,
+    note_shadow_hold,
+)
 from executions.selectors import user_may_decide
 from executions.transitions import load_execution
 from governance import policy
@@ -32,7 +41,22 @@ from governance.common.db_locks import write_transaction
 from governance.roles import Capability
 from governance.selectors import default_council
 
-WAITING = (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING)
+WAITING = (ExecutionStatus.APPROVED, ExecutionStatus.RETRYING, ExecutionStatus.DEFERRED)
+
+
+def apply_holds(evaluated: list[tuple[AutomationExecution, Evaluation]]) -> None:
+    """Hold cleared evaluations a contact cap or the tenant's quota keeps back (throttled or deferred, before they
+    are recorded); a shadow run only records the hold it would have met (``executions.pipeline.hold``)."""
+    cleared = [(e, ev) for e, ev in evaluated if ev.status == ExecutionStatus.RUNNING]
+    holds = decide_holds([(execution, evaluation.rule) for execution, evaluation in cleared])
+    for execution, evaluation in cleared:
+        if execution.pk in holds:
+            hold_evaluation(evaluation, holds[execution.pk])
+    shadowed = [(e, ev) for e, ev in evaluated if ev.status == ExecutionStatus.SHADOWED]
+    would_hold = decide_holds([(execution, evaluation.rule) for execution, evaluation in shadowed], shadow=True)
+    for execution, evaluation in shadowed:
+        if execution.pk in would_hold:
+            note_shadow_hold(evaluation, would_hold[execution.pk])
 
 
 def run_loaded(executions: list[AutomationExecution], bypass_user: User | None = None) -> None:
@@ -46,13 +70,19 @@ def run_loaded(executions: list[AutomationExecution], bypass_user: User | None =
         return
     evaluated = evaluate(pending, bypass_user)  # outside every write transaction (docs/pipeline.md §4)
     with write_transaction():
+        now = hold_now()
+        apply_holds(evaluated)
         won = record_evaluations(evaluated)
         cleared = [
             (execution, evaluation.rule)
             for execution, evaluation in evaluated
             if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
         ]
-        cleared.extend(claim_attempts(waiting))
+        holdable = block_inactive_deferred([e for e in waiting if e.status in HOLDABLE_WAITING])
+        holds = decide_holds([(execution, rule_as_of(execution)) for execution in holdable])
+        unheld = hold_waiting(holdable, holds, now)
+        retrying = [execution for execution in waiting if execution.status == ExecutionStatus.RETRYING]
+        cleared.extend(claim_attempts([*unheld, *retrying], deferred_due_by=now))
         prepared = prepare_attempts(cleared)
     run_attempts(prepared)
 

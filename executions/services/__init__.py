@@ -34,7 +34,7 @@ from executions.services.delivery_settlement import (
 )
 from executions.services.events import EmitResult, emit_event, emit_events, events_check, events_store
 from executions.services.history import HistoryPruneResult, history_kept_since, prune_history
-from executions.services.sweepers import resume_quota_deferred, sweep_expired_leases, sweep_outbox
+from executions.services.sweepers import sweep_expired_leases, sweep_outbox
 from executions.transitions import ExecutionConflict
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "notifications_mark_read",
     "notify_users",
     "prune_history",
-    "resume_quota_deferred",
     "run_execution",
     "send_and_settle_delivery",
     "send_due_deliveries_and_settle",

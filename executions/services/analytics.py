@@ -44,6 +44,7 @@ STACKED_OUTCOMES: Final = (
     ExecutionStatus.BLOCKED,
     ExecutionStatus.CANCELLED,
     ExecutionStatus.SHADOWED,
+    ExecutionStatus.THROTTLED,
 )
 
 OUTCOME_KEYS: Final = tuple(str(outcome) for outcome in STACKED_OUTCOMES)

@@ -26,7 +26,6 @@ from executions.models import AutomationExecution, Event
 from executions.pipeline.record import execution_ended
 from executions.transitions import transition
 from governance.common.prometheus import count_sweeper_recoveries
-from governance.quotas import HOLD_KIND as QUOTA_HOLD_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,8 @@ def sweep_outbox(
     1. events never matched (``dispatched_at`` null) -> match_event;
     2. executions still pending -> run_execution;
     3. executions approved but not started -> run_action;
-    4. executions retrying whose next attempt is due -> run_action.
+    4. executions retrying whose next attempt is due -> run_action;
+    5. executions deferred (held by the contact policy or the tenant's quota) whose time has come -> run_action.
     """
     now = now or timezone.now()
     seconds = app_settings.SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
@@ -109,9 +109,23 @@ def sweep_outbox(
     _requeue_executions(
         ExecutionStatus.RETRYING, task_names.RUN_ACTION, due_retry, now, limit, counts, "retries_queued"
     )
+    # A deferred run (held by a contact cap, quiet hours or the execution quota) is queued once its time has
+    # come, as a due retry is; run_action checks the holds again and claims it with a guarded update, so it
+    # runs once.
+    due_deferred: Q | Combinable = Q(next_attempt_at__lte=now) & (Q(updated_at__lt=F("next_attempt_at")) | stale)
+    _requeue_executions(
+        ExecutionStatus.DEFERRED, task_names.RUN_ACTION, due_deferred, now, limit, counts, "deferred_queued"
+    )
     result = {
         key: counts[key]
-        for key in ("events_requeued", "pending_requeued", "approved_requeued", "retries_queued", "errors")
+        for key in (
+            "events_requeued",
+            "pending_requeued",
+            "approved_requeued",
+            "retries_queued",
+            "deferred_queued",
+            "errors",
+        )
     }
     if any(result.values()):
         logger.info("outbox sweep: %s", result)
@@ -177,47 +191,5 @@ def sweep_expired_leases(now: dt.datetime | None = None, batch_size: int | None 
     result = {key: counts[key] for key in ("leases_retried", "leases_failed", "errors")}
     if any(result.values()):
         logger.warning("lease sweep: %s", result)
-        count_sweeper_recoveries(result)
-    return result
-
-
-# --- Executions held by the tenant's executions-per-hour quota (governance/quotas.py) --------------------
-# TRICKY (merge): the contact-caps work owns the general resumption of deferred executions. This is only
-# the quota's own: rows deferred with governance_decision["hold"]["kind"] == "execution_quota" whose
-# next_attempt_at has come go back to approved with one guarded update each (exactly once, however many
-# sweepers run), and run_action's claim (executions.pipeline.act.claim_attempts) checks the quota again:
-# it runs the action, or defers the execution to the next window.
-
-
-def resume_quota_deferred(now: dt.datetime | None = None, batch_size: int | None = None) -> dict[str, int]:
-    """Send executions the quota deferred, now due, back to ``approved`` and queue their action; counts."""
-    now = now or timezone.now()
-    counts: Counter = Counter()
-    rows = (
-        AutomationExecution.objects.filter(
-            status=ExecutionStatus.DEFERRED, next_attempt_at__lte=now, governance_decision__hold__kind=QUOTA_HOLD_KIND
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "next_attempt_at")[: _batch_size(batch_size)]
-    )
-    for execution_id, until in rows:
-        try:
-            with transaction.atomic():
-                resumed = transition(
-                    execution_id,
-                    [ExecutionStatus.DEFERRED],
-                    ExecutionStatus.APPROVED,
-                    extra_filter=Q(next_attempt_at=until),
-                    next_attempt_at=None,
-                )
-                if resumed:
-                    publish_on_commit(task_names.RUN_ACTION, execution_id)
-                    counts["quota_resumed"] += 1
-        except Exception:  # a sweep goes on past one bad row
-            logger.exception("could not resume execution %s", execution_id, extra={"execution_id": execution_id})
-            counts["errors"] += 1
-    result = {"quota_resumed": counts["quota_resumed"], "errors": counts["errors"]}
-    if result["quota_resumed"]:
-        logger.info("quota sweep: %s", result)
         count_sweeper_recoveries(result)
     return result

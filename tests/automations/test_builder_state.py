@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "assigned_council_id": None,
     "auto_approval_rules": {},
     "mode": "live",
+    "contact_cap": "obey",
+    "when_capped": "skip",
 }
 
 EXTRA_SAMPLES: list[dict[str, Any]] = [
@@ -55,6 +57,15 @@ EXTRA_SAMPLES: list[dict[str, Any]] = [
         "trigger_config": {"pattern": "cron", "cron": "0 9 * * 1", "timezone": "UTC"},
         "action_type": "update_product",
         "action_config": {"product_id": "p1", "updates": {"price": 9.99, "tags": ["a"]}},
+    },
+    {
+        "name": "Exempt, deferred when held",
+        "trigger_type": "event",
+        "trigger_config": {"event_type": "order_placed"},
+        "action_type": "send_notification",
+        "action_config": {"recipients": ["owner"], "channels": ["email"]},
+        "contact_cap": "exempt",
+        "when_capped": "defer",
     },
 ]
 

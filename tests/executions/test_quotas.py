@@ -13,9 +13,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from automations import approval_facts
 from executions.choices import ExecutionStatus
 from executions.models import AutomationExecution, Event
-from executions.services import emit_event, execution_approve, resume_quota_deferred
+from executions.services import emit_event, execution_approve, sweep_outbox
 from governance import quotas
 from governance.models import Tenant
 from governance.quotas import QuotaExceeded, Window, counter_reserve, executions_key
@@ -205,8 +206,13 @@ def emit(tenant, capture, key: str) -> AutomationExecution:
     return AutomationExecution.objects.get(event_id=result.id)
 
 
+def due_deferred_queued(now: dt.datetime) -> int:
+    """The outbox sweep at ``now``: how many deferred executions it queued (their due time come)."""
+    return sweep_outbox(now=now, older_than_seconds=3600)["deferred_queued"]
+
+
 def test_over_the_execution_quota_an_execution_waits_and_runs_once_the_hour_allows(
-    clock, client, tenant, owner, event_rule, active_store, django_capture_on_commit_callbacks
+    clock, monkeypatch, client, tenant, owner, event_rule, active_store, django_capture_on_commit_callbacks
 ):
     # given: one action start per hour, used by the first run
     set_quota(tenant, executions_per_hour_quota=1)
@@ -227,25 +233,26 @@ def test_over_the_execution_quota_an_execution_waits_and_runs_once_the_hour_allo
     assert 'data-hold="execution_quota"' in page and "its quota of 1 executions this hour" in page
 
     # not due yet: nothing resumes
-    assert resume_quota_deferred(now=NEXT_HOUR - dt.timedelta(seconds=1))["quota_resumed"] == 0
-    # due by its time, but the quota's clock still says 10:00: the claim holds it again
+    assert due_deferred_queued(NEXT_HOUR - dt.timedelta(seconds=1)) == 0
+    # due by the server's clock, but the quota's clock still says 10:00: the hold step holds it again
+    monkeypatch.setattr(approval_facts, "server_now", lambda: NEXT_HOUR)
     with django_capture_on_commit_callbacks(execute=True):
-        assert resume_quota_deferred(now=NEXT_HOUR)["quota_resumed"] == 1
+        assert due_deferred_queued(NEXT_HOUR) == 1
     held.refresh_from_db()
     assert (held.status, held.next_attempt_at, held.action_attempts) == (ExecutionStatus.DEFERRED, NEXT_HOUR, 0)
 
     # the next hour: it runs, once
     clock.now = NEXT_HOUR + dt.timedelta(seconds=5)
     with django_capture_on_commit_callbacks(execute=True):
-        assert resume_quota_deferred(now=clock.now)["quota_resumed"] == 1
+        assert due_deferred_queued(clock.now) == 1
     held.refresh_from_db()
     assert (held.status, held.action_attempts, held.next_attempt_at) == (ExecutionStatus.SUCCEEDED, 1, None)
-    assert resume_quota_deferred(now=clock.now + dt.timedelta(hours=1))["quota_resumed"] == 0
+    assert due_deferred_queued(clock.now + dt.timedelta(hours=1)) == 0
     assert AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED).count() == 2
 
 
 def test_an_approved_execution_is_held_before_its_action(
-    clock, tenant, owner, council_member, risky_rule, active_store, django_capture_on_commit_callbacks
+    clock, monkeypatch, tenant, owner, council_member, risky_rule, active_store, django_capture_on_commit_callbacks
 ):
     execution = emit(tenant, django_capture_on_commit_callbacks, "risky")
     assert execution.status == ExecutionStatus.AWAITING_APPROVAL
@@ -264,8 +271,9 @@ def test_an_approved_execution_is_held_before_its_action(
     assert execution.governance_decision["hold"]["kind"] == "execution_quota"
     assert execution.approved_by_user_id == str(council_member.pk)
     clock.now = NEXT_HOUR
+    monkeypatch.setattr(approval_facts, "server_now", lambda: NEXT_HOUR)
     with django_capture_on_commit_callbacks(execute=True):
-        resume_quota_deferred(now=NEXT_HOUR)
+        assert due_deferred_queued(NEXT_HOUR) == 1
     execution.refresh_from_db()
     assert (execution.status, execution.action_attempts) == (ExecutionStatus.SUCCEEDED, 1)
 
@@ -342,10 +350,11 @@ def test_the_outbox_sweep_task_resumes_due_held_executions(
     held = emit(tenant, django_capture_on_commit_callbacks, "p2")
     assert held.status == ExecutionStatus.DEFERRED
     # due by the server's clock (the sweep's), and the quotas' clock in the next hour
-    AutomationExecution.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+    due = timezone.now() - dt.timedelta(seconds=1)
+    AutomationExecution.objects.filter(pk=held.pk).update(next_attempt_at=due, updated_at=due - dt.timedelta(seconds=1))
     clock.now = NEXT_HOUR
     with django_capture_on_commit_callbacks(execute=True):
         counts = sweep_outbox_task.delay().get()
-    assert counts["quota_resumed"] == 1 and counts["errors"] == 0
+    assert counts["deferred_queued"] == 1 and counts["errors"] == 0
     held.refresh_from_db()
     assert (held.status, held.action_attempts) == (ExecutionStatus.SUCCEEDED, 1)

@@ -163,7 +163,7 @@ def test_the_execution_quota_holds_until_the_next_hour(backend, tenant):
     hold = execution_quota_hold(tenant, T0)
     assert hold is not None
     assert hold.kind == "execution_quota" and hold.until == dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
-    assert "2 executions this hour" in hold.reason and hold.as_dict()["until"] == "2026-12-07T11:00:00+00:00"
+    assert "2 executions this hour" in hold.reason
     use = quota_use(tenant, T0)
     assert (use.executions_this_hour, use.executions_per_hour_quota, use.executions_deferred_today) == (2, 2, 1)
     assert execution_quota_hold(tenant, T0 + dt.timedelta(seconds=EXECUTIONS_WINDOW_SECONDS)) is None
