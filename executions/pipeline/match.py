@@ -134,7 +134,7 @@ def waiting_tenants(limit: int, exclude: list[str]) -> list[str]:
     """Up to ``limit`` tenants with undispatched events, not in ``exclude``, round-robin by tenant id
     from where this process's last scan stopped.
 
-    One statement, a loose index scan over ``event_undispatched_tenant`` (tenant, received_at) WHERE
+    One statement, a loose index scan over ``event_undispatched_tenant`` (tenant, received_at, id) WHERE
     dispatched_at IS NULL: one index probe per tenant visited, whatever the backlog behind each.
     """
     global _scan_cursor
@@ -177,9 +177,10 @@ def fair_batch(tenants: list[str], own: dict[str, list[int]], size: int, skip_lo
     while room > 0 and active:
         share = max(1, room // len(active))
         still = []
-        for tenant in active:
+        for index, tenant in enumerate(active):
             want = min(share, room)
-            if want <= 0:
+            if want <= 0:  # the batch is full: the tenants not reached this round keep their standing
+                still += active[index:]
                 break
             got = _take_of_tenant(tenant, own.get(tenant, []), taken[tenant], want, skip_locked)
             taken[tenant] += got

@@ -112,6 +112,22 @@ def test_a_batch_of_tenants_none_backlogged_runs_as_one(
     assert [len(group) for group in groups] == [3]
 
 
+def test_a_batch_of_two_backlogged_tenants_runs_as_one(
+    shops, batch_of, django_capture_on_commit_callbacks, monkeypatch
+):
+    a, b, _ = shops
+    batch_of(5)
+    a_ids = waiting(a, 10, django_capture_on_commit_callbacks)
+    waiting(b, 10, django_capture_on_commit_callbacks)
+    groups = []
+    monkeypatch.setattr(match, "run_loaded", groups.append)
+
+    match_events(a_ids[:5])
+
+    # a: 2 + 1, b: 2 (the batch was full before b's second round): both still have events waiting
+    assert [Counter(e.tenant_id for e in group) for group in groups] == [{a.pk: 3, b.pk: 2}]
+
+
 def test_a_quiet_tenants_message_takes_its_event_first_and_a_share_of_the_backlog(
     shops, batch_of, django_capture_on_commit_callbacks
 ):
