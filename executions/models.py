@@ -295,6 +295,13 @@ class Event(models.Model):
             models.Index(
                 fields=["received_at"], condition=models.Q(dispatched_at__isnull=True), name="event_undispatched"
             ),
+            # The outbox by tenant: matching's scan of the tenants with events waiting and each one's oldest
+            # (docs/pipeline.md, "Fairness between tenants").
+            models.Index(
+                fields=["tenant", "received_at", "id"],
+                condition=models.Q(dispatched_at__isnull=True),
+                name="event_undispatched_tenant",
+            ),
             models.Index(fields=["tenant", "event_type", "-occurred_at"], name="event_tenant_type_recent"),
             models.Index(fields=["occurred_at"], name="event_occurred"),
             models.Index(

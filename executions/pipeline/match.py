@@ -1,9 +1,10 @@
 """Step 1 for events: match undispatched events to the tenant's rules and log their executions.
 
-One short transaction takes the events (on PostgreSQL topped up with other waiting ones, ``SKIP
-LOCKED``), reads each (tenant, event type)'s rules once, logs the executions (``create.executions_create``)
-and marks the events dispatched. The first batch of new executions then runs in this process
-(``run.run_loaded``); the rest are queued after commit as ``run_executions_task`` batches.
+One short transaction takes a fair batch of waiting events (shared round-robin between the tenants with
+events waiting; on PostgreSQL ``SKIP LOCKED``), reads each (tenant, event type)'s rules once, logs the
+executions (``create.executions_create``) and marks the events dispatched. The first batch of new
+executions then runs in this process (``run.run_loaded``), the quiet tenants' before the backlogged
+ones'; the rest are queued after commit as ``run_executions_task`` batches.
 """
 
 from __future__ import annotations
@@ -84,35 +85,139 @@ def holds_write_lock() -> bool:
     return connection.vendor == "sqlite" and str(options.get("transaction_mode", "")).upper() == "IMMEDIATE"
 
 
-def take_events(event_ids: list[int]) -> list[Event]:
-    """The undispatched events among ``event_ids``, topped up with other undispatched events, oldest
-    first, up to a batch; call inside the write transaction that marks them dispatched.
+@dataclass(frozen=True)
+class TakenEvents:
+    """A batch of events to match, and the tenants of it that have more waiting (backlogged)."""
 
-    Topping up turns a queue of one-event messages into batches under load (one wake-up carries many
-    events); the messages of events taken here then find them dispatched and do nothing. No event is
-    taken twice: on PostgreSQL the rows are locked ``SKIP LOCKED`` (an event another worker is matching
-    right now is left to it); on SQLite the transaction holds the database's write lock from its
-    ``BEGIN IMMEDIATE``, so no other transaction can take or mark anything until this one commits.
+    events: list[Event]
+    backlogged: frozenset[str] = frozenset()
+
+
+def take_events(event_ids: list[int]) -> TakenEvents:
+    """A fair batch of undispatched events for a wake-up carrying ``event_ids``; call inside the write
+    transaction that marks them dispatched.
+
+    The batch (up to ``PIPELINE_BATCH_SIZE`` events) is shared between the tenants with events waiting,
+    round-robin, each tenant's oldest first (``fair_batch``): a tenant with a backlog of thousands gets
+    its share of every batch, and any other tenant's waiting events ride in the very next batch, whoever's
+    message woke the task (docs/pipeline.md, "Fairness between tenants"). The message's own events come
+    first within their tenant's share. Their messages then find them dispatched and do nothing. The
+    answer names the tenants that had more waiting than their share (backlogged), whose executions the
+    task runs after the others' (``match_events``).
+
+    No event is taken twice: on PostgreSQL the rows are locked ``SKIP LOCKED`` (an event another worker
+    is matching right now is left to it); on SQLite the transaction holds the database's write lock from
+    its ``BEGIN IMMEDIATE``, so no other transaction can take or mark anything until this one commits.
     Elsewhere each message takes only its own events.
     """
-    undispatched = Event.objects.filter(dispatched_at__isnull=True).order_by("id")
+    undispatched = Event.objects.filter(dispatched_at__isnull=True)
     skip_locked = connection.features.has_select_for_update_skip_locked
     if not skip_locked and not holds_write_lock():
-        return list(undispatched.filter(pk__in=event_ids))
-    mine = undispatched.filter(pk__in=event_ids)
-    events = list(mine.select_for_update(skip_locked=True) if skip_locked else mine)
-    room = batch_size() - len(events)
-    if room > 0:
-        others = Event.objects.filter(dispatched_at__isnull=True).exclude(pk__in=event_ids).order_by("received_at")
-        events.extend(others.select_for_update(skip_locked=True)[:room] if skip_locked else others[:room])
-    return events
+        return TakenEvents(list(undispatched.filter(pk__in=event_ids).order_by("id")))
+    size = batch_size()
+    own: dict[str, list[int]] = {}
+    for event_id, tenant_id in (
+        undispatched.filter(pk__in=event_ids).order_by("received_at", "id").values_list("id", "tenant_id")
+    ):
+        own.setdefault(tenant_id, []).append(event_id)
+    tenants = list(own)[:size]
+    tenants += [tenant for tenant in waiting_tenants(size - len(tenants), exclude=tenants)]
+    return fair_batch(tenants, own, size, skip_locked)
 
 
-def log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationExecution], list[AutomationExecution]]:
-    """Log the events' executions and mark them dispatched; returns those created and those to run here."""
+# The tenant after which the next scan of waiting tenants starts (per process), so that when more tenants
+# wait than a batch can serve, the next batches serve the next ones, round-robin.
+_scan_cursor = ""
+
+
+def waiting_tenants(limit: int, exclude: list[str]) -> list[str]:
+    """Up to ``limit`` tenants with undispatched events, not in ``exclude``, round-robin by tenant id
+    from where this process's last scan stopped.
+
+    One statement, a loose index scan over ``event_undispatched_tenant`` (tenant, received_at, id) WHERE
+    dispatched_at IS NULL: one index probe per tenant visited, whatever the backlog behind each.
+    """
+    global _scan_cursor
+    if limit <= 0:
+        return []
+    found = _scan_tenants(_scan_cursor, limit + len(exclude))
+    if len(found) < limit + len(exclude) and _scan_cursor:
+        found += [tenant for tenant in _scan_tenants("", limit + len(exclude)) if tenant not in found]
+    chosen = [tenant for tenant in found if tenant not in exclude][:limit]
+    _scan_cursor = chosen[-1] if len(chosen) == limit else ""
+    return chosen
+
+
+def _scan_tenants(after: str, limit: int) -> list[str]:
+    table = connection.ops.quote_name(Event._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE waiting(tenant_id) AS (
+            SELECT (SELECT MIN(tenant_id) FROM {table} WHERE dispatched_at IS NULL AND tenant_id > %s)
+            UNION ALL
+            SELECT (
+                SELECT MIN(e.tenant_id) FROM {table} e WHERE e.dispatched_at IS NULL AND e.tenant_id > w.tenant_id
+            )
+            FROM waiting w WHERE w.tenant_id IS NOT NULL
+        )
+        SELECT tenant_id FROM waiting WHERE tenant_id IS NOT NULL LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [after, limit])
+        return [tenant for (tenant,) in cursor.fetchall()]
+
+
+def fair_batch(tenants: list[str], own: dict[str, list[int]], size: int, skip_locked: bool) -> TakenEvents:
+    """Up to ``size`` undispatched events of ``tenants``, shared round-robin: each round gives every
+    tenant that still has events an equal share of the room left (at least one), its ``own`` events
+    (the message's) first, then its oldest. The answer interleaves the tenants (one of each in turn), so
+    the first executions of the batch are every tenant's, not the biggest one's. A tenant that took all
+    it asked for in the last round may have more waiting: it is named backlogged."""
+    taken: dict[str, list[Event]] = {tenant: [] for tenant in tenants}
+    room, active = size, list(tenants)
+    while room > 0 and active:
+        share = max(1, room // len(active))
+        still = []
+        for index, tenant in enumerate(active):
+            want = min(share, room)
+            if want <= 0:  # the batch is full: the tenants not reached this round keep their standing
+                still += active[index:]
+                break
+            got = _take_of_tenant(tenant, own.get(tenant, []), taken[tenant], want, skip_locked)
+            taken[tenant] += got
+            room -= len(got)
+            if len(got) == want:
+                still.append(tenant)
+        active = still
+    batch: list[Event] = []
+    for turn in range(max((len(events) for events in taken.values()), default=0)):
+        batch += [events[turn] for events in taken.values() if turn < len(events)]
+    return TakenEvents(batch, frozenset(active))
+
+
+def _take_of_tenant(tenant: str, own: list[int], taken: list[Event], want: int, skip_locked: bool) -> list[Event]:
+    """The tenant's next ``want`` undispatched events not yet ``taken``: ``own`` ones first, then oldest."""
+    rows = Event.objects.filter(tenant_id=tenant, dispatched_at__isnull=True).exclude(pk__in=[e.pk for e in taken])
+    got: list[Event] = []
+    mine = [pk for pk in own if pk not in {e.pk for e in taken}][:want]
+    for query, limit in ((rows.filter(pk__in=mine), len(mine)), (rows, want)):
+        limit = min(limit, want - len(got))
+        if limit <= 0:
+            continue
+        query = query.exclude(pk__in=[e.pk for e in got]).order_by("received_at", "id")
+        got += list(query.select_for_update(skip_locked=True)[:limit] if skip_locked else query[:limit])
+    return got
+
+
+def log_matches(
+    event_ids: list[int], run_here: bool
+) -> tuple[list[AutomationExecution], list[list[AutomationExecution]]]:
+    """Log the events' executions and mark them dispatched; returns those created and those to run here,
+    in groups to run one after the other: the executions of tenants with nothing more waiting first, then
+    those of backlogged tenants (one group when all are alike)."""
     rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
     with write_transaction():
-        events = take_events(event_ids)
+        taken = take_events(event_ids)
+        events = taken.events
         if not events:
             return [], []
         requests = []
@@ -140,18 +245,24 @@ def log_matches(event_ids: list[int], run_here: bool) -> tuple[list[AutomationEx
         here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
         for chunk in chunks([e.pk for e in queued]):
             publish_on_commit(task_names.RUN_EXECUTIONS, chunk)
-    return created, here
+    quiet = [e for e in here if e.tenant_id not in taken.backlogged]
+    backlogged = [e for e in here if e.tenant_id in taken.backlogged]
+    return created, [group for group in (quiet, backlogged) if group]
 
 
 def match_events(event_ids: list[int], run_here: bool = True) -> list[AutomationExecution]:
-    """Create the executions of every rule the undispatched events among ``event_ids`` match, then run
-    the first batch of them here (all queued without ``run_here``). Returns the executions created.
+    """Create the executions of every rule the events taken for ``event_ids`` match (``take_events``: the
+    message's own, and a fair share of what waits), then run the first batch of them here (all queued
+    without ``run_here``): the executions of tenants with nothing more waiting first, then those of
+    backlogged tenants, so a quiet tenant's webhook does not wait for a flood's batch. Returns the
+    executions created.
 
     A redelivered message finds its events dispatched and does nothing; the (rule, "event:<id>")
     constraint refuses a second execution anyway.
     """
-    created, here = log_matches(event_ids, run_here)
-    run_loaded(here)
+    created, groups = log_matches(event_ids, run_here)
+    for group in groups:
+        run_loaded(group)
     return created
 
 
