@@ -14,12 +14,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='tenant',
             name='events_per_minute_quota',
-            field=models.PositiveIntegerField(db_default=6000, default=6000, help_text='Events the tenant may send per minute (clock minute, UTC); a post that does not fit is refused whole with HTTP 429 and Retry-After.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000000000)]),
+            field=models.PositiveIntegerField(db_default=60000, default=60000, help_text='Events the tenant may send per minute (clock minute, UTC); a post that does not fit is refused whole with HTTP 429 and Retry-After.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000000000)]),
         ),
         migrations.AddField(
             model_name='tenant',
             name='executions_per_hour_quota',
-            field=models.PositiveIntegerField(db_default=100000, default=100000, help_text="Actions the tenant's executions may start per hour (clock hour, UTC); the rest are deferred to the next hour.", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000000000)]),
+            field=models.PositiveIntegerField(db_default=1000000, default=1000000, help_text="Actions the tenant's executions may start per hour (clock hour, UTC); the rest are deferred to the next hour.", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000000000)]),
         ),
         migrations.CreateModel(
             name='QuotaCounter',

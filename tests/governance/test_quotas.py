@@ -185,7 +185,7 @@ def test_a_counter_outage_does_not_enforce_the_quota(settings, tenant):
 
 @pytest.mark.django_db
 def test_the_defaults_are_generous(tenant):
-    assert (tenant.events_per_minute_quota, tenant.executions_per_hour_quota) == (6000, 100_000)
+    assert (tenant.events_per_minute_quota, tenant.executions_per_hour_quota) == (60_000, 1_000_000)
 
 
 @pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_a_quota_must_be_a_whole_number_from_1(tenant, owner, field, value):
     with pytest.raises(ValidationError) as error:
         tenant_update(tenant, {field: value}, owner)
     assert field in error.value.message_dict
-    assert getattr(Tenant.objects.get(pk=tenant.pk), field) in (6000, 100_000)
+    assert getattr(Tenant.objects.get(pk=tenant.pk), field) in (60_000, 1_000_000)
 
 
 @pytest.mark.django_db
@@ -220,7 +220,7 @@ def test_the_admin_edits_the_quotas_through_the_same_validation(client, tenant, 
     response = client.post(url, form)
     assert response.status_code == 200  # the form again, with the field's error
     assert "Ensure this value is greater than or equal to 1." in response.content.decode()
-    assert Tenant.objects.get(pk=tenant.pk).events_per_minute_quota == 6000
+    assert Tenant.objects.get(pk=tenant.pk).events_per_minute_quota == 60_000
     response = client.post(url, {**form, "events_per_minute_quota": "240"})
     assert response.status_code == 302, response.content.decode()[:2000]
     stored = Tenant.objects.get(pk=tenant.pk)

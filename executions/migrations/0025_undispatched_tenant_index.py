@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY on PostgreSQL
 
     dependencies = [
-        ("executions", "0022_throttled_deferred_statuses"),
+        ("executions", "0024_contact_pressure"),
     ]
 
     operations = [
