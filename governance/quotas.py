@@ -33,6 +33,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from governance.common.api_errors import TooManyRequests
+from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_quota_deferral, count_quota_refusal
 from governance.common.redis_clients import redis_client
 from governance.models import QuotaCounter, Tenant
@@ -177,7 +178,9 @@ def _database_reserve(key: str, amount: int, limit: int, window: Window) -> bool
         f"WHERE {table}.{count_column} + excluded.{count_column} <= %s"
     )
     start = connection.ops.adapt_datetimefield_value(window.start)
-    with connection.cursor() as cursor:
+    # A write like any other: on SQLite taking the write lock is retried with backoff (write_transaction);
+    # inside a caller's transaction it is a savepoint of it.
+    with write_transaction(), connection.cursor() as cursor:
         cursor.execute(sql, [key, start, amount, limit])
         return cursor.rowcount == 1
 
