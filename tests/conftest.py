@@ -42,3 +42,24 @@ def other_owner(other_tenant):
 @pytest.fixture
 def rule(tenant, owner):
     return make_rule(tenant, owner)
+
+
+# Fixtures through which a test reaches a database (pytest-django refuses database access to any other test).
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the ``database_free`` mark honest: the PostgreSQL run of .ci/run skips what it marks, so a marked
+    test that asks for a database (a fixture or the django_db mark) is an error, not a silent skip there."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("database_free")
+        and (item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+    ]
+    if wrong:
+        raise pytest.UsageError(
+            "marked database_free but asks for a database (remove the mark):\n  " + "\n  ".join(wrong)
+        )

@@ -89,6 +89,31 @@ def lock_wait(milliseconds: int) -> Iterator[None]:
                 cursor.execute("RESET lock_timeout")
 
 
+RACE_LOCK_WAIT_SECONDS = 30
+
+
+@contextlib.contextmanager
+def patient_locks(seconds: float = RACE_LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Connections opened inside the block (each racing thread opens its own) wait up to ``seconds`` for a
+    lock: SQLite's busy timeout, PostgreSQL's lock_timeout. A race test proves what concurrent calls end in
+    (one winner, the others a conflict); with the default wait (DATABASE_LOCK_TIMEOUT, 5 s) a thread on a
+    starved CI machine (two suites on two cores) could give up on the lock before its turn and fail the test
+    with "database is locked" for a reason the test is not about. test_db_locks covers the timeout itself."""
+    db = connection.settings_dict
+    saved = db.get("OPTIONS", {})
+    options = dict(saved)
+    if connection.vendor == "sqlite":
+        options["timeout"] = seconds
+    elif connection.vendor == "postgresql":
+        kept = [part for part in str(options.get("options", "")).split("-c ") if part and "lock_timeout" not in part]
+        options["options"] = " ".join(f"-c {part.strip()}" for part in [*kept, f"lock_timeout={int(seconds * 1000)}"])
+    db["OPTIONS"] = options
+    try:
+        yield
+    finally:
+        db["OPTIONS"] = saved
+
+
 @contextlib.contextmanager
 def write_lock_held(table: str) -> Iterator[Callable[[], None]]:
     """Another connection holds a write lock until the block ends or the yielded ``release()`` is called.

@@ -15,6 +15,8 @@ from automations.builder_state import (
 from automations.demo import SAMPLE_AUTOMATIONS
 from automations.validators import validate_rule_definition
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 DEFAULTS: dict[str, Any] = {
     "description": "",
     "category": "",

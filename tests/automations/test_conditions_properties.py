@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,8 @@ from automations.conditions.context import as_context, make_getter, with_builtin
 from automations.conditions.evaluator import compile_node
 from automations.conditions.values import MISSING, ZoneSource, mode_for
 from automations.validators import validate_conditions
+
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
 
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -23,6 +23,8 @@ from automations.schedule_times import (
 from automations.validators import validate_schedule_trigger
 from governance.choices import WEEKDAYS_BY_INDEX
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 UTC = dt.UTC
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"

@@ -12,6 +12,8 @@ from automations.validators import (
 )
 from tests.factories import LOW_PRODUCT_ALERT
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 TRIGGER_ACCEPTED = [
     ("event", {"event_type": "product_added"}),
     ("event", {"event_type": "product_added", "source": "store"}),

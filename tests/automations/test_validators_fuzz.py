@@ -1,10 +1,13 @@
 """No JSON input makes a validator raise: bad input always comes back as path-keyed errors."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from automations.validators import validate_rule_definition
 from tests.factories import LOW_PRODUCT_ALERT
+
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# lint-like: lint-imports reads the source tree, no database; the PostgreSQL run of .ci/run skips it (and so
+# never runs lint-imports on this tree's cache beside the lint of the other lane)
+pytestmark = pytest.mark.database_free
 
 PACKAGES = ("config", "automations", "governance", "executions")
 

@@ -11,6 +11,8 @@ from kombu.transport import redis as kombu_redis
 
 import config.celery  # noqa: F401  (installs the guards)
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 
 def qos_of_a_released_channel() -> kombu_redis.QoS:
     qos = kombu_redis.QoS.__new__(kombu_redis.QoS)

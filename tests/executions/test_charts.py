@@ -8,6 +8,8 @@ import pytest
 
 from executions.charts import HEIGHT, SPARK_HEIGHT, Series, day_bar_chart, day_rate_chart, sparkline
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 DAY = dt.date(2026, 3, 1)
 STACK = (Series("succeeded", "Succeeded", "emerald"), Series("failed", "Failed", "crimson"))
 

@@ -9,6 +9,8 @@ import pytest
 from automations.conditions.threshold import compare
 from executions.listeners.crossing import CrossingState, step_crossing
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 

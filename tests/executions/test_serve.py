@@ -3,16 +3,19 @@ broker, an event posted to the web server is executed by the worker, and Ctrl-C 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -73,22 +76,52 @@ def http(url: str, body: dict | None = None, auth: str = "") -> tuple[int, str]:
 MANAGE = [sys.executable, str(settings.BASE_DIR / "manage.py")]
 
 
-def install(tmp_path: Path, seed: bool = True, **extra_env: str) -> dict[str, str]:
-    """make run's install under its own var/ directory (migrated, and seeded as make run does); its env.
-
-    The demo store is off unless ``DEMO_STORE="on"`` is passed: these tests count what they post themselves.
-    """
+def install_env(var_dir: Path, **extra_env: str) -> dict[str, str]:
+    """The environment of make run's install under ``var_dir`` (local settings, SQLite, filesystem broker)."""
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     env.update(
         {
-            "AUTOMATIONS_VAR_DIR": str(tmp_path),
+            "AUTOMATIONS_VAR_DIR": str(var_dir),
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DEMO_STORE": "off",
             **extra_env,
         }
     )
-    for command in (["migrate", "--noinput"], *([["seed_demo"]] if seed else [])):
-        subprocess.run([*MANAGE, *command], env=env, check=True, capture_output=True, timeout=120)
+    return env
+
+
+_migrated: list[Path] = []
+
+
+def migrated_database() -> Path:
+    """A database file ``manage.py migrate`` made, once per test process (a dozen migrations take seconds
+    each on a busy machine): each install starts from a copy of it, as from its own migrate. No migration
+    reads the environment or settings, so the copy is what migrate would have made under any install."""
+    if not _migrated:
+        folder = Path(tempfile.mkdtemp(prefix="migrated-install-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        subprocess.run(
+            [*MANAGE, "migrate", "--noinput"], env=install_env(folder), check=True, capture_output=True, timeout=300
+        )
+        _migrated.append(folder / "db.sqlite3")
+    return _migrated[0]
+
+
+def install(tmp_path: Path, seed: bool = True, **extra_env: str) -> dict[str, str]:
+    """make run's install under its own var/ directory (migrated, and seeded as make run does); its env.
+
+    The demo store is off unless ``DEMO_STORE="on"`` is passed: these tests count what they post themselves.
+    """
+    env = install_env(tmp_path, **extra_env)
+    # SQLite's backup API: a whole, consistent copy, whatever the journal mode left beside the file
+    source, copy = sqlite3.connect(migrated_database()), sqlite3.connect(tmp_path / "db.sqlite3")
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    if seed:
+        subprocess.run([*MANAGE, "seed_demo"], env=env, check=True, capture_output=True, timeout=120)
     return env
 
 

@@ -46,8 +46,6 @@ FAULT_ENV = {
     "AUTOMATIONS_WEBHOOK_TOTAL_TIMEOUT": "2",
     "AUTOMATIONS_WEBHOOK_CLAIM_LEASE": "4",
 }
-REDIS_PORT = 6383
-REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 
 @pytest.fixture
@@ -154,13 +152,9 @@ def test_ingestion_keeps_accepting_while_redis_is_down_and_everything_is_process
     staff.save(update_fields=["is_staff"])
     api = APIClient()
     api.force_authenticate(staff)
-    redis_server = RedisServer(tmp_path)
-    # the RedisServer helper of the recovery test listens on its module's PORT; use ours
-    import tests.executions.test_worker_recovery as recovery
-
-    saved_port, recovery.PORT = recovery.PORT, REDIS_PORT
+    redis_server = RedisServer(tmp_path)  # on a port of its own
     worker = WorkerProcess(
-        REDIS_URL, None, tmp_path / "worker.log", {**FAULT_ENV, "AUTOMATIONS_SWEEP_AFTER_SECONDS": "2"}
+        redis_server.url, None, tmp_path / "worker.log", {**FAULT_ENV, "AUTOMATIONS_SWEEP_AFTER_SECONDS": "2"}
     )
     statuses: list[int] = []
     event_ids: list[int] = []
@@ -178,7 +172,7 @@ def test_ingestion_keeps_accepting_while_redis_is_down_and_everything_is_process
 
     try:
         redis_server.start()
-        with app_on_broker(REDIS_URL):
+        with app_on_broker(redis_server.url):
             worker.start()
             worker.wait_ready()
             post(10)
@@ -207,7 +201,6 @@ def test_ingestion_keeps_accepting_while_redis_is_down_and_everything_is_process
     finally:
         worker.stop()
         redis_server.stop()
-        recovery.PORT = saved_port
 
     assert statuses == [202] * 40
     assert len(set(event_ids)) == 40

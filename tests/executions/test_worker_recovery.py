@@ -4,6 +4,7 @@ outbox sweeper drains what was stored while the broker was down. Uses its own re
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -21,27 +22,36 @@ from tests.services import missing_service, port_is_open
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PORT = 6392
-URL = f"redis://127.0.0.1:{PORT}/0"
 FAST_SWEEP_ENV = {"AUTOMATIONS_SWEEP_AFTER_SECONDS": "2"}
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class RedisServer:
+    """A redis-server of the test's own, on a port picked once (a free one, so two suites running at once
+    never meet) and kept across stop() and start()."""
+
     def __init__(self, folder) -> None:
         self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             missing_service("redis-server is not installed")
-        if port_is_open("127.0.0.1", PORT):
-            missing_service(f"port {PORT} is taken")
+        if port_is_open("127.0.0.1", self.port):
+            missing_service(f"port {self.port} is taken")
         self.process = subprocess.Popen(
             [
                 binary,
                 "--port",
-                str(PORT),
+                str(self.port),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -54,13 +64,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: port_is_open("127.0.0.1", PORT), timeout=20, message="redis-server to listen")
+        wait_for(lambda: port_is_open("127.0.0.1", self.port), timeout=20, message="redis-server to listen")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-        wait_for(lambda: not port_is_open("127.0.0.1", PORT), timeout=20, message="redis-server to stop")
+        wait_for(lambda: not port_is_open("127.0.0.1", self.port), timeout=20, message="redis-server to stop")
 
 
 @pytest.fixture
@@ -82,8 +92,8 @@ def succeeded(event_id: int, timeout: float = 60) -> AutomationExecution:
 def test_the_worker_recovers_after_a_redis_restart_and_nothing_is_lost(redis_server, tmp_path, tenant, owner):
     MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
     make_event_rule(tenant, owner)
-    worker = WorkerProcess(URL, None, tmp_path / "worker.log", FAST_SWEEP_ENV)
-    with app_on_broker(URL):
+    worker = WorkerProcess(redis_server.url, None, tmp_path / "worker.log", FAST_SWEEP_ENV)
+    with app_on_broker(redis_server.url):
         worker.start()
         try:
             worker.wait_ready()

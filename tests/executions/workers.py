@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from executions.worker import AutomationWorker
-from tests.services import require_rabbitmq, require_redis
+from tests.services import patient_locks, require_rabbitmq, require_redis
 
 
 def filesystem_transport_options(folder: Path) -> dict[str, Any]:
@@ -220,8 +220,9 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
             connection.close()
 
     threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with patient_locks():  # each thread's connection waits its turn for a lock, however slow the machine
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
     return outcomes

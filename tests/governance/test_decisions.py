@@ -4,6 +4,8 @@ import pytest
 
 from governance.decisions import KnownFacts, decide_auto_approval
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 ALL_HOLD = KnownFacts(budget_value=50, trusted=True, in_business_hours=True, executions_today_count=0)
 EVERY_RULE = {"max_budget": 100, "trusted_users_only": True, "business_hours_only": True, "max_frequency_per_day": 5}
 

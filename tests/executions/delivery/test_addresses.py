@@ -17,6 +17,8 @@ from executions.delivery.addresses import (
     url_refusal_at_save,
 )
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 
 @pytest.mark.parametrize(
     ("url", "host", "port", "target"),

@@ -12,6 +12,8 @@ from executions.delivery.http import ErrorKind, HTTPResult
 from executions.delivery.policy import classify
 from executions.retries import delivery_retry_delay, parse_retry_after
 
+pytestmark = pytest.mark.database_free  # pure: the PostgreSQL run of .ci/run skips it
+
 
 def answer(code: int | None, headers: dict[str, str] | None = None, kind: str = "") -> HTTPResult:
     return HTTPResult(status_code=code, duration_ms=1.0, headers=headers or {}, error_kind=kind, error=kind)
