@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
 import threading
 import time
@@ -36,7 +35,7 @@ from typing import Any
 
 from bench.bench_http import RULE, Stack, _deliveries, _ms
 from bench.bench_pipeline import SinkServer, _environment_problem, _prepare, _setup_tenant
-from bench.http_load import Call, EventPoster
+from bench.http_load import Call, EventPoster, calls_in_processes
 
 A_EVENTS = int(os.environ.get("BENCH_FAIR_A_EVENTS", "50000"))
 A_BATCH = int(os.environ.get("BENCH_FAIR_A_BATCH", "500"))
@@ -102,19 +101,8 @@ def _flood_client(port: int, token: str, client: int, calls: int, results: Any) 
 
 def flood(port: int, token: str) -> list[Call]:
     """A's ``A_EVENTS`` events as lists of ``A_BATCH``, over ``A_CONNECTIONS`` processes posting back to back."""
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
     per_client = max(1, A_EVENTS // (A_BATCH * A_CONNECTIONS))
-    processes = [
-        context.Process(target=_flood_client, args=(port, token, client, per_client, results))
-        for client in range(A_CONNECTIONS)
-    ]
-    for process in processes:
-        process.start()
-    calls = [call for _ in processes for call in results.get()]
-    for process in processes:
-        process.join()
-    return calls
+    return calls_in_processes(_flood_client, [(port, token, client, per_client) for client in range(A_CONNECTIONS)])
 
 
 def latencies(calls: list[Call], sink: SinkServer) -> list[float]:

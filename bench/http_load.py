@@ -111,12 +111,17 @@ def closed_loop(
     port: int, token: str, clients: int, seconds: float, make_body: MakeBody, keep_alive: bool = True
 ) -> list[Call]:
     """``clients`` processes, each posting back to back for ``seconds``; every call made."""
+    return calls_in_processes(
+        _closed_loop_client, [(port, token, seconds, client, make_body, keep_alive) for client in range(clients)]
+    )
+
+
+def calls_in_processes(client: Callable[..., None], arguments: list[tuple[Any, ...]]) -> list[Call]:
+    """One forked process per argument tuple, running ``client(*arguments, results)``, each putting its list
+    of calls on ``results``; every call made, once all have ended."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    processes = [
-        context.Process(target=_closed_loop_client, args=(port, token, seconds, client, make_body, keep_alive, results))
-        for client in range(clients)
-    ]
+    processes = [context.Process(target=client, args=(*args, results)) for args in arguments]
     for process in processes:
         process.start()
     calls = [call for _ in processes for call in results.get()]

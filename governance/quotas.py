@@ -321,16 +321,6 @@ class QuotaUse:
     events_refused_today: int
     executions_deferred_today: int
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "events_this_minute": self.events_this_minute,
-            "events_per_minute_quota": self.events_per_minute_quota,
-            "executions_this_hour": self.executions_this_hour,
-            "executions_per_hour_quota": self.executions_per_hour_quota,
-            "events_refused_today": self.events_refused_today,
-            "executions_deferred_today": self.executions_deferred_today,
-        }
-
 
 def quota_use(tenant: Tenant, now: dt.datetime | None = None) -> QuotaUse:
     """Read a tenant's quota counts now (changes nothing)."""

@@ -28,7 +28,7 @@ from executions.delivery.rollups import latency_percentile
 from executions.models import ApprovalRequest, AutomationExecution, ExecutionDailyRollup
 from governance.models import Tenant
 from governance.quotas import HOLD_KIND as QUOTA_HOLD_KIND
-from governance.quotas import quota_use
+from governance.quotas import QuotaUse, quota_use
 
 ALLOWED_DAYS: Final = (7, 30, 90)
 DEFAULT_DAYS: Final = 30
@@ -167,16 +167,10 @@ class ActiveRule:
 
 
 @dataclass(frozen=True)
-class QuotaFigures:
-    """The tenant's quotas now (governance/quotas.py): use of each in its current window and its limit,
-    refusals and deferrals today (UTC), and the executions held by the quota now."""
+class QuotaFigures(QuotaUse):
+    """The tenant's quotas now (``QuotaUse``: use of each in its current window and its limit, refusals and
+    deferrals today, UTC), and the executions held by the quota now."""
 
-    events_this_minute: int
-    events_per_minute_quota: int
-    executions_this_hour: int
-    executions_per_hour_quota: int
-    events_refused_today: int
-    executions_deferred_today: int
     executions_held: int
 
 
@@ -247,7 +241,7 @@ def _quotas(tenant: Tenant) -> QuotaFigures:
     held = AutomationExecution.objects.filter(
         tenant_id=tenant.pk, status=ExecutionStatus.DEFERRED, governance_decision__hold__kind=QUOTA_HOLD_KIND
     ).count()
-    return QuotaFigures(**quota_use(tenant).as_dict(), executions_held=held)
+    return QuotaFigures(**asdict(quota_use(tenant)), executions_held=held)
 
 
 def _category_rule_ids(tenant: Tenant, category: str) -> list[str] | None:
