@@ -38,6 +38,8 @@ LOW_RATE = int(os.environ.get("BENCH_PIPELINE_LOW_RATE", "5"))
 WORKERS = int(os.environ.get("BENCH_PIPELINE_WORKERS", "1"))
 # Celery's own default, as the README's production command runs it: one worker process per CPU.
 CONCURRENCY = int(os.environ.get("BENCH_PIPELINE_CONCURRENCY", str(os.cpu_count() or 1)))
+# Pin worker i to the i-th CPU list (taskset -c), e.g. "0,1" for two workers on separate cores; empty: unpinned.
+WORKER_CPUS = [cpus for cpus in os.environ.get("BENCH_WORKER_CPUS", "").split(";") if cpus]
 NEIGHBOUR_RATE = int(os.environ.get("BENCH_NEIGHBOUR_RATE", "20"))  # events per second and tenant
 HANG_SECONDS = float(os.environ.get("BENCH_HANG_SECONDS", "20"))
 MATCH_TENANTS = 10_000
@@ -158,15 +160,18 @@ def _start_workers(
     processes = []
     for index in range(WORKERS):
         log = (log_dir / f"bench-pipeline-worker-{index}.log").open("wb")
+        command = AutomationWorker(concurrency=CONCURRENCY, loglevel="WARNING").command(
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"bench-{index}-{os.getpid()}@%h",
+        )
+        if WORKER_CPUS:
+            command = ["taskset", "-c", WORKER_CPUS[index % len(WORKER_CPUS)], *command]
         processes.append(
             subprocess.Popen(
-                AutomationWorker(concurrency=CONCURRENCY, loglevel="WARNING").command(
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--hostname",
-                    f"bench-{index}-{os.getpid()}@%h",
-                ),
+                command,
                 cwd=str(settings.BASE_DIR),
                 env=env,
                 stdout=log,
