@@ -116,14 +116,14 @@ class SinkServer:
 
 
 def _environment_problem() -> str | None:
-    """Why this benchmark can't run here (it needs PostgreSQL and Redis), or None."""
+    """Why this benchmark can't run here (it needs PostgreSQL, and Redis or RabbitMQ), or None."""
     from django.conf import settings
     from django.db import connection
 
     if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).endswith("_bench"):
         return "needs DATABASE_URL=postgres://.../<name>_bench (its tables are emptied)"
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        return "needs CELERY_BROKER_URL=redis://127.0.0.1:6379/<db>"
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
+        return "needs CELERY_BROKER_URL=redis://127.0.0.1:6379/<db> (or amqp://... for RabbitMQ)"
     return None
 
 
@@ -135,7 +135,12 @@ def _prepare(broker: str) -> None:
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
-    redis.Redis.from_url(broker).flushdb()
+    if broker.startswith("redis://"):
+        redis.Redis.from_url(broker).flushdb()
+    else:  # RabbitMQ: empty the pipeline's queues
+        from executions.celery_app import celery_app
+
+        celery_app().control.purge()
 
 
 def _start_workers(
