@@ -260,11 +260,15 @@ class EventReservation:
                 logger.exception("could not give back %s events of tenant %s to its quota", count, tenant_id)
 
 
-def events_quota_reserve(counts: dict[str, int], now: dt.datetime | None = None) -> EventReservation:
+def events_quota_reserve(
+    counts: dict[str, int], now: dt.datetime | None = None, record_refusal: bool = True
+) -> EventReservation:
     """Count ``counts`` ({tenant id: new events}) in each tenant's events-per-minute quota, all or nothing.
 
     Raises QuotaExceeded for the first tenant they do not fit (what was reserved for the others is given
-    back, so nothing stays counted); the refusal is counted for the dashboard and ``/metrics``.
+    back, so nothing stays counted); the refusal is counted for the dashboard and ``/metrics``
+    (``events_quota_refused``), unless ``record_refusal`` is false: a caller reserving inside a transaction
+    that the refusal rolls back records it after the rollback.
     """
     now = now or clock()
     window = Window.at(now, EVENTS_WINDOW_SECONDS)
@@ -277,11 +281,25 @@ def events_quota_reserve(counts: dict[str, int], now: dt.datetime | None = None)
             continue  # no such tenant: the events' own checks refuse them
         if not counter_reserve(events_key(tenant_id), count, limit, window):
             EventReservation(reserved, window).release()
-            counter_add(refused_events_key(tenant_id), count, Window.at(now, DAY_SECONDS))
-            count_quota_refusal(tenant_id, count)
-            raise QuotaExceeded(tenant_id, "events_per_minute", limit, count, window.seconds_left(now))
+            refused = QuotaExceeded(tenant_id, "events_per_minute", limit, count, window.seconds_left(now))
+            if record_refusal:
+                events_quota_refused(refused, now)
+            raise refused
         reserved[tenant_id] = count
     return EventReservation(reserved, window)
+
+
+def events_quota_refused(refused: QuotaExceeded, now: dt.datetime | None = None) -> None:
+    """Count a refusal of events for the dashboard (today's refused events) and ``/metrics``."""
+    now = now or clock()
+    counter_add(refused_events_key(refused.tenant_id), refused.requested, Window.at(now, DAY_SECONDS))
+    count_quota_refusal(refused.tenant_id, refused.requested)
+
+
+def quota_counts_in_database() -> bool:
+    """Whether quota counts are rows of this database (no Redis): then a reservation can share the
+    transaction of what it counts, and is undone with it."""
+    return counter_backend() == "database"
 
 
 def execution_quota_hold(tenant: Tenant, now: dt.datetime | None = None) -> QuotaHold | None:

@@ -23,7 +23,7 @@ from executions.models import AutomationExecution, Event
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_events_accepted
 from governance.models import Tenant
-from governance.quotas import events_quota_reserve
+from governance.quotas import QuotaExceeded, events_quota_refused, events_quota_reserve, quota_counts_in_database
 
 logger = logging.getLogger(__name__)
 
@@ -321,9 +321,24 @@ def events_store(checked: list[EventInput], actor_id: int | None = None) -> list
     is one INSERT in autocommit (no BEGIN, savepoint or COMMIT round trips): the same all-or-nothing for a
     single row.
     """
-    reservation = events_quota_reserve(new_event_counts(checked))
+    counts = new_event_counts(checked)
+    single = len(checked) == 1 and not connection.in_atomic_block and connection.vendor == "postgresql"
+    if quota_counts_in_database() and not single:
+        # The count is a row of this database: reserved in the events' own transaction (one commit; on
+        # SQLite one write lock taken, not two), and undone with them. A refusal is recorded after the
+        # rollback, which would otherwise undo it too.
+        try:
+            with write_transaction():
+                events_quota_reserve(counts, record_refusal=False)
+                results = [_store(item, actor_id) for item in checked]
+                _queue_matching(results)
+        except QuotaExceeded as refused:
+            events_quota_refused(refused)
+            raise
+        return results
+    reservation = events_quota_reserve(counts)
     try:
-        if len(checked) == 1 and not connection.in_atomic_block and connection.vendor == "postgresql":
+        if single:
             results = [_store(checked[0], actor_id, autocommit=True)]
             _queue_matching(results)
             return results
