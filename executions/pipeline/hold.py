@@ -245,19 +245,26 @@ def block_inactive_deferred(executions: list[AutomationExecution]) -> list[Autom
     return remaining
 
 
+def waiting_due(executions: list[AutomationExecution], now: dt.datetime) -> list[AutomationExecution]:
+    """The approved or deferred executions that may go on now: a deferred one whose time has not come (an
+    early or repeated message) is left alone, neither asked of the holds (nor counted in a quota) nor
+    claimed."""
+    return [
+        execution
+        for execution in executions
+        if execution.status != ExecutionStatus.DEFERRED
+        or (execution.next_attempt_at is not None and execution.next_attempt_at <= now)
+    ]
+
+
 def hold_waiting(
     executions: list[AutomationExecution], holds: dict[int, Hold], now: dt.datetime
 ) -> list[AutomationExecution]:
     """Move the held approved or deferred executions (guarded: only the one caller that finds them as read
-    moves them); return the others, to be claimed. A deferred execution whose time has not come is left
-    alone (neither held again nor claimed)."""
+    moves them); return the others, to be claimed. ``executions``: those ``waiting_due`` let through."""
     to_claim: list[AutomationExecution] = []
     ended: list[AutomationExecution] = []
-    for execution in executions:
-        if execution.status == ExecutionStatus.DEFERRED and (
-            execution.next_attempt_at is None or execution.next_attempt_at > now
-        ):
-            continue
+    for execution in waiting_due(executions, now):
         hold = holds.get(execution.pk)
         if hold is None:
             to_claim.append(execution)

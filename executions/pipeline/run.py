@@ -33,6 +33,7 @@ from executions.pipeline.hold import (
     hold_now,
     hold_waiting,
     note_shadow_hold,
+    waiting_due,
 )
 from executions.selectors import user_may_decide
 from executions.transitions import load_execution
@@ -78,7 +79,7 @@ def run_loaded(executions: list[AutomationExecution], bypass_user: User | None =
             for execution, evaluation in evaluated
             if execution.pk in won and evaluation.status == ExecutionStatus.RUNNING
         ]
-        holdable = block_inactive_deferred([e for e in waiting if e.status in HOLDABLE_WAITING])
+        holdable = waiting_due(block_inactive_deferred([e for e in waiting if e.status in HOLDABLE_WAITING]), now)
         holds = decide_holds([(execution, rule_as_of(execution)) for execution in holdable])
         unheld = hold_waiting(holdable, holds, now)
         retrying = [execution for execution in waiting if execution.status == ExecutionStatus.RETRYING]

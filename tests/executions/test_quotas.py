@@ -25,8 +25,10 @@ from tests.executions.test_api_ingest import both, call, environ_for, full, lean
 
 pytestmark = pytest.mark.django_db
 
-T0 = dt.datetime(2026, 12, 7, 10, 0, 30, tzinfo=dt.UTC)
-NEXT_HOUR = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
+# The quotas' clock starts half a minute into an hour a day ahead of the real one: rows written now (their
+# updated_at is the real time) are then older than any due time the test sets, as they are in production.
+T0 = timezone.now().replace(minute=0, second=30, microsecond=0) + dt.timedelta(days=1)
+NEXT_HOUR = T0.replace(second=0) + dt.timedelta(hours=1)
 
 
 class Clock:
@@ -74,7 +76,7 @@ def test_over_the_event_quota_the_api_answers_429_and_stores_nothing(clock, tena
     response = post_json(api, "/api/events", event(tenant, payload={"n": 4}))
 
     assert response.status_code == 429
-    assert response["Retry-After"] == "30"  # the minute ends at 10:01:00
+    assert response["Retry-After"] == "30"  # the minute ends half a minute after T0
     assert response.json() == {
         "detail": "Tenant tenant_test is over its quota of 3 events per minute: this event was refused, none "
         "stored. Expected available in 30 seconds."
@@ -126,7 +128,7 @@ def test_the_next_minute_accepts_again(clock, tenant, owner):
     clock.now = T0 + dt.timedelta(seconds=29)
     response = post_json(api, "/api/events", event(tenant))
     assert (response.status_code, response["Retry-After"]) == (429, "1")
-    clock.now = T0 + dt.timedelta(seconds=30)  # 10:01:00
+    clock.now = T0 + dt.timedelta(seconds=30)  # the next minute
     assert post_json(api, "/api/events", event(tenant)).status_code == 202
     assert Event.objects.count() == 2
 
@@ -234,7 +236,7 @@ def test_over_the_execution_quota_an_execution_waits_and_runs_once_the_hour_allo
 
     # not due yet: nothing resumes
     assert due_deferred_queued(NEXT_HOUR - dt.timedelta(seconds=1)) == 0
-    # due by the server's clock, but the quota's clock still says 10:00: the hold step holds it again
+    # due by the server's clock, but the quota's clock is still in T0's hour: the hold step holds it again
     monkeypatch.setattr(approval_facts, "server_now", lambda: NEXT_HOUR)
     with django_capture_on_commit_callbacks(execute=True):
         assert due_deferred_queued(NEXT_HOUR) == 1
@@ -358,3 +360,26 @@ def test_the_outbox_sweep_task_resumes_due_held_executions(
     assert counts["deferred_queued"] == 1 and counts["errors"] == 0
     held.refresh_from_db()
     assert (held.status, held.action_attempts) == (ExecutionStatus.SUCCEEDED, 1)
+
+
+def test_an_early_message_for_a_deferred_execution_neither_runs_it_nor_counts_it(
+    clock, tenant, owner, event_rule, active_store, django_capture_on_commit_callbacks
+):
+    from executions.services import execution_run_action
+    from governance.quotas import quota_use
+
+    # given: a run deferred to the next hour, then room made in this hour's quota
+    set_quota(tenant, executions_per_hour_quota=1)
+    emit(tenant, django_capture_on_commit_callbacks, "p1")
+    held = emit(tenant, django_capture_on_commit_callbacks, "p2")
+    assert held.status == ExecutionStatus.DEFERRED
+    set_quota(tenant, executions_per_hour_quota=5)
+
+    # when: a message for it arrives before its time (a duplicate, an early sweep)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution_run_action(held.pk)
+
+    # then: it still waits for its time, and the hour's count is the first run's alone
+    held.refresh_from_db()
+    assert (held.status, held.action_attempts, held.next_attempt_at) == (ExecutionStatus.DEFERRED, 0, NEXT_HOUR)
+    assert quota_use(tenant, T0).executions_this_hour == 1
