@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from django.test import Client
 
 from automations.models import AutomationRule
 from executions.models import Event
-from governance.common.db_locks import is_lock_timeout
+from governance.common.db_locks import is_lock_timeout, write_transaction
 from tests.api import post_json, token_client
 from tests.services import lock_wait, write_lock_held
 
@@ -105,6 +106,32 @@ def test_a_write_lock_released_during_the_backoff_costs_the_caller_nothing(tenan
             logger.removeHandler(handler)
 
     assert response.status_code == 202, response.content
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_for_the_write_lock_leaves_the_connections_busy_timeout_as_it_was(tenant):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE is what is polled; PostgreSQL takes no lock at BEGIN")
+
+    def busy_timeout() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            return cursor.fetchone()[0]
+
+    with lock_wait(300):
+        # a BEGIN that got the lock at once, one that waited until the holder let go, one that gave up
+        with write_transaction():
+            Event.objects.create(tenant=tenant, event_type="product_added", idempotency_key="k1", payload={})
+        assert busy_timeout() == 300
+        with write_lock_held(Event._meta.db_table) as release:
+            threading.Timer(0.1, release).start()
+            with write_transaction():
+                Event.objects.create(tenant=tenant, event_type="product_added", idempotency_key="k2", payload={})
+        assert busy_timeout() == 300
+        with write_lock_held(Event._meta.db_table), pytest.raises(OperationalError) as raised, write_transaction():
+            Event.objects.create(tenant=tenant, event_type="product_added", idempotency_key="k3", payload={})
+        assert is_lock_timeout(raised.value) and busy_timeout() == 300
     assert Event.objects.count() == 2
 
 
