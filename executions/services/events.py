@@ -20,6 +20,7 @@ from automations.validators import EVENT_TYPE_RE, Errors, errors_by_field
 from executions import task_names
 from executions.dispatch import chunks, publish_on_commit
 from executions.models import AutomationExecution, Event
+from executions.services.group_commit import GroupCommit
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_events_accepted
 from governance.models import Tenant
@@ -312,9 +313,14 @@ def new_event_counts(checked: list[EventInput]) -> dict[str, int]:
     return counts
 
 
+# Posts stored at the same time by this process's threads share one transaction (group commit).
+INGESTION_GROUPS: GroupCommit[list[EmitResult]] = GroupCommit()
+
+
 def events_store(checked: list[EventInput], actor_id: int | None = None) -> list[EmitResult]:
-    """Count checked events in their tenants' quotas, store them in one transaction (all or nothing) and
-    queue their matching after commit.
+    """Count checked events in their tenants' quotas, store them in one transaction (all or nothing: a
+    savepoint of its own where concurrent posts share a transaction) and queue their matching after
+    commit.
 
     Raises QuotaExceeded (``governance.quotas``) when a tenant's events-per-minute quota cannot take its
     new events: nothing is stored and nothing stays counted. One event outside a transaction on PostgreSQL
@@ -326,12 +332,20 @@ def events_store(checked: list[EventInput], actor_id: int | None = None) -> list
     if quota_counts_in_database() and not single:
         # The count is a row of this database: reserved in the events' own transaction (one commit; on
         # SQLite one write lock taken, not two), and undone with them. A refusal is recorded after the
-        # rollback, which would otherwise undo it too.
+        # rollback, which would otherwise undo it too. Outside a caller's transaction the posts this
+        # process stores at the same time share one (executions/services/group_commit.py).
+        def store() -> list[EmitResult]:
+            events_quota_reserve(counts, record_refusal=False)
+            stored = [_store(item, actor_id) for item in checked]
+            _queue_matching(stored)
+            return stored
+
         try:
-            with write_transaction():
-                events_quota_reserve(counts, record_refusal=False)
-                results = [_store(item, actor_id) for item in checked]
-                _queue_matching(results)
+            if connection.in_atomic_block:
+                with write_transaction():
+                    results = store()
+            else:
+                results = INGESTION_GROUPS.run(store, size=len(checked))
         except QuotaExceeded as refused:
             events_quota_refused(refused)
             raise
