@@ -8,7 +8,8 @@ webhook to a local HTTP receiver (this process), so "delivered" means the receiv
 Figures:
 - ``closed_loop_*``: ``BENCH_EMBEDDED_CLIENTS`` (8) clients each posting one event per request back to
   back for ``BENCH_EMBEDDED_SECONDS``; accepted/s, and delivered/s from the first event accepted to the
-  last webhook delivered (the backlog included).
+  last webhook delivered (the backlog included), and the latency from each event's acceptance to its
+  webhook answered, p50 / p99.
 - ``open_loop_*``: events offered at ``BENCH_EMBEDDED_RATE`` (200/s) by 8 client threads for the same
   time; delivered/s and the latency from each event's acceptance (its ``received_at``) to its execution's
   action finished (webhook answered), p50 / p99, read from the database afterwards.
@@ -36,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("BENCH_EMBEDDED_SECONDS", "15"))
 RATE = float(os.environ.get("BENCH_EMBEDDED_RATE", "200"))
 CLIENTS = int(os.environ.get("BENCH_EMBEDDED_CLIENTS", "8"))
+# Extra arguments for serve, e.g. "--concurrency 2" (make run passes none).
+SERVE_ARGS = os.environ.get("BENCH_EMBEDDED_SERVE_ARGS", "").split()
 TENANT = "tenant_demo"
 
 SETUP = """
@@ -223,7 +226,11 @@ def run() -> dict[str, object]:
     port = _free_port()
     log = (var / "serve.log").open("wb")
     serve = subprocess.Popen(
-        [*manage, "serve", "--addr", f"127.0.0.1:{port}"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        [*manage, "serve", "--addr", f"127.0.0.1:{port}", *SERVE_ARGS],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     db = var / "db.sqlite3"
     client = Client(port, token)
@@ -241,7 +248,7 @@ def run() -> dict[str, object]:
 
         closed_statuses = _closed_loop(client, SECONDS)
         _wait_drained(db, "closed", closed_statuses.get(202, 0))
-        closed_done, _, closed_span = _delivered(db, "closed")
+        closed_done, closed_latencies, closed_span = _delivered(db, "closed")
     finally:
         serve.send_signal(signal.SIGINT)
         try:
@@ -263,5 +270,7 @@ def run() -> dict[str, object]:
         "closed_loop_accepted_per_s": round(closed_statuses.get(202, 0) / SECONDS, 1),
         "closed_loop_refused": sum(n for status, n in closed_statuses.items() if status != 202),
         "closed_loop_delivered_per_s": round(closed_done / closed_span, 1) if closed_span else 0.0,
+        "closed_loop_latency_p50_ms": round(_percentile(closed_latencies, 0.5) * 1000, 1),
+        "closed_loop_latency_p99_ms": round(_percentile(closed_latencies, 0.99) * 1000, 1),
         "webhooks_received": receiver.received[0],
     }

@@ -379,3 +379,14 @@ def test_json_logs_of_a_full_run_parse_carry_the_ids_and_hold_no_secrets(tmp_pat
     # bodies, event payloads
     for private in (password, token, secret, signature, webhook_body, marker):
         assert private not in text, private
+
+
+@pytest.mark.django_db
+def test_the_worker_runs_one_process_on_sqlite_and_two_elsewhere_unless_asked():
+    from django.db import connection
+
+    from executions.management.commands.serve import worker_processes
+
+    # SQLite has one write lock: a second process only queues for it (docs/operations.md)
+    assert worker_processes(None) == (1 if connection.vendor == "sqlite" else 2)
+    assert worker_processes(3) == 3
