@@ -148,6 +148,12 @@ def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
         pids = {name: int(pid) for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log_path.read_text())}
         assert set(pids) == {"web", "worker", "beat"}
         wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=60, message="the worker")
+        # DEBUG (debug pages) is the web server's; the worker and beat run without it unless it is set
+        debug = {name: environ_of(pid).get("DEBUG") for name, pid in pids.items()}
+        assert debug == {
+            "web": os.environ.get("DEBUG"),
+            **dict.fromkeys(("worker", "beat"), os.environ.get("DEBUG", "off")),
+        }
 
         # when an event is posted to the web server
         status, body = http(
@@ -203,6 +209,12 @@ def test_serve_runs_web_worker_and_beat_and_stops_them_on_ctrl_c(tmp_path):
         wait_for(lambda: not any(alive(pid) for pid in pids.values()), timeout=10, message="every child to exit")
     finally:
         stop(serve)
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """A process's environment, as it was started (Linux /proc)."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().split("=", 1) for entry in entries if b"=" in entry)
 
 
 def started_pids(log_path: Path) -> dict[str, list[int]]:

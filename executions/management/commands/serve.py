@@ -221,8 +221,11 @@ class Command(BaseCommand):
         # Own process group: a child's own children (worker pool, ...) are stopped with it. With JSON logs
         # the web server's stdout (runserver's banner; its request lines are logged) is dropped.
         banner = subprocess.DEVNULL if settings.LOG_FORMAT == "json" and child.name == "web" else None
+        # Debug pages are the web server's; elsewhere DEBUG only records every query (on SQLite with one more
+        # statement each, inside the transaction) and Celery warns of it. Off there unless DEBUG is set.
+        env = self.env if child.name == "web" else {**self.env, "DEBUG": os.environ.get("DEBUG", "off")}
         child.process = subprocess.Popen(
-            child.command, env=self.env, cwd=str(settings.BASE_DIR), start_new_session=True, stdout=banner
+            child.command, env=env, cwd=str(settings.BASE_DIR), start_new_session=True, stdout=banner
         )
         child.started_at = time.monotonic()
         child.restart_at = None
