@@ -257,14 +257,12 @@ def waiting_due(executions: list[AutomationExecution], now: dt.datetime) -> list
     ]
 
 
-def hold_waiting(
-    executions: list[AutomationExecution], holds: dict[int, Hold], now: dt.datetime
-) -> list[AutomationExecution]:
+def hold_waiting(executions: list[AutomationExecution], holds: dict[int, Hold]) -> list[AutomationExecution]:
     """Move the held approved or deferred executions (guarded: only the one caller that finds them as read
     moves them); return the others, to be claimed. ``executions``: those ``waiting_due`` let through."""
     to_claim: list[AutomationExecution] = []
     ended: list[AutomationExecution] = []
-    for execution in waiting_due(executions, now):
+    for execution in executions:
         hold = holds.get(execution.pk)
         if hold is None:
             to_claim.append(execution)

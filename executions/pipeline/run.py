@@ -81,7 +81,7 @@ def run_loaded(executions: list[AutomationExecution], bypass_user: User | None =
         ]
         holdable = waiting_due(block_inactive_deferred([e for e in waiting if e.status in HOLDABLE_WAITING]), now)
         holds = decide_holds([(execution, rule_as_of(execution)) for execution in holdable])
-        unheld = hold_waiting(holdable, holds, now)
+        unheld = hold_waiting(holdable, holds)
         retrying = [execution for execution in waiting if execution.status == ExecutionStatus.RETRYING]
         cleared.extend(claim_attempts([*unheld, *retrying], deferred_due_by=now))
         prepared = prepare_attempts(cleared)

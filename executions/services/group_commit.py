@@ -1,7 +1,7 @@
 """Group commit for event ingestion: the posts that reach one web process together share one transaction.
 
 Where a post's events and its quota count are stored in one transaction (SQLite, and any database that
-counts quotas itself), each post takes the database's write lock for a transaction of its own; on SQLite
+counts quotas itself; on PostgreSQL a post of one event is a single autocommit INSERT instead), each post takes the database's write lock for a transaction of its own; on SQLite
 that is the one lock of the whole file. Concurrent posts then queue for it one by one, each paying its
 own BEGIN and COMMIT while the worker's transactions wait behind them.
 

@@ -18,7 +18,7 @@ from executions.services.events import events_check, events_store
 from executions.services.group_commit import GroupCommit
 from governance.common.db_locks import is_lock_timeout
 from governance.models import Tenant
-from governance.quotas import QuotaExceeded
+from governance.quotas import QuotaExceeded, quota_counts_in_database
 from tests.executions.workers import race, wait_for
 from tests.services import patient_locks, write_lock_held
 
@@ -135,21 +135,29 @@ def test_a_group_that_cannot_write_stores_nothing_and_every_post_gets_the_lock_t
     assert not Event.objects.exists()
 
 
-def test_concurrent_posts_keep_the_tenants_quota_exactly(tenant):
-    # given: room for three events this minute
-    Tenant.objects.filter(pk=tenant.pk).update(events_per_minute_quota=3)
+def test_concurrent_posts_keep_the_tenants_quota_exactly(tenant, monkeypatch):
+    # given: room for six events this minute, counted in the database, so posts of several events go
+    # through group commit (on PostgreSQL a lone event is one autocommit INSERT instead)
+    assert quota_counts_in_database()
+    Tenant.objects.filter(pk=tenant.pk).update(events_per_minute_quota=6)
+    grouped: list[int] = []
+    commit = group_commit._commit
+    monkeypatch.setattr(group_commit, "_commit", lambda group: (grouped.append(len(group)), commit(group)))
 
     def post(key: str) -> Callable[[], Any]:
-        checked = events_check([{"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": key}])
+        checked = events_check(
+            [{"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": f"{key}-{n}"} for n in (1, 2)]
+        )
         return lambda: events_store(checked)
 
-    # when: six posts of one event each arrive at once
+    # when: six posts of two events each arrive at once
     outcomes = race(*[post(f"p{n}") for n in range(6)])
 
-    # then: three stored and answered, three refused whole
+    # then: three posts stored and answered, three refused whole
     refused = [outcome for outcome in outcomes if isinstance(outcome, QuotaExceeded)]
     accepted = [outcome for outcome in outcomes if isinstance(outcome, list)]
     assert len(refused) == 3 and len(accepted) == 3, outcomes
+    assert sum(grouped) == 6  # every post went through events_store's group commit
     assert sorted(result.id for results in accepted for result in results) == sorted(
         Event.objects.values_list("pk", flat=True)
     )
