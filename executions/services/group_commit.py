@@ -1,9 +1,10 @@
 """Group commit for event ingestion: the posts that reach one web process together share one transaction.
 
 Where a post's events and its quota count are stored in one transaction (SQLite, and any database that
-counts quotas itself; on PostgreSQL a post of one event is a single autocommit INSERT instead), each post takes the database's write lock for a transaction of its own; on SQLite
-that is the one lock of the whole file. Concurrent posts then queue for it one by one, each paying its
-own BEGIN and COMMIT while the worker's transactions wait behind them.
+counts quotas itself; on PostgreSQL a post of one event is a single autocommit INSERT instead), each post
+takes the database's write lock for a transaction of its own; on SQLite that is the one lock of the whole
+file. Concurrent posts then queue for it one by one, each paying its own BEGIN and COMMIT while the
+worker's transactions wait behind them.
 
 Here the first post to arrive leads: it takes the posts queued by then (itself first, up to
 ``MAX_GROUP_EVENTS`` events), stores each in a savepoint of one transaction, so a post refused by its
