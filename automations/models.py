@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
 from automations.choices import Category, ContactCap, RiskLevel, RuleMode, RuleStateChangeKind, TriggerType, WhenCapped
-from automations.conditions import ConditionResult, compiled_conditions_for_rule
+from automations.conditions import ConditionResult, compiled_conditions_for_rule, rule_matches
+from automations.conditions.cache import MATCHES_ATTRIBUTE, CompiledFromAttribute
 from automations.conditions.run_checks import rule_run_checks
 from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
@@ -137,6 +138,7 @@ class AutomationRule(models.Model):
 
     # Conditions
     conditions = models.JSONField(default=empty_list, blank=True)
+    conditions.descriptor_class = CompiledFromAttribute  # assigning drops the compiled conditions
 
     # Action
     # Any registered action kind (automations.kinds): no database check lists them, see docs/extending.md.
@@ -183,6 +185,7 @@ class AutomationRule(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     version = models.PositiveIntegerField(default=1, editable=False)
+    version.descriptor_class = CompiledFromAttribute
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     all_objects = models.Manager()
@@ -220,6 +223,11 @@ class AutomationRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        state.pop(MATCHES_ATTRIBUTE, None)  # a compiled function is not picklable; it is made again
+        return state
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Refuse an invalid definition with the services' ``RuleValidationError`` (unless this exact state
@@ -365,8 +373,12 @@ class AutomationRule(models.Model):
     # --- the spec's methods: each delegates ------------------------------------------------------
 
     def evaluate_conditions(self, context: dict[str, Any]) -> bool:
-        """True when every condition holds for ``context`` (an empty list always holds)."""
-        return compiled_conditions_for_rule(self).matches(context)
+        """True when every condition holds for ``context`` (an empty list always holds).
+
+        TRICKY: from the second call on an instance, this is the compiled function itself, an instance
+        attribute shadowing the method (``automations.conditions.cache.rule_matches``).
+        """
+        return rule_matches(self, context)
 
     def evaluate_conditions_detailed(self, context: dict[str, Any]) -> list[ConditionResult]:
         """One result per top-level condition: condition, passed, actual and expected value, reason."""

@@ -5,7 +5,7 @@
 ``matches(context) -> bool`` and ``explain(context) -> list[ConditionResult]``.
 """
 
-from automations.conditions.cache import clear_cache, compiled_conditions_for_rule
+from automations.conditions.cache import clear_cache, compiled_conditions_for_rule, rule_matches
 from automations.conditions.context import BUILTIN_KEYS
 from automations.conditions.evaluator import (
     CompiledConditions,
@@ -40,4 +40,5 @@ __all__ = [
     "describe",
     "get_operator",
     "register",
+    "rule_matches",
 ]

@@ -456,7 +456,10 @@ class _PlanSource:
     """The lines and namespace of one plan's function, built condition by condition."""
 
     def __init__(self) -> None:
+        # Every plan reads ``context.get`` first (a context that is not a mapping raises AttributeError
+        # there, which ``matches`` handles), except one reading its keys together: it does in its branches.
         self.lines = ["get = context.get"]
+        self.read_together = False
         self.namespace: dict[str, Any] = {
             "M": MISSING,
             "Mapping": Mapping,
@@ -507,13 +510,17 @@ class _PlanSource:
         self.namespace["read_keys"] = operator.itemgetter(*keys)
         targets = ", ".join(names)
         by_get = ", ".join(f"get(key{position}, M)" for position in range(len(keys)))
+        self.lines.remove("get = context.get")
+        self.read_together = True
         self.add(
             "if context.__class__ is dict:",
             "    try:",
             f"        {targets} = read_keys(context)",
             "    except KeyError:",
+            "        get = context.get",
             f"        {targets} = {by_get}",
             "else:",
+            "    get = context.get",
             f"    {targets} = {by_get}",
         )
 
@@ -533,7 +540,18 @@ class _PlanSource:
             # As make_getter's pair reader, inline: the literal dotted key, then one level down.
             self.namespace[f"f{index}"], self.namespace[f"s{index}"] = segments
             first = self.values.get(segments[0])
-            if first is None:
+            if first is not None and self.read_together:
+                # TRICKY: ``in`` and a subscript, not two ``get`` calls (issue 16); the context is a mapping
+                # here (read_keys' branches called its ``get``).
+                self.add(
+                    f"if p{index} in context:",
+                    f"    {name} = context[p{index}]",
+                    f"elif {first}.__class__ is dict:",
+                    f"    {name} = {first}[s{index}] if s{index} in {first} else M",
+                    "else:",
+                    f"    {name} = g{index}(context)",
+                )
+            elif first is None:
                 first = name
                 self.add(f"{name} = get(p{index}, M)", f"if {name} is M:", f"    {name} = get(f{index}, M)")
             else:  # the first segment was read with the other keys
@@ -661,8 +679,7 @@ class _PlanSource:
                 f"def make(ZONE, {', '.join(names)}):",
                 "    def plan_check(context, zone):",
                 *(f"        {line}" for line in body),
-                "    def plan_matches(context):",
-                "        zone = ZONE",
+                "    def plan_matches(context, zone=ZONE):",
                 "        try:",
                 *(f"            {line}" for line in body),
                 "        except AttributeError:",

@@ -628,6 +628,31 @@ def test_compiled_once_per_instance_and_again_when_conditions_are_replaced() -> 
     assert compiled_conditions_for_rule(automation) is not second
 
 
+def test_evaluate_conditions_becomes_the_compiled_function_until_conditions_or_version_change(
+    rule: AutomationRule,
+) -> None:
+    paused = [{"type": "store_status", "operator": "=", "value": "paused"}]
+    automation = AutomationRule(**SPEC_RULE)
+    assert automation.evaluate_conditions({"store_status": "active", "product_count": 1}) is True
+    # the instance's own attribute is now the compiled function itself (no frame of ours in between)
+    assert automation.evaluate_conditions is compiled_conditions_for_rule(automation).matches
+
+    automation.conditions = paused  # assigning the conditions drops it: the next call compiles them
+    assert "evaluate_conditions" not in automation.__dict__
+    assert automation.evaluate_conditions({"store_status": "paused"}) is True
+    assert automation.evaluate_conditions({"store_status": "active", "product_count": 1}) is False
+
+    automation.evaluate_conditions({})
+    automation.version += 1  # and so does the version
+    assert "evaluate_conditions" not in automation.__dict__
+
+    stored = AutomationRule.objects.get(pk=rule.pk)
+    assert stored.evaluate_conditions({"store_status": "paused"}) is False
+    rule_update(rule, {"conditions": paused})
+    stored.refresh_from_db()  # reloading assigns the fields: the new version's conditions apply
+    assert stored.evaluate_conditions({"store_status": "paused"}) is True
+
+
 def test_saved_rule_versions_share_one_compiled_plan(rule: AutomationRule) -> None:
     clear_cache()
     first = AutomationRule.objects.get(pk=rule.pk)
@@ -684,7 +709,10 @@ def test_a_rule_with_compiled_conditions_can_be_pickled_and_copied() -> None:
     automation = AutomationRule(**SPEC_RULE)
     automation.evaluate_conditions({})
 
+    automation.evaluate_conditions({})  # the second call: the compiled function is the instance's attribute
+
     for clone in (pickle.loads(pickle.dumps(automation)), copy.deepcopy(automation), copy.copy(automation)):
+        assert "evaluate_conditions" not in clone.__dict__
         assert clone.evaluate_conditions({"store_status": "active"}) is True
         assert isinstance(compiled_conditions_for_rule(clone), CompiledConditions)
 
