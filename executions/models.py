@@ -249,6 +249,47 @@ class ExecutionDailyRollup(models.Model):
         return f"{self.automation_rule_id} {self.day} {self.status}: {self.count}"
 
 
+class RuleDailyOutcomes(models.Model):
+    """The daily roll-ups summed per (rule, day, action type), one column per outcome: what the analytics
+    dashboard reads (issue 17: a rule's day is one row here, about seven in ``ExecutionDailyRollup``).
+
+    Derived from ``ExecutionDailyRollup`` only: every increment of those rows adds its projection here in
+    the same statement batch and transaction (``executions.rollups``), and the rebuild corrects these from
+    those. ``succeeded`` counts runs something received; ``recorded_only`` the succeeded runs nothing did.
+    The counts are signed so that a correction can be added like any increment.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="+")
+    automation_rule = models.ForeignKey("automations.AutomationRule", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    action_type = models.CharField(max_length=40)
+    succeeded = models.BigIntegerField(default=0)
+    recorded_only = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    blocked = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    shadowed = models.BigIntegerField(default=0)
+    throttled = models.BigIntegerField(default=0)
+    # The execution_time_ms of the runs whose action ran (succeeded, recorded only included, and failed).
+    ran_time_ms_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        db_table = "automation_rule_daily_outcomes"
+        ordering = ["automation_rule_id", "-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["automation_rule", "day", "action_type", "tenant"], name="rule_daily_outcomes_one_per_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="rule_daily_outcomes_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.automation_rule_id} {self.day} {self.action_type}"
+
+
 class Event(models.Model):
     """Something that happened in a tenant's shop; the row is also the dispatch outbox."""
 
@@ -572,6 +613,7 @@ __all__ = [
     "ExecutionDailyRollup",
     "MetricSample",
     "Notification",
+    "RuleDailyOutcomes",
     "ScheduleSlot",
     "ThresholdState",
     "WebhookDelivery",

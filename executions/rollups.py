@@ -11,12 +11,17 @@ end executions at once.
 TRICKY: deadlocks. A batch upserts its keys sorted, and after the rule rows it updates (``RuleTotals``
 also sorted), so every transaction takes these row locks in one global order.
 
+``RuleDailyOutcomes`` (the same counts per rule, day and action type, a column per outcome: what the
+dashboard reads) gets each increment's projection (``outcome_sums``) in the same transaction, after the
+roll-up rows, so every transaction takes its locks in one order: rules, roll-ups, outcomes.
+
 ``rollups_rebuild`` corrects the roll-ups of a tenant's rules from raw rows: one statement reads the
 recount and the stored roll-ups from one snapshot and returns their difference, which is then added
 with the same upsert. Since endings change a status and its roll-up in one transaction, the snapshot
 sees both or neither, and adding a difference commutes with concurrent increments: exact while workers
 run. Days whose raw rows may have been pruned (``Tenant.executions_pruned_before``, and the retention
-horizon with a margin) are never rebuilt.
+horizon with a margin) are never rebuilt. The outcomes are then corrected from the roll-ups (all days)
+the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 
 from automations.models import AutomationRule, RuleVersion
 from executions.choices import ENDED_STATUSES, ExecutionStatus
-from executions.models import AutomationExecution, ExecutionDailyRollup
+from executions.models import AutomationExecution, ExecutionDailyRollup, RuleDailyOutcomes
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -206,7 +211,14 @@ def rollups_add_executions(executions: Iterable[AutomationExecution]) -> None:
 
 
 def rollups_add(sums: dict[RollupKey, RollupSums]) -> None:
-    """Add ``sums`` to the roll-up rows (created at zero when missing), in key order, in chunks."""
+    """Add ``sums`` to the roll-up rows (created at zero when missing) and their projection to the rules'
+    daily outcomes, in key order, in chunks, in one transaction."""
+    with transaction.atomic(savepoint=False):
+        _add_to_rollups(sums)
+        outcomes_add(outcome_sums(sums))
+
+
+def _add_to_rollups(sums: dict[RollupKey, RollupSums]) -> None:
     keys = sorted(key for key, value in sums.items() if not value.is_zero)
     if not keys:
         return
@@ -252,6 +264,144 @@ def rollups_add(sums: dict[RollupKey, RollupSums]) -> None:
                 f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
                 params,
             )
+
+
+# --- the rules' daily outcomes (RuleDailyOutcomes) -------------------------------------------------------
+
+
+class OutcomeKey(NamedTuple):
+    """A ``RuleDailyOutcomes`` row's key, in its unique constraint's order."""
+
+    automation_rule_id: str
+    day: dt.date
+    action_type: str
+    tenant_id: str
+
+
+# RuleDailyOutcomes' count columns: a roll-up row of an ended status adds its count to the status's column,
+# except a succeeded one, split into ``succeeded`` (received) and ``recorded_only``.
+OUTCOME_COLUMNS: Final = (
+    "succeeded",
+    "recorded_only",
+    "failed",
+    "skipped",
+    "rejected",
+    "blocked",
+    "cancelled",
+    "shadowed",
+    "throttled",
+)
+OUTCOME_TIME_COLUMN: Final = "ran_time_ms_sum"
+_RAN_STATUSES: Final = (str(ExecutionStatus.SUCCEEDED), str(ExecutionStatus.FAILED))
+assert {str(status) for status in ENDED_STATUSES} <= set(OUTCOME_COLUMNS), "an ended status without a column"
+
+
+def outcome_sums(sums: dict[RollupKey, RollupSums]) -> dict[OutcomeKey, dict[str, float]]:
+    """Roll-up increments (or corrections) as increments of the rules' daily outcomes."""
+    outcomes: dict[OutcomeKey, dict[str, float]] = {}
+    for key, value in sums.items():
+        if value.is_zero:
+            continue
+        row = outcomes.setdefault(
+            OutcomeKey(key.automation_rule_id, key.day, key.action_type, key.tenant_id),
+            dict.fromkeys((*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN), 0),
+        )
+        if key.status == ExecutionStatus.SUCCEEDED:
+            row["succeeded"] += value.count - value.recorded_only_count
+            row["recorded_only"] += value.recorded_only_count
+        else:
+            row[str(key.status)] += value.count
+        if key.status in _RAN_STATUSES:
+            row[OUTCOME_TIME_COLUMN] += value.execution_time_ms_sum
+    return outcomes
+
+
+def outcomes_add(outcomes: dict[OutcomeKey, dict[str, float]]) -> None:
+    """Add increments (negative ones too) to the rules' daily outcome rows, created at zero, in key order."""
+    keys = sorted(key for key, row in outcomes.items() if any(row.values()))
+    if not keys:
+        return
+    quote = connection.ops.quote_name
+    table = quote(RuleDailyOutcomes._meta.db_table)
+    day_field = RuleDailyOutcomes._meta.get_field("day")
+    key_columns = list(OutcomeKey._fields)
+    sum_columns = [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN]
+    columns = ", ".join(quote(name) for name in [*key_columns, *sum_columns])
+    conflict = ", ".join(quote(name) for name in key_columns)
+    updates = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in sum_columns)
+    row_marks = "(" + ", ".join(["%s"] * (len(key_columns) + len(sum_columns))) + ")"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        for start in range(0, len(keys), UPSERT_CHUNK):
+            chunk = keys[start : start + UPSERT_CHUNK]
+            params: list[Any] = []
+            for key in chunk:
+                row = outcomes[key]
+                params.extend([key.automation_rule_id, day_field.get_db_prep_save(key.day, connection)])
+                params.extend([key.action_type, key.tenant_id])
+                params.extend(int(row[name]) for name in OUTCOME_COLUMNS)
+                params.append(float(row[OUTCOME_TIME_COLUMN]))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * len(chunk))} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+                params,
+            )
+
+
+def outcomes_projection_sql(where: str) -> str:
+    """SELECT of the roll-up rows matching ``where`` (SQL over the roll-up table's columns) projected and summed
+    as the rules' daily outcome rows: the key columns, then OUTCOME_COLUMNS and OUTCOME_TIME_COLUMN, in order.
+    Migration 0026 backfills with the same statement, written out."""
+    quote = connection.ops.quote_name
+    count, recorded, ms = quote("count"), quote("recorded_only_count"), quote("execution_time_ms_sum")
+    succeeded, failed = str(ExecutionStatus.SUCCEEDED), str(ExecutionStatus.FAILED)
+    sums = [
+        f"SUM(CASE WHEN status = '{succeeded}' THEN {count} - {recorded} ELSE 0 END)",
+        f"SUM(CASE WHEN status = '{succeeded}' THEN {recorded} ELSE 0 END)",
+        *(f"SUM(CASE WHEN status = '{name}' THEN {count} ELSE 0 END)" for name in OUTCOME_COLUMNS[2:]),
+        f"SUM(CASE WHEN status IN ('{succeeded}', '{failed}') THEN {ms} ELSE 0.0 END)",
+    ]
+    sums = [
+        f"{total} AS {quote(name)}" for total, name in zip(sums, [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN], strict=True)
+    ]
+    keys = ", ".join(quote(name) for name in OutcomeKey._fields)
+    return (
+        f"SELECT {keys}, {', '.join(sums)} FROM {quote(ExecutionDailyRollup._meta.db_table)} "
+        f"WHERE {where} GROUP BY {keys}"
+    )
+
+
+def outcomes_fill_sql(where: str) -> str:
+    """INSERT of the rules' daily outcome rows projected from the roll-up rows matching ``where`` (for rows
+    not there yet: loading a history, as the bench does)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in [*OutcomeKey._fields, *OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN])
+    return f"INSERT INTO {quote(RuleDailyOutcomes._meta.db_table)} ({columns}) {outcomes_projection_sql(where)}"
+
+
+def _outcome_corrections(tenant_id: str, rule_ids: Sequence[str]) -> dict[OutcomeKey, dict[str, float]]:
+    """The rules' daily outcomes as their roll-ups project, minus as stored, in ONE statement (one snapshot)."""
+    quote = connection.ops.quote_name
+    rules = ", ".join(["%s"] * len(rule_ids))
+    where = f"{quote('tenant_id')} = %s AND {quote('automation_rule_id')} IN ({rules})"
+    keys = ", ".join(quote(name) for name in OutcomeKey._fields)
+    sum_columns = [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN]
+    negated = ", ".join(f"-{quote(name)} AS {quote(name)}" for name in sum_columns)
+    summed = ", ".join(f"SUM({quote(name)})" for name in sum_columns)
+    sql = (
+        f"SELECT {keys}, {summed} FROM ("
+        f"{outcomes_projection_sql(where)} "
+        f"UNION ALL SELECT {keys}, {negated} FROM {quote(RuleDailyOutcomes._meta.db_table)} WHERE {where}"
+        f") u GROUP BY {keys}"
+    )
+    day_field = RuleDailyOutcomes._meta.get_field("day")
+    corrections: dict[OutcomeKey, dict[str, float]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id, *rule_ids, tenant_id, *rule_ids])
+        for rule_id, day, action_type, row_tenant, *values in cursor.fetchall():
+            row = {name: float(value or 0) for name, value in zip(sum_columns, values, strict=True)}
+            if any(abs(value) > 1e-6 for value in row.values()):
+                corrections[OutcomeKey(rule_id, day_field.to_python(day), action_type, row_tenant)] = row
+    return corrections
 
 
 # --- rebuilding from raw rows ---------------------------------------------------------------------------
@@ -369,7 +519,7 @@ def _corrections(tenant: Tenant, rule_ids: Sequence[str], since: dt.date | None)
 def _apply(corrections: dict[RollupKey, RollupSums]) -> None:
     """Add corrections: increments through the upsert; decrements (their rows exist) by UPDATE."""
     up = {k: v for k, v in corrections.items() if v.count >= 0 and v.recorded_only_count >= 0}
-    rollups_add(up)
+    _add_to_rollups(up)  # the outcomes are corrected from the roll-ups afterwards
     for key in sorted(set(corrections) - set(up)):
         value = corrections[key]
         ExecutionDailyRollup.objects.filter(**key._asdict()).update(
@@ -405,6 +555,8 @@ def rollups_rebuild_tenant(tenant_id: str, batch_rules: int = REBUILD_RULES_PER_
             if since is not None:
                 stale = stale.filter(day__gte=since)
             stale.delete()
+            # The outcomes follow the roll-ups (kept whole, pruned days too): corrected from them.
+            outcomes_add(_outcome_corrections(tenant_id, chunk))
         result += RebuildResult(
             batches=1,
             keys_corrected=len(corrections),

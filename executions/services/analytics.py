@@ -4,16 +4,17 @@ The one home of the dashboard's numbers: ``GET /api/analytics`` and the portal's
 call ``tenant_analytics`` (and read their query through ``analytics_query``, so both refuse the same bad
 input). Execution counts come from the daily roll-ups (``ExecutionDailyRollup``), webhook figures from the
 delivery roll-ups (``DeliveryDailyRollup``), so the cost follows days x rules and days x endpoints, never
-the number of executions. Days are the tenant's local days, the last one today.
+the number of executions: the outcome counts from ``RuleDailyOutcomes`` (a row per rule and day), the failure
+kinds of the top failing rules from ``ExecutionDailyRollup``. Days are the tenant's local days, the last one today.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet, Sum
@@ -25,7 +26,8 @@ from automations.models import SUCCESS_RATE_HEALTHY, AutomationRule, success_rat
 from executions.choices import ApprovalStatus, ExecutionOutcome, ExecutionStatus, FailureKind
 from executions.delivery.models import LATENCY_BUCKET_FIELDS, DeliveryDailyRollup, WebhookEndpoint
 from executions.delivery.rollups import latency_percentile
-from executions.models import ApprovalRequest, AutomationExecution, ExecutionDailyRollup
+from executions.models import ApprovalRequest, AutomationExecution, ExecutionDailyRollup, RuleDailyOutcomes
+from executions.rollups import OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN
 from governance.models import Tenant
 from governance.quotas import HOLD_KIND as QUOTA_HOLD_KIND
 from governance.quotas import QuotaUse, quota_use
@@ -209,11 +211,13 @@ def tenant_analytics(tenant: Tenant, query: AnalyticsQuery, now: dt.datetime | N
     last_day = now.astimezone(tenant.zone).date()
     first_day = last_day - dt.timedelta(days=query.days - 1)
     rule_ids = _category_rule_ids(tenant, query.category)
-    rollups = ExecutionDailyRollup.objects.filter(tenant_id=tenant.pk, day__gte=first_day, day__lte=last_day)
+    period = {"tenant_id": tenant.pk, "day__gte": first_day, "day__lte": last_day}
     if rule_ids is not None:
-        rollups = rollups.filter(automation_rule_id__in=rule_ids)
-    by_day, totals = _executions_by_day(rollups, first_day, query.days)
-    sums = _RuleActionSums.read(rollups)
+        period["automation_rule_id__in"] = rule_ids
+    outcomes = RuleDailyOutcomes.objects.filter(**period)
+    rollups = ExecutionDailyRollup.objects.filter(**period)
+    by_day, totals = _executions_by_day(outcomes, first_day, query.days)
+    sums = _RuleActionSums.read(outcomes)
     by_rule = sums.by_rule()
     names = _rule_names(tenant, _top(by_rule, "failed") + _top(by_rule, "runs"))
     actions = sums.by_action_type()
@@ -231,7 +235,7 @@ def tenant_analytics(tenant: Tenant, query: AnalyticsQuery, now: dt.datetime | N
         actions_by_type=actions,
         deliveries_by_endpoint=_deliveries(tenant, query.category, first_day, last_day),
         time_saved=_time_saved(tenant, actions),
-        most_active_rules=_active_rules(rollups, by_rule, names, first_day, query.days),
+        most_active_rules=_active_rules(outcomes, by_rule, names, first_day, query.days),
         quotas=_quotas(tenant),
     )
 
@@ -251,26 +255,21 @@ def _category_rule_ids(tenant: Tenant, category: str) -> list[str] | None:
     return list(AutomationRule.all_objects.filter(tenant_id=tenant.pk, category=category).values_list("pk", flat=True))
 
 
-def _outcome_counts(status: str, count: int, recorded_only: int) -> dict[str, int]:
-    if status == ExecutionStatus.SUCCEEDED:
-        return {SUCCEEDED: count - recorded_only, RECORDED_ONLY: recorded_only}
-    return {str(status): count}
+# Every outcome a rule's daily outcomes row counts, summed: its ended executions, any status.
+RUNS: Final = sum((F(name) for name in OUTCOME_COLUMNS[1:]), start=F(OUTCOME_COLUMNS[0]))
+assert set(OUTCOME_COLUMNS) == set(OUTCOME_KEYS), "the dashboard's stack and the outcome columns differ"
 
 
 def _executions_by_day(
-    rollups: QuerySet[ExecutionDailyRollup], first_day: dt.date, days: int
+    outcomes: QuerySet[RuleDailyOutcomes], first_day: dt.date, days: int
 ) -> tuple[list[DayExecutions], ExecutionTotals]:
-    sums = rollups.values("day", "status").annotate(
-        n=Sum("count"), recorded=Sum("recorded_only_count"), ms=Sum("execution_time_ms_sum")
-    )
-    per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOME_KEYS, 0))
+    sums_of: dict[str, Any] = {name: Sum(name) for name in (*OUTCOME_KEYS, OUTCOME_TIME_COLUMN)}
+    per_day: dict[dt.date, dict[str, int]] = {}
     ran_ms = 0.0
-    for row in sums.order_by():
-        for outcome, count in _outcome_counts(row["status"], int(row["n"]), int(row["recorded"] or 0)).items():
-            if outcome in per_day[row["day"]]:
-                per_day[row["day"]][outcome] += count
-        if row["status"] in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            ran_ms += float(row["ms"] or 0.0)
+    rows = cast("Iterable[dict[str, Any]]", outcomes.values("day").annotate(**sums_of).order_by())
+    for row in rows:
+        per_day[row["day"]] = {outcome: int(row[outcome] or 0) for outcome in OUTCOME_KEYS}
+        ran_ms += float(row[OUTCOME_TIME_COLUMN] or 0.0)
     result = []
     overall = dict.fromkeys(OUTCOME_KEYS, 0)
     for offset in range(days):
@@ -296,17 +295,17 @@ def _executions_by_day(
 
 @dataclass(frozen=True)
 class _RuleActionSums:
-    """One scan of the period's roll-ups summed per (rule, action type, status): a few thousand rows, from
-    which both the per-rule and the per-action-type figures are added up here."""
+    """One scan of the period's outcome rows summed per (rule, action type): a few hundred rows, from which
+    both the per-rule and the per-action-type figures are added up here."""
 
     rows: list[dict[str, Any]]
 
     @classmethod
-    def read(cls, rollups: QuerySet[ExecutionDailyRollup]) -> _RuleActionSums:
-        sums = rollups.values("automation_rule_id", "action_type", "status").annotate(
-            n=Sum("count"), recorded=Sum("recorded_only_count")
+    def read(cls, outcomes: QuerySet[RuleDailyOutcomes]) -> _RuleActionSums:
+        sums = outcomes.values("automation_rule_id", "action_type").annotate(
+            runs=Sum(RUNS), succeeded=Sum("succeeded"), recorded_only=Sum("recorded_only"), failed=Sum("failed")
         )
-        return cls([dict(row) for row in sums.order_by()])
+        return cls([{key: value or 0 for key, value in row.items()} for row in sums.order_by()])
 
     def by_rule(self) -> dict[str, dict[str, int]]:
         """Per rule: ``runs`` (ended, any status), ``ran`` (succeeded or failed), ``succeeded`` (something
@@ -314,26 +313,19 @@ class _RuleActionSums:
         rules: dict[str, dict[str, int]] = defaultdict(lambda: {"runs": 0, "ran": 0, "succeeded": 0, "failed": 0})
         for row in self.rows:
             counts = rules[row["automation_rule_id"]]
-            count = int(row["n"])
-            counts["runs"] += count
-            if row["status"] == SUCCEEDED:
-                counts["ran"] += count
-                counts["succeeded"] += count - int(row["recorded"] or 0)
-            elif row["status"] == FAILED:
-                counts["ran"] += count
-                counts["failed"] += count
+            counts["runs"] += int(row["runs"])
+            counts["ran"] += int(row["succeeded"]) + int(row["recorded_only"]) + int(row["failed"])
+            counts["succeeded"] += int(row["succeeded"])
+            counts["failed"] += int(row["failed"])
         return rules
 
     def by_action_type(self) -> list[ActionTypeFigures]:
         """Per action type: runs whose action ran, succeeded (something received it), failed, recorded only."""
         types: dict[str, dict[str, int]] = defaultdict(lambda: {"succeeded": 0, "failed": 0, "recorded_only": 0})
         for row in self.rows:
-            if row["status"] == SUCCEEDED:
-                counts = types[row["action_type"]]
-                counts["recorded_only"] += int(row["recorded"] or 0)
-                counts["succeeded"] += int(row["n"]) - int(row["recorded"] or 0)
-            elif row["status"] == FAILED:
-                types[row["action_type"]]["failed"] += int(row["n"])
+            counts = types[row["action_type"]]
+            for name in counts:
+                counts[name] += int(row[name])
         figures = [
             ActionTypeFigures(
                 action_type=action_type,
@@ -342,6 +334,7 @@ class _RuleActionSums:
                 **counts,
             )
             for action_type, counts in types.items()
+            if any(counts.values())
         ]
         return sorted(figures, key=lambda figure: (-figure.executions, figure.action_type))
 
@@ -492,7 +485,7 @@ def _time_saved(tenant: Tenant, actions: list[ActionTypeFigures]) -> TimeSaved:
 
 
 def _active_rules(
-    rollups: QuerySet[ExecutionDailyRollup],
+    outcomes: QuerySet[RuleDailyOutcomes],
     by_rule: Mapping[str, Mapping[str, int]],
     names: Mapping[str, tuple[str, bool]],
     first_day: dt.date,
@@ -500,12 +493,8 @@ def _active_rules(
 ) -> list[ActiveRule]:
     top = _top(by_rule, "runs")
     per_day: dict[str, list[int]] = {rule_id: [0] * days for rule_id in top}
-    rows = (
-        rollups.filter(automation_rule_id__in=top)
-        .values("automation_rule_id", "day")
-        .annotate(n=Sum("count"))
-        .order_by()
-    )
+    rows = outcomes.filter(automation_rule_id__in=top).values("automation_rule_id", "day").annotate(n=Sum(RUNS))
+    rows = rows.order_by()
     for row in rows:
         per_day[row["automation_rule_id"]][(row["day"] - first_day).days] += int(row["n"])
     result = []

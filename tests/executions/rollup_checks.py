@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from executions.choices import ENDED_STATUSES, ExecutionStatus
-from executions.models import AutomationExecution, ExecutionDailyRollup
+from executions.models import AutomationExecution, ExecutionDailyRollup, RuleDailyOutcomes
 
 
 def recount(tenant_id: str | None = None) -> dict[tuple[Any, ...], tuple[int, float, int]]:
@@ -53,3 +53,46 @@ def stored(tenant_id: str | None = None) -> dict[tuple[Any, ...], tuple[int, flo
         ): (row.count, round(row.execution_time_ms_sum, 3), row.recorded_only_count)
         for row in rows
     }
+
+
+def outcomes_projected(tenant_id: str | None = None) -> dict[tuple[Any, ...], tuple[float, ...]]:
+    """The roll-up rows summed as the rules' daily outcomes should hold them, computed here in Python:
+    {(rule, day, action type, tenant): (succeeded, recorded only, failed, skipped, rejected, blocked,
+    cancelled, shadowed, throttled, time of the runs that ran)}."""
+    columns = ["succeeded", "recorded_only", "failed", "skipped", "rejected", "blocked", "cancelled", "shadowed"]
+    columns.append("throttled")
+    sums: dict[tuple[Any, ...], dict[str, float]] = defaultdict(lambda: dict.fromkeys([*columns, "ms"], 0))
+    for (rule, day, status, _kind, action_type, _source, tenant), (count, ms, recorded) in stored(tenant_id).items():
+        row = sums[(rule, day, action_type, tenant)]
+        if status == ExecutionStatus.SUCCEEDED:
+            row["succeeded"] += count - recorded
+            row["recorded_only"] += recorded
+        else:
+            row[status] += count
+        if status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
+            row["ms"] += ms
+    return {key: tuple(round(value, 3) for value in row.values()) for key, row in sums.items()}
+
+
+def outcomes_stored(tenant_id: str | None = None) -> dict[tuple[Any, ...], tuple[float, ...]]:
+    """The rules' daily outcome rows in the same shape (rows all at zero left out)."""
+    rows = RuleDailyOutcomes.objects.all()
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    result = {}
+    for row in rows:
+        values = (
+            row.succeeded,
+            row.recorded_only,
+            row.failed,
+            row.skipped,
+            row.rejected,
+            row.blocked,
+            row.cancelled,
+            row.shadowed,
+            row.throttled,
+            round(row.ran_time_ms_sum, 3),
+        )
+        if any(values):
+            result[(row.automation_rule_id, row.day, row.action_type, row.tenant_id)] = values
+    return result

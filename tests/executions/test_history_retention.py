@@ -26,7 +26,7 @@ from executions.services import history
 from executions.tasks import prune_history_task
 from governance.models import Tenant
 from governance.services import membership_set, tenant_update
-from tests.executions.rollup_checks import stored
+from tests.executions.rollup_checks import outcomes_projected, outcomes_stored, stored
 from tests.factories import make_execution, make_rule, make_tenant
 from tests.overrides import override_automations
 
@@ -239,6 +239,8 @@ def test_pruning_keeps_the_rules_totals_and_roll_ups(owner):
     stats_before = rule_execution_stats(rule, NOW)
     overview_before = rule_execution_overview(rule, NOW)
     rollups_before = stored()
+    outcomes_before = outcomes_stored()
+    assert outcomes_before == outcomes_projected()
 
     # when
     result = services.prune_history(now=NOW)
@@ -252,6 +254,7 @@ def test_pruning_keeps_the_rules_totals_and_roll_ups(owner):
     assert Event.objects.get(pk=caused.pk).caused_by_execution_id is None
     # and the totals, the days and the roll-ups are as they were
     assert stored() == rollups_before
+    assert outcomes_stored() == outcomes_before
     assert rule_execution_stats(rule, NOW) == stats_before
     assert rule_execution_overview(rule, NOW) == overview_before
     assert stats_before["total_executions"] == 5 and stats_before["failure_count"] == 1
@@ -260,6 +263,7 @@ def test_pruning_keeps_the_rules_totals_and_roll_ups(owner):
     assert tenant.executions_pruned_before == NOW - dt.timedelta(days=90)
     assert rollups_rebuild([tenant.pk]).keys_corrected == 0
     assert stored() == rollups_before
+    assert outcomes_stored() == outcomes_before
 
 
 def test_each_tenant_keeps_executions_for_its_own_period(owner, other_owner):

@@ -15,7 +15,7 @@ from automations.services import rule_archive, rule_set_enabled
 from executions.choices import ExecutionStatus, TriggerSource
 from executions.delivery.models import WebhookDelivery
 from executions.delivery.services import endpoint_create
-from executions.models import AutomationExecution, Event, ExecutionDailyRollup
+from executions.models import AutomationExecution, Event, ExecutionDailyRollup, RuleDailyOutcomes
 from executions.pipeline import execute_rule_manually, run_execution, run_executions, trigger_rule
 from executions.rollups import rollups_rebuild
 from executions.services import (
@@ -29,7 +29,7 @@ from executions.services.delivery_settlement import execution_settle_deliveries
 from governance.models import Tenant
 from tests.executions.conftest import make_event_rule
 from tests.executions.delivery.sink import Reply
-from tests.executions.rollup_checks import recount, stored
+from tests.executions.rollup_checks import outcomes_projected, outcomes_stored, recount, stored
 from tests.executions.workers import race
 from tests.factories import make_execution, make_rule
 from tests.services import require_postgresql
@@ -96,6 +96,7 @@ def test_every_way_an_execution_ends_is_rolled_up_once(
         "cancelled": 1,
     }
     assert stored() == recount()
+    assert outcomes_stored() == outcomes_projected()
     assert AutomationExecution.objects.exclude(status__in=list(statuses())).count() == 0
     # and the failure kind is part of the key
     kinds = {(row.status, row.failure_kind) for row in ExecutionDailyRollup.objects.exclude(failure_kind="")}
@@ -120,6 +121,7 @@ def test_the_day_is_the_tenants_local_day_of_the_trigger(tenant, owner):
     assert rows["failed"].execution_time_ms_sum == 40.0 and rows["failed"].recorded_only_count == 0
     assert rows["succeeded"].recorded_only_count == 1
     assert stored() == recount()
+    assert outcomes_stored() == outcomes_projected()
 
 
 def test_the_rebuild_corrects_drift_and_keeps_pruned_days(tenant, other_tenant, owner, other_owner):
@@ -143,8 +145,35 @@ def test_the_rebuild_corrects_drift_and_keeps_pruned_days(tenant, other_tenant, 
     assert result.tenants == 2 and result.executions_added == -4 + 1
     assert statuses() == {"succeeded": 1, "failed": 3, "skipped": 1}
     assert ExecutionDailyRollup.objects.get(status="succeeded").day < (timezone.now() - dt.timedelta(days=100)).date()
+    # and the rules' daily outcomes follow the roll-ups, pruned day included
+    assert outcomes_stored() == outcomes_projected()
     # and a second rebuild changes nothing
     assert rollups_rebuild().keys_corrected == 0
+
+
+def test_the_rebuild_corrects_the_rules_daily_outcomes_from_the_rollups(tenant, owner):
+    # given: a rule's runs of every kind on two days, and outcome rows that drifted, went missing or are extra
+    rule = make_rule(tenant, owner)
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    for status in ("succeeded", "failed", "skipped", "shadowed"):
+        make_execution(rule, status, execution_time_ms=10.0)
+    make_execution(rule, "succeeded", recorded_only=True, triggered_at=yesterday, execution_time_ms=5.0)
+    rows = {row.day: row for row in RuleDailyOutcomes.objects.all()}
+    assert len(rows) == 2 and outcomes_stored() == outcomes_projected()
+    today_row = rows[max(rows)]
+    assert (today_row.succeeded, today_row.failed, today_row.skipped, today_row.shadowed) == (1, 1, 1, 1)
+    assert today_row.ran_time_ms_sum == 20.0  # the succeeded and the failed run's times only
+    assert rows[min(rows)].recorded_only == 1 and rows[min(rows)].succeeded == 0
+    RuleDailyOutcomes.objects.filter(pk=today_row.pk).update(failed=9, skipped=0)
+    RuleDailyOutcomes.objects.filter(day=min(rows)).delete()
+    extra = {"tenant": tenant, "automation_rule": rule, "day": dt.date(2020, 1, 1), "action_type": "x"}
+    RuleDailyOutcomes.objects.create(**extra, failed=3)
+
+    # when
+    rollups_rebuild([tenant.pk])
+
+    # then
+    assert outcomes_stored() == outcomes_projected()
 
 
 def test_the_rebuild_command_reports_what_it_corrected(tenant, owner):
@@ -157,6 +186,7 @@ def test_the_rebuild_command_reports_what_it_corrected(tenant, owner):
     call_command("rebuild_execution_rollups", "--tenant", tenant.pk, stdout=out)
     assert "1 tenant" in out.getvalue() and "+1 execution" in out.getvalue()
     assert stored() == recount()
+    assert outcomes_stored() == outcomes_projected()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -195,4 +225,5 @@ def test_rollups_equal_a_recount_after_random_concurrent_endings(tenant, owner, 
     assert outcomes == [0, 0, 0, 0], outcomes
     assert not AutomationExecution.objects.exclude(status__in=["succeeded", "skipped", "rejected"]).exists()
     assert stored() == recount()
+    assert outcomes_stored() == outcomes_projected()
     assert sum(row.count for row in ExecutionDailyRollup.objects.all()) == len(ids)
