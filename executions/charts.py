@@ -1,5 +1,6 @@
 """Server-rendered SVG charts: the geometry of the portal's charts, drawn by ``executions/partials/_chart.html``
-(bars by day, one series or stacked), ``_line_chart.html`` (a rate by day) and ``_sparkline.html``.
+(bars by day, one series or stacked: the bars' markup from ``DayChart.bars_svg``), ``_line_chart.html`` (a rate
+by day) and ``_sparkline.html``.
 
 Pure functions of numbers and dates (no ORM, no request): the rule's details page, the builder's backtest
 preview and the dashboard build their charts here. The SVG carries no text of its own (it scales with the
@@ -12,6 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 600
 HEIGHT = 120
@@ -79,6 +83,29 @@ class DayChart:
     @property
     def stacked(self) -> bool:
         return len(self.series) > 1
+
+    @property
+    def bars_svg(self) -> SafeString:
+        """The bars as SVG markup (a ``<g>`` per day: its hover title and a ``<rect>`` per segment).
+
+        Written here rather than in ``_chart.html``: 90 days of stacked bars are about 2,000 template
+        variable look-ups, a third of the dashboard's rendering time (issue 17).
+        """
+        stacked = self.stacked
+        parts = []
+        for bar in self.bars:
+            parts.append(
+                f'<g class="day" data-day="{bar.day.isoformat()}" data-count="{bar.total}">'
+                f"<title>{escape(bar.title)}</title>"
+            )
+            for segment in bar.segments:
+                data = f' data-series="{escape(segment.series.key)}" data-count="{segment.count}"' if stacked else ""
+                parts.append(
+                    f'<rect class="bar {escape(segment.series.css)}" x="{bar.x}" y="{segment.y}" width="{bar.w}" '
+                    f'height="{segment.h}"{data}></rect>'
+                )
+            parts.append("</g>")
+        return mark_safe("".join(parts))  # numbers and escaped text only
 
     @property
     def series_totals(self) -> list[tuple[Series, int]]:

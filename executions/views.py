@@ -15,6 +15,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from automations.choices import Category
@@ -255,6 +257,24 @@ def _read_cursor(raw: str) -> tuple[dt.datetime, int] | None:
     return parsed, int(number)
 
 
+def _rule_options(tenant: Tenant, selected: str) -> SafeString:
+    """The activity filter's rule choices, archived ones marked, as ``<option>`` markup.
+
+    Written here, from tuples: 500 rules as model instances through the template's loop were half of the
+    page's time (issue 17: the activity log answers in 50 ms).
+    """
+    rules = AutomationRule.all_objects.filter(tenant=tenant).order_by("name").values_list("id", "name", "deleted_at")
+    selected_mark = mark_safe(" selected")  # a constant
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}{}</option>',
+        (
+            (pk, selected_mark if pk == selected else "", name, " (archived)" if deleted_at else "")
+            for pk, name, deleted_at in rules
+        ),
+    )
+
+
 def _cursor_text(cursor: tuple[dt.datetime, int]) -> str:
     return f"{cursor[0].isoformat()}~{cursor[1]}"
 
@@ -270,7 +290,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     )
     context: dict[str, Any] = {
         "filters": filters,
-        "rules": AutomationRule.all_objects.filter(tenant=tenant).order_by("name").only("id", "name", "deleted_at"),
+        "rule_options": _rule_options(tenant, request.GET.get("automation_rule_id", "")),
         "statuses": ExecutionStatus.choices,
         "sources": TriggerSource.choices,
         "zone": tenant.timezone,

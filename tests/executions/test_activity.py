@@ -88,6 +88,23 @@ def test_an_archived_rules_runs_stay_marked_and_readable(history, owner):
     assert client.get(f"/portal/automations/{restock.pk}").status_code == 404
 
 
+def test_the_rule_filter_lists_the_tenants_rules_escaped_with_the_chosen_one_selected(history, owner, tenant):
+    restock, welcome, _ = history
+    rule_archive(restock, owner)
+    odd = make_rule(tenant, owner, name="<b>Odd</b> & co")
+    other = make_tenant("tenant_other_options")
+    make_rule(other, make_user("other_options_owner", other, "owner"), name="Their rule")
+
+    page = staff_client(owner).get(f"/portal/activity?automation_rule_id={welcome.pk}").content.decode()
+
+    options = re.findall(r'<option value="(automation_[^"]*)"( selected)?>([^<]*)</option>', page)
+    assert options == [
+        (odd.pk, "", "&lt;b&gt;Odd&lt;/b&gt; &amp; co"),
+        (restock.pk, "", "Restock alert (archived)"),
+        (welcome.pk, " selected", "Welcome mail"),
+    ]
+
+
 def test_another_tenants_executions_never_show(history, owner):
     stranger = make_user("sam", make_tenant("tenant_b"), "owner")
     other_rule = make_rule(stranger.memberships.first().tenant, stranger, name="Theirs")

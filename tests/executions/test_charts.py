@@ -31,6 +31,19 @@ def test_bars_stack_their_series_from_the_bottom_scaled_to_the_busiest_day():
     assert chart.series_totals == [(STACK[0], 4), (STACK[1], 1)]
 
 
+def test_the_bars_markup_has_a_group_per_day_a_rect_per_segment_and_escaped_titles():
+    stack = (Series("succeeded", "<b>Done</b>", "emerald"), Series("failed", "Failed", "crimson"))
+    chart = day_bar_chart(days({"succeeded": 3, "failed": 1}, {}), "Runs", stack)
+    markup = str(chart.bars_svg)
+    assert markup.count('<g class="day"') == 2 and markup.count("<rect ") == 3
+    assert '<g class="day" data-day="2026-03-01" data-count="4"><title>Mar 1: 4 (&lt;b&gt;Done&lt;/b&gt; 3' in markup
+    first = chart.bars[0]
+    bottom = first.segments[0]
+    expected = f'<rect class="bar emerald" x="{first.x}" y="{bottom.y}" width="{first.w}" height="{bottom.h}"'
+    assert f'{expected} data-series="succeeded" data-count="3"></rect>' in markup
+    assert "data-series" not in str(day_bar_chart([{"date": DAY, "total": 2}], "Runs").bars_svg)  # one series
+
+
 def test_a_day_with_nothing_keeps_one_flat_bar_and_an_empty_chart_divides_by_nothing():
     chart = day_bar_chart(days({}, {}), "Runs", STACK)
     assert chart.peak == 0 and [len(bar.segments) for bar in chart.bars] == [1, 1]
