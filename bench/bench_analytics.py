@@ -78,8 +78,9 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 
 INSERT_APPROVALS = """
 INSERT INTO automation_approval_requests
-    (execution_id, tenant_id, status, policy_snapshot, reason, requested_at, decided_at, decision_note)
-SELECT id, tenant_id,
+    (execution_id, tenant_id, automation_rule_id, status, policy_snapshot, reason, requested_at, decided_at,
+     decision_note)
+SELECT id, tenant_id, automation_rule_id,
        CASE WHEN row_number() OVER (ORDER BY id) <= 100 THEN 'pending' ELSE 'approved' END,
        '{}'::jsonb, '', triggered_at,
        CASE WHEN row_number() OVER (ORDER BY id) <= 100 THEN NULL

@@ -61,6 +61,7 @@ def approval_request_open(
     request = ApprovalRequest.objects.create(
         execution=execution,
         tenant_id=execution.tenant_id,
+        automation_rule_id=execution.automation_rule_id,
         council=council,
         reason=str(decision.get("reason", "")),
         policy_snapshot={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -412,6 +413,11 @@ class ApprovalRequest(models.Model):
     id = models.BigAutoField(primary_key=True)
     execution = models.OneToOneField(AutomationExecution, on_delete=models.CASCADE, related_name="approval_request")
     tenant = models.ForeignKey("governance.Tenant", on_delete=models.CASCADE, related_name="approval_requests")
+    # The execution's rule, copied when the request is saved first (``save``; migration 0027 filled older
+    # rows): the dashboard's category filter reads it without joining the executions (issue 17).
+    automation_rule = models.ForeignKey(
+        "automations.AutomationRule", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     council = models.ForeignKey(
         "governance.Council", null=True, blank=True, on_delete=models.SET_NULL, related_name="approval_requests"
     )
@@ -443,6 +449,11 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval of execution {self.execution_id} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.automation_rule_id is None and self.execution_id is not None:
+            self.automation_rule_id = self.execution.automation_rule_id
+        super().save(*args, **kwargs)
 
 
 class Notification(models.Model):

@@ -399,7 +399,7 @@ def _approvals(tenant: Tenant, rule_ids: list[str] | None, first_day: dt.date, n
     """Pending approvals now, and the median wait of those requested in the period that were decided."""
     requests = ApprovalRequest.objects.filter(tenant_id=tenant.pk)
     if rule_ids is not None:
-        requests = requests.filter(execution__automation_rule_id__in=rule_ids)
+        requests = requests.filter(automation_rule_id__in=rule_ids)
     waiting = requests.filter(status=ApprovalStatus.PENDING).count()
     start = dt.datetime.combine(first_day, dt.time(0), tzinfo=tenant.zone)
     decided = requests.filter(

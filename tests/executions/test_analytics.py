@@ -13,6 +13,7 @@ from django.utils import timezone
 from executions.delivery.models import DeliveryDailyRollup
 from executions.delivery.services.endpoints import endpoint_create
 from executions.models import ApprovalRequest
+from executions.pipeline import execute_rule_manually
 from executions.services.analytics import AnalyticsQuery, analytics_query, tenant_analytics
 from governance.services import membership_set, tenant_update
 from tests.api import staff_client, token_client
@@ -154,6 +155,16 @@ def test_a_longer_period_and_a_category_narrow_or_widen_the_same_figures(history
     assert (customers.totals.executions, customers.totals.failed, customers.category) == (5, 1, "customer")
     assert [rule.rule_id for rule in customers.most_active_rules] == [history["welcome"].pk]
     assert customers.approvals.waiting == 0  # the waiting one is restock's
+    assert customers.approvals.decided == 2  # welcome's, read from the requests' own rule
+    products = tenant_analytics(history["tenant"], AnalyticsQuery(days=30, category="product"))
+    assert (products.approvals.waiting, products.approvals.decided) == (1, 0)
+
+
+def test_an_approval_request_carries_its_executions_rule(tenant, owner, council_member, active_store):
+    risky = make_rule(tenant, owner, name="Risky", risk_level="high")
+    execution = execute_rule_manually(risky, {"product_count": 2, "store_status": "active"}, owner)
+    assert execution.status == "awaiting_approval"
+    assert ApprovalRequest.objects.get(execution=execution).automation_rule_id == risky.pk
 
 
 @pytest.mark.parametrize(
