@@ -14,7 +14,8 @@ count, ``BENCH_ANALYTICS_RELOAD=1`` rebuilds it):
 Each URL is requested twice to warm up, then ``BENCH_ANALYTICS_ROUNDS`` (15) times; figures are the median,
 p95 and worst in milliseconds. Targets: dashboard and analytics API <= 150 ms; the activity log's first page
 and a deep cursor page (half-way down the tenant's history) <= 50 ms. ``GET /api/executions`` pages by
-limit/offset with a total count: its first page and an offset half-way down are measured too (fewer rounds).
+limit/offset with a total count: its first page and an offset half-way down are measured too (fewer rounds), and
+by cursor (no count): its first page and the page after the same deep cursor.
 """
 
 from __future__ import annotations
@@ -268,6 +269,10 @@ def run() -> dict[str, Any]:
         "api_analytics_90d_category": _time(client, "/api/analytics?days=90&category=product", ROUNDS),
         "activity_first_page": _time(client, "/portal/activity", ROUNDS),
         "activity_deep_page": _time(client, f"/portal/activity?cursor={quote(cursor)}", ROUNDS),
+        "api_executions_cursor_first_page": _time(client, f"/api/executions?tenant_id={TENANT}&cursor=", ROUNDS),
+        "api_executions_cursor_deep_page": _time(
+            client, f"/api/executions?tenant_id={TENANT}&cursor={quote(cursor)}", ROUNDS
+        ),
         "api_executions_first_page": _time(client, f"/api/executions?tenant_id={TENANT}", 3, warm=1),
         "api_executions_offset_half": _time(client, f"/api/executions?tenant_id={TENANT}&offset={offset}", 3, warm=1),
     }

@@ -483,6 +483,25 @@ def older_than(
     )
 
 
+def cursor_text(cursor: tuple[dt.datetime, int]) -> str:
+    """A keyset cursor as text: ``<triggered_at in UTC, ISO, Z>~<id>`` (no character a query string must escape
+    but the colons, which need none)."""
+    moment = cursor[0].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{moment}~{cursor[1]}"
+
+
+def read_cursor(text: str) -> tuple[dt.datetime, int]:
+    """The cursor ``cursor_text`` wrote (or one with any ISO offset); ValueError for anything else."""
+    moment, _, number = text.rpartition("~")
+    parsed = dt.datetime.fromisoformat(moment)
+    if parsed.tzinfo is None or not (number.isascii() and number.isdigit()) or len(number) > 18:
+        raise ValueError(text)
+    try:
+        return parsed.astimezone(dt.UTC), int(number)
+    except OverflowError as error:  # an offset that moves the first or last day past the calendar's ends
+        raise ValueError(text) from error
+
+
 def activity_page(
     executions: QuerySet[AutomationExecution], after: tuple[dt.datetime, int] | None, size: int | None = None
 ) -> tuple[list[AutomationExecution], tuple[dt.datetime, int] | None]:

@@ -6,7 +6,6 @@ changes state only through their services (the same ones the API and admin call)
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -39,7 +38,9 @@ from executions.selectors import (
     activity_page,
     approvals_for_user,
     attach_failure_explanations,
+    cursor_text,
     notifications_for_user,
+    read_cursor,
     tenant_activity,
 )
 from executions.services import ExecutionConflict, execution_approve, execution_reject, notifications_mark_read
@@ -248,15 +249,6 @@ def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
 # --- the activity log ----------------------------------------------------------------------------
 
 
-def _read_cursor(raw: str) -> tuple[dt.datetime, int] | None:
-    """``<ISO triggered_at>~<id>`` (what ``_cursor_text`` writes); ValueError for anything else."""
-    moment, _, number = raw.rpartition("~")
-    parsed = dt.datetime.fromisoformat(moment)
-    if parsed.tzinfo is None or not number.isdigit() or len(number) > 18:
-        raise ValueError(raw)
-    return parsed, int(number)
-
-
 def _rule_options(tenant: Tenant, selected: str) -> SafeString:
     """The activity filter's rule choices, archived ones marked, as ``<option>`` markup.
 
@@ -273,10 +265,6 @@ def _rule_options(tenant: Tenant, selected: str) -> SafeString:
             for pk, name, deleted_at in rules
         ),
     )
-
-
-def _cursor_text(cursor: tuple[dt.datetime, int]) -> str:
-    return f"{cursor[0].isoformat()}~{cursor[1]}"
 
 
 @portal_view
@@ -296,7 +284,7 @@ def activity(request: HttpRequest) -> HttpResponse:
         "zone": tenant.timezone,
     }
     try:
-        after = _read_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+        after = read_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
     except ValueError:
         context["errors"] = {"cursor": ["This page link is not valid: start again from the first page."]}
         return render(request, "executions/activity.html", context, status=400)
@@ -308,7 +296,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("cursor", None)
     if next_cursor is not None:
-        query["cursor"] = _cursor_text(next_cursor)
+        query["cursor"] = cursor_text(next_cursor)
     first = request.GET.copy()
     first.pop("cursor", None)
     # The export streams every execution these filters select (the API's; scoped to this tenant).

@@ -21,7 +21,7 @@ from automations.api.views import AutomationRuleViewSet, call_service, draft_rul
 from automations.models import AutomationRule
 from executions.api.schemas import BacktestResultSchema, ExecuteResult, ExecutionList, RuleDetail
 from executions.api.serializers import ExecutionSerializer
-from executions.api.views import execution_page
+from executions.api.views import CURSOR_PARAMETER, execution_page
 from executions.backtest import DEFAULT_DAYS, BacktestUnavailable, rule_backtest
 from executions.choices import OUTCOME_CHOICES, ExecutionStatus, TriggerSource, execution_sentence
 from executions.filters import AutomationExecutionFilterSet
@@ -57,6 +57,7 @@ class AutomationViewSet(AutomationRuleViewSet):
         parameters=[
             OpenApiParameter("limit", OpenApiTypes.INT, description="Default 50, at most 200."),
             OpenApiParameter("offset", OpenApiTypes.INT, description="Executions to skip."),
+            CURSOR_PARAMETER,
             OpenApiParameter("success", OpenApiTypes.BOOL, description="true or false"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ExecutionStatus.values),
             OpenApiParameter(

@@ -22,9 +22,12 @@ ExecutionList = inline_serializer(
     "ExecutionList",
     {
         "executions": ExecutionSerializer(many=True),
-        "count": serializers.IntegerField(),
+        "count": serializers.IntegerField(required=False, help_text="Paged by offset: every execution selected."),
         "limit": serializers.IntegerField(),
-        "offset": serializers.IntegerField(),
+        "offset": serializers.IntegerField(required=False, help_text="Paged by offset."),
+        "next_cursor": serializers.CharField(
+            required=False, allow_null=True, help_text="Paged by cursor: the next page's cursor, null on the last."
+        ),
     },
 )
 # The list action answers this envelope, not an array of them.

@@ -121,3 +121,49 @@ def test_the_api_reads_the_same_free_text_filter(history, owner):
     response = token_client(owner).get("/api/executions", {"q": "HTTP 400"})
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["executions"]] == [rows[1].pk]
+
+
+def test_the_api_pages_by_cursor_in_the_same_order_as_by_offset_without_a_count(tenant, owner):
+    # given: 7 executions, pairs sharing a second (the id breaks the tie), and another tenant's
+    rule = make_rule(tenant, owner)
+    moment = timezone.now()
+    for index in range(7):
+        make_execution(
+            rule, "failed" if index == 3 else "succeeded", triggered_at=moment - dt.timedelta(seconds=index // 2)
+        )
+    other = make_tenant("tenant_cursor_other")
+    make_execution(make_rule(other, make_user("cursor_other_owner", other, "owner")), triggered_at=moment)
+    client = token_client(owner)
+
+    # when: walking by cursor, 3 at a time
+    seen, cursor, pages = [], "", 0
+    while cursor is not None:
+        body = client.get("/api/executions", {"cursor": cursor, "limit": 3}).json()
+        assert set(body) == {"executions", "limit", "next_cursor"}  # no count, no offset
+        seen += [item["id"] for item in body["executions"]]
+        cursor, pages = body["next_cursor"], pages + 1
+
+    # then: the offset list's order, every row once, the other tenant's never
+    by_offset = client.get("/api/executions", {"limit": 200}).json()
+    assert seen == [item["id"] for item in by_offset["executions"]] and by_offset["count"] == 7
+    assert pages == 3
+    # and filters apply as they do by offset, on the rule's own list too
+    failed = client.get("/api/executions", {"cursor": "", "status": "failed"}).json()
+    assert len(failed["executions"]) == 1 and failed["next_cursor"] is None
+    own = client.get(f"/api/automations/{rule.pk}/executions", {"cursor": "", "limit": 5}).json()
+    assert len(own["executions"]) == 5 and own["next_cursor"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "yesterday~1"}, "cursor"),
+        ({"cursor": "2026-01-01T00:00:00~x"}, "cursor"),  # no offset, no number
+        ({"cursor": "0001-01-01T00:00:00+23:59~1"}, "cursor"),  # before the calendar's first day in UTC
+        ({"cursor": "", "offset": "3"}, "offset"),
+        ({"cursor": "", "limit": "0"}, "limit"),
+    ],
+)
+def test_a_cursor_it_cannot_read_is_a_400_naming_the_parameter(owner, params, field):
+    response = token_client(owner).get("/api/executions", params)
+    assert response.status_code == 400 and field in response.json(), response.content
