@@ -45,7 +45,7 @@ from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-UPSERT_CHUNK: Final = 500  # keys per statement (10 parameters each; SQLite allows 32766)
+UPSERT_CHUNK: Final = 500  # keys per statement (at most 14 parameters each; SQLite allows 32766)
 REBUILD_MARGIN: Final = dt.timedelta(days=2)  # before the retention horizon: pruning may move on meanwhile
 
 
@@ -220,49 +220,40 @@ def rollups_add(sums: dict[RollupKey, RollupSums]) -> None:
 
 def _add_to_rollups(sums: dict[RollupKey, RollupSums]) -> None:
     keys = sorted(key for key, value in sums.items() if not value.is_zero)
-    if not keys:
+    day_field = ExecutionDailyRollup._meta.get_field("day")
+    rows = [
+        [
+            *key._replace(day=day_field.get_db_prep_save(key.day, connection)),
+            sums[key].count,
+            sums[key].execution_time_ms_sum,
+            sums[key].recorded_only_count,
+        ]
+        for key in keys
+    ]
+    _upsert_adding(
+        ExecutionDailyRollup, list(RollupKey._fields), ["count", "execution_time_ms_sum", "recorded_only_count"], rows
+    )
+
+
+def _upsert_adding(model: Any, key_columns: list[str], sum_columns: list[str], rows: list[list[Any]]) -> None:
+    """Add each row's sums to the ``model`` row of its key (created at zero when missing): one ``INSERT ... ON
+    CONFLICT (key) DO UPDATE SET column = column + excluded.column`` per chunk, rows in the order given (sorted
+    by the caller: the lock order). A row is its key's values, then its sums', in the columns' order."""
+    if not rows:
         return
     quote = connection.ops.quote_name
-    table = quote(ExecutionDailyRollup._meta.db_table)
-    day_field = ExecutionDailyRollup._meta.get_field("day")
-    key_columns = [
-        "automation_rule_id",
-        "day",
-        "status",
-        "failure_kind",
-        "action_type",
-        "trigger_source",
-        "tenant_id",
-    ]
-    sum_columns = ["count", "execution_time_ms_sum", "recorded_only_count"]
+    table = quote(model._meta.db_table)
     columns = ", ".join(quote(name) for name in [*key_columns, *sum_columns])
     conflict = ", ".join(quote(name) for name in key_columns)
     updates = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in sum_columns)
-    row = "(" + ", ".join(["%s"] * (len(key_columns) + len(sum_columns))) + ")"
+    marks = "(" + ", ".join(["%s"] * (len(key_columns) + len(sum_columns))) + ")"
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        for start in range(0, len(keys), UPSERT_CHUNK):
-            chunk = keys[start : start + UPSERT_CHUNK]
-            params: list[Any] = []
-            for key in chunk:
-                value = sums[key]
-                params.extend(
-                    [
-                        key.automation_rule_id,
-                        day_field.get_db_prep_save(key.day, connection),
-                        key.status,
-                        key.failure_kind,
-                        key.action_type,
-                        key.trigger_source,
-                        key.tenant_id,
-                        value.count,
-                        value.execution_time_ms_sum,
-                        value.recorded_only_count,
-                    ]
-                )
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            chunk = rows[start : start + UPSERT_CHUNK]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * len(chunk))} "
                 f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                params,
+                [value for row in chunk for value in row],
             )
 
 
@@ -319,32 +310,16 @@ def outcome_sums(sums: dict[RollupKey, RollupSums]) -> dict[OutcomeKey, dict[str
 def outcomes_add(outcomes: dict[OutcomeKey, dict[str, float]]) -> None:
     """Add increments (negative ones too) to the rules' daily outcome rows, created at zero, in key order."""
     keys = sorted(key for key, row in outcomes.items() if any(row.values()))
-    if not keys:
-        return
-    quote = connection.ops.quote_name
-    table = quote(RuleDailyOutcomes._meta.db_table)
     day_field = RuleDailyOutcomes._meta.get_field("day")
-    key_columns = list(OutcomeKey._fields)
-    sum_columns = [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN]
-    columns = ", ".join(quote(name) for name in [*key_columns, *sum_columns])
-    conflict = ", ".join(quote(name) for name in key_columns)
-    updates = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in sum_columns)
-    row_marks = "(" + ", ".join(["%s"] * (len(key_columns) + len(sum_columns))) + ")"
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        for start in range(0, len(keys), UPSERT_CHUNK):
-            chunk = keys[start : start + UPSERT_CHUNK]
-            params: list[Any] = []
-            for key in chunk:
-                row = outcomes[key]
-                params.extend([key.automation_rule_id, day_field.get_db_prep_save(key.day, connection)])
-                params.extend([key.action_type, key.tenant_id])
-                params.extend(int(row[name]) for name in OUTCOME_COLUMNS)
-                params.append(float(row[OUTCOME_TIME_COLUMN]))
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * len(chunk))} "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                params,
-            )
+    rows = [
+        [
+            *key._replace(day=day_field.get_db_prep_save(key.day, connection)),
+            *(int(outcomes[key][name]) for name in OUTCOME_COLUMNS),
+            float(outcomes[key][OUTCOME_TIME_COLUMN]),
+        ]
+        for key in keys
+    ]
+    _upsert_adding(RuleDailyOutcomes, list(OutcomeKey._fields), [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN], rows)
 
 
 def outcomes_projection_sql(where: str) -> str:
