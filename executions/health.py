@@ -21,7 +21,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Max
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -62,10 +62,15 @@ def canary_round_trip(timeout: float) -> float | None:
             time.sleep(POLL_SECONDS)
         return None
     finally:
-        # This answer and any late ones left by earlier canaries.
+        # This answer and any late ones left by earlier canaries. TRICKY: best effort. A wedged worker may
+        # hold SQLite's write lock: the delete's lock timeout must not replace the canary's answer (serve's
+        # watch counted it as "answered" and never replaced that worker); a later round deletes the rows.
         stale = timezone.now() - dt.timedelta(minutes=10)
-        ServiceHeartbeat.objects.filter(name=name).delete()
-        ServiceHeartbeat.objects.filter(name__startswith=CANARY_PREFIX, beat_at__lt=stale).delete()
+        try:
+            ServiceHeartbeat.objects.filter(name=name).delete()
+            ServiceHeartbeat.objects.filter(name__startswith=CANARY_PREFIX, beat_at__lt=stale).delete()
+        except DatabaseError as error:
+            logger.warning("canary %s: its heartbeat rows could not be deleted now (%s)", token, error)
 
 
 @dataclass

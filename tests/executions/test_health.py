@@ -82,3 +82,26 @@ def test_readyz_reports_an_unreachable_broker(transactional_db, beat_recent):
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert not checks["broker"]["ok"] and not checks["worker"]["ok"] and checks["database"]["ok"]
+
+
+def test_a_canary_unanswered_while_a_wedged_process_holds_sqlites_write_lock_is_a_miss(transactional_db, tmp_path):
+    """serve's watch replaces a wedged worker after unanswered canaries; one stopped while it held SQLite's
+    write lock made the canary's clean-up raise a lock timeout, which the watch took for a broker error
+    ("answered"), so that worker was never replaced. The clean-up is best effort: the answer stays None."""
+    from django.db import connection
+
+    from executions.health import canary_round_trip
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the write lock of the whole file is SQLite's; on PostgreSQL the clean-up meets no such lock")
+    import sqlite3
+
+    broker = Broker("filesystem", tmp_path)
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock of the whole file, as a stopped pool process may hold it
+    try:
+        with app_on_broker(broker.url, broker.transport_options):
+            assert canary_round_trip(0.3) is None  # no worker answered, and the clean-up's lock timeout is not raised
+    finally:
+        holder.rollback()
+        holder.close()
