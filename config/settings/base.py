@@ -253,6 +253,12 @@ CELERY_TASK_ROUTES = TASK_ROUTES
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# TRICKY: Celery's Django fixup closes every database connection before and after each task unless
+# CELERY_DB_REUSE_MAX is set (celery/celery#9824, 5.6: CONN_MAX_AGE is not honoured), so on PostgreSQL each
+# task paid a new connection (a backend forked on the server, the client's set-up). With it Celery closes
+# them only after this many tasks, and executions.celery_app closes the old or broken ones around each task
+# as Django does around a request (CONN_MAX_AGE, the health check): measured in docs/operations.md.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "40"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "50"))
 # Keep the worker trying to reach the broker forever (it must recover after a Redis restart) and keep
