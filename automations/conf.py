@@ -58,6 +58,15 @@ class AutomationsSettings:
             "WEBHOOK_BATCH_CONCURRENCY, so a batch's POSTs run in parallel."
         ),
     )
+    BACKLOG_LANE: bool = field(
+        default=False,
+        metadata=_doc(
+            "Match a tenant's events on the backlog queue while more wait than a batch takes, so a worker of its "
+            "own at a lower CPU priority works through one tenant's flood while the other tenants' events go "
+            "through at once (docs/pipeline.md, Fairness between tenants). On only with a worker consuming the "
+            "backlog queue (README, Production)."
+        ),
+    )
     MAX_CAUSATION_DEPTH: int = field(
         default=5, metadata=_doc("Events caused by actions chain at most this deep; deeper executions are blocked.")
     )

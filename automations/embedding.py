@@ -35,17 +35,21 @@ SERVICE_APPS: tuple[str, ...] = (
 PORTAL_CONTEXT_PROCESSOR = "executions.context_processors.portal"
 
 # Queues: events (matching), executions (conditions, governance and the first action attempt), actions
-# (approved and retried actions), health (the readiness canary only, so a backlog never delays it). Tasks
-# name themselves; routes pin each name to its queue. A worker consumes all four (executions.worker.QUEUES).
+# (approved and retried actions), health (the readiness canary only, so a backlog never delays it), backlog
+# (with AUTOMATIONS["BACKLOG_LANE"] on: the matching of tenants with a backlog, for a worker of its own at a
+# lower CPU priority, docs/pipeline.md). Tasks name themselves; routes pin each name to its queue. A worker
+# consumes the first four (executions.worker.QUEUES).
 TASK_QUEUES: dict[str, dict[str, str]] = {
     "events": {"exchange": "events", "routing_key": "events"},
     "executions": {"exchange": "executions", "routing_key": "executions"},
     "actions": {"exchange": "actions", "routing_key": "actions"},
     "health": {"exchange": "health", "routing_key": "health"},
+    "backlog": {"exchange": "backlog", "routing_key": "backlog"},
 }
 TASK_ROUTES: dict[str, dict[str, str]] = {
     "executions.match_event": {"queue": "events", "routing_key": "events"},
     "executions.match_events": {"queue": "events", "routing_key": "events"},
+    "executions.match_backlog": {"queue": "backlog", "routing_key": "backlog"},
     "executions.run_execution": {"queue": "executions", "routing_key": "executions"},
     "executions.run_executions": {"queue": "executions", "routing_key": "executions"},
     "executions.run_action": {"queue": "actions", "routing_key": "actions"},
@@ -68,6 +72,8 @@ CELERY_SETTINGS: dict[str, Any] = {
     "CELERY_TASK_ACKS_LATE": True,
     "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
     "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
+    # Celery's Django fixup closes every connection around each task unless this is set (config/settings/base.py).
+    "CELERY_DB_REUSE_MAX": 1000,
     "CELERY_TASK_SOFT_TIME_LIMIT": 40,
     "CELERY_TASK_TIME_LIMIT": 50,
     "CELERY_TASK_IGNORE_RESULT": True,

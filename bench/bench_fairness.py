@@ -43,6 +43,8 @@ A_CONNECTIONS = int(os.environ.get("BENCH_FAIR_A_CONNECTIONS", "4"))
 B_RATE = float(os.environ.get("BENCH_FAIR_B_RATE", "1"))
 UNLOADED_SECONDS = float(os.environ.get("BENCH_FAIR_UNLOADED_SECONDS", "30"))
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_FAIR_DRAIN_TIMEOUT", "900"))
+# The backlog lane on (AUTOMATIONS_BACKLOG_LANE and a backlog worker at nice 10) unless BENCH_BACKLOG_LANE=0.
+BACKLOG_LANE = os.environ.get("BENCH_BACKLOG_LANE", "1") not in ("0", "false", "")
 TENANT_A = "bench_fair_a"
 TENANT_B = "bench_fair_b"
 
@@ -155,11 +157,12 @@ def run() -> dict[str, Any]:
     # A floods as fast as it can: its events quota lifted, so the queues are measured, not the 429s.
     Tenant.objects.filter(pk=TENANT_A).update(events_per_minute_quota=MAX_QUOTA, executions_per_hour_quota=MAX_QUOTA)
     token_a, token_b = _token(TENANT_A), _token(TENANT_B)
-    stack = Stack(os.environ["DATABASE_URL"], broker)
+    stack = Stack(os.environ["DATABASE_URL"], broker, backlog_lane=BACKLOG_LANE)
     figures: dict[str, Any] = {
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "pipeline_batch_size": batch_size(),
+        "backlog_lane": BACKLOG_LANE,
         "a_events": A_EVENTS,
         "a_batch_per_call": A_BATCH,
         "a_connections": A_CONNECTIONS,

@@ -63,6 +63,8 @@ SERIAL_EVENTS = int(os.environ.get("BENCH_HTTP_SERIAL_EVENTS", "200"))
 BATCH = int(os.environ.get("BENCH_HTTP_BATCH", "100"))
 BATCH_CLIENTS = int(os.environ.get("BENCH_HTTP_BATCH_CLIENTS", "4"))
 PHASES = os.environ.get("BENCH_HTTP_PHASES", "closed,open,serial,batched").split(",")
+# BENCH_BACKLOG_LANE=1: AUTOMATIONS_BACKLOG_LANE on and a backlog worker at nice 10 (README, Production).
+BACKLOG_LANE = os.environ.get("BENCH_BACKLOG_LANE", "0") not in ("0", "false", "")
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_HTTP_DRAIN_TIMEOUT", "300"))
 TENANT = "bench_http"
 RULE = {
@@ -100,8 +102,11 @@ def event_list(tag: str, size: int) -> Any:
 class Stack:
     """gunicorn and the Celery worker, started as the README's production section runs them."""
 
-    def __init__(self, database_url: str, broker: str) -> None:
+    def __init__(self, database_url: str, broker: str, backlog_lane: bool = BACKLOG_LANE) -> None:
         self.env = {**production_env(), "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker}
+        self.backlog_lane = backlog_lane
+        if backlog_lane:
+            self.env["AUTOMATIONS_BACKLOG_LANE"] = "true"
         self.port = _free_port()
         self.log_dir = ROOT / "var"
         self.log_dir.mkdir(exist_ok=True)
@@ -119,7 +124,9 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         worker_env = {key: self.env[key] for key in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "LOG_LEVEL")}
-        self.workers = _start_workers(self.env["DATABASE_URL"], self.env["CELERY_BROKER_URL"], self.log_dir, worker_env)
+        self.workers = _start_workers(
+            self.env["DATABASE_URL"], self.env["CELERY_BROKER_URL"], self.log_dir, worker_env, self.backlog_lane
+        )
         _wait(self.port, timeout=60)
 
     def stop(self) -> None:

@@ -144,12 +144,19 @@ def _prepare(broker: str) -> None:
 
 
 def _start_workers(
-    database_url: str, broker: str, log_dir: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    broker: str,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    backlog_lane: bool = False,
 ) -> list[subprocess.Popen]:
-    """``WORKERS`` Celery workers of ``CONCURRENCY`` processes each; ``extra_env`` adds to their environment."""
+    """``WORKERS`` Celery workers of ``CONCURRENCY`` processes each; ``extra_env`` adds to their environment.
+
+    ``backlog_lane``: AUTOMATIONS_BACKLOG_LANE on, and one more worker of ``CONCURRENCY`` processes for the
+    backlog queue at ``nice -n 10``, as the README's production section runs it."""
     from django.conf import settings
 
-    from executions.worker import AutomationWorker
+    from executions.worker import QUEUES, AutomationWorker
 
     env = {
         **os.environ,
@@ -162,18 +169,25 @@ def _start_workers(
         "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
         **(extra_env or {}),
     }
+    if backlog_lane:
+        env["AUTOMATIONS_BACKLOG_LANE"] = "true"
     processes = []
-    for index in range(WORKERS):
-        log = (log_dir / f"bench-pipeline-worker-{index}.log").open("wb")
-        command = AutomationWorker(concurrency=CONCURRENCY, loglevel="WARNING").command(
+    lanes = [("worker", index, QUEUES) for index in range(WORKERS)]
+    if backlog_lane:
+        lanes.append(("backlog", 0, ("backlog",)))
+    for name, index, queues in lanes:
+        log = (log_dir / f"bench-pipeline-{name}-{index}.log").open("wb")
+        command = AutomationWorker(concurrency=CONCURRENCY, loglevel="WARNING", queues=queues).command(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
             "--hostname",
-            f"bench-{index}-{os.getpid()}@%h",
+            f"bench-{name}-{index}-{os.getpid()}@%h",
         )
         if WORKER_CPUS:
             command = ["taskset", "-c", WORKER_CPUS[index % len(WORKER_CPUS)], *command]
+        if name == "backlog":
+            command = ["nice", "-n", "10", *command]
         processes.append(
             subprocess.Popen(
                 command,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 MATCH_EVENT = "executions.match_event"
 MATCH_EVENTS = "executions.match_events"
+MATCH_BACKLOG = "executions.match_backlog"
 RUN_EXECUTIONS = "executions.run_executions"
 RUN_EXECUTION = "executions.run_execution"
 RUN_ACTION = "executions.run_action"

@@ -40,6 +40,12 @@ def match_events_task(event_ids: list[int]) -> None:
     pipeline.match_events(event_ids)
 
 
+@shared_task(name=task_names.MATCH_BACKLOG, **PIPELINE_TASK_OPTIONS)
+def match_backlog_task(tenant_ids: list[str]) -> None:
+    """A batch of the tenants' waiting events, matched and run on the backlog lane (``AUTOMATIONS["BACKLOG_LANE"]``)."""
+    pipeline.match_backlog(tenant_ids)
+
+
 @shared_task(name=task_names.RUN_EXECUTIONS, **PIPELINE_TASK_OPTIONS)
 def run_executions_task(execution_ids: list[int]) -> None:
     """``run_execution_task`` for a batch: one transaction per step, webhook commands sent together."""

@@ -3,7 +3,7 @@
 One module per step, each with one implementation:
 
 - ``create``: the execution log (``executions_create``; ``trigger_rules`` / ``trigger_rule`` for listeners);
-- ``match``: events to rules (``match_events``, ``match_event``);
+- ``match``: events to rules (``match_events``, ``match_event``; ``match_backlog`` on the backlog lane);
 - ``evaluate``: conditions and governance, and recording what they decided (``evaluate``,
   ``record_evaluations``; approval requests opened here);
 - ``act``: claim the action attempt and run it: deliver the kind's command or call its in-process run;
@@ -16,7 +16,7 @@ One module per step, each with one implementation:
 
 from executions.pipeline.act import get_action_handler
 from executions.pipeline.create import TriggerRequest, executions_create, trigger_rule, trigger_rules
-from executions.pipeline.match import MatchResult, match_event, match_events
+from executions.pipeline.match import MatchResult, match_backlog, match_event, match_events
 from executions.pipeline.record import execution_settle_deliveries
 from executions.pipeline.run import (
     execute_rule_manually,
@@ -33,6 +33,7 @@ __all__ = [
     "execution_settle_deliveries",
     "executions_create",
     "get_action_handler",
+    "match_backlog",
     "match_event",
     "match_events",
     "run_execution",

@@ -9,6 +9,7 @@ ones'; the rest are queued after commit as ``run_executions_task`` batches.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from automations.conf import app_settings
 from automations.models import AutomationRule
 from executions import task_names
 from executions.choices import ExecutionStatus, TriggerSource
@@ -91,9 +93,10 @@ class TakenEvents:
 
     events: list[Event]
     backlogged: frozenset[str] = frozenset()
+    own_tenants: frozenset[str] = frozenset()  # the tenants of the message's own events still waiting
 
 
-def take_events(event_ids: list[int]) -> TakenEvents:
+def take_events(event_ids: list[int], tenant_ids: list[str] | None = None) -> TakenEvents:
     """A fair batch of undispatched events for a wake-up carrying ``event_ids``; call inside the write
     transaction that marks them dispatched.
 
@@ -109,12 +112,18 @@ def take_events(event_ids: list[int]) -> TakenEvents:
     is matching right now is left to it); on SQLite the transaction holds the database's write lock from
     its ``BEGIN IMMEDIATE``, so no other transaction can take or mark anything until this one commits.
     Elsewhere each message takes only its own events.
+
+    ``tenant_ids`` (the backlog lane's wake-up): a fair batch of those tenants' oldest events, no one else's.
     """
     undispatched = Event.objects.filter(dispatched_at__isnull=True)
     skip_locked = connection.features.has_select_for_update_skip_locked
+    size = batch_size()
+    if tenant_ids is not None:
+        if not skip_locked and not holds_write_lock():
+            return TakenEvents([])  # no lane without row locks: the outbox sweeper re-queues the events
+        return fair_batch(list(dict.fromkeys(tenant_ids))[:size], {}, size, skip_locked)
     if not skip_locked and not holds_write_lock():
         return TakenEvents(list(undispatched.filter(pk__in=event_ids).order_by("id")))
-    size = batch_size()
     own: dict[str, list[int]] = {}
     for event_id, tenant_id in (
         undispatched.filter(pk__in=event_ids).order_by("received_at", "id").values_list("id", "tenant_id")
@@ -122,7 +131,8 @@ def take_events(event_ids: list[int]) -> TakenEvents:
         own.setdefault(tenant_id, []).append(event_id)
     tenants = list(own)[:size]
     tenants += [tenant for tenant in waiting_tenants(size - len(tenants), exclude=tenants)]
-    return fair_batch(tenants, own, size, skip_locked)
+    taken = fair_batch(tenants, own, size, skip_locked)
+    return TakenEvents(taken.events, taken.backlogged, frozenset(own))
 
 
 # The tenant after which the next scan of waiting tenants starts (per process), so that when more tenants
@@ -208,15 +218,59 @@ def _take_of_tenant(tenant: str, own: list[int], taken: list[Event], want: int, 
     return got
 
 
+def backlog_lane_on() -> bool:
+    """AUTOMATIONS["BACKLOG_LANE"]: backlogged tenants' events are matched on the backlog queue."""
+    return bool(app_settings.BACKLOG_LANE) and (
+        connection.features.has_select_for_update_skip_locked or holds_write_lock()
+    )
+
+
+# A backlog whose oldest event has waited this long is matched on the events queue again: a backlog lane
+# that is missing (AUTOMATIONS["BACKLOG_LANE"] on, no worker consuming it) or stuck does not stop a tenant.
+BACKLOG_LANE_FALLBACK = dt.timedelta(minutes=10)
+
+
+def leave_to_backlog_lane(taken: TakenEvents) -> TakenEvents:
+    """With the backlog lane on, the batch without the events of tenants that have more waiting than it took;
+    one backlog wake-up (after commit) for each such tenant with own events of this message still waiting
+    (whether this batch took them or another transaction held them).
+
+    Left out, those events stay undispatched (their row locks end with the transaction), and the backlog
+    lane's worker takes them in full batches. A wake-up per message that carried them keeps a wake-up for
+    every batch's worth of them, as the events queue had; the outbox sweeper catches anything else. A
+    tenant whose taken events include one older than ``BACKLOG_LANE_FALLBACK`` is matched here.
+    """
+    taken_ids = [event.pk for event in taken.events]
+    overdue = timezone.now() - BACKLOG_LANE_FALLBACK
+    stale = {event.tenant_id for event in taken.events if event.received_at < overdue}
+    backlogged = {
+        tenant
+        for tenant in taken.backlogged - stale
+        if Event.objects.filter(tenant_id=tenant, dispatched_at__isnull=True).exclude(pk__in=taken_ids).exists()
+    }
+    if not backlogged:
+        return taken
+    for tenant in sorted(backlogged & taken.own_tenants):
+        publish_on_commit(task_names.MATCH_BACKLOG, [tenant])
+    kept = [event for event in taken.events if event.tenant_id not in backlogged]
+    return TakenEvents(kept, taken.backlogged - backlogged, taken.own_tenants)
+
+
 def log_matches(
-    event_ids: list[int], run_here: bool
+    event_ids: list[int], run_here: bool, tenant_ids: list[str] | None = None
 ) -> tuple[list[AutomationExecution], list[list[AutomationExecution]]]:
     """Log the events' executions and mark them dispatched; returns those created and those to run here,
     in groups to run one after the other: the executions of tenants with nothing more waiting first, then
-    those of backlogged tenants (one group when all are alike)."""
+    those of backlogged tenants (one group when all are alike). ``tenant_ids``: the backlog lane's batch."""
     rules_by_key: dict[tuple[str, str], list[AutomationRule]] = {}
     with write_transaction():
-        taken = take_events(event_ids)
+        taken = take_events(event_ids, tenant_ids)
+        if tenant_ids is None and backlog_lane_on():
+            taken = leave_to_backlog_lane(taken)
+        elif tenant_ids is not None and taken.backlogged:
+            # The lane's batch was full and more may wait: one more wake-up keeps the lane going on its own
+            # (one that finds nothing left does nothing).
+            publish_on_commit(task_names.MATCH_BACKLOG, sorted(taken.backlogged))
         events = taken.events
         if not events:
             return [], []
@@ -261,6 +315,15 @@ def match_events(event_ids: list[int], run_here: bool = True) -> list[Automation
     constraint refuses a second execution anyway.
     """
     created, groups = log_matches(event_ids, run_here)
+    for group in groups:
+        run_loaded(group)
+    return created
+
+
+def match_backlog(tenant_ids: list[str]) -> list[AutomationExecution]:
+    """The backlog lane (AUTOMATIONS["BACKLOG_LANE"]): a full, fair batch of the tenants' oldest waiting
+    events, matched and run here, the quiet ones' first, as ``match_events``; returns the executions created."""
+    created, groups = log_matches([], run_here=True, tenant_ids=tenant_ids)
     for group in groups:
         run_loaded(group)
     return created

@@ -5,6 +5,7 @@ never holds another's events back. On SQLite and PostgreSQL, and on a real worke
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -14,7 +15,7 @@ from executions.choices import ExecutionStatus
 from executions.delivery.services import endpoint_create
 from executions.dispatch import publish
 from executions.models import AutomationExecution, Event, MetricSample
-from executions.pipeline import match, match_events
+from executions.pipeline import match, match_backlog, match_events
 from executions.services import emit_events
 from tests.executions.conftest import make_event_rule
 from tests.executions.workers import Broker, app_on_broker, wait_for
@@ -213,6 +214,105 @@ def test_a_taken_event_is_never_taken_again(shops, batch_of, django_capture_on_c
     assert AutomationExecution.objects.count() == 6
 
 
+# --- the backlog lane ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backlog_lane(settings):
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "BACKLOG_LANE": True}
+
+
+def backlog_wakeups(callbacks) -> list[list[str]]:
+    """The tenant lists of the backlog lane's wake-ups queued on commit."""
+    return [
+        callback.args[1]
+        for callback in callbacks
+        if isinstance(callback, partial) and callback.args[:1] == (task_names.MATCH_BACKLOG,)
+    ]
+
+
+def test_with_the_backlog_lane_a_backlogged_tenants_events_are_left_to_it_and_the_others_run_at_once(
+    shops, batch_of, backlog_lane, django_capture_on_commit_callbacks
+):
+    # given: a has ten events waiting, b one; batches of four
+    a, b, _ = shops
+    batch_of(4)
+    a_ids = waiting(a, 10, django_capture_on_commit_callbacks)
+    b_ids = waiting(b, 1, django_capture_on_commit_callbacks)
+
+    # when: a's message is matched on the events queue
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = match_events(a_ids[:4])
+
+    # then: only b's event ran here; a's wait for the backlog lane, which this message woke
+    assert [execution.event_id for execution in created] == b_ids
+    assert backlog_wakeups(callbacks) == [[a.pk]]
+    assert Event.objects.filter(tenant=a, dispatched_at__isnull=True).count() == 10
+
+    # and the backlog lane takes a full batch of a's oldest, no one else's, and wakes itself again while
+    # a full batch may leave more
+    c = shops[2]
+    c_ids = waiting(c, 1, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        lane = match_backlog([a.pk])
+    assert [execution.event_id for execution in lane] == a_ids[:4]
+    assert Event.objects.filter(pk__in=c_ids, dispatched_at__isnull=True).count() == 1
+    assert backlog_wakeups(callbacks) == [[a.pk]]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        lane = match_backlog([a.pk])  # 4 more, then the last 2 (a part batch: no wake-up after it)
+        lane += match_backlog([a.pk])
+    assert [execution.event_id for execution in lane] == a_ids[4:]
+    assert backlog_wakeups(callbacks) == [[a.pk]]
+
+
+def test_with_the_backlog_lane_a_tenant_with_no_more_waiting_than_a_batch_runs_at_once(
+    shops, batch_of, backlog_lane, django_capture_on_commit_callbacks
+):
+    a, b, _ = shops
+    batch_of(4)
+    a_ids = waiting(a, 3, django_capture_on_commit_callbacks)
+    b_ids = waiting(b, 1, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = match_events(a_ids[:1])
+
+    assert sorted(execution.event_id for execution in created) == sorted(a_ids + b_ids)
+    assert backlog_wakeups(callbacks) == []
+
+
+def test_a_backlog_that_waited_past_the_fallback_is_matched_on_the_events_queue(
+    shops, batch_of, backlog_lane, django_capture_on_commit_callbacks
+):
+    # the backlog lane is missing or stuck: a's oldest event has waited ten minutes
+    a, _, _ = shops
+    batch_of(4)
+    a_ids = waiting(a, 10, django_capture_on_commit_callbacks)
+    Event.objects.filter(pk=a_ids[0]).update(received_at=timezone.now() - match.BACKLOG_LANE_FALLBACK)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = match_events(a_ids[:4])
+
+    assert [execution.event_id for execution in created] == a_ids[:4]
+    assert backlog_wakeups(callbacks) == []
+
+
+def test_a_message_that_only_saw_anothers_backlog_wakes_no_backlog_lane(
+    shops, batch_of, backlog_lane, django_capture_on_commit_callbacks
+):
+    # a's backlog has messages of its own: b's message leaves a's share alone and wakes nothing for it
+    a, b, _ = shops
+    batch_of(4)
+    waiting(a, 10, django_capture_on_commit_callbacks)
+    b_ids = waiting(b, 1, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = match_events(b_ids)
+
+    assert [execution.event_id for execution in created] == b_ids
+    assert backlog_wakeups(callbacks) == []
+    assert Event.objects.filter(tenant=a, dispatched_at__isnull=True).count() == 10
+
+
 # --- on a real worker ---------------------------------------------------------------------------------
 
 
@@ -276,3 +376,59 @@ def test_on_a_worker_a_tenants_event_is_matched_in_the_first_batch_behind_anothe
     assert AutomationExecution.objects.count() == 201
     paths = Counter(request.path for request in sink.requests)
     assert paths == {f"/{b.pk}": 1, f"/{a.pk}": 200}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_on_a_worker_and_a_backlog_lane_worker_every_event_runs_once(tmp_path, sink, settings, monkeypatch):
+    # given: the backlog lane on; tenant a's 100 events with their 20 messages queued, then b's one
+    monkeypatch.setattr(match, "_scan_cursor", "")
+    size = 5
+    settings.AUTOMATIONS = {**settings.AUTOMATIONS, "PIPELINE_BATCH_SIZE": size, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
+    a, b = make_tenant("tenant_flood", name="Flood"), make_tenant("tenant_quiet", name="Quiet")
+    for tenant in (a, b):
+        MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="active")
+        make_event_rule(tenant)
+        endpoint_create(tenant, sink.url(f"/{tenant.pk}"))
+    now = timezone.now()
+    backlog = Event.objects.bulk_create(
+        Event(tenant=a, event_type="product_added", source="store", idempotency_key=f"a{n}", received_at=now)
+        for n in range(100)
+    )
+    quiet = Event.objects.create(tenant=b, event_type="product_added", source="store", idempotency_key="b0")
+    a_ids = sorted(event.pk for event in backlog)
+    broker = Broker("redis", tmp_path)
+    broker.purge()
+    env = {
+        "AUTOMATIONS_PIPELINE_BATCH_SIZE": str(size),
+        "AUTOMATIONS_BACKLOG_LANE": "true",
+        "AUTOMATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+    }
+    worker = broker.worker(env)
+    lane = broker.worker(env, name="backlog")
+    try:
+        with app_on_broker(broker.url, broker.transport_options):
+            for start in range(0, len(a_ids), size):
+                assert publish(task_names.MATCH_EVENTS, a_ids[start : start + size])
+            assert publish(task_names.MATCH_EVENTS, [quiet.pk])
+
+            # when: a worker of the four queues and a worker of the backlog queue work through them
+            worker.start(concurrency=1)
+            lane.start(concurrency=1, queues=("backlog",))
+            worker.wait_ready()
+            lane.wait_ready()
+            wait_for(
+                lambda: AutomationExecution.objects.filter(status=ExecutionStatus.SUCCEEDED).count() == 101,
+                timeout=180,
+                message="every execution succeeded",
+            )
+    finally:
+        worker.stop()
+        lane.stop()
+        broker.purge()
+
+    # then: each event ran once and was delivered once; the backlog lane matched a's backlog
+    assert AutomationExecution.objects.count() == 101
+    assert Counter(request.path for request in sink.requests) == {f"/{b.pk}": 1, f"/{a.pk}": 100}
+    assert "Task executions.match_backlog[" in lane.log(), lane.log()
+    assert "Task executions.match_backlog[" not in worker.log(), worker.log()

@@ -103,8 +103,9 @@ class WorkerProcess:
             env["AUTOMATIONS_BROKER_DIR"] = str(self.broker_dir)
         return env
 
-    def start(self, concurrency: int = 2) -> WorkerProcess:
-        command = AutomationWorker(concurrency=concurrency, loglevel="INFO").command(
+    def start(self, concurrency: int = 2, queues: tuple[str, ...] | None = None) -> WorkerProcess:
+        options = {} if queues is None else {"queues": queues}
+        command = AutomationWorker(concurrency=concurrency, loglevel="INFO", **options).command(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
