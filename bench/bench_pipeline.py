@@ -115,13 +115,33 @@ class SinkServer:
         self.server.server_close()
 
 
+def stray_bench_workers() -> list[int]:
+    """Pids of Celery workers an earlier benchmark started (``--hostname bench-...``) that still run: an
+    interrupted run leaves them in their own sessions, and they would take this run's messages."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"celery" in b" ".join(argv) and any(arg.startswith(b"bench-") for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
 def _environment_problem() -> str | None:
-    """Why this benchmark can't run here (it needs PostgreSQL, and Redis or RabbitMQ), or None."""
+    """Why this benchmark can't run here (it needs PostgreSQL, and Redis or RabbitMQ, and no worker left by an
+    earlier run), or None."""
     from django.conf import settings
     from django.db import connection
 
     if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).endswith("_bench"):
         return "needs DATABASE_URL=postgres://.../<name>_bench (its tables are emptied)"
+    strays = stray_bench_workers()
+    if strays:
+        return f"workers of an earlier benchmark still run (pids {strays}): stop them first (kill {strays[0]} ...)"
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
         return "needs CELERY_BROKER_URL=redis://127.0.0.1:6379/<db> (or amqp://... for RabbitMQ)"
     return None
