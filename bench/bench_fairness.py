@@ -33,7 +33,7 @@ import threading
 import time
 from typing import Any
 
-from bench.bench_http import RULE, Stack, _deliveries, _ms
+from bench.bench_http import RULE, Stack, _deliveries, _ms, backlog_lane_wanted
 from bench.bench_pipeline import SinkServer, _environment_problem, _prepare, _setup_tenant
 from bench.http_load import Call, EventPoster, calls_in_processes
 
@@ -43,8 +43,7 @@ A_CONNECTIONS = int(os.environ.get("BENCH_FAIR_A_CONNECTIONS", "4"))
 B_RATE = float(os.environ.get("BENCH_FAIR_B_RATE", "1"))
 UNLOADED_SECONDS = float(os.environ.get("BENCH_FAIR_UNLOADED_SECONDS", "30"))
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_FAIR_DRAIN_TIMEOUT", "900"))
-# The backlog lane on (AUTOMATIONS_BACKLOG_LANE and a backlog worker at nice 10) unless BENCH_BACKLOG_LANE=0.
-BACKLOG_LANE = os.environ.get("BENCH_BACKLOG_LANE", "1") not in ("0", "false", "")
+BACKLOG_LANE = backlog_lane_wanted("1")  # on unless BENCH_BACKLOG_LANE=0
 TENANT_A = "bench_fair_a"
 TENANT_B = "bench_fair_b"
 

@@ -63,8 +63,14 @@ SERIAL_EVENTS = int(os.environ.get("BENCH_HTTP_SERIAL_EVENTS", "200"))
 BATCH = int(os.environ.get("BENCH_HTTP_BATCH", "100"))
 BATCH_CLIENTS = int(os.environ.get("BENCH_HTTP_BATCH_CLIENTS", "4"))
 PHASES = os.environ.get("BENCH_HTTP_PHASES", "closed,open,serial,batched").split(",")
-# BENCH_BACKLOG_LANE=1: AUTOMATIONS_BACKLOG_LANE on and a backlog worker at nice 10 (README, Production).
-BACKLOG_LANE = os.environ.get("BENCH_BACKLOG_LANE", "0") not in ("0", "false", "")
+
+
+def backlog_lane_wanted(default: str) -> bool:
+    """BENCH_BACKLOG_LANE (1 / 0): AUTOMATIONS_BACKLOG_LANE on and a backlog worker at nice 10 (README, Production)."""
+    return os.environ.get("BENCH_BACKLOG_LANE", default) not in ("0", "false", "")
+
+
+BACKLOG_LANE = backlog_lane_wanted("0")
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_HTTP_DRAIN_TIMEOUT", "300"))
 TENANT = "bench_http"
 RULE = {
@@ -104,9 +110,7 @@ class Stack:
 
     def __init__(self, database_url: str, broker: str, backlog_lane: bool = BACKLOG_LANE) -> None:
         self.env = {**production_env(), "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker}
-        self.backlog_lane = backlog_lane
-        if backlog_lane:
-            self.env["AUTOMATIONS_BACKLOG_LANE"] = "true"
+        self.backlog_lane = backlog_lane  # the workers' setting (_start_workers): the web processes never read it
         self.port = _free_port()
         self.log_dir = ROOT / "var"
         self.log_dir.mkdir(exist_ok=True)

@@ -80,6 +80,11 @@ def trigger_data_of_event_row(
     }
 
 
+def takes_fair_batches() -> bool:
+    """True when a task can take any waiting events safely: PostgreSQL's ``SKIP LOCKED``, or SQLite's write lock."""
+    return connection.features.has_select_for_update_skip_locked or holds_write_lock()
+
+
 def holds_write_lock() -> bool:
     """True when this transaction excludes every other writer: SQLite with ``transaction_mode`` IMMEDIATE
     (this project's setting), where ``BEGIN IMMEDIATE`` takes the database's one write lock."""
@@ -118,12 +123,12 @@ def take_events(event_ids: list[int], tenant_ids: list[str] | None = None) -> Ta
     undispatched = Event.objects.filter(dispatched_at__isnull=True)
     skip_locked = connection.features.has_select_for_update_skip_locked
     size = batch_size()
+    if not takes_fair_batches():
+        # No lane without row locks (the outbox sweeper re-queues the events); a message takes its own.
+        own_only = [] if tenant_ids is not None else undispatched.filter(pk__in=event_ids).order_by("id")
+        return TakenEvents(list(own_only))
     if tenant_ids is not None:
-        if not skip_locked and not holds_write_lock():
-            return TakenEvents([])  # no lane without row locks: the outbox sweeper re-queues the events
         return fair_batch(list(dict.fromkeys(tenant_ids))[:size], {}, size, skip_locked)
-    if not skip_locked and not holds_write_lock():
-        return TakenEvents(list(undispatched.filter(pk__in=event_ids).order_by("id")))
     own: dict[str, list[int]] = {}
     for event_id, tenant_id in (
         undispatched.filter(pk__in=event_ids).order_by("received_at", "id").values_list("id", "tenant_id")
@@ -220,9 +225,7 @@ def _take_of_tenant(tenant: str, own: list[int], taken: list[Event], want: int, 
 
 def backlog_lane_on() -> bool:
     """AUTOMATIONS["BACKLOG_LANE"]: backlogged tenants' events are matched on the backlog queue."""
-    return bool(app_settings.BACKLOG_LANE) and (
-        connection.features.has_select_for_update_skip_locked or holds_write_lock()
-    )
+    return bool(app_settings.BACKLOG_LANE) and takes_fair_batches()
 
 
 # A backlog whose oldest event has waited this long is matched on the events queue again: a backlog lane
@@ -314,16 +317,19 @@ def match_events(event_ids: list[int], run_here: bool = True) -> list[Automation
     A redelivered message finds its events dispatched and does nothing; the (rule, "event:<id>")
     constraint refuses a second execution anyway.
     """
-    created, groups = log_matches(event_ids, run_here)
-    for group in groups:
-        run_loaded(group)
-    return created
+    return _match_and_run(event_ids, run_here)
 
 
 def match_backlog(tenant_ids: list[str]) -> list[AutomationExecution]:
     """The backlog lane (AUTOMATIONS["BACKLOG_LANE"]): a full, fair batch of the tenants' oldest waiting
     events, matched and run here, the quiet ones' first, as ``match_events``; returns the executions created."""
-    created, groups = log_matches([], run_here=True, tenant_ids=tenant_ids)
+    return _match_and_run([], True, tenant_ids)
+
+
+def _match_and_run(
+    event_ids: list[int], run_here: bool, tenant_ids: list[str] | None = None
+) -> list[AutomationExecution]:
+    created, groups = log_matches(event_ids, run_here, tenant_ids)
     for group in groups:
         run_loaded(group)
     return created
