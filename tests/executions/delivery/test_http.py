@@ -284,3 +284,24 @@ def test_a_receiver_that_closes_after_each_answer_gets_a_connection_per_post(sin
 
     assert [result.status_code for result in results] == [200, 200]
     assert len(sink.requests) == 2
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's; other systems do without")
+def test_every_post_on_a_kept_connection_asks_for_prompt_acknowledgements(keep_alive_sink, monkeypatch):
+    # The receiver writes its headers and its body in two parts without TCP_NODELAY (Python's http.server):
+    # unless the client acknowledges the headers at once, the body waits for Linux's delayed ACK (40 ms).
+    armed: list[int] = []
+
+    class WatchedSocket(socket.socket):
+        def setsockopt(self, level, option, value, *rest):
+            if (level, option, value) == (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1):
+                armed.append(self.getsockname()[1])
+            return super().setsockopt(level, option, value, *rest)
+
+    monkeypatch.setattr(socket, "socket", WatchedSocket)
+
+    results = [post(keep_alive_sink.url) for _ in range(3)]
+
+    assert [result.status_code for result in results] == [200, 200, 200]
+    assert len(set(keep_alive_sink.ports)) == 1
+    assert armed == keep_alive_sink.ports  # set again for each request: the kernel drops it by itself
