@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -305,3 +306,28 @@ def test_every_post_on_a_kept_connection_asks_for_prompt_acknowledgements(keep_a
     assert [result.status_code for result in results] == [200, 200, 200]
     assert len(set(keep_alive_sink.ports)) == 1
     assert armed == keep_alive_sink.ports  # set again for each request: the kernel drops it by itself
+
+
+def test_one_thread_calls_the_armed_deadlines_and_never_a_disarmed_one():
+    from executions.delivery.http import Deadlines
+
+    deadlines = Deadlines()
+    called: list[str] = []
+    last = threading.Event()
+    now = time.monotonic()
+    callers: set[int] = set()
+
+    def note(name: str) -> None:
+        called.append(name)
+        callers.add(threading.get_ident())
+
+    kept = [deadlines.arm(now + 0.05 * n, lambda n=n: note(f"kept {n}")) for n in range(1, 4)]
+    dropped = [deadlines.arm(now + 0.05 * n, lambda n=n: note(f"dropped {n}")) for n in range(1, 4)]
+    deadlines.arm(now + 0.3, last.set)
+    for alarm in dropped:
+        deadlines.disarm(alarm)
+
+    assert last.wait(5)
+    assert called == ["kept 1", "kept 2", "kept 3"]  # in deadline order, the disarmed ones never
+    assert len(callers) == 1 and threading.get_ident() not in callers  # one watching thread called them all
+    deadlines.disarm(kept[0])  # disarming one that has run is harmless
