@@ -273,7 +273,7 @@ def events_quota_reserve(
     now = now or clock()
     window = Window.at(now, EVENTS_WINDOW_SECONDS)
     wanted = {tenant_id: count for tenant_id, count in counts.items() if count > 0}
-    limits = dict(Tenant.objects.filter(pk__in=list(wanted)).values_list("pk", "events_per_minute_quota"))
+    limits = event_quota_limits(list(wanted))
     reserved: dict[str, int] = {}
     for tenant_id, count in sorted(wanted.items()):
         limit = limits.get(tenant_id)
@@ -287,6 +287,24 @@ def events_quota_reserve(
             raise refused
         reserved[tenant_id] = count
     return EventReservation(reserved, window)
+
+
+def event_quota_limits(tenant_ids: list[str]) -> dict[str, int]:
+    """{tenant id: events_per_minute_quota} of the tenants that exist, read at the moment (a changed quota
+    counts for the very next post).
+
+    TRICKY: one plain SELECT, not the ORM: it runs on every event post, where building the queryset cost
+    more CPU than the round trip (a sixth of the web process's CPU per one-event post, by profile).
+    """
+    if not tenant_ids:
+        return {}
+    quote = connection.ops.quote_name
+    table = quote(Tenant._meta.db_table)
+    key, limit = quote("id"), quote("events_per_minute_quota")  # the fields' own column names
+    placeholders = ", ".join(["%s"] * len(tenant_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key}, {limit} FROM {table} WHERE {key} IN ({placeholders})", tenant_ids)
+        return {tenant_id: int(value) for tenant_id, value in cursor.fetchall()}
 
 
 def events_quota_refused(refused: QuotaExceeded, now: dt.datetime | None = None) -> None:
