@@ -38,11 +38,12 @@ from executions.models import (
     Notification,
     WebhookDelivery,
 )
-from governance.common.sql_instances import instances_from_sql, select_list
+from governance.common.sql_instances import CompiledQuery, instances_from_sql, select_list
 from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
+    from governance.models import Tenant
 
 
 def local_day_bounds(moment: dt.datetime, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
@@ -295,14 +296,19 @@ def action_only_recorded(tenant_id: str, action_type: str) -> bool:
 
 
 def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:
-    """The latest value of each of the tenant's metrics, from ``MetricSample`` rows (two indexed queries)."""
+    """The latest value of each of the tenant's metrics, from ``MetricSample`` rows; on a tie of
+    ``recorded_at`` the highest id wins. One query where the database has ``DISTINCT ON`` (PostgreSQL: this
+    runs for every batch the pipeline evaluates), two indexed ones elsewhere."""
+    from django.db import connection
     from django.db.models import Max, Q
 
     from executions.models import MetricSample
 
-    latest = (
-        MetricSample.objects.filter(tenant_id=tenant_id).values("metric").annotate(latest=Max("recorded_at")).order_by()
-    )
+    samples = MetricSample.objects.filter(tenant_id=tenant_id)
+    if connection.features.can_distinct_on_fields:
+        latest_each = samples.order_by("metric", "-recorded_at", "-id").distinct("metric")
+        return {sample.metric: sample.value for sample in latest_each}
+    latest = samples.values("metric").annotate(latest=Max("recorded_at")).order_by()
     pairs = [(row["metric"], row["latest"]) for row in latest]
     if not pairs:
         return {}
@@ -310,18 +316,12 @@ def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:
     for metric, recorded_at in pairs:
         match |= Q(metric=metric, recorded_at=recorded_at)
     values: dict[str, object] = {}
-    # Ties on recorded_at: the highest id wins.
-    for sample in MetricSample.objects.filter(match, tenant_id=tenant_id).order_by("metric", "recorded_at", "id"):
+    for sample in samples.filter(match).order_by("metric", "recorded_at", "id"):
         values[sample.metric] = sample.value
     return values
 
 
-def event_rules(tenant_id: str, event_type: str) -> list[AutomationRule]:
-    """The tenant's enabled event rules for ``event_type``, each with ``current_version_id`` read along.
-
-    Uses the partial index ``rule_enabled_event_lookup`` (tenant, event_type), so the cost does not
-    grow with other tenants' rules.
-    """
+def _event_rules_query(tenant_id: str, event_type: str) -> QuerySet[AutomationRule]:
     from django.db.models import OuterRef, Subquery
 
     from automations.choices import TriggerType
@@ -330,13 +330,37 @@ def event_rules(tenant_id: str, event_type: str) -> list[AutomationRule]:
     # ``current_version_id``: the id of the rule's current RuleVersion, read with the rule (trigger_rule
     # would otherwise look it up once per execution).
     current_version = RuleVersion.objects.filter(rule_id=OuterRef("pk"), version=OuterRef("version")).values("id")[:1]
-    return list(
-        AutomationRule.objects.filter(
-            tenant_id=tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event_type
-        )
-        .select_related("tenant")
-        .annotate(current_version_id=Subquery(current_version))
-    )
+    return AutomationRule.objects.filter(
+        tenant_id=tenant_id, enabled=True, trigger_type=TriggerType.EVENT, event_type=event_type
+    ).annotate(current_version_id=Subquery(current_version))
+
+
+EVENT_RULES: CompiledQuery[AutomationRule] = CompiledQuery("event_rules", 2, _event_rules_query)
+
+
+def _tenant_query(tenant_id: str) -> QuerySet[Tenant]:
+    from governance.models import Tenant
+
+    return Tenant.objects.filter(pk=tenant_id)
+
+
+TENANT: CompiledQuery[Tenant] = CompiledQuery("tenant", 1, _tenant_query)
+
+
+def event_rules(tenant_id: str, event_type: str) -> list[AutomationRule]:
+    """The tenant's enabled event rules for ``event_type``, each with ``current_version_id`` read along and
+    its tenant in memory.
+
+    Uses the partial index ``rule_enabled_event_lookup`` (tenant, event_type), so the cost does not
+    grow with other tenants' rules. Runs for every batch of events: compiled once per process
+    (``CompiledQuery``).
+    """
+    rules = EVENT_RULES.rows(tenant_id, event_type)
+    if rules:
+        tenants = TENANT.rows(tenant_id)
+        for rule in rules:
+            rule.tenant = tenants[0]
+    return rules
 
 
 def rule_accepts_event_source(rule: AutomationRule, source: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -107,3 +107,39 @@ def instances_from_sql(model: type[ModelT], sql: str, params: Sequence[Any]) -> 
             setattr(instance, column, values[position])
         instances.append(instance)
     return instances
+
+
+class Marker(str):
+    """The stand-in value of one argument of a ``CompiledQuery`` (a string no caller would pass)."""
+
+
+class CompiledQuery(Generic[ModelT]):
+    """A queryset built and compiled by the ORM once per database vendor and process, then run as
+    ``instances_from_sql`` with each call's values: for the pipeline's hottest reads, where building and
+    compiling a queryset with a subquery cost several times the statement (docs/pipeline.md, "What one
+    task costs"). The queryset stays the one definition of what is read; only its compilation is kept.
+
+    ``build(*values)`` returns the queryset; each value must reach the SQL once, as a parameter (equality
+    filters do). It is compiled with ``Marker`` values, which each call replaces with its own.
+    """
+
+    def __init__(self, name: str, arity: int, build: Callable[..., models.QuerySet[ModelT]]) -> None:
+        self.markers = [Marker(f"<{name} argument {index}>") for index in range(arity)]
+        self.build = build
+        self.model: type[ModelT] | None = None  # learnt on the first call (the apps are loaded by then)
+        self.compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}  # by database alias
+
+    def rows(self, *values: Any) -> list[ModelT]:
+        """The queryset's rows for ``values`` (as many as ``build`` takes), as model instances."""
+        if self.model is None:
+            self.model = self.build(*self.markers).model
+        db = router.db_for_read(self.model)
+        compiled = self.compiled.get(db)
+        if compiled is None:
+            sql, params = self.build(*self.markers).query.get_compiler(using=db).as_sql()
+            if sorted(param for param in params if isinstance(param, Marker)) != sorted(self.markers):
+                raise ValueError("each argument of a compiled query must reach its SQL once, as a parameter")
+            compiled = self.compiled[db] = (sql, tuple(params))
+        sql, params = compiled
+        by_marker = dict(zip(self.markers, values, strict=True))
+        return instances_from_sql(self.model, sql, [by_marker[p] if isinstance(p, Marker) else p for p in params])

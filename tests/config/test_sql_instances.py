@@ -69,3 +69,60 @@ def test_star_and_missing_primary_key_are_refused(rule):
         instances_from_sql(AutomationRule, f"SELECT r.* FROM {table} r", [])
     with pytest.raises(ValueError, match="primary key"):
         instances_from_sql(AutomationRule, f"SELECT r.name FROM {table} r", [])
+
+
+def event_rule(tenant, owner, name, event_type="order_placed", **fields):
+    return make_rule(
+        tenant, owner, name=name, trigger_type="event", trigger_config={"event_type": event_type}, **fields
+    )
+
+
+def test_event_rules_compiled_once_equal_the_orm_query_for_any_tenant_and_type(tenant, other_tenant, owner):
+    from django.db.models import OuterRef, Subquery
+
+    from automations.models import RuleVersion
+    from executions.selectors import event_rules
+
+    wanted = [event_rule(tenant, owner, "A"), event_rule(tenant, owner, "B")]
+    wanted[1].name = "B, edited"  # a second version: the annotation must name the current one
+    wanted[1].conditions = []
+    wanted[1].save()
+    event_rule(tenant, owner, "Off", enabled=False)
+    event_rule(tenant, owner, "Other type", event_type="product_added")
+    event_rule(other_tenant, None, "Other tenant")
+    AutomationRule.objects.filter(pk=event_rule(tenant, owner, "Archived").pk).update(
+        deleted_at=dt.datetime.now(dt.UTC)
+    )
+
+    def orm(tenant_id, event_type):
+        current = RuleVersion.objects.filter(rule_id=OuterRef("pk"), version=OuterRef("version")).values("id")[:1]
+        rules = AutomationRule.objects.filter(
+            tenant_id=tenant_id, enabled=True, trigger_type="event", event_type=event_type
+        ).annotate(current_version_id=Subquery(current))
+        return sorted(((field_values(r), r.current_version_id) for r in rules), key=lambda pair: pair[0]["id"])
+
+    for tenant_id, event_type, count in [
+        (tenant.pk, "order_placed", 2),  # the first call compiles, the later ones reuse the SQL
+        (other_tenant.pk, "order_placed", 1),
+        (tenant.pk, "product_added", 1),
+        (tenant.pk, "nothing_here", 0),
+    ]:
+        found = event_rules(tenant_id, event_type)
+        assert sorted(((field_values(r), r.current_version_id) for r in found), key=lambda p: p[0]["id"]) == orm(
+            tenant_id, event_type
+        )
+        assert len(found) == count
+        assert all(type(r).tenant.is_cached(r) and r.tenant.pk == tenant_id for r in found)  # no query later
+    edited = next(r for r in event_rules(tenant.pk, "order_placed") if r.pk == wanted[1].pk)
+    assert edited.current_version_id == RuleVersion.objects.get(rule=edited, version=edited.version).pk
+
+
+def test_a_compiled_query_refuses_a_value_that_does_not_reach_its_sql_as_a_parameter(rule):
+    from governance.common.sql_instances import CompiledQuery
+
+    inlined = CompiledQuery("inlined", 1, lambda limit: AutomationRule.objects.all()[: len(limit)])
+    with pytest.raises(ValueError, match="once, as a parameter"):
+        inlined.rows("x")
+    fine = CompiledQuery("by_name", 1, lambda name: AutomationRule.objects.filter(name=name))
+    assert [r.pk for r in fine.rows(rule.name)] == [rule.pk]
+    assert fine.rows("no such name") == []

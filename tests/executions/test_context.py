@@ -64,6 +64,23 @@ def test_the_latest_sample_of_each_metric_is_the_fact(rule):
 
 
 @pytest.mark.django_db
+def test_samples_recorded_at_the_same_moment_the_last_stored_wins_for_each_metric(rule):
+    from executions.selectors import tenant_latest_metric_values
+
+    tenant = rule.tenant
+    now = timezone.now()
+    for value in (3, 8, 5):  # three samples of one moment: the highest id is the last stored
+        MetricSample.objects.create(tenant=tenant, metric="product_count", value_number=value, recorded_at=now)
+    MetricSample.objects.create(tenant=tenant, metric="store_status", value_text="paused", recorded_at=now)
+    MetricSample.objects.create(
+        tenant=tenant, metric="store_status", value_text="active", recorded_at=now - dt.timedelta(minutes=1)
+    )
+
+    assert tenant_latest_metric_values(tenant.pk) == {"product_count": 5, "store_status": "paused"}
+    assert tenant_latest_metric_values("tenant_without_samples") == {}
+
+
+@pytest.mark.django_db
 @override_automations(
     METRIC_PROVIDERS={
         "store_status": "tests.executions.test_context.store_status_provider",
