@@ -92,14 +92,24 @@ def execution_action_type(execution: AutomationExecution) -> str | None:
     """The action type the execution ran under: its rule version's, else its rule's; None when neither is
     in memory (``RollupCounts`` then reads it). ``rollups_recount`` computes the same in SQL."""
     if execution.rule_version_id is not None:
-        if not AutomationExecution.rule_version.is_cached(execution):
+        if AutomationExecution.rule_version.is_cached(execution):
+            definition = execution.rule_version.definition if execution.rule_version is not None else None
+            if isinstance(definition, dict) and isinstance(definition.get("action_type"), str):
+                return str(definition["action_type"])
+        elif not rule_read_at_version(execution):
             return None
-        definition = execution.rule_version.definition if execution.rule_version is not None else None
-        if isinstance(definition, dict) and isinstance(definition.get("action_type"), str):
-            return str(definition["action_type"])
     if AutomationExecution.automation_rule.is_cached(execution):
         return str(execution.automation_rule.action_type)
     return None
+
+
+def rule_read_at_version(execution: AutomationExecution) -> bool:
+    """Whether the execution's rule in memory was read at the execution's rule version (the pipeline's
+    rules carry ``current_version_id``, read with them: ``executions.selectors.event_rules``), so that its
+    fields are that version's."""
+    if not AutomationExecution.automation_rule.is_cached(execution):
+        return False
+    return getattr(execution.automation_rule, "current_version_id", None) == execution.rule_version_id
 
 
 @dataclass

@@ -32,7 +32,7 @@ from executions.models import AutomationExecution
 from executions.monitoring import count_ended
 from executions.pipeline.batch import apply_row
 from executions.pipeline.shadow import shadow_action
-from executions.rollups import rollups_add_executions
+from executions.rollups import rollups_add_executions, rule_read_at_version
 from governance import quotas
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ def rule_as_of(execution: AutomationExecution) -> AutomationRule:
 
     An approver approves what the rule was when it fired; an edit afterwards does not change what runs.
     """
+    if rule_read_at_version(execution):
+        return execution.automation_rule  # logged just now from this rule object (a batch): nothing to read
     rule = execution.automation_rule
-    if getattr(rule, "current_version_id", None) == execution.rule_version_id:
-        return rule  # logged just now from this rule object (a batch): nothing to read
     version = execution.rule_version
     if version is None or version.version == rule.version or not isinstance(version.definition, dict):
         return rule
