@@ -9,9 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Case, F, FloatField, Value, When
-from django.db.models.functions import Cast, Now
+from django.db import connection, models
 from django.utils import timezone
 
 from automations.approval_facts import rule_approval_decision
@@ -436,25 +434,45 @@ class AutomationRule(models.Model):
         the last success) moves ``consecutive_failures``, the circuit breaker's count, in the same statement:
         back to 0 plus those failures after a success, else up by them.
         """
-        old_count = Cast(F("execution_count"), FloatField())
-        streak_update: dict[str, Any] = {}
+        # TRICKY: plain SQL, not the ORM's F()/Case expressions: this runs for every rule of every batch the
+        # pipeline records, where compiling those expressions cost more CPU than the statement. The right-hand
+        # sides read the row's values from before the update, as F() does, on PostgreSQL and SQLite alike.
+        quote = connection.ops.quote_name
+        float_type = connection.data_types["FloatField"]
+        old_count = f"CAST({quote('execution_count')} AS {float_type})"
+        now = (
+            "STATEMENT_TIMESTAMP()"
+            if connection.vendor == "postgresql"
+            else "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+        )
+        assignments: list[str] = []
+        params: list[Any] = []
         if streak is not None:
             reset, failures = streak
-            streak_update["consecutive_failures"] = Value(failures) if reset else F("consecutive_failures") + failures
-        AutomationRule.all_objects.filter(pk=rule_id).update(
-            **streak_update,
-            execution_count=F("execution_count") + count,
-            success_count=F("success_count") + succeeded,
-            failure_count=F("failure_count") + failed,
-            recorded_only_count=F("recorded_only_count") + recorded,
-            average_execution_time_ms=Case(
-                When(execution_count=0, then=Value(float(total_ms) / count)),
-                default=(F("average_execution_time_ms") * old_count + Value(float(total_ms)))
-                / (old_count + Value(float(count))),
-                output_field=FloatField(),
-            ),
-            last_executed_at=Now(),
+            assignments.append(
+                f"{quote('consecutive_failures')} = %s"
+                if reset
+                else f"{quote('consecutive_failures')} = {quote('consecutive_failures')} + %s"
+            )
+            params.append(failures)
+        for column, amount in (
+            ("execution_count", count),
+            ("success_count", succeeded),
+            ("failure_count", failed),
+            ("recorded_only_count", recorded),
+        ):
+            assignments.append(f"{quote(column)} = {quote(column)} + %s")
+            params.append(amount)
+        average = quote("average_execution_time_ms")
+        assignments.append(
+            f"{average} = CASE WHEN {quote('execution_count')} = 0 THEN %s "
+            f"ELSE ({average} * {old_count} + %s) / ({old_count} + %s) END"
         )
+        params += [float(total_ms) / count, float(total_ms), float(count)]
+        assignments.append(f"{quote('last_executed_at')} = {now}")
+        table = quote(AutomationRule._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} = %s", [*params, rule_id])
 
 
 class RuleVersion(models.Model):
