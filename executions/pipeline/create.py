@@ -157,13 +157,17 @@ def rules_mark_triggered(rule_ids: set[str], now: dt.datetime) -> int:
     return AutomationRule.all_objects.filter(pk__in=Subquery(free)).update(last_triggered_at=now)
 
 
-def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecution]:
+def executions_create(requests: list[TriggerRequest], read_taken: bool = True) -> list[AutomationExecution]:
     """Log one execution per request; skip occurrences already logged. Returns those created, in order.
 
     Raises ValidationError naming the field for a malformed request (nothing is created then). One
     insert for all when the database returns ids from a bulk insert and no (rule, occurrence) pair was
     taken meanwhile; else one insert each in its own savepoint, where the unique constraint decides.
     Call inside a transaction to make it all or nothing.
+
+    ``read_taken=False`` skips reading which occurrences are logged already, for a caller whose occurrences
+    cannot have an execution yet (events it took undispatched under lock): the unique constraint still
+    refuses any that has, through the one-by-one inserts.
     """
     for request in requests:
         check_trigger_arguments(request.trigger_source, request.trigger_data, request.occurrence_key)
@@ -172,7 +176,7 @@ def executions_create(requests: list[TriggerRequest]) -> list[AutomationExecutio
         AutomationExecution.objects.filter(
             automation_rule_id__in={r.rule.pk for r in keyed}, occurrence_key__in={r.occurrence_key for r in keyed}
         ).values_list("automation_rule_id", "occurrence_key")
-        if keyed
+        if keyed and read_taken
         else ()
     )
     now = timezone.now()

@@ -295,7 +295,7 @@ def log_matches(
                 )
                 trigger_data = trigger_data or event_trigger_data(event)
                 requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
-        created = executions_create(requests)
+        created = executions_create(requests, read_taken=False)  # the events were undispatched, now locked
         Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=timezone.now())
         pending = [e for e in created if e.status == ExecutionStatus.PENDING]
         size = batch_size()
