@@ -10,6 +10,7 @@ ones'; the rest are queued after commit as ``run_executions_task`` batches.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.run import run_loaded
 from executions.selectors import event_rules, rule_accepts_event_source, rules_matching_event
 from governance.common.db_locks import write_transaction
+from governance.common.sql_instances import column_of, instances_from_sql, select_list
 
 logger = logging.getLogger(__name__)
 
@@ -211,16 +213,40 @@ def fair_batch(tenants: list[str], own: dict[str, list[int]], size: int, skip_lo
 
 def _take_of_tenant(tenant: str, own: list[int], taken: list[Event], want: int, skip_locked: bool) -> list[Event]:
     """The tenant's next ``want`` undispatched events not yet ``taken``: ``own`` ones first, then oldest."""
-    rows = Event.objects.filter(tenant_id=tenant, dispatched_at__isnull=True).exclude(pk__in=[e.pk for e in taken])
+    taken_ids = {event.pk for event in taken}
     got: list[Event] = []
-    mine = [pk for pk in own if pk not in {e.pk for e in taken}][:want]
-    for query, limit in ((rows.filter(pk__in=mine), len(mine)), (rows, want)):
+    mine = [pk for pk in own if pk not in taken_ids][:want]
+    for only, limit in ((mine, len(mine)), (None, want)):
         limit = min(limit, want - len(got))
-        if limit <= 0:
-            continue
-        query = query.exclude(pk__in=[e.pk for e in got]).order_by("received_at", "id")
-        got += list(query.select_for_update(skip_locked=True)[:limit] if skip_locked else query[:limit])
+        if limit > 0:
+            left_out = [*taken_ids, *(event.pk for event in got)]
+            got += _undispatched_of_tenant(tenant, only, left_out, limit, skip_locked)
     return got
+
+
+def _undispatched_of_tenant(
+    tenant: str, only: list[int] | None, left_out: list[int], limit: int, skip_locked: bool
+) -> list[Event]:
+    """Up to ``limit`` of the tenant's undispatched events (of ``only`` when given, never of ``left_out``),
+    oldest first, locked ``SKIP LOCKED`` when asked.
+
+    TRICKY: hand-written SQL (``instances_from_sql``), not a queryset: it runs for every batch the pipeline
+    matches, where building and compiling the queryset cost several times the statement.
+    """
+    quote = connection.ops.quote_name
+    column = functools.partial(column_of, Event)
+    where = [f"e.{quote(column('tenant'))} = %s", f"e.{quote(column('dispatched_at'))} IS NULL"]
+    params: list[Any] = [tenant]
+    for ids, operator in ((only, "IN"), (left_out or None, "NOT IN")):
+        if ids is not None:
+            where.append(f"e.{quote(column('id'))} {operator} ({', '.join(['%s'] * len(ids))})")
+            params += ids
+    sql = (
+        f"SELECT {select_list(Event, 'e', connection)} FROM {quote(Event._meta.db_table)} e "
+        f"WHERE {' AND '.join(where)} ORDER BY e.{quote(column('received_at'))}, e.{quote(column('id'))} "
+        f"LIMIT %s{' FOR UPDATE SKIP LOCKED' if skip_locked else ''}"
+    )
+    return instances_from_sql(Event, sql, [*params, limit])
 
 
 def backlog_lane_on() -> bool:
