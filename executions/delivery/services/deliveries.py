@@ -48,6 +48,7 @@ from executions.retries import delivery_retry_delay
 from governance import policy
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_webhook_attempt
+from governance.common.sql_instances import CompiledQuery
 from governance.roles import Capability
 
 if TYPE_CHECKING:
@@ -161,9 +162,13 @@ def delivery_create(
         return WebhookDelivery.objects.get(execution=execution, endpoint=endpoint)
 
 
+# Read for every batch the pipeline acts on: compiled once per process.
+ENDPOINTS_RECEIVING: CompiledQuery[WebhookEndpoint] = CompiledQuery("endpoints_receiving", 2, endpoints_receiving)
+
+
 def endpoints_for_action(tenant_id: str, action_type: str) -> list[WebhookEndpoint]:
     """The tenant's enabled endpoints for ``action_type`` (or for all actions), oldest first."""
-    return list(endpoints_receiving(tenant_id, action_type))
+    return ENDPOINTS_RECEIVING.rows(tenant_id, action_type)
 
 
 def deliveries_create_for_execution(
