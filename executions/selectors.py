@@ -43,6 +43,7 @@ from governance.roles import APPROVER_ROLES
 
 if TYPE_CHECKING:
     from automations.models import AutomationRule
+    from executions.models import MetricSample
     from governance.models import Tenant
 
 
@@ -295,19 +296,30 @@ def action_only_recorded(tenant_id: str, action_type: str) -> bool:
     return entry.command is not None and not endpoints_receiving(tenant_id, action_type).exists()
 
 
+def _latest_metric_samples_query(tenant_id: str) -> QuerySet[MetricSample]:
+    """The latest sample of each of the tenant's metrics (PostgreSQL's DISTINCT ON)."""
+    from executions.models import MetricSample
+
+    return MetricSample.objects.filter(tenant_id=tenant_id).order_by("metric", "-recorded_at", "-id").distinct("metric")
+
+
+LATEST_METRIC_SAMPLES: CompiledQuery[MetricSample] = CompiledQuery(
+    "latest_metric_samples", 1, _latest_metric_samples_query
+)
+
+
 def tenant_latest_metric_values(tenant_id: str) -> dict[str, object]:
     """The latest value of each of the tenant's metrics, from ``MetricSample`` rows; on a tie of
     ``recorded_at`` the highest id wins. One query where the database has ``DISTINCT ON`` (PostgreSQL: this
-    runs for every batch the pipeline evaluates), two indexed ones elsewhere."""
+    runs for every batch the pipeline evaluates: compiled once per process), two indexed ones elsewhere."""
     from django.db import connection
     from django.db.models import Max, Q
 
     from executions.models import MetricSample
 
-    samples = MetricSample.objects.filter(tenant_id=tenant_id)
     if connection.features.can_distinct_on_fields:
-        latest_each = samples.order_by("metric", "-recorded_at", "-id").distinct("metric")
-        return {sample.metric: sample.value for sample in latest_each}
+        return {sample.metric: sample.value for sample in LATEST_METRIC_SAMPLES.rows(tenant_id)}
+    samples = MetricSample.objects.filter(tenant_id=tenant_id)
     latest = samples.values("metric").annotate(latest=Max("recorded_at")).order_by()
     pairs = [(row["metric"], row["latest"]) for row in latest]
     if not pairs:
