@@ -368,10 +368,11 @@ def event_rules(tenant_id: str, event_type: str) -> list[AutomationRule]:
     (``CompiledQuery``).
     """
     rules = EVENT_RULES.rows(tenant_id, event_type)
-    if rules:
-        tenants = TENANT.rows(tenant_id)
-        for rule in rules:
-            rule.tenant = tenants[0]
+    tenants = TENANT.rows(tenant_id) if rules else []
+    if not tenants:
+        return []  # no rules, or a tenant deleted between the two reads (its rules go with it)
+    for rule in rules:
+        rule.tenant = tenants[0]
     return rules
 
 

@@ -114,7 +114,7 @@ class Marker(str):
 
 
 class CompiledQuery(Generic[ModelT]):
-    """A queryset built and compiled by the ORM once per database vendor and process, then run as
+    """A queryset built and compiled by the ORM once per database and process, then run as
     ``instances_from_sql`` with each call's values: for the pipeline's hottest reads, where building and
     compiling a queryset with a subquery cost several times the statement (docs/pipeline.md, "What one
     task costs"). The queryset stays the one definition of what is read; only its compilation is kept.
