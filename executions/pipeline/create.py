@@ -162,7 +162,7 @@ def rules_mark_triggered(rule_ids: set[str], now: dt.datetime) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *ids])
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def executions_create(requests: list[TriggerRequest], read_taken: bool = True) -> list[AutomationExecution]:
