@@ -16,6 +16,7 @@ guard and the same answer, so callers never branch on the database.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -49,39 +50,52 @@ def update_rows(
     keys = tuple(keys)
     if not supported():
         return _update_rows_one_by_one(model, rows, keys, where or {})
-    opts = model._meta
-    names = list(rows[0])
-    fields = {name: _field(opts, name) for name in names}
-    quote = connection.ops.quote_name
-    table = quote(opts.db_table)
-    pk = quote(column_of(model, opts.pk.name))
-    columns = ", ".join(quote(fields[name].column) for name in names)
+    names = tuple(rows[0])
+    where = where or {}
+    shape = tuple((name, len(value) if isinstance(value, list | tuple) else None) for name, value in where.items())
+    fields, columns, assignments, conditions = _statement_parts(model, names, keys, shape, connection.vendor)
+    params: list[Any] = [field.get_db_prep_save(row[name], connection) for row in rows for name, field in fields]
+    for name, value in where.items():
+        field = _field(model._meta, name)
+        items = value if isinstance(value, list | tuple) else [value]
+        params.extend(field.get_db_prep_save(item, connection) for item in items)
     placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
-    params: list[Any] = [fields[name].get_db_prep_save(row[name], connection) for row in rows for name in names]
-    assignments = ", ".join(
-        f"{quote(fields[name].column)} = {_typed(fields[name], 'v.' + quote(fields[name].column))}"
-        for name in names
-        if name not in keys
-    )
-    conditions = [
-        f"{table}.{quote(fields[name].column)} = {_typed(fields[name], 'v.' + quote(fields[name].column))}"
-        for name in keys
-    ]
-    for name, value in (where or {}).items():
-        field = _field(opts, name)
-        if isinstance(value, list | tuple):
-            conditions.append(f"{table}.{quote(field.column)} IN ({', '.join(['%s'] * len(value))})")
-            params.extend(field.get_db_prep_save(item, connection) for item in value)
-        else:
-            conditions.append(f"{table}.{quote(field.column)} = %s")
-            params.append(field.get_db_prep_save(value, connection))
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(column_of(model, model._meta.pk.name))
     sql = (
         f"WITH v ({columns}) AS (VALUES {', '.join([placeholders] * len(rows))}) "
-        f"UPDATE {table} SET {assignments} FROM v WHERE {' AND '.join(conditions)} RETURNING {table}.{pk}"
+        f"UPDATE {table} SET {assignments} FROM v WHERE {conditions} RETURNING {table}.{pk}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+@functools.lru_cache(maxsize=256)
+def _statement_parts(
+    model: type[Model],
+    names: tuple[str, ...],
+    keys: tuple[str, ...],
+    where_shape: tuple[tuple[str, int | None], ...],
+    vendor: str,
+) -> tuple[tuple[tuple[str, Any], ...], str, str, str]:
+    """The parts of an ``update_rows`` statement that depend only on its shape (the fields set, the keys,
+    the guard's fields and list lengths, the database): worked out once per shape, since the pipeline
+    updates rows of the same few shapes for every batch. ``vendor`` is part of the key (``_typed``)."""
+    opts = model._meta
+    fields = tuple((name, _field(opts, name)) for name in names)
+    quote = connection.ops.quote_name
+    table = quote(opts.db_table)
+    columns = ", ".join(quote(field.column) for _, field in fields)
+    typed = {name: _typed(field, "v." + quote(field.column)) for name, field in fields}
+    assignments = ", ".join(f"{quote(field.column)} = {typed[name]}" for name, field in fields if name not in keys)
+    by_name = dict(fields)
+    # Every key must be among the row's names (a KeyError otherwise): a key left out would update every row.
+    conditions = [f"{table}.{quote(by_name[name].column)} = {typed[name]}" for name in keys]
+    for name, length in where_shape:
+        column = f"{table}.{quote(_field(opts, name).column)}"
+        conditions.append(f"{column} IN ({', '.join(['%s'] * length)})" if length is not None else f"{column} = %s")
+    return fields, columns, assignments, " AND ".join(conditions)
 
 
 def _update_rows_one_by_one(
