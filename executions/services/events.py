@@ -23,6 +23,7 @@ from executions.models import AutomationExecution, Event
 from executions.services.group_commit import GroupCommit
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_events_accepted
+from governance.common.sql_instances import insert_instance
 from governance.models import Tenant
 from governance.quotas import QuotaExceeded, events_quota_refused, events_quota_reserve, quota_counts_in_database
 
@@ -232,17 +233,19 @@ def _store(item: EventInput, actor_id: int | None = None, autocommit: bool = Fal
             return EmitResult(existing.pk, item.idempotency_key, True)
     try:
         with contextlib.nullcontext() if autocommit else write_transaction():
-            event = Event.objects.create(
-                tenant_id=item.tenant_id,
-                event_type=item.event_type,
-                source=item.source,
-                payload=item.payload,
-                customer_id=item.customer_id,
-                idempotency_key=item.idempotency_key,
-                occurred_at=item.occurred_at,
-                causation_depth=item.causation_depth,
-                caused_by_execution_id=item.caused_by_execution_id,
-                actor_id=actor_id,
+            event = insert_instance(
+                Event(
+                    tenant_id=item.tenant_id,
+                    event_type=item.event_type,
+                    source=item.source,
+                    payload=item.payload,
+                    customer_id=item.customer_id,
+                    idempotency_key=item.idempotency_key,
+                    occurred_at=item.occurred_at,
+                    causation_depth=item.causation_depth,
+                    caused_by_execution_id=item.caused_by_execution_id,
+                    actor_id=actor_id,
+                )
             )
     except IntegrityError:
         # TRICKY: a concurrent emit with the same key won the unique constraint; answer with its row.

@@ -12,6 +12,7 @@ compares them.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,3 +144,44 @@ class CompiledQuery(Generic[ModelT]):
         sql, params = compiled
         by_marker = dict(zip(self.markers, values, strict=True))
         return instances_from_sql(self.model, sql, [by_marker[p] if isinstance(p, Marker) else p for p in params])
+
+
+def insert_instance(instance: ModelT) -> ModelT:
+    """INSERT one new ``instance`` (its model has an auto primary key and no database defaults) by hand, as
+    ``Model.save()`` would insert it (each field's ``pre_save`` and ``get_db_prep_save``), and give it the
+    primary key the database returns. No ``pre_save``/``post_save`` signals are sent.
+
+    TRICKY: for the ingestion path's one INSERT per event, where the ORM's save machinery cost about as
+    much CPU as everything else the lean path does (docs/operations.md, "What one task costs").
+    """
+    model = type(instance)
+    opts = model._meta
+    db = router.db_for_write(model)
+    connection = connections[db]
+    fields = [field for field in opts.local_concrete_fields if field is not opts.auto_field]
+    if opts.auto_field is None or any(field.db_default is not models.NOT_PROVIDED for field in fields):
+        raise ValueError(f"{opts.label}: insert_instance takes models with an auto key and no database defaults")
+    if not connection.features.can_return_columns_from_insert:
+        instance.save(force_insert=True, using=db)  # no RETURNING (SQLite before 3.35): the ORM's way
+        return instance
+    sql = _insert_sql(model, connection.vendor)
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = db
+    return instance
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(model: type[models.Model], vendor: str) -> str:
+    """``INSERT INTO table (columns) VALUES (...) RETURNING pk`` for ``insert_instance`` (``vendor``: the key)."""
+    opts = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    fields = [field for field in opts.local_concrete_fields if field is not opts.auto_field]
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    pk = quote(_column(opts.pk))
+    return f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({marks}) RETURNING {pk}"

@@ -126,3 +126,25 @@ def test_a_compiled_query_refuses_a_value_that_does_not_reach_its_sql_as_a_param
     fine = CompiledQuery("by_name", 1, lambda name: AutomationRule.objects.filter(name=name))
     assert [r.pk for r in fine.rows(rule.name)] == [rule.pk]
     assert fine.rows("no such name") == []
+
+
+def test_insert_instance_stores_what_save_stores_and_refuses_a_duplicate(tenant, owner):
+    from django.db import IntegrityError, transaction
+
+    from executions.models import AutomationExecution, Event
+    from governance.common.sql_instances import insert_instance
+
+    moment = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)
+    fields = {"event_type": "order_placed", "payload": {"total": 12.5, "items": ["a", "b"], "note": 'naïve "x"'}}
+    by_hand = insert_instance(Event(tenant=tenant, idempotency_key="k1", occurred_at=moment, actor=owner, **fields))
+    by_orm = Event.objects.create(tenant=tenant, idempotency_key="k2", occurred_at=moment, actor=owner, **fields)
+
+    assert by_hand.pk is not None and not by_hand._state.adding and by_hand.pk != by_orm.pk
+    stored, expected = Event.objects.get(pk=by_hand.pk), Event.objects.get(pk=by_orm.pk)
+    differing = {name for name, value in field_values(stored).items() if field_values(expected)[name] != value}
+    assert differing == {"id", "idempotency_key", "received_at"}  # the defaults (received_at: now) were applied
+    assert stored.received_at.tzinfo is not None and stored.payload == fields["payload"]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_instance(Event(tenant=tenant, idempotency_key="k1", event_type="order_placed"))
+    with pytest.raises(ValueError, match="database defaults"):
+        insert_instance(AutomationExecution())  # failure_kind has a database default
