@@ -152,7 +152,8 @@ def insert_instance(instance: ModelT) -> ModelT:
     primary key the database returns. No ``pre_save``/``post_save`` signals are sent.
 
     TRICKY: for the ingestion path's one INSERT per event, where the ORM's save machinery cost about as
-    much CPU as everything else the lean path does (docs/operations.md, "What one task costs").
+    much CPU as the rest of the lean path's own work (docs/operations.md, "Webhook answers held by delayed
+    ACKs, and what one task costs").
     """
     model = type(instance)
     opts = model._meta
