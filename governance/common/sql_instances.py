@@ -151,9 +151,9 @@ def insert_instance(instance: ModelT) -> ModelT:
     ``Model.save()`` would insert it (each field's ``pre_save`` and ``get_db_prep_save``), and give it the
     primary key the database returns. No ``pre_save``/``post_save`` signals are sent.
 
-    TRICKY: for the ingestion path's one INSERT per event, where the ORM's save machinery cost about as
-    much CPU as the rest of the lean path's own work (docs/operations.md, "Webhook answers held by delayed
-    ACKs, and what one task costs").
+    TRICKY: for the ingestion path's one INSERT per event, where ``Model.save()`` was a quarter of the lean
+    path's time by profile (docs/operations.md, "Webhook answers held by delayed ACKs, and what one task
+    costs").
     """
     model = type(instance)
     opts = model._meta
