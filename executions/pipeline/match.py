@@ -132,9 +132,7 @@ def take_events(event_ids: list[int], tenant_ids: list[str] | None = None) -> Ta
     if tenant_ids is not None:
         return fair_batch(list(dict.fromkeys(tenant_ids))[:size], {}, size, skip_locked)
     own: dict[str, list[int]] = {}
-    for event_id, tenant_id in (
-        undispatched.filter(pk__in=event_ids).order_by("received_at", "id").values_list("id", "tenant_id")
-    ):
+    for event_id, tenant_id in _undispatched_tenants_of(event_ids):
         own.setdefault(tenant_id, []).append(event_id)
     tenants = list(own)[:size]
     tenants += [tenant for tenant in waiting_tenants(size - len(tenants), exclude=tenants)]
@@ -222,6 +220,36 @@ def _take_of_tenant(tenant: str, own: list[int], taken: list[Event], want: int, 
             left_out = [*taken_ids, *(event.pk for event in got)]
             got += _undispatched_of_tenant(tenant, only, left_out, limit, skip_locked)
     return got
+
+
+def _undispatched_tenants_of(event_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, tenant) of the events of ``event_ids`` still undispatched, oldest first (hand-written, as
+    ``_undispatched_of_tenant``: it runs for every matching task)."""
+    if not event_ids:
+        return []
+    quote = connection.ops.quote_name
+    key, tenant, dispatched, received = (
+        quote(column_of(Event, name)) for name in ("id", "tenant", "dispatched_at", "received_at")
+    )
+    sql = (
+        f"SELECT {key}, {tenant} FROM {quote(Event._meta.db_table)} WHERE {dispatched} IS NULL "
+        f"AND {key} IN ({', '.join(['%s'] * len(event_ids))}) ORDER BY {received}, {key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, event_ids)
+        return [(int(event_id), str(tenant_id)) for event_id, tenant_id in cursor.fetchall()]
+
+
+def _mark_dispatched(event_ids: list[int], now: dt.datetime) -> None:
+    """Set the taken events' ``dispatched_at`` (one hand-written UPDATE: it runs for every matching task)."""
+    quote = connection.ops.quote_name
+    key, dispatched = quote(column_of(Event, "id")), quote(column_of(Event, "dispatched_at"))
+    sql = (
+        f"UPDATE {quote(Event._meta.db_table)} SET {dispatched} = %s "
+        f"WHERE {key} IN ({', '.join(['%s'] * len(event_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *event_ids])
 
 
 def _undispatched_of_tenant(
@@ -322,7 +350,7 @@ def log_matches(
                 trigger_data = trigger_data or event_trigger_data(event)
                 requests.append(TriggerRequest(rule, TriggerSource.EVENT, trigger_data, f"event:{event.pk}", event))
         created = executions_create(requests, read_taken=False)  # the events were undispatched, now locked
-        Event.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=timezone.now())
+        _mark_dispatched([e.pk for e in events], timezone.now())
         pending = [e for e in created if e.status == ExecutionStatus.PENDING]
         size = batch_size()
         here, queued = (pending[:size], pending[size:]) if run_here else ([], pending)
