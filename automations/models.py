@@ -21,6 +21,7 @@ from automations.kinds.actions import action_kind_choices
 from automations.kinds.triggers import trigger_kind_choices
 from automations.schedule_times import ScheduleError, next_run_text, next_slot_after, schedule_timezone
 from automations.validators import Errors, RuleValidationError, validate_rule_definition, validate_storable
+from governance.common.sql_instances import column_of
 from governance.models import Council
 
 logger = logging.getLogger(__name__)
@@ -437,42 +438,51 @@ class AutomationRule(models.Model):
         # TRICKY: plain SQL, not the ORM's F()/Case expressions: this runs for every rule of every batch the
         # pipeline records, where compiling those expressions cost more CPU than the statement. The right-hand
         # sides read the row's values from before the update, as F() does, on PostgreSQL and SQLite alike.
-        quote = connection.ops.quote_name
-        float_type = connection.data_types["FloatField"]
-        old_count = f"CAST({quote('execution_count')} AS {float_type})"
+        column = {name: connection.ops.quote_name(column_of(AutomationRule, name)) for name in RUN_TOTAL_COLUMNS}
+        old_count = f"CAST({column['execution_count']} AS {connection.data_types['FloatField']})"
         now = (
             "STATEMENT_TIMESTAMP()"
             if connection.vendor == "postgresql"
             else "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
-        )
+        )  # Django's Now() on each database
         assignments: list[str] = []
         params: list[Any] = []
         if streak is not None:
             reset, failures = streak
-            assignments.append(
-                f"{quote('consecutive_failures')} = %s"
-                if reset
-                else f"{quote('consecutive_failures')} = {quote('consecutive_failures')} + %s"
-            )
+            failing = column["consecutive_failures"]
+            assignments.append(f"{failing} = %s" if reset else f"{failing} = {failing} + %s")
             params.append(failures)
-        for column, amount in (
+        for name, amount in (
             ("execution_count", count),
             ("success_count", succeeded),
             ("failure_count", failed),
             ("recorded_only_count", recorded),
         ):
-            assignments.append(f"{quote(column)} = {quote(column)} + %s")
+            assignments.append(f"{column[name]} = {column[name]} + %s")
             params.append(amount)
-        average = quote("average_execution_time_ms")
+        average = column["average_execution_time_ms"]
         assignments.append(
-            f"{average} = CASE WHEN {quote('execution_count')} = 0 THEN %s "
+            f"{average} = CASE WHEN {column['execution_count']} = 0 THEN %s "
             f"ELSE ({average} * {old_count} + %s) / ({old_count} + %s) END"
         )
         params += [float(total_ms) / count, float(total_ms), float(count)]
-        assignments.append(f"{quote('last_executed_at')} = {now}")
-        table = quote(AutomationRule._meta.db_table)
+        assignments.append(f"{column['last_executed_at']} = {now}")
+        table = connection.ops.quote_name(AutomationRule._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} = %s", [*params, rule_id])
+            cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {column['id']} = %s", [*params, rule_id])
+
+
+# The columns AutomationRule.add_runs writes (and its key).
+RUN_TOTAL_COLUMNS = (
+    "id",
+    "consecutive_failures",
+    "execution_count",
+    "success_count",
+    "failure_count",
+    "recorded_only_count",
+    "average_execution_time_ms",
+    "last_executed_at",
+)
 
 
 class RuleVersion(models.Model):

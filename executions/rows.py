@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Model
@@ -53,22 +53,31 @@ def update_rows(
     names = tuple(rows[0])
     where = where or {}
     shape = tuple((name, len(value) if isinstance(value, list | tuple) else None) for name, value in where.items())
-    fields, columns, assignments, conditions = _statement_parts(model, names, keys, shape, connection.vendor)
-    params: list[Any] = [field.get_db_prep_save(row[name], connection) for row in rows for name, field in fields]
-    for name, value in where.items():
-        field = _field(model._meta, name)
+    parts = _statement_parts(model, names, keys, shape, connection.vendor)
+    params: list[Any] = [field.get_db_prep_save(row[name], connection) for row in rows for name, field in parts.fields]
+    for value, field in zip(where.values(), parts.where_fields, strict=True):
         items = value if isinstance(value, list | tuple) else [value]
         params.extend(field.get_db_prep_save(item, connection) for item in items)
     placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
-    table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(column_of(model, model._meta.pk.name))
     sql = (
-        f"WITH v ({columns}) AS (VALUES {', '.join([placeholders] * len(rows))}) "
-        f"UPDATE {table} SET {assignments} FROM v WHERE {conditions} RETURNING {table}.{pk}"
+        f"WITH v ({parts.columns}) AS (VALUES {', '.join([placeholders] * len(rows))}) "
+        f"UPDATE {parts.table} SET {parts.assignments} FROM v WHERE {parts.conditions} RETURNING {parts.returning}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+class StatementParts(NamedTuple):
+    """What an ``update_rows`` statement of one shape is made of, apart from its VALUES."""
+
+    fields: tuple[tuple[str, Any], ...]  # (name, field) of each value a row sets, in the rows' order
+    where_fields: tuple[Any, ...]  # the field of each guard, in the guards' order
+    columns: str
+    table: str
+    returning: str
+    assignments: str
+    conditions: str
 
 
 @functools.lru_cache(maxsize=256)
@@ -78,7 +87,7 @@ def _statement_parts(
     keys: tuple[str, ...],
     where_shape: tuple[tuple[str, int | None], ...],
     vendor: str,
-) -> tuple[tuple[tuple[str, Any], ...], str, str, str]:
+) -> StatementParts:
     """The parts of an ``update_rows`` statement that depend only on its shape (the fields set, the keys,
     the guard's fields and list lengths, the database): worked out once per shape, since the pipeline
     updates rows of the same few shapes for every batch. ``vendor`` is part of the key (``_typed``)."""
@@ -86,16 +95,23 @@ def _statement_parts(
     fields = tuple((name, _field(opts, name)) for name in names)
     quote = connection.ops.quote_name
     table = quote(opts.db_table)
-    columns = ", ".join(quote(field.column) for _, field in fields)
     typed = {name: _typed(field, "v." + quote(field.column)) for name, field in fields}
-    assignments = ", ".join(f"{quote(field.column)} = {typed[name]}" for name, field in fields if name not in keys)
     by_name = dict(fields)
     # Every key must be among the row's names (a KeyError otherwise): a key left out would update every row.
     conditions = [f"{table}.{quote(by_name[name].column)} = {typed[name]}" for name in keys]
-    for name, length in where_shape:
-        column = f"{table}.{quote(_field(opts, name).column)}"
+    where_fields = tuple(_field(opts, name) for name, _ in where_shape)
+    for (_, length), field in zip(where_shape, where_fields, strict=True):
+        column = f"{table}.{quote(field.column)}"
         conditions.append(f"{column} IN ({', '.join(['%s'] * length)})" if length is not None else f"{column} = %s")
-    return fields, columns, assignments, " AND ".join(conditions)
+    return StatementParts(
+        fields=fields,
+        where_fields=where_fields,
+        columns=", ".join(quote(field.column) for _, field in fields),
+        table=table,
+        returning=f"{table}.{quote(column_of(model, opts.pk.name))}",
+        assignments=", ".join(f"{quote(field.column)} = {typed[name]}" for name, field in fields if name not in keys),
+        conditions=" AND ".join(conditions),
+    )
 
 
 def _update_rows_one_by_one(

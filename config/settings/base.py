@@ -12,7 +12,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from automations.conf import settings_from_environ
-from automations.embedding import TASK_QUEUES, TASK_ROUTES
+from automations.embedding import CELERY_SETTINGS, TASK_QUEUES, TASK_ROUTES
 from config.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -258,7 +258,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # task paid a new connection (a backend forked on the server, the client's set-up). With it Celery closes
 # them only after this many tasks, and executions.celery_app closes the old or broken ones around each task
 # as Django does around a request (CONN_MAX_AGE, the health check): measured in docs/operations.md.
-CELERY_DB_REUSE_MAX = 1000
+CELERY_DB_REUSE_MAX = CELERY_SETTINGS["CELERY_DB_REUSE_MAX"]  # one value for this project and host projects
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "40"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "50"))
 # Keep the worker trying to reach the broker forever (it must recover after a Redis restart) and keep
