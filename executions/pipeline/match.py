@@ -122,13 +122,12 @@ def take_events(event_ids: list[int], tenant_ids: list[str] | None = None) -> Ta
 
     ``tenant_ids`` (the backlog lane's wake-up): a fair batch of those tenants' oldest events, no one else's.
     """
-    undispatched = Event.objects.filter(dispatched_at__isnull=True)
     skip_locked = connection.features.has_select_for_update_skip_locked
     size = batch_size()
     if not takes_fair_batches():
         # No lane without row locks (the outbox sweeper re-queues the events); a message takes its own.
-        own_only = [] if tenant_ids is not None else undispatched.filter(pk__in=event_ids).order_by("id")
-        return TakenEvents(list(own_only))
+        own_only = Event.objects.filter(dispatched_at__isnull=True, pk__in=[] if tenant_ids is not None else event_ids)
+        return TakenEvents(list(own_only.order_by("id")))
     if tenant_ids is not None:
         return fair_batch(list(dict.fromkeys(tenant_ids))[:size], {}, size, skip_locked)
     own: dict[str, list[int]] = {}
