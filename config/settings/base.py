@@ -136,8 +136,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": DATABASE_LOCK_TIMEOUT,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and DATABASE_LOCK_TIMEOUT > 0:
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={int(DATABASE_LOCK_TIMEOUT * 1000)}"
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    postgresql_options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASE_LOCK_TIMEOUT > 0:
+        postgresql_options["options"] = f"-c lock_timeout={int(DATABASE_LOCK_TIMEOUT * 1000)}"
+    # DATABASE_SERVER_SIDE_BINDING (default true): parameters travel beside the statement instead of being
+    # quoted into it by psycopg in Python (a fifth of a worker's CPU under load), and a statement run five
+    # times on a connection is prepared once (PostgreSQL plans it once). Turn it off behind a pooler that
+    # cannot keep prepared statements (PgBouncer in transaction mode before 1.21). docs/operations.md.
+    postgresql_options["server_side_binding"] = env_bool("DATABASE_SERVER_SIDE_BINDING", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
