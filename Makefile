@@ -55,7 +55,7 @@ BENCH ?=
 bench: install
 	DATABASE_URL=$(BENCH_POSTGRES_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) $(PY) -m bench $(BENCH)
 
-## Fuzz every operation of /api/schema/ (>= 100 examples each) against a seeded gunicorn server on a
+## Fuzz every operation of /api/schema/ (>= 100 examples each) against a seeded production web server on a
 ## free port; fails on any 5xx or response that breaks the schema. Report under var/schemathesis-report/.
 schemathesis: install
 	$(PY) scripts/run_schemathesis.py

@@ -1,8 +1,8 @@
 """API benchmark: requests/s and p99 latency of list, get, create and test-conditions.
 
 Setup (README "Production"): PostgreSQL database ``automations_api_bench`` (recreated), migrated,
-1,000 rules in one tenant; gunicorn ``config.wsgi`` with production settings and sync workers
-(``BENCH_API_WORKERS``, default 2 x CPUs + 1, gunicorn's advice), token authentication.
+1,000 rules in one tenant; the README's web server (``python -m config.web``) with production settings
+and ``BENCH_API_WORKERS`` processes (default: one per CPU, its default), token authentication.
 
 For each endpoint:
 1. Throughput: closed loop, ``BENCH_API_CLIENTS`` client processes each sending requests back to back
@@ -36,7 +36,7 @@ RULES = 1000
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "8"))
 RATE = float(os.environ.get("BENCH_API_RATE", "150"))
 CLIENTS = int(os.environ.get("BENCH_API_CLIENTS", "4"))
-WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(os.cpu_count() or 1)))
 TENANT = "tenant_bench"
 
 RULE_BODY = {
@@ -132,7 +132,7 @@ def _wait(port: int, timeout: float = 30) -> None:
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError("gunicorn did not come up")
+    raise RuntimeError("the web server did not come up")
 
 
 def _request(port: int, spec: dict[str, Any], index: int) -> int:
@@ -167,7 +167,7 @@ def _closed_loop_worker(port: int, spec: dict[str, Any], seconds: float, offset:
 
 
 def _server_cpu_seconds(master_pid: int) -> float:
-    """User + system CPU time of the gunicorn master and its workers, from /proc (Linux only)."""
+    """User + system CPU time of the web server's main process and its workers, from /proc (Linux only)."""
     ticks = os.sysconf("SC_CLK_TCK")
     pids = [master_pid]
     try:
@@ -254,24 +254,14 @@ def run() -> dict[str, object]:
     seeded = _seed(env)
     port = _free_port()
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-            "--no-control-socket",  # as the README's production command
-        ],
+        [sys.executable, "-m", "config.web"],
         cwd=ROOT,
-        env=env,
+        env={**env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(WORKERS)},
     )
     figures: dict[str, object] = {
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "rules_in_tenant": RULES,
-        "gunicorn_workers": WORKERS,
+        "web_workers": WORKERS,
         "client_processes": CLIENTS,
         "database": "postgresql",
     }

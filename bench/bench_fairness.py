@@ -2,8 +2,8 @@
 
     make bench BENCH=fairness    # DATABASE_URL=postgres://.../<name>_bench, CELERY_BROKER_URL=redis://...
 
-The stack is ``make bench BENCH=http``'s (``bench.bench_http.Stack``): gunicorn with
-``config/gunicorn.conf.py``, one Celery worker with its default processes (one per CPU), PostgreSQL and
+The stack is ``make bench BENCH=http``'s (``bench.bench_http.Stack``): ``python -m config.web``
+(granian), one Celery worker with its default processes (one per CPU), PostgreSQL and
 Redis, a local webhook sink in this process. Two tenants, each with the HTTP benchmark's rule
 (``product_updated`` from the store, two conditions, a signed ``update_product`` webhook to the sink)
 and an API token of its own.
@@ -215,7 +215,7 @@ def run() -> dict[str, Any]:
                 "a_delivered_per_s": round(len(arrived) / delivered_span, 1) if delivered_span > 0 else 0.0,
                 "a_backlog_seconds": round(delivered_span, 1),
                 "webhooks_duplicated": sink.requests - len(sink.arrivals),
-                "gunicorn_worker_timeouts": stack.worker_timeouts(),
+                "web_worker_deaths": stack.web_worker_deaths(),
                 "load_average_at_end": round(os.getloadavg()[0], 2),
             }
         )

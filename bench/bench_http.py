@@ -2,8 +2,8 @@
 
     make bench BENCH=http        # DATABASE_URL=postgres://.../<name>_bench, CELERY_BROKER_URL=redis://...
 
-Setup, as the README's "Production" section runs it: gunicorn with ``config/gunicorn.conf.py`` (the
-production settings module), one Celery worker with its default processes (one per CPU), PostgreSQL
+Setup, as the README's "Production" section runs it: ``python -m config.web`` (granian, production
+settings), one Celery worker with its default processes (one per CPU), PostgreSQL
 (``DATABASE_URL``, a ``*_bench`` database: its automation tables are emptied) and Redis
 (``CELERY_BROKER_URL``, flushed; the API throttle counts there too, as production settings default).
 Beat is not started (its sweepers only add noise here). One tenant, one rule: ``product_updated`` events
@@ -26,7 +26,8 @@ duplicated (webhooks received twice for one execution); ``delivered_per_s`` from
 to the last webhook; call -> sink and response (call -> 202) p50 / p99 / max in ms; CPU per event in ms
 of the web processes, the worker processes and this database's PostgreSQL backends, read from /proc
 (the processes this benchmark started, so other work on a shared machine is not counted, though it
-still slows everything down); gunicorn ``WORKER TIMEOUT`` lines seen during the phase.
+still slows everything down); web worker processes that died during the phase (granian's "Unexpected
+exit from worker" lines: a worker killed or crashed, then started again).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "64"))
 SERIAL_EVENTS = int(os.environ.get("BENCH_HTTP_SERIAL_EVENTS", "200"))
 BATCH = int(os.environ.get("BENCH_HTTP_BATCH", "100"))
 BATCH_CLIENTS = int(os.environ.get("BENCH_HTTP_BATCH_CLIENTS", "4"))
+# The README's web command (config/web.py).
+WEB_COMMAND = [sys.executable, "-m", "config.web"]
 PHASES = os.environ.get("BENCH_HTTP_PHASES", "closed,open,serial,batched").split(",")
 
 
@@ -106,7 +109,7 @@ def event_list(tag: str, size: int) -> Any:
 
 
 class Stack:
-    """gunicorn and the Celery worker, started as the README's production section runs them."""
+    """The web server and the Celery worker, started as the README's production section runs them."""
 
     def __init__(self, database_url: str, broker: str, backlog_lane: bool = BACKLOG_LANE) -> None:
         self.env = {**production_env(), "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker}
@@ -114,16 +117,15 @@ class Stack:
         self.port = _free_port()
         self.log_dir = ROOT / "var"
         self.log_dir.mkdir(exist_ok=True)
-        self.web_log_path = self.log_dir / "bench-http-gunicorn.log"
+        self.web_log_path = self.log_dir / "bench-http-web.log"
         self.database = database_url.rsplit("/", 1)[1]
 
     def start(self) -> None:
         self.web_log = self.web_log_path.open("wb")
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self.web = subprocess.Popen(
-            [gunicorn, "config.wsgi", "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
+            WEB_COMMAND,
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, "WEB_BIND": f"127.0.0.1:{self.port}"},
             stdout=self.web_log,
             stderr=subprocess.STDOUT,
         )
@@ -142,8 +144,8 @@ class Stack:
         self.web_log.close()
         _stop_workers(self.workers)
 
-    def worker_timeouts(self) -> int:
-        return self.web_log_path.read_bytes().count(b"WORKER TIMEOUT")
+    def web_worker_deaths(self) -> int:
+        return self.web_log_path.read_bytes().count(b"Unexpected exit from worker")
 
     def cpu(self) -> dict[str, float]:
         from django.db import connection
@@ -197,7 +199,7 @@ def _ms(values: list[float], fraction: float) -> float:
 def measure(name: str, stack: Stack, sink: SinkServer, run_calls: Any) -> dict[str, Any]:
     """Run one phase (``run_calls()`` returns its calls), wait for its webhooks, and compute its figures."""
     _reset(sink)
-    timeouts_before = stack.worker_timeouts()
+    deaths_before = stack.web_worker_deaths()
     cpu_before = stack.cpu()
     calls: list[Call] = run_calls()
     accepted = sum(len(call.event_ids) for call in calls)
@@ -224,7 +226,7 @@ def measure(name: str, stack: Stack, sink: SinkServer, run_calls: Any) -> dict[s
         f"{name}_response_p99_ms": _ms(responses, 0.99),
         f"{name}_response_max_ms": _ms(responses, 1.0),
         **cpu.per_item_ms(cpu_before, cpu_after, accepted, name),
-        f"{name}_gunicorn_worker_timeouts": stack.worker_timeouts() - timeouts_before,
+        f"{name}_web_worker_deaths": stack.web_worker_deaths() - deaths_before,
     }
 
 
@@ -264,7 +266,7 @@ def run() -> dict[str, Any]:
     figures: dict[str, Any] = {
         "load_average_at_start": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
-        "web_command": "gunicorn config.wsgi -c config/gunicorn.conf.py",
+        "web_command": " ".join(["python", *WEB_COMMAND[1:]]),
         "seconds_each": SECONDS,
     }
     stack.start()

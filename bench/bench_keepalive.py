@@ -1,16 +1,13 @@
-"""gunicorn worker classes for clients that post many events: a new connection per call vs keep-alive.
+"""Clients that post many events: a new connection per call vs keep-alive, on the README's web server.
 
-gunicorn's sync workers close the connection after every response, so a client posting events one by
-one pays a TCP connect (and, behind TLS, a handshake) per event. The gthread worker class keeps
-connections open (``--keep-alive``). Same setup as ``bench_api`` (production settings, PostgreSQL,
-token authentication; the broker from ``CELERY_BROKER_URL``, no worker consuming: this measures
-ingestion only). ``BENCH_API_CLIENTS`` client processes post ``POST /api/events`` (one event each)
-back to back for ``BENCH_API_SECONDS``, for each of:
+A client posting events one by one over new connections pays a TCP connect (and, behind TLS, a
+handshake) per event; the web server (``python -m config.web``) keeps connections open. Same setup as
+``bench_api`` (production settings, PostgreSQL, token authentication; the broker from
+``CELERY_BROKER_URL``, no worker consuming: this measures ingestion only). ``BENCH_API_CLIENTS`` client
+processes post ``POST /api/events`` (one event each) back to back for ``BENCH_API_SECONDS``, for each of:
 
-- ``sync``: ``--workers 2*CPUs+1``, a new connection per request (sync closes it anyway);
-- ``gthread_new_connection``: ``--worker-class gthread --workers CPUs+1 --threads 4``, a new connection
-  per request;
-- ``gthread_keep_alive``: the same server, each client reusing one connection.
+- ``new_connection``: a new connection per request;
+- ``keep_alive``: each client reusing one connection.
 
 Figures: requests/s, p99 latency, and the web processes' CPU per request (ms).
 """
@@ -18,11 +15,9 @@ Figures: requests/s, p99 latency, and the web processes' CPU per request (ms).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench.bench_api import (
     CLIENTS,
@@ -37,12 +32,6 @@ from bench.bench_api import (
     _wait,
 )
 from bench.http_load import closed_loop, percentile
-
-CPUS = os.cpu_count() or 1
-SERVERS = {
-    "sync": ["--workers", str(2 * CPUS + 1)],
-    "gthread": ["--worker-class", "gthread", "--workers", str(CPUS + 1), "--threads", "4", "--keep-alive", "5"],
-}
 
 
 def _body(client: int, number: int) -> bytes:
@@ -70,16 +59,10 @@ def run() -> dict[str, object]:
     _recreate_database()
     token = _seed(env)["token"]
     figures: dict[str, object] = {"client_processes": CLIENTS, "seconds_each": SECONDS}
-    runs = [
-        ("sync", "sync", False),
-        ("gthread_new_connection", "gthread", False),
-        ("gthread_keep_alive", "gthread", True),
-    ]
-    for name, server_kind, keep_alive in runs:
+    for name, keep_alive in (("new_connection", False), ("keep_alive", True)):
         port = _free_port()
-        command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}"]
         server = subprocess.Popen(
-            [*command, *SERVERS[server_kind], "--log-level", "warning", "--no-control-socket"], cwd=ROOT, env=env
+            [sys.executable, "-m", "config.web"], cwd=ROOT, env={**env, "WEB_BIND": f"127.0.0.1:{port}"}
         )
         try:
             _wait(port)

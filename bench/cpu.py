@@ -24,7 +24,7 @@ def _group(pid: int, command: str, cmdline: str) -> str | None:
         return "redis"
     if "celery" in cmdline and "worker" in cmdline:
         return "worker"
-    if "gunicorn" in cmdline:
+    if "config.web" in cmdline or "granian" in cmdline:
         return "web"
     return None
 

@@ -118,8 +118,8 @@ class BackgroundPublisher:
     posted one per call then reach a worker as batches, and the web process publishes once per batch.
 
     Its queue is bounded (``capacity``): when a stalled broker lets it fill, further messages are dropped
-    with a log line, and the sweepers re-queue their rows. Made lazily, and again after a fork (gunicorn
-    and Celery prefork children each get their own thread). At exit it sends what it holds for up to
+    with a log line, and the sweepers re-queue their rows. Made lazily, and again after a fork (web
+    server and Celery prefork children each get their own thread). At exit it sends what it holds for up to
     ``EXIT_GRACE_SECONDS``; anything left then waits for the sweepers too.
     """
 

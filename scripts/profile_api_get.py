@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--body", help="JSON body: the request is a POST (e.g. test-conditions)")
     parser.add_argument("--status", type=int, default=200, help="the status every request must answer")
     parser.add_argument(
-        "--wsgi", action="store_true", help="call config.wsgi.application (as gunicorn does), not the test client"
+        "--wsgi", action="store_true", help="call config.wsgi.application (as the web server does), not the test client"
     )
     args = parser.parse_args()
     if args.seed:

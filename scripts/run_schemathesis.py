@@ -1,9 +1,10 @@
-"""`make schemathesis`: fuzz every operation of /api/schema/ against a seeded gunicorn server.
+"""`make schemathesis`: fuzz every operation of /api/schema/ against a seeded production web server.
 
 1. Make a fresh SQLite database in a temporary var directory, migrate, seed a tenant with rules,
    executions (some awaiting approval), notifications, webhook endpoints and a token for its owner,
    and another tenant, so isolation is exercised too.
-2. Serve it with gunicorn on a free port, with production settings (DEBUG off).
+2. Serve it with the README's web server (``python -m config.web``) on a free port, with production
+   settings (DEBUG off).
 3. Run schemathesis with the token header: every operation, at least 100 examples each, failing on
    any 5xx, undocumented status code, wrong content type or body that breaks the schema.
 
@@ -224,19 +225,9 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-control-socket",  # gunicorn 27 would take over another instance's $HOME/.gunicorn/gunicorn.ctl
-        ],
+        [sys.executable, "-m", "config.web"],
         cwd=ROOT,
-        env=env,
+        env={**env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "2"},
     )
     try:
         wait_until_up(f"{base}/api/schema/")

@@ -38,7 +38,7 @@ SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 
 # --- the API throttle ----------------------------------------------------------------------------
 # Counted in local memory, the limit would apply per web process (1200/minute per token became that
-# times the number of gunicorn workers). Production shares one counter: THROTTLE_CACHE_URL, else the
+# times the number of web worker processes). Production shares one counter: THROTTLE_CACHE_URL, else the
 # broker's Redis when the broker is Redis. Anything else is refused at start (config/checks.py).
 if not os.environ.get("THROTTLE_CACHE_URL") and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
     CACHES["throttle"] = {  # noqa: F405

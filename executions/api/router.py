@@ -91,7 +91,7 @@ def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: 
     }
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     too_long = {
-        "description": "URI too long: refused by the web server (gunicorn) before the application.",
+        "description": "URI too long: refused by the web server before the application.",
         "content": {"text/html": {"schema": {"type": "string"}}},
     }
     for operations in result.get("paths", {}).values():

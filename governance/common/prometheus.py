@@ -4,7 +4,7 @@ Counters and histograms live here, so every app can count without importing the 
 the scrape (``/metrics``) and the gauges read from the database at scrape time live in
 ``executions/monitoring.py``.
 
-Multi-process: gunicorn workers and Celery's prefork children are separate processes. When
+Multi-process: the web server's worker processes and Celery's prefork children are separate processes. When
 ``PROMETHEUS_MULTIPROC_DIR`` names a directory (``serve`` sets one for its children; production sets it
 on every host, emptied before the processes start), each process writes its values to files there and a
 scrape adds them up (prometheus-client's multiprocess mode). Without it, each process counts alone
