@@ -102,8 +102,10 @@ class AutomationsSettings:
     PUBLISH_COALESCE_SECONDS: float = field(
         default=0.005,
         metadata=_doc(
-            "A process's wake-ups for matching (and running) are gathered this long and sent as one message "
-            "per batch, so events posted one per call are matched in batches; 0 sends each at once."
+            "A process sends wake-ups for matching (and running) at most once per this long, one message per "
+            "batch: the first after a quiet spell at once, those within the window after it gathered into the "
+            "next, so events posted one per call are matched in batches under load and a lone event waits for "
+            "nothing; 0 sends each at once."
         ),
     )
     # --- kinds and providers a host project adds (docs/extending.md)

@@ -113,9 +113,11 @@ def chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
 class BackgroundPublisher:
     """One daemon thread per process that sends task messages, so callers never wait on the broker.
 
-    Wake-ups for matching and running (``COALESCED_TASKS``) are gathered for
-    ``AUTOMATIONS["PUBLISH_COALESCE_SECONDS"]`` (5 ms) and sent as one message per batch of ids: events
-    posted one per call then reach a worker as batches, and the web process publishes once per batch.
+    Wake-ups for matching and running (``COALESCED_TASKS``) go out at most once per
+    ``AUTOMATIONS["PUBLISH_COALESCE_SECONDS"]`` (5 ms), as one message per batch of ids: the first after a
+    quiet spell at once (a lone event waits for nothing), those that follow within the window gathered
+    into the next message, so events posted one per call under load reach a worker as batches and the
+    web process publishes once per batch.
 
     Its queue is bounded (``capacity``): when a stalled broker lets it fill, further messages are dropped
     with a log line, and the sweepers re-queue their rows. Made lazily, and again after a fork (web
@@ -131,6 +133,7 @@ class BackgroundPublisher:
         self.messages: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue(maxsize=capacity)
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.coalesced_sent_at = -float("inf")  # time.monotonic() of the last coalesced send
 
     def submit(self, task_name: str, *args: Any) -> bool:
         """Hand a message to the thread; False when the queue is full (the sweepers will re-queue it)."""
@@ -157,6 +160,7 @@ class BackgroundPublisher:
         with self.lock:
             if self.pid != os.getpid():  # a forked child: the parent's queue and thread are not ours
                 self.messages = queue.Queue(maxsize=self.capacity)
+                self.coalesced_sent_at = -float("inf")
                 self.pid = os.getpid()
                 self.thread = None
             if self.thread is None or not self.thread.is_alive():
@@ -168,7 +172,9 @@ class BackgroundPublisher:
         while True:
             batch = [messages.get()]
             if batch[0][0] in COALESCED_TASKS:
-                batch += self._gather(batch[0][0], float(app_settings.PUBLISH_COALESCE_SECONDS))
+                window_ends = self.coalesced_sent_at + float(app_settings.PUBLISH_COALESCE_SECONDS)
+                batch += self._gather(batch[0][0], window_ends - time.monotonic())
+                self.coalesced_sent_at = time.monotonic()
             try:
                 for task_name, args in coalesce(batch):
                     try:
@@ -180,13 +186,15 @@ class BackgroundPublisher:
                     messages.task_done()
 
     def _gather(self, task_name: str, seconds: float) -> list[tuple[str, tuple[Any, ...]]]:
-        """The messages submitted in the next ``seconds``, or until a batch of ``task_name``'s ids is in."""
+        """The messages submitted in the next ``seconds`` (those already waiting when ``seconds`` is not
+        positive), or until a batch of ``task_name``'s ids is in."""
         gathered: list[tuple[str, tuple[Any, ...]]] = []
         deadline = time.monotonic() + seconds
         ids = 0
-        while ids < batch_size() and (remaining := deadline - time.monotonic()) > 0:
+        while ids < batch_size():
+            remaining = deadline - time.monotonic()
             try:
-                message = self.messages.get(timeout=remaining)
+                message = self.messages.get(timeout=remaining) if remaining > 0 else self.messages.get_nowait()
             except queue.Empty:
                 break
             gathered.append(message)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from executions import task_names
-from executions.dispatch import coalesce, publisher
+from executions.dispatch import BackgroundPublisher, coalesce, publisher
 from executions.services import emit_event
 from tests.services import require_redis
 
@@ -56,7 +56,15 @@ def test_coalesce_cuts_joined_ids_into_batches():
     ]
 
 
-def test_events_emitted_together_wake_a_worker_with_one_message(
+def broker_messages(broker: redis.Redis, queue_name: str) -> list[tuple[str, list]]:
+    """(task name, args) of the messages waiting in ``queue_name``, oldest first; the queue is emptied."""
+    raw = broker.lrange(queue_name, 0, -1)
+    broker.delete(queue_name)
+    messages = [json.loads(item) for item in reversed(raw)]  # kombu pushes to the head
+    return [(message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]) for message in messages]
+
+
+def test_events_emitted_together_wake_a_worker_with_at_most_two_messages(
     tenant, celery_app_on_broker, django_capture_on_commit_callbacks
 ):
     url = require_redis()
@@ -71,9 +79,28 @@ def test_events_emitted_together_wake_a_worker_with_one_message(
             with django_capture_on_commit_callbacks(execute=True):
                 ids.append(emit_event(tenant.pk, "product_added", {"n": n}).id)
         assert publisher.wait_idle(30)
-    # then the broker holds one matching message with the three ids
-    messages = [json.loads(raw) for raw in broker.lrange("events", 0, -1)]
+    # then the broker holds the three ids in at most two matching messages: the first wake-up may go at
+    # once (after a quiet spell), the ones after it within the window are gathered into one
+    messages = broker_messages(broker, "events")
+    assert {task for task, _args in messages} == {task_names.MATCH_EVENTS}
+    assert len(messages) <= 2
+    assert [event_id for _task, args in messages for event_id in args[0]] == ids
+    assert len(messages[-1][1][0]) >= 2
+
+
+def test_a_wake_up_after_a_quiet_spell_goes_without_waiting_for_the_window(tenant, celery_app_on_broker):
+    url = require_redis()
+    broker = redis.Redis.from_url(url)
     broker.delete("events")
-    assert [message["headers"]["task"] for message in messages] == [task_names.MATCH_EVENTS]
-    args, _kwargs, _embed = json.loads(base64.b64decode(messages[0]["body"]))
-    assert args == [ids]
+    # given a publisher that has sent nothing yet, and a window of 5 s
+    quiet = BackgroundPublisher()
+    window = override_settings(AUTOMATIONS={**settings.AUTOMATIONS, "PUBLISH_COALESCE_SECONDS": 5.0})
+    with celery_app_on_broker(url), window:
+        # when one wake-up is submitted, then it is sent at once (not after the window)
+        quiet.submit(task_names.MATCH_EVENTS, [41])
+        assert quiet.wait_idle(2.5)
+        # and one submitted right after it waits for the window's end, then goes
+        quiet.submit(task_names.MATCH_EVENTS, [42])
+        assert not quiet.wait_idle(1)
+        assert quiet.wait_idle(30)
+    assert broker_messages(broker, "events") == [(task_names.MATCH_EVENTS, [[41]]), (task_names.MATCH_EVENTS, [[42]])]
