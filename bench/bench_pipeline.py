@@ -115,20 +115,31 @@ class SinkServer:
         self.server.server_close()
 
 
-def stray_bench_workers() -> list[int]:
-    """Pids of Celery workers an earlier benchmark started (``--hostname bench-...``) that still run: an
-    interrupted run leaves them in their own sessions, and they would take this run's messages."""
+def stray_bench_processes() -> list[int]:
+    """Pids of what an earlier benchmark started and that still runs: Celery workers (``--hostname
+    bench-...``), which would take this run's messages, and web servers (``python -m config.web`` on a
+    ``*_bench`` database), which would take this run's CPU. An interrupted run leaves them in their own
+    sessions."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            web = b"config.web" in argv and _serves_a_bench_database(entry)
         except OSError:
             continue
-        if b"celery" in b" ".join(argv) and any(arg.startswith(b"bench-") for arg in argv):
+        if web or (b"celery" in b" ".join(argv) and any(arg.startswith(b"bench-") for arg in argv)):
             found.append(int(entry.name))
     return found
+
+
+def _serves_a_bench_database(process: Path) -> bool:
+    """True when the process's environment names a ``*_bench`` database (``DATABASE_URL``)."""
+    for variable in (process / "environ").read_bytes().split(b"\0"):
+        if variable.startswith(b"DATABASE_URL="):
+            return variable.rsplit(b"/", 1)[-1].split(b"?")[0].endswith(b"_bench")
+    return False
 
 
 def _environment_problem() -> str | None:
@@ -139,9 +150,9 @@ def _environment_problem() -> str | None:
 
     if connection.vendor != "postgresql" or not str(connection.settings_dict["NAME"]).endswith("_bench"):
         return "needs DATABASE_URL=postgres://.../<name>_bench (its tables are emptied)"
-    strays = stray_bench_workers()
+    strays = stray_bench_processes()
     if strays:
-        return f"workers of an earlier benchmark still run (pids {strays}): stop them first (kill {strays[0]} ...)"
+        return f"processes of an earlier benchmark still run (pids {strays}): stop them first (kill {strays[0]} ...)"
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
         return "needs CELERY_BROKER_URL=redis://127.0.0.1:6379/<db> (or amqp://... for RabbitMQ)"
     return None
