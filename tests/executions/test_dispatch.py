@@ -79,13 +79,13 @@ def test_events_emitted_together_wake_a_worker_with_at_most_two_messages(
             with django_capture_on_commit_callbacks(execute=True):
                 ids.append(emit_event(tenant.pk, "product_added", {"n": n}).id)
         assert publisher.wait_idle(30)
-    # then the broker holds the three ids in at most two matching messages: the first wake-up may go at
-    # once (after a quiet spell), the ones after it within the window are gathered into one
+    # then the broker holds the three ids, in order, in at most two matching messages: a wake-up goes at
+    # once after a quiet spell, and those within the window after a send are gathered into one (where
+    # the window falls depends on what this process published just before)
     messages = broker_messages(broker, "events")
     assert {task for task, _args in messages} == {task_names.MATCH_EVENTS}
     assert len(messages) <= 2
     assert [event_id for _task, args in messages for event_id in args[0]] == ids
-    assert len(messages[-1][1][0]) >= 2
 
 
 def test_a_wake_up_after_a_quiet_spell_goes_without_waiting_for_the_window(tenant, celery_app_on_broker):
