@@ -156,8 +156,8 @@ def counter_reserve(key: str, amount: int, limit: int, window: Window) -> bool:
         try:
             reserve = _script(client, RESERVE_SCRIPT)
             count = reserve(keys=[_redis_key(key, window)], args=[amount, limit, window.seconds + 60])
-        except RedisError:
-            logger.exception("quota counter unreachable: %s not enforced", key)
+        except RedisError as error:  # a connection error's traceback says nothing more than its message
+            logger.warning("quota counter unreachable (%s): %s not enforced", error, key)
             return True
         return int(count) >= 0
     if amount > limit:
@@ -199,8 +199,8 @@ def counter_release(key: str, amount: int, window: Window) -> None:
     if client is not None:
         try:
             _script(client, RELEASE_SCRIPT)(keys=[_redis_key(key, window)], args=[amount])
-        except RedisError:
-            logger.exception("quota counter unreachable: %s not given back", key)
+        except RedisError as error:
+            logger.warning("quota counter unreachable (%s): %s not given back", error, key)
         return
     QuotaCounter.objects.filter(key=key, window_start=window.start, count__gte=amount).update(count=F("count") - amount)
 
@@ -211,8 +211,8 @@ def counter_values(keys: list[str], window: Window) -> dict[str, int]:
     if client is not None:
         try:
             values = client.mget([_redis_key(key, window) for key in keys]) if keys else []
-        except RedisError:
-            logger.exception("quota counter unreachable")
+        except RedisError as error:
+            logger.warning("quota counter unreachable (%s)", error)
             values = [None] * len(keys)
         return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
     stored = dict(QuotaCounter.objects.filter(key__in=keys, window_start=window.start).values_list("key", "count"))

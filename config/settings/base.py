@@ -314,12 +314,27 @@ API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute") or None
 API_LEAN_INGESTION = env_bool("API_LEAN_INGESTION", True)
 API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
 
+# The counters' Redis (the API throttle's and the tenant quotas') answers within this many seconds or the
+# operation fails: a Redis that hangs then costs a request this long, and the counters fail open (they are
+# not enforced meanwhile, governance/api/throttling.py and governance/quotas.py) instead of holding it.
+COUNTER_REDIS_TIMEOUT_SECONDS = 1.0
+
+
+def counter_redis_cache(url: str, **extra: str) -> dict:
+    """A Redis cache for the throttle and quota counters at ``url``, its socket operations bounded."""
+    timeouts = {
+        "socket_connect_timeout": COUNTER_REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": COUNTER_REDIS_TIMEOUT_SECONDS,
+    }
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "OPTIONS": timeouts, **extra}
+
+
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
     # Throttle counters. Local memory counts per process; set THROTTLE_CACHE_URL=redis://... to
     # share one atomic counter between every web process.
     "throttle": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["THROTTLE_CACHE_URL"]}
+        counter_redis_cache(os.environ["THROTTLE_CACHE_URL"])
         if os.environ.get("THROTTLE_CACHE_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
     ),

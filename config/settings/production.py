@@ -41,8 +41,4 @@ SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 # times the number of web worker processes). Production shares one counter: THROTTLE_CACHE_URL, else the
 # broker's Redis when the broker is Redis. Anything else is refused at start (config/checks.py).
 if not os.environ.get("THROTTLE_CACHE_URL") and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # noqa: F405
-    CACHES["throttle"] = {  # noqa: F405
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": CELERY_BROKER_URL,  # noqa: F405
-        "KEY_PREFIX": "automations-throttle",
-    }
+    CACHES["throttle"] = counter_redis_cache(CELERY_BROKER_URL, KEY_PREFIX="automations-throttle")  # noqa: F405

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import structlog
 from django.core.cache import caches
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -17,6 +19,8 @@ from governance.selectors import tenant_ids_for_user
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request: HttpRequest | Request) -> str | None:
@@ -98,7 +102,14 @@ class TokenRateThrottle(SimpleRateThrottle):
             pipeline = client.pipeline(transaction=False)
             pipeline.set(raw_key, 0, ex=duration + 1, nx=True)
             pipeline.incr(raw_key)
-            return int(pipeline.execute()[1])
+            try:
+                return int(pipeline.execute()[1])
+            except RedisError as error:
+                # Fail open, as the tenant quotas do: refusing every request while the counter's Redis is
+                # down or hung (its operations time out: COUNTER_REDIS_TIMEOUT_SECONDS) would refuse the
+                # events it exists to protect; the database still stores each one.
+                logger.warning("API throttle counter unreachable (%s): %s not enforced", error, base_key)
+                return 0
         self.cache.add(key, 0, timeout=duration + 1)
         try:
             return int(self.cache.incr(key))

@@ -8,13 +8,16 @@ the new ids masked). The requests the lean path must answer itself are checked t
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
 from executions.api.ingest import EventIngestion
 from executions.models import Event
@@ -195,3 +198,58 @@ def test_the_throttle_counts_both_paths_in_one_counter(warmed, full, tenant, own
     assert statuses == [202, 202, 202]
     assert lean_refusal[0] == full_refusal[0] == 429
     assert lean_refusal[2] == full_refusal[2]
+
+
+@pytest.fixture
+def hung_redis():
+    """A TCP server that accepts connections and never answers (a Redis that hangs); its redis:// URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def closed_port_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"  # nothing listens once the socket is closed
+
+
+@pytest.mark.parametrize("counter", ["down", "hung"])
+def test_events_are_accepted_while_the_throttles_redis_is_down_or_hung(
+    warmed, full, tenant, owner, monkeypatch, caplog, counter, hung_redis
+):
+    # given the throttle (and quota) counters on a Redis that refuses connections, or accepts and never answers
+    from config.settings.base import counter_redis_cache
+
+    url = closed_port_redis() if counter == "down" else hung_redis
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "1/minute"})
+    body = {"tenant_id": tenant.pk, "event_type": "product_added"}
+    token = token_for(owner)
+    with override_settings(CACHES={**settings.CACHES, "throttle": counter_redis_cache(url)}):
+        # when events are posted through both paths, more than the rate
+        answers = [call(app, environ_for(body, token)) for app in (warmed, full, warmed)]
+    # then each is accepted and stored (the counters fail open, after at most their socket timeout), and
+    # the log says the throttle was not enforced
+    assert [status for status, _, _ in answers] == [202] * 3
+    stored = [answer["events"][0]["id"] for _, _, answer in answers]
+    assert Event.objects.filter(pk__in=stored).count() == 3
+    assert "API throttle counter unreachable" in caplog.text
