@@ -472,17 +472,8 @@ class AutomationRule(models.Model):
             cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {column['id']} = %s", [*params, rule_id])
 
 
-# The columns AutomationRule.add_runs writes (and its key).
-RUN_TOTAL_COLUMNS = (
-    "id",
-    "consecutive_failures",
-    "execution_count",
-    "success_count",
-    "failure_count",
-    "recorded_only_count",
-    "average_execution_time_ms",
-    "last_executed_at",
-)
+# The columns AutomationRule.add_runs writes, and its key.
+RUN_TOTAL_COLUMNS = ("id", *TOTALS_FIELDS)
 
 
 class RuleVersion(models.Model):

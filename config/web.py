@@ -10,8 +10,8 @@ lock, and waits for every connection's next request in its own event loop, so id
 never hold a Python thread, and connections are kept alive between calls (a request's body is read by
 the application: a slow body holds a thread, so a buffering proxy belongs in front). Only the
 WSGI application runs in Python, in a few threads per process. Measured with ``make bench BENCH=http``
-on a 2-CPU machine: 2.0-2.4 ms of web CPU per one-event post, against 3.8-4.4 ms under gunicorn's
-gthread workers, which parse HTTP in Python.
+on a 2-CPU machine (8 clients, one event per call): 1.9-2.5 ms of web CPU per event, against 3.8-4.3 ms
+under gunicorn's gthread workers, which parse HTTP in Python.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 TARGET = "config.wsgi:application"
 # Idle keep-alive connections, and a client sending its request's headers, are given this long.
 HEADER_READ_TIMEOUT_MS = 20_000
-# The request line and headers must fit in this many bytes (longer URIs are answered 414 or 431 before
-# the application sees them).
+# The request line and headers must fit in this many bytes (longer ones are answered 431, with no body,
+# before the application sees them).
 HEADER_BUFFER_BYTES = 64 * 1024
 # A stopping worker gets this long to finish the requests it has (SIGTERM), then is killed.
 WORKERS_KILL_TIMEOUT_SECONDS = 30

@@ -41,6 +41,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from automations.models import AutomationRule, RuleVersion
 from executions.choices import ENDED_STATUSES, ExecutionStatus
 from executions.models import AutomationExecution, ExecutionDailyRollup, RuleDailyOutcomes
+from governance.common.sql_instances import placeholders
 from governance.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ def _upsert_adding(model: Any, key_columns: list[str], sum_columns: list[str], r
     columns = ", ".join(quote(name) for name in [*key_columns, *sum_columns])
     conflict = ", ".join(quote(name) for name in key_columns)
     updates = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in sum_columns)
-    marks = "(" + ", ".join(["%s"] * (len(key_columns) + len(sum_columns))) + ")"
+    marks = f"({placeholders(len(key_columns) + len(sum_columns))})"
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_CHUNK):
             chunk = rows[start : start + UPSERT_CHUNK]
@@ -366,7 +367,7 @@ def outcomes_fill_sql(where: str) -> str:
 def _outcome_corrections(tenant_id: str, rule_ids: Sequence[str]) -> dict[OutcomeKey, dict[str, float]]:
     """The rules' daily outcomes as their roll-ups project, minus as stored, in ONE statement (one snapshot)."""
     quote = connection.ops.quote_name
-    rules = ", ".join(["%s"] * len(rule_ids))
+    rules = placeholders(len(rule_ids))
     where = f"{quote('tenant_id')} = %s AND {quote('automation_rule_id')} IN ({rules})"
     keys = ", ".join(quote(name) for name in OutcomeKey._fields)
     sum_columns = [*OUTCOME_COLUMNS, OUTCOME_TIME_COLUMN]
@@ -474,9 +475,7 @@ def _corrections(tenant: Tenant, rule_ids: Sequence[str], since: dt.date | None)
     day_field = ExecutionDailyRollup._meta.get_field("day")
     keys = ["automation_rule_id", "day", "status", "failure_kind", "action_type", "trigger_source", "tenant_id"]
     key_list = ", ".join(quote(k) for k in keys)
-    stored_filter = (
-        f"{quote('tenant_id')} = %s AND {quote('automation_rule_id')} IN ({', '.join(['%s'] * len(rule_ids))})"
-    )
+    stored_filter = f"{quote('tenant_id')} = %s AND {quote('automation_rule_id')} IN ({placeholders(len(rule_ids))})"
     stored_params: list[Any] = [tenant.pk, *rule_ids]
     if since is not None:
         stored_filter += f" AND {quote('day')} >= %s"

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import Model
 
-from governance.common.sql_instances import column_of
+from governance.common.sql_instances import column_of, placeholders
 
 
 def supported() -> bool:
@@ -58,9 +58,9 @@ def update_rows(
     for value, field in zip(where.values(), parts.where_fields, strict=True):
         items = value if isinstance(value, list | tuple) else [value]
         params.extend(field.get_db_prep_save(item, connection) for item in items)
-    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
+    row = f"({placeholders(len(names))})"
     sql = (
-        f"WITH v ({parts.columns}) AS (VALUES {', '.join([placeholders] * len(rows))}) "
+        f"WITH v ({parts.columns}) AS (VALUES {', '.join([row] * len(rows))}) "
         f"UPDATE {parts.table} SET {parts.assignments} FROM v WHERE {parts.conditions} RETURNING {parts.returning}"
     )
     with connection.cursor() as cursor:
@@ -102,7 +102,7 @@ def _statement_parts(
     where_fields = tuple(_field(opts, name) for name, _ in where_shape)
     for (_, length), field in zip(where_shape, where_fields, strict=True):
         column = f"{table}.{quote(field.column)}"
-        conditions.append(f"{column} IN ({', '.join(['%s'] * length)})" if length is not None else f"{column} = %s")
+        conditions.append(f"{column} IN ({placeholders(length)})" if length is not None else f"{column} = %s")
     return StatementParts(
         fields=fields,
         where_fields=where_fields,

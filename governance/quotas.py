@@ -36,7 +36,7 @@ from governance.common.api_errors import TooManyRequests
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_quota_deferral, count_quota_refusal
 from governance.common.redis_clients import redis_client
-from governance.common.sql_instances import column_of
+from governance.common.sql_instances import column_of, placeholders
 from governance.models import QuotaCounter, Tenant
 
 logger = logging.getLogger(__name__)
@@ -302,9 +302,10 @@ def event_quota_limits(tenant_ids: list[str]) -> dict[str, int]:
     quote = connection.ops.quote_name
     table = quote(Tenant._meta.db_table)
     key, limit = (quote(column_of(Tenant, name)) for name in ("id", "events_per_minute_quota"))
-    placeholders = ", ".join(["%s"] * len(tenant_ids))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {key}, {limit} FROM {table} WHERE {key} IN ({placeholders})", tenant_ids)
+        cursor.execute(
+            f"SELECT {key}, {limit} FROM {table} WHERE {key} IN ({placeholders(len(tenant_ids))})", tenant_ids
+        )
         return {tenant_id: int(value) for tenant_id, value in cursor.fetchall()}
 
 

@@ -90,15 +90,12 @@ def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: 
         "additionalProperties": True,
     }
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    too_long = {
-        "description": "URI too long: refused by the web server before the application.",
-        "content": {"text/html": {"schema": {"type": "string"}}},
-    }
+    too_long = {"description": "Request line and headers over 64 KiB: refused by the web server, no body."}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             for code, description in ERROR_RESPONSES.items():
                 operation["responses"].setdefault(code, {"description": description, "content": error})
-            operation["responses"].setdefault("414", too_long)
+            operation["responses"].setdefault("431", too_long)
     return result

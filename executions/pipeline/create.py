@@ -30,7 +30,7 @@ from executions.monitoring import count_ended
 from executions.pipeline.chains import ChainLink, causal_chain, chain_loop_reason
 from executions.rollups import rollups_add_executions
 from governance.common.db_locks import write_transaction
-from governance.common.sql_instances import column_of
+from governance.common.sql_instances import column_of, placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +154,10 @@ def rules_mark_triggered(rule_ids: set[str], now: dt.datetime) -> int:
     quote = connection.ops.quote_name
     table, key = quote(AutomationRule._meta.db_table), quote(column_of(AutomationRule, "id"))
     ids = sorted(rule_ids)
-    marks = ", ".join(["%s"] * len(ids))
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     sql = (
         f"UPDATE {table} SET {quote(column_of(AutomationRule, 'last_triggered_at'))} = %s "
-        f"WHERE {key} IN (SELECT {key} FROM {table} WHERE {key} IN ({marks}) ORDER BY {key}{lock})"
+        f"WHERE {key} IN (SELECT {key} FROM {table} WHERE {key} IN ({placeholders(len(ids))}) ORDER BY {key}{lock})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *ids])

@@ -28,7 +28,7 @@ from executions.pipeline.create import TriggerRequest, executions_create
 from executions.pipeline.run import run_loaded
 from executions.selectors import event_rules, rule_accepts_event_source, rules_matching_event
 from governance.common.db_locks import write_transaction
-from governance.common.sql_instances import column_of, instances_from_sql, select_list
+from governance.common.sql_instances import column_of, instances_from_sql, placeholders, select_list
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _undispatched_tenants_of(event_ids: list[int]) -> list[tuple[int, str]]:
     )
     sql = (
         f"SELECT {key}, {tenant} FROM {quote(Event._meta.db_table)} WHERE {dispatched} IS NULL "
-        f"AND {key} IN ({', '.join(['%s'] * len(event_ids))}) ORDER BY {received}, {key}"
+        f"AND {key} IN ({placeholders(len(event_ids))}) ORDER BY {received}, {key}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, event_ids)
@@ -243,10 +243,7 @@ def _mark_dispatched(event_ids: list[int], now: dt.datetime) -> None:
     """Set the taken events' ``dispatched_at`` (one hand-written UPDATE: it runs for every matching task)."""
     quote = connection.ops.quote_name
     key, dispatched = quote(column_of(Event, "id")), quote(column_of(Event, "dispatched_at"))
-    sql = (
-        f"UPDATE {quote(Event._meta.db_table)} SET {dispatched} = %s "
-        f"WHERE {key} IN ({', '.join(['%s'] * len(event_ids))})"
-    )
+    sql = f"UPDATE {quote(Event._meta.db_table)} SET {dispatched} = %s WHERE {key} IN ({placeholders(len(event_ids))})"
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *event_ids])
 
@@ -266,7 +263,7 @@ def _undispatched_of_tenant(
     params: list[Any] = [tenant]
     for ids, operator in ((only, "IN"), (left_out or None, "NOT IN")):
         if ids is not None:
-            where.append(f"e.{quote(column('id'))} {operator} ({', '.join(['%s'] * len(ids))})")
+            where.append(f"e.{quote(column('id'))} {operator} ({placeholders(len(ids))})")
             params += ids
     sql = (
         f"SELECT {select_list(Event, 'e', connection)} FROM {quote(Event._meta.db_table)} e "

@@ -59,6 +59,11 @@ def column_of(model: type[models.Model], field_name: str) -> str:
     return _column(model._meta.get_field(field_name))
 
 
+def placeholders(count: int) -> str:
+    """``%s, %s, ...``: ``count`` parameter markers for hand-written SQL (an IN list, a VALUES row)."""
+    return ", ".join(["%s"] * count)
+
+
 def row_plan(model: type[models.Model], columns: Sequence[str], connection: BaseDatabaseWrapper) -> RowPlan:
     """RawQuerySet.resolve_model_init_order and its converters, for result ``columns``."""
     identifier = connection.introspection.identifier_converter
@@ -183,6 +188,5 @@ def _insert_sql(model: type[models.Model], vendor: str) -> str:
     quote = connection.ops.quote_name
     fields = [field for field in opts.local_concrete_fields if field is not opts.auto_field]
     columns = ", ".join(quote(_column(field)) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
     pk = quote(_column(opts.pk))
-    return f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({marks}) RETURNING {pk}"
+    return f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({placeholders(len(fields))}) RETURNING {pk}"

@@ -200,9 +200,8 @@ def test_the_throttle_counts_both_paths_in_one_counter(warmed, full, tenant, own
     assert lean_refusal[2] == full_refusal[2]
 
 
-@pytest.fixture
-def hung_redis():
-    """A TCP server that accepts connections and never answers (a Redis that hangs); its redis:// URL."""
+def silent_redis():
+    """A TCP server that accepts connections and never answers (a Redis that hangs); yields its redis:// URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -227,20 +226,26 @@ def hung_redis():
     listener.close()
 
 
-def closed_port_redis() -> str:
+def refusing_redis():
+    """A redis:// URL on a port nothing listens on (connections are refused)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"  # nothing listens once the socket is closed
+        port = sock.getsockname()[1]
+    yield f"redis://127.0.0.1:{port}/0"
 
 
-@pytest.mark.parametrize("counter", ["down", "hung"])
+@pytest.fixture(params=[refusing_redis, silent_redis], ids=["down", "hung"])
+def unreachable_redis(request):
+    yield from request.param()
+
+
 def test_events_are_accepted_while_the_throttles_redis_is_down_or_hung(
-    warmed, full, tenant, owner, monkeypatch, caplog, counter, hung_redis
+    warmed, full, tenant, owner, monkeypatch, caplog, unreachable_redis
 ):
     # given the throttle (and quota) counters on a Redis that refuses connections, or accepts and never answers
     from config.settings.base import counter_redis_cache
 
-    url = closed_port_redis() if counter == "down" else hung_redis
+    url = unreachable_redis
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "1/minute"})
     body = {"tenant_id": tenant.pk, "event_type": "product_added"}
     token = token_for(owner)
