@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -12,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.utils import timezone
 
 from automations.conf import app_settings
@@ -23,7 +22,7 @@ from executions.models import AutomationExecution, Event
 from executions.services.group_commit import GroupCommit
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_events_accepted
-from governance.common.sql_instances import insert_instance
+from governance.common.sql_instances import insert_new_instances
 from governance.models import Tenant
 from governance.quotas import QuotaExceeded, events_quota_refused, events_quota_reserve, quota_counts_in_database
 
@@ -220,39 +219,49 @@ def _check_references(
     return EventInput(**{**asdict(item), "causation_depth": depth}), errors
 
 
-def _store(item: EventInput, actor_id: int | None = None, autocommit: bool = False) -> EmitResult:
-    """Insert one event (a savepoint inside a transaction; ``autocommit``: a single INSERT, PostgreSQL
-    outside any transaction); a key already stored answers its event as a duplicate."""
-    if not item.key_generated:
-        # A repeated key is the common duplicate: answer it without a failed insert. (The unique
-        # constraint below still decides under concurrency.)
-        existing = (
-            Event.objects.filter(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key).only("id").first()
+def _stored(checked: list[EventInput], actor_id: int | None = None) -> list[EmitResult]:
+    """Insert the events of ``checked`` whose keys no stored event holds, in one statement (without a
+    transaction on PostgreSQL that is one autocommitted INSERT: all of it or nothing); answer an event
+    whose key is taken (stored before, by a concurrent post, or earlier in the list) as a duplicate of the
+    event that holds it. One result per item, in order.
+    """
+    events = [
+        Event(
+            tenant_id=item.tenant_id,
+            event_type=item.event_type,
+            source=item.source,
+            payload=item.payload,
+            customer_id=item.customer_id,
+            idempotency_key=item.idempotency_key,
+            occurred_at=item.occurred_at,
+            causation_depth=item.causation_depth,
+            caused_by_execution_id=item.caused_by_execution_id,
+            actor_id=actor_id,
         )
-        if existing is not None:
-            return EmitResult(existing.pk, item.idempotency_key, True)
-    try:
-        with contextlib.nullcontext() if autocommit else write_transaction():
-            event = insert_instance(
-                Event(
-                    tenant_id=item.tenant_id,
-                    event_type=item.event_type,
-                    source=item.source,
-                    payload=item.payload,
-                    customer_id=item.customer_id,
-                    idempotency_key=item.idempotency_key,
-                    occurred_at=item.occurred_at,
-                    causation_depth=item.causation_depth,
-                    caused_by_execution_id=item.caused_by_execution_id,
-                    actor_id=actor_id,
-                )
+        for item in checked
+    ]
+    inserted = {id(event) for event in insert_new_instances(events, ("tenant", "idempotency_key"))}
+    holders = {(event.tenant_id, event.idempotency_key): event.pk for event in events if id(event) in inserted}
+    taken = [event for event in events if id(event) not in inserted]
+    for tenant_id in {event.tenant_id for event in taken}:
+        # TRICKY: the INSERT waited for any concurrent insert of these keys to end, so the holders are visible.
+        keys = sorted({event.idempotency_key for event in taken if event.tenant_id == tenant_id})
+        for event_id, key in Event.objects.filter(tenant_id=tenant_id, idempotency_key__in=keys).values_list(
+            "id", "idempotency_key"
+        ):
+            holders.setdefault((tenant_id, key), event_id)
+    results = []
+    for event in events:
+        if id(event) in inserted:
+            logger.info(
+                "Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id, extra=event.log_fields
             )
-    except IntegrityError:
-        # TRICKY: a concurrent emit with the same key won the unique constraint; answer with its row.
-        existing = Event.objects.only("id").get(tenant_id=item.tenant_id, idempotency_key=item.idempotency_key)
-        return EmitResult(existing.pk, item.idempotency_key, True)
-    logger.info("Event emitted: %s #%s (%s)", event.event_type, event.pk, event.tenant_id, extra=event.log_fields)
-    return EmitResult(event.pk, item.idempotency_key, False)
+        results.append(
+            EmitResult(
+                holders[(event.tenant_id, event.idempotency_key)], event.idempotency_key, id(event) not in inserted
+            )
+        )
+    return results
 
 
 def _queue_matching(results: list[EmitResult]) -> None:
@@ -339,7 +348,7 @@ def events_store(checked: list[EventInput], actor_id: int | None = None) -> list
         # process stores at the same time share one (executions/services/group_commit.py).
         def store() -> list[EmitResult]:
             events_quota_reserve(counts, record_refusal=False)
-            stored = [_store(item, actor_id) for item in checked]
+            stored = _stored(checked, actor_id)
             _queue_matching(stored)
             return stored
 
@@ -356,11 +365,11 @@ def events_store(checked: list[EventInput], actor_id: int | None = None) -> list
     reservation = events_quota_reserve(counts)
     try:
         if single:
-            results = [_store(checked[0], actor_id, autocommit=True)]
+            results = _stored(checked, actor_id)  # one INSERT, autocommitted
             _queue_matching(results)
             return results
         with write_transaction():
-            results = [_store(item, actor_id) for item in checked]
+            results = _stored(checked, actor_id)
             _queue_matching(results)
     except BaseException:
         reservation.release()  # nothing was stored: nothing stays counted

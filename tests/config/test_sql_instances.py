@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from automations.models import AutomationRule
 from executions.models import AutomationExecution
@@ -128,15 +129,16 @@ def test_a_compiled_query_refuses_a_value_that_does_not_reach_its_sql_as_a_param
     assert fine.rows("no such name") == []
 
 
-def test_insert_instance_stores_what_save_stores_and_refuses_a_duplicate(tenant, owner):
-    from django.db import IntegrityError, transaction
-
+def test_insert_new_instances_stores_what_save_stores_and_skips_taken_keys(tenant, owner):
     from executions.models import AutomationExecution, Event
-    from governance.common.sql_instances import insert_instance
+    from governance.common.sql_instances import insert_new_instances
 
     moment = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)
     fields = {"event_type": "order_placed", "payload": {"total": 12.5, "items": ["a", "b"], "note": 'naïve "x"'}}
-    by_hand = insert_instance(Event(tenant=tenant, idempotency_key="k1", occurred_at=moment, actor=owner, **fields))
+    unique = ("tenant", "idempotency_key")
+    [by_hand] = insert_new_instances(
+        [Event(tenant=tenant, idempotency_key="k1", occurred_at=moment, actor=owner, **fields)], unique
+    )
     by_orm = Event.objects.create(tenant=tenant, idempotency_key="k2", occurred_at=moment, actor=owner, **fields)
 
     assert by_hand.pk is not None and not by_hand._state.adding and by_hand.pk != by_orm.pk
@@ -144,7 +146,27 @@ def test_insert_instance_stores_what_save_stores_and_refuses_a_duplicate(tenant,
     differing = {name for name, value in field_values(stored).items() if field_values(expected)[name] != value}
     assert differing == {"id", "idempotency_key", "received_at"}  # the defaults (received_at: now) were applied
     assert stored.received_at.tzinfo is not None and stored.payload == fields["payload"]
-    with pytest.raises(IntegrityError), transaction.atomic():
-        insert_instance(Event(tenant=tenant, idempotency_key="k1", event_type="order_placed"))
+
+    # A list: keys stored before (k1, k2) and repeated within it (k3 twice) are skipped, the rest inserted in order.
+    batch = [
+        Event(tenant=tenant, idempotency_key=key, event_type="order_placed") for key in ("k1", "k3", "k2", "k3", "k4")
+    ]
+    inserted = insert_new_instances(batch, unique)
+    assert inserted == [batch[1], batch[4]]
+    assert [e.pk for e in inserted] == sorted(e.pk for e in inserted) and batch[3].pk is None and batch[0].pk is None
+    assert Event.objects.filter(tenant=tenant).count() == 4  # nothing half-written, no transaction aborted
+    assert Event.objects.get(pk=batch[1].pk).idempotency_key == "k3"
     with pytest.raises(ValueError, match="database defaults"):
-        insert_instance(AutomationExecution())  # failure_kind has a database default
+        insert_new_instances([AutomationExecution()], ("automation_rule",))  # failure_kind has a database default
+
+
+def test_insert_new_instances_splits_a_long_list_into_statements(tenant, monkeypatch):
+    from executions.models import Event
+    from governance.common import sql_instances
+
+    monkeypatch.setattr(sql_instances, "INSERT_ROWS_PER_STATEMENT", 3)
+    batch = [Event(tenant=tenant, idempotency_key=f"s{i}", event_type="order_placed") for i in range(8)]
+    with CaptureQueriesContext(connection) as queries:
+        inserted = sql_instances.insert_new_instances(batch, ("tenant", "idempotency_key"))
+    assert inserted == batch and len({e.pk for e in batch}) == 8
+    assert sum(q["sql"].startswith("INSERT") for q in queries.captured_queries) == 3

@@ -23,6 +23,7 @@ from automations.models import AutomationRule
 from executions.dispatch import publisher, reset_broker_state
 from executions.models import Event
 from executions.pipeline.create import rules_mark_triggered
+from executions.services import EmitResult
 from tests.api import post_json, token_client
 from tests.executions.conftest import make_event_rule
 from tests.services import lock_wait, write_lock_held
@@ -85,6 +86,47 @@ def test_events_are_accepted_while_the_executions_table_is_locked(tenant, owner)
     # then it is accepted (a wait past 500 ms would have answered 503)
     assert response.status_code == 202, response.content
     assert Event.objects.filter(idempotency_key="k1").exists()
+
+
+def test_a_list_whose_key_another_transaction_is_inserting_waits_and_answers_its_event(tenant):
+    # given another connection inserting an event with key "held", not yet committed
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite's one writer cannot interleave; the race test covers it)")
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as StillRunning
+
+    from executions.services import emit_events
+
+    def post(items: list[dict[str, str]]) -> list[EmitResult]:
+        try:
+            return emit_events(items)
+        finally:
+            connection.close()  # this thread's own connection
+
+    other = other_connection()
+    try:
+        other.execute("BEGIN")
+        other.execute(
+            "INSERT INTO automation_events (tenant_id, event_type, source, payload, customer_id, idempotency_key, "
+            "occurred_at, received_at, causation_depth) VALUES (%s, 'product_added', '', '{}', '', 'held', now(), "
+            "now(), 0) RETURNING id",
+            [tenant.pk],
+        )
+        held_id = other.execute("SELECT currval(pg_get_serial_sequence('automation_events', 'id'))").fetchone()[0]
+        # when a list with that key and a fresh one is posted: its one INSERT waits for the other transaction
+        items = [{"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": k} for k in ("held", "new")]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            posting = pool.submit(post, items)
+            with pytest.raises(StillRunning):
+                posting.result(timeout=0.3)
+            other.commit()
+            results = posting.result(timeout=10)
+    finally:
+        other.rollback()
+        other.close()
+    # then the held key answers the other transaction's event as a duplicate, the fresh one is stored
+    assert [(r.id == held_id, r.duplicate) for r in results] == [(True, True), (False, False)]
+    assert Event.objects.filter(tenant=tenant).count() == 2
 
 
 class FrozenBroker:
