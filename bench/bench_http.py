@@ -134,8 +134,10 @@ class Stack:
             self.env["DATABASE_URL"], self.env["CELERY_BROKER_URL"], self.log_dir, worker_env, self.backlog_lane
         )
         _wait(self.port, timeout=60)
+        self.cpu_tracker = self._track_cpu()
 
     def stop(self) -> None:
+        self.cpu_tracker.stop()
         self.web.send_signal(signal.SIGTERM)
         try:
             self.web.wait(timeout=30)
@@ -148,13 +150,25 @@ class Stack:
         return self.web_log_path.read_bytes().count(b"Unexpected exit from worker")
 
     def cpu(self) -> dict[str, float]:
-        from django.db import connection
+        """CPU seconds so far of the web processes, the worker processes and this database's backends."""
+        return self.cpu_tracker.read()
 
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
-            backends = [pid for (pid,) in cursor.fetchall() if pid != connection.connection.info.backend_pid]
-        workers = [pid for process in self.workers for pid in cpu.descendants(process.pid)]
-        return cpu.snapshot_of({"web": cpu.descendants(self.web.pid), "worker": workers, "postgres": backends})
+    def _track_cpu(self) -> cpu.CPUTracker:
+        from django.db import connections
+
+        own = connections["default"]  # this thread's connection object (not the per-thread proxy): not counted
+
+        def backends() -> list[int]:
+            mine = own.connection.info.backend_pid if own.connection is not None else None
+            return [pid for pid in cpu.database_backends(self.database) if pid != mine]
+
+        return cpu.CPUTracker(
+            {
+                "web": lambda: cpu.descendants(self.web.pid),
+                "worker": lambda: [pid for process in self.workers for pid in cpu.descendants(process.pid)],
+                "postgres": backends,
+            }
+        ).start()
 
 
 def _deliveries(calls: list[Call], sink: SinkServer) -> dict[int, float]:
