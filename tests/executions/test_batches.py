@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from automations.models import AutomationRule
 from executions.choices import ApprovalStatus, DeliveryStatus, ExecutionStatus, NotificationKind, TriggerSource
@@ -264,11 +265,14 @@ def test_a_retried_action_finds_its_delivery_and_sends_it_once(tenant, owner, si
     ]
 
     # when
-    claimed = deliveries_claim(requests)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = deliveries_claim(requests)
     outcomes = deliveries_record(claimed, deliveries_post(claimed))
 
     # then: only the new one is claimed and sent in the batch; the retried one is left to its own path
     assert claimed.unclaimed == [0]
+    # two statements (the deliveries, their attempts) and no savepoint: the existing pair is skipped by the INSERT
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "INSERT"]
     assert list(outcomes) == [1] and outcomes[1].attempted and outcomes[1].succeeded
     assert WebhookDelivery.objects.filter(execution=retried).get() == existing
     assert [r.headers["webhook-id"] for r in sink.requests] == [f"execution_{fresh.pk}"]

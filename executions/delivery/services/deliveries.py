@@ -48,7 +48,7 @@ from executions.retries import delivery_retry_delay
 from governance import policy
 from governance.common.db_locks import write_transaction
 from governance.common.prometheus import count_webhook_attempt
-from governance.common.sql_instances import CompiledQuery
+from governance.common.sql_instances import CompiledQuery, insert_new_instances
 from governance.roles import Capability
 
 if TYPE_CHECKING:
@@ -358,19 +358,8 @@ def deliveries_claim(requests: list[DeliveryRequest]) -> DeliveryClaims:
             raise ValidationError({"endpoint": "The endpoint belongs to another tenant."})
     if not requests or not connection.features.can_return_rows_from_bulk_insert:
         return DeliveryClaims(requests, {})
-    existing = set(
-        WebhookDelivery.objects.filter(execution_id__in=[r.execution.pk for r in requests]).values_list(
-            "execution_id", "endpoint_id"
-        )
-    )
-    fresh: list[int] = []
-    for index, request in enumerate(requests):
-        pair = (request.execution.pk, request.endpoint.pk)
-        if endpoint_is_unhealthy(request.endpoint):
-            continue  # not POSTed now: delivery_create_and_send stores it deferred
-        if pair not in existing:
-            existing.add(pair)
-            fresh.append(index)
+    fresh = [index for index, request in enumerate(requests) if not endpoint_is_unhealthy(request.endpoint)]
+    # (an unhealthy endpoint's delivery is not POSTed now: delivery_create_and_send stores it deferred)
     return DeliveryClaims(requests, _insert_claimed(requests, fresh))
 
 
@@ -492,8 +481,10 @@ def _insert_claimed(
 ) -> dict[int, tuple[WebhookDelivery, DeliveryAttempt, str]]:
     """Insert the deliveries of ``requests[indexes]`` claimed for their first attempt, with the attempt rows.
 
-    Returns {index: (delivery, attempt, claim token)}; empty when a concurrent insert won a pair (the
-    caller then takes every request one by one).
+    Returns {index: (delivery, attempt, claim token)} of those inserted: a pair a stored delivery (a
+    retried action, a concurrent insert) or an earlier request holds is left out, and its request takes
+    ``delivery_create_and_send``, which finds the row. No savepoint: one INSERT ... ON CONFLICT DO NOTHING
+    each for the deliveries and their attempts (``insert_new_instances``).
     """
     if not indexes:
         return {}
@@ -517,22 +508,17 @@ def _insert_claimed(
         )
         for index in indexes
     ]
-    try:
-        with transaction.atomic():
-            WebhookDelivery.objects.bulk_create(deliveries)
-            attempts = DeliveryAttempt.objects.bulk_create(
-                [
-                    DeliveryAttempt(
-                        delivery=delivery, attempt_number=1, attempted_at=now, url=requests[index].endpoint.url
-                    )
-                    for index, delivery in zip(indexes, deliveries, strict=True)
-                ]
-            )
-    except IntegrityError:
-        return {}
+    inserted = {id(delivery) for delivery in insert_new_instances(deliveries, ("execution", "endpoint"))}
+    claimed = [(index, d) for index, d in zip(indexes, deliveries, strict=True) if id(d) in inserted]
+    attempts = insert_new_instances(
+        [
+            DeliveryAttempt(delivery=delivery, attempt_number=1, attempted_at=now, url=requests[index].endpoint.url)
+            for index, delivery in claimed
+        ],
+        ("delivery", "attempt_number"),
+    )
     return {
-        index: (delivery, attempt, tokens[index])
-        for index, delivery, attempt in zip(indexes, deliveries, attempts, strict=True)
+        index: (delivery, attempt, tokens[index]) for (index, delivery), attempt in zip(claimed, attempts, strict=True)
     }
 
 
