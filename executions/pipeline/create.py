@@ -30,7 +30,7 @@ from executions.monitoring import count_ended
 from executions.pipeline.chains import ChainLink, causal_chain, chain_loop_reason
 from executions.rollups import rollups_add_executions
 from governance.common.db_locks import write_transaction
-from governance.common.sql_instances import column_of, placeholders
+from governance.common.sql_instances import column_of, insert_new_instances, placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +223,15 @@ def executions_create(requests: list[TriggerRequest], read_taken: bool = True) -
 
 
 def _insert(fresh: list[AutomationExecution]) -> list[AutomationExecution]:
+    if all(execution.occurrence_key is not None for execution in fresh):
+        # Every event's and listener occurrence's executions: one INSERT ... ON CONFLICT DO NOTHING, where the
+        # (rule, occurrence_key) constraint skips an occurrence a concurrent trigger logged first.
+        created = insert_new_instances(fresh, ("automation_rule", "occurrence_key"))
+        inserted = {id(execution) for execution in created}
+        for execution in fresh:
+            if id(execution) not in inserted:
+                _log_taken(execution)
+        return created
     if connection.features.can_return_rows_from_bulk_insert:
         try:
             with transaction.atomic():
@@ -238,15 +247,19 @@ def _insert(fresh: list[AutomationExecution]) -> list[AutomationExecution]:
                 execution.save(force_insert=True)
         except IntegrityError:
             # The (rule, occurrence_key) unique constraint: this occurrence already has its execution.
-            logger.info(
-                "rule %s already has an execution for %s",
-                execution.automation_rule_id,
-                execution.occurrence_key,
-                extra={**execution.log_fields, "execution_id": None},
-            )
+            _log_taken(execution)
             continue
         created.append(execution)
     return created
+
+
+def _log_taken(execution: AutomationExecution) -> None:
+    logger.info(
+        "rule %s already has an execution for %s",
+        execution.automation_rule_id,
+        execution.occurrence_key,
+        extra={**execution.log_fields, "execution_id": None},
+    )
 
 
 def trigger_rules(requests: list[TriggerRequest]) -> list[AutomationExecution]:

@@ -156,8 +156,10 @@ def test_insert_new_instances_stores_what_save_stores_and_skips_taken_keys(tenan
     assert [e.pk for e in inserted] == sorted(e.pk for e in inserted) and batch[3].pk is None and batch[0].pk is None
     assert Event.objects.filter(tenant=tenant).count() == 4  # nothing half-written, no transaction aborted
     assert Event.objects.get(pk=batch[1].pk).idempotency_key == "k3"
-    with pytest.raises(ValueError, match="database defaults"):
-        insert_new_instances([AutomationExecution()], ("automation_rule",))  # failure_kind has a database default
+    with pytest.raises(ValueError, match="without a value"):
+        insert_new_instances([AutomationExecution(occurrence_key=None)], ("automation_rule", "occurrence_key"))
+    with pytest.raises(ValueError, match="no UniqueConstraint"):
+        insert_new_instances([Event(tenant=tenant, idempotency_key="k9")], ("idempotency_key",))
 
 
 def test_insert_new_instances_splits_a_long_list_into_statements(tenant, monkeypatch):

@@ -182,6 +182,24 @@ def test_executions_create_logs_each_occurrence_once(tenant, owner):
     assert rule.last_triggered_at is not None
 
 
+def test_keyed_executions_are_logged_by_one_insert_without_a_savepoint(tenant, owner):
+    # given: an occurrence already logged
+    rule = make_event_rule(tenant, owner)
+    executions_create([logged(rule, key="event:1")])
+
+    # when: a batch repeats it and carries one new occurrence twice
+    with CaptureQueriesContext(connection) as queries:
+        created = executions_create(
+            [logged(rule, key="event:1"), logged(rule, key="event:2"), logged(rule, key="event:2")]
+        )
+
+    # then: the new one is logged once, by one INSERT whose conflict clause skips the rest (no savepoint)
+    assert [e.occurrence_key for e in created] == ["event:2"] and created[0].pk
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1 and "SAVEPOINT" not in statements
+    assert AutomationExecution.objects.filter(automation_rule=rule).count() == 2
+
+
 def test_executions_create_one_by_one_where_inserts_return_no_ids(tenant, owner, monkeypatch):
     # A database without INSERT ... RETURNING takes the one-by-one path with the same result.
     rule = make_event_rule(tenant, owner)
