@@ -1,5 +1,6 @@
 """Guards around kombu transport bugs that stop a worker for good: Redis going away, and the embedded
-filesystem broker's partly written message files.
+filesystem broker's partly written message files; and a Redis client reused instead of rebuilt for every
+command kombu sends (``reuse_redis_command_clients``).
 
 TRICKY: when Redis drops while a worker is connected, Celery closes the broker connection and kombu's
 ``Channel.close`` tries to restore unacknowledged messages through a connection that was already
@@ -18,7 +19,9 @@ unacked set, comes back after the visibility timeout, and the guarded claims mak
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -115,3 +118,36 @@ def atomic_filesystem_messages() -> None:
     _put.is_atomic = True  # type: ignore[attr-defined]
     filesystem.Channel._put = _put  # type: ignore[method-assign]  # the patch is the point
     filesystem.Channel._get = _get  # type: ignore[method-assign]
+
+
+def reuse_redis_command_clients() -> None:
+    """Make kombu's Redis channel reuse one client for the commands it sends outside its event loop.
+
+    TRICKY: kombu's ``Channel.conn_or_acquire`` builds a new ``redis.Redis`` for every such command, each
+    publish's LPUSH included, and redis-py 8 fills a dict of about 170 response callbacks in every new
+    client: a third of a publish's CPU (0.35 of 1.1 ms, profiled in a web process, where one wake-up per
+    event is sent; docs/operations.md, "A publish without a new Redis client"). Here the channel keeps
+    the client it built for its current connection pool and builds another only when kombu replaced the
+    pool (after a fork, or on reconnecting). A client is only a handle on the pool: each command still
+    takes a connection of its own from the pool, so sharing one between callers is what the pool is for.
+    """
+    try:
+        from kombu.transport import redis as kombu_redis
+    except ImportError:  # the redis client is not installed: nothing to reuse
+        return
+    if getattr(kombu_redis.Channel.conn_or_acquire, "reuses_clients", False):
+        return
+
+    @contextlib.contextmanager
+    def conn_or_acquire(self: kombu_redis.Channel, client: Any = None) -> Iterator[Any]:
+        if client:
+            yield client
+            return
+        pool = self.pool
+        kept = self.__dict__.get("_command_client")
+        if kept is None or kept[0] is not pool:
+            kept = self.__dict__["_command_client"] = (pool, self._create_client())  # type: ignore[attr-defined]
+        yield kept[1]
+
+    conn_or_acquire.reuses_clients = True  # type: ignore[attr-defined]
+    kombu_redis.Channel.conn_or_acquire = conn_or_acquire  # type: ignore[method-assign]  # the patch is the point
