@@ -144,9 +144,9 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # quoted into it by psycopg in Python (a fifth of a worker's CPU under load). DATABASE_PREPARE_THRESHOLD
     # (default 5, "off" for none; only with server-side binding): a statement run that many times on a
     # connection is prepared, so PostgreSQL parses and plans it once (Django turns psycopg's preparing off
-    # unless asked: a lone event's statements cost PostgreSQL 12.4 ms of CPU unprepared, 7.1 prepared). Turn
-    # both off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before
-    # 1.21). docs/operations.md, "Production details".
+    # unless asked: in process, a lone event's statements cost PostgreSQL 12.4 ms of CPU unprepared, 7.1
+    # prepared). Turn both off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
+    # mode before 1.21). docs/operations.md, "Production details".
     postgresql_options["server_side_binding"] = env_bool("DATABASE_SERVER_SIDE_BINDING", default=True)
     prepare_threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
     if postgresql_options["server_side_binding"] and prepare_threshold != "off":

@@ -242,14 +242,16 @@ def _stored(checked: list[EventInput], actor_id: int | None = None) -> list[Emit
     ]
     inserted = {id(event) for event in insert_new_instances(events, ("tenant", "idempotency_key"))}
     holders = {(event.tenant_id, event.idempotency_key): event.pk for event in events if id(event) in inserted}
-    taken = [event for event in events if id(event) not in inserted]
-    for tenant_id in {event.tenant_id for event in taken}:
-        # TRICKY: the INSERT waited for any concurrent insert of these keys to end, so the holders are visible.
-        keys = sorted({event.idempotency_key for event in taken if event.tenant_id == tenant_id})
-        for event_id, key in Event.objects.filter(tenant_id=tenant_id, idempotency_key__in=keys).values_list(
-            "id", "idempotency_key"
-        ):
-            holders.setdefault((tenant_id, key), event_id)
+    taken = {(event.tenant_id, event.idempotency_key) for event in events if id(event) not in inserted}
+    if taken:
+        # One read for every taken key (a list may span tenants; the pairs are checked here). TRICKY: the
+        # INSERT waited for any concurrent insert of these keys to end, so their holders are visible now.
+        candidates = Event.objects.filter(
+            tenant_id__in={tenant_id for tenant_id, _key in taken}, idempotency_key__in={key for _t, key in taken}
+        ).values_list("tenant_id", "idempotency_key", "id")
+        for tenant_id, key, event_id in candidates:
+            if (tenant_id, key) in taken:
+                holders.setdefault((tenant_id, key), event_id)
     results = []
     for event in events:
         if id(event) in inserted:

@@ -125,8 +125,9 @@ def reuse_redis_command_clients() -> None:
 
     TRICKY: kombu's ``Channel.conn_or_acquire`` builds a new ``redis.Redis`` for every such command, each
     publish's LPUSH included, and redis-py 8 fills a dict of about 170 response callbacks in every new
-    client: a third of a publish's CPU (0.35 of 1.1 ms, profiled in a web process, where one wake-up per
-    event is sent; docs/operations.md, "A publish without a new Redis client"). Here the channel keeps
+    client: a third of a publish's CPU (found by py-spy in the web processes, which send one wake-up per
+    event; 1.02-1.04 -> 0.68-0.76 ms per publish in process; docs/operations.md, "A publish without a new
+    Redis client"). Here the channel keeps
     the client it built for its current connection pool and builds another only when kombu replaced the
     pool (after a fork, or on reconnecting). A client is only a handle on the pool: each command still
     takes a connection of its own from the pool, so sharing one between callers is what the pool is for.

@@ -57,6 +57,23 @@ def test_the_same_key_in_two_tenants_is_two_events(tenant, other_tenant):
     assert one.id != two.id and not two.duplicate
 
 
+@pytest.mark.django_db
+def test_a_list_across_tenants_answers_each_taken_key_with_its_own_tenants_event(tenant, other_tenant):
+    stored = emit_event(tenant.pk, "product_added", {}, idempotency_key="k")
+    items = [
+        {"tenant_id": tenant.pk, "event_type": "product_added", "idempotency_key": "k"},
+        {"tenant_id": other_tenant.pk, "event_type": "product_added", "idempotency_key": "k"},
+        {"tenant_id": other_tenant.pk, "event_type": "product_added", "idempotency_key": "k"},
+    ]
+
+    first, second, repeated = emit_events(items)
+
+    assert (first.id, first.duplicate) == (stored.id, True)
+    assert not second.duplicate and second.id != stored.id
+    assert (repeated.id, repeated.duplicate) == (second.id, True)
+    assert Event.objects.get(pk=second.id).tenant_id == other_tenant.pk
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_emits_with_one_key_store_one_event(tenant):
     from tests.executions.workers import race
